@@ -1,16 +1,30 @@
 #include "rp_str.h"
 
 #include <errno.h>
-#include <strings.h>
 
 bool rp_str_eq(rp_str a, rp_str b)
 {
 	return a.n == b.n && (a.n == 0 || memcmp(a.p, b.p, a.n) == 0);
 }
 
+static inline unsigned char ascii_lower(unsigned char c)
+{
+	return c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+/* Not strncasecmp(): it stops at a NUL, so "a\0x" would equal "a\0y", and
+ * it follows the locale; slices are binary and SIP tokens are ASCII. */
+static bool caseeq_n(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ascii_lower((unsigned char)a[i]) != ascii_lower((unsigned char)b[i]))
+			return false;
+	return true;
+}
+
 bool rp_str_caseeq(rp_str a, rp_str b)
 {
-	return a.n == b.n && (a.n == 0 || strncasecmp(a.p, b.p, a.n) == 0);
+	return a.n == b.n && caseeq_n(a.p, b.p, a.n);
 }
 
 bool rp_str_caseeq_cstr(rp_str a, const char *b)
@@ -27,7 +41,7 @@ bool rp_str_has_prefix_case(rp_str s, const char *prefix)
 {
 	size_t n = strlen(prefix);
 
-	return s.n >= n && strncasecmp(s.p, prefix, n) == 0;
+	return s.n >= n && caseeq_n(s.p, prefix, n);
 }
 
 static bool is_lws(char c)
