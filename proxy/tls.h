@@ -1,0 +1,140 @@
+/* tls: SIP over TLS with wolfSSL's native API.
+ *
+ * rp_tls_ctx wraps one configured WOLFSSL_CTX (TLS 1.2 + 1.3 only) plus
+ * the extra contexts picked by SNI. It is reference counted: every session
+ * holds a reference, so a reload can swap in a new context for new
+ * connections while old connections finish on the old one.
+ *
+ * rp_tls_store holds "the current context" for a listener or for outbound
+ * connections and performs reloads: new files are loaded and validated into
+ * a new context first; only if that works is it swapped in.
+ *
+ * rp_tls_sess is one TLS connection over a non-blocking socket the caller
+ * owns. Outbound (client) sessions verify the server's chain against the
+ * CA bundle and its identity per RFC 5922 (SAN URI sip:domain or dNSName;
+ * CN only when the certificate has neither; wildcards refused unless the
+ * configuration allows them).
+ *
+ * Thread safety: a ctx may be used by sessions on many threads; a store's
+ * acquire/reload are serialised by a mutex; a session belongs to one thread.
+ */
+#ifndef RP_TLS_H
+#define RP_TLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define RP_TLS_MAX_SNI 8
+#define RP_TLS_MAX_SANS 16
+
+/* Another certificate served when the client asks for 'host' by SNI. */
+struct rp_tls_sni_cert {
+	const char *host;
+	const char *cert_file;
+	const char *key_file;
+};
+
+/* File paths and options; strings are copied by rp_tls_store_new, read
+ * only during the call by rp_tls_ctx_new. NULL = not set. */
+struct rp_tls_cfg {
+	const char *cert_file;  /* PEM chain, leaf first (server: required) */
+	const char *key_file;   /* PEM key (server: required) */
+	const char *ca_file;    /* CA bundle (client: required unless ca_dir) */
+	const char *ca_dir;     /* hashed CA directory */
+	const char *ciphers;    /* TLS 1.2 list, wolfSSL/OpenSSL names */
+	const char *dh_file;    /* DHE params (PEM); must be >= 2048 bits */
+	bool verify_client;     /* mutual TLS: require and verify a client cert */
+	bool allow_wildcards;   /* client: accept *.example.com for a.example.com */
+	struct rp_tls_sni_cert sni[RP_TLS_MAX_SNI];
+	size_t n_sni;
+};
+
+enum rp_tls_role { RP_TLS_SERVER, RP_TLS_CLIENT };
+
+typedef struct rp_tls_ctx rp_tls_ctx;
+typedef struct rp_tls_store rp_tls_store;
+typedef struct rp_tls_sess rp_tls_sess;
+
+/* Initialises wolfSSL once per process; call before anything else. */
+int rp_tls_global_init(void);
+void rp_tls_global_fini(void);
+
+/* Builds a context from cfg (files are read now). On failure returns a
+ * negative errno and writes a reason to err (may be NULL). The caller owns
+ * the one reference in *out. */
+int rp_tls_ctx_new(enum rp_tls_role role, const struct rp_tls_cfg *cfg,
+	rp_tls_ctx **out, char *err, size_t errlen);
+rp_tls_ctx *rp_tls_ctx_get(rp_tls_ctx *c);
+/* Drops a reference; frees at zero. Returns NULL: c = rp_tls_ctx_put(c). */
+rp_tls_ctx *rp_tls_ctx_put(rp_tls_ctx *c);
+/* Generation number: increases with each successful reload of a store. */
+unsigned rp_tls_ctx_generation(const rp_tls_ctx *c);
+
+/* A store copies cfg and builds the first context (errors as above). */
+int rp_tls_store_new(enum rp_tls_role role, const struct rp_tls_cfg *cfg,
+	rp_tls_store **out, char *err, size_t errlen);
+/* New reference to the current context (never NULL). */
+rp_tls_ctx *rp_tls_store_acquire(rp_tls_store *s);
+/* Re-reads the same files. On error the old context stays current and the
+ * reason is in err. */
+int rp_tls_store_reload(rp_tls_store *s, char *err, size_t errlen);
+void rp_tls_store_free(rp_tls_store *s);
+
+enum rp_tls_status {
+	RP_TLS_OK = 0,
+	RP_TLS_WANT_READ = 1,
+	RP_TLS_WANT_WRITE = 2,
+	RP_TLS_CLOSED = 3,  /* peer sent close_notify or closed the socket */
+	RP_TLS_ERROR = -1,  /* fatal; rp_tls_sess_error() says why */
+};
+
+/* Starts a session on fd (non-blocking, caller keeps owning it). For a
+ * client session 'peer_domain' is the SIP domain / host the certificate
+ * must match (also sent as SNI); it is copied. Takes a ctx reference. */
+int rp_tls_sess_new(rp_tls_ctx *c, int fd, const char *peer_domain,
+	rp_tls_sess **out);
+/* Frees the session and its ctx reference; does not close fd. */
+void rp_tls_sess_free(rp_tls_sess *s);
+
+/* Drives the handshake; RP_TLS_OK once it is complete and, for clients,
+ * the peer's identity matched. */
+enum rp_tls_status rp_tls_handshake(rp_tls_sess *s);
+bool rp_tls_sess_established(const rp_tls_sess *s);
+/* Reads/writes application data. Return bytes (> 0) or a status <= 0 in
+ * *st (then the return value is 0). */
+size_t rp_tls_read(rp_tls_sess *s, void *buf, size_t n, enum rp_tls_status *st);
+size_t rp_tls_write(rp_tls_sess *s, const void *buf, size_t n,
+	enum rp_tls_status *st);
+/* Sends close_notify (best effort). */
+void rp_tls_shutdown(rp_tls_sess *s);
+
+/* Why the last call failed (e.g. "certificate name mismatch: wanted
+ * sip.example.com, certificate has DNS:other.example.com"). */
+const char *rp_tls_sess_error(const rp_tls_sess *s);
+const char *rp_tls_sess_version(const rp_tls_sess *s);
+const char *rp_tls_sess_cipher(const rp_tls_sess *s);
+bool rp_tls_sess_resumed(const rp_tls_sess *s);
+unsigned rp_tls_sess_generation(const rp_tls_sess *s);
+
+/* Peer certificate, after the handshake. Strings live as long as s. */
+struct rp_tls_peer {
+	bool present;
+	const char *subject;                /* "/C=../CN=.." */
+	const char *sans[RP_TLS_MAX_SANS];  /* "DNS:x", "URI:sip:x" */
+	size_t n_sans;
+};
+const struct rp_tls_peer *rp_tls_sess_peer(rp_tls_sess *s);
+
+/* RFC 5922 7.2 matching of one certificate against 'domain'; exposed for
+ * tests. dns/uris: the certificate's SAN entries; cn used only when both
+ * lists are empty. Returns true on a match. */
+bool rp_tls_name_match(const char *domain, const char *const *dns, size_t n_dns,
+	const char *const *uris, size_t n_uris, const char *cn, bool wildcards);
+
+/* Writes a new ECDSA P-256 key and a self-signed certificate for 'cn'
+ * (SAN DNS:cn) valid 'days' days, as PEM files (key mode 0600). */
+int rp_tls_gen_selfsigned(const char *cert_path, const char *key_path,
+	const char *cn, int days, char *err, size_t errlen);
+
+#endif

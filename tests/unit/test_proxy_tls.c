@@ -1,0 +1,455 @@
+/* proxy/tls: handshakes between the module's own server and client sides
+ * over loopback TCP, with a test PKI made by openssl at run time. */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "tls.h"
+
+static char pki[256];
+
+static const char *f(const char *name)
+{
+	static char buf[8][512];
+	static int i;
+
+	i = (i + 1) % 8;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", pki, name);
+	return buf[i];
+}
+
+static void make_pki(void)
+{
+	char cmd[PATH_MAX * 2 + 64];
+	char tmpl[] = "/tmp/rp-tls-test-XXXXXX";
+
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	snprintf(pki, sizeof(pki), "%s", tmpl);
+	snprintf(cmd, sizeof(cmd), "sh %s/../../integration/proxy_mkcerts.sh %s >/dev/null",
+		RP_TEST_DATA, pki);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void rm_pki(void)
+{
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
+	(void)system(cmd);
+}
+
+/* A connected, non-blocking TCP pair over 127.0.0.1 (port picked by the
+ * kernel). */
+static void tcp_pair(int *a, int *b)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sa, &sl), 0);
+	*a = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(*a, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	*b = accept(l, NULL, NULL);
+	ck_assert_int_ge(*b, 0);
+	close(l);
+	fcntl(*a, F_SETFL, O_NONBLOCK);
+	fcntl(*b, F_SETFL, O_NONBLOCK);
+}
+
+/* Runs both handshakes until each is done or failed (bounded). */
+static void run_hs(rp_tls_sess *srv, rp_tls_sess *cli, enum rp_tls_status *ss,
+	enum rp_tls_status *cs)
+{
+	*ss = *cs = RP_TLS_WANT_READ;
+	for (int i = 0; i < 2000; i++) {
+		if (*ss > 0)
+			*ss = rp_tls_handshake(srv);
+		if (*cs > 0)
+			*cs = rp_tls_handshake(cli);
+		if (*ss <= 0 && *cs <= 0)
+			return;
+		if ((*ss <= 0 || *ss == RP_TLS_CLOSED) && (*cs <= 0 || *cs == RP_TLS_CLOSED))
+			return;
+		if (*ss == RP_TLS_CLOSED || *cs == RP_TLS_CLOSED)
+			return;
+		poll(NULL, 0, 1);
+	}
+}
+
+struct pair {
+	int sfd, cfd;
+	rp_tls_sess *srv, *cli;
+	enum rp_tls_status ss, cs;
+};
+
+static void connect_pair(struct pair *p, rp_tls_ctx *sctx, rp_tls_ctx *cctx,
+	const char *domain)
+{
+	tcp_pair(&p->cfd, &p->sfd);
+	ck_assert_int_eq(rp_tls_sess_new(sctx, p->sfd, NULL, &p->srv), 0);
+	ck_assert_int_eq(rp_tls_sess_new(cctx, p->cfd, domain, &p->cli), 0);
+	run_hs(p->srv, p->cli, &p->ss, &p->cs);
+}
+
+static void close_pair(struct pair *p)
+{
+	rp_tls_sess_free(p->srv);
+	rp_tls_sess_free(p->cli);
+	close(p->sfd);
+	close(p->cfd);
+}
+
+static rp_tls_ctx *server_ctx(const char *cert, const char *key, bool mtls)
+{
+	struct rp_tls_cfg c = { .cert_file = cert, .key_file = key,
+		.ca_file = f("ca.pem"), .verify_client = mtls };
+	char err[256] = "";
+	rp_tls_ctx *ctx = NULL;
+	int rc = rp_tls_ctx_new(RP_TLS_SERVER, &c, &ctx, err, sizeof(err));
+
+	ck_assert_msg(rc == 0, "server ctx: %s", err);
+	return ctx;
+}
+
+static rp_tls_ctx *client_ctx(bool with_cert, bool wild)
+{
+	struct rp_tls_cfg c = { .ca_file = f("ca.pem"), .allow_wildcards = wild };
+	char err[256] = "";
+	rp_tls_ctx *ctx = NULL;
+
+	if (with_cert) {
+		c.cert_file = f("client.pem");
+		c.key_file = f("client.key");
+	}
+	ck_assert_msg(rp_tls_ctx_new(RP_TLS_CLIENT, &c, &ctx, err, sizeof(err)) == 0,
+		"client ctx: %s", err);
+	return ctx;
+}
+
+/* Sends 'msg' one way and checks it arrives intact. */
+static void roundtrip(rp_tls_sess *from, rp_tls_sess *to, const char *msg)
+{
+	enum rp_tls_status st;
+	char buf[256];
+	size_t got = 0, n = strlen(msg);
+
+	ck_assert_uint_eq(rp_tls_write(from, msg, n, &st), n);
+	for (int i = 0; i < 1000 && got < n; i++) {
+		size_t r = rp_tls_read(to, buf + got, sizeof(buf) - got, &st);
+
+		got += r;
+		if (!r) {
+			ck_assert_int_gt(st, 0);
+			poll(NULL, 0, 1);
+		}
+	}
+	ck_assert_uint_eq(got, n);
+	ck_assert_int_eq(memcmp(buf, msg, n), 0);
+}
+
+START_TEST(name_matching_rfc5922)
+{
+	const char *dns[] = { "sip.example.com", "*.example.net" };
+	const char *uris[] = { "sip:trunk.example.org", "sip:user@evil.example",
+		"https://web.example" };
+
+	ck_assert(rp_tls_name_match("sip.example.com", dns, 2, NULL, 0, NULL, false));
+	ck_assert(rp_tls_name_match("SIP.Example.COM", dns, 2, NULL, 0, NULL, false));
+	ck_assert(!rp_tls_name_match("a.example.net", dns, 2, NULL, 0, NULL, false));
+	ck_assert(rp_tls_name_match("a.example.net", dns, 2, NULL, 0, NULL, true));
+	/* A wildcard is one label only, never the bare parent. */
+	ck_assert(!rp_tls_name_match("a.b.example.net", dns, 2, NULL, 0, NULL, true));
+	ck_assert(!rp_tls_name_match("example.net", dns, 2, NULL, 0, NULL, true));
+	ck_assert(rp_tls_name_match("trunk.example.org", NULL, 0, uris, 3, NULL, false));
+	ck_assert(!rp_tls_name_match("evil.example", NULL, 0, uris, 3, NULL, false));
+	ck_assert(!rp_tls_name_match("web.example", NULL, 0, uris, 3, NULL, false));
+	/* CN counts only when there are no SANs at all. */
+	ck_assert(rp_tls_name_match("cn.example", NULL, 0, NULL, 0, "cn.example", false));
+	ck_assert(!rp_tls_name_match("cn.example", dns, 2, NULL, 0, "cn.example", false));
+}
+END_TEST
+
+START_TEST(ctx_errors_are_reported)
+{
+	char err[256] = "";
+	rp_tls_ctx *ctx = NULL;
+	struct rp_tls_cfg none = { 0 };
+	struct rp_tls_cfg missing = { .cert_file = "/nonexistent.pem",
+		.key_file = "/nonexistent.key" };
+	struct rp_tls_cfg mismatch = { .cert_file = f("server.pem"),
+		.key_file = f("client.key") };
+	struct rp_tls_cfg badcipher = { .cert_file = f("server.pem"),
+		.key_file = f("server.key"), .ciphers = "NOPE-NOT-A-CIPHER" };
+
+	ck_assert_int_lt(rp_tls_ctx_new(RP_TLS_SERVER, &none, &ctx, err, sizeof(err)), 0);
+	ck_assert_ptr_null(ctx);
+	ck_assert_int_lt(rp_tls_ctx_new(RP_TLS_SERVER, &missing, &ctx, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent.pem"));
+	ck_assert_int_lt(rp_tls_ctx_new(RP_TLS_SERVER, &mismatch, &ctx, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "does not match"));
+	ck_assert_int_lt(rp_tls_ctx_new(RP_TLS_SERVER, &badcipher, &ctx, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "cipher"));
+	/* Outbound without CAs would be unverified: refused. */
+	ck_assert_int_lt(rp_tls_ctx_new(RP_TLS_CLIENT, &none, &ctx, err, sizeof(err)), 0);
+	ck_assert_ptr_null(ctx);
+}
+END_TEST
+
+START_TEST(handshake_and_identity)
+{
+	rp_tls_ctx *s = server_ctx(f("server.pem"), f("server.key"), false);
+	rp_tls_ctx *c = client_ctx(false, false);
+	struct pair p;
+
+	connect_pair(&p, s, c, "sip.test.example");
+	ck_assert_msg(p.cs == RP_TLS_OK, "client: %s", rp_tls_sess_error(p.cli));
+	ck_assert_int_eq(p.ss, RP_TLS_OK);
+	ck_assert(strcmp(rp_tls_sess_version(p.cli), "TLSv1.3") == 0 ||
+		strcmp(rp_tls_sess_version(p.cli), "TLSv1.2") == 0);
+	roundtrip(p.cli, p.srv, "OPTIONS sip:x SIP/2.0\r\n");
+	roundtrip(p.srv, p.cli, "SIP/2.0 200 OK\r\n");
+	{
+		const struct rp_tls_peer *pe = rp_tls_sess_peer(p.cli);
+		bool dns = false, uri = false;
+
+		ck_assert(pe->present);
+		ck_assert_ptr_nonnull(strstr(pe->subject, "sip.test.example"));
+		for (size_t i = 0; i < pe->n_sans; i++) {
+			dns |= strcmp(pe->sans[i], "DNS:sip.test.example") == 0;
+			uri |= strcmp(pe->sans[i], "URI:sip:sip.test.example") == 0;
+		}
+		ck_assert(dns);
+		ck_assert(uri);
+	}
+	close_pair(&p);
+	rp_tls_ctx_put(s);
+	rp_tls_ctx_put(c);
+}
+END_TEST
+
+START_TEST(wrong_name_refused)
+{
+	rp_tls_ctx *s = server_ctx(f("wrong.pem"), f("wrong.key"), false);
+	rp_tls_ctx *c = client_ctx(false, false);
+	struct pair p;
+
+	/* CN says sip.test.example but the SAN does not: CN is ignored. */
+	connect_pair(&p, s, c, "sip.test.example");
+	ck_assert_int_eq(p.cs, RP_TLS_ERROR);
+	ck_assert_msg(strstr(rp_tls_sess_error(p.cli), "name mismatch") &&
+		strstr(rp_tls_sess_error(p.cli), "DNS:other.example"),
+		"%s", rp_tls_sess_error(p.cli));
+	close_pair(&p);
+	rp_tls_ctx_put(s);
+	rp_tls_ctx_put(c);
+}
+END_TEST
+
+START_TEST(wildcard_only_when_allowed)
+{
+	rp_tls_ctx *s = server_ctx(f("wild.pem"), f("wild.key"), false);
+	rp_tls_ctx *strict = client_ctx(false, false);
+	rp_tls_ctx *lax = client_ctx(false, true);
+	struct pair p;
+
+	connect_pair(&p, s, strict, "sip.test.example");
+	ck_assert_int_eq(p.cs, RP_TLS_ERROR);
+	ck_assert_ptr_nonnull(strstr(rp_tls_sess_error(p.cli), "wildcards not allowed"));
+	close_pair(&p);
+	connect_pair(&p, s, lax, "sip.test.example");
+	ck_assert_msg(p.cs == RP_TLS_OK, "%s", rp_tls_sess_error(p.cli));
+	close_pair(&p);
+	rp_tls_ctx_put(s);
+	rp_tls_ctx_put(strict);
+	rp_tls_ctx_put(lax);
+}
+END_TEST
+
+START_TEST(untrusted_chain_refused)
+{
+	struct rp_tls_cfg cc = { .ca_file = f("other-ca.pem") };
+	rp_tls_ctx *s = server_ctx(f("server.pem"), f("server.key"), false);
+	rp_tls_ctx *c = NULL;
+	char err[256];
+	struct pair p;
+
+	ck_assert_int_eq(rp_tls_ctx_new(RP_TLS_CLIENT, &cc, &c, err, sizeof(err)), 0);
+	connect_pair(&p, s, c, "sip.test.example");
+	ck_assert_int_eq(p.cs, RP_TLS_ERROR);
+	ck_assert_msg(strstr(rp_tls_sess_error(p.cli), "not trusted") != NULL,
+		"%s", rp_tls_sess_error(p.cli));
+	close_pair(&p);
+	rp_tls_ctx_put(s);
+	rp_tls_ctx_put(c);
+}
+END_TEST
+
+START_TEST(mutual_tls)
+{
+	rp_tls_ctx *s = server_ctx(f("server.pem"), f("server.key"), true);
+	rp_tls_ctx *anon = client_ctx(false, false);
+	rp_tls_ctx *withcert = client_ctx(true, false);
+	struct pair p;
+
+	connect_pair(&p, s, anon, "sip.test.example");
+	ck_assert_int_ne(p.ss, RP_TLS_OK);
+	ck_assert_msg(strstr(rp_tls_sess_error(p.srv), "no certificate") != NULL,
+		"%s", rp_tls_sess_error(p.srv));
+	close_pair(&p);
+
+	connect_pair(&p, s, withcert, "sip.test.example");
+	ck_assert_msg(p.ss == RP_TLS_OK, "%s", rp_tls_sess_error(p.srv));
+	ck_assert_int_eq(p.cs, RP_TLS_OK);
+	{
+		const struct rp_tls_peer *pe = rp_tls_sess_peer(p.srv);
+		bool uri = false;
+
+		ck_assert(pe->present);
+		ck_assert_ptr_nonnull(strstr(pe->subject, "client.test.example"));
+		for (size_t i = 0; i < pe->n_sans; i++)
+			uri |= strcmp(pe->sans[i], "URI:sip:client.test.example") == 0;
+		ck_assert(uri);
+	}
+	close_pair(&p);
+	rp_tls_ctx_put(s);
+	rp_tls_ctx_put(anon);
+	rp_tls_ctx_put(withcert);
+}
+END_TEST
+
+START_TEST(reload_keeps_old_connections)
+{
+	char live_cert[PATH_MAX], live_key[PATH_MAX], cmd[PATH_MAX * 3], err[256];
+	struct rp_tls_cfg sc;
+	rp_tls_store *store = NULL;
+	rp_tls_ctx *c = client_ctx(false, false), *cur;
+	struct pair p1, p2;
+
+	snprintf(live_cert, sizeof(live_cert), "%s", f("live.pem"));
+	snprintf(live_key, sizeof(live_key), "%s", f("live.key"));
+	snprintf(cmd, sizeof(cmd), "cp %s %s && cp %s %s", f("server.pem"), live_cert,
+		f("server.key"), live_key);
+	ck_assert_int_eq(system(cmd), 0);
+	sc = (struct rp_tls_cfg){ .cert_file = live_cert, .key_file = live_key };
+	ck_assert_int_eq(rp_tls_store_new(RP_TLS_SERVER, &sc, &store, err, sizeof(err)), 0);
+
+	cur = rp_tls_store_acquire(store);
+	connect_pair(&p1, cur, c, "sip.test.example");
+	cur = rp_tls_ctx_put(cur);
+	ck_assert_int_eq(p1.cs, RP_TLS_OK);
+	ck_assert_uint_eq(rp_tls_sess_generation(p1.srv), 0);
+
+	/* Broken files: reload refused, the old context stays. */
+	snprintf(cmd, sizeof(cmd), "echo garbage > %s", live_cert);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_int_lt(rp_tls_store_reload(store, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, live_cert));
+	cur = rp_tls_store_acquire(store);
+	ck_assert_uint_eq(rp_tls_ctx_generation(cur), 0);
+	cur = rp_tls_ctx_put(cur);
+
+	/* New good files: new connections get the new certificate. */
+	snprintf(cmd, sizeof(cmd), "cp %s %s && cp %s %s", f("server2.pem"), live_cert,
+		f("server2.key"), live_key);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_msg(rp_tls_store_reload(store, err, sizeof(err)) == 0, "%s", err);
+	cur = rp_tls_store_acquire(store);
+	ck_assert_uint_eq(rp_tls_ctx_generation(cur), 1);
+	connect_pair(&p2, cur, c, "sip.test.example");
+	cur = rp_tls_ctx_put(cur);
+	ck_assert_int_eq(p2.cs, RP_TLS_OK);
+	ck_assert_ptr_nonnull(strstr(rp_tls_sess_peer(p2.cli)->subject, "sip2.test.example"));
+
+	/* The old connection still works on the old context. */
+	roundtrip(p1.cli, p1.srv, "still here");
+	roundtrip(p1.srv, p1.cli, "yes");
+	ck_assert_ptr_nonnull(strstr(rp_tls_sess_peer(p1.cli)->subject, "CN=sip.test.example"));
+
+	close_pair(&p1);
+	close_pair(&p2);
+	rp_tls_store_free(store);
+	rp_tls_ctx_put(c);
+}
+END_TEST
+
+START_TEST(sni_picks_certificate)
+{
+	struct rp_tls_cfg sc = { .cert_file = f("server.pem"), .key_file = f("server.key"),
+		.n_sni = 1 };
+	rp_tls_ctx *s = NULL, *c = client_ctx(false, false);
+	char err[256];
+	struct pair p;
+
+	sc.sni[0] = (struct rp_tls_sni_cert){ "sip2.test.example", f("server2.pem"),
+		f("server2.key") };
+	ck_assert_msg(rp_tls_ctx_new(RP_TLS_SERVER, &sc, &s, err, sizeof(err)) == 0, "%s", err);
+	connect_pair(&p, s, c, "sip2.test.example");
+	ck_assert_msg(p.cs == RP_TLS_OK, "%s", rp_tls_sess_error(p.cli));
+	ck_assert_ptr_nonnull(strstr(rp_tls_sess_peer(p.cli)->subject, "sip2.test.example"));
+	close_pair(&p);
+	connect_pair(&p, s, c, "sip.test.example");
+	ck_assert_int_eq(p.cs, RP_TLS_OK);
+	ck_assert_ptr_nonnull(strstr(rp_tls_sess_peer(p.cli)->subject, "CN=sip.test.example"));
+	close_pair(&p);
+	rp_tls_ctx_put(s);
+	rp_tls_ctx_put(c);
+}
+END_TEST
+
+START_TEST(selfsigned_generation)
+{
+	char err[256];
+	rp_tls_ctx *ctx = NULL;
+	struct rp_tls_cfg sc = { .cert_file = f("self.pem"), .key_file = f("self.key") };
+
+	ck_assert_msg(rp_tls_gen_selfsigned(f("self.pem"), f("self.key"), "localhost",
+		30, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(rp_tls_ctx_new(RP_TLS_SERVER, &sc, &ctx, err, sizeof(err)) == 0, "%s", err);
+	rp_tls_ctx_put(ctx);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("proxy_tls");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_unchecked_fixture(tc, make_pki, rm_pki);
+	tcase_add_test(tc, name_matching_rfc5922);
+	tcase_add_test(tc, ctx_errors_are_reported);
+	tcase_add_test(tc, handshake_and_identity);
+	tcase_add_test(tc, wrong_name_refused);
+	tcase_add_test(tc, wildcard_only_when_allowed);
+	tcase_add_test(tc, untrusted_chain_refused);
+	tcase_add_test(tc, mutual_tls);
+	tcase_add_test(tc, reload_keeps_old_connections);
+	tcase_add_test(tc, sni_picks_certificate);
+	tcase_add_test(tc, selfsigned_generation);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	rp_tls_global_init();
+	sr = srunner_create(suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	rp_tls_global_fini();
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
