@@ -11,8 +11,16 @@
 #ifndef MSRTP_H
 #define MSRTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct msrtp;
+
+/* Free room after the packet that lets protect work in place: libsrtp's
+ * documented worst-case trailer (tag + 128-byte MKI) plus the SRTCP index.
+ * With less (but enough for the real tag + MKI) protect goes through a copy. */
+#define MSRTP_TRAILER_ROOM 148
 
 enum msrtp_suite {
 	MSRTP_AES_CM_128_HMAC_SHA1_80,
@@ -62,11 +70,20 @@ size_t msrtp_salt_len(enum msrtp_suite s);
 size_t msrtp_rtp_tag_len(enum msrtp_suite s);  /* bytes appended to RTP */
 size_t msrtp_rtcp_tag_len(enum msrtp_suite s); /* bytes appended to RTCP (incl. E|index) */
 
-/* Initialise libsrtp once per process (idempotent, thread-safe). */
+/* Initialise libsrtp once per process (idempotent, thread-safe). Returns 0
+ * or -EIO; msrtp_new() calls it too. */
 int msrtp_global_init(void);
+/* "openssl" (third_party/libsrtp2-openssl) or "system" (Debian, NSS). */
+const char *msrtp_backend_name(void);
+/* Whether this libsrtp2 does suite s correctly (checked once at init: the
+ * Debian build gets AES-192 key derivation wrong, so it says no to the
+ * AES_192_CM suites). Offer only supported suites; msrtp_new() returns
+ * -ENOTSUP for the others. */
+bool msrtp_suite_supported(enum msrtp_suite s);
 
 /* Creates a context. Returns 0 or a negative errno (-EINVAL for bad
- * lengths, -ENOMEM, -EIO for a libsrtp failure). */
+ * lengths, -ENOTSUP for a suite this libsrtp cannot do, -ENOMEM, -EIO for a
+ * libsrtp failure). window: 64..32767 packets (0 = 128). */
 int msrtp_new(enum msrtp_dir dir, const struct msrtp_params *p, struct msrtp **out);
 /* Wipes keys and frees; NULL is allowed. Returns NULL for x = msrtp_free(x). */
 struct msrtp *msrtp_free(struct msrtp *c);
@@ -79,9 +96,12 @@ int msrtp_unprotect_rtp(struct msrtp *c, uint8_t *pkt, size_t *len);
 int msrtp_protect_rtcp(struct msrtp *c, uint8_t *pkt, size_t *len, size_t cap);
 int msrtp_unprotect_rtcp(struct msrtp *c, uint8_t *pkt, size_t *len);
 
-/* The rollover counter and highest sequence libsrtp holds for 'ssrc' (for
- * handing a stream to the kernel fast path and back). -ENOENT if the SSRC
- * has not been seen. */
+/* The rollover counter libsrtp holds for 'ssrc' (for handing a stream to the
+ * kernel fast path and back). get: -ENOENT if the SSRC has not been seen.
+ * set: takes effect with the next packet of that SSRC, whose sequence number
+ * then fixes the index (roc << 16 | seq) and restarts the replay window; for
+ * an SSRC not seen yet it creates its stream. -EIO on a libsrtp failure.
+ * params.roc applies like set_roc to the first SSRC the context sees. */
 int msrtp_get_roc(struct msrtp *c, uint32_t ssrc, uint32_t *roc);
 int msrtp_set_roc(struct msrtp *c, uint32_t ssrc, uint32_t roc);
 

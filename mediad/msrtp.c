@@ -1,0 +1,701 @@
+/* msrtp: SRTP/SRTCP contexts over libsrtp2 (see msrtp.h). */
+#include "msrtp.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <srtp2/srtp.h>
+
+#include "rp_log.h"
+
+#ifndef MSRTP_SRTP_BACKEND
+#define MSRTP_SRTP_BACKEND "unknown"
+#endif
+
+/* Streams (SSRCs) one context keeps. A leg normally has one or two; the cap
+ * bounds memory when a peer keeps changing SSRC. Least recently switched-to
+ * goes first. */
+#define MSRTP_MAX_STREAMS 16
+#define MSRTP_MAX_MKI 4
+#define MSRTP_KEYBUF 46 /* largest key || salt: 32 + 14 */
+
+struct suite_info {
+	const char *name;
+	uint8_t key_len, salt_len, rtp_tag, rtcp_tag;
+};
+
+/* rtcp_tag includes the 4-byte E|SRTCP index; the _32 suites still use an
+ * 80-bit tag on SRTCP (RFC 4568 section 6.2). */
+static const struct suite_info suites[MSRTP_SUITE_COUNT] = {
+	[MSRTP_AES_CM_128_HMAC_SHA1_80] = {"AES_CM_128_HMAC_SHA1_80", 16, 14, 10, 14},
+	[MSRTP_AES_CM_128_HMAC_SHA1_32] = {"AES_CM_128_HMAC_SHA1_32", 16, 14, 4, 14},
+	[MSRTP_AES_192_CM_HMAC_SHA1_80] = {"AES_192_CM_HMAC_SHA1_80", 24, 14, 10, 14},
+	[MSRTP_AES_192_CM_HMAC_SHA1_32] = {"AES_192_CM_HMAC_SHA1_32", 24, 14, 4, 14},
+	[MSRTP_AES_256_CM_HMAC_SHA1_80] = {"AES_256_CM_HMAC_SHA1_80", 32, 14, 10, 14},
+	[MSRTP_AES_256_CM_HMAC_SHA1_32] = {"AES_256_CM_HMAC_SHA1_32", 32, 14, 4, 14},
+	[MSRTP_AEAD_AES_128_GCM] = {"AEAD_AES_128_GCM", 16, 12, 16, 20},
+	[MSRTP_AEAD_AES_256_GCM] = {"AEAD_AES_256_GCM", 32, 12, 16, 20},
+	[MSRTP_NULL_HMAC_SHA1_80] = {"NULL_HMAC_SHA1_80", 16, 14, 10, 14},
+	[MSRTP_NULL_HMAC_SHA1_32] = {"NULL_HMAC_SHA1_32", 16, 14, 4, 14},
+};
+
+/* Spellings seen in the field: DTLS-SRTP profile names (RFC 5764/7714) and
+ * the AES_CM_<bits> order some SDES implementations use for RFC 6188. */
+static const struct {
+	const char *name;
+	enum msrtp_suite suite;
+} aliases[] = {
+	{"SRTP_AES128_CM_HMAC_SHA1_80", MSRTP_AES_CM_128_HMAC_SHA1_80},
+	{"SRTP_AES128_CM_SHA1_80", MSRTP_AES_CM_128_HMAC_SHA1_80},
+	{"SRTP_AES128_CM_HMAC_SHA1_32", MSRTP_AES_CM_128_HMAC_SHA1_32},
+	{"SRTP_AES128_CM_SHA1_32", MSRTP_AES_CM_128_HMAC_SHA1_32},
+	{"AES_CM_192_HMAC_SHA1_80", MSRTP_AES_192_CM_HMAC_SHA1_80},
+	{"AES_CM_192_HMAC_SHA1_32", MSRTP_AES_192_CM_HMAC_SHA1_32},
+	{"AES_CM_256_HMAC_SHA1_80", MSRTP_AES_256_CM_HMAC_SHA1_80},
+	{"AES_CM_256_HMAC_SHA1_32", MSRTP_AES_256_CM_HMAC_SHA1_32},
+	{"SRTP_AEAD_AES_128_GCM", MSRTP_AEAD_AES_128_GCM},
+	{"SRTP_AEAD_AES_256_GCM", MSRTP_AEAD_AES_256_GCM},
+	{"SRTP_NULL_HMAC_SHA1_80", MSRTP_NULL_HMAC_SHA1_80},
+	{"SRTP_NULL_HMAC_SHA1_32", MSRTP_NULL_HMAC_SHA1_32},
+};
+
+struct msrtp {
+	srtp_t s;
+	enum msrtp_dir dir;
+	enum msrtp_suite suite;
+	size_t mki_len;
+	size_t rtp_trailer;  /* tag + MKI */
+	size_t rtcp_trailer; /* E|index + tag + MKI */
+
+	/* Fast path: the SSRC of the last packet that succeeded. */
+	uint32_t last_ssrc;
+	bool have_last;
+	/* params.roc, until the first SSRC has its stream. */
+	uint32_t init_roc;
+	bool init_roc_pending;
+
+	unsigned nstreams;
+	uint64_t tick;
+	uint32_t ssrc[MSRTP_MAX_STREAMS];
+	uint64_t used[MSRTP_MAX_STREAMS];
+
+	/* Kept to add per-SSRC streams (set_roc); wiped in msrtp_free. */
+	srtp_policy_t pol;
+	srtp_master_key_t mk;
+	srtp_master_key_t *mkp[1];
+	uint8_t key[MSRTP_KEYBUF];
+	uint8_t mki[MSRTP_MAX_MKI];
+
+	/* Only for protect calls whose buffer lacks MSRTP_TRAILER_ROOM. */
+	uint8_t *scratch;
+	size_t scratch_cap;
+};
+
+/* ---- suites ------------------------------------------------------------ */
+
+static bool suite_ok(enum msrtp_suite s)
+{
+	return (unsigned)s < MSRTP_SUITE_COUNT;
+}
+
+static bool is_aead(enum msrtp_suite s)
+{
+	return s == MSRTP_AEAD_AES_128_GCM || s == MSRTP_AEAD_AES_256_GCM;
+}
+
+const char *msrtp_suite_name(enum msrtp_suite s)
+{
+	return suite_ok(s) ? suites[s].name : "unknown";
+}
+
+int msrtp_suite_from_name(const char *name, size_t len, enum msrtp_suite *out)
+{
+	if (!name || !out)
+		return -EINVAL;
+	for (unsigned i = 0; i < MSRTP_SUITE_COUNT; i++) {
+		if (strlen(suites[i].name) == len && !strncasecmp(suites[i].name, name, len)) {
+			*out = (enum msrtp_suite)i;
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+		if (strlen(aliases[i].name) == len && !strncasecmp(aliases[i].name, name, len)) {
+			*out = aliases[i].suite;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+size_t msrtp_key_len(enum msrtp_suite s)
+{
+	return suite_ok(s) ? suites[s].key_len : 0;
+}
+
+size_t msrtp_salt_len(enum msrtp_suite s)
+{
+	return suite_ok(s) ? suites[s].salt_len : 0;
+}
+
+size_t msrtp_rtp_tag_len(enum msrtp_suite s)
+{
+	return suite_ok(s) ? suites[s].rtp_tag : 0;
+}
+
+size_t msrtp_rtcp_tag_len(enum msrtp_suite s)
+{
+	return suite_ok(s) ? suites[s].rtcp_tag : 0;
+}
+
+/* ---- library ----------------------------------------------------------- */
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+static srtp_err_status_t init_status;
+static bool suite_usable[MSRTP_SUITE_COUNT];
+
+static void srtp_log_cb(srtp_log_level_t level, const char *msg, void *data)
+{
+	(void)data;
+	enum rp_log_level l = RP_LOG_DEBUG;
+	switch (level) {
+	case srtp_log_level_error: l = RP_LOG_ERR; break;
+	case srtp_log_level_warning: l = RP_LOG_WARN; break;
+	case srtp_log_level_info: l = RP_LOG_INFO; break;
+	case srtp_log_level_debug: l = RP_LOG_DEBUG; break;
+	}
+	if (rp_log_enabled(l))
+		rp_log(l, "libsrtp: %s", msg);
+}
+
+static void set_crypto(enum msrtp_suite s, srtp_crypto_policy_t *rtp, srtp_crypto_policy_t *rtcp);
+
+/* RFC 6188 section 7.4's master key and salt on libsrtp's validation packet
+ * (800f1234 decafbad cafebabe, 16 x ab); the expected SRTP comes from an
+ * RFC-conformant AES-192 PRF (tests/unit/test_msrtp.c cross-checks it).
+ * libsrtp <= 2.7 without our fix (the Debian build) derives AES-192 keys with
+ * the AES-256 PRF (libsrtp issue 763) and fails this. */
+static bool aes192_kdf_ok(void)
+{
+	static const uint8_t key_salt[38] = {
+		0x73, 0xed, 0xc6, 0x6c, 0x4f, 0xa1, 0x57, 0x76, 0xfb, 0x57, 0xf9, 0x50,
+		0x5c, 0x17, 0x13, 0x65, 0x50, 0xff, 0xda, 0x71, 0xf3, 0xe8, 0xe5, 0xf1,
+		0xc8, 0x52, 0x2f, 0x3a, 0xcd, 0x4c, 0xe8, 0x6d, 0x5a, 0xdd, 0x78, 0xed,
+		0xbb, 0x11};
+	static const uint8_t want[38] = {
+		0x80, 0x0f, 0x12, 0x34, 0xde, 0xca, 0xfb, 0xad, 0xca, 0xfe, 0xba, 0xbe,
+		0x1e, 0x84, 0xe1, 0x39, 0x5a, 0x55, 0xcc, 0x6c, 0xd7, 0xb8, 0x0d, 0xb9,
+		0x39, 0xa8, 0x3a, 0x78, 0xe3, 0xe7, 0xe1, 0x0b, 0xf5, 0x79, 0xc2, 0x61,
+		0xe5, 0xc6};
+	uint8_t key[38], pkt[28 + SRTP_MAX_TRAILER_LEN] = {
+		0x80, 0x0f, 0x12, 0x34, 0xde, 0xca, 0xfb, 0xad, 0xca, 0xfe, 0xba, 0xbe};
+	srtp_policy_t pol;
+	srtp_t s;
+	int n = 28;
+
+	memset(pkt + 12, 0xab, 16);
+	memcpy(key, key_salt, sizeof(key));
+	memset(&pol, 0, sizeof(pol));
+	set_crypto(MSRTP_AES_192_CM_HMAC_SHA1_80, &pol.rtp, &pol.rtcp);
+	pol.ssrc.type = ssrc_any_outbound;
+	pol.key = key;
+	pol.window_size = 128;
+	if (srtp_create(&s, &pol) != srtp_err_status_ok)
+		return false;
+	bool ok = srtp_protect(s, pkt, &n) == srtp_err_status_ok && n == (int)sizeof(want) &&
+		  memcmp(pkt, want, sizeof(want)) == 0;
+	srtp_dealloc(s);
+	return ok;
+}
+
+/* Which suites this libsrtp can do (and do right). */
+static void probe_suites(void)
+{
+	uint8_t key[MSRTP_KEYBUF] = {0};
+	for (unsigned i = 0; i < MSRTP_SUITE_COUNT; i++) {
+		srtp_policy_t pol;
+		srtp_t s;
+		memset(&pol, 0, sizeof(pol));
+		set_crypto((enum msrtp_suite)i, &pol.rtp, &pol.rtcp);
+		pol.ssrc.type = ssrc_any_outbound;
+		pol.key = key;
+		pol.window_size = 128;
+		suite_usable[i] = srtp_create(&s, &pol) == srtp_err_status_ok;
+		if (suite_usable[i])
+			srtp_dealloc(s);
+	}
+	if (suite_usable[MSRTP_AES_192_CM_HMAC_SHA1_80] && !aes192_kdf_ok()) {
+		rp_warn("msrtp: this libsrtp2 derives AES-192 keys wrongly (libsrtp issue 763); "
+			"AES_192_CM suites disabled. Build the fixed one: scripts/build-libsrtp.sh");
+		suite_usable[MSRTP_AES_192_CM_HMAC_SHA1_80] = false;
+		suite_usable[MSRTP_AES_192_CM_HMAC_SHA1_32] = false;
+	}
+}
+
+static void do_init(void)
+{
+	init_status = srtp_init();
+	if (init_status != srtp_err_status_ok)
+		return;
+	srtp_install_log_handler(srtp_log_cb, NULL);
+	probe_suites();
+}
+
+int msrtp_global_init(void)
+{
+	if (pthread_once(&init_once, do_init) != 0)
+		return -EIO;
+	if (init_status != srtp_err_status_ok) {
+		rp_err("msrtp: srtp_init failed: %d", (int)init_status);
+		return -EIO;
+	}
+	return 0;
+}
+
+const char *msrtp_backend_name(void)
+{
+	return MSRTP_SRTP_BACKEND;
+}
+
+bool msrtp_suite_supported(enum msrtp_suite s)
+{
+	return suite_ok(s) && msrtp_global_init() == 0 && suite_usable[s];
+}
+
+static int map_err(srtp_err_status_t st)
+{
+	switch (st) {
+	case srtp_err_status_ok:
+		return MSRTP_OK;
+	case srtp_err_status_auth_fail:
+	case srtp_err_status_bad_mki: /* unknown key: cannot authenticate */
+		return MSRTP_E_AUTH;
+	case srtp_err_status_replay_fail:
+	case srtp_err_status_replay_old:
+	case srtp_err_status_pkt_idx_old:
+		return MSRTP_E_REPLAY;
+	case srtp_err_status_parse_err:
+	case srtp_err_status_bad_param: /* what packet calls say for short input */
+		return MSRTP_E_PARSE;
+	default:
+		return MSRTP_E_OTHER;
+	}
+}
+
+/* ---- contexts ---------------------------------------------------------- */
+
+static void set_crypto(enum msrtp_suite s, srtp_crypto_policy_t *rtp, srtp_crypto_policy_t *rtcp)
+{
+	switch (s) {
+	case MSRTP_AES_CM_128_HMAC_SHA1_80:
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(rtp);
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(rtcp);
+		break;
+	case MSRTP_AES_CM_128_HMAC_SHA1_32:
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(rtp);
+		srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(rtcp);
+		break;
+	case MSRTP_AES_192_CM_HMAC_SHA1_80:
+		srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80(rtp);
+		srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80(rtcp);
+		break;
+	case MSRTP_AES_192_CM_HMAC_SHA1_32:
+		srtp_crypto_policy_set_aes_cm_192_hmac_sha1_32(rtp);
+		srtp_crypto_policy_set_aes_cm_192_hmac_sha1_80(rtcp);
+		break;
+	case MSRTP_AES_256_CM_HMAC_SHA1_80:
+		srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(rtp);
+		srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(rtcp);
+		break;
+	case MSRTP_AES_256_CM_HMAC_SHA1_32:
+		srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32(rtp);
+		srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(rtcp);
+		break;
+	case MSRTP_AEAD_AES_128_GCM:
+		srtp_crypto_policy_set_aes_gcm_128_16_auth(rtp);
+		srtp_crypto_policy_set_aes_gcm_128_16_auth(rtcp);
+		break;
+	case MSRTP_AEAD_AES_256_GCM:
+		srtp_crypto_policy_set_aes_gcm_256_16_auth(rtp);
+		srtp_crypto_policy_set_aes_gcm_256_16_auth(rtcp);
+		break;
+	case MSRTP_NULL_HMAC_SHA1_80:
+		srtp_crypto_policy_set_null_cipher_hmac_sha1_80(rtp);
+		srtp_crypto_policy_set_null_cipher_hmac_sha1_80(rtcp);
+		break;
+	case MSRTP_NULL_HMAC_SHA1_32:
+		/* libsrtp has no preset: the _80 one with a 32-bit RTP tag. */
+		srtp_crypto_policy_set_null_cipher_hmac_sha1_80(rtp);
+		rtp->auth_tag_len = 4;
+		srtp_crypto_policy_set_null_cipher_hmac_sha1_80(rtcp);
+		break;
+	case MSRTP_SUITE_COUNT:
+		break;
+	}
+}
+
+int msrtp_new(enum msrtp_dir dir, const struct msrtp_params *p, struct msrtp **out)
+{
+	if (!p || !out || !suite_ok(p->suite) ||
+	    (dir != MSRTP_PROTECT && dir != MSRTP_UNPROTECT))
+		return -EINVAL;
+	if (!p->key || !p->salt || p->mki_len > MSRTP_MAX_MKI || (p->mki_len && !p->mki))
+		return -EINVAL;
+	unsigned window = p->window ? p->window : 128;
+	/* libsrtp's bounds for the replay window. */
+	if (window < 64 || window >= 0x8000)
+		return -EINVAL;
+	int rc = msrtp_global_init();
+	if (rc)
+		return rc;
+	if (!suite_usable[p->suite])
+		return -ENOTSUP;
+
+	struct msrtp *c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	const struct suite_info *si = &suites[p->suite];
+	c->dir = dir;
+	c->suite = p->suite;
+	c->mki_len = p->mki_len;
+	c->rtp_trailer = si->rtp_tag + p->mki_len;
+	c->rtcp_trailer = si->rtcp_tag + p->mki_len;
+	c->init_roc = p->roc;
+	c->init_roc_pending = p->roc != 0;
+
+	/* libsrtp takes the master key and salt as one buffer. */
+	memcpy(c->key, p->key, si->key_len);
+	memcpy(c->key + si->key_len, p->salt, si->salt_len);
+
+	srtp_policy_t *pol = &c->pol;
+	set_crypto(p->suite, &pol->rtp, &pol->rtcp);
+	pol->ssrc.type = dir == MSRTP_PROTECT ? ssrc_any_outbound : ssrc_any_inbound;
+	pol->window_size = window;
+	pol->allow_repeat_tx = 0; /* same index twice = keystream reuse */
+	if (p->mki_len) {
+		memcpy(c->mki, p->mki, p->mki_len);
+		c->mk.key = c->key;
+		c->mk.mki_id = c->mki;
+		c->mk.mki_size = (unsigned)p->mki_len;
+		c->mkp[0] = &c->mk;
+		pol->keys = c->mkp;
+		pol->num_master_keys = 1;
+	} else {
+		pol->key = c->key;
+	}
+
+	srtp_err_status_t st = srtp_create(&c->s, pol);
+	if (st != srtp_err_status_ok) {
+		rp_warn("msrtp: srtp_create(%s) failed: %d", si->name, (int)st);
+		c->s = NULL;
+		msrtp_free(c);
+		return st == srtp_err_status_alloc_fail ? -ENOMEM : -EIO;
+	}
+	*out = c;
+	return 0;
+}
+
+struct msrtp *msrtp_free(struct msrtp *c)
+{
+	if (!c)
+		return NULL;
+	if (c->s)
+		srtp_dealloc(c->s); /* zeroes libsrtp's session keys */
+	if (c->scratch) {
+		explicit_bzero(c->scratch, c->scratch_cap);
+		free(c->scratch);
+	}
+	explicit_bzero(c, sizeof(*c));
+	free(c);
+	return NULL;
+}
+
+/* ---- per-SSRC streams -------------------------------------------------- */
+
+static bool stream_exists(struct msrtp *c, uint32_t ssrc)
+{
+	uint32_t roc;
+	return srtp_get_stream_roc(c->s, ssrc, &roc) == srtp_err_status_ok;
+}
+
+static int slot_of(const struct msrtp *c, uint32_t ssrc)
+{
+	for (unsigned i = 0; i < c->nstreams; i++)
+		if (c->ssrc[i] == ssrc)
+			return (int)i;
+	return -1;
+}
+
+/* Records that libsrtp holds a stream for ssrc; over the cap, drops the
+ * stream switched to least recently (never ssrc itself). */
+static void track(struct msrtp *c, uint32_t ssrc)
+{
+	int i = slot_of(c, ssrc);
+	if (i < 0) {
+		if (c->nstreams == MSRTP_MAX_STREAMS) {
+			unsigned old = 0;
+			for (unsigned j = 1; j < c->nstreams; j++)
+				if (c->used[j] < c->used[old])
+					old = j;
+			srtp_remove_stream(c->s, htonl(c->ssrc[old]));
+			if (c->have_last && c->last_ssrc == c->ssrc[old])
+				c->have_last = false;
+			i = (int)old;
+		} else {
+			i = (int)c->nstreams++;
+		}
+		c->ssrc[i] = ssrc;
+	}
+	c->used[i] = ++c->tick;
+}
+
+static void untrack(struct msrtp *c, uint32_t ssrc)
+{
+	int i = slot_of(c, ssrc);
+	if (i < 0)
+		return;
+	c->nstreams--;
+	c->ssrc[i] = c->ssrc[c->nstreams];
+	c->used[i] = c->used[c->nstreams];
+	if (c->have_last && c->last_ssrc == ssrc)
+		c->have_last = false;
+}
+
+/* A fresh stream for ssrc whose first packet takes its index from roc (and
+ * its sequence number). Any old stream for ssrc goes: its replay state would
+ * fight the new index (libsrtp keeps a "pending" ROC that never clears
+ * unless the index jumps). */
+static int fresh_stream(struct msrtp *c, uint32_t ssrc, uint32_t roc)
+{
+	if (stream_exists(c, ssrc)) {
+		srtp_remove_stream(c->s, htonl(ssrc));
+		untrack(c, ssrc);
+	}
+	srtp_policy_t pol = c->pol;
+	pol.ssrc.type = ssrc_specific;
+	pol.ssrc.value = ssrc;
+	pol.next = NULL;
+	srtp_err_status_t st = srtp_add_stream(c->s, &pol);
+	explicit_bzero(&pol, sizeof(pol));
+	if (st != srtp_err_status_ok)
+		return st == srtp_err_status_alloc_fail ? -ENOMEM : -EIO;
+	if (roc && srtp_set_stream_roc(c->s, ssrc, roc) != srtp_err_status_ok) {
+		srtp_remove_stream(c->s, htonl(ssrc));
+		return -EIO;
+	}
+	track(c, ssrc);
+	return 0;
+}
+
+/* Slow path, taken when the SSRC differs from the last good packet's. Returns
+ * true if it created a stream the packet may have to give back on failure. */
+static bool before_packet(struct msrtp *c, uint32_t ssrc, int *err)
+{
+	*err = 0;
+	if (!c->init_roc_pending || stream_exists(c, ssrc))
+		return false;
+	*err = fresh_stream(c, ssrc, c->init_roc);
+	return *err == 0;
+}
+
+static void after_packet(struct msrtp *c, uint32_t ssrc, bool created, int rc)
+{
+	if (rc == MSRTP_OK) {
+		if (created)
+			c->init_roc_pending = false;
+		c->last_ssrc = ssrc;
+		c->have_last = true;
+		track(c, ssrc);
+		return;
+	}
+	/* A packet that failed on its new stream must not pin params.roc to a
+	 * forged SSRC: drop the stream and keep the ROC for the next one. */
+	if (created && c->dir == MSRTP_UNPROTECT) {
+		srtp_remove_stream(c->s, htonl(ssrc));
+		untrack(c, ssrc);
+	} else if (created) {
+		c->init_roc_pending = false;
+	} else if (stream_exists(c, ssrc)) {
+		track(c, ssrc); /* libsrtp cloned it from the template anyway */
+	}
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* ---- packets ----------------------------------------------------------- */
+
+enum kind { K_RTP, K_RTCP };
+
+static srtp_err_status_t call_protect(struct msrtp *c, enum kind k, uint8_t *pkt, int *n)
+{
+	unsigned use_mki = c->mki_len ? 1 : 0;
+	if (k == K_RTP)
+		return srtp_protect_mki(c->s, pkt, n, use_mki, 0);
+	return srtp_protect_rtcp_mki(c->s, pkt, n, use_mki, 0);
+}
+
+static int protect(struct msrtp *c, enum kind k, uint8_t *pkt, size_t *len, size_t cap)
+{
+	if (!c || !pkt || !len || c->dir != MSRTP_PROTECT)
+		return MSRTP_E_OTHER;
+	size_t n = *len, min = k == K_RTP ? 12 : 8;
+	size_t trailer = k == K_RTP ? c->rtp_trailer : c->rtcp_trailer;
+	if (n < min || (pkt[0] >> 6) != 2)
+		return MSRTP_E_PARSE;
+	if (n > (size_t)INT_MAX - MSRTP_TRAILER_ROOM)
+		return MSRTP_E_PARSE;
+	if (cap < n || cap - n < trailer)
+		return MSRTP_E_SPACE;
+
+	uint32_t ssrc = rd32(pkt + (k == K_RTP ? 8 : 4));
+	bool created = false, slow = !c->have_last || ssrc != c->last_ssrc;
+	if (slow) {
+		int err;
+		created = before_packet(c, ssrc, &err);
+		if (err)
+			return MSRTP_E_OTHER;
+	}
+
+	int in = (int)n, out = in;
+	srtp_err_status_t st;
+	if (cap - n >= MSRTP_TRAILER_ROOM) {
+		st = call_protect(c, k, pkt, &out);
+	} else {
+		/* libsrtp may write up to its worst-case trailer: go via a copy. */
+		size_t need = n + MSRTP_TRAILER_ROOM;
+		if (c->scratch_cap < need) {
+			uint8_t *b = malloc(need);
+			if (!b)
+				return MSRTP_E_OTHER;
+			if (c->scratch) {
+				explicit_bzero(c->scratch, c->scratch_cap);
+				free(c->scratch);
+			}
+			c->scratch = b;
+			c->scratch_cap = need;
+		}
+		memcpy(c->scratch, pkt, n);
+		st = call_protect(c, k, c->scratch, &out);
+		if (st == srtp_err_status_ok) {
+			if (out < in || (size_t)out > cap)
+				st = srtp_err_status_fail;
+			else
+				memcpy(pkt, c->scratch, (size_t)out);
+		}
+	}
+	int rc = map_err(st);
+	if (rc == MSRTP_OK && (out < in || (size_t)out > cap))
+		rc = MSRTP_E_OTHER; /* cannot happen with a sane libsrtp */
+	if (slow)
+		after_packet(c, ssrc, created, rc);
+	if (rc == MSRTP_OK)
+		*len = (size_t)out;
+	return rc;
+}
+
+static int unprotect(struct msrtp *c, enum kind k, uint8_t *pkt, size_t *len)
+{
+	if (!c || !pkt || !len || c->dir != MSRTP_UNPROTECT)
+		return MSRTP_E_OTHER;
+	size_t n = *len, min = k == K_RTP ? 12 : 8;
+	size_t trailer = k == K_RTP ? c->rtp_trailer : c->rtcp_trailer;
+	if (n < min + trailer || (pkt[0] >> 6) != 2 || n > INT_MAX)
+		return MSRTP_E_PARSE;
+
+	uint32_t ssrc = rd32(pkt + (k == K_RTP ? 8 : 4));
+	bool created = false, slow = !c->have_last || ssrc != c->last_ssrc;
+	if (slow) {
+		int err;
+		created = before_packet(c, ssrc, &err);
+		if (err)
+			return MSRTP_E_OTHER;
+	}
+	int out = (int)n;
+	unsigned use_mki = c->mki_len ? 1 : 0;
+	srtp_err_status_t st;
+	if (k == K_RTP) {
+		st = srtp_unprotect_mki(c->s, pkt, &out, use_mki);
+	} else if (use_mki && !is_aead(c->suite)) {
+		/* libsrtp 2.5 looks for the SRTCP MKI before the *RTP* tag, which
+		 * is wrong for the _32 suites. The MKI is not authenticated and
+		 * there is one key: check it here and hand libsrtp the packet
+		 * without it. */
+		size_t t = c->rtcp_trailer - c->mki_len - 4, m = c->mki_len;
+		uint8_t *at = pkt + n - t - m;
+		if (memcmp(at, c->mki, m) != 0) {
+			st = srtp_err_status_bad_mki;
+		} else {
+			memmove(at, at + m, t);
+			out = (int)(n - m);
+			st = srtp_unprotect_rtcp_mki(c->s, pkt, &out, 0);
+			if (st != srtp_err_status_ok) {
+				memmove(at + m, at, t);
+				memcpy(at, c->mki, m);
+				out = (int)n;
+			}
+		}
+	} else {
+		st = srtp_unprotect_rtcp_mki(c->s, pkt, &out, use_mki);
+	}
+	int rc = map_err(st);
+	if (rc == MSRTP_OK && (out < 0 || (size_t)out > n))
+		rc = MSRTP_E_OTHER;
+	if (slow)
+		after_packet(c, ssrc, created, rc);
+	if (rc == MSRTP_OK)
+		*len = (size_t)out;
+	return rc;
+}
+
+int msrtp_protect_rtp(struct msrtp *c, uint8_t *pkt, size_t *len, size_t cap)
+{
+	return protect(c, K_RTP, pkt, len, cap);
+}
+
+int msrtp_unprotect_rtp(struct msrtp *c, uint8_t *pkt, size_t *len)
+{
+	return unprotect(c, K_RTP, pkt, len);
+}
+
+int msrtp_protect_rtcp(struct msrtp *c, uint8_t *pkt, size_t *len, size_t cap)
+{
+	return protect(c, K_RTCP, pkt, len, cap);
+}
+
+int msrtp_unprotect_rtcp(struct msrtp *c, uint8_t *pkt, size_t *len)
+{
+	return unprotect(c, K_RTCP, pkt, len);
+}
+
+/* ---- rollover counter -------------------------------------------------- */
+
+int msrtp_get_roc(struct msrtp *c, uint32_t ssrc, uint32_t *roc)
+{
+	if (!c || !roc)
+		return -EINVAL;
+	uint32_t r;
+	if (srtp_get_stream_roc(c->s, ssrc, &r) != srtp_err_status_ok)
+		return -ENOENT;
+	*roc = r;
+	return 0;
+}
+
+int msrtp_set_roc(struct msrtp *c, uint32_t ssrc, uint32_t roc)
+{
+	if (!c)
+		return -EINVAL;
+	int rc = fresh_stream(c, ssrc, roc);
+	if (rc == 0 && c->init_roc_pending)
+		c->init_roc_pending = false; /* the caller now says which ROC */
+	if (rc == 0 && c->have_last && c->last_ssrc == ssrc)
+		c->have_last = false;
+	return rc;
+}
