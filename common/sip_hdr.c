@@ -679,7 +679,10 @@ static bool gparam(const char **pp, const char *end, rp_str *name, rp_str *value
 				return false;
 			q++;
 		} else {
-			q = skip_token(p, end);
+			/* token / host; ':' too, for Via received=IPv6address. */
+			q = p;
+			while (q < end && (sip_cis(*q, SIP_C_TOKEN) || *q == ':'))
+				q++;
 			if (q == p)
 				return false;
 		}
@@ -845,13 +848,12 @@ enum sip_err sip_via_parse(rp_str s, struct sip_via *out, struct sip_perr *err)
 			v.branch = val;
 			v.has_branch = true;
 		} else if (rp_str_caseeq_cstr(name, "received")) {
-			rp_str h;
-			enum sip_host_type ht;
-			uint16_t pt;
-			bool hp;
+			/* received = IPv4address / IPv6address (brackets tolerated) */
+			rp_str ip = val;
 
-			if (!hv || sip_hostport_parse(val, &h, &ht, &pt, &hp, &bad) != SIP_OK ||
-			    hp || ht == SIP_HOST_FQDN)
+			if (ip.n >= 2 && ip.p[0] == '[' && ip.p[ip.n - 1] == ']')
+				ip = rp_str_make(ip.p + 1, ip.n - 2);
+			if (!hv || (!sip_ipv4_valid(ip) && !sip_ipv6_valid(ip)))
 				FAIL(SIP_E_BAD_VIA, at);
 			v.received = val;
 			v.has_received = true;

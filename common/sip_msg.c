@@ -77,7 +77,7 @@ static enum sip_err parse_status_line(struct sip_msg *m, rp_str line, size_t bas
 	p = sp + 1;
 	for (int i = 0; i < 3; i++) {
 		if (p + i >= end || p[i] < '0' || p[i] > '9')
-			return sip_perr_set(err, SIP_E_BAD_STATUS_LINE, base + (size_t)(p + i - line.p));
+			return sip_perr_set(err, SIP_E_BAD_STATUS_LINE, base + (size_t)(p - line.p));
 		st = st * 10 + (unsigned)(p[i] - '0');
 	}
 	if (st < 100)
@@ -284,6 +284,8 @@ enum sip_err sip_msg_parse(const char *buf, size_t len, rp_arena *a,
 			pos += *line == '\n' ? 1 : 2;
 			break;
 		}
+		if (*line == '\r' && pos + 1 == lim)
+			goto truncated;
 		if (*line == ' ' || *line == '\t' || *line == '\r')
 			return sip_perr_set(err, SIP_E_BAD_HEADER, skip + pos);
 		nl = memchr(line, '\n', lim - pos);

@@ -266,6 +266,16 @@ static bool fqdn_valid(const char *p, size_t n, size_t *bad)
 	return true;
 }
 
+bool sip_ipv4_valid(rp_str s)
+{
+	return s.n && ipv4_valid(s.p, s.n);
+}
+
+bool sip_ipv6_valid(rp_str s)
+{
+	return s.n && ipv6_valid(s.p, s.n);
+}
+
 enum sip_err sip_hostport_parse(rp_str s, rp_str *host, enum sip_host_type *type,
 				uint16_t *port, bool *has_port, size_t *erroff)
 {

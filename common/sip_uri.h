@@ -84,6 +84,10 @@ enum sip_err sip_uri_parse(rp_str s, struct sip_uri *out, struct sip_perr *err);
 enum sip_err sip_hostport_parse(rp_str s, rp_str *host, enum sip_host_type *type,
 				uint16_t *port, bool *has_port, size_t *erroff);
 
+/* Address checks (IPv6 without the brackets). */
+bool sip_ipv4_valid(rp_str s);
+bool sip_ipv6_valid(rp_str s);
+
 /* Iterates ';'-separated URI parameters. '*it' starts as the params slice
  * (uri->params); returns false at the end. 'value' is empty when absent. */
 bool sip_uri_param_next(rp_str *it, rp_str *name, rp_str *value);
