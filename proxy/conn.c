@@ -1,0 +1,435 @@
+#include "conn.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "rp_hash.h"
+
+struct wq_chunk {
+	struct wq_chunk *next;
+	size_t len, off;
+	char data[];
+};
+
+struct rp_conn {
+	int fd;
+	enum rp_tp tp;
+	rp_addr peer, local;
+	uint8_t key[RP_ADDR_KEY_LEN];
+	rp_tls_sess *tls;
+	struct rp_conn_limits lim;
+	sip_framer framer;
+	char *rbuf;
+	size_t rlen;
+	struct wq_chunk *wq_head, *wq_tail;
+	size_t wq_bytes;
+	uint64_t created_ms, last_ms;
+	bool hs_done;
+	bool tls_wants_write;
+	bool in_table;
+	int dead; /* set when a send failed inside a message callback */
+	char why[128];
+	void *owner;
+	rp_conn *next, *prev; /* table list, for expiry scans */
+};
+
+struct rp_conn_table {
+	rp_hash *by_addr;
+	rp_conn *head;
+	size_t count;
+};
+
+int rp_conn_new(int fd, enum rp_tp tp, const rp_addr *peer, const rp_addr *local,
+	rp_tls_sess *tls, const struct rp_conn_limits *lim, uint64_t now_ms,
+	rp_conn **out)
+{
+	rp_conn *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->rbuf = malloc(lim->rbuf);
+	if (!c->rbuf) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->fd = fd;
+	c->tp = tp;
+	c->peer = *peer;
+	if (local)
+		c->local = *local;
+	rp_addr_key(tp, peer, c->key);
+	c->tls = tls;
+	c->lim = *lim;
+	sip_framer_init(&c->framer, &lim->frame);
+	c->created_ms = c->last_ms = now_ms;
+	c->hs_done = (tp != RP_TP_TLS);
+	*out = c;
+	return 0;
+}
+
+static void wq_clear(rp_conn *c)
+{
+	while (c->wq_head) {
+		struct wq_chunk *n = c->wq_head->next;
+
+		free(c->wq_head);
+		c->wq_head = n;
+	}
+	c->wq_tail = NULL;
+	c->wq_bytes = 0;
+}
+
+void rp_conn_free(rp_conn *c)
+{
+	if (!c)
+		return;
+	if (c->tls) {
+		rp_tls_shutdown(c->tls);
+		rp_tls_sess_free(c->tls);
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	wq_clear(c);
+	free(c->rbuf);
+	free(c);
+}
+
+static int fail(rp_conn *c, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(rp_conn *c, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* Writes queued bytes until the queue is empty or the socket is full. */
+static int flush(rp_conn *c)
+{
+	c->tls_wants_write = false;
+	while (c->wq_head) {
+		struct wq_chunk *h = c->wq_head;
+		size_t left = h->len - h->off, n;
+
+		if (c->tls) {
+			enum rp_tls_status st;
+
+			n = rp_tls_write(c->tls, h->data + h->off, left, &st);
+			if (n == 0) {
+				if (st == RP_TLS_WANT_WRITE || st == RP_TLS_WANT_READ) {
+					c->tls_wants_write = (st == RP_TLS_WANT_WRITE);
+					return 0;
+				}
+				return fail(c, -EPIPE, "%s", rp_tls_sess_error(c->tls));
+			}
+		} else {
+			ssize_t w = send(c->fd, h->data + h->off, left, MSG_NOSIGNAL);
+
+			if (w < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					return 0;
+				if (errno == EINTR)
+					continue;
+				return fail(c, -errno, "send: %s", strerror(errno));
+			}
+			n = (size_t)w;
+		}
+		h->off += n;
+		c->wq_bytes -= n;
+		if (h->off == h->len) {
+			c->wq_head = h->next;
+			if (!c->wq_head)
+				c->wq_tail = NULL;
+			free(h);
+		}
+	}
+	return 0;
+}
+
+int rp_conn_send(rp_conn *c, const void *data, size_t len)
+{
+	struct wq_chunk *ch;
+
+	if (len == 0)
+		return 0;
+	if (c->dead)
+		return c->dead;
+	if (c->wq_bytes + len > c->lim.wq_max) {
+		c->dead = fail(c, -ENOBUFS, "peer not reading: %zu bytes queued",
+			c->wq_bytes);
+		return c->dead;
+	}
+	ch = malloc(sizeof(*ch) + len);
+	if (!ch)
+		return -ENOMEM;
+	ch->next = NULL;
+	ch->len = len;
+	ch->off = 0;
+	memcpy(ch->data, data, len);
+	if (c->wq_tail)
+		c->wq_tail->next = ch;
+	else
+		c->wq_head = ch;
+	c->wq_tail = ch;
+	c->wq_bytes += len;
+	if (c->hs_done) {
+		int rc = flush(c);
+
+		if (rc < 0)
+			c->dead = rc;
+		return rc;
+	}
+	return 0;
+}
+
+static int handshake(rp_conn *c, uint64_t now_ms)
+{
+	enum rp_tls_status st = rp_tls_handshake(c->tls);
+
+	if (st == RP_TLS_OK) {
+		c->hs_done = true;
+		c->last_ms = now_ms;
+		return flush(c);
+	}
+	c->tls_wants_write = (st == RP_TLS_WANT_WRITE);
+	if (st == RP_TLS_WANT_READ || st == RP_TLS_WANT_WRITE)
+		return 0;
+	return fail(c, -EPROTO, "%s", rp_tls_sess_error(c->tls));
+}
+
+/* Cuts every complete item out of the receive buffer. */
+static int frame_all(rp_conn *c, rp_conn_msg_fn fn, void *arg)
+{
+	size_t off = 0;
+	int rc = 0;
+
+	for (;;) {
+		struct sip_frame fr;
+		enum sip_frame_result r = sip_framer_next(&c->framer, c->rbuf + off,
+			c->rlen - off, &fr);
+
+		if (r == SIP_FRAME_NEED_MORE)
+			break;
+		if (r < 0) {
+			rc = fail(c, -EBADMSG, "%s at byte %zu", sip_frame_strerror(r),
+				fr.err_off);
+			break;
+		}
+		if (r == SIP_FRAME_PING) {
+			rc = rp_conn_send(c, "\r\n", 2);
+			if (rc < 0)
+				break;
+		} else if (r == SIP_FRAME_MSG) {
+			fn(c, c->rbuf + off + fr.off, fr.len, arg);
+			if (c->dead) {
+				rc = c->dead;
+				break;
+			}
+		}
+		off += fr.consumed;
+	}
+	if (off) {
+		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
+		c->rlen -= off;
+	}
+	if (rc == 0 && c->rlen == c->lim.rbuf)
+		rc = fail(c, -EMSGSIZE, "message larger than the %zu-byte buffer", c->lim.rbuf);
+	return rc;
+}
+
+int rp_conn_on_readable(rp_conn *c, uint64_t now_ms, rp_conn_msg_fn fn, void *arg)
+{
+	int rc;
+
+	if (!c->hs_done) {
+		rc = handshake(c, now_ms);
+		if (rc < 0 || !c->hs_done)
+			return rc;
+	}
+	if (c->tls_wants_write) {
+		rc = flush(c);
+		if (rc < 0)
+			return rc;
+	}
+	/* Bounded per wake-up so one busy peer cannot starve the others; the
+	 * level-triggered epoll brings us back for the rest. TLS must be read
+	 * until it wants the socket, since it may hold decrypted bytes. */
+	for (int i = 0; i < 64; i++) {
+		size_t room = c->lim.rbuf - c->rlen, n;
+
+		if (c->tls) {
+			enum rp_tls_status st;
+
+			n = rp_tls_read(c->tls, c->rbuf + c->rlen, room, &st);
+			if (n == 0) {
+				if (st == RP_TLS_WANT_READ)
+					break;
+				if (st == RP_TLS_WANT_WRITE) {
+					c->tls_wants_write = true;
+					break;
+				}
+				return fail(c, st == RP_TLS_CLOSED ? -ECONNRESET : -EPROTO,
+					"%s", st == RP_TLS_CLOSED ? "peer closed" :
+					rp_tls_sess_error(c->tls));
+			}
+		} else {
+			ssize_t r = recv(c->fd, c->rbuf + c->rlen, room, 0);
+
+			if (r < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK)
+					break;
+				if (errno == EINTR)
+					continue;
+				return fail(c, -errno, "recv: %s", strerror(errno));
+			}
+			if (r == 0)
+				return fail(c, -ECONNRESET, "peer closed");
+			n = (size_t)r;
+		}
+		c->rlen += n;
+		c->last_ms = now_ms;
+		rc = frame_all(c, fn, arg);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int rp_conn_on_writable(rp_conn *c, uint64_t now_ms)
+{
+	if (!c->hs_done)
+		return handshake(c, now_ms);
+	return flush(c);
+}
+
+bool rp_conn_wants_write(const rp_conn *c)
+{
+	return c->tls_wants_write || (c->hs_done && c->wq_head != NULL);
+}
+
+bool rp_conn_expired(const rp_conn *c, uint64_t now_ms)
+{
+	if (!c->hs_done && c->lim.handshake_ms &&
+	    now_ms - c->created_ms >= c->lim.handshake_ms)
+		return true;
+	return c->lim.idle_ms && now_ms - c->last_ms >= c->lim.idle_ms;
+}
+
+int rp_conn_fd(const rp_conn *c) { return c->fd; }
+enum rp_tp rp_conn_tp(const rp_conn *c) { return c->tp; }
+const rp_addr *rp_conn_peer(const rp_conn *c) { return &c->peer; }
+const rp_addr *rp_conn_local(const rp_conn *c) { return &c->local; }
+rp_tls_sess *rp_conn_tls(rp_conn *c) { return c->tls; }
+size_t rp_conn_queued(const rp_conn *c) { return c->wq_bytes; }
+void rp_conn_set_owner(rp_conn *c, void *p) { c->owner = p; }
+void *rp_conn_owner(const rp_conn *c) { return c->owner; }
+
+const char *rp_conn_why(const rp_conn *c)
+{
+	if (c->why[0])
+		return c->why;
+	return c->hs_done ? "idle timeout" : "TLS handshake timeout";
+}
+
+int rp_conn_table_new(rp_conn_table **out)
+{
+	rp_conn_table *t = calloc(1, sizeof(*t));
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	rc = rp_hash_new(64, 0, &t->by_addr);
+	if (rc < 0) {
+		free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+void rp_conn_table_free(rp_conn_table *t)
+{
+	if (!t)
+		return;
+	while (t->head) {
+		rp_conn *c = t->head;
+
+		rp_conn_table_del(t, c);
+		rp_conn_free(c);
+	}
+	rp_hash_free(t->by_addr);
+	free(t);
+}
+
+int rp_conn_table_add(rp_conn_table *t, rp_conn *c)
+{
+	int rc = rp_hash_insert(t->by_addr,
+		rp_str_make((const char *)c->key, sizeof(c->key)), c);
+
+	if (rc < 0)
+		return rc;
+	c->in_table = true;
+	c->prev = NULL;
+	c->next = t->head;
+	if (t->head)
+		t->head->prev = c;
+	t->head = c;
+	t->count++;
+	return 0;
+}
+
+void rp_conn_table_del(rp_conn_table *t, rp_conn *c)
+{
+	if (!c->in_table)
+		return;
+	rp_hash_remove(t->by_addr, rp_str_make((const char *)c->key, sizeof(c->key)));
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		t->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	c->next = c->prev = NULL;
+	c->in_table = false;
+	t->count--;
+}
+
+rp_conn *rp_conn_table_find(rp_conn_table *t, enum rp_tp tp, const rp_addr *peer)
+{
+	uint8_t key[RP_ADDR_KEY_LEN];
+
+	rp_addr_key(tp, peer, key);
+	return rp_hash_find(t->by_addr, rp_str_make((const char *)key, sizeof(key)));
+}
+
+rp_conn *rp_conn_table_first(rp_conn_table *t)
+{
+	return t->head;
+}
+
+size_t rp_conn_table_count(const rp_conn_table *t)
+{
+	return t->count;
+}
+
+void rp_conn_table_expire(rp_conn_table *t, uint64_t now_ms,
+	void (*fn)(rp_conn *c, void *arg), void *arg)
+{
+	rp_conn *c = t->head;
+
+	while (c) {
+		rp_conn *next = c->next;
+
+		if (rp_conn_expired(c, now_ms))
+			fn(c, arg);
+		c = next;
+	}
+}

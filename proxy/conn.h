@@ -1,0 +1,87 @@
+/* conn: one stream connection (TCP or TLS) and the per-worker table of them.
+ *
+ * A connection is owned by exactly one worker thread for its whole life:
+ * nothing here locks. It keeps a receive buffer that sip_frame cuts into
+ * messages, a bounded write queue (a peer that stops reading is dropped
+ * when its queue would exceed the limit, so it can never block a worker),
+ * and the timestamps for the idle and TLS handshake timeouts.
+ *
+ * The table finds a connection by transport + remote address, which is how
+ * responses and in-dialog requests go back over the connection a peer
+ * opened (RFC 5923 style reuse).
+ */
+#ifndef RP_CONN_H
+#define RP_CONN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sip_frame.h"
+#include "tls.h"
+#include "transport.h"
+
+typedef struct rp_conn rp_conn;
+typedef struct rp_conn_table rp_conn_table;
+
+struct rp_conn_limits {
+	size_t rbuf;                 /* receive buffer: the largest message */
+	size_t wq_max;               /* queued bytes before the peer is dropped */
+	struct sip_frame_limits frame;
+	uint32_t idle_ms;
+	uint32_t handshake_ms;
+};
+
+/* Takes ownership of fd (closed by rp_conn_free) and of tls (may be NULL
+ * for TCP; freed by rp_conn_free). Returns 0 or -ENOMEM. */
+int rp_conn_new(int fd, enum rp_tp tp, const rp_addr *peer, const rp_addr *local,
+	rp_tls_sess *tls, const struct rp_conn_limits *lim, uint64_t now_ms,
+	rp_conn **out);
+/* Sends TLS close_notify when established, closes fd, frees everything. */
+void rp_conn_free(rp_conn *c);
+
+/* Called once per complete SIP message; msg is valid during the call. */
+typedef void (*rp_conn_msg_fn)(rp_conn *c, const char *msg, size_t len, void *arg);
+
+/* Handles readability: drives the TLS handshake, reads what is there,
+ * answers CRLF pings, and hands each framed message to fn. Returns 0 to
+ * keep the connection or a negative errno to close it (rp_conn_why()
+ * says why: "peer closed", "Content-Length missing on a stream", ...). */
+int rp_conn_on_readable(rp_conn *c, uint64_t now_ms, rp_conn_msg_fn fn, void *arg);
+/* Flushes the write queue (and a pending TLS handshake step). 0 / -errno. */
+int rp_conn_on_writable(rp_conn *c, uint64_t now_ms);
+/* Queues bytes and tries to send at once. -ENOBUFS when the queue limit
+ * would be exceeded (the caller closes the connection), -ENOTCONN while
+ * the TLS handshake is not done and the queue is full. */
+int rp_conn_send(rp_conn *c, const void *data, size_t len);
+/* Does the connection wait for the socket to be writable? */
+bool rp_conn_wants_write(const rp_conn *c);
+/* Idle for longer than idle_ms, or handshake not done in handshake_ms. */
+bool rp_conn_expired(const rp_conn *c, uint64_t now_ms);
+
+int rp_conn_fd(const rp_conn *c);
+enum rp_tp rp_conn_tp(const rp_conn *c);
+const rp_addr *rp_conn_peer(const rp_conn *c);
+const rp_addr *rp_conn_local(const rp_conn *c);
+rp_tls_sess *rp_conn_tls(rp_conn *c);
+const char *rp_conn_why(const rp_conn *c);
+size_t rp_conn_queued(const rp_conn *c);
+/* Opaque pointer for the owner (the worker's epoll tag). */
+void rp_conn_set_owner(rp_conn *c, void *p);
+void *rp_conn_owner(const rp_conn *c);
+
+int rp_conn_table_new(rp_conn_table **out);
+/* Frees the table; connections still in it are freed too. */
+void rp_conn_table_free(rp_conn_table *t);
+/* -EEXIST if a connection to the same transport+address is in the table. */
+int rp_conn_table_add(rp_conn_table *t, rp_conn *c);
+void rp_conn_table_del(rp_conn_table *t, rp_conn *c);
+rp_conn *rp_conn_table_find(rp_conn_table *t, enum rp_tp tp, const rp_addr *peer);
+size_t rp_conn_table_count(const rp_conn_table *t);
+/* Any connection of the table, or NULL when it is empty. */
+rp_conn *rp_conn_table_first(rp_conn_table *t);
+/* Calls fn for every expired connection (fn may remove and free it). */
+void rp_conn_table_expire(rp_conn_table *t, uint64_t now_ms,
+	void (*fn)(rp_conn *c, void *arg), void *arg);
+
+#endif

@@ -1,0 +1,652 @@
+/* rampart-proxy: start-up, signals, and the SIP handling that exists
+ * before the proxy core: OPTIONS to the proxy itself gets 200, a request
+ * the parser refuses gets 400 with the parser's reason, other requests get
+ * 404 / 501, unparsable responses are dropped (RFC 3261 18.1.2 / 16.3).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cfg_check.h"
+#include "cfg_default.h"
+#include "cfg_diag.h"
+#include "cfg_prog.h"
+#include "rp_arena.h"
+#include "rp_buf.h"
+#include "rp_hash.h"
+#include "rp_log.h"
+#include "rp_version.h"
+#include "sip_msg.h"
+#include "tls.h"
+#include "transport.h"
+#include "worker.h"
+
+#define MAX_DOMAINS 16
+
+/* Key for To tags: random per process (set once in main). */
+static uint8_t tag_key[16];
+
+struct proxy {
+	struct rp_transport_cfg tcfg;
+	const char *domains[MAX_DOMAINS];
+	size_t n_domains;
+	char hostname[256];
+	uint8_t tag_key[16];
+	rp_workers *ws;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: rampart-proxy [options]\n"
+"  (no options)           run the embedded default: UDP+TCP 127.0.0.1:5060,\n"
+"                         TLS 127.0.0.1:5061 with a generated self-signed cert\n"
+"  --config FILE          run with a configuration file\n"
+"  --check FILE           check a configuration file and exit (0 ok, 1 errors)\n"
+"  --listen PROTO:ADDR[:PORT]  listener (udp|tcp|tls; repeatable; replaces\n"
+"                         the configuration's listeners)\n"
+"  --workers N            worker threads (default: one per CPU)\n"
+"  --tls-cert FILE --tls-key FILE   server certificate chain and key (PEM)\n"
+"  --tls-ca FILE --tls-ca-dir DIR   CAs for client certificates\n"
+"  --tls-ciphers LIST     TLS 1.2 cipher list\n"
+"  --tls-verify-client    mutual TLS: require a client certificate\n"
+"  --domain NAME          a domain that is this proxy (repeatable)\n"
+"  --state-dir DIR        where a generated certificate goes (/run/rampart)\n"
+"  --idle-timeout SEC --max-conns N --max-conns-per-ip N --handshake-timeout SEC\n"
+"  --log-level err|warn|notice|info|debug\n"
+"  --version, --help\n"
+"Signals: SIGTERM/SIGINT stop, SIGHUP reloads the TLS certificate, key and CAs.\n");
+}
+
+/* ---- SIP answers ---- */
+
+static bool is_self(const struct proxy *p, const struct rp_msg_info *mi,
+	const struct sip_uri *u)
+{
+	char lh[64];
+	bool host_ok = false, port_ok = !u->has_port;
+
+	if (u->host_type == SIP_HOST_NONE)
+		return false;
+	rp_addr_host(&mi->local, lh, sizeof(lh));
+	if (rp_str_caseeq_cstr(u->host, lh) || rp_str_caseeq_cstr(u->host, "localhost") ||
+	    (p->hostname[0] && rp_str_caseeq_cstr(u->host, p->hostname)))
+		host_ok = true;
+	for (size_t i = 0; i < p->n_domains && !host_ok; i++)
+		host_ok = rp_str_caseeq_cstr(u->host, p->domains[i]);
+	for (size_t i = 0; i < p->tcfg.n_listen; i++) {
+		const struct rp_listen *l = &p->tcfg.listen[i];
+
+		rp_addr_host(&l->addr, lh, sizeof(lh));
+		if (!host_ok && rp_str_caseeq_cstr(u->host, lh))
+			host_ok = true;
+		if (u->has_port && u->port == rp_addr_port(&l->addr))
+			port_ok = true;
+	}
+	return host_ok && port_ok;
+}
+
+/* Top Via with received= / rport= set per RFC 3261 18.2.1 and RFC 3581. */
+static void put_top_via(rp_buf *b, const struct sip_msg *m, const struct sip_hdr *h,
+	const struct rp_msg_info *mi)
+{
+	const struct sip_via *v = &m->via;
+	const char *vs = h->value.p, *ve = h->value.p + h->value.n;
+	const char *pe = v->raw.p + v->raw.n; /* end of the first via-parm */
+	const char *ps = v->params.n ? v->params.p : pe;
+	char ip[64];
+	rp_str it = v->params, name, val;
+	bool hv;
+
+	rp_addr_host(&mi->peer, ip, sizeof(ip));
+	rp_buf_append_cstr(b, "Via: ");
+	rp_buf_append(b, vs, (size_t)(ps - vs));
+	while (sip_hdr_param_next(&it, &name, &val, &hv) == SIP_OK) {
+		if (rp_str_caseeq_cstr(name, "received") || rp_str_caseeq_cstr(name, "rport"))
+			continue;
+		rp_buf_append_byte(b, ';');
+		rp_buf_append_str(b, name);
+		if (hv) {
+			rp_buf_append_byte(b, '=');
+			rp_buf_append_str(b, val);
+		}
+	}
+	if (!rp_str_eq_cstr(v->host, ip) || v->has_rport)
+		rp_buf_printf(b, ";received=%s", ip);
+	if (v->has_rport)
+		rp_buf_printf(b, ";rport=%u", rp_addr_port(&mi->peer));
+	rp_buf_append(b, pe, (size_t)(ve - pe));
+	rp_buf_append_cstr(b, "\r\n");
+}
+
+static void put_to_tag(const struct proxy *p, rp_buf *b, const struct sip_msg *m,
+	const struct sip_hdr *h)
+{
+	rp_buf_append_cstr(b, "To: ");
+	rp_buf_append_str(b, h->value);
+	if (!m->to.has_tag) {
+		/* Same request (a retransmission) -> same tag. */
+		uint64_t t = rp_siphash13(p->tag_key, m->call_id.p, m->call_id.n) ^
+			rp_siphash13(p->tag_key, m->from.tag.p, m->from.tag.n) ^ m->cseq.num;
+
+		rp_buf_printf(b, ";tag=rp%016llx", (unsigned long long)t);
+	}
+	rp_buf_append_cstr(b, "\r\n");
+}
+
+/* UDP answers go where RFC 3261 18.2.2 / RFC 3581 say: the source IP, at
+ * the source port with rport, else the Via sent-by port (5060 default). */
+static void send_response(const struct rp_msg_info *mi, const struct sip_msg *m,
+	const char *data, size_t len)
+{
+	struct rp_msg_info to = *mi;
+	int rc;
+
+	if (mi->tp == RP_TP_UDP && m && !m->via.has_rport)
+		rp_addr_set_port(&to.peer, m->via.has_port ? m->via.port : 5060);
+	rc = rp_reply(&to, data, len);
+	if (rc < 0 && rc != -ENOBUFS) {
+		char a[64];
+
+		rp_addr_fmt(&to.peer, a, sizeof(a));
+		rp_debug("response to %s not sent: %s", a, strerror(-rc));
+	}
+}
+
+static void respond(const struct proxy *p, const struct rp_msg_info *mi,
+	const struct sip_msg *m, unsigned code, const char *reason, bool options_ok)
+{
+	rp_buf b;
+	bool first_via = true;
+
+	rp_buf_init(&b, 65536);
+	rp_buf_printf(&b, "SIP/2.0 %u %s\r\n", code, reason);
+	for (size_t i = 0; i < m->nhdrs; i++) {
+		const struct sip_hdr *h = &m->hdrs[i];
+
+		switch (h->id) {
+		case SIP_HDR_VIA:
+			if (first_via) {
+				put_top_via(&b, m, h, mi);
+				first_via = false;
+			} else {
+				rp_buf_append_cstr(&b, "Via: ");
+				rp_buf_append_str(&b, h->value);
+				rp_buf_append_cstr(&b, "\r\n");
+			}
+			break;
+		case SIP_HDR_FROM:
+			rp_buf_append_cstr(&b, "From: ");
+			rp_buf_append_str(&b, h->value);
+			rp_buf_append_cstr(&b, "\r\n");
+			break;
+		case SIP_HDR_TO:
+			if (h == m->h_to)
+				put_to_tag(p, &b, m, h);
+			break;
+		case SIP_HDR_CALL_ID:
+			rp_buf_append_cstr(&b, "Call-ID: ");
+			rp_buf_append_str(&b, h->value);
+			rp_buf_append_cstr(&b, "\r\n");
+			break;
+		case SIP_HDR_CSEQ:
+			rp_buf_append_cstr(&b, "CSeq: ");
+			rp_buf_append_str(&b, h->value);
+			rp_buf_append_cstr(&b, "\r\n");
+			break;
+		default:
+			break;
+		}
+	}
+	if (options_ok)
+		rp_buf_append_cstr(&b, "Allow: OPTIONS\r\nAccept: application/sdp\r\n");
+	rp_buf_append_cstr(&b, "Server: rampart-proxy/" RAMPART_VERSION "\r\n"
+		"Content-Length: 0\r\n\r\n");
+	if (rp_buf_error(&b) == 0)
+		send_response(mi, m, b.p, b.len);
+	rp_buf_free(&b);
+}
+
+/* A request the parser refused: answer 400 with the parser's reason if
+ * the fields a response needs can be found by a plain line scan. */
+static void respond_400_raw(const struct rp_msg_info *mi, const char *msg,
+	size_t len, const char *reason)
+{
+	static const struct { const char *name, *cname, *out; } keep[] = {
+		{ "via", "v", "Via" }, { "from", "f", "From" }, { "to", "t", "To" },
+		{ "call-id", "i", "Call-ID" }, { "cseq", NULL, "CSeq" } };
+	bool have[5] = { false };
+	size_t i = 0;
+	rp_buf b;
+
+	/* Skip the start line. */
+	while (i + 1 < len && !(msg[i] == '\r' && msg[i + 1] == '\n'))
+		i++;
+	i += 2;
+	rp_buf_init(&b, 65536);
+	rp_buf_printf(&b, "SIP/2.0 400 %s\r\n", reason);
+	while (i < len) {
+		size_t e = i, c;
+
+		while (e + 1 < len && !(msg[e] == '\r' && msg[e + 1] == '\n'))
+			e++;
+		if (e + 1 >= len || e == i)
+			break;
+		for (c = i; c < e && msg[c] != ':'; c++)
+			;
+		if (c < e) {
+			rp_str name = rp_str_trim(rp_str_make(msg + i, c - i));
+			rp_str val = rp_str_trim(rp_str_make(msg + c + 1, e - c - 1));
+
+			for (size_t k = 0; k < 5; k++) {
+				if (!rp_str_caseeq_cstr(name, keep[k].name) &&
+				    !(keep[k].cname && rp_str_caseeq_cstr(name, keep[k].cname)))
+					continue;
+				/* Only printable header text goes back out. */
+				for (size_t q = 0; q < val.n; q++)
+					if ((unsigned char)val.p[q] < 0x20 && val.p[q] != '\t')
+						goto next;
+				if (k != 0 && have[k])
+					break;
+				have[k] = true;
+				rp_buf_printf(&b, "%s: %.*s", keep[k].out, RP_STR_FMT(val));
+				/* A final response needs a To tag (RFC 3261 8.2.6.2). */
+				if (k == 2 && !memmem(val.p, val.n, "tag=", 4))
+					rp_buf_printf(&b, ";tag=rp400%08x",
+						(unsigned)rp_siphash13(tag_key,
+							msg, len));
+				rp_buf_append_cstr(&b, "\r\n");
+				break;
+			}
+		}
+next:
+		i = e + 2;
+	}
+	rp_buf_append_cstr(&b, "Server: rampart-proxy/" RAMPART_VERSION "\r\n"
+		"Content-Length: 0\r\n\r\n");
+	/* Without a Via there is nowhere a response could be routed. */
+	if (have[0] && have[3] && have[4] && rp_buf_error(&b) == 0)
+		send_response(mi, NULL, b.p, b.len);
+	rp_buf_free(&b);
+}
+
+static void on_message(const struct rp_msg_info *mi, const char *msg, size_t len,
+	void *arg)
+{
+	struct proxy *p = arg;
+	char store[16384], a[64];
+	struct sip_parse_opts o = { .stream = mi->tp != RP_TP_UDP };
+	struct sip_msg *m = NULL;
+	struct sip_perr e = { 0 };
+	enum sip_err r;
+	rp_arena ar;
+
+	rp_arena_init(&ar, store, sizeof(store), 1u << 20);
+	r = sip_msg_parse(msg, len, &ar, &o, &m, &e);
+	if (r != SIP_OK) {
+		rp_addr_fmt(&mi->peer, a, sizeof(a));
+		if (len >= 4 && !memcmp(msg, "SIP/", 4)) {
+			/* A broken response: nobody to tell (RFC 3261 18.1.2). */
+			rp_info("dropped malformed response from %s/%s: %s at byte %zu",
+				rp_tp_name(mi->tp), a, sip_err_reason(r), e.off);
+		} else {
+			rp_info("malformed request from %s/%s: %s at byte %zu",
+				rp_tp_name(mi->tp), a, sip_err_reason(r), e.off);
+			respond_400_raw(mi, msg, len, sip_err_reason(r));
+		}
+		goto out;
+	}
+	if (!m->is_request)
+		goto out; /* no transactions to match yet */
+	if (m->method == SIP_METHOD_ACK)
+		goto out;
+	if (m->method == SIP_METHOD_OPTIONS) {
+		if (is_self(p, mi, &m->ruri))
+			respond(p, mi, m, 200, "OK", true);
+		else
+			respond(p, mi, m, 404, "Not Found", false);
+	} else {
+		respond(p, mi, m, 501, "Not Implemented", false);
+	}
+out:
+	rp_arena_fini(&ar);
+}
+
+/* ---- configuration ---- */
+
+static enum rp_tp tp_from_cfg(enum cfg_transport t)
+{
+	return t == CFG_TP_TLS ? RP_TP_TLS : t == CFG_TP_TCP ? RP_TP_TCP : RP_TP_UDP;
+}
+
+/* Copies listeners, TLS settings and limits from a loaded config. Only the
+ * first TLS listener's certificate settings are used for all TLS
+ * listeners. */
+static int apply_cfg(struct proxy *p, const struct cfg *c, bool keep_listen,
+	bool *cert_auto)
+{
+	const struct cfg_settings *st = cfg_settings(c);
+	bool have_tls = false;
+
+	if (st->workers)
+		p->tcfg.workers = st->workers;
+	if (st->tcp_idle_timeout)
+		p->tcfg.idle_timeout_ms = st->tcp_idle_timeout * 1000u;
+	for (unsigned i = 0; i < st->ndomains && p->n_domains < MAX_DOMAINS; i++)
+		p->domains[p->n_domains++] = st->domains[i];
+	for (size_t i = 0; i < cfg_listen_count(c); i++) {
+		const struct cfg_listen *l = cfg_listen_at(c, i);
+		struct rp_listen rl;
+
+		if (l->transport == CFG_TP_TLS && !have_tls) {
+			have_tls = true;
+			*cert_auto = l->tls.cert_auto || !l->tls.cert;
+			if (!*cert_auto) {
+				p->tcfg.tls.cert_file = l->tls.cert;
+				p->tcfg.tls.key_file = l->tls.key;
+			}
+			p->tcfg.tls.ca_file = l->tls.ca_file;
+			p->tcfg.tls.ca_dir = l->tls.ca_dir;
+			p->tcfg.tls.ciphers = l->tls.ciphers;
+			p->tcfg.tls.verify_client = l->tls.verify_client ||
+				l->tls.require_client_cert;
+		}
+		if (keep_listen)
+			continue;
+		if (p->tcfg.n_listen >= RP_MAX_LISTEN)
+			return -E2BIG;
+		rl.tp = tp_from_cfg(l->transport);
+		if (rp_addr_parse(l->addr, l->port ? l->port :
+			    (rl.tp == RP_TP_TLS ? 5061 : 5060), &rl.addr) < 0)
+			return -EINVAL;
+		p->tcfg.listen[p->tcfg.n_listen++] = rl;
+	}
+	return 0;
+}
+
+static int load_cfg(const char *path, struct cfg **out)
+{
+	struct cfg_diag *d = malloc(sizeof(*d));
+	int rc;
+
+	if (!d)
+		return -ENOMEM;
+	cfg_diag_init(d);
+	rc = path ? cfg_load_file(path, out, d) : cfg_load_default(out, d);
+	if (rc < 0 || d->n)
+		cfg_diag_print(d, stderr);
+	free(d);
+	return rc;
+}
+
+/* Generates the self-signed certificate for "cert = auto" / no cert. */
+static int auto_cert(struct proxy *p, const char *state_dir, char *cert, char *key,
+	size_t n)
+{
+	char err[256];
+	const char *dir = state_dir;
+	char fallback[64];
+	int rc;
+
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		snprintf(fallback, sizeof(fallback), "/tmp/rampart-%u", (unsigned)getuid());
+		rp_warn("cannot use %s (%s); using %s", dir, strerror(errno), fallback);
+		dir = fallback;
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+			return -errno;
+	}
+	snprintf(cert, n, "%s/proxy-selfsigned.pem", dir);
+	snprintf(key, n, "%s/proxy-selfsigned.key", dir);
+	rc = rp_tls_gen_selfsigned(cert, key, "localhost", 365, err, sizeof(err));
+	if (rc < 0) {
+		rp_err("self-signed certificate: %s", err);
+		return rc;
+	}
+	rp_notice("generated a self-signed ECDSA P-256 certificate for localhost: %s", cert);
+	p->tcfg.tls.cert_file = cert;
+	p->tcfg.tls.key_file = key;
+	return 0;
+}
+
+enum {
+	O_CONFIG = 256, O_CHECK, O_LISTEN, O_WORKERS, O_CERT, O_KEY, O_CA, O_CADIR,
+	O_CIPHERS, O_VERIFY, O_DOMAIN, O_STATE, O_IDLE, O_MAXC, O_MAXIP, O_HS,
+	O_LOG, O_VERSION, O_HELP,
+};
+
+static unsigned long num_arg(const char *s, const char *opt)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || !*s || v > 1000000000ul) {
+		fprintf(stderr, "rampart-proxy: %s: bad number '%s'\n", opt, s);
+		exit(2);
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "check", required_argument, NULL, O_CHECK },
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "workers", required_argument, NULL, O_WORKERS },
+		{ "tls-cert", required_argument, NULL, O_CERT },
+		{ "tls-key", required_argument, NULL, O_KEY },
+		{ "tls-ca", required_argument, NULL, O_CA },
+		{ "tls-ca-dir", required_argument, NULL, O_CADIR },
+		{ "tls-ciphers", required_argument, NULL, O_CIPHERS },
+		{ "tls-verify-client", no_argument, NULL, O_VERIFY },
+		{ "domain", required_argument, NULL, O_DOMAIN },
+		{ "state-dir", required_argument, NULL, O_STATE },
+		{ "idle-timeout", required_argument, NULL, O_IDLE },
+		{ "max-conns", required_argument, NULL, O_MAXC },
+		{ "max-conns-per-ip", required_argument, NULL, O_MAXIP },
+		{ "handshake-timeout", required_argument, NULL, O_HS },
+		{ "log-level", required_argument, NULL, O_LOG },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ "help", no_argument, NULL, O_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct proxy P;
+	struct proxy *p = &P;
+	struct rp_listen cli_listen[RP_MAX_LISTEN];
+	size_t n_cli_listen = 0;
+	const char *config = NULL, *state_dir = "/run/rampart";
+	const char *cert = NULL, *key = NULL, *ca = NULL, *cadir = NULL, *ciphers = NULL;
+	bool verify = false, cert_auto = true, need_tls = false;
+	enum rp_log_level lvl = RP_LOG_NOTICE;
+	long idle = -1, maxc = -1, maxip = -1, hs = -1, workers = -1;
+	char gcert[300], gkey[300];
+	struct cfg *cfg = NULL;
+	rp_tls_store *tls = NULL;
+	sigset_t set;
+	int c, rc, exit_code = 0;
+
+	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+		switch (c) {
+		case O_CONFIG: config = optarg; break;
+		case O_CHECK:
+			return cfg_check_file(optarg, stdout);
+		case O_LISTEN:
+			if (n_cli_listen >= RP_MAX_LISTEN ||
+			    rp_listen_parse(optarg, &cli_listen[n_cli_listen]) < 0) {
+				fprintf(stderr, "rampart-proxy: bad --listen '%s' "
+					"(want udp|tcp|tls:ADDR[:PORT])\n", optarg);
+				return 2;
+			}
+			n_cli_listen++;
+			break;
+		case O_WORKERS: workers = (long)num_arg(optarg, "--workers"); break;
+		case O_CERT: cert = optarg; break;
+		case O_KEY: key = optarg; break;
+		case O_CA: ca = optarg; break;
+		case O_CADIR: cadir = optarg; break;
+		case O_CIPHERS: ciphers = optarg; break;
+		case O_VERIFY: verify = true; break;
+		case O_DOMAIN:
+			if (p->n_domains < MAX_DOMAINS)
+				p->domains[p->n_domains++] = optarg;
+			break;
+		case O_STATE: state_dir = optarg; break;
+		case O_IDLE: idle = (long)num_arg(optarg, "--idle-timeout"); break;
+		case O_MAXC: maxc = (long)num_arg(optarg, "--max-conns"); break;
+		case O_MAXIP: maxip = (long)num_arg(optarg, "--max-conns-per-ip"); break;
+		case O_HS: hs = (long)num_arg(optarg, "--handshake-timeout"); break;
+		case O_LOG:
+			if (rp_log_level_parse(optarg, &lvl) < 0) {
+				fprintf(stderr, "rampart-proxy: bad --log-level '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'V':
+		case O_VERSION:
+			printf("rampart-proxy %s\n", RAMPART_VERSION);
+			return 0;
+		case 'h':
+		case O_HELP:
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	rp_log_open(RP_LOG_STDERR, "rampart-proxy", lvl);
+	rp_transport_cfg_defaults(&p->tcfg);
+	if (gethostname(p->hostname, sizeof(p->hostname) - 1) < 0)
+		p->hostname[0] = 0;
+	if (getrandom(p->tag_key, sizeof(p->tag_key), 0) != sizeof(p->tag_key) ||
+	    getrandom(tag_key, sizeof(tag_key), 0) != sizeof(tag_key)) {
+		rp_err("getrandom failed");
+		return 1;
+	}
+
+	rc = load_cfg(config, &cfg);
+	if (rc < 0) {
+		rp_err("%s: cannot load configuration: %s", config ? config : "<default>",
+			strerror(-rc));
+		return 1;
+	}
+	rc = apply_cfg(p, cfg, n_cli_listen > 0, &cert_auto);
+	if (rc < 0) {
+		rp_err("configuration: unusable listener (%s)", strerror(-rc));
+		return 1;
+	}
+	for (size_t i = 0; i < n_cli_listen; i++)
+		p->tcfg.listen[p->tcfg.n_listen++] = cli_listen[i];
+	if (workers >= 0)
+		p->tcfg.workers = (unsigned)workers;
+	if (idle >= 0)
+		p->tcfg.idle_timeout_ms = (uint32_t)idle * 1000u;
+	if (maxc >= 0)
+		p->tcfg.max_conns = (unsigned)maxc;
+	if (maxip >= 0)
+		p->tcfg.max_conns_per_ip = (unsigned)maxip;
+	if (hs >= 0)
+		p->tcfg.tls_handshake_timeout_ms = (uint32_t)hs * 1000u;
+	if (cert || key) {
+		p->tcfg.tls.cert_file = cert;
+		p->tcfg.tls.key_file = key;
+		cert_auto = false;
+	}
+	if (ca)
+		p->tcfg.tls.ca_file = ca;
+	if (cadir)
+		p->tcfg.tls.ca_dir = cadir;
+	if (ciphers)
+		p->tcfg.tls.ciphers = ciphers;
+	if (verify)
+		p->tcfg.tls.verify_client = true;
+
+	for (size_t i = 0; i < p->tcfg.n_listen; i++)
+		need_tls |= p->tcfg.listen[i].tp == RP_TP_TLS;
+	if (need_tls) {
+		char err[320];
+
+		if (rp_tls_global_init() < 0) {
+			rp_err("wolfSSL init failed");
+			return 1;
+		}
+		if (cert_auto && auto_cert(p, state_dir, gcert, gkey, sizeof(gcert)) < 0)
+			return 1;
+		rc = rp_tls_store_new(RP_TLS_SERVER, &p->tcfg.tls, &tls, err, sizeof(err));
+		if (rc < 0) {
+			rp_err("TLS: %s", err);
+			return 1;
+		}
+	}
+
+	/* Signals are taken by this thread only (sigwait below). */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = rp_workers_start(&p->tcfg, tls, on_message, p, &p->ws);
+	if (rc < 0) {
+		rp_err("cannot start: %s", strerror(-rc));
+		rp_tls_store_free(tls);
+		return 1;
+	}
+	{
+		const struct rp_listen *ls;
+		size_t n = rp_workers_listeners(p->ws, &ls);
+
+		/* The bound ports (port 0 resolved) are the listeners from now on. */
+		for (size_t i = 0; i < n; i++) {
+			char a[64];
+
+			p->tcfg.listen[i] = ls[i];
+			rp_addr_fmt(&ls[i].addr, a, sizeof(a));
+			rp_notice("listening on %s:%s", rp_tp_name(ls[i].tp), a);
+		}
+		rp_notice("rampart-proxy %s running with %u workers", RAMPART_VERSION,
+			rp_workers_count(p->ws));
+	}
+	for (;;) {
+		int sig;
+
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			char err[320];
+
+			if (!tls) {
+				rp_notice("SIGHUP: no TLS listener, nothing to reload");
+			} else if (rp_tls_store_reload(tls, err, sizeof(err)) < 0) {
+				rp_err("TLS reload failed, keeping the current certificate: %s", err);
+			} else {
+				rp_notice("TLS certificate, key and CAs reloaded; "
+					"established connections keep theirs");
+			}
+			continue;
+		}
+		rp_notice("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		break;
+	}
+	rp_workers_stop(p->ws);
+	rp_tls_store_free(tls);
+	if (need_tls)
+		rp_tls_global_fini();
+	cfg_put(cfg);
+	return exit_code;
+}

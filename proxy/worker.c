@@ -1,0 +1,584 @@
+#include "worker.h"
+
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "rp_hash.h"
+#include "rp_log.h"
+#include "rp_time.h"
+
+enum tag_kind { T_UDP, T_LISTEN, T_CONN, T_WAKE };
+
+struct tag {
+	enum tag_kind kind;
+	int fd;
+	const struct rp_listen *l;
+	rp_conn *conn;
+	bool out_armed;
+};
+
+/* A send handed to another worker's thread. */
+struct inbox_item {
+	struct inbox_item *next;
+	enum rp_tp tp;
+	rp_addr peer;
+	size_t len;
+	char data[];
+};
+
+struct rp_worker {
+	rp_workers *ws;
+	unsigned id;
+	pthread_t thread;
+	bool started;
+	int ep;
+	struct tag wake;
+	struct tag *socks; /* one per listener */
+	rp_conn_table *conns;
+	struct rp_conn_limits lim;
+	pthread_mutex_t inbox_lock;
+	struct inbox_item *inbox, *inbox_tail;
+	uint64_t last_expire;
+};
+
+struct rp_workers {
+	struct rp_transport_cfg cfg;
+	rp_tls_store *tls;
+	rp_msg_handler fn;
+	void *arg;
+	unsigned n;
+	struct rp_worker *w;
+	atomic_bool stop;
+	rp_iplimit *limit;
+	pthread_mutex_t dir_lock;
+	rp_hash *dir; /* transport+peer -> owner worker id + 1 */
+	atomic_uint_fast64_t accepted, refused, closed, udp_msgs, stream_msgs,
+		frame_errors, dropped_slow;
+};
+
+int rp_reply(const struct rp_msg_info *mi, const void *data, size_t len)
+{
+	if (mi->tp == RP_TP_UDP) {
+		ssize_t n = sendto(mi->udp_fd, data, len, MSG_NOSIGNAL,
+			&mi->peer.u.sa, mi->peer.len);
+
+		return n < 0 ? -errno : 0;
+	}
+	if (!mi->conn)
+		return -ENOTCONN;
+	return rp_conn_send(mi->conn, data, len);
+}
+
+static void dir_set(rp_workers *ws, rp_conn *c, unsigned owner_plus1)
+{
+	uint8_t key[RP_ADDR_KEY_LEN];
+	rp_str k;
+
+	rp_addr_key(rp_conn_tp(c), rp_conn_peer(c), key);
+	k = rp_str_make((const char *)key, sizeof(key));
+	pthread_mutex_lock(&ws->dir_lock);
+	rp_hash_remove(ws->dir, k);
+	if (owner_plus1)
+		(void)rp_hash_insert(ws->dir, k, (void *)(uintptr_t)owner_plus1);
+	pthread_mutex_unlock(&ws->dir_lock);
+}
+
+static void conn_close(struct rp_worker *w, rp_conn *c, bool log)
+{
+	struct tag *t = rp_conn_owner(c);
+	char a[64];
+
+	if (log) {
+		rp_addr_fmt(rp_conn_peer(c), a, sizeof(a));
+		rp_info("%s connection from %s closed: %s", rp_tp_name(rp_conn_tp(c)),
+			a, rp_conn_why(c));
+	}
+	epoll_ctl(w->ep, EPOLL_CTL_DEL, rp_conn_fd(c), NULL);
+	dir_set(w->ws, c, 0);
+	rp_conn_table_del(w->conns, c);
+	rp_iplimit_release(w->ws->limit, rp_conn_peer(c));
+	rp_conn_free(c);
+	free(t);
+	atomic_fetch_add(&w->ws->closed, 1);
+}
+
+static void update_events(struct rp_worker *w, rp_conn *c)
+{
+	struct tag *t = rp_conn_owner(c);
+	bool want = rp_conn_wants_write(c);
+	struct epoll_event ev = { .events = EPOLLIN | (want ? EPOLLOUT : 0),
+		.data.ptr = t };
+
+	if (want != t->out_armed) {
+		t->out_armed = want;
+		epoll_ctl(w->ep, EPOLL_CTL_MOD, rp_conn_fd(c), &ev);
+	}
+}
+
+static void on_stream_msg(rp_conn *c, const char *msg, size_t len, void *arg)
+{
+	struct rp_worker *w = arg;
+	struct rp_msg_info mi = { .tp = rp_conn_tp(c), .peer = *rp_conn_peer(c),
+		.local = *rp_conn_local(c), .worker_id = w->id, .w = w, .conn = c,
+		.udp_fd = -1 };
+
+	atomic_fetch_add(&w->ws->stream_msgs, 1);
+	w->ws->fn(&mi, msg, len, w->ws->arg);
+}
+
+static void handle_conn(struct rp_worker *w, rp_conn *c, uint32_t events,
+	uint64_t now)
+{
+	int rc = 0;
+
+	if (events & EPOLLOUT)
+		rc = rp_conn_on_writable(c, now);
+	if (rc == 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		rc = rp_conn_on_readable(c, now, on_stream_msg, w);
+	if (rc < 0) {
+		if (rc == -EBADMSG || rc == -EMSGSIZE)
+			atomic_fetch_add(&w->ws->frame_errors, 1);
+		if (rc == -ENOBUFS)
+			atomic_fetch_add(&w->ws->dropped_slow, 1);
+		conn_close(w, c, rc != -ECONNRESET);
+		return;
+	}
+	update_events(w, c);
+}
+
+static void handle_udp(struct rp_worker *w, struct tag *t)
+{
+	char buf[65536];
+
+	for (int i = 0; i < 64; i++) {
+		struct rp_msg_info mi = { .tp = RP_TP_UDP, .local = t->l->addr,
+			.worker_id = w->id, .w = w, .udp_fd = t->fd };
+		struct sip_frame fr;
+		socklen_t sl = sizeof(mi.peer.u);
+		ssize_t n = recvfrom(t->fd, buf, sizeof(buf), 0, &mi.peer.u.sa, &sl);
+		enum sip_frame_result r;
+
+		if (n < 0)
+			return; /* EAGAIN or a transient ICMP error */
+		mi.peer.len = sl;
+		r = sip_frame_datagram(&w->ws->cfg.frame, buf, (size_t)n, &fr);
+		if (r == SIP_FRAME_PING || r == SIP_FRAME_PONG)
+			continue; /* UDP CRLF keep-alives need no answer */
+		if (r != SIP_FRAME_MSG) {
+			/* Let the handler see a datagram it cannot frame: it may be
+			 * a request that deserves a 400. */
+			atomic_fetch_add(&w->ws->frame_errors, 1);
+			fr.off = 0;
+			fr.len = (size_t)n;
+		}
+		atomic_fetch_add(&w->ws->udp_msgs, 1);
+		w->ws->fn(&mi, buf + fr.off, fr.len, w->ws->arg);
+	}
+}
+
+static void handle_accept(struct rp_worker *w, struct tag *t, uint64_t now)
+{
+	rp_workers *ws = w->ws;
+
+	for (int i = 0; i < 64; i++) {
+		rp_addr peer, local;
+		socklen_t sl = sizeof(peer.u), ll = sizeof(local.u);
+		int fd = accept4(t->fd, &peer.u.sa, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		rp_tls_sess *sess = NULL;
+		struct tag *ct;
+		rp_conn *c;
+		char a[64];
+		int rc, one = 1;
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				rp_warn("accept on %s: %s", rp_tp_name(t->l->tp), strerror(errno));
+			return;
+		}
+		peer.len = sl;
+		if (getsockname(fd, &local.u.sa, &ll) < 0)
+			local = t->l->addr;
+		else
+			local.len = ll;
+		rc = rp_iplimit_take(ws->limit, &peer);
+		if (rc < 0) {
+			rp_addr_fmt(&peer, a, sizeof(a));
+			rp_warn("%s connection from %s refused: %s", rp_tp_name(t->l->tp), a,
+				rc == -EMFILE ? "max_conns reached" : "max_conns_per_ip reached");
+			atomic_fetch_add(&ws->refused, 1);
+			close(fd);
+			continue;
+		}
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (t->l->tp == RP_TP_TLS) {
+			rp_tls_ctx *ctx = rp_tls_store_acquire(ws->tls);
+
+			rc = rp_tls_sess_new(ctx, fd, NULL, &sess);
+			rp_tls_ctx_put(ctx);
+			if (rc < 0)
+				goto drop;
+		}
+		ct = calloc(1, sizeof(*ct));
+		if (!ct) {
+			rp_tls_sess_free(sess);
+			goto drop;
+		}
+		rc = rp_conn_new(fd, t->l->tp, &peer, &local, sess, &w->lim, now, &c);
+		if (rc < 0) {
+			rp_tls_sess_free(sess);
+			free(ct);
+			goto drop;
+		}
+		ct->kind = T_CONN;
+		ct->fd = fd;
+		ct->conn = c;
+		rp_conn_set_owner(c, ct);
+		if (rp_conn_table_add(w->conns, c) < 0) {
+			rp_conn_free(c);
+			free(ct);
+			rp_iplimit_release(ws->limit, &peer);
+			continue;
+		}
+		{
+			struct epoll_event ev = { .events = EPOLLIN, .data.ptr = ct };
+
+			if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+				rp_conn_table_del(w->conns, c);
+				rp_conn_free(c);
+				free(ct);
+				rp_iplimit_release(ws->limit, &peer);
+				continue;
+			}
+		}
+		dir_set(ws, c, w->id + 1);
+		atomic_fetch_add(&ws->accepted, 1);
+		continue;
+drop:
+		close(fd);
+		rp_iplimit_release(ws->limit, &peer);
+	}
+}
+
+static void expire_cb(rp_conn *c, void *arg)
+{
+	conn_close(arg, c, true);
+}
+
+static void drain_inbox(struct rp_worker *w)
+{
+	struct inbox_item *it, *next;
+	uint64_t v;
+
+	while (read(w->wake.fd, &v, sizeof(v)) > 0)
+		;
+	pthread_mutex_lock(&w->inbox_lock);
+	it = w->inbox;
+	w->inbox = NULL;
+	w->inbox_tail = NULL;
+	pthread_mutex_unlock(&w->inbox_lock);
+	for (; it; it = next) {
+		rp_conn *c = rp_conn_table_find(w->conns, it->tp, &it->peer);
+
+		next = it->next;
+		if (c) {
+			if (rp_conn_send(c, it->data, it->len) < 0)
+				conn_close(w, c, true);
+			else
+				update_events(w, c);
+		}
+		free(it);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct rp_worker *w = arg;
+	struct epoll_event evs[64];
+
+	while (!atomic_load(&w->ws->stop)) {
+		int n = epoll_wait(w->ep, evs, 64, 500);
+		uint64_t now = rp_now_ms();
+
+		for (int i = 0; i < n; i++) {
+			struct tag *t = evs[i].data.ptr;
+
+			switch (t->kind) {
+			case T_UDP:
+				handle_udp(w, t);
+				break;
+			case T_LISTEN:
+				handle_accept(w, t, now);
+				break;
+			case T_CONN:
+				handle_conn(w, t->conn, evs[i].events, now);
+				break;
+			case T_WAKE:
+				drain_inbox(w);
+				break;
+			}
+		}
+		if (now - w->last_expire >= 250) {
+			w->last_expire = now;
+			rp_conn_table_expire(w->conns, now, expire_cb, w);
+		}
+	}
+	return NULL;
+}
+
+static int worker_init(rp_workers *ws, struct rp_worker *w, unsigned id)
+{
+	struct epoll_event ev;
+	int rc;
+
+	w->ws = ws;
+	w->id = id;
+	w->wake.fd = -1;
+	w->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (w->ep < 0)
+		return -errno;
+	pthread_mutex_init(&w->inbox_lock, NULL);
+	w->lim = (struct rp_conn_limits){ .rbuf = ws->cfg.conn_rbuf,
+		.wq_max = ws->cfg.conn_wq_max, .frame = ws->cfg.frame,
+		.idle_ms = ws->cfg.idle_timeout_ms,
+		.handshake_ms = ws->cfg.tls_handshake_timeout_ms };
+	rc = rp_conn_table_new(&w->conns);
+	if (rc < 0)
+		return rc;
+	w->wake.kind = T_WAKE;
+	w->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (w->wake.fd < 0)
+		return -errno;
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = &w->wake };
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->wake.fd, &ev) < 0)
+		return -errno;
+	w->socks = calloc(ws->cfg.n_listen, sizeof(*w->socks));
+	if (!w->socks)
+		return -ENOMEM;
+	for (size_t i = 0; i < ws->cfg.n_listen; i++)
+		w->socks[i].fd = -1;
+	for (size_t i = 0; i < ws->cfg.n_listen; i++) {
+		struct rp_listen *l = &ws->cfg.listen[i];
+		struct tag *t = &w->socks[i];
+		char a[64];
+		int fd = rp_sock_open(l, true);
+
+		if (fd < 0) {
+			rp_addr_fmt(&l->addr, a, sizeof(a));
+			rp_err("cannot listen on %s:%s: %s", rp_tp_name(l->tp), a,
+				strerror(-fd));
+			return fd;
+		}
+		t->fd = fd;
+		t->kind = l->tp == RP_TP_UDP ? T_UDP : T_LISTEN;
+		t->l = l;
+		if (rp_addr_port(&l->addr) == 0) {
+			/* The first worker learns the port; the others reuse it. */
+			rp_addr b;
+			socklen_t bl = sizeof(b.u);
+
+			if (getsockname(fd, &b.u.sa, &bl) == 0)
+				rp_addr_set_port(&l->addr, ntohs(b.u.sa.sa_family == AF_INET6 ?
+					b.u.in6.sin6_port : b.u.in4.sin_port));
+		}
+		ev = (struct epoll_event){ .events = EPOLLIN, .data.ptr = t };
+		if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void worker_fini(struct rp_worker *w)
+{
+	if (w->conns) {
+		rp_conn *c;
+
+		/* Through the normal path, so the limiter stays right. */
+		while ((c = rp_conn_table_first(w->conns)))
+			conn_close(w, c, false);
+		rp_conn_table_free(w->conns);
+	}
+	for (size_t i = 0; w->socks && i < w->ws->cfg.n_listen; i++)
+		if (w->socks[i].fd >= 0)
+			close(w->socks[i].fd);
+	free(w->socks);
+	if (w->wake.fd >= 0)
+		close(w->wake.fd);
+	if (w->ep >= 0)
+		close(w->ep);
+	while (w->inbox) {
+		struct inbox_item *n = w->inbox->next;
+
+		free(w->inbox);
+		w->inbox = n;
+	}
+	pthread_mutex_destroy(&w->inbox_lock);
+}
+
+static unsigned ncpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 && n < 1024 ? (unsigned)n : 1;
+}
+
+void rp_workers_stop(rp_workers *ws)
+{
+	if (!ws)
+		return;
+	atomic_store(&ws->stop, true);
+	for (unsigned i = 0; i < ws->n; i++) {
+		uint64_t one = 1;
+
+		if (ws->w[i].wake.fd >= 0)
+			(void)!write(ws->w[i].wake.fd, &one, sizeof(one));
+	}
+	for (unsigned i = 0; i < ws->n; i++)
+		if (ws->w[i].started)
+			pthread_join(ws->w[i].thread, NULL);
+	for (unsigned i = 0; i < ws->n; i++)
+		worker_fini(&ws->w[i]);
+	free(ws->w);
+	rp_hash_free(ws->dir);
+	rp_iplimit_free(ws->limit);
+	pthread_mutex_destroy(&ws->dir_lock);
+	free(ws);
+}
+
+int rp_workers_start(const struct rp_transport_cfg *cfg, rp_tls_store *tls,
+	rp_msg_handler fn, void *arg, rp_workers **out)
+{
+	rp_workers *ws = calloc(1, sizeof(*ws));
+	int rc;
+
+	if (!ws)
+		return -ENOMEM;
+	ws->cfg = *cfg;
+	ws->tls = tls;
+	ws->fn = fn;
+	ws->arg = arg;
+	pthread_mutex_init(&ws->dir_lock, NULL);
+	for (size_t i = 0; i < cfg->n_listen; i++)
+		if (cfg->listen[i].tp == RP_TP_TLS && !tls) {
+			rp_err("a TLS listener needs TLS settings");
+			rc = -EINVAL;
+			goto fail_early;
+		}
+	rc = rp_iplimit_new(cfg->max_conns, cfg->max_conns_per_ip, &ws->limit);
+	if (rc < 0)
+		goto fail_early;
+	rc = rp_hash_new(256, RP_HASH_COPY_KEYS, &ws->dir);
+	if (rc < 0)
+		goto fail_early;
+	ws->n = cfg->workers ? cfg->workers : ncpus();
+	ws->w = calloc(ws->n, sizeof(*ws->w));
+	if (!ws->w) {
+		rc = -ENOMEM;
+		goto fail_early;
+	}
+	for (unsigned i = 0; i < ws->n; i++) {
+		ws->w[i].ep = -1;
+		ws->w[i].wake.fd = -1;
+	}
+	for (unsigned i = 0; i < ws->n; i++) {
+		rc = worker_init(ws, &ws->w[i], i);
+		if (rc < 0)
+			goto fail;
+	}
+	for (unsigned i = 0; i < ws->n; i++) {
+		rc = -pthread_create(&ws->w[i].thread, NULL, worker_main, &ws->w[i]);
+		if (rc < 0)
+			goto fail;
+		ws->w[i].started = true;
+	}
+	*out = ws;
+	return 0;
+fail:
+	rp_workers_stop(ws);
+	return rc;
+fail_early:
+	rp_hash_free(ws->dir);
+	rp_iplimit_free(ws->limit);
+	free(ws->w);
+	pthread_mutex_destroy(&ws->dir_lock);
+	free(ws);
+	return rc;
+}
+
+size_t rp_workers_listeners(const rp_workers *ws, const struct rp_listen **out)
+{
+	*out = ws->cfg.listen;
+	return ws->cfg.n_listen;
+}
+
+unsigned rp_workers_count(const rp_workers *ws)
+{
+	return ws->n;
+}
+
+int rp_workers_send(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
+	const void *data, size_t len)
+{
+	uint8_t key[RP_ADDR_KEY_LEN];
+	uintptr_t owner;
+	struct inbox_item *it;
+	struct rp_worker *w;
+	uint64_t one = 1;
+
+	if (tp == RP_TP_UDP) {
+		for (size_t i = 0; i < ws->cfg.n_listen; i++) {
+			const struct rp_listen *l = &ws->cfg.listen[i];
+
+			if (l->tp == RP_TP_UDP && l->addr.u.sa.sa_family == peer->u.sa.sa_family) {
+				ssize_t n = sendto(ws->w[0].socks[i].fd, data, len, MSG_NOSIGNAL,
+					&peer->u.sa, peer->len);
+
+				return n < 0 ? -errno : 0;
+			}
+		}
+		return -EAFNOSUPPORT;
+	}
+	rp_addr_key(tp, peer, key);
+	pthread_mutex_lock(&ws->dir_lock);
+	owner = (uintptr_t)rp_hash_find(ws->dir, rp_str_make((const char *)key, sizeof(key)));
+	pthread_mutex_unlock(&ws->dir_lock);
+	if (!owner || owner > ws->n)
+		return -ENOTCONN;
+	it = malloc(sizeof(*it) + len);
+	if (!it)
+		return -ENOMEM;
+	it->tp = tp;
+	it->peer = *peer;
+	it->len = len;
+	memcpy(it->data, data, len);
+	w = &ws->w[owner - 1];
+	pthread_mutex_lock(&w->inbox_lock);
+	/* FIFO: messages to one peer keep their order. */
+	it->next = NULL;
+	if (w->inbox_tail)
+		w->inbox_tail->next = it;
+	else
+		w->inbox = it;
+	w->inbox_tail = it;
+	pthread_mutex_unlock(&w->inbox_lock);
+	return write(w->wake.fd, &one, sizeof(one)) < 0 ? -errno : 0;
+}
+
+void rp_workers_get_stats(rp_workers *ws, struct rp_workers_stats *st)
+{
+	st->accepted = atomic_load(&ws->accepted);
+	st->refused = atomic_load(&ws->refused);
+	st->closed = atomic_load(&ws->closed);
+	st->udp_msgs = atomic_load(&ws->udp_msgs);
+	st->stream_msgs = atomic_load(&ws->stream_msgs);
+	st->frame_errors = atomic_load(&ws->frame_errors);
+	st->dropped_slow = atomic_load(&ws->dropped_slow);
+	st->conns = rp_iplimit_total(ws->limit);
+}

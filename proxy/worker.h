@@ -1,0 +1,72 @@
+/* worker: the proxy's I/O threads.
+ *
+ * N workers (default one per online CPU), each with its own epoll, its own
+ * SO_REUSEPORT UDP sockets and TCP/TLS listening sockets (the kernel
+ * spreads datagrams and connections across them), and its own connection
+ * table: a connection stays on the worker that accepted it. Nothing on the
+ * message path takes a lock; the connection limiter (on accept/close) and
+ * the cross-worker send path (rp_workers_send) do.
+ *
+ * Every received message is handed to the handler on the worker thread
+ * that received it; rp_reply() answers on the same flow (same UDP socket
+ * to the source address, or the same connection).
+ */
+#ifndef RP_WORKER_H
+#define RP_WORKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "tls.h"
+#include "transport.h"
+
+struct rp_worker;
+
+struct rp_msg_info {
+	enum rp_tp tp;
+	rp_addr peer;               /* source of the message */
+	rp_addr local;              /* address it arrived on */
+	unsigned worker_id;
+	struct rp_worker *w;
+	rp_conn *conn;              /* stream transports, else NULL */
+	int udp_fd;                 /* UDP, else -1 */
+};
+
+/* Called on the worker thread for each framed message; 'msg' is valid only
+ * during the call. */
+typedef void (*rp_msg_handler)(const struct rp_msg_info *mi, const char *msg,
+	size_t len, void *arg);
+
+/* Sends on the flow the message came in on. 0 or -errno (a stream peer
+ * that does not read is disconnected after the handler returns). */
+int rp_reply(const struct rp_msg_info *mi, const void *data, size_t len);
+
+typedef struct rp_workers rp_workers;
+
+/* Opens every listener of cfg once per worker and starts the threads.
+ * tls may be NULL when no listener is TLS; it is borrowed and must outlive
+ * the workers (reload it any time). Listeners with port 0 get a port from
+ * the kernel, the same for all workers: see rp_workers_listeners(). */
+int rp_workers_start(const struct rp_transport_cfg *cfg, rp_tls_store *tls,
+	rp_msg_handler fn, void *arg, rp_workers **out);
+/* Stops the threads, closes every socket and connection, frees ws. */
+void rp_workers_stop(rp_workers *ws);
+/* The listeners as bound (ports resolved). */
+size_t rp_workers_listeners(const rp_workers *ws, const struct rp_listen **out);
+unsigned rp_workers_count(const rp_workers *ws);
+
+/* Sends a message to peer from any thread: UDP from the first socket of
+ * the right family, TCP/TLS over the open connection to that address
+ * (whichever worker owns it). -ENOTCONN when there is none. */
+int rp_workers_send(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
+	const void *data, size_t len);
+
+struct rp_workers_stats {
+	uint64_t accepted, refused, closed, udp_msgs, stream_msgs, frame_errors,
+		dropped_slow;
+	unsigned conns;
+};
+void rp_workers_get_stats(rp_workers *ws, struct rp_workers_stats *st);
+
+#endif
