@@ -279,6 +279,17 @@ static void run_cmd(struct mworker *w, struct mcmd *c)
 	}
 	switch (c->kind) {
 	case MCMD_UPDATE:
+		if (c->leg < 0 || c->leg > 1 ||
+		    ((c->upd.set & MLEG_SET_REMOTE) &&
+		     c->upd.remote.sa.sa_family != s->leg[c->leg].family) ||
+		    ((c->upd.set & MLEG_SET_REMOTE_RTCP) &&
+		     c->upd.remote_rtcp.sa.sa_family != s->leg[c->leg].family)) {
+			/* Checked here, before anything changes: all or nothing. */
+			c->upd.in = msrtp_free(c->upd.in);
+			c->upd.out = msrtp_free(c->upd.out);
+			c->result = -EAFNOSUPPORT;
+			break;
+		}
 		msess_leg_apply(s, c->leg, &c->upd, now);
 		fill_info(s, now, &c->info);
 		break;

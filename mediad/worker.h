@@ -67,7 +67,7 @@ struct msess_info {
 
 enum mcmd_kind {
 	MCMD_ADD,    /* sess: a new session (sockets attached) */
-	MCMD_UPDATE, /* id, leg, upd */
+	MCMD_UPDATE, /* id, leg, upd -> info; -EAFNOSUPPORT: remote family != leg family */
 	MCMD_DELETE, /* id -> info (final counters) */
 	MCMD_QUERY,  /* id -> info */
 	MCMD_LIST,   /* -> ids/nids (malloc'd array the caller frees) */

@@ -325,6 +325,12 @@ static bool parse_args(struct parser *ps, enum cfg_tok end, struct cfg_arg **out
 			perr(ps, ps->tok.pos, "too many arguments (limit %u)", MAX_ARGS);
 			return false;
 		}
+		if (ps->tok.kind == CFG_T_RBRACE || ps->tok.kind == CFG_T_LBRACE ||
+		    ps->tok.kind == CFG_T_EOF || ps->tok.kind == CFG_T_SEMI ||
+		    ps->tok.kind == CFG_T_RPAREN) {
+			expected(ps, cfg_tok_name(end));
+			return false;
+		}
 		if (!parse_operand(ps, &args[n++]))
 			return false;
 		if (ps->tok.kind == CFG_T_COMMA) {
