@@ -1,7 +1,6 @@
 #include "sdes.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -456,10 +455,14 @@ static void put_cstr(struct writer *w, const char *s)
 
 static void put_u64(struct writer *w, uint64_t v)
 {
-	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v);
+	char tmp[20];
+	size_t n = sizeof(tmp);
 
-	put(w, tmp, (size_t)n);
+	do {
+		tmp[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(w, tmp + n, sizeof(tmp) - n);
 }
 
 static void put_key(struct writer *w, const struct sdes_key *k)

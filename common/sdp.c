@@ -1,7 +1,6 @@
 #include "sdp.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 
 #define SDP_DEFAULT_MAX_LINES 1024
@@ -47,11 +46,30 @@ const char *sdp_strerror(int rc)
 /* ---- lexical helpers ---------------------------------------------------- */
 
 /* RFC 8866 token-char: visible ASCII except "()/:;<=>?@[\]," and '"'. */
+static const bool not_token[128] = {
+	['"'] = true, ['('] = true, [')'] = true, [','] = true, ['/'] = true,
+	[':'] = true, [';'] = true, ['<'] = true, ['='] = true, ['>'] = true,
+	['?'] = true, ['@'] = true, ['['] = true, ['\\'] = true, [']'] = true,
+};
+
 static bool is_token_char(unsigned char c)
 {
-	if (c < 0x21 || c > 0x7e)
-		return false;
-	return !strchr("\"(),/:;<=>?@[\\]", c);
+	return c >= 0x21 && c <= 0x7e && !not_token[c];
+}
+
+/* Decimal text of v into buf (>= 20 bytes); returns its length. */
+static size_t u64_to_dec(uint64_t v, char *buf)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	return n;
 }
 
 static bool is_token(rp_str s)
@@ -280,7 +298,12 @@ static int parse_attr(struct sdp_line *l, const char **bad)
 	ptrdiff_t colon = rp_str_chr(l->value, ':');
 
 	if (colon < 0) {
+		/* "a=sendrecv " is seen in the wild: the name ends at the
+		 * trailing blanks (the raw line keeps them). */
 		l->name = l->value;
+		while (l->name.n && (l->name.p[l->name.n - 1] == ' ' ||
+			l->name.p[l->name.n - 1] == '\t'))
+			l->name.n--;
 		l->has_value = false;
 		l->value = RP_STR_NULL;
 	} else {
@@ -675,19 +698,19 @@ static int mline_rebuild(struct sdp *s, struct sdp_media *m, uint16_t port,
 	rp_str proto)
 {
 	char pbuf[24];
-	int pn;
+	size_t pn;
 	const char *bad;
 	struct sdp_line *l = m->mline;
 	rp_str media = m->media, fmts = m->fmts;
 	int rc;
 
-	if (m->has_port_count)
-		pn = snprintf(pbuf, sizeof(pbuf), "%u/%u", (unsigned)port,
-			(unsigned)m->port_count);
-	else
-		pn = snprintf(pbuf, sizeof(pbuf), "%u", (unsigned)port);
+	pn = u64_to_dec(port, pbuf);
+	if (m->has_port_count) {
+		pbuf[pn++] = '/';
+		pn += u64_to_dec(m->port_count, pbuf + pn);
+	}
 	rp_str parts[] = {
-		media, RP_STR_LIT(" "), rp_str_make(pbuf, (size_t)pn),
+		media, RP_STR_LIT(" "), rp_str_make(pbuf, pn),
 		RP_STR_LIT(" "), proto, fmts.n ? RP_STR_LIT(" ") : RP_STR_NULL,
 		fmts,
 	};
@@ -805,12 +828,10 @@ static int oline_rebuild(struct sdp *s, rp_str version, rp_str addrtype,
 int sdp_set_origin_version(struct sdp *s, uint64_t v)
 {
 	char buf[24];
-	int n;
 
 	if (!s->origin.line)
 		return SDP_E_NOT_FOUND;
-	n = snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
-	return oline_rebuild(s, rp_str_make(buf, (size_t)n),
+	return oline_rebuild(s, rp_str_make(buf, u64_to_dec(v, buf)),
 		s->origin.addrtype, s->origin.address);
 }
 

@@ -596,6 +596,13 @@ START_TEST(test_hostile)
 	}
 	ck_assert_int_eq(parse_err(NULL, 10, &off), SDP_E_EMPTY);
 
+	/* Trailing blanks after a property attribute are tolerated and kept. */
+	static const char blank[] = "v=0\r\nm=audio 1 RTP/AVP 0\r\na=sendonly \t\r\n";
+	struct sdp *s = parse_ok(blank, sizeof(blank) - 1);
+	ck_assert_ptr_nonnull(sdp_attr_find(s, sdp_media_first(s),
+		RP_STR_LIT("sendonly"), NULL));
+	assert_roundtrip(blank, sizeof(blank) - 1);
+
 	/* NUL bytes. */
 	static const char nul[] = "v=0\r\ns=a\0b\r\n";
 	ck_assert_int_eq(parse_err(nul, sizeof(nul) - 1, &off), SDP_E_CHAR);
