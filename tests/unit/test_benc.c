@@ -334,6 +334,46 @@ START_TEST(test_many_keys_unsorted_dup_is_fast)
 }
 END_TEST
 
+START_TEST(test_alloc_failure_mode)
+{
+	/* Every arena budget gives either a complete tree or BENC_E_NOMEM,
+	 * never a crash or a half-built success. */
+	rp_buf b;
+	bool saw_nomem = false, saw_ok = false;
+
+	rp_buf_init(&b, 0);
+	benc_put_dict(&b);
+	benc_put_kv_list(&b, "legs");
+	for (int i = 0; i < 300; i++) {
+		benc_put_dict(&b);
+		benc_put_kv_int(&b, "port", 20000 + i);
+		benc_put_kv_cstr(&b, "address", "192.0.2.1");
+		benc_put_end(&b);
+	}
+	benc_put_end(&b);
+	benc_put_end(&b);
+	for (size_t limit = 1; limit < (1u << 17); limit += 997) {
+		rp_arena a;
+		benc_node *n = NULL;
+		struct benc_error e;
+
+		rp_arena_init(&a, NULL, 0, limit);
+		enum benc_err rc = benc_decode(b.p, b.len, &a, NULL, &n, NULL, &e);
+		if (rc == BENC_OK) {
+			saw_ok = true;
+			ck_assert_uint_eq(benc_dict_get(n, "legs")->u.c.count, 300);
+		} else {
+			ck_assert_int_eq(rc, BENC_E_NOMEM);
+			ck_assert_ptr_null(n);
+			saw_nomem = true;
+		}
+		rp_arena_fini(&a);
+	}
+	ck_assert(saw_ok && saw_nomem);
+	rp_buf_free(&b);
+}
+END_TEST
+
 /* --------------------------------------------------------- round trips */
 
 static void roundtrip_canonical(const char *in, size_t n)
@@ -541,6 +581,7 @@ static Suite *benc_suite(void)
 	tcase_add_test(tc, test_node_and_size_limits);
 	tcase_add_test(tc, test_many_keys_unsorted_dup_is_fast);
 	tcase_add_test(tc, test_no_read_past_len);
+	tcase_add_test(tc, test_alloc_failure_mode);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("encode");
