@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "msrtp.h"
 #include "pool.h"
 #include "rp_log.h"
@@ -42,7 +43,6 @@ struct mcontrol {
 	unsigned evcount;
 	uint64_t ev_dropped;
 	int ev_fd;
-	void *server; /* the ctl server, see the transport section below */
 };
 
 /* ---------------- events ---------------- */
@@ -227,15 +227,6 @@ static void put_info(struct mcontrol *c, rp_buf *b, const struct msess_info *in)
 }
 
 /* ---------------- commands ---------------- */
-
-static int cmd_ping(struct mcontrol *c, const benc_node *req, rp_buf *out,
-	char *why, size_t whysz)
-{
-	benc_put_kv_cstr(out, "name", "rampart-mediad");
-	benc_put_kv_cstr(out, "software-version", RAMPART_VERSION);
-	benc_put_kv_cstr(out, "engine", mworker_engine_name(c->w[0]));
-	return 0;
-}
 
 static int alloc_leg(struct mcontrol *c, int family, bool rtcp, struct mpool_ports *pp)
 {
@@ -651,8 +642,8 @@ static int cmd_stats(struct mcontrol *c, const benc_node *req, rp_buf *out,
 struct mcontrol_cmd {
 	const char *name;
 	int (*fn)(struct mcontrol *, const benc_node *, rp_buf *, char *, size_t);
-	enum mcmd_kind kind; /* for cmd_by_id */
 	const char *usage;
+	const char *help;
 	bool admin;          /* changes state */
 };
 
@@ -668,20 +659,23 @@ static int cmd_delete(struct mcontrol *c, const benc_node *req, rp_buf *out, cha
 
 /* The one table: dispatch, help and docs/mediad.md follow it. */
 static const struct mcontrol_cmd commands[] = {
-	{ "ping", cmd_ping, 0, "-> name, software-version, engine (the envelope carries the protocol version)", false },
-	{ "session.create", cmd_create, 0,
-		"[label] [family|family-a|family-b IP4/IP6] [rtcp-mux 0/1] "
-		"[media-timeout s] [delete-timeout s] -> session, a{address,port,rtcp-port}, b{...}",
-		true },
-	{ "leg.update", cmd_update, 0,
-		"session, leg a/b, [address+port] [rtcp-address/rtcp-port] "
-		"[srtp-in/srtp-out {suite,key,salt[,mki]} or \"none\"] [latch off/on/strict] "
-		"[rtcp-mux 0/1] -> session state",
-		true },
-	{ "session.delete", cmd_delete, 0, "session -> final state and counters", true },
-	{ "session.query", cmd_query, 0, "session -> state and counters", false },
-	{ "session.list", cmd_list, 0, "-> sessions (ids), count", false },
-	{ "stats", cmd_stats, 0, "-> global counters", false },
+	{ "session.create", cmd_create,
+		"session.create [label=<string>] [family|family-a|family-b=IP4|IP6] "
+		"[rtcp-mux=0|1] [media-timeout=<s>] [delete-timeout=<s>]",
+		"allocate ports for legs A and B; returns session, a/b {family, address, "
+		"port, rtcp-port}", true },
+	{ "leg.update", cmd_update,
+		"leg.update session=<int> leg=a|b [address=<ip> port=<int>] "
+		"[rtcp-address=<ip>] [rtcp-port=<int>] [srtp-in=<dict>|none] "
+		"[srtp-out=<dict>|none] [latch=off|on|strict] [rtcp-mux=0|1]",
+		"set a leg's remote, SRTP keys ({suite, key, salt, mki}), latching, rtcp-mux; "
+		"all or nothing", true },
+	{ "session.delete", cmd_delete, "session.delete session=<int>",
+		"delete a session; returns its final state and counters", true },
+	{ "session.query", cmd_query, "session.query session=<int>",
+		"a session's state and per-leg counters", false },
+	{ "session.list", cmd_list, "session.list", "ids of all sessions", false },
+	{ "stats", cmd_stats, "stats", "global counters, engine, workers, ports", false },
 };
 
 int mcontrol_dispatch(struct mcontrol *c, const benc_node *req, rp_buf *out,
@@ -700,127 +694,29 @@ int mcontrol_dispatch(struct mcontrol *c, const benc_node *req, rp_buf *out,
 	return -ENOENT;
 }
 
-/* ---------------- transport ----------------
- *
- * SOCK_SEQPACKET: one bencode dict per datagram. This is a small local
- * server until common/ctl takes its place; it keeps the envelope of
- * docs/control-protocol.md: 'command' + 'cookie' in, 'cookie' + 'result'
- * (+ 'error-reason') out, events as {event, ...} to clients that sent
- * 'subscribe'. */
+/* ---------------- transport: common/ctl ---------------- */
 
-#define MSG_MAX 65536
-#define MAX_CLIENTS 256
-#define PROTO_VERSION 1
+#define MSG_MAX (256 * 1024) /* session.list of many thousands of ids */
 
-struct mclient {
-	int fd;
-	bool subscribed;
+struct binding {
+	struct mcontrol *c;
+	int (*fn)(struct mcontrol *, const benc_node *, rp_buf *, char *, size_t);
 };
 
-struct mserver {
-	int lfd, epfd;
-	struct mclient cl[MAX_CLIENTS];
-	char rx[MSG_MAX];
-};
+static struct binding bindings[sizeof(commands) / sizeof(commands[0])];
 
-static void client_close(struct mserver *s, struct mclient *cl)
+static int on_ctl_request(ctl_req *req, rp_buf *resp, void *arg)
 {
-	epoll_ctl(s->epfd, EPOLL_CTL_DEL, cl->fd, NULL);
-	close(cl->fd);
-	cl->fd = -1;
-	cl->subscribed = false;
+	struct binding *bd = arg;
+	char why[256] = "";
+	int rc = bd->fn(bd->c, ctl_req_args(req), resp, why, sizeof(why));
+
+	if (rc < 0)
+		return ctl_req_error(req, "%s", why[0] ? why : strerror(-rc));
+	return rp_buf_error(resp);
 }
 
-static void send_msg(struct mserver *s, struct mclient *cl, const rp_buf *b)
-{
-	/* A client that does not read gets dropped, never waited for: the
-	 * control thread must not block on one client. */
-	if (send(cl->fd, b->p, b->len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-		rp_warn("control: client fd %d: send: %s; closing", cl->fd, strerror(errno));
-		client_close(s, cl);
-	}
-}
-
-static void reply_error(rp_buf *b, const benc_node *cookie, const char *reason)
-{
-	benc_put_dict(b);
-	if (cookie && cookie->type == BENC_STR)
-		benc_put_kv_str(b, "cookie", cookie->u.s);
-	benc_put_kv_cstr(b, "result", "error");
-	benc_put_kv_cstr(b, "error-reason", reason);
-	benc_put_end(b);
-}
-
-static void handle_request(struct mcontrol *c, struct mserver *s, struct mclient *cl,
-	size_t n)
-{
-	char arena_mem[8192], why[256] = "";
-	rp_arena a;
-	benc_node *req = NULL;
-	struct benc_error be;
-	rp_buf out, fields;
-	const benc_node *cookie = NULL, *ver;
-	int rc;
-
-	rp_arena_init(&a, arena_mem, sizeof(arena_mem), 1u << 20);
-	rp_buf_init(&out, MSG_MAX);
-	rp_buf_init(&fields, MSG_MAX);
-	if (benc_decode(s->rx, n, &a, NULL, &req, NULL, &be) != BENC_OK) {
-		char e[128];
-		benc_error_fmt(&be, e, sizeof(e));
-		snprintf(why, sizeof(why), "malformed bencode: %s", e);
-		reply_error(&out, NULL, why);
-		goto send;
-	}
-	if (req->type != BENC_DICT) {
-		reply_error(&out, NULL, "a request must be a dictionary");
-		goto send;
-	}
-	cookie = benc_dict_get(req, "cookie");
-	if (!cookie || cookie->type != BENC_STR) {
-		reply_error(&out, NULL, cookie ? "field 'cookie' must be a string"
-					       : "missing field 'cookie'");
-		goto send;
-	}
-	ver = benc_dict_get(req, "version");
-	if (ver && (ver->type != BENC_INT || ver->u.i != PROTO_VERSION)) {
-		snprintf(why, sizeof(why), "unsupported protocol version (this is %d)",
-			PROTO_VERSION);
-		reply_error(&out, cookie, why);
-		goto send;
-	}
-	if (benc_str_eq(benc_dict_get(req, "command"), "subscribe")) {
-		cl->subscribed = true;
-		rc = 0;
-	} else {
-		rc = mcontrol_dispatch(c, req, &fields, why, sizeof(why));
-	}
-	if (rc == 0 && rp_buf_error(&fields) < 0) {
-		snprintf(why, sizeof(why), "reply too large");
-		rc = rp_buf_error(&fields);
-	}
-	if (rc < 0) {
-		reply_error(&out, cookie, why[0] ? why : strerror(-rc));
-		goto send;
-	}
-	benc_put_dict(&out);
-	benc_put_kv_str(&out, "cookie", cookie->u.s);
-	benc_put_kv_cstr(&out, "result", "ok");
-	benc_put_kv_int(&out, "version", PROTO_VERSION);
-	if (fields.len)
-		benc_put_raw(&out, rp_buf_str(&fields));
-	benc_put_end(&out);
-send:
-	if (rp_buf_error(&out) == 0)
-		send_msg(s, cl, &out);
-	/* Requests carry SRTP keys: do not leave them in our buffers. */
-	explicit_bzero(s->rx, n);
-	rp_arena_fini(&a);
-	rp_buf_free(&out);
-	rp_buf_free(&fields);
-}
-
-static void broadcast_events(struct mcontrol *c, struct mserver *s)
+static void emit_events(struct mcontrol *c, ctl_server *srv)
 {
 	struct evq_item *it;
 	uint64_t v;
@@ -831,8 +727,6 @@ static void broadcast_events(struct mcontrol *c, struct mserver *s)
 		rp_buf b;
 
 		rp_buf_init(&b, MSG_MAX);
-		benc_put_dict(&b);
-		benc_put_kv_cstr(&b, "event", "timeout");
 		benc_put_kv_int(&b, "session", (int64_t)it->ev.id);
 		if (it->ev.label[0])
 			benc_put_kv_cstr(&b, "label", it->ev.label);
@@ -842,152 +736,111 @@ static void broadcast_events(struct mcontrol *c, struct mserver *s)
 		put_leg_stats(&b, &it->ev.leg[0]);
 		benc_put_str(&b, RP_STR_LIT("b"));
 		put_leg_stats(&b, &it->ev.leg[1]);
-		benc_put_end(&b);
-		for (int i = 0; i < MAX_CLIENTS; i++)
-			if (s->cl[i].fd >= 0 && s->cl[i].subscribed && !rp_buf_error(&b))
-				send_msg(s, &s->cl[i], &b);
+		if (rp_buf_error(&b) == 0 && ctl_server_emit(srv, "timeout", &b) < 0)
+			rp_warn("control: cannot emit timeout event for session %" PRIu64,
+				it->ev.id);
 		rp_buf_free(&b);
 		free(it);
 	}
 }
 
-static int server_listen(struct mcontrol *c, struct mserver *s)
+static int make_run_dir(const char *path)
 {
-	struct sockaddr_un sun;
-	struct stat st;
-	struct epoll_event ev;
-	const char *path = c->cfg.control_path;
 	char dir[MCFG_PATH_MAX], *slash;
-	int rc;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return -ENAMETOOLONG;
-	memcpy(sun.sun_path, path, strlen(path));
-	/* Create the directory (e.g. /run/rampart) if it is missing. */
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			rc = -errno;
-			rp_err("control: mkdir %s: %s", dir, strerror(errno));
-			return rc;
-		}
-	}
-	/* Remove a stale socket, but never some other kind of file. */
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode)) {
-			rp_err("control: %s exists and is not a socket", path);
-			return -EEXIST;
-		}
-		unlink(path);
-	}
-	s->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->lfd < 0)
-		return -errno;
-	if (bind(s->lfd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(path, c->cfg.control_mode) < 0 || listen(s->lfd, 64) < 0) {
-		rc = -errno;
-		rp_err("control: %s: %s", path, strerror(errno));
-		close(s->lfd);
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	/* e.g. /run/rampart: private to the daemon and its group */
+	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+		int rc = -errno;
+		rp_err("control: mkdir %s: %s", dir, strerror(errno));
 		return rc;
 	}
-	if (c->cfg.control_group[0]) {
-		struct group *g = getgrnam(c->cfg.control_group);
-		if (!g || chown(path, (uid_t)-1, g->gr_gid) < 0) {
-			rp_err("control: group '%s' for %s: %s", c->cfg.control_group, path,
-				g ? strerror(errno) : "no such group");
-			close(s->lfd);
-			unlink(path);
-			return -EINVAL;
-		}
-	}
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->epfd < 0) {
-		rc = -errno;
-		close(s->lfd);
-		return rc;
-	}
-	memset(&ev, 0, sizeof(ev));
-	ev.events = EPOLLIN;
-	ev.data.u64 = UINT64_MAX;
-	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &ev);
-	ev.data.u64 = UINT64_MAX - 1;
-	epoll_ctl(s->epfd, EPOLL_CTL_ADD, c->ev_fd, &ev);
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		s->cl[i].fd = -1;
 	return 0;
 }
 
-static void server_accept(struct mserver *s)
+static int server_start(struct mcontrol *c, ctl_server **out)
 {
-	for (int n = 0; n < 64; n++) {
-		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct epoll_event ev;
-		int i;
+	struct ctl_server_opts o;
+	struct ctl_command cmds[sizeof(commands) / sizeof(commands[0])];
+	gid_t gid = (gid_t)-1;
+	ctl_server *srv;
+	int rc;
 
-		if (fd < 0)
-			return;
-		for (i = 0; i < MAX_CLIENTS && s->cl[i].fd >= 0; i++)
-			;
-		if (i == MAX_CLIENTS) {
-			rp_warn("control: too many clients; refusing one");
-			close(fd);
-			continue;
+	if ((rc = make_run_dir(c->cfg.control_path)) < 0)
+		return rc;
+	if (c->cfg.control_group[0]) {
+		struct group *g = getgrnam(c->cfg.control_group);
+		if (!g) {
+			rp_err("control-group '%s': no such group", c->cfg.control_group);
+			return -EINVAL;
 		}
-		s->cl[i].fd = fd;
-		s->cl[i].subscribed = false;
-		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN;
-		ev.data.u64 = (uint64_t)i;
-		epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev);
+		gid = g->gr_gid;
 	}
-}
-
-static void server_client(struct mcontrol *c, struct mserver *s, struct mclient *cl)
-{
-	ssize_t n = recv(cl->fd, s->rx, sizeof(s->rx), MSG_TRUNC | MSG_DONTWAIT);
-
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
-		client_close(s, cl); /* gone (or crashed): nothing else changes */
-		return;
+	memset(&o, 0, sizeof(o));
+	o.name = "rampart-mediad";
+	o.software = RAMPART_VERSION;
+	o.max_msg = MSG_MAX;
+	/* The socket's group is the list of who may drive media (the proxy
+	 * runs as a member): they need state-changing commands. */
+	o.group_access = CTL_ACCESS_ADMIN;
+	rc = ctl_server_listen(c->cfg.control_path, c->cfg.control_mode, gid, &o, &srv);
+	if (rc < 0) {
+		rp_err("control socket %s: %s", c->cfg.control_path, strerror(-rc));
+		return rc;
 	}
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(s->rx)) {
-		rp_buf b;
-		char why[96];
-
-		explicit_bzero(s->rx, sizeof(s->rx));
-		rp_buf_init(&b, 4096);
-		snprintf(why, sizeof(why), "message of %zd bytes is over the %d-byte limit",
-			n, MSG_MAX);
-		reply_error(&b, NULL, why);
-		send_msg(s, cl, &b);
-		rp_buf_free(&b);
-		return;
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		bindings[i].c = c;
+		bindings[i].fn = commands[i].fn;
+		cmds[i] = (struct ctl_command){
+			.name = commands[i].name,
+			.fn = on_ctl_request,
+			.usage = commands[i].usage,
+			.help = commands[i].help,
+			.access = commands[i].admin ? CTL_ACCESS_ADMIN : CTL_ACCESS_READ,
+			.arg = &bindings[i],
+		};
 	}
-	handle_request(c, s, cl, (size_t)n);
+	if ((rc = ctl_server_register(srv, cmds, sizeof(cmds) / sizeof(cmds[0]))) < 0 ||
+	    (rc = ctl_server_add_event(srv, "timeout",
+		     "a session had no media for media-timeout (deleted=0) or "
+		     "delete-timeout (deleted=1, it is gone)")) < 0) {
+		rp_err("control: registering commands: %s", strerror(-rc));
+		ctl_server_free(srv);
+		return rc;
+	}
+	*out = srv;
+	return 0;
 }
 
 int mcontrol_run(struct mcontrol *c, volatile sig_atomic_t *stop)
 {
-	struct mserver *s = calloc(1, sizeof(*s));
-	int rc;
+	ctl_server *srv;
+	struct epoll_event ev;
+	int epfd, rc;
 
-	if (!s)
-		return -ENOMEM;
-	if ((rc = server_listen(c, s)) < 0) {
-		free(s);
+	if ((rc = server_start(c, &srv)) < 0)
+		return rc;
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (epfd < 0) {
+		rc = -errno;
+		ctl_server_free(srv);
 		return rc;
 	}
-	c->server = s;
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u32 = 0;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, ctl_server_fd(srv), &ev);
+	ev.data.u32 = 1;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, c->ev_fd, &ev);
 	rp_notice("control socket %s ready", c->cfg.control_path);
+	rc = 0;
 	while (!*stop) {
-		struct epoll_event ev[32];
-		int n = epoll_wait(s->epfd, ev, 32, 500);
+		struct epoll_event evs[4];
+		int n = epoll_wait(epfd, evs, 4, 500);
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -996,24 +849,19 @@ int mcontrol_run(struct mcontrol *c, volatile sig_atomic_t *stop)
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			uint64_t k = ev[i].data.u64;
-			if (k == UINT64_MAX)
-				server_accept(s);
-			else if (k == UINT64_MAX - 1)
-				broadcast_events(c, s);
-			else if (k < MAX_CLIENTS && s->cl[k].fd >= 0)
-				server_client(c, s, &s->cl[k]);
+			if (evs[i].data.u32 == 1) {
+				emit_events(c, srv);
+			} else if ((rc = ctl_server_handle(srv)) < 0) {
+				rp_err("control: server failed: %s", strerror(-rc));
+				break;
+			}
 		}
+		if (rc < 0)
+			break;
 	}
-	for (int i = 0; i < MAX_CLIENTS; i++)
-		if (s->cl[i].fd >= 0)
-			client_close(s, &s->cl[i]);
-	close(s->epfd);
-	close(s->lfd);
-	unlink(c->cfg.control_path);
-	c->server = NULL;
-	free(s);
-	return rc < 0 ? rc : 0;
+	close(epfd);
+	ctl_server_free(srv);
+	return rc;
 }
 
 /* ---------------- life cycle ---------------- */

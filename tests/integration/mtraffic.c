@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "benc.h"
+#include "ctl.h"
 #include "msrtp.h"
 #include "rp_arena.h"
 #include "rp_buf.h"
@@ -56,113 +57,53 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* ---------------- control client ---------------- */
+/* ---------------- control client (common/ctl) ---------------- */
 
 struct ctl {
-	int fd;
-	uint64_t cookie;
-	char rx[65536];
-	size_t rxlen;
+	ctl_client *cl;
 	rp_arena arena;
-	/* events seen while waiting for replies (raw copies) */
-	char *ev[64];
-	size_t evlen[64];
-	int nev;
+	char cmd[48];
 };
 
 static int ctl_open(struct ctl *c, const char *path)
 {
-	struct sockaddr_un sun;
+	int rc;
 
 	memset(c, 0, sizeof(*c));
+	rc = ctl_client_connect(path, 256 * 1024, &c->cl);
+	if (rc < 0)
+		return rc;
 	rp_arena_init(&c->arena, NULL, 0, 8u << 20);
-	c->fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (c->fd < 0)
-		return -errno;
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	if (connect(c->fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		int e = -errno;
-		close(c->fd);
-		return e;
-	}
 	return 0;
 }
 
 static void ctl_close(struct ctl *c)
 {
-	for (int i = 0; i < c->nev; i++)
-		free(c->ev[i]);
 	rp_arena_fini(&c->arena);
-	close(c->fd);
+	ctl_client_close(c->cl);
 }
 
-static ssize_t recv_msg(int fd, char *buf, size_t cap, int timeout_ms)
-{
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-
-	if (poll(&p, 1, timeout_ms) != 1)
-		return -ETIMEDOUT;
-	return recv(fd, buf, cap, 0);
-}
-
-/* Starts a request: d command <cmd> cookie <n> ... (caller adds fields and
- * calls ctl_call, which closes the dict). */
+/* Starts a request: the caller appends its arguments (key/value pairs) to
+ * b and calls ctl_do(). */
 static void req_begin(struct ctl *c, rp_buf *b, const char *cmd)
 {
-	char ck[32];
-
+	snprintf(c->cmd, sizeof(c->cmd), "%s", cmd);
 	rp_buf_init(b, 65536);
 	rp_buf_set_secure(b, true); /* requests carry keys */
-	snprintf(ck, sizeof(ck), "%" PRIu64, ++c->cookie);
-	benc_put_dict(b);
-	benc_put_kv_cstr(b, "command", cmd);
-	benc_put_kv_cstr(b, "cookie", ck);
 }
 
-/* Sends, waits for the reply with our cookie; keeps events for later.
- * *reply points into c->arena (valid until the next call). */
-static int ctl_call(struct ctl *c, rp_buf *b, const benc_node **reply)
+/* Sends and waits (5 s) for the response; *reply (ok or error) lives in
+ * c->arena until the next call. Returns 0 when a response came back. */
+static int ctl_do(struct ctl *c, rp_buf *b, const benc_node **reply)
 {
-	char ck[32];
-	uint64_t deadline = now_ms() + 5000;
+	int rc;
 
-	benc_put_end(b);
-	if (rp_buf_error(b) < 0)
-		return rp_buf_error(b);
-	snprintf(ck, sizeof(ck), "%" PRIu64, c->cookie);
-	if (send(c->fd, b->p, b->len, MSG_NOSIGNAL) < 0) {
-		rp_buf_free(b);
-		return -errno;
-	}
+	rp_arena_reset(&c->arena);
+	rc = ctl_call(c->cl, c->cmd, b, &c->arena, reply, 5000);
 	rp_buf_free(b);
-	while (now_ms() < deadline) {
-		ssize_t n = recv_msg(c->fd, c->rx, sizeof(c->rx), 500);
-		benc_node *root;
-		const benc_node *k;
-
-		if (n == -ETIMEDOUT)
-			continue;
-		if (n <= 0)
-			return n == 0 ? -ECONNRESET : -errno;
-		rp_arena_reset(&c->arena);
-		if (benc_decode(c->rx, (size_t)n, &c->arena, NULL, &root, NULL, NULL) != BENC_OK)
-			return -EBADMSG;
-		if (benc_dict_get(root, "event")) {
-			if (c->nev < 64 && (c->ev[c->nev] = malloc((size_t)n))) {
-				memcpy(c->ev[c->nev], c->rx, (size_t)n);
-				c->evlen[c->nev++] = (size_t)n;
-			}
-			continue;
-		}
-		k = benc_dict_get(root, "cookie");
-		if (!k || !benc_str_eq(k, ck))
-			continue;
-		*reply = root;
-		return 0;
-	}
-	return -ETIMEDOUT;
+	if (rc == -EREMOTEIO)
+		rc = 0;
+	return rc;
 }
 
 static bool is_ok(const benc_node *r)
@@ -172,9 +113,9 @@ static bool is_ok(const benc_node *r)
 
 static const char *reason(const benc_node *r, char *buf, size_t sz)
 {
-	rp_str s;
+	rp_str s = ctl_resp_reason(r);
 
-	if (benc_get_str(r, "error-reason", &s, NULL) < 0)
+	if (!s.n)
 		return "(no error-reason)";
 	rp_str_copy(rp_str_make(s.p, s.n < sz - 1 ? s.n : sz - 1), buf, sz);
 	return buf;
@@ -352,7 +293,7 @@ static int create(struct ctl *c, struct sess *s, const char *label, int mt, int 
 		benc_put_kv_int(&b, "delete-timeout", dt);
 	if (mux)
 		benc_put_kv_int(&b, "rtcp-mux", 1);
-	if ((rc = ctl_call(c, &b, &r)) < 0) {
+	if ((rc = ctl_do(c, &b, &r)) < 0) {
 		snprintf(why, whysz, "control: %s", strerror(-rc));
 		return rc;
 	}
@@ -424,7 +365,7 @@ static int update(struct ctl *c, int64_t id, const char *leg, uint16_t remote_po
 		put_srtp(&b, "srtp-in", in);
 	if (out)
 		put_srtp(&b, "srtp-out", out);
-	rc = ctl_call(c, &b, reply);
+	rc = ctl_do(c, &b, reply);
 	return rc;
 }
 
@@ -435,7 +376,7 @@ static int simple(struct ctl *c, const char *cmd, int64_t id, const benc_node **
 	req_begin(c, &b, cmd);
 	if (id > 0)
 		benc_put_kv_int(&b, "session", id);
-	return ctl_call(c, &b, reply);
+	return ctl_do(c, &b, reply);
 }
 
 static int delete_sess(struct ctl *c, int64_t id)
@@ -469,13 +410,13 @@ static int t_ping(struct ctl *c)
 {
 	const benc_node *r;
 	rp_str name;
-
 	int rc = simple(c, "ping", 0, &r);
 
-	CHECK(rc == 0, "ping: no reply: %s", strerror(-rc));
-	CHECK(is_ok(r), "ping: not ok");
-	CHECK(benc_get_str(r, "name", &name, NULL) == 0 && rp_str_eq_cstr(name, "rampart-mediad"),
-		"ping: wrong name");
+	CHECK(rc == 0 && is_ok(r), "ping: %s", rc ? strerror(-rc) : "not ok");
+	rc = simple(c, "hello", 0, &r);
+	CHECK(rc == 0 && is_ok(r), "hello: %s", rc ? strerror(-rc) : "not ok");
+	CHECK(benc_get_str(r, "server", &name, NULL) == 0 && rp_str_eq_cstr(name, "rampart-mediad"),
+		"hello: wrong server name");
 	return 0;
 }
 
@@ -716,7 +657,7 @@ static int t_bad_requests(struct ctl *c)
 	benc_put_kv_str(&b, "key", rp_str_make((const char *)k.key, 15));
 	benc_put_kv_str(&b, "salt", rp_str_make((const char *)k.salt, 14));
 	benc_put_end(&b);
-	CHECK(ctl_call(c, &b, &r) == 0 && !is_ok(r), "short key accepted");
+	CHECK(ctl_do(c, &b, &r) == 0 && !is_ok(r), "short key accepted");
 	CHECK(strstr(reason(r, why, sizeof(why)), "srtp-in.key") != NULL, "reason: %s", why);
 	CHECK(simple(c, "session.query", s.id, &r) == 0 && is_ok(r), "query");
 	CHECK(geti(getd(r, "a"), "srtp-in") == 0, "srtp-in changed by a failed request");
@@ -726,13 +667,13 @@ static int t_bad_requests(struct ctl *c)
 	req_begin(c, &b, "leg.update");
 	benc_put_kv_int(&b, "session", s.id);
 	benc_put_kv_cstr(&b, "leg", "c");
-	CHECK(ctl_call(c, &b, &r) == 0 && !is_ok(r) &&
+	CHECK(ctl_do(c, &b, &r) == 0 && !is_ok(r) &&
 		strstr(reason(r, why, sizeof(why)), "'leg'"), "bad leg: %s", why);
 	req_begin(c, &b, "leg.update");
 	benc_put_kv_int(&b, "session", s.id);
 	benc_put_kv_cstr(&b, "leg", "a");
 	benc_put_kv_cstr(&b, "latch", "sometimes");
-	CHECK(ctl_call(c, &b, &r) == 0 && !is_ok(r) &&
+	CHECK(ctl_do(c, &b, &r) == 0 && !is_ok(r) &&
 		strstr(reason(r, why, sizeof(why)), "'latch'"), "bad latch: %s", why);
 	keys_make(&k, MSRTP_AES_CM_128_HMAC_SHA1_80, 1);
 	req_begin(c, &b, "leg.update");
@@ -743,7 +684,7 @@ static int t_bad_requests(struct ctl *c)
 	benc_put_kv_str(&b, "key", rp_str_make((const char *)k.key, 16));
 	benc_put_kv_str(&b, "salt", rp_str_make((const char *)k.salt, 14));
 	benc_put_end(&b);
-	CHECK(ctl_call(c, &b, &r) == 0 && !is_ok(r) &&
+	CHECK(ctl_do(c, &b, &r) == 0 && !is_ok(r) &&
 		strstr(reason(r, why, sizeof(why)), "srtp-out.suite"), "bad suite: %s", why);
 	CHECK(simple(c, "session.query", s.id + 1000000, &r) == 0 && !is_ok(r) &&
 		strstr(reason(r, why, sizeof(why)), "session"), "unknown session: %s", why);
@@ -753,7 +694,7 @@ static int t_bad_requests(struct ctl *c)
 	benc_put_kv_cstr(&b, "leg", "a");
 	benc_put_kv_cstr(&b, "address", "::1");
 	benc_put_kv_int(&b, "port", 5000);
-	CHECK(ctl_call(c, &b, &r) == 0 && !is_ok(r) &&
+	CHECK(ctl_do(c, &b, &r) == 0 && !is_ok(r) &&
 		strstr(reason(r, why, sizeof(why)), "address"), "family mismatch: %s", why);
 	CHECK(delete_sess(c, s.id) == 0, "delete");
 	return 0;
@@ -776,25 +717,21 @@ static int t_timeout(struct ctl *c, const char *path)
 
 	CHECK(ctl_open(&ev, path) == 0, "second control connection");
 	req_begin(&ev, &b, "subscribe");
-	CHECK(ctl_call(&ev, &b, &r) == 0 && is_ok(r), "subscribe");
+	CHECK(ctl_do(&ev, &b, &r) == 0 && is_ok(r), "subscribe");
 	CHECK(create(c, &s, "idle-call", 1, 2, false, why, sizeof(why)) == 0, "create: %s", why);
 	CHECK(create(c, &live, "live-call", 1, 2, false, why, sizeof(why)) == 0, "create: %s", why);
 	CHECK(peer_open(&pa) == 0 && peer_open(&pb) == 0, "peers");
 	CHECK(update(c, live.id, "b", pb.port, NULL, NULL, NULL, &r) == 0 && is_ok(r), "update");
 	deadline = now_ms() + 6000;
 	while (now_ms() < deadline && !deleted) {
-		ssize_t k;
-		benc_node *root;
+		const benc_node *root;
 
 		/* keep 'live' alive with a packet every 100 ms */
 		n = mk_rtp(pkt, (uint16_t)(now_ms() / 100), 9, 20, 0);
 		peer_send(&pa, live.a_port, pkt, n);
 		peer_recv(&pb, pkt, sizeof(pkt), 0, NULL);
-		k = recv_msg(ev.fd, ev.rx, sizeof(ev.rx), 100);
-		if (k <= 0)
-			continue;
 		rp_arena_reset(&ev.arena);
-		if (benc_decode(ev.rx, (size_t)k, &ev.arena, NULL, &root, NULL, NULL) != BENC_OK)
+		if (ctl_client_next_event(ev.cl, &ev.arena, &root, 100) < 0)
 			continue;
 		CHECK(benc_str_eq(benc_dict_get(root, "event"), "timeout"), "unexpected event");
 		CHECK(geti(root, "session") == s.id, "timeout for the wrong session %" PRId64,
