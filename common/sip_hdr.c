@@ -439,17 +439,6 @@ static enum sip_hdr_id lookup_lower(const char *s, size_t n)
 	return SIP_HDR_OTHER;
 }
 
-static const unsigned char lower_tab[256] = {
-#define L4(i) L1(i), L1(i + 1), L1(i + 2), L1(i + 3)
-#define L1(i) ((i) >= 'A' && (i) <= 'Z' ? (i) + 32 : (i))
-#define L16(i) L4(i), L4(i + 4), L4(i + 8), L4(i + 12)
-#define L64(i) L16(i), L16(i + 16), L16(i + 32), L16(i + 48)
-	L64(0), L64(64), L64(128), L64(192)
-#undef L64
-#undef L16
-#undef L4
-#undef L1
-};
 
 enum sip_hdr_id sip_hdr_lookup(rp_str name)
 {
@@ -458,8 +447,11 @@ enum sip_hdr_id sip_hdr_lookup(rp_str name)
 	/* No known name is longer than 20 bytes. */
 	if (name.n == 0 || name.n > sizeof(low))
 		return SIP_HDR_OTHER;
-	for (size_t i = 0; i < name.n; i++)
-		low[i] = (char)lower_tab[(unsigned char)name.p[i]];
+	for (size_t i = 0; i < name.n; i++) {
+		unsigned char c = (unsigned char)name.p[i];
+
+		low[i] = (char)((unsigned)(c - 'A') < 26u ? c + 32 : c);
+	}
 	return lookup_lower(low, name.n);
 }
 
