@@ -1,0 +1,16 @@
+#!/bin/sh
+# meson test (suite 'kmod'): build rampart.ko against the Debian kernel the
+# VM boots, then run tests/kmod/vm-test.sh inside the VM.
+#   run-kmod-test.sh <source root> <kmod build dir> <nlclient>
+# Exit 77 (SKIP, with the reason) when there are no kernel headers or the
+# VM cannot run here.
+set -u
+src=$1
+out=$2
+nlc=$3
+if ! make -s -C "$src/kmod" OUT="$out" check-kdir 2>"$out.why"; then
+	echo "SKIP: $(cat "$out.why")"
+	exit 77
+fi
+make -s -C "$src/kmod" OUT="$out" || { echo "FAIL: building rampart.ko"; exit 1; }
+exec "$src/scripts/vm/run-in-vm.sh" "sh '$src/tests/kmod/vm-test.sh' '$out/rampart.ko' '$nlc'"
