@@ -464,12 +464,15 @@ START_TEST(test_client_crash)
 	int status;
 
 	start_server(&sv);
+	/* A survivor, connected through the whole test. */
 	c = connect_client();
+	ck_assert_int_eq(call_nclients(c), 1);
 
 	/* A client that fires requests it never reads, then dies mid-stream. */
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		ctl_client_close(c); /* the child's copy only */
 		int fd = raw_connect();
 		const char req[] = "d7:command4:ping6:cookie1:xe";
 
@@ -488,6 +491,7 @@ START_TEST(test_client_crash)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		ctl_client_close(c);
 		int fd = raw_connect();
 		const char req[] = "d7:command4:ping6:cookie1:ye";
 
