@@ -162,6 +162,7 @@ static char *nested_ifs(unsigned depth)
 	size_t cap = 64 + depth * 40;
 	char *t = malloc(cap);
 
+	ck_assert_ptr_nonnull(t);
 	strcpy(t, "route request {\n");
 	for (unsigned i = 0; i < depth; i++)
 		strcat(t, "if (method == \"A\") {\n");
@@ -212,6 +213,7 @@ START_TEST(condition_length_limit)
 	char *t = malloc(cap);
 	struct cfg *c = NULL;
 
+	ck_assert_ptr_nonnull(t);
 	strcpy(t, "route request { if (method == \"A\"");
 	for (int i = 0; i < 300; i++)
 		strcat(t, " || method == \"B\"");
@@ -229,6 +231,7 @@ START_TEST(long_strings)
 	struct cfg *c = NULL;
 	int len;
 
+	ck_assert_ptr_nonnull(t);
 	/* exactly at the limit: fine */
 	len = sprintf(t, "route request { log(\"");
 	memset(t + len, 'a', n);
@@ -252,6 +255,7 @@ START_TEST(huge_input_refused)
 	char *t = malloc(n);
 	struct cfg *c = NULL;
 
+	ck_assert_ptr_nonnull(t);
 	memset(t, '#', n);
 	cfg_diag_init(&diag);
 	ck_assert_int_eq(cfg_load_string("big.conf", t, n, &c, &diag), -EFBIG);
@@ -285,6 +289,7 @@ START_TEST(large_valid_config)
 	char *t = malloc(cap), *p = t;
 	struct cfg *c = NULL;
 
+	ck_assert_ptr_nonnull(t);
 	p += sprintf(p, "listen udp 127.0.0.1:5060;\nroute request {\n");
 	for (int i = 0; i < 5000; i++)
 		p += sprintf(p, "  route(r%d);\n", i);
