@@ -106,7 +106,7 @@ enum sdes_fec_order {
 };
 
 struct sdes_crypto {
-	uint32_t tag;                      /* 1..999999999 */
+	uint32_t tag;                      /* 0..999999999 (1*9DIGIT) */
 	enum sdes_suite suite;
 	unsigned n_keys;                   /* 1..SDES_MAX_KEYS */
 	struct sdes_key keys[SDES_MAX_KEYS];

@@ -645,6 +645,49 @@ START_TEST(test_rand_pool_fork)
 }
 END_TEST
 
+
+/* The largest struct sdes_format() accepts fits SDES_FORMAT_MAX. */
+START_TEST(test_format_max)
+{
+	struct sdes_crypto c;
+	char buf[SDES_FORMAT_MAX];
+	size_t n;
+
+	memset(&c, 0, sizeof(c));
+	c.tag = SDES_TAG_MAX;
+	c.suite = SDES_AES_256_CM_HMAC_SHA1_80;
+	c.n_keys = c.n_fec_keys = SDES_MAX_KEYS;
+	for (unsigned i = 0; i < SDES_MAX_KEYS; i++) {
+		struct sdes_key *k[2] = { &c.keys[i], &c.fec_keys[i] };
+
+		for (int j = 0; j < 2; j++) {
+			memset(k[j]->key_salt, 0xff, sizeof(k[j]->key_salt));
+			k[j]->key_salt_len = 46;
+			k[j]->lifetime_form = SDES_LIFETIME_DECIMAL;
+			k[j]->lifetime = UINT64_MAX;
+			k[j]->has_mki = true;
+			k[j]->mki = UINT64_MAX - i;
+			k[j]->mki_len = SDES_MKI_LEN_MAX;
+		}
+	}
+	c.has_kdr = true;
+	c.kdr = 24;
+	c.unencrypted_srtp = c.unencrypted_srtcp = c.unauthenticated_srtp = true;
+	c.fec_order = SDES_FEC_SRTP;
+	c.has_wsh = true;
+	c.wsh = UINT32_MAX;
+	ck_assert_int_eq(sdes_format(&c, buf, sizeof(buf), &n), SDES_OK);
+	ck_assert_uint_gt(n, 1900);
+	struct sdes_crypto d;
+	size_t off;
+	ck_assert_int_eq(sdes_parse(rp_str_make(buf, n), &d, &off), SDES_OK);
+	ck_assert_uint_eq(d.fec_keys[7].mki, UINT64_MAX - 7);
+	ck_assert_uint_eq(d.wsh, UINT32_MAX);
+	sdes_crypto_wipe(&c);
+	sdes_crypto_wipe(&d);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sdes");
@@ -665,6 +708,7 @@ int main(void)
 	tcase_add_test(tc, test_thousand_key_params);
 	tcase_add_test(tc, test_generate_format_parse);
 	tcase_add_test(tc, test_format_roundtrip_full);
+	tcase_add_test(tc, test_format_max);
 	tcase_add_test(tc, test_rand_basic);
 	tcase_add_test(tc, test_rand_pool_fork);
 	suite_add_tcase(s, tc);

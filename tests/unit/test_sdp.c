@@ -644,6 +644,68 @@ START_TEST(test_many_lines_bounded)
 }
 END_TEST
 
+
+/* Allocation failure at every point: parse and every edit either succeed
+ * or report SDP_E_NOMEM, and whatever succeeded serialises consistently. */
+START_TEST(test_arena_exhaustion)
+{
+	size_t len;
+	char *buf = load("baresip_offer.sdp", &len);
+	unsigned ok_parse = 0, full = 0;
+
+	for (size_t limit = 16; limit <= 24576; limit += 16) {
+		rp_arena a;
+		struct sdp *s = NULL;
+		size_t off;
+		int rc;
+
+		rp_arena_init(&a, NULL, 0, limit);
+		rc = sdp_parse(buf, len, &a, NULL, &s, &off);
+		ck_assert_msg(rc == SDP_OK || rc == SDP_E_NOMEM, "rc %d", rc);
+		if (rc == SDP_OK) {
+			bool all = true;
+			rp_str v = RP_STR_LIT("1 AES_CM_128_HMAC_SHA1_80 "
+				"inline:PS1uQCVeeCFCanVmcjkpPywjNWhcYD0mXXtxaVBR");
+
+			ok_parse++;
+			for (struct sdp_media *m = sdp_media_first(s); m; m = m->next) {
+				int r[5];
+
+				r[0] = sdp_set_conn(s, m, SDP_ADDR_IP4,
+					RP_STR_LIT("10.9.9.9"));
+				r[1] = sdp_media_set_port(s, m, 1234);
+				r[2] = sdp_media_set_proto(s, m, RP_STR_LIT("RTP/AVP"));
+				r[3] = sdp_insert_attr(s, m, NULL, RP_STR_LIT("crypto"),
+					&v, NULL);
+				r[4] = sdp_bump_origin_version(s);
+				for (int i = 0; i < 5; i++) {
+					ck_assert_msg(r[i] == SDP_OK || r[i] == SDP_E_NOMEM,
+						"edit %d -> %d", i, r[i]);
+					all = all && r[i] == SDP_OK;
+				}
+			}
+			/* Whatever state it is in, it serialises and parses. */
+			size_t n;
+			char *out = ser(s, &n);
+			struct sdp *s2 = NULL;
+			rp_arena_reset(&A);
+			ck_assert_int_eq(sdp_parse(out, n, &A, NULL, &s2, &off), SDP_OK);
+			ck_assert_uint_eq(sdp_media_count(s2), 2);
+			if (all) {
+				full++;
+				ck_assert_ptr_nonnull(strstr(out,
+					"m=video 1234 RTP/AVP 96\r\nc=IN IP4 10.9.9.9\r\n"));
+			}
+			free(out);
+		}
+		rp_arena_fini(&a);
+	}
+	ck_assert_uint_gt(ok_parse, 0);
+	ck_assert_uint_gt(full, 0);
+	free(buf);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sdp");
@@ -667,6 +729,7 @@ int main(void)
 	tcase_add_test(tc, test_serialize_space);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_many_lines_bounded);
+	tcase_add_test(tc, test_arena_exhaustion);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
