@@ -879,6 +879,10 @@ static int bench(struct ctl *c, int pid, int nsess, int secs, int su)
 			}
 	}
 	t1 = now_ms();
+	/* Collect what is still in flight, so 'loss' means lost. */
+	for (int i = 0; i < nsess; i++)
+		while (peer_recv(&pb[i], pkt, sizeof(pkt), 20, NULL) >= 0)
+			recvd++;
 	CHECK(cpu_ticks(pid, &c1) == 0, "cannot read /proc/%d/stat", pid);
 	{
 		double cpu = (double)(c1 - c0) / (double)hz;
