@@ -362,6 +362,92 @@ START_TEST(test_many_sessions_churn)
 }
 END_TEST
 
+static int peer6(uint16_t *port)
+{
+	struct sockaddr_in6 a;
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+
+	memset(&a, 0, sizeof(a));
+	a.sin6_family = AF_INET6;
+	a.sin6_addr = in6addr_loopback;
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin6_port);
+	return fd;
+}
+
+static union maddr lo6(uint16_t port)
+{
+	union maddr a;
+
+	memset(&a, 0, sizeof(a));
+	a.in6.sin6_family = AF_INET6;
+	a.in6.sin6_addr = in6addr_loopback;
+	a.in6.sin6_port = htons(port);
+	return a;
+}
+
+/* A v6 leg A and a v4 leg B in one session (a v6 carrier, a v4 core). */
+START_TEST(test_ipv6_to_ipv4)
+{
+	struct fixture fx;
+	uint16_t pa_port, pb_port;
+	int pa = peer6(&pa_port), pb = peer(&pb_port);
+	union maddr any6 = lo6(0), any4 = lo(0), dst;
+	struct mpool_ports p[2];
+	struct msess *s;
+	uint8_t buf[512], got[512];
+	size_t n;
+	struct mcmd c;
+
+	if (pa < 0) {
+		close(pb);
+		return; /* no IPv6 loopback here */
+	}
+	fx_start(&fx, engines[_i]);
+	ck_assert_int_eq(mpool_alloc(fx.pool, &any6.sa, true, &p[0]), 0);
+	ck_assert_int_eq(mpool_alloc(fx.pool, &any4.sa, true, &p[1]), 0);
+	ck_assert_int_eq(msess_new(40, NULL, mworker_now_ms(), &s), 0);
+	msess_leg_set_sockets(s, 0, AF_INET6, p[0].port, p[0].fd_rtp, p[0].fd_rtcp);
+	msess_leg_set_sockets(s, 1, AF_INET, p[1].port, p[1].fd_rtp, p[1].fd_rtcp);
+	s->media_timeout_ms = 60000;
+	s->delete_timeout_ms = 120000;
+	memset(&c, 0, sizeof(c));
+	c.kind = MCMD_ADD;
+	c.sess = s;
+	ck_assert_int_eq(mworker_call(fx.w, &c), 0);
+	/* A v6 address for the v4 leg is refused and changes nothing. */
+	memset(&c, 0, sizeof(c));
+	c.kind = MCMD_UPDATE;
+	c.id = 40;
+	c.leg = 1;
+	c.upd.set = MLEG_SET_REMOTE;
+	c.upd.remote = lo6(pb_port);
+	ck_assert_int_eq(mworker_call(fx.w, &c), -EAFNOSUPPORT);
+	c.upd.remote = lo(pb_port);
+	ck_assert_int_eq(mworker_call(fx.w, &c), 0);
+	for (uint16_t seq = 0; seq < 20; seq++) {
+		n = rtp(buf, seq, 100);
+		dst = lo6(p[0].port);
+		ck_assert_int_eq(sendto(pa, buf, n, 0, &dst.sa, sizeof(dst.in6)), (ssize_t)n);
+		ck_assert_int_eq(recv_wait(pb, got, sizeof(got), 2000), (ssize_t)n);
+		ck_assert_mem_eq(got, buf, n);
+		n = rtp(buf, (uint16_t)(seq + 500), 60);
+		send_to(pb, p[1].port, buf, n);
+		ck_assert_int_eq(recv_wait(pa, got, sizeof(got), 2000), (ssize_t)n);
+		ck_assert_mem_eq(got, buf, n);
+	}
+	fx_stop(&fx);
+	close(pa);
+	close(pb);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mediad_worker");
@@ -374,6 +460,7 @@ int main(void)
 	tcase_add_loop_test(tc, test_srtp_to_rtp_drops_tampered_and_replayed, 0, 2);
 	tcase_add_loop_test(tc, test_timeout_event_then_delete, 0, 2);
 	tcase_add_loop_test(tc, test_many_sessions_churn, 0, 2);
+	tcase_add_loop_test(tc, test_ipv6_to_ipv4, 0, 2);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
