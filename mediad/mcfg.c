@@ -101,6 +101,13 @@ int mcfg_set(struct mcfg *c, const char *key, size_t klen, const char *val,
 		struct mcfg_addr a;
 		if ((rc = set_addr(&a, 0, v, why)) < 0)
 			return rc;
+		/* The first 'listen' replaces the default: "listen = ::1"
+		 * alone means IPv6 only. */
+		if (!c->listen_given) {
+			memset(&c->listen4, 0, sizeof(c->listen4));
+			memset(&c->listen6, 0, sizeof(c->listen6));
+			c->listen_given = true;
+		}
 		if (a.family == AF_INET)
 			c->listen4 = a;
 		else

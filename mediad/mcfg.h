@@ -48,6 +48,7 @@ struct mcfg {
 	mode_t control_mode;
 	char control_group[64];  /* "" = leave the group alone */
 	enum rp_log_level log_level;
+	bool listen_given;       /* a 'listen' key replaced the default address */
 };
 
 /* Fills in the defaults: 127.0.0.1, ports 10000-20000, workers auto,

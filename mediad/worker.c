@@ -360,8 +360,10 @@ static void scan_timeouts(struct mworker *w, uint64_t now)
 		struct mevent ev;
 
 		next = s->next;
-		if (idle < s->media_timeout_ms)
+		if (idle < s->media_timeout_ms) {
+			s->timeout_reported = false; /* media came back: report anew */
 			continue;
+		}
 		if (idle < s->delete_timeout_ms && s->timeout_reported)
 			continue;
 		memset(&ev, 0, sizeof(ev));

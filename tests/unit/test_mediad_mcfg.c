@@ -119,6 +119,23 @@ START_TEST(test_bad_lines)
 }
 END_TEST
 
+START_TEST(test_listen_v6_only_replaces_default)
+{
+	struct mcfg c;
+	char err[256] = "";
+	const char *why;
+
+	mcfg_defaults(&c);
+	ck_assert_int_eq(mcfg_set(&c, "listen", 6, "::1", 3, &why), 0);
+	ck_assert_int_eq(c.listen4.family, 0);
+	ck_assert_int_eq(c.listen6.family, AF_INET6);
+	ck_assert_int_eq(mcfg_set(&c, "listen", 6, "127.0.0.2", 9, &why), 0);
+	ck_assert_str_eq(c.listen4.text, "127.0.0.2");
+	ck_assert_str_eq(c.listen6.text, "::1");
+	ck_assert_int_eq(mcfg_check(&c, err, sizeof(err)), 0);
+}
+END_TEST
+
 START_TEST(test_missing_file_and_checks)
 {
 	struct mcfg c;
@@ -153,6 +170,7 @@ int main(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_full_file);
 	tcase_add_loop_test(tc, test_bad_lines, 0, (int)(sizeof(bad) / sizeof(bad[0])));
+	tcase_add_test(tc, test_listen_v6_only_replaces_default);
 	tcase_add_test(tc, test_missing_file_and_checks);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
