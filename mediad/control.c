@@ -310,7 +310,9 @@ static int cmd_create(struct mcontrol *c, const benc_node *req, rp_buf *out,
 	}
 	/* The shard is chosen by port; the id carries it so later commands
 	 * go straight to the right worker. */
-	widx = (pp[0].port / 2u) % c->nw;
+	/* Hashed: sessions take ports in steps of 4 (two legs), so a plain
+	 * modulo of the port would put them all on one worker. */
+	widx = (unsigned)(((uint32_t)pp[0].port * 2654435761u) >> 16) % c->nw;
 	id = ++c->next_seq * c->nw + widx;
 	rc = msess_new(id, lbuf, mworker_now_ms(), &sess);
 	if (rc < 0) {
