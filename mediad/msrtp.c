@@ -73,9 +73,10 @@ struct msrtp {
 	size_t rtp_trailer;  /* tag + MKI */
 	size_t rtcp_trailer; /* E|index + tag + MKI */
 
-	/* Fast path: the SSRC of the last packet that succeeded. */
+	/* Fast path: the SSRC of the last packet that succeeded, its slot. */
 	uint32_t last_ssrc;
 	bool have_last;
+	unsigned last_slot;
 	/* params.roc, until the first SSRC has its stream. */
 	uint32_t init_roc;
 	bool init_roc_pending;
@@ -84,6 +85,10 @@ struct msrtp {
 	uint64_t tick;
 	uint32_t ssrc[MSRTP_MAX_STREAMS];
 	uint64_t used[MSRTP_MAX_STREAMS];
+	/* Highest RTP sequence number that passed (serial arithmetic): with
+	 * libsrtp's ROC it is the stream's index for a fast-path handoff. */
+	uint16_t hi_seq[MSRTP_MAX_STREAMS];
+	bool hi_valid[MSRTP_MAX_STREAMS];
 
 	/* Kept to add per-SSRC streams (set_roc); wiped in msrtp_free. */
 	srtp_policy_t pol;
@@ -433,7 +438,7 @@ static int slot_of(const struct msrtp *c, uint32_t ssrc)
 
 /* Records that libsrtp holds a stream for ssrc; over the cap, drops the
  * stream switched to least recently (never ssrc itself). */
-static void track(struct msrtp *c, uint32_t ssrc)
+static unsigned track(struct msrtp *c, uint32_t ssrc)
 {
 	int i = slot_of(c, ssrc);
 	if (i < 0) {
@@ -450,8 +455,10 @@ static void track(struct msrtp *c, uint32_t ssrc)
 			i = (int)c->nstreams++;
 		}
 		c->ssrc[i] = ssrc;
+		c->hi_valid[i] = false;
 	}
 	c->used[i] = ++c->tick;
+	return (unsigned)i;
 }
 
 static void untrack(struct msrtp *c, uint32_t ssrc)
@@ -462,8 +469,12 @@ static void untrack(struct msrtp *c, uint32_t ssrc)
 	c->nstreams--;
 	c->ssrc[i] = c->ssrc[c->nstreams];
 	c->used[i] = c->used[c->nstreams];
+	c->hi_seq[i] = c->hi_seq[c->nstreams];
+	c->hi_valid[i] = c->hi_valid[c->nstreams];
 	if (c->have_last && c->last_ssrc == ssrc)
 		c->have_last = false;
+	else if (c->have_last && c->last_slot == c->nstreams)
+		c->last_slot = (unsigned)i;
 }
 
 /* A fresh stream for ssrc whose first packet takes its index from roc (and
@@ -488,7 +499,7 @@ static int fresh_stream(struct msrtp *c, uint32_t ssrc, uint32_t roc)
 		srtp_remove_stream(c->s, htonl(ssrc));
 		return -EIO;
 	}
-	track(c, ssrc);
+	(void)track(c, ssrc);
 	return 0;
 }
 
@@ -510,7 +521,7 @@ static void after_packet(struct msrtp *c, uint32_t ssrc, bool created, int rc)
 			c->init_roc_pending = false;
 		c->last_ssrc = ssrc;
 		c->have_last = true;
-		track(c, ssrc);
+		c->last_slot = track(c, ssrc);
 		return;
 	}
 	/* A packet that failed on its new stream must not pin params.roc to a
@@ -521,7 +532,16 @@ static void after_packet(struct msrtp *c, uint32_t ssrc, bool created, int rc)
 	} else if (created) {
 		c->init_roc_pending = false;
 	} else if (stream_exists(c, ssrc)) {
-		track(c, ssrc); /* libsrtp cloned it from the template anyway */
+		(void)track(c, ssrc); /* libsrtp cloned it from the template anyway */
+	}
+}
+
+static void note_seq(struct msrtp *c, uint16_t seq)
+{
+	unsigned i = c->last_slot;
+	if (!c->hi_valid[i] || (int16_t)(uint16_t)(seq - c->hi_seq[i]) > 0) {
+		c->hi_seq[i] = seq;
+		c->hi_valid[i] = true;
 	}
 }
 
@@ -596,8 +616,11 @@ static int protect(struct msrtp *c, enum kind k, uint8_t *pkt, size_t *len, size
 		rc = MSRTP_E_OTHER; /* cannot happen with a sane libsrtp */
 	if (slow)
 		after_packet(c, ssrc, created, rc);
-	if (rc == MSRTP_OK)
+	if (rc == MSRTP_OK) {
 		*len = (size_t)out;
+		if (k == K_RTP)
+			note_seq(c, (uint16_t)(pkt[2] << 8 | pkt[3]));
+	}
 	return rc;
 }
 
@@ -650,8 +673,11 @@ static int unprotect(struct msrtp *c, enum kind k, uint8_t *pkt, size_t *len)
 		rc = MSRTP_E_OTHER;
 	if (slow)
 		after_packet(c, ssrc, created, rc);
-	if (rc == MSRTP_OK)
+	if (rc == MSRTP_OK) {
 		*len = (size_t)out;
+		if (k == K_RTP)
+			note_seq(c, (uint16_t)(pkt[2] << 8 | pkt[3]));
+	}
 	return rc;
 }
 
@@ -685,6 +711,19 @@ int msrtp_get_roc(struct msrtp *c, uint32_t ssrc, uint32_t *roc)
 	if (srtp_get_stream_roc(c->s, ssrc, &r) != srtp_err_status_ok)
 		return -ENOENT;
 	*roc = r;
+	return 0;
+}
+
+int msrtp_get_index(struct msrtp *c, uint32_t ssrc, uint32_t *roc, uint16_t *seq)
+{
+	if (!c || !roc || !seq)
+		return -EINVAL;
+	uint32_t r;
+	int i = slot_of(c, ssrc);
+	if (i < 0 || !c->hi_valid[i] || srtp_get_stream_roc(c->s, ssrc, &r) != srtp_err_status_ok)
+		return -ENOENT;
+	*roc = r;
+	*seq = c->hi_seq[i];
 	return 0;
 }
 

@@ -104,5 +104,9 @@ int msrtp_unprotect_rtcp(struct msrtp *c, uint8_t *pkt, size_t *len);
  * params.roc applies like set_roc to the first SSRC the context sees. */
 int msrtp_get_roc(struct msrtp *c, uint32_t ssrc, uint32_t *roc);
 int msrtp_set_roc(struct msrtp *c, uint32_t ssrc, uint32_t roc);
+/* The highest RTP index that passed for 'ssrc' as (roc, seq): where the
+ * kernel fast path continues the stream (hand back with msrtp_set_roc).
+ * -ENOENT if no RTP packet of that SSRC passed since its stream was made. */
+int msrtp_get_index(struct msrtp *c, uint32_t ssrc, uint32_t *roc, uint16_t *seq);
 
 #endif

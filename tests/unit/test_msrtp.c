@@ -810,6 +810,14 @@ START_TEST(test_ssrc_change)
 	ck_assert_int_eq(msrtp_get_roc(rx, 0x2222, &roc), 0);
 	ck_assert_uint_eq(roc, 0);
 	ck_assert_int_eq(msrtp_get_roc(rx, 0x3333, &roc), -ENOENT);
+	/* Each SSRC keeps its own index. */
+	uint16_t seq;
+	ck_assert_int_eq(msrtp_get_index(rx, 0x1111, &roc, &seq), 0);
+	ck_assert_uint_eq(seq, 29);
+	ck_assert_int_eq(msrtp_get_index(rx, 0x2222, &roc, &seq), 0);
+	ck_assert_uint_eq(seq, 22);
+	ck_assert_int_eq(msrtp_get_index(tx, 0x2222, &roc, &seq), 0);
+	ck_assert_uint_eq(seq, 22);
 	msrtp_free(tx);
 	msrtp_free(rx);
 }
@@ -857,17 +865,28 @@ START_TEST(test_roc_wrap_and_takeover)
 	struct msrtp *late = mk(MSRTP_PROTECT, s, key, salt, NULL, 0, 0, 0);
 	send_recv(late, rx, ssrc, 65529, MSRTP_OK);
 	msrtp_free(late);
+	/* The index to hand over is still the highest: ROC 1, seq 5. */
+	uint16_t seq = 0;
+	ck_assert_int_eq(msrtp_get_index(rx, ssrc, &roc, &seq), 0);
+	ck_assert_uint_eq(roc, 1);
+	ck_assert_uint_eq(seq, 5);
+	ck_assert_int_eq(msrtp_get_index(tx, ssrc, &roc, &seq), 0);
+	ck_assert_uint_eq(roc, 1);
+	ck_assert_uint_eq(seq, 5);
+	ck_assert_int_eq(msrtp_get_index(rx, ssrc + 1, &roc, &seq), -ENOENT);
 
 	/* Receiver takeover: a new context told roc=1 continues the stream... */
 	struct msrtp *rx_new = mk(MSRTP_UNPROTECT, s, key, salt, NULL, 0, 0, 1);
 	/* ...and is not fooled by a forged first packet from another SSRC. */
 	{
-		uint8_t junk[64];
+		uint8_t junk[64] = {0};
 		size_t jl = rtp_pkt(junk, 0xbadbad00, 7, 20, 0) + msrtp_rtp_tag_len(s);
 		ck_assert_int_eq(msrtp_unprotect_rtp(rx_new, junk, &jl), MSRTP_E_AUTH);
 	}
 	struct msrtp *rx_set = mk(MSRTP_UNPROTECT, s, key, salt, NULL, 0, 0, 0);
 	ck_assert_int_eq(msrtp_set_roc(rx_set, ssrc, 1), 0);
+	/* The stream exists now, but no packet has fixed its index yet. */
+	ck_assert_int_eq(msrtp_get_index(rx_set, ssrc, &roc, &seq), -ENOENT);
 	struct msrtp *rx_zero = mk(MSRTP_UNPROTECT, s, key, salt, NULL, 0, 0, 0);
 	for (uint16_t q = 6; q < 12; q++) {
 		uint8_t pt[128], buf[256], c1[256], c2[256];
@@ -887,6 +906,9 @@ START_TEST(test_roc_wrap_and_takeover)
 	ck_assert_uint_eq(roc, 1);
 	ck_assert_int_eq(msrtp_get_roc(rx_set, ssrc, &roc), 0);
 	ck_assert_uint_eq(roc, 1);
+	ck_assert_int_eq(msrtp_get_index(rx_set, ssrc, &roc, &seq), 0);
+	ck_assert_uint_eq(roc, 1);
+	ck_assert_uint_eq(seq, 11);
 	{
 		/* The same stream without the ROC (a context that missed the
 		 * wrap) fails authentication. */
@@ -912,6 +934,9 @@ START_TEST(test_roc_wrap_and_takeover)
 		send_recv(tx_set, rx, ssrc, (uint16_t)q, MSRTP_OK);
 	ck_assert_int_eq(msrtp_get_roc(tx_set, ssrc, &roc), 0);
 	ck_assert_uint_eq(roc, 2);
+	ck_assert_int_eq(msrtp_get_index(tx_set, ssrc, &roc, &seq), 0);
+	ck_assert_uint_eq(roc, 2);
+	ck_assert_uint_eq(seq, 2);
 	ck_assert_int_eq(msrtp_get_roc(rx, ssrc, &roc), 0);
 	ck_assert_uint_eq(roc, 2);
 	/* Back to ROC 0 on a live stream works too. */
