@@ -74,8 +74,16 @@ int rp_tls_global_init(void)
 	return wolfSSL_Init() == WOLFSSL_SUCCESS ? 0 : -EIO;
 }
 
+void rp_tls_thread_cleanup(void)
+{
+#ifdef FP_ECC
+	wc_ecc_fp_free();
+#endif
+}
+
 void rp_tls_global_fini(void)
 {
+	rp_tls_thread_cleanup();
 	wolfSSL_Cleanup();
 }
 

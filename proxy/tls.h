@@ -58,7 +58,11 @@ typedef struct rp_tls_sess rp_tls_sess;
 
 /* Initialises wolfSSL once per process; call before anything else. */
 int rp_tls_global_init(void);
+/* Also frees the calling thread's caches (see rp_tls_thread_cleanup). */
 void rp_tls_global_fini(void);
+/* Frees per-thread crypto caches (wolfSSL's fixed-point ECC cache is
+ * thread-local); every thread that did TLS calls it before it exits. */
+void rp_tls_thread_cleanup(void);
 
 /* Builds a context from cfg (files are read now). On failure returns a
  * negative errno and writes a reason to err (may be NULL). The caller owns

@@ -330,6 +330,15 @@ static void *worker_main(void *arg)
 			rp_conn_table_expire(w->conns, now, expire_cb, w);
 		}
 	}
+	/* Close this worker's connections on its own thread, so TLS state
+	 * and thread-local crypto caches go away together. */
+	{
+		rp_conn *c;
+
+		while ((c = rp_conn_table_first(w->conns)))
+			conn_close(w, c, false);
+	}
+	rp_tls_thread_cleanup();
 	return NULL;
 }
 

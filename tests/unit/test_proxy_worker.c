@@ -1,0 +1,286 @@
+/* proxy/worker: real worker threads on loopback (ports from the kernel):
+ * UDP and TCP messages reach the handler on a worker and rp_reply()
+ * answers on the same flow, rp_workers_send() reaches a connection owned
+ * by a worker from another thread, per-IP limits refuse connections, and a
+ * peer that does not read is disconnected instead of blocking. */
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "worker.h"
+
+static atomic_int handled;
+
+/* Echo handler: answers "ECHO <first line>" with a Content-Length. */
+static void echo(const struct rp_msg_info *mi, const char *msg, size_t len, void *arg)
+{
+	char out[600];
+	size_t l = 0;
+	int n;
+
+	while (l < len && l < 500 && msg[l] != '\r')
+		l++;
+	n = snprintf(out, sizeof(out), "ECHO %.*s\r\nl: 0\r\n\r\n", (int)l, msg);
+	atomic_fetch_add(&handled, 1);
+	(void)rp_reply(mi, out, (size_t)n);
+}
+
+static rp_workers *start(unsigned per_ip, uint32_t idle_ms, size_t wq)
+{
+	struct rp_transport_cfg cfg;
+	rp_workers *ws = NULL;
+
+	rp_transport_cfg_defaults(&cfg);
+	ck_assert_int_eq(rp_listen_parse("udp:127.0.0.1:0", &cfg.listen[0]), 0);
+	ck_assert_int_eq(rp_listen_parse("tcp:127.0.0.1:0", &cfg.listen[1]), 0);
+	cfg.n_listen = 2;
+	cfg.workers = 3;
+	cfg.max_conns_per_ip = per_ip;
+	cfg.idle_timeout_ms = idle_ms;
+	if (wq)
+		cfg.conn_wq_max = wq;
+	ck_assert_int_eq(rp_workers_start(&cfg, NULL, echo, NULL, &ws), 0);
+	return ws;
+}
+
+static const rp_addr *listen_addr(rp_workers *ws, enum rp_tp tp)
+{
+	const struct rp_listen *ls;
+	size_t n = rp_workers_listeners(ws, &ls);
+
+	for (size_t i = 0; i < n; i++)
+		if (ls[i].tp == tp)
+			return &ls[i].addr;
+	ck_abort_msg("no listener");
+	return NULL;
+}
+
+static int tcp_connect_rcvbuf(rp_workers *ws, int rcvbuf)
+{
+	const rp_addr *a = listen_addr(ws, RP_TP_TCP);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	/* Before connect, so the advertised window is small from the start. */
+	if (rcvbuf)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+	ck_assert_int_eq(connect(fd, &a->u.sa, a->len), 0);
+	return fd;
+}
+
+static int tcp_connect(rp_workers *ws)
+{
+	const rp_addr *a = listen_addr(ws, RP_TP_TCP);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_eq(connect(fd, &a->u.sa, a->len), 0);
+	return fd;
+}
+
+/* Reads until 'want' appears or ~5 s pass (or the peer closes). */
+static bool wait_for(int fd, const char *want, char *buf, size_t n)
+{
+	size_t got = 0;
+
+	buf[0] = 0;
+	for (int i = 0; i < 50; i++) {
+		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		ssize_t r;
+
+		if (poll(&pf, 1, 100) <= 0)
+			continue;
+		r = recv(fd, buf + got, n - 1 - got, 0);
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+		buf[got] = 0;
+		if (strstr(buf, want))
+			return true;
+	}
+	return false;
+}
+
+START_TEST(udp_and_tcp_echo)
+{
+	rp_workers *ws = start(0, 0, 0);
+	const rp_addr *ua = listen_addr(ws, RP_TP_UDP);
+	int u = socket(AF_INET, SOCK_DGRAM, 0), t;
+	char buf[1024];
+	const char *m = "OPTIONS sip:a SIP/2.0\r\nl: 0\r\n\r\n";
+
+	ck_assert_uint_ne(rp_addr_port(ua), 0);
+	ck_assert_int_eq(sendto(u, m, strlen(m), 0, &ua->u.sa, ua->len), (ssize_t)strlen(m));
+	ck_assert(wait_for(u, "ECHO OPTIONS sip:a", buf, sizeof(buf)));
+	/* A CRLF keep-alive datagram is not a message. */
+	ck_assert_int_eq(sendto(u, "\r\n\r\n", 4, 0, &ua->u.sa, ua->len), 4);
+
+	t = tcp_connect(ws);
+	ck_assert_int_eq(write(t, "\r\n\r\nINFO sip:b SIP/2.0\r\nl: 0\r\n\r\nBYE sip:c SIP/2.0\r\nl: 0\r\n\r\n", 60), 60);
+	ck_assert(wait_for(t, "ECHO BYE sip:c", buf, sizeof(buf)));
+	ck_assert_ptr_nonnull(strstr(buf, "ECHO INFO sip:b"));
+	ck_assert(buf[0] == '\r' && buf[1] == '\n' && buf[2] == 'E'); /* pong first */
+	close(t);
+	close(u);
+	rp_workers_stop(ws);
+}
+END_TEST
+
+START_TEST(send_from_other_thread)
+{
+	rp_workers *ws = start(0, 0, 0);
+	int t = tcp_connect(ws);
+	struct sockaddr_in me;
+	socklen_t ml = sizeof(me);
+	rp_addr peer;
+	char buf[1024];
+	int rc = -ENOTCONN;
+
+	ck_assert_int_eq(write(t, "OPTIONS sip:x SIP/2.0\r\nl: 0\r\n\r\n", 32), 32);
+	ck_assert(wait_for(t, "ECHO", buf, sizeof(buf)));
+	ck_assert_int_eq(getsockname(t, (struct sockaddr *)&me, &ml), 0);
+	memset(&peer, 0, sizeof(peer));
+	memcpy(&peer.u.in4, &me, sizeof(me));
+	peer.len = sizeof(me);
+	/* This thread is not a worker: the send goes through the owner. */
+	rc = rp_workers_send(ws, RP_TP_TCP, &peer, "NOTIFY-BACK", 11);
+	ck_assert_int_eq(rc, 0);
+	ck_assert(wait_for(t, "NOTIFY-BACK", buf, sizeof(buf)));
+	/* Nobody at this address: refused, not queued forever. */
+	rp_addr_set_port(&peer, 1);
+	ck_assert_int_eq(rp_workers_send(ws, RP_TP_TCP, &peer, "x", 1), -ENOTCONN);
+	close(t);
+	rp_workers_stop(ws);
+}
+END_TEST
+
+START_TEST(per_ip_limit)
+{
+	rp_workers *ws = start(2, 0, 0);
+	int a = tcp_connect(ws), b = tcp_connect(ws), c = tcp_connect(ws), d;
+	char buf[256];
+	struct rp_workers_stats st;
+
+	/* The third is accepted by the kernel, then closed by the proxy. */
+	ck_assert(!wait_for(c, "never", buf, sizeof(buf)));
+	rp_workers_get_stats(ws, &st);
+	ck_assert_uint_eq(st.refused, 1);
+	ck_assert_uint_eq(st.conns, 2);
+	ck_assert_int_eq(write(a, "OPTIONS sip:x SIP/2.0\r\nl: 0\r\n\r\n", 32), 32);
+	ck_assert(wait_for(a, "ECHO", buf, sizeof(buf)));
+	close(a);
+	close(c);
+	/* A slot frees up when a connection closes. */
+	for (int i = 0; i < 100; i++) {
+		rp_workers_get_stats(ws, &st);
+		if (st.conns == 1)
+			break;
+		poll(NULL, 0, 20);
+	}
+	ck_assert_uint_eq(st.conns, 1);
+	d = tcp_connect(ws);
+	ck_assert_int_eq(write(d, "OPTIONS sip:y SIP/2.0\r\nl: 0\r\n\r\n", 32), 32);
+	ck_assert(wait_for(d, "ECHO OPTIONS sip:y", buf, sizeof(buf)));
+	close(b);
+	close(d);
+	rp_workers_stop(ws);
+}
+END_TEST
+
+START_TEST(idle_connection_closed)
+{
+	rp_workers *ws = start(0, 200, 0);
+	int t = tcp_connect(ws);
+	char buf[64];
+	struct pollfd pf = { .fd = t, .events = POLLIN };
+	bool closed = false;
+
+	for (int i = 0; i < 50 && !closed; i++)
+		if (poll(&pf, 1, 100) > 0)
+			closed = recv(t, buf, sizeof(buf), 0) == 0;
+	ck_assert(closed);
+	close(t);
+	rp_workers_stop(ws);
+}
+END_TEST
+
+START_TEST(slow_reader_disconnected)
+{
+	rp_workers *ws = start(0, 0, 16384);
+	int t = tcp_connect_rcvbuf(ws, 4096);
+	char req[64 * 1024];
+	size_t off = 0, pos = 0;
+	struct rp_workers_stats st;
+
+	/* Requests whose answers are ~500 bytes each, never reading them:
+	 * the kernel buffers fill, then the write queue, then the proxy must
+	 * drop the connection rather than wait. */
+	{
+		char uri[480];
+
+		memset(uri, 'u', sizeof(uri) - 1);
+		uri[sizeof(uri) - 1] = 0;
+		while (off + 530 < sizeof(req))
+			off += (size_t)snprintf(req + off, sizeof(req) - off,
+				"OPTIONS sip:%s SIP/2.0\r\nl: 0\r\n\r\n", uri);
+	}
+	for (int round = 0; round < 2000; round++) {
+		struct pollfd pf = { .fd = t, .events = POLLOUT };
+		ssize_t w;
+
+		if (poll(&pf, 1, 10) > 0 && (pf.revents & (POLLERR | POLLHUP)))
+			break;
+		/* Keep the stream whole across partial sends. */
+		w = send(t, req + pos, off - pos, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && errno != EAGAIN)
+			break;
+		if (w > 0)
+			pos = (pos + (size_t)w) % off;
+		rp_workers_get_stats(ws, &st);
+		if (st.dropped_slow)
+			break;
+	}
+	for (int i = 0; i < 50; i++) {
+		rp_workers_get_stats(ws, &st);
+		if (st.dropped_slow)
+			break;
+		poll(NULL, 0, 50);
+	}
+	ck_assert_msg(st.dropped_slow >= 1, "msgs %llu closed %llu frame_errors %llu pos %zu off %zu",
+		(unsigned long long)st.stream_msgs, (unsigned long long)st.closed,
+		(unsigned long long)st.frame_errors, pos, off);
+	close(t);
+	rp_workers_stop(ws);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("proxy_worker");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, udp_and_tcp_echo);
+	tcase_add_test(tc, send_from_other_thread);
+	tcase_add_test(tc, per_ip_limit);
+	tcase_add_test(tc, idle_connection_closed);
+	tcase_add_test(tc, slow_reader_disconnected);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
