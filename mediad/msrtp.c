@@ -593,17 +593,21 @@ static int protect(struct msrtp *c, enum kind k, uint8_t *pkt, size_t *len, size
 		size_t need = n + MSRTP_TRAILER_ROOM;
 		if (c->scratch_cap < need) {
 			uint8_t *b = malloc(need);
-			if (!b)
-				return MSRTP_E_OTHER;
-			if (c->scratch) {
+			if (b && c->scratch) {
 				explicit_bzero(c->scratch, c->scratch_cap);
 				free(c->scratch);
 			}
-			c->scratch = b;
-			c->scratch_cap = need;
+			if (b) {
+				c->scratch = b;
+				c->scratch_cap = need;
+			}
 		}
-		memcpy(c->scratch, pkt, n);
-		st = call_protect(c, k, c->scratch, &out);
+		if (c->scratch_cap < need) {
+			st = srtp_err_status_alloc_fail;
+		} else {
+			memcpy(c->scratch, pkt, n);
+			st = call_protect(c, k, c->scratch, &out);
+		}
 		if (st == srtp_err_status_ok) {
 			if (out < in || (size_t)out > cap)
 				st = srtp_err_status_fail;
