@@ -2,7 +2,8 @@
 /*
  * rampart.ko: the optional in-kernel fast path of Rampart's media relay.
  * This file holds module init/exit and the per-network-namespace state;
- * the control plane is netlink.c, the flow table flow.c.
+ * the control plane is netlink.c, the flow table flow.c, the packet path
+ * hook.c.
  */
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -11,6 +12,7 @@
 #include <net/netns/generic.h>
 
 #include "flow.h"
+#include "hook.h"
 #include "netlink.h"
 
 #define RAMPART_MAX_FLOWS_LIMIT (1U << 22)
@@ -35,14 +37,25 @@ struct rampart_table *rampart_net_table(const struct net *net)
 static int __net_init rampart_net_init(struct net *net)
 {
 	struct rampart_net *rn = net_generic(net, rampart_net_id);
+	int ret;
 
-	return rampart_table_new(max_flows, &rn->table);
+	ret = rampart_table_new(max_flows, &rn->table);
+	if (ret)
+		return ret;
+	/* The hook reads the table: it goes in after and out before it. */
+	ret = rampart_hook_net_init(net);
+	if (ret) {
+		rampart_table_free(rn->table);
+		rn->table = NULL;
+	}
+	return ret;
 }
 
 static void __net_exit rampart_net_exit(struct net *net)
 {
 	struct rampart_net *rn = net_generic(net, rampart_net_id);
 
+	rampart_hook_net_exit(net);	/* waits for running hooks */
 	rampart_table_free(rn->table);
 	rn->table = NULL;
 }

@@ -27,6 +27,9 @@ ok "insmod"
 step "netlink self test"
 "$nlc" selftest || bad "nlclient selftest"
 
+step "packet path: plain RTP over IPv4 loopback"
+"$nlc" fwdtest || bad "nlclient fwdtest"
+
 step "unload with flows installed (exit path frees them)"
 "$nlc" fill 50 12000 && ok "50 flows added" || bad "fill"
 "$nlc" version

@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rampart.ko IPv4 fast path for plain RTP (see hook.h).
+ *
+ * A forwarded packet is rewritten in place (addresses, ports, TTL, both
+ * checksums incrementally), routed from OUT_SRC to OUT_DST and sent with
+ * ip_local_out(), as if mediad had sent it. The TTL is decremented like a
+ * router's so that flows programmed into a loop die out instead of
+ * spinning.
+ */
+#include <linux/ip.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/skbuff.h>
+#include <linux/timekeeping.h>
+#include <linux/udp.h>
+#include <net/checksum.h>
+#include <net/ip.h>
+#include <net/route.h>
+
+#include "flow.h"
+#include "hook.h"
+#include "netlink.h"
+
+#define RTP_HEADER_LEN 12
+
+static bool src_matches(const struct rampart_ep *want, __be32 saddr, __be16 sport)
+{
+	if (!want->family)
+		return true;
+	return want->family == AF_INET && want->addr.v4 == saddr &&
+	       (!want->port || want->port == sport);
+}
+
+/* Rewrites and sends @skb along @cfg; @rt is the route, consumed. */
+static void forward(struct net *net, struct sk_buff *skb,
+		    const struct rampart_flow_cfg *cfg, struct rtable *rt)
+{
+	struct iphdr *iph = ip_hdr(skb);
+	struct udphdr *uh = (struct udphdr *)((u8 *)iph + iph->ihl * 4);
+	__be32 saddr = cfg->out_src.addr.v4, daddr = cfg->out_dst.addr.v4;
+
+	if (uh->check) {
+		inet_proto_csum_replace4(&uh->check, skb, iph->saddr, saddr, true);
+		inet_proto_csum_replace4(&uh->check, skb, iph->daddr, daddr, true);
+		inet_proto_csum_replace2(&uh->check, skb, uh->source,
+					 cfg->out_src.port, false);
+		inet_proto_csum_replace2(&uh->check, skb, uh->dest,
+					 cfg->out_dst.port, false);
+		if (!uh->check)
+			uh->check = CSUM_MANGLED_0;
+	}
+	uh->source = cfg->out_src.port;
+	uh->dest = cfg->out_dst.port;
+	iph->saddr = saddr;
+	iph->daddr = daddr;
+	iph->ttl--;
+	/* ip_local_out() recomputes the IP header checksum. */
+
+	/* The checksum now holds; nothing downstream must redo it from a
+	 * receive-side value. */
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+	nf_reset_ct(skb);
+	skb_clear_tstamp(skb);
+	skb->pkt_type = PACKET_HOST;
+	skb_dst_drop(skb);
+	skb_dst_set(skb, &rt->dst);
+	ip_local_out(net, NULL, skb);
+}
+
+static unsigned int rampart_hook_v4(void *priv, struct sk_buff *skb,
+				    const struct nf_hook_state *state)
+{
+	const struct rampart_flow_cfg *cfg;
+	struct rampart_table *t;
+	struct rampart_flow *f;
+	struct rampart_ep key;
+	const struct iphdr *iph;
+	const struct udphdr *uh;
+	struct flowi4 fl4;
+	struct rtable *rt;
+	unsigned int ulen;
+	const u8 *rtp;
+
+	iph = ip_hdr(skb);
+	/* Options and fragments are rare in RTP: the stack handles them. */
+	if (iph->protocol != IPPROTO_UDP || iph->ihl != 5 || ip_is_fragment(iph))
+		return NF_ACCEPT;
+	if (!pskb_may_pull(skb, sizeof(*iph) + sizeof(*uh) + RTP_HEADER_LEN))
+		return NF_ACCEPT;
+	iph = ip_hdr(skb);
+	uh = (const struct udphdr *)(iph + 1);
+
+	t = rampart_net_table(state->net);
+	if (!t)
+		return NF_ACCEPT;
+	memset(&key, 0, sizeof(key));
+	key.family = AF_INET;
+	key.addr.v4 = iph->daddr;
+	key.port = uh->dest;
+	/* Netfilter hooks run under rcu_read_lock(). */
+	f = rampart_flow_lookup_rcu(t, &key);
+	if (!f)
+		return NF_ACCEPT;
+	cfg = rcu_dereference(f->cfg);
+
+	if (!src_matches(&cfg->expect_src, iph->saddr, uh->source)) {
+		atomic64_inc(&f->stats.src_mismatch);
+		return cfg->mismatch == RAMPART_MISMATCH_PASS ? NF_ACCEPT : NF_DROP;
+	}
+	/* Not yet in the kernel: SRTP, IPv6 output. mediad has the socket. */
+	if (cfg->in.suite != RAMPART_SUITE_NONE ||
+	    cfg->out.suite != RAMPART_SUITE_NONE || cfg->out_dst.family != AF_INET)
+		return NF_ACCEPT;
+	/* RTP version 2 only: STUN and the like go to mediad. */
+	ulen = ntohs(uh->len);
+	rtp = (const u8 *)(uh + 1);
+	if (ulen < sizeof(*uh) + RTP_HEADER_LEN ||
+	    ulen > skb->len - sizeof(*iph) || (rtp[0] >> 6) != 2)
+		return NF_ACCEPT;
+	if (iph->ttl <= 1)
+		return NF_DROP;
+
+	memset(&fl4, 0, sizeof(fl4));
+	fl4.daddr = cfg->out_dst.addr.v4;
+	fl4.saddr = cfg->out_src.addr.v4;
+	fl4.flowi4_proto = IPPROTO_UDP;
+	fl4.flowi4_mark = skb->mark;
+	fl4.fl4_sport = cfg->out_src.port;
+	fl4.fl4_dport = cfg->out_dst.port;
+	rt = ip_route_output_key(state->net, &fl4);
+	if (IS_ERR(rt))
+		return NF_ACCEPT;	/* e.g. OUT_SRC not local: mediad copes */
+	if (skb_ensure_writable(skb, sizeof(*iph) + sizeof(*uh))) {
+		ip_rt_put(rt);
+		return NF_ACCEPT;
+	}
+
+	atomic64_inc(&f->stats.packets);
+	atomic64_add(ulen - sizeof(*uh), &f->stats.bytes);
+	atomic64_set(&f->stats.last_seen_ns, ktime_get_ns());
+	forward(state->net, skb, cfg, rt);
+	return NF_STOLEN;
+}
+
+static const struct nf_hook_ops rampart_nf_ops = {
+	.hook = rampart_hook_v4,
+	.pf = NFPROTO_IPV4,
+	.hooknum = NF_INET_PRE_ROUTING,
+	/* Before conntrack and NAT: forwarded media needs neither. */
+	.priority = NF_IP_PRI_RAW + 1,
+};
+
+int rampart_hook_net_init(struct net *net)
+{
+	return nf_register_net_hook(net, &rampart_nf_ops);
+}
+
+void rampart_hook_net_exit(struct net *net)
+{
+	nf_unregister_net_hook(net, &rampart_nf_ops);
+}

@@ -1,0 +1,17 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * rampart.ko packet path: an IPv4 PRE_ROUTING netfilter hook that forwards
+ * plain RTP of programmed flows inside the kernel. Every other packet
+ * (no flow, not RTP, SRTP flows until the kernel does SRTP, IPv6, IP
+ * options, fragments) is left to the normal stack, i.e. to mediad.
+ */
+#ifndef _RAMPART_HOOK_H
+#define _RAMPART_HOOK_H
+
+struct net;
+
+/* Per-namespace registration; called from main.c's pernet init/exit. */
+int rampart_hook_net_init(struct net *net);
+void rampart_hook_net_exit(struct net *net);
+
+#endif /* _RAMPART_HOOK_H */
