@@ -76,383 +76,189 @@ static const struct hdr_info hdr_info[SIP_HDR__COUNT] = {
 	[SIP_HDR_WWW_AUTHENTICATE] = { "WWW-Authenticate", 0, false },
 };
 
-/* lower-cased name of length n -> id (generated: switch on length, then
- * first byte, then memcmp). */
-static enum sip_hdr_id lookup_lower(const char *s, size_t n)
-{
-	switch (n) {
-	case 1:
-		switch (s[0]) {
-		case 'a':
-			return SIP_HDR_ACCEPT_CONTACT;
-		case 'b':
-			return SIP_HDR_REFERRED_BY;
-		case 'c':
-			return SIP_HDR_CONTENT_TYPE;
-		case 'd':
-			return SIP_HDR_REQUEST_DISPOSITION;
-		case 'e':
-			return SIP_HDR_CONTENT_ENCODING;
-		case 'f':
-			return SIP_HDR_FROM;
-		case 'i':
-			return SIP_HDR_CALL_ID;
-		case 'j':
-			return SIP_HDR_REJECT_CONTACT;
-		case 'k':
-			return SIP_HDR_SUPPORTED;
-		case 'l':
-			return SIP_HDR_CONTENT_LENGTH;
-		case 'm':
-			return SIP_HDR_CONTACT;
-		case 'n':
-			return SIP_HDR_IDENTITY_INFO;
-		case 'o':
-			return SIP_HDR_EVENT;
-		case 'r':
-			return SIP_HDR_REFER_TO;
-		case 's':
-			return SIP_HDR_SUBJECT;
-		case 't':
-			return SIP_HDR_TO;
-		case 'u':
-			return SIP_HDR_ALLOW_EVENTS;
-		case 'v':
-			return SIP_HDR_VIA;
-		case 'x':
-			return SIP_HDR_SESSION_EXPIRES;
-		case 'y':
-			return SIP_HDR_IDENTITY;
-		}
-		break;
-	case 2:
-		switch (s[0]) {
-		case 't':
-			if (memcmp(s + 1, "o", 1) == 0)
-				return SIP_HDR_TO;
-			break;
-		}
-		break;
-	case 3:
-		switch (s[0]) {
-		case 'v':
-			if (memcmp(s + 1, "ia", 2) == 0)
-				return SIP_HDR_VIA;
-			break;
-		}
-		break;
-	case 4:
-		switch (s[0]) {
-		case 'c':
-			if (memcmp(s + 1, "seq", 3) == 0)
-				return SIP_HDR_CSEQ;
-			break;
-		case 'd':
-			if (memcmp(s + 1, "ate", 3) == 0)
-				return SIP_HDR_DATE;
-			break;
-		case 'f':
-			if (memcmp(s + 1, "rom", 3) == 0)
-				return SIP_HDR_FROM;
-			break;
-		case 'p':
-			if (memcmp(s + 1, "ath", 3) == 0)
-				return SIP_HDR_PATH;
-			break;
-		case 'r':
-			if (memcmp(s + 1, "ack", 3) == 0)
-				return SIP_HDR_RACK;
-			if (memcmp(s + 1, "seq", 3) == 0)
-				return SIP_HDR_RSEQ;
-			break;
-		}
-		break;
-	case 5:
-		switch (s[0]) {
-		case 'a':
-			if (memcmp(s + 1, "llow", 4) == 0)
-				return SIP_HDR_ALLOW;
-			break;
-		case 'e':
-			if (memcmp(s + 1, "vent", 4) == 0)
-				return SIP_HDR_EVENT;
-			break;
-		case 'r':
-			if (memcmp(s + 1, "oute", 4) == 0)
-				return SIP_HDR_ROUTE;
-			break;
-		}
-		break;
-	case 6:
-		switch (s[0]) {
-		case 'a':
-			if (memcmp(s + 1, "ccept", 5) == 0)
-				return SIP_HDR_ACCEPT;
-			break;
-		case 'm':
-			if (memcmp(s + 1, "in-se", 5) == 0)
-				return SIP_HDR_MIN_SE;
-			break;
-		case 'r':
-			if (memcmp(s + 1, "eason", 5) == 0)
-				return SIP_HDR_REASON;
-			break;
-		case 's':
-			if (memcmp(s + 1, "erver", 5) == 0)
-				return SIP_HDR_SERVER;
-			break;
-		}
-		break;
-	case 7:
-		switch (s[0]) {
-		case 'c':
-			if (memcmp(s + 1, "all-id", 6) == 0)
-				return SIP_HDR_CALL_ID;
-			if (memcmp(s + 1, "ontact", 6) == 0)
-				return SIP_HDR_CONTACT;
-			break;
-		case 'e':
-			if (memcmp(s + 1, "xpires", 6) == 0)
-				return SIP_HDR_EXPIRES;
-			break;
-		case 'p':
-			if (memcmp(s + 1, "rivacy", 6) == 0)
-				return SIP_HDR_PRIVACY;
-			break;
-		case 'r':
-			if (memcmp(s + 1, "equire", 6) == 0)
-				return SIP_HDR_REQUIRE;
-			break;
-		case 's':
-			if (memcmp(s + 1, "ubject", 6) == 0)
-				return SIP_HDR_SUBJECT;
-			break;
-		case 'w':
-			if (memcmp(s + 1, "arning", 6) == 0)
-				return SIP_HDR_WARNING;
-			break;
-		}
-		break;
-	case 8:
-		switch (s[0]) {
-		case 'i':
-			if (memcmp(s + 1, "dentity", 7) == 0)
-				return SIP_HDR_IDENTITY;
-			break;
-		case 'p':
-			if (memcmp(s + 1, "riority", 7) == 0)
-				return SIP_HDR_PRIORITY;
-			break;
-		case 'r':
-			if (memcmp(s + 1, "efer-to", 7) == 0)
-				return SIP_HDR_REFER_TO;
-			if (memcmp(s + 1, "eplaces", 7) == 0)
-				return SIP_HDR_REPLACES;
-			if (memcmp(s + 1, "eply-to", 7) == 0)
-				return SIP_HDR_REPLY_TO;
-			break;
-		}
-		break;
-	case 9:
-		switch (s[0]) {
-		case 'c':
-			if (memcmp(s + 1, "all-info", 8) == 0)
-				return SIP_HDR_CALL_INFO;
-			break;
-		case 's':
-			if (memcmp(s + 1, "upported", 8) == 0)
-				return SIP_HDR_SUPPORTED;
-			break;
-		case 't':
-			if (memcmp(s + 1, "imestamp", 8) == 0)
-				return SIP_HDR_TIMESTAMP;
-			break;
-		}
-		break;
-	case 10:
-		switch (s[0]) {
-		case 'a':
-			if (memcmp(s + 1, "lert-info", 9) == 0)
-				return SIP_HDR_ALERT_INFO;
-			break;
-		case 'e':
-			if (memcmp(s + 1, "rror-info", 9) == 0)
-				return SIP_HDR_ERROR_INFO;
-			break;
-		case 'u':
-			if (memcmp(s + 1, "ser-agent", 9) == 0)
-				return SIP_HDR_USER_AGENT;
-			break;
-		}
-		break;
-	case 11:
-		switch (s[0]) {
-		case 'i':
-			if (memcmp(s + 1, "n-reply-to", 10) == 0)
-				return SIP_HDR_IN_REPLY_TO;
-			break;
-		case 'm':
-			if (memcmp(s + 1, "in-expires", 10) == 0)
-				return SIP_HDR_MIN_EXPIRES;
-			break;
-		case 'r':
-			if (memcmp(s + 1, "eferred-by", 10) == 0)
-				return SIP_HDR_REFERRED_BY;
-			if (memcmp(s + 1, "etry-after", 10) == 0)
-				return SIP_HDR_RETRY_AFTER;
-			break;
-		case 'u':
-			if (memcmp(s + 1, "nsupported", 10) == 0)
-				return SIP_HDR_UNSUPPORTED;
-			break;
-		}
-		break;
-	case 12:
-		switch (s[0]) {
-		case 'a':
-			if (memcmp(s + 1, "llow-events", 11) == 0)
-				return SIP_HDR_ALLOW_EVENTS;
-			break;
-		case 'c':
-			if (memcmp(s + 1, "ontent-type", 11) == 0)
-				return SIP_HDR_CONTENT_TYPE;
-			break;
-		case 'm':
-			if (memcmp(s + 1, "ax-forwards", 11) == 0)
-				return SIP_HDR_MAX_FORWARDS;
-			if (memcmp(s + 1, "ime-version", 11) == 0)
-				return SIP_HDR_MIME_VERSION;
-			break;
-		case 'o':
-			if (memcmp(s + 1, "rganization", 11) == 0)
-				return SIP_HDR_ORGANIZATION;
-			break;
-		case 'r':
-			if (memcmp(s + 1, "ecord-route", 11) == 0)
-				return SIP_HDR_RECORD_ROUTE;
-			break;
-		}
-		break;
-	case 13:
-		switch (s[0]) {
-		case 'a':
-			if (memcmp(s + 1, "uthorization", 12) == 0)
-				return SIP_HDR_AUTHORIZATION;
-			break;
-		case 'i':
-			if (memcmp(s + 1, "dentity-info", 12) == 0)
-				return SIP_HDR_IDENTITY_INFO;
-			break;
-		case 'p':
-			if (memcmp(s + 1, "roxy-require", 12) == 0)
-				return SIP_HDR_PROXY_REQUIRE;
-			break;
-		}
-		break;
-	case 14:
-		switch (s[0]) {
-		case 'a':
-			if (memcmp(s + 1, "ccept-contact", 13) == 0)
-				return SIP_HDR_ACCEPT_CONTACT;
-			break;
-		case 'c':
-			if (memcmp(s + 1, "ontent-length", 13) == 0)
-				return SIP_HDR_CONTENT_LENGTH;
-			break;
-		case 'r':
-			if (memcmp(s + 1, "eject-contact", 13) == 0)
-				return SIP_HDR_REJECT_CONTACT;
-			break;
-		}
-		break;
-	case 15:
-		switch (s[0]) {
-		case 'a':
-			if (memcmp(s + 1, "ccept-encoding", 14) == 0)
-				return SIP_HDR_ACCEPT_ENCODING;
-			if (memcmp(s + 1, "ccept-language", 14) == 0)
-				return SIP_HDR_ACCEPT_LANGUAGE;
-			break;
-		case 's':
-			if (memcmp(s + 1, "ession-expires", 14) == 0)
-				return SIP_HDR_SESSION_EXPIRES;
-			break;
-		}
-		break;
-	case 16:
-		switch (s[0]) {
-		case 'c':
-			if (memcmp(s + 1, "ontent-encoding", 15) == 0)
-				return SIP_HDR_CONTENT_ENCODING;
-			if (memcmp(s + 1, "ontent-language", 15) == 0)
-				return SIP_HDR_CONTENT_LANGUAGE;
-			break;
-		case 'w':
-			if (memcmp(s + 1, "ww-authenticate", 15) == 0)
-				return SIP_HDR_WWW_AUTHENTICATE;
-			break;
-		}
-		break;
-	case 18:
-		switch (s[0]) {
-		case 'p':
-			if (memcmp(s + 1, "roxy-authenticate", 17) == 0)
-				return SIP_HDR_PROXY_AUTHENTICATE;
-			break;
-		case 's':
-			if (memcmp(s + 1, "ubscription-state", 17) == 0)
-				return SIP_HDR_SUBSCRIPTION_STATE;
-			break;
-		}
-		break;
-	case 19:
-		switch (s[0]) {
-		case 'a':
-			if (memcmp(s + 1, "uthentication-info", 18) == 0)
-				return SIP_HDR_AUTHENTICATION_INFO;
-			break;
-		case 'c':
-			if (memcmp(s + 1, "ontent-disposition", 18) == 0)
-				return SIP_HDR_CONTENT_DISPOSITION;
-			break;
-		case 'p':
-			if (memcmp(s + 1, "-asserted-identity", 18) == 0)
-				return SIP_HDR_P_ASSERTED_IDENTITY;
-			if (memcmp(s + 1, "roxy-authorization", 18) == 0)
-				return SIP_HDR_PROXY_AUTHORIZATION;
-			break;
-		case 'r':
-			if (memcmp(s + 1, "equest-disposition", 18) == 0)
-				return SIP_HDR_REQUEST_DISPOSITION;
-			break;
-		}
-		break;
-	case 20:
-		switch (s[0]) {
-		case 'p':
-			if (memcmp(s + 1, "-preferred-identity", 19) == 0)
-				return SIP_HDR_P_PREFERRED_IDENTITY;
-			break;
-		}
-		break;
-	}
-	return SIP_HDR_OTHER;
-}
+/* Generated: slot = (len*1 + first*17 + mid*44 + last) & 511 over the
+ * lower-cased name (mid = name[len/2]); one id per slot, verified by
+ * a full compare. */
+#define HDR_HASH(n, f, m, l) (((n) * 1u + (f) * 17u + (m) * 44u + (l)) & 511u)
+static const unsigned char hdr_slot[512] = {
+	[24] = SIP_HDR_ROUTE,
+	[25] = SIP_HDR_TO,
+	[26] = SIP_HDR_REQUIRE,
+	[31] = SIP_HDR_REQUEST_DISPOSITION,
+	[38] = SIP_HDR_SUBSCRIPTION_STATE,
+	[41] = SIP_HDR_CONTENT_LENGTH,
+	[56] = SIP_HDR_PRIVACY,
+	[57] = SIP_HDR_REQUEST_DISPOSITION,
+	[67] = SIP_HDR_ACCEPT_ENCODING,
+	[70] = SIP_HDR_VIA,
+	[71] = SIP_HDR_ACCEPT,
+	[75] = SIP_HDR_FROM,
+	[76] = SIP_HDR_ALLOW_EVENTS,
+	[86] = SIP_HDR_SUBJECT,
+	[87] = SIP_HDR_ALLOW_EVENTS,
+	[91] = SIP_HDR_MIN_EXPIRES,
+	[99] = SIP_HDR_SERVER,
+	[100] = SIP_HDR_CSEQ,
+	[102] = SIP_HDR_CONTENT_ENCODING,
+	[103] = SIP_HDR_CONTACT,
+	[119] = SIP_HDR_CONTENT_ENCODING,
+	[138] = SIP_HDR_EVENT,
+	[149] = SIP_HDR_VIA,
+	[165] = SIP_HDR_IDENTITY_INFO,
+	[166] = SIP_HDR_ALERT_INFO,
+	[179] = SIP_HDR_IN_REPLY_TO,
+	[181] = SIP_HDR_FROM,
+	[185] = SIP_HDR_REPLACES,
+	[197] = SIP_HDR_CONTENT_LENGTH,
+	[199] = SIP_HDR_CALL_INFO,
+	[209] = SIP_HDR_ORGANIZATION,
+	[213] = SIP_HDR_REPLY_TO,
+	[227] = SIP_HDR_EVENT,
+	[234] = SIP_HDR_ERROR_INFO,
+	[239] = SIP_HDR_USER_AGENT,
+	[244] = SIP_HDR_CONTENT_TYPE,
+	[248] = SIP_HDR_AUTHORIZATION,
+	[253] = SIP_HDR_DATE,
+	[254] = SIP_HDR_CONTACT,
+	[261] = SIP_HDR_RACK,
+	[273] = SIP_HDR_SESSION_EXPIRES,
+	[275] = SIP_HDR_MIME_VERSION,
+	[280] = SIP_HDR_REJECT_CONTACT,
+	[288] = SIP_HDR_CONTENT_DISPOSITION,
+	[292] = SIP_HDR_SUPPORTED,
+	[300] = SIP_HDR_P_ASSERTED_IDENTITY,
+	[301] = SIP_HDR_P_PREFERRED_IDENTITY,
+	[313] = SIP_HDR_TO,
+	[315] = SIP_HDR_EXPIRES,
+	[317] = SIP_HDR_WARNING,
+	[335] = SIP_HDR_IDENTITY,
+	[340] = SIP_HDR_MAX_FORWARDS,
+	[355] = SIP_HDR_RSEQ,
+	[356] = SIP_HDR_MIN_SE,
+	[357] = SIP_HDR_IDENTITY_INFO,
+	[362] = SIP_HDR_IDENTITY,
+	[367] = SIP_HDR_CALL_ID,
+	[372] = SIP_HDR_UNSUPPORTED,
+	[373] = SIP_HDR_ACCEPT_LANGUAGE,
+	[378] = SIP_HDR_PROXY_REQUIRE,
+	[381] = SIP_HDR_ALLOW,
+	[383] = SIP_HDR_ACCEPT_CONTACT,
+	[393] = SIP_HDR_PRIORITY,
+	[398] = SIP_HDR_CALL_ID,
+	[408] = SIP_HDR_CONTENT_LANGUAGE,
+	[413] = SIP_HDR_REFER_TO,
+	[415] = SIP_HDR_AUTHENTICATION_INFO,
+	[417] = SIP_HDR_REFER_TO,
+	[429] = SIP_HDR_REJECT_CONTACT,
+	[430] = SIP_HDR_REFERRED_BY,
+	[440] = SIP_HDR_WWW_AUTHENTICATE,
+	[445] = SIP_HDR_REFERRED_BY,
+	[447] = SIP_HDR_RECORD_ROUTE,
+	[455] = SIP_HDR_PROXY_AUTHENTICATE,
+	[458] = SIP_HDR_REASON,
+	[459] = SIP_HDR_RETRY_AFTER,
+	[460] = SIP_HDR_PATH,
+	[465] = SIP_HDR_PROXY_AUTHORIZATION,
+	[475] = SIP_HDR_SUBJECT,
+	[481] = SIP_HDR_SESSION_EXPIRES,
+	[491] = SIP_HDR_SUPPORTED,
+	[497] = SIP_HDR_TIMESTAMP,
+	[503] = SIP_HDR_ACCEPT_CONTACT,
+	[507] = SIP_HDR_CONTENT_TYPE,
+};
 
+/* Lower-case full names, for the compare after the hash. */
+static const char *const hdr_lname[SIP_HDR__COUNT] = {
+	[SIP_HDR_ACCEPT] = "accept",
+	[SIP_HDR_ACCEPT_CONTACT] = "accept-contact",
+	[SIP_HDR_ACCEPT_ENCODING] = "accept-encoding",
+	[SIP_HDR_ACCEPT_LANGUAGE] = "accept-language",
+	[SIP_HDR_ALERT_INFO] = "alert-info",
+	[SIP_HDR_ALLOW] = "allow",
+	[SIP_HDR_ALLOW_EVENTS] = "allow-events",
+	[SIP_HDR_AUTHENTICATION_INFO] = "authentication-info",
+	[SIP_HDR_AUTHORIZATION] = "authorization",
+	[SIP_HDR_CALL_ID] = "call-id",
+	[SIP_HDR_CALL_INFO] = "call-info",
+	[SIP_HDR_CONTACT] = "contact",
+	[SIP_HDR_CONTENT_DISPOSITION] = "content-disposition",
+	[SIP_HDR_CONTENT_ENCODING] = "content-encoding",
+	[SIP_HDR_CONTENT_LANGUAGE] = "content-language",
+	[SIP_HDR_CONTENT_LENGTH] = "content-length",
+	[SIP_HDR_CONTENT_TYPE] = "content-type",
+	[SIP_HDR_CSEQ] = "cseq",
+	[SIP_HDR_DATE] = "date",
+	[SIP_HDR_ERROR_INFO] = "error-info",
+	[SIP_HDR_EVENT] = "event",
+	[SIP_HDR_EXPIRES] = "expires",
+	[SIP_HDR_FROM] = "from",
+	[SIP_HDR_IDENTITY] = "identity",
+	[SIP_HDR_IDENTITY_INFO] = "identity-info",
+	[SIP_HDR_IN_REPLY_TO] = "in-reply-to",
+	[SIP_HDR_MAX_FORWARDS] = "max-forwards",
+	[SIP_HDR_MIME_VERSION] = "mime-version",
+	[SIP_HDR_MIN_EXPIRES] = "min-expires",
+	[SIP_HDR_MIN_SE] = "min-se",
+	[SIP_HDR_ORGANIZATION] = "organization",
+	[SIP_HDR_P_ASSERTED_IDENTITY] = "p-asserted-identity",
+	[SIP_HDR_P_PREFERRED_IDENTITY] = "p-preferred-identity",
+	[SIP_HDR_PATH] = "path",
+	[SIP_HDR_PRIORITY] = "priority",
+	[SIP_HDR_PRIVACY] = "privacy",
+	[SIP_HDR_PROXY_AUTHENTICATE] = "proxy-authenticate",
+	[SIP_HDR_PROXY_AUTHORIZATION] = "proxy-authorization",
+	[SIP_HDR_PROXY_REQUIRE] = "proxy-require",
+	[SIP_HDR_RACK] = "rack",
+	[SIP_HDR_REASON] = "reason",
+	[SIP_HDR_RECORD_ROUTE] = "record-route",
+	[SIP_HDR_REFER_TO] = "refer-to",
+	[SIP_HDR_REFERRED_BY] = "referred-by",
+	[SIP_HDR_REJECT_CONTACT] = "reject-contact",
+	[SIP_HDR_REPLACES] = "replaces",
+	[SIP_HDR_REPLY_TO] = "reply-to",
+	[SIP_HDR_REQUEST_DISPOSITION] = "request-disposition",
+	[SIP_HDR_REQUIRE] = "require",
+	[SIP_HDR_RETRY_AFTER] = "retry-after",
+	[SIP_HDR_ROUTE] = "route",
+	[SIP_HDR_RSEQ] = "rseq",
+	[SIP_HDR_SERVER] = "server",
+	[SIP_HDR_SESSION_EXPIRES] = "session-expires",
+	[SIP_HDR_SUBJECT] = "subject",
+	[SIP_HDR_SUBSCRIPTION_STATE] = "subscription-state",
+	[SIP_HDR_SUPPORTED] = "supported",
+	[SIP_HDR_TIMESTAMP] = "timestamp",
+	[SIP_HDR_TO] = "to",
+	[SIP_HDR_UNSUPPORTED] = "unsupported",
+	[SIP_HDR_USER_AGENT] = "user-agent",
+	[SIP_HDR_VIA] = "via",
+	[SIP_HDR_WARNING] = "warning",
+	[SIP_HDR_WWW_AUTHENTICATE] = "www-authenticate",
+};
+
+static inline unsigned char lower(unsigned char c)
+{
+	return (unsigned)(c - 'A') < 26u ? (unsigned char)(c + 32) : c;
+}
 
 enum sip_hdr_id sip_hdr_lookup(rp_str name)
 {
-	char low[24];
+	const char *p = name.p;
+	size_t n = name.n;
+	unsigned char f, m, l, id;
 
-	/* No known name is longer than 20 bytes. */
-	if (name.n == 0 || name.n > sizeof(low))
+	/* No known name is longer than 19 bytes. */
+	if (n == 0 || n > 20)
 		return SIP_HDR_OTHER;
-	for (size_t i = 0; i < name.n; i++) {
-		unsigned char c = (unsigned char)name.p[i];
-
-		low[i] = (char)((unsigned)(c - 'A') < 26u ? c + 32 : c);
-	}
-	return lookup_lower(low, name.n);
+	f = lower((unsigned char)p[0]);
+	m = lower((unsigned char)p[n / 2]);
+	l = lower((unsigned char)p[n - 1]);
+	id = hdr_slot[HDR_HASH((unsigned)n, f, m, l)];
+	if (id == SIP_HDR_OTHER)
+		return SIP_HDR_OTHER;
+	if (n == 1)
+		return hdr_info[id].compact == (char)f ? (enum sip_hdr_id)id : SIP_HDR_OTHER;
+	return sip_lit_caseeq(name, hdr_lname[id], strlen(hdr_lname[id])) ?
+	       (enum sip_hdr_id)id : SIP_HDR_OTHER;
 }
 
 const char *sip_hdr_name(enum sip_hdr_id id)
@@ -741,21 +547,21 @@ static enum sip_transport transport_of(rp_str t)
 {
 	switch (t.n) {
 	case 2:
-		if (rp_str_caseeq_cstr(t, "WS"))
+		if (SIP_LIT_CASEEQ(t, "ws"))
 			return SIP_TP_WS;
 		break;
 	case 3:
-		if (rp_str_caseeq_cstr(t, "UDP"))
+		if (SIP_LIT_CASEEQ(t, "udp"))
 			return SIP_TP_UDP;
-		if (rp_str_caseeq_cstr(t, "TCP"))
+		if (SIP_LIT_CASEEQ(t, "tcp"))
 			return SIP_TP_TCP;
-		if (rp_str_caseeq_cstr(t, "TLS"))
+		if (SIP_LIT_CASEEQ(t, "tls"))
 			return SIP_TP_TLS;
-		if (rp_str_caseeq_cstr(t, "WSS"))
+		if (SIP_LIT_CASEEQ(t, "wss"))
 			return SIP_TP_WSS;
 		break;
 	case 4:
-		if (rp_str_caseeq_cstr(t, "SCTP"))
+		if (SIP_LIT_CASEEQ(t, "sctp"))
 			return SIP_TP_SCTP;
 		break;
 	}
@@ -834,12 +640,12 @@ enum sip_err sip_via_parse(rp_str s, struct sip_via *out, struct sip_perr *err)
 
 		if (*p != ';' || !gparam(&p, end, &name, &val, &hv))
 			FAIL(SIP_E_BAD_VIA, at);
-		if (rp_str_caseeq_cstr(name, "branch")) {
+		if (SIP_LIT_CASEEQ(name, "branch")) {
 			if (!hv || val.p[0] == '"')
 				FAIL(SIP_E_BAD_VIA, at);
 			v.branch = val;
 			v.has_branch = true;
-		} else if (rp_str_caseeq_cstr(name, "received")) {
+		} else if (SIP_LIT_CASEEQ(name, "received")) {
 			/* received = IPv4address / IPv6address (brackets tolerated) */
 			rp_str ip = val;
 
@@ -849,19 +655,19 @@ enum sip_err sip_via_parse(rp_str s, struct sip_via *out, struct sip_perr *err)
 				FAIL(SIP_E_BAD_VIA, at);
 			v.received = val;
 			v.has_received = true;
-		} else if (rp_str_caseeq_cstr(name, "rport")) {
+		} else if (SIP_LIT_CASEEQ(name, "rport")) {
 			v.has_rport = true;
 			if (hv) {
 				if (!digits_u64(val.p, val.p + val.n, 65535, &n))
 					FAIL(SIP_E_BAD_VIA, at);
 				v.rport = (int32_t)n;
 			}
-		} else if (rp_str_caseeq_cstr(name, "maddr")) {
+		} else if (SIP_LIT_CASEEQ(name, "maddr")) {
 			if (!hv)
 				FAIL(SIP_E_BAD_VIA, at);
 			v.maddr = val;
 			v.has_maddr = true;
-		} else if (rp_str_caseeq_cstr(name, "ttl")) {
+		} else if (SIP_LIT_CASEEQ(name, "ttl")) {
 			if (!hv || !digits_u64(val.p, val.p + val.n, 255, &n))
 				FAIL(SIP_E_BAD_VIA, at);
 			v.ttl = (int)n;
@@ -946,7 +752,7 @@ enum sip_err sip_nameaddr_parse(rp_str s, struct sip_nameaddr *out,
 
 		if (*p != ';' || !gparam(&p, end, &name, &val, &hv))
 			FAIL(SIP_E_BAD_NAME_ADDR, at);
-		if (name.n == 3 && rp_str_caseeq_cstr(name, "tag")) {
+		if (name.n == 3 && SIP_LIT_CASEEQ(name, "tag")) {
 			if (!hv || val.p[0] == '"' || val.p[0] == '[' || na.has_tag)
 				FAIL(SIP_E_BAD_NAME_ADDR, at);
 			na.tag = val;

@@ -6,21 +6,7 @@
 
 static bool is_version_20(rp_str v)
 {
-	return v.n == 7 && rp_str_caseeq_cstr(v, "SIP/2.0");
-}
-
-/* A NUL is tolerated only as the second byte of a quoted-pair ("\<NUL>",
- * RFC 3261 §25.1); anywhere else it is hostile. */
-static const char *find_bad_nul(const char *p, size_t n)
-{
-	const char *end = p + n, *q = p;
-
-	while (q < end && (q = memchr(q, 0, (size_t)(end - q))) != NULL) {
-		if (q == p || q[-1] != '\\')
-			return q;
-		q++;
-	}
-	return NULL;
+	return v.n == 7 && SIP_LIT_CASEEQ(v, "sip/2.0");
 }
 
 static enum sip_err parse_request_line(struct sip_msg *m, rp_str line, size_t base,
@@ -114,7 +100,9 @@ static enum sip_err eager(struct sip_msg *m, struct sip_hdr *h, size_t hoff,
 			rp_str it = h->value, first;
 
 			m->h_via = h;
-			if (!sip_hdr_list_next(&it, &first))
+			/* Most Via lines hold one value: skip the list split. */
+			if (!memchr(h->value.p, ',', h->value.n) ||
+			    !sip_hdr_list_next(&it, &first))
 				first = h->value;
 			rc = sip_via_parse(first, &m->via, &e);
 			if (rc != SIP_OK)
@@ -195,9 +183,9 @@ static enum sip_err eager(struct sip_msg *m, struct sip_hdr *h, size_t hoff,
 	return SIP_OK;
 }
 
-static bool is_name_char(char c)
+static inline bool is_lws(char c)
 {
-	return sip_cis(c, SIP_C_TOKEN);
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 enum sip_err sip_msg_parse(const char *buf, size_t len, rp_arena *a,
@@ -271,9 +259,10 @@ enum sip_err sip_msg_parse(const char *buf, size_t len, rp_arena *a,
 			return rc;
 	}
 	pos = (size_t)(nl - p) + 1;
+	const char *nul = pos < lim ? memchr(p + pos, 0, lim - pos) : NULL;
 
 	for (;;) {
-		const char *line, *colon, *e, *z;
+		const char *line, *colon, *e, *q, *ne;
 		struct sip_hdr *h;
 
 		if (pos >= lim)
@@ -300,12 +289,26 @@ enum sip_err sip_msg_parse(const char *buf, size_t len, rp_arena *a,
 		e = nl;
 		if (e > line && e[-1] == '\r')
 			e--;
-		z = find_bad_nul(line, (size_t)(e - line));
-		if (z)
-			return sip_perr_set(err, SIP_E_NUL_BYTE, skip + (size_t)(z - p));
-		colon = memchr(line, ':', (size_t)(e - line));
-		if (!colon)
+		/* A NUL is tolerated only as the second byte of a quoted-pair
+		 * (RFC 3261 §25.1, RFC 4475 intmeth). One memchr finds the next
+		 * NUL for the whole message. */
+		while (nul && nul < e) {
+			if (nul == line || nul[-1] != '\\')
+				return sip_perr_set(err, SIP_E_NUL_BYTE, skip + (size_t)(nul - p));
+			nul = memchr(nul + 1, 0, lim - (size_t)(nul + 1 - p));
+		}
+		/* name HCOLON: token *(SP / HTAB) ":" in one pass. */
+		q = line;
+		while (q < e && sip_cis(*q, SIP_C_TOKEN))
+			q++;
+		if (q == line)
 			return sip_perr_set(err, SIP_E_BAD_HEADER, skip + pos);
+		ne = q;
+		while (q < e && (*q == ' ' || *q == '\t'))
+			q++;
+		if (q == e || *q != ':')
+			return sip_perr_set(err, SIP_E_BAD_HEADER, skip + (size_t)(ne - p));
+		colon = q;
 		if (m->nhdrs == max_hdrs)
 			return sip_perr_set(err, SIP_E_TOO_MANY_HEADERS, skip + pos);
 		if (m->nhdrs == cap) {
@@ -330,22 +333,16 @@ enum sip_err sip_msg_parse(const char *buf, size_t len, rp_arena *a,
 				*ptrs[k] = idx[k] >= 0 ? &nh[idx[k]] : NULL;
 		}
 		h = &m->hdrs[m->nhdrs];
+		h->name = rp_str_make(line, (size_t)(ne - line));
 		{
-			const char *ne = colon;
+			const char *vs = colon + 1, *ve = e;
 
-			while (ne > line && (ne[-1] == ' ' || ne[-1] == '\t'))
-				ne--;
-			h->name = rp_str_make(line, (size_t)(ne - line));
-			for (const char *q = line; q < ne; q++)
-				if (!is_name_char(*q))
-					return sip_perr_set(err, SIP_E_BAD_HEADER,
-							    skip + (size_t)(q - p));
-			if (ne == line)
-				return sip_perr_set(err, SIP_E_BAD_HEADER, skip + pos);
+			while (vs < ve && is_lws(*vs))
+				vs++;
+			while (ve > vs && is_lws(ve[-1]))
+				ve--;
+			h->value = rp_str_make(vs, (size_t)(ve - vs));
 		}
-		h->value = rp_str_trim(rp_str_make(colon + 1, (size_t)(e - colon - 1)));
-		if (h->value.n == 0)
-			h->value = rp_str_make(e, 0);
 		h->raw = rp_str_make(line, (size_t)(nl + 1 - line));
 		h->id = sip_hdr_lookup(h->name);
 		m->nhdrs++;

@@ -38,6 +38,24 @@ static inline bool sip_cis(char c, unsigned cls)
 	return (sip_ctab[(unsigned char)c] & cls) != 0;
 }
 
+/* ASCII case-insensitive compare of s with a lower-case literal of length
+ * n (cheaper than strncasecmp for the short names parsers look for). */
+static inline bool sip_lit_caseeq(rp_str s, const char *lit, size_t n)
+{
+	if (s.n != n)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s.p[i];
+
+		if ((unsigned)(c - 'A') < 26u)
+			c = (unsigned char)(c + 32);
+		if (c != (unsigned char)lit[i])
+			return false;
+	}
+	return true;
+}
+#define SIP_LIT_CASEEQ(s, lit) sip_lit_caseeq((s), (lit), sizeof(lit) - 1)
+
 enum sip_scheme {
 	SIP_SCHEME_SIP,
 	SIP_SCHEME_SIPS,

@@ -414,7 +414,7 @@ START_TEST(hostile)
 	expect(variant("INVITE sip", "INV@TE sip"), SIP_E_BAD_METHOD, "INV@");
 	expect(variant("Max-Forwards: 70", "Max-Forwards: 700"), SIP_E_BAD_MAX_FORWARDS, "700");
 	expect(variant("Max-Forwards: 70", "Max Forwards: 70"), SIP_E_BAD_HEADER, " Forwards");
-	expect(variant("Max-Forwards: 70", "Max-Forwards 70"), SIP_E_BAD_HEADER, "Max-Forwards 70");
+	expect(variant("Max-Forwards: 70", "Max-Forwards 70"), SIP_E_BAD_HEADER, " 70");
 	expect(variant("Max-Forwards: 70", ": 70"), SIP_E_BAD_HEADER, ": 70");
 	expect(variant("Call-ID: a84b", "Call-ID: a\x01" "84b"), SIP_E_BAD_CALL_ID, "\x01");
 	expect(variant("To: Bob", "To: <sip:b@c>\r\nTo: Bob"), SIP_E_DUP_HEADER, "To: Bob <");
@@ -430,7 +430,7 @@ START_TEST(hostile)
 	expect(variant("Via: SIP/2.0/TLS", "  Via: SIP/2.0/TLS"), SIP_E_BAD_HEADER, "  Via");
 	expect(variant("sip:bob@biloxi.example.com SIP", "sip:bob@@biloxi SIP"), SIP_E_BAD_URI,
 	       "@biloxi SIP");
-	expect(variant("\r\n\r\nv=0", "\r\nv=0"), SIP_E_BAD_HEADER, "v=0");
+	expect(variant("\r\n\r\nv=0", "\r\nv=0"), SIP_E_BAD_HEADER, "=0");
 	/* Missing mandatory headers: reported at the end of the headers. */
 	expect(variant("To: Bob <sip:bob@biloxi.example.com>\r\n", ""), SIP_E_MISSING_HEADER,
 	       "\r\nv=0");
