@@ -72,7 +72,8 @@ struct cfg_ops {
 	unsigned (*status)(void *m);
 
 	/* ---- actions ---- */
-	/* reply CODE "reason" ["Name: value" ...] */
+	/* reply CODE "reason" ["Name: value" ...]; reason may be empty (use
+	 * the standard phrase) */
 	int (*reply)(void *m, unsigned code, rp_str reason, const rp_str *hdrs, unsigned nhdrs);
 	/* relay [TRUNK]: trunk NULL = to the Request-URI. 'trunk' belongs to the
 	 * config the evaluation runs on. */
@@ -80,6 +81,7 @@ struct cfg_ops {
 	int (*set_uri)(void *m, enum cfg_uri_part part, rp_str value);
 	/* value.p == NULL removes the parameter; value "" adds it bare (";lr") */
 	int (*set_uri_param)(void *m, rp_str name, rp_str value);
+	/* Appends a header; remove_header removes every header of that name. */
 	int (*add_header)(void *m, rp_str name, rp_str value);
 	int (*remove_header)(void *m, rp_str name);
 	int (*record_route)(void *m);
