@@ -570,19 +570,18 @@ static enum sip_transport transport_of(rp_str t)
 
 #define FAIL(code, at) return sip_perr_set(err, (code), (size_t)((at) - s.p))
 
-enum sip_err sip_via_parse(rp_str s, struct sip_via *out, struct sip_perr *err)
+enum sip_err sip_via_parse_into(rp_str s, struct sip_via *v, struct sip_perr *err)
 {
 	const char *p = s.p, *end = s.p + s.n, *q;
-	struct sip_via v;
 	size_t bad;
 
-	memset(&v, 0, sizeof(v));
-	v.rport = -1;
-	v.ttl = -1;
+	memset(v, 0, sizeof(*v));
+	v->rport = -1;
+	v->ttl = -1;
 	p = skip_lws(p, end);
-	v.raw = rp_str_trim(rp_str_make(p, (size_t)(end - p)));
+	v->raw = rp_str_trim(rp_str_make(p, (size_t)(end - p)));
 	/* sent-protocol: name SLASH version SLASH transport, SWS around '/'. */
-	rp_str *parts[3] = { &v.proto_name, &v.proto_version, &v.transport_str };
+	rp_str *parts[3] = { &v->proto_name, &v->proto_version, &v->transport_str };
 	for (int i = 0; i < 3; i++) {
 		if (i) {
 			p = skip_lws(p, end);
@@ -596,7 +595,7 @@ enum sip_err sip_via_parse(rp_str s, struct sip_via *out, struct sip_perr *err)
 		*parts[i] = rp_str_make(p, (size_t)(q - p));
 		p = q;
 	}
-	v.transport = transport_of(v.transport_str);
+	v->transport = transport_of(v->transport_str);
 	q = skip_lws(p, end);
 	if (q == p)
 		FAIL(SIP_E_BAD_VIA, p);
@@ -614,7 +613,7 @@ enum sip_err sip_via_parse(rp_str s, struct sip_via *out, struct sip_perr *err)
 	}
 	uint16_t dummy_port;
 	bool dummy_hp;
-	if (sip_hostport_parse(rp_str_make(p, (size_t)(q - p)), &v.host, &v.host_type,
+	if (sip_hostport_parse(rp_str_make(p, (size_t)(q - p)), &v->host, &v->host_type,
 			       &dummy_port, &dummy_hp, &bad) != SIP_OK || dummy_hp)
 		FAIL(SIP_E_BAD_VIA, p + bad);
 	p = skip_lws(q, end);
@@ -627,11 +626,11 @@ enum sip_err sip_via_parse(rp_str s, struct sip_via *out, struct sip_perr *err)
 			q++;
 		if (!digits_u64(p, q, 65535, &port))
 			FAIL(SIP_E_BAD_VIA, p);
-		v.port = (uint16_t)port;
-		v.has_port = true;
+		v->port = (uint16_t)port;
+		v->has_port = true;
 		p = skip_lws(q, end);
 	}
-	v.params = rp_str_make(p, (size_t)(end - p));
+	v->params = rp_str_make(p, (size_t)(end - p));
 	while (p < end) {
 		const char *at = p;
 		rp_str name, val;
@@ -643,8 +642,8 @@ enum sip_err sip_via_parse(rp_str s, struct sip_via *out, struct sip_perr *err)
 		if (SIP_LIT_CASEEQ(name, "branch")) {
 			if (!hv || val.p[0] == '"')
 				FAIL(SIP_E_BAD_VIA, at);
-			v.branch = val;
-			v.has_branch = true;
+			v->branch = val;
+			v->has_branch = true;
 		} else if (SIP_LIT_CASEEQ(name, "received")) {
 			/* received = IPv4address / IPv6address (brackets tolerated) */
 			rp_str ip = val;
@@ -653,28 +652,37 @@ enum sip_err sip_via_parse(rp_str s, struct sip_via *out, struct sip_perr *err)
 				ip = rp_str_make(ip.p + 1, ip.n - 2);
 			if (!hv || (!sip_ipv4_valid(ip) && !sip_ipv6_valid(ip)))
 				FAIL(SIP_E_BAD_VIA, at);
-			v.received = val;
-			v.has_received = true;
+			v->received = val;
+			v->has_received = true;
 		} else if (SIP_LIT_CASEEQ(name, "rport")) {
-			v.has_rport = true;
+			v->has_rport = true;
 			if (hv) {
 				if (!digits_u64(val.p, val.p + val.n, 65535, &n))
 					FAIL(SIP_E_BAD_VIA, at);
-				v.rport = (int32_t)n;
+				v->rport = (int32_t)n;
 			}
 		} else if (SIP_LIT_CASEEQ(name, "maddr")) {
 			if (!hv)
 				FAIL(SIP_E_BAD_VIA, at);
-			v.maddr = val;
-			v.has_maddr = true;
+			v->maddr = val;
+			v->has_maddr = true;
 		} else if (SIP_LIT_CASEEQ(name, "ttl")) {
 			if (!hv || !digits_u64(val.p, val.p + val.n, 255, &n))
 				FAIL(SIP_E_BAD_VIA, at);
-			v.ttl = (int)n;
+			v->ttl = (int)n;
 		}
 	}
-	*out = v;
-	return SIP_OK;
+		return SIP_OK;
+}
+
+enum sip_err sip_via_parse(rp_str s, struct sip_via *out, struct sip_perr *err)
+{
+	struct sip_via tmp;
+	enum sip_err rc = sip_via_parse_into(s, &tmp, err);
+
+	if (rc == SIP_OK)
+		*out = tmp;
+	return rc;
 }
 
 bool sip_via_branch_is_rfc3261(const struct sip_via *v)
@@ -683,31 +691,29 @@ bool sip_via_branch_is_rfc3261(const struct sip_via *v)
 	       memcmp(v->branch.p, "z9hG4bK", 7) == 0;
 }
 
-enum sip_err sip_nameaddr_parse(rp_str s, struct sip_nameaddr *out,
+enum sip_err sip_nameaddr_parse_into(rp_str s, struct sip_nameaddr *na,
 				struct sip_perr *err)
 {
 	const char *p = s.p, *end = s.p + s.n, *q;
-	struct sip_nameaddr na;
 	struct sip_perr uerr;
 
-	memset(&na, 0, sizeof(na));
+	memset(na, 0, sizeof(*na));
 	p = skip_lws(p, end);
-	na.raw = rp_str_trim(rp_str_make(p, (size_t)(end - p)));
+	na->raw = rp_str_trim(rp_str_make(p, (size_t)(end - p)));
 	if (p == end)
 		FAIL(SIP_E_BAD_NAME_ADDR, p);
 	if (*p == '*') {
 		if (skip_lws(p + 1, end) != end)
 			FAIL(SIP_E_BAD_NAME_ADDR, p);
-		na.star = true;
-		*out = na;
-		return SIP_OK;
+		na->star = true;
+				return SIP_OK;
 	}
 	if (*p == '"') {
 		q = scan_quoted(p, end);
 		if (!q)
 			FAIL(SIP_E_BAD_NAME_ADDR, p);
-		na.display = rp_str_make(p, (size_t)(q - p));
-		na.display_quoted = true;
+		na->display = rp_str_make(p, (size_t)(q - p));
+		na->display_quoted = true;
 		p = skip_lws(q, end);
 		if (p == end || *p != '<')
 			FAIL(SIP_E_BAD_NAME_ADDR, p);
@@ -716,7 +722,7 @@ enum sip_err sip_nameaddr_parse(rp_str s, struct sip_nameaddr *out,
 		while (q < end && (sip_cis(*q, SIP_C_TOKEN) || is_lws(*q)))
 			q++;
 		if (q < end && *q == '<') {
-			na.display = rp_str_trim(rp_str_make(p, (size_t)(q - p)));
+			na->display = rp_str_trim(rp_str_make(p, (size_t)(q - p)));
 			p = q;
 		}
 	}
@@ -725,9 +731,9 @@ enum sip_err sip_nameaddr_parse(rp_str s, struct sip_nameaddr *out,
 		q = memchr(p, '>', (size_t)(end - p));
 		if (!q)
 			FAIL(SIP_E_BAD_NAME_ADDR, p - 1);
-		na.uri_str = rp_str_make(p, (size_t)(q - p));
-		na.bracketed = true;
-		if (sip_uri_parse(na.uri_str, &na.uri, &uerr) != SIP_OK)
+		na->uri_str = rp_str_make(p, (size_t)(q - p));
+		na->bracketed = true;
+		if (sip_uri_parse_into(na->uri_str, &na->uri, &uerr) != SIP_OK)
 			FAIL(SIP_E_BAD_URI, p + uerr.off);
 		p = skip_lws(q + 1, end);
 	} else {
@@ -739,12 +745,12 @@ enum sip_err sip_nameaddr_parse(rp_str s, struct sip_nameaddr *out,
 				FAIL(SIP_E_BAD_NAME_ADDR, q);
 			q++;
 		}
-		na.uri_str = rp_str_make(p, (size_t)(q - p));
-		if (sip_uri_parse(na.uri_str, &na.uri, &uerr) != SIP_OK)
+		na->uri_str = rp_str_make(p, (size_t)(q - p));
+		if (sip_uri_parse_into(na->uri_str, &na->uri, &uerr) != SIP_OK)
 			FAIL(SIP_E_BAD_URI, p + uerr.off);
 		p = skip_lws(q, end);
 	}
-	na.params = rp_str_make(p, (size_t)(end - p));
+	na->params = rp_str_make(p, (size_t)(end - p));
 	while (p < end) {
 		const char *at = p;
 		rp_str name, val;
@@ -753,14 +759,23 @@ enum sip_err sip_nameaddr_parse(rp_str s, struct sip_nameaddr *out,
 		if (*p != ';' || !gparam(&p, end, &name, &val, &hv))
 			FAIL(SIP_E_BAD_NAME_ADDR, at);
 		if (name.n == 3 && SIP_LIT_CASEEQ(name, "tag")) {
-			if (!hv || val.p[0] == '"' || val.p[0] == '[' || na.has_tag)
+			if (!hv || val.p[0] == '"' || val.p[0] == '[' || na->has_tag)
 				FAIL(SIP_E_BAD_NAME_ADDR, at);
-			na.tag = val;
-			na.has_tag = true;
+			na->tag = val;
+			na->has_tag = true;
 		}
 	}
-	*out = na;
-	return SIP_OK;
+		return SIP_OK;
+}
+
+enum sip_err sip_nameaddr_parse(rp_str s, struct sip_nameaddr *out, struct sip_perr *err)
+{
+	struct sip_nameaddr tmp;
+	enum sip_err rc = sip_nameaddr_parse_into(s, &tmp, err);
+
+	if (rc == SIP_OK)
+		*out = tmp;
+	return rc;
 }
 
 enum sip_err sip_cseq_parse(rp_str s, struct sip_cseq *out, struct sip_perr *err)

@@ -164,6 +164,8 @@ struct sip_via {
 	int ttl;                /* -1 when absent */
 };
 enum sip_err sip_via_parse(rp_str s, struct sip_via *out, struct sip_perr *err);
+/* In-place variant (no copy; *out unspecified on failure). */
+enum sip_err sip_via_parse_into(rp_str s, struct sip_via *out, struct sip_perr *err);
 /* True if the branch starts with the RFC 3261 magic cookie "z9hG4bK" and
  * has something after it. */
 bool sip_via_branch_is_rfc3261(const struct sip_via *v);
@@ -184,6 +186,9 @@ struct sip_nameaddr {
 };
 enum sip_err sip_nameaddr_parse(rp_str s, struct sip_nameaddr *out,
 				struct sip_perr *err);
+/* In-place variant (no copy; *out unspecified on failure). */
+enum sip_err sip_nameaddr_parse_into(rp_str s, struct sip_nameaddr *out,
+				     struct sip_perr *err);
 
 struct sip_cseq {
 	uint32_t num;           /* <= 2^31 - 1 */

@@ -104,7 +104,7 @@ static enum sip_err eager(struct sip_msg *m, struct sip_hdr *h, size_t hoff,
 			if (!memchr(h->value.p, ',', h->value.n) ||
 			    !sip_hdr_list_next(&it, &first))
 				first = h->value;
-			rc = sip_via_parse(first, &m->via, &e);
+			rc = sip_via_parse_into(first, &m->via, &e);
 			if (rc != SIP_OK)
 				return sip_perr_set(err, rc,
 						    voff + (size_t)(first.p - h->value.p) + e.off);
@@ -116,7 +116,7 @@ static enum sip_err eager(struct sip_msg *m, struct sip_hdr *h, size_t hoff,
 
 		if (from ? m->h_from != NULL : m->h_to != NULL)
 			return sip_perr_set(err, SIP_E_DUP_HEADER, hoff);
-		rc = sip_nameaddr_parse(h->value, from ? &m->from : &m->to, &e);
+		rc = sip_nameaddr_parse_into(h->value, from ? &m->from : &m->to, &e);
 		if (rc == SIP_OK && (from ? m->from.star : m->to.star))
 			rc = sip_perr_set(&e, SIP_E_BAD_NAME_ADDR, 0);
 		if (rc != SIP_OK)

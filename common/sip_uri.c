@@ -215,57 +215,6 @@ static bool ipv6_valid(const char *p, size_t n)
 	return dcolon ? groups < 8 : groups == 8;
 }
 
-static bool fqdn_valid(const char *p, size_t n, size_t *bad)
-{
-	size_t i = 0, label = 0;
-	char last = 0;
-
-	if (n == 0) {
-		*bad = 0;
-		return false;
-	}
-	for (i = 0; i < n; i++) {
-		char c = p[i];
-
-		if (c == '.') {
-			/* Empty labels and labels ending in '-' are not hostnames;
-			 * one trailing dot is allowed. */
-			if (i == label || last == '-') {
-				*bad = i;
-				return false;
-			}
-			label = i + 1;
-		} else if (sip_cis(c, SIP_C_ALPHA | SIP_C_DIGIT)) {
-			/* fine */
-		} else if (c == '-') {
-			if (i == label) {
-				*bad = i;
-				return false;
-			}
-		} else {
-			*bad = i;
-			return false;
-		}
-		last = c;
-	}
-	if (last == '-') {
-		*bad = n - 1;
-		return false;
-	}
-	/* toplabel starts with ALPHA: find the last non-empty label. */
-	size_t end = n, top;
-	if (p[end - 1] == '.')
-		end--;
-	top = end;
-	while (top > 0 && p[top - 1] != '.')
-		top--;
-	if (top == end || !sip_cis(p[top], SIP_C_ALPHA)) {
-		*bad = top;
-		return false;
-	}
-	return true;
-}
-
 bool sip_ipv4_valid(rp_str s)
 {
 	return s.n && ipv4_valid(s.p, s.n);
@@ -298,21 +247,62 @@ enum sip_err sip_hostport_parse(rp_str s, rp_str *host, enum sip_host_type *type
 		t = SIP_HOST_IPV6;
 		hend = (size_t)(rb - s.p) + 1;
 	} else {
-		size_t bad = 0;
+		/* One pass: hostname = *(domainlabel ".") toplabel ["."], or an
+		 * IPv4address when it is all digits and dots. */
+		size_t label = 0, prev_label = 0;
+		bool numeric = true;
+		char last = 0;
 
-		for (i = 0; i < s.n && s.p[i] != ':'; i++)
-			;
+		for (i = 0; i < s.n; i++) {
+			char c = s.p[i];
+
+			if (c == ':')
+				break;
+			if (c == '.') {
+				if (i == label || last == '-')
+					goto bad_at_i;
+				prev_label = label;
+				label = i + 1;
+			} else if (c >= '0' && c <= '9') {
+				/* fine */
+			} else if (sip_cis(c, SIP_C_ALPHA)) {
+				numeric = false;
+			} else if (c == '-') {
+				if (i == label)
+					goto bad_at_i;
+				numeric = false;
+			} else {
+				goto bad_at_i;
+			}
+			last = c;
+		}
 		hend = i;
 		h = rp_str_make(s.p, hend);
-		if (ipv4_valid(h.p, h.n)) {
-			t = SIP_HOST_IPV4;
-		} else if (fqdn_valid(h.p, h.n, &bad)) {
-			t = SIP_HOST_FQDN;
-		} else {
-			*erroff = bad;
+		if (hend == 0) {
+			*erroff = 0;
 			return SIP_E_BAD_URI;
 		}
+		if (numeric) {
+			if (!ipv4_valid(h.p, h.n)) {
+				*erroff = 0;
+				return SIP_E_BAD_URI;
+			}
+			t = SIP_HOST_IPV4;
+		} else {
+			size_t top = label == hend ? prev_label : label;
+
+			if (last == '-' || !sip_cis(s.p[top], SIP_C_ALPHA)) {
+				*erroff = last == '-' ? hend - 1 : top;
+				return SIP_E_BAD_URI;
+			}
+			t = SIP_HOST_FQDN;
+		}
+		goto host_done;
+bad_at_i:
+		*erroff = i;
+		return SIP_E_BAD_URI;
 	}
+host_done:;
 	uint32_t pv = 0;
 	bool hp = false;
 	if (hend < s.n) {
@@ -492,11 +482,11 @@ static enum sip_err parse_params(rp_str params, struct sip_uri *u, size_t base,
 		(void)start;
 		switch (name.n) {
 		case 2:
-			if (rp_str_caseeq_cstr(name, "lr"))
+			if (SIP_LIT_CASEEQ(name, "lr"))
 				u->lr = true;
 			break;
 		case 3:
-			if (rp_str_caseeq_cstr(name, "ttl")) {
+			if (SIP_LIT_CASEEQ(name, "ttl")) {
 				uint64_t t;
 
 				if (rp_str_to_u64(value, 255, &t) != 0)
@@ -507,21 +497,21 @@ static enum sip_err parse_params(rp_str params, struct sip_uri *u, size_t base,
 			}
 			break;
 		case 4:
-			if (rp_str_caseeq_cstr(name, "user"))
+			if (SIP_LIT_CASEEQ(name, "user"))
 				u->user_param = value;
 			break;
 		case 5:
-			if (rp_str_caseeq_cstr(name, "maddr"))
+			if (SIP_LIT_CASEEQ(name, "maddr"))
 				u->maddr = value;
 			break;
 		case 6:
-			if (rp_str_caseeq_cstr(name, "method"))
+			if (SIP_LIT_CASEEQ(name, "method"))
 				u->method = value;
-			else if (rp_str_caseeq_cstr(name, "secure"))
+			else if (SIP_LIT_CASEEQ(name, "secure"))
 				u->secure = true;
 			break;
 		case 9:
-			if (rp_str_caseeq_cstr(name, "transport"))
+			if (SIP_LIT_CASEEQ(name, "transport"))
 				u->transport = value;
 			break;
 		}
@@ -630,39 +620,38 @@ static enum sip_err parse_tel(rp_str s, size_t off, struct sip_uri *u,
 	return SIP_OK;
 }
 
-enum sip_err sip_uri_parse(rp_str s, struct sip_uri *out, struct sip_perr *err)
+enum sip_err sip_uri_parse_into(rp_str s, struct sip_uri *u, struct sip_perr *err)
 {
-	struct sip_uri u;
 	size_t i;
 	enum sip_err rc;
 
-	memset(&u, 0, sizeof(u));
-	u.raw = s;
-	u.ttl = -1;
+	memset(u, 0, sizeof(*u));
+	u->raw = s;
+	u->ttl = -1;
 	if (s.n == 0 || !sip_cis(s.p[0], SIP_C_ALPHA))
 		return sip_perr_set(err, SIP_E_BAD_URI, 0);
 	for (i = 1; i < s.n && sip_cis(s.p[i], SIP_C_SCHEME); i++)
 		;
 	if (i >= s.n || s.p[i] != ':')
 		return sip_perr_set(err, SIP_E_BAD_URI, i);
-	u.scheme_str = rp_str_make(s.p, i);
+	u->scheme_str = rp_str_make(s.p, i);
 	i++;
 	if (i == s.n)
 		return sip_perr_set(err, SIP_E_BAD_URI, i);
-	if (u.scheme_str.n == 3 && rp_str_caseeq_cstr(u.scheme_str, "sip")) {
-		u.scheme = SIP_SCHEME_SIP;
-		rc = parse_sip(s, i, &u, err);
-	} else if (u.scheme_str.n == 4 && rp_str_caseeq_cstr(u.scheme_str, "sips")) {
-		u.scheme = SIP_SCHEME_SIPS;
-		rc = parse_sip(s, i, &u, err);
-	} else if (u.scheme_str.n == 3 && rp_str_caseeq_cstr(u.scheme_str, "tel")) {
-		u.scheme = SIP_SCHEME_TEL;
-		rc = parse_tel(s, i, &u, err);
+	if (u->scheme_str.n == 3 && SIP_LIT_CASEEQ(u->scheme_str, "sip")) {
+		u->scheme = SIP_SCHEME_SIP;
+		rc = parse_sip(s, i, u, err);
+	} else if (u->scheme_str.n == 4 && SIP_LIT_CASEEQ(u->scheme_str, "sips")) {
+		u->scheme = SIP_SCHEME_SIPS;
+		rc = parse_sip(s, i, u, err);
+	} else if (u->scheme_str.n == 3 && SIP_LIT_CASEEQ(u->scheme_str, "tel")) {
+		u->scheme = SIP_SCHEME_TEL;
+		rc = parse_tel(s, i, u, err);
 	} else {
 		/* absoluteURI: opaque, but only printable non-space chars and
 		 * none that would end a name-addr or start a quoted string. */
-		u.scheme = SIP_SCHEME_OTHER;
-		u.opaque = rp_str_make(s.p + i, s.n - i);
+		u->scheme = SIP_SCHEME_OTHER;
+		u->opaque = rp_str_make(s.p + i, s.n - i);
 		for (size_t j = i; j < s.n; j++) {
 			unsigned char c = (unsigned char)s.p[j];
 
@@ -671,8 +660,15 @@ enum sip_err sip_uri_parse(rp_str s, struct sip_uri *out, struct sip_perr *err)
 		}
 		rc = SIP_OK;
 	}
-	if (rc != SIP_OK)
-		return rc;
-	*out = u;
-	return SIP_OK;
+	return rc;
+}
+
+enum sip_err sip_uri_parse(rp_str s, struct sip_uri *out, struct sip_perr *err)
+{
+	struct sip_uri u;
+	enum sip_err rc = sip_uri_parse_into(s, &u, err);
+
+	if (rc == SIP_OK)
+		*out = u;
+	return rc;
 }

@@ -97,6 +97,9 @@ struct sip_uri {
  * SIP_OK or SIP_E_BAD_URI with err->off relative to s.p. 'out' is written
  * only on success. */
 enum sip_err sip_uri_parse(rp_str s, struct sip_uri *out, struct sip_perr *err);
+/* Same, parsing straight into *out (no copy); *out is unspecified on
+ * failure. For parsers that fill a larger struct they own. */
+enum sip_err sip_uri_parse_into(rp_str s, struct sip_uri *out, struct sip_perr *err);
 
 /* Validates host [":" port] (Via sent-by and URI hostport). */
 enum sip_err sip_hostport_parse(rp_str s, rp_str *host, enum sip_host_type *type,
