@@ -249,6 +249,11 @@ static bool parse_value(struct parser *ps, struct cfg_value *v)
 		}
 		v->text = t.parts[0].s;
 		v->quoted = true;
+		/* the decoded copy may be a password: wiped with the config */
+		if (v->text.n && cfg_add_secret(ps->c, (char *)v->text.p, v->text.n) < 0) {
+			nomem(ps);
+			return false;
+		}
 		break;
 	default:
 		expected(ps, "a value");

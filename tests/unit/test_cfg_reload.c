@@ -11,7 +11,9 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <string.h>
+#include <time.h>
 
 static struct cfg *load_agent(const char *ua)
 {
@@ -106,7 +108,8 @@ static void *reader(void *arg)
 {
 	struct shared *s = arg;
 
-	for (unsigned i = 0; i < READS && !atomic_load(&s->stop); i++) {
+	/* a minimum of reads, so that they overlap the swaps */
+	for (unsigned i = 0; i < READS && (i < 500 || !atomic_load(&s->stop)); i++) {
 		struct cfg *c = cfg_holder_get(&s->h);
 		struct capture cp;
 
@@ -130,17 +133,21 @@ START_TEST(concurrent_swaps_and_readers)
 	atomic_init(&s.bad, 0);
 	for (int i = 0; i < READERS; i++)
 		ck_assert_int_eq(pthread_create(&th[i], NULL, reader, &s), 0);
+	/* wait (at most 10 s) until the readers run, then swap under them */
+	for (time_t end = time(NULL) + 10; atomic_load(&s.evals) < READERS && time(NULL) < end;)
+		sched_yield();
 	for (int i = 1; i <= SWAPS; i++) {
 		char ua[32];
 
 		snprintf(ua, sizeof(ua), "gen%d", i);
 		cfg_holder_swap(&s.h, load_agent(ua));
+		sched_yield();
 	}
 	atomic_store(&s.stop, 1);
 	for (int i = 0; i < READERS; i++)
 		pthread_join(th[i], NULL);
 	ck_assert_uint_eq(atomic_load(&s.bad), 0);
-	ck_assert_uint_gt(atomic_load(&s.evals), 0);
+	ck_assert_uint_ge(atomic_load(&s.evals), READERS * 500);
 	{
 		struct cfg *c = cfg_holder_get(&s.h);
 
