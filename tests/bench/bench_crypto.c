@@ -23,6 +23,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <srtp2/srtp.h>
+
 #include "msrtp.h"
 
 #define PAYLOAD 160
@@ -214,7 +216,7 @@ static int floor_gcm_unprotect(struct floor_gcm *f, uint8_t *p, size_t *len)
 /* ---- measurement -------------------------------------------------------- */
 
 /* One side of a measurement: n sessions of one kind, protect or unprotect. */
-enum impl { FLOOR_CM, FLOOR_GCM, MSRTP };
+enum impl { FLOOR_CM, FLOOR_GCM, MSRTP, LIBSRTP };
 
 struct side {
 	enum impl impl;
@@ -222,6 +224,8 @@ struct side {
 	struct floor_cm *cm;
 	struct floor_gcm *gcm;
 	struct msrtp **ms;
+	srtp_t *raw; /* libsrtp called directly: the wrapper's overhead */
+	uint8_t (*rawkey)[46];
 };
 
 static void key_for(unsigned i, uint8_t key[32], size_t klen, uint8_t salt[14], size_t slen)
@@ -252,6 +256,22 @@ static void side_new(struct side *s, enum impl impl, enum msrtp_suite suite, uns
 				die("out of memory");
 			key_for(i, key, 16, salt, 12);
 			floor_gcm_init(&s->gcm[i], key, salt);
+		} else if (impl == LIBSRTP) {
+			if (!s->raw && (!(s->raw = calloc(n, sizeof(*s->raw))) ||
+					!(s->rawkey = calloc(n, sizeof(*s->rawkey)))))
+				die("out of memory");
+			key_for(i, key, 16, salt, 14);
+			memcpy(s->rawkey[i], key, 16);
+			memcpy(s->rawkey[i] + 16, salt, 14);
+			srtp_policy_t pol;
+			memset(&pol, 0, sizeof(pol));
+			srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtp);
+			srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&pol.rtcp);
+			pol.ssrc.type = dir == MSRTP_PROTECT ? ssrc_any_outbound : ssrc_any_inbound;
+			pol.key = s->rawkey[i];
+			pol.window_size = 128;
+			if (srtp_create(&s->raw[i], &pol) != srtp_err_status_ok)
+				die("srtp_create failed");
 		} else {
 			if (!s->ms && !(s->ms = calloc(n, sizeof(*s->ms))))
 				die("out of memory");
@@ -272,7 +292,11 @@ static void side_free(struct side *s)
 			floor_gcm_free(&s->gcm[i]);
 		if (s->ms)
 			msrtp_free(s->ms[i]);
+		if (s->raw)
+			srtp_dealloc(s->raw[i]);
 	}
+	free(s->raw);
+	free(s->rawkey);
 	free(s->cm);
 	free(s->gcm);
 	free(s->ms);
@@ -284,6 +308,13 @@ static int side_protect(struct side *s, unsigned i, uint8_t *p, size_t *len)
 	case FLOOR_CM: return floor_cm_protect(&s->cm[i], p, len);
 	case FLOOR_GCM: return floor_gcm_protect(&s->gcm[i], p, len);
 	case MSRTP: return msrtp_protect_rtp(s->ms[i], p, len, BUFSZ);
+	case LIBSRTP: {
+		int l = (int)*len;
+		if (srtp_protect(s->raw[i], p, &l) != srtp_err_status_ok)
+			return -1;
+		*len = (size_t)l;
+		return 0;
+	}
 	}
 	return -1;
 }
@@ -294,6 +325,13 @@ static int side_unprotect(struct side *s, unsigned i, uint8_t *p, size_t *len)
 	case FLOOR_CM: return floor_cm_unprotect(&s->cm[i], p, len);
 	case FLOOR_GCM: return floor_gcm_unprotect(&s->gcm[i], p, len);
 	case MSRTP: return msrtp_unprotect_rtp(s->ms[i], p, len);
+	case LIBSRTP: {
+		int l = (int)*len;
+		if (srtp_unprotect(s->raw[i], p, &l) != srtp_err_status_ok)
+			return -1;
+		*len = (size_t)l;
+		return 0;
+	}
 	}
 	return -1;
 }
@@ -396,6 +434,8 @@ int main(void)
 		{"msrtp_unprotect_1000_sessions_per_cpu_s",
 		 run_unprotect(MSRTP, MSRTP_AES_CM_128_HMAC_SHA1_80, NSESS),
 		 "crypto_floor_unprotect_per_cpu_s"},
+		{"libsrtp_direct_protect_per_cpu_s", run_protect(LIBSRTP, 0, 1), NULL},
+		{"libsrtp_direct_unprotect_per_cpu_s", run_unprotect(LIBSRTP, 0, 1), NULL},
 		{"msrtp_gcm_protect_per_cpu_s", run_protect(MSRTP, MSRTP_AEAD_AES_128_GCM, 1),
 		 "crypto_floor_gcm_protect_per_cpu_s"},
 		{"msrtp_gcm_unprotect_per_cpu_s", run_unprotect(MSRTP, MSRTP_AEAD_AES_128_GCM, 1),
