@@ -64,6 +64,8 @@ static void forward(struct net *net, struct sk_buff *skb,
 	nf_reset_ct(skb);
 	skb_clear_tstamp(skb);
 	skb->pkt_type = PACKET_HOST;
+	/* Receive-side IP control block (iif, options) means nothing on output. */
+	memset(IPCB(skb), 0, sizeof(*IPCB(skb)));
 	skb_dst_drop(skb);
 	skb_dst_set(skb, &rt->dst);
 	ip_local_out(net, NULL, skb);
@@ -85,7 +87,8 @@ static unsigned int rampart_hook_v4(void *priv, struct sk_buff *skb,
 
 	iph = ip_hdr(skb);
 	/* Options and fragments are rare in RTP: the stack handles them. */
-	if (iph->protocol != IPPROTO_UDP || iph->ihl != 5 || ip_is_fragment(iph))
+	if (iph->protocol != IPPROTO_UDP || iph->ihl != 5 || ip_is_fragment(iph) ||
+	    skb_is_gso(skb))
 		return NF_ACCEPT;
 	if (!pskb_may_pull(skb, sizeof(*iph) + sizeof(*uh) + RTP_HEADER_LEN))
 		return NF_ACCEPT;

@@ -20,8 +20,10 @@
 #
 # Environment: RAMPART_VM_TIMEOUT (seconds, default 300), RAMPART_VM_SMP (2),
 # RAMPART_VM_MEM (MiB, 1024), RAMPART_VM_VERBOSE=1 (print the whole serial
-# log), RAMPART_VM_CACHE (see setup-vm.sh).  PATH and RAMPART_* variables are
-# passed on to the command.
+# log), RAMPART_VM_CACHE (see setup-vm.sh), RAMPART_VM_APPEND (extra kernel
+# command line; default slub_debug=FZPU: SLUB poisoning and red zones catch
+# use-after-free and overflows in the module's allocations).  PATH,
+# RAMPART_* and [AUL]SAN_OPTIONS are passed on to the command.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,7 +56,7 @@ work=$(mktemp -d /tmp/rampart-vm.XXXXXX) || exit 1
 trap 'rm -rf "$work"' EXIT INT TERM
 printf '%s\n' "$1" >"$work/cmd"
 pwd >"$work/cwd"
-export -p | grep -E '^export (PATH|RAMPART_[A-Za-z0-9_]*)=' >"$work/env" || true
+export -p | grep -E '^export (PATH|RAMPART_[A-Za-z0-9_]*|[AUL]SAN_OPTIONS)=' >"$work/env" || true
 echo "export RAMPART_IN_VM=1" >>"$work/env"
 chmod -R a+rX "$work"
 log=$work/serial.log
@@ -72,7 +74,7 @@ timeout -k 10 "$tmo" "$qemu" \
 	-smp "${RAMPART_VM_SMP:-2}" -m "${RAMPART_VM_MEM:-1024}" \
 	-nodefaults -no-user-config -display none -no-reboot \
 	-kernel "$img/vmlinux" -initrd "$img/initramfs.cpio.gz" \
-	-append "console=ttyS0 quiet panic=-1 RAMPART_VM_DIR=$work" \
+	-append "console=ttyS0 quiet panic=-1 ${RAMPART_VM_APPEND-slub_debug=FZPU} RAMPART_VM_DIR=$work" \
 	-serial "file:$log" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	>"$work/qemu.out" 2>&1 </dev/null
@@ -102,7 +104,7 @@ elif [ -z "$end" ]; then
 fi
 
 # Kernel trouble anywhere: live console lines or the dmesg dump.
-bad_re='WARNING:|BUG:|Oops|Kernel panic|general protection fault|kernel BUG at|UBSAN:|KASAN:|refcount_t:|list_add corruption|list_del corruption|RCU detected stall|rcu_sched detected stall|blocked for more than|Call Trace:'
+bad_re='WARNING:|BUG:|BUG [A-Za-z0-9_:-]+ \(|Oops|Kernel panic|general protection fault|kernel BUG at|UBSAN:|KASAN:|refcount_t:|list_add corruption|list_del corruption|RCU detected stall|rcu_sched detected stall|blocked for more than|Call Trace:'
 kbad=$(grep -v '^@@RAMPART' "$s" | sed -n '/^@@RAMPART-VM-BEGIN@@$/,/^@@RAMPART-VM-DMESG@@$/!p' |
 	grep -E "$bad_re" | head -n 5)
 kbad=$(sed -n '/^@@RAMPART-VM-DMESG@@$/,$p' "$s" | grep -E "$bad_re" | head -n 5)${kbad:+
