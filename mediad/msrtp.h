@@ -89,7 +89,11 @@ int msrtp_new(enum msrtp_dir dir, const struct msrtp_params *p, struct msrtp **o
 struct msrtp *msrtp_free(struct msrtp *c);
 
 /* RTP: *len is the packet length in, the new length out. 'cap' is the
- * buffer size (protect grows the packet by tag + MKI). */
+ * buffer size (protect grows the packet by tag + MKI). Return MSRTP_OK or a
+ * negative msrtp_result. On MSRTP_E_PARSE / MSRTP_E_SPACE the packet is
+ * untouched; after any other failure its bytes are unspecified (AEAD
+ * decrypts before the tag check): drop it. The sender side answers
+ * MSRTP_E_REPLAY to a sequence number it already protected. */
 int msrtp_protect_rtp(struct msrtp *c, uint8_t *pkt, size_t *len, size_t cap);
 int msrtp_unprotect_rtp(struct msrtp *c, uint8_t *pkt, size_t *len);
 /* RTCP likewise (SRTCP index handled by libsrtp). */
