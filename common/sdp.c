@@ -153,13 +153,13 @@ static int parse_conn(const struct sdp_line *l, struct sdp_conn *c,
 		return SDP_E_CONN;
 	}
 	slash = rp_str_chr(addr, '/');
-	c->line = (struct sdp_line *)l;
-	c->nettype = nt;
-	c->addrtype = at;
 	if (slash == 0) {
 		*bad = addr.p;
 		return SDP_E_CONN;
 	}
+	c->line = (struct sdp_line *)l;
+	c->nettype = nt;
+	c->addrtype = at;
 	if (slash > 0) {
 		c->address = rp_str_make(addr.p, (size_t)slash);
 		c->suffix = rp_str_make(addr.p + slash + 1,
@@ -405,6 +405,7 @@ int sdp_parse(const char *buf, size_t len, rp_arena *a,
 		l->eol = eol;
 		l->has_value = false;
 		l->removed = false;
+		l->built = false;
 
 		if (nlines == 1) {
 			if (!rp_str_eq_cstr(l->raw, "v=0"))
@@ -585,6 +586,7 @@ static int line_build(struct sdp *s, struct sdp_line *l, char type,
 			memcpy(q, parts[i].p, parts[i].n);
 		q += parts[i].n;
 	}
+	l->built = true;
 	l->type = type;
 	l->raw = rp_str_make(p, n);
 	l->value = rp_str_make(p + 2, n - 2);
@@ -869,6 +871,18 @@ int sdp_set_origin_addr(struct sdp *s, enum sdp_addrtype type, rp_str addr)
 		return SDP_E_INVAL;
 	return oline_rebuild(s, s->origin.sess_version, addrtype_str(type, addr),
 		addr);
+}
+
+void sdp_wipe(struct sdp *s)
+{
+	for (struct sdp_line *l = s->first; l; l = l->next) {
+		if (l->built) {
+			explicit_bzero((char *)l->raw.p, l->raw.n);
+			l->raw.n = 0;
+			l->value.n = 0;
+			l->name.n = 0;
+		}
+	}
 }
 
 /* ---- serialising -------------------------------------------------------- */

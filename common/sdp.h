@@ -74,6 +74,7 @@ struct sdp_line {
 	uint8_t eol;    /* line ending: 2 CRLF, 1 LF, 0 none (end of input) */
 	bool has_value;
 	bool removed;   /* dropped by an edit; skipped by iterators */
+	bool built;     /* raw was written into the arena by an edit */
 };
 
 /* c=<nettype> <addrtype> <address>[/<suffix>] */
@@ -179,6 +180,13 @@ int sdp_insert_attr(struct sdp *s, struct sdp_media *m,
 int sdp_set_origin_version(struct sdp *s, uint64_t v);
 int sdp_bump_origin_version(struct sdp *s);
 int sdp_set_origin_addr(struct sdp *s, enum sdp_addrtype type, rp_str addr);
+
+/* Wipes (explicit_bzero) the text of every line an edit wrote into the
+ * arena, e.g. an inserted a=crypto with our key. Call it before resetting
+ * the arena when such lines were added; the struct sdp must not be used
+ * afterwards. The input buffer and the serialised output are the caller's
+ * to wipe. */
+void sdp_wipe(struct sdp *s);
 
 /* Bytes sdp_serialize() will write. */
 size_t sdp_serialized_len(const struct sdp *s);

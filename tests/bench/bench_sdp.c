@@ -86,7 +86,9 @@ static int one(rp_arena *a, struct rp_rand_pool *pool, char *out,
 		if (rc < 0)
 			return rc;
 	}
-	return sdp_serialize(s, out, cap, outlen);
+	rc = sdp_serialize(s, out, cap, outlen);
+	sdp_wipe(s);
+	return rc;
 }
 
 /* Runs for up to 'secs' of CPU; returns iterations per CPU-second. */

@@ -72,6 +72,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (sdp_set_conn(s, NULL, SDP_ADDR_IP4, RP_STR_LIT("192.0.2.1")) < 0)
 		abort();
 	(void)sdp_bump_origin_version(s);
+	(void)sdp_set_origin_addr(s, SDP_ADDR_IP6, RP_STR_LIT("2001:db8::9"));
+	{
+		/* Session attributes: drop the first, add one after the next. */
+		struct sdp_line *first = sdp_attr_next(s, NULL, NULL);
+
+		if (first) {
+			struct sdp_line *second = sdp_attr_next(s, NULL, first);
+
+			if (sdp_remove_line(s, first) < 0 ||
+			    sdp_insert_attr(s, NULL, second, RP_STR_LIT("x-rp"), NULL,
+				    NULL) < 0)
+				abort();
+		}
+	}
 	for (struct sdp_media *m = sdp_media_first(s); m; m = m->next, i++) {
 		if (sdp_set_conn(s, m, (i & 1) ? SDP_ADDR_IP6 : SDP_ADDR_IP4,
 			(i & 1) ? RP_STR_LIT("2001:db8::1") :

@@ -521,6 +521,12 @@ START_TEST(test_rewrite_with_new_crypto)
 		RP_STR_LIT("crypto"), l));
 	sdes_crypto_wipe(&c);
 	sdes_crypto_wipe(&back);
+	/* Our key text in the arena goes before the arena is reused. */
+	const char *text = ins->raw.p;
+	size_t tn = ins->raw.n;
+	sdp_wipe(s);
+	for (size_t i = 0; i < tn; i++)
+		ck_assert_int_eq(text[i], 0);
 	free(out);
 	free(buf);
 }
