@@ -235,6 +235,73 @@ static const char *const hdr_lname[SIP_HDR__COUNT] = {
 	[SIP_HDR_WWW_AUTHENTICATE] = "www-authenticate",
 };
 
+static const unsigned char hdr_llen[SIP_HDR__COUNT] = {
+	[SIP_HDR_ACCEPT] = 6,
+	[SIP_HDR_ACCEPT_CONTACT] = 14,
+	[SIP_HDR_ACCEPT_ENCODING] = 15,
+	[SIP_HDR_ACCEPT_LANGUAGE] = 15,
+	[SIP_HDR_ALERT_INFO] = 10,
+	[SIP_HDR_ALLOW] = 5,
+	[SIP_HDR_ALLOW_EVENTS] = 12,
+	[SIP_HDR_AUTHENTICATION_INFO] = 19,
+	[SIP_HDR_AUTHORIZATION] = 13,
+	[SIP_HDR_CALL_ID] = 7,
+	[SIP_HDR_CALL_INFO] = 9,
+	[SIP_HDR_CONTACT] = 7,
+	[SIP_HDR_CONTENT_DISPOSITION] = 19,
+	[SIP_HDR_CONTENT_ENCODING] = 16,
+	[SIP_HDR_CONTENT_LANGUAGE] = 16,
+	[SIP_HDR_CONTENT_LENGTH] = 14,
+	[SIP_HDR_CONTENT_TYPE] = 12,
+	[SIP_HDR_CSEQ] = 4,
+	[SIP_HDR_DATE] = 4,
+	[SIP_HDR_ERROR_INFO] = 10,
+	[SIP_HDR_EVENT] = 5,
+	[SIP_HDR_EXPIRES] = 7,
+	[SIP_HDR_FROM] = 4,
+	[SIP_HDR_IDENTITY] = 8,
+	[SIP_HDR_IDENTITY_INFO] = 13,
+	[SIP_HDR_IN_REPLY_TO] = 11,
+	[SIP_HDR_MAX_FORWARDS] = 12,
+	[SIP_HDR_MIME_VERSION] = 12,
+	[SIP_HDR_MIN_EXPIRES] = 11,
+	[SIP_HDR_MIN_SE] = 6,
+	[SIP_HDR_ORGANIZATION] = 12,
+	[SIP_HDR_P_ASSERTED_IDENTITY] = 19,
+	[SIP_HDR_P_PREFERRED_IDENTITY] = 20,
+	[SIP_HDR_PATH] = 4,
+	[SIP_HDR_PRIORITY] = 8,
+	[SIP_HDR_PRIVACY] = 7,
+	[SIP_HDR_PROXY_AUTHENTICATE] = 18,
+	[SIP_HDR_PROXY_AUTHORIZATION] = 19,
+	[SIP_HDR_PROXY_REQUIRE] = 13,
+	[SIP_HDR_RACK] = 4,
+	[SIP_HDR_REASON] = 6,
+	[SIP_HDR_RECORD_ROUTE] = 12,
+	[SIP_HDR_REFER_TO] = 8,
+	[SIP_HDR_REFERRED_BY] = 11,
+	[SIP_HDR_REJECT_CONTACT] = 14,
+	[SIP_HDR_REPLACES] = 8,
+	[SIP_HDR_REPLY_TO] = 8,
+	[SIP_HDR_REQUEST_DISPOSITION] = 19,
+	[SIP_HDR_REQUIRE] = 7,
+	[SIP_HDR_RETRY_AFTER] = 11,
+	[SIP_HDR_ROUTE] = 5,
+	[SIP_HDR_RSEQ] = 4,
+	[SIP_HDR_SERVER] = 6,
+	[SIP_HDR_SESSION_EXPIRES] = 15,
+	[SIP_HDR_SUBJECT] = 7,
+	[SIP_HDR_SUBSCRIPTION_STATE] = 18,
+	[SIP_HDR_SUPPORTED] = 9,
+	[SIP_HDR_TIMESTAMP] = 9,
+	[SIP_HDR_TO] = 2,
+	[SIP_HDR_UNSUPPORTED] = 11,
+	[SIP_HDR_USER_AGENT] = 10,
+	[SIP_HDR_VIA] = 3,
+	[SIP_HDR_WARNING] = 7,
+	[SIP_HDR_WWW_AUTHENTICATE] = 16,
+};
+
 static inline unsigned char lower(unsigned char c)
 {
 	return (unsigned)(c - 'A') < 26u ? (unsigned char)(c + 32) : c;
@@ -257,7 +324,7 @@ enum sip_hdr_id sip_hdr_lookup(rp_str name)
 		return SIP_HDR_OTHER;
 	if (n == 1)
 		return hdr_info[id].compact == (char)f ? (enum sip_hdr_id)id : SIP_HDR_OTHER;
-	return sip_lit_caseeq(name, hdr_lname[id], strlen(hdr_lname[id])) ?
+	return sip_lit_caseeq(name, hdr_lname[id], hdr_llen[id]) ?
 	       (enum sip_hdr_id)id : SIP_HDR_OTHER;
 }
 
