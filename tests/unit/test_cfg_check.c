@@ -366,6 +366,25 @@ START_TEST(check_file_entry_point)
 }
 END_TEST
 
+START_TEST(users_file_errors)
+{
+	static const char t[] = "users_file = \"" BAD_DIR "/users_bad.htdigest\";\n"
+		"route request { drop; }\n";
+	struct cfg *c = NULL;
+
+	cfg_diag_init(&diag);
+	ck_assert_int_eq(cfg_load_string("u.conf", t, sizeof(t) - 1, &c, &diag), -EINVAL);
+	ck_assert_uint_eq(diag.errors, 2);
+	/* positions are in the users file */
+	ck_assert_str_eq(diag.msg[0].file, BAD_DIR "/users_bad.htdigest");
+	ck_assert_uint_eq(diag.msg[0].line, 3);
+	ck_assert_uint_eq(diag.msg[0].col, 13);
+	ck_assert_str_eq(diag.msg[0].text, "bad MD5 HA1 (expected 32 hex digits)");
+	ck_assert_uint_eq(diag.msg[1].line, 4);
+	ck_assert_str_eq(diag.msg[1].text, "expected 'user:realm:ha1_md5[:ha1_sha256]'");
+}
+END_TEST
+
 START_TEST(edit_distance)
 {
 	ck_assert_uint_eq(cfg_edit_distance("relai", 5, "relay", 5), 1);
@@ -395,6 +414,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, call_depth_limit);
 	tcase_add_test(tc, lexer_rejects_nul);
 	tcase_add_test(tc, check_file_entry_point);
+	tcase_add_test(tc, users_file_errors);
 	tcase_add_test(tc, edit_distance);
 	suite_add_tcase(s, tc);
 	return s;

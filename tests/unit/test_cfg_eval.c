@@ -520,6 +520,44 @@ START_TEST(edge_reply_and_failure_routes)
 }
 END_TEST
 
+START_TEST(tls_peer_identity)
+{
+	struct cfg *c = NULL;
+	struct fake f;
+
+	ck_assert_int_eq(cfg_load_file(GOOD_DIR "/tls_client_auth.conf", &c, NULL), 0);
+	fake_init(&f, "INVITE", "u", "h", "2001:db8::1");
+	f.tp = CFG_TP_TLS;
+	EVAL(c, &f, CFG_EV_REPLIED, "reply 403 Unknown peer;");
+	fake_init(&f, "INVITE", "u", "h", "2001:db8::1");
+	f.tls_subject = "CN=pbx7.example.net";
+	f.sans[0] = "other.example.org";
+	f.sans[1] = "pbx7.example.net";
+	f.nsans = 2;
+	EVAL(c, &f, CFG_EV_RELAYED, "media require;relay ruri;");
+	fake_init(&f, "INVITE", "u", "h", "2001:db8::1");
+	f.tls_subject = "CN=phone.example.net";
+	f.sans[0] = "phone.example.net";
+	f.nsans = 1;
+	EVAL(c, &f, CFG_EV_CHALLENGED, "auth proxy example.net;");
+	cfg_put(c);
+}
+END_TEST
+
+START_TEST(failover_number_routing)
+{
+	struct cfg *c = NULL;
+	struct fake f;
+
+	ck_assert_int_eq(cfg_load_file(GOOD_DIR "/failover_trunks.conf", &c, NULL), 0);
+	fake_init(&f, "INVITE", "+498912345", "10.0.0.1", "10.0.0.50");
+	EVAL(c, &f, CFG_EV_RELAYED, "set user 00+498912345;relay national;");
+	fake_init(&f, "INVITE", "+15551234", "10.0.0.1", "10.0.0.50");
+	EVAL(c, &f, CFG_EV_RELAYED, "relay international;");
+	cfg_put(c);
+}
+END_TEST
+
 /* ---- expressions ---- */
 
 static const char *expr_script =
@@ -762,6 +800,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, edge_from_core);
 	tcase_add_test(tc, edge_registered_users);
 	tcase_add_test(tc, edge_reply_and_failure_routes);
+	tcase_add_test(tc, tls_peer_identity);
+	tcase_add_test(tc, failover_number_routing);
 	tcase_add_test(tc, expressions_true);
 	tcase_add_test(tc, expressions_false);
 	tcase_add_test(tc, assignments_are_visible_to_later_reads);

@@ -306,6 +306,57 @@ START_TEST(carrier_edge_trunks_and_users)
 }
 END_TEST
 
+START_TEST(failover_trunks)
+{
+	struct cfg *c = NULL;
+	const struct cfg_trunk *t;
+
+	ck_assert_int_eq(cfg_load_file(GOOD_DIR "/failover_trunks.conf", &c, NULL), 0);
+	t = cfg_trunk_find(c, RP_STR_LIT("national"));
+	ck_assert_int_eq(t->transport, CFG_TP_TCP);
+	ck_assert_uint_eq(t->naddrs, 3);
+	ck_assert_str_eq(t->addrs[2].host, "2001:db8::7");
+	ck_assert_uint_eq(t->addrs[2].port, 5060);
+	ck_assert_int_eq(t->media, CFG_MEDIA_DISABLE);
+	t = cfg_trunk_find(c, RP_STR_LIT("international"));
+	ck_assert_str_eq(t->out_password, "pa\"ss\\word");
+	ck_assert_uint_eq(t->nsuites, 3);
+	ck_assert_int_eq(t->suites[0], CFG_SRTP_AES_256_CM_HMAC_SHA1_80);
+	ck_assert_int_eq(t->suites[2], CFG_SRTP_NULL_HMAC_SHA1_80);
+	ck_assert_int_eq(t->tls.min_version, CFG_TLS_1_2);
+	ck_assert_str_eq(cfg_trunk_by_number(c, RP_STR_LIT("+4989"))->name, "national");
+	ck_assert_str_eq(cfg_trunk_by_number(c, RP_STR_LIT("004989"))->name, "national");
+	ck_assert_str_eq(cfg_trunk_by_number(c, RP_STR_LIT("+1555"))->name, "international");
+	cfg_free(c);
+}
+END_TEST
+
+START_TEST(registrar_settings_and_realms)
+{
+	struct cfg *c = NULL;
+	const struct cfg_settings *s;
+	const struct cfg_user *u;
+
+	ck_assert_int_eq(cfg_load_file(GOOD_DIR "/registrar.conf", &c, NULL), 0);
+	s = cfg_settings(c);
+	ck_assert_uint_eq(s->reg_min_expires, 120);
+	ck_assert_uint_eq(s->reg_max_expires, 600);
+	ck_assert_uint_eq(s->reg_default_expires, 300);
+	ck_assert_str_eq(s->users_file, "users.htdigest");
+	ck_assert_uint_eq(cfg_user_count(c), 5);
+	/* the same name in two realms is two accounts */
+	u = cfg_user_find(c, RP_STR_LIT("zoe"), RP_STR_LIT("voip.example"));
+	ck_assert_ptr_nonnull(u);
+	ck_assert_ptr_null(u->ha1_md5);
+	u = cfg_user_find(c, RP_STR_LIT("zoe"), RP_STR_LIT("other.example"));
+	ck_assert_ptr_nonnull(u);
+	ck_assert_str_eq(u->ha1_md5, "820367d3f25dd3df38a521fbb501da71");
+	ck_assert_ptr_nonnull(cfg_user_at(c, 4));
+	ck_assert_ptr_null(cfg_user_at(c, 5));
+	cfg_free(c);
+}
+END_TEST
+
 START_TEST(cidr_matching)
 {
 	struct cfg *c = load_ok(
@@ -452,6 +503,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, defaults_when_unset);
 	tcase_add_test(tc, listeners);
 	tcase_add_test(tc, carrier_edge_trunks_and_users);
+	tcase_add_test(tc, failover_trunks);
+	tcase_add_test(tc, registrar_settings_and_realms);
 	tcase_add_test(tc, cidr_matching);
 	tcase_add_test(tc, strings_and_comments);
 	tcase_add_test(tc, lexer_tokens_and_positions);
