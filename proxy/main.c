@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/random.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include "cfg_default.h"
 #include "cfg_diag.h"
 #include "cfg_prog.h"
+#include "ctl.h"
 #include "rp_arena.h"
 #include "rp_buf.h"
 #include "rp_hash.h"
@@ -41,6 +44,7 @@ struct proxy {
 	char hostname[256];
 	uint8_t tag_key[16];
 	rp_workers *ws;
+	rp_tls_store *tls;
 };
 
 static void usage(FILE *f)
@@ -60,6 +64,8 @@ static void usage(FILE *f)
 "  --tls-verify-client    mutual TLS: require a client certificate\n"
 "  --domain NAME          a domain that is this proxy (repeatable)\n"
 "  --state-dir DIR        where a generated certificate goes (/run/rampart)\n"
+"  --control PATH         control socket (default /run/rampart/proxy.sock;\n"
+"                         'none' for no control socket)\n"
 "  --idle-timeout SEC --max-conns N --max-conns-per-ip N --handshake-timeout SEC\n"
 "  --log-level err|warn|notice|info|debug\n"
 "  --version, --help\n"
@@ -320,6 +326,116 @@ out:
 	rp_arena_fini(&ar);
 }
 
+/* ---- control socket ---- */
+
+static int tls_reload(struct proxy *p, char *err, size_t n)
+{
+	if (!p->tls) {
+		snprintf(err, n, "no TLS listener");
+		return -ENOENT;
+	}
+	if (rp_tls_store_reload(p->tls, err, n) < 0) {
+		rp_err("TLS reload failed, keeping the current certificate: %s", err);
+		return -EINVAL;
+	}
+	rp_notice("TLS certificate, key and CAs reloaded; established connections keep theirs");
+	return 0;
+}
+
+static int cmd_stats(ctl_req *req, rp_buf *resp, void *arg)
+{
+	struct proxy *p = arg;
+	struct rp_workers_stats st;
+
+	rp_workers_get_stats(p->ws, &st);
+	benc_put_kv_int(resp, "workers", rp_workers_count(p->ws));
+	benc_put_kv_int(resp, "connections", st.conns);
+	benc_put_kv_int(resp, "accepted", (int64_t)st.accepted);
+	benc_put_kv_int(resp, "refused", (int64_t)st.refused);
+	benc_put_kv_int(resp, "closed", (int64_t)st.closed);
+	benc_put_kv_int(resp, "udp-messages", (int64_t)st.udp_msgs);
+	benc_put_kv_int(resp, "stream-messages", (int64_t)st.stream_msgs);
+	benc_put_kv_int(resp, "frame-errors", (int64_t)st.frame_errors);
+	benc_put_kv_int(resp, "dropped-slow", (int64_t)st.dropped_slow);
+	return rp_buf_error(resp);
+}
+
+static int cmd_listeners(ctl_req *req, rp_buf *resp, void *arg)
+{
+	struct proxy *p = arg;
+
+	benc_put_kv_list(resp, "listeners");
+	for (size_t i = 0; i < p->tcfg.n_listen; i++) {
+		char a[64], l[80];
+
+		rp_addr_fmt(&p->tcfg.listen[i].addr, a, sizeof(a));
+		snprintf(l, sizeof(l), "%s:%s", rp_tp_name(p->tcfg.listen[i].tp), a);
+		benc_put_cstr(resp, l);
+	}
+	benc_put_end(resp);
+	return rp_buf_error(resp);
+}
+
+static int cmd_tls_reload(ctl_req *req, rp_buf *resp, void *arg)
+{
+	char err[320];
+
+	if (tls_reload(arg, err, sizeof(err)) < 0)
+		return ctl_req_error(req, "TLS reload failed: %s", err);
+	return 0;
+}
+
+static const struct ctl_command ctl_cmds[] = {
+	{ "stats", cmd_stats, "", "transport counters: connections, messages, drops",
+		CTL_ACCESS_READ, NULL },
+	{ "listeners", cmd_listeners, "", "the addresses the proxy listens on",
+		CTL_ACCESS_READ, NULL },
+	{ "tls-reload", cmd_tls_reload, "",
+		"re-read TLS certificate, key and CAs (like SIGHUP); old connections keep theirs",
+		CTL_ACCESS_ADMIN, NULL },
+};
+
+static ctl_server *ctl_start(struct proxy *p, const char *path)
+{
+	struct ctl_server_opts o = { .name = "rampart-proxy",
+		.software = RAMPART_VERSION };
+	struct ctl_command cmds[sizeof(ctl_cmds) / sizeof(ctl_cmds[0])];
+	ctl_server *s = NULL;
+	int rc;
+
+	if (!path || !strcmp(path, "none"))
+		return NULL;
+	{
+		/* The directory is ours (/run/rampart); create it private. */
+		char dir[256];
+		char *slash;
+
+		snprintf(dir, sizeof(dir), "%s", path);
+		slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = 0;
+			(void)mkdir(dir, 0750);
+		}
+	}
+	rc = ctl_server_listen(path, 0, (gid_t)-1, &o, &s);
+	if (rc < 0) {
+		rp_warn("control socket %s: %s; running without one", path, strerror(-rc));
+		return NULL;
+	}
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		cmds[i] = ctl_cmds[i];
+		cmds[i].arg = p;
+	}
+	rc = ctl_server_register(s, cmds, sizeof(cmds) / sizeof(cmds[0]));
+	if (rc < 0) {
+		rp_warn("control socket: cannot register commands: %s", strerror(-rc));
+		ctl_server_free(s);
+		return NULL;
+	}
+	rp_notice("control socket %s", path);
+	return s;
+}
+
 /* ---- configuration ---- */
 
 static enum rp_tp tp_from_cfg(enum cfg_transport t)
@@ -419,7 +535,7 @@ static int auto_cert(struct proxy *p, const char *state_dir, char *cert, char *k
 enum {
 	O_CONFIG = 256, O_CHECK, O_LISTEN, O_WORKERS, O_CERT, O_KEY, O_CA, O_CADIR,
 	O_CIPHERS, O_VERIFY, O_DOMAIN, O_STATE, O_IDLE, O_MAXC, O_MAXIP, O_HS,
-	O_LOG, O_VERSION, O_HELP,
+	O_LOG, O_VERSION, O_HELP, O_CONTROL,
 };
 
 static unsigned long num_arg(const char *s, const char *opt)
@@ -456,6 +572,7 @@ int main(int argc, char **argv)
 		{ "max-conns-per-ip", required_argument, NULL, O_MAXIP },
 		{ "handshake-timeout", required_argument, NULL, O_HS },
 		{ "log-level", required_argument, NULL, O_LOG },
+		{ "control", required_argument, NULL, O_CONTROL },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -464,7 +581,9 @@ int main(int argc, char **argv)
 	struct proxy *p = &P;
 	struct rp_listen cli_listen[RP_MAX_LISTEN];
 	size_t n_cli_listen = 0;
-	const char *config = NULL, *state_dir = "/run/rampart";
+	const char *config = NULL, *state_dir = "/run/rampart", *control = NULL;
+	ctl_server *ctl = NULL;
+	int sfd;
 	const char *cert = NULL, *key = NULL, *ca = NULL, *cadir = NULL, *ciphers = NULL;
 	bool verify = false, cert_auto = true, need_tls = false;
 	enum rp_log_level lvl = RP_LOG_NOTICE;
@@ -501,6 +620,7 @@ int main(int argc, char **argv)
 				p->domains[p->n_domains++] = optarg;
 			break;
 		case O_STATE: state_dir = optarg; break;
+		case O_CONTROL: control = optarg; break;
 		case O_IDLE: idle = (long)num_arg(optarg, "--idle-timeout"); break;
 		case O_MAXC: maxc = (long)num_arg(optarg, "--max-conns"); break;
 		case O_MAXIP: maxip = (long)num_arg(optarg, "--max-conns-per-ip"); break;
@@ -593,13 +713,19 @@ int main(int argc, char **argv)
 		}
 	}
 
-	/* Signals are taken by this thread only (sigwait below). */
+	/* Signals are taken by this thread only, through a signalfd. */
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (sfd < 0) {
+		rp_err("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	p->tls = tls;
 
 	rc = rp_workers_start(&p->tcfg, tls, on_message, p, &p->ws);
 	if (rc < 0) {
@@ -619,30 +745,47 @@ int main(int argc, char **argv)
 			rp_addr_fmt(&ls[i].addr, a, sizeof(a));
 			rp_notice("listening on %s:%s", rp_tp_name(ls[i].tp), a);
 		}
-		rp_notice("rampart-proxy %s running with %u workers", RAMPART_VERSION,
-			rp_workers_count(p->ws));
 	}
+	if (!control)
+		control = cfg_settings(cfg)->control_socket ?
+			cfg_settings(cfg)->control_socket : "/run/rampart/proxy.sock";
+	ctl = ctl_start(p, control);
+	rp_notice("rampart-proxy %s running with %u workers", RAMPART_VERSION,
+		rp_workers_count(p->ws));
 	for (;;) {
-		int sig;
+		struct pollfd pf[2] = { { .fd = sfd, .events = POLLIN },
+			{ .fd = ctl ? ctl_server_fd(ctl) : -1, .events = POLLIN } };
+		struct signalfd_siginfo si;
 
-		if (sigwait(&set, &sig) != 0)
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			rp_err("poll: %s", strerror(errno));
+			exit_code = 1;
+			break;
+		}
+		if (ctl && (pf[1].revents & POLLIN) && ctl_server_handle(ctl) < 0) {
+			rp_warn("control socket failed; closing it");
+			ctl_server_free(ctl);
+			ctl = NULL;
+		}
+		if (!(pf[0].revents & POLLIN) ||
+		    read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 			continue;
-		if (sig == SIGHUP) {
+		if (si.ssi_signo == SIGHUP) {
 			char err[320];
 
-			if (!tls) {
+			if (!tls)
 				rp_notice("SIGHUP: no TLS listener, nothing to reload");
-			} else if (rp_tls_store_reload(tls, err, sizeof(err)) < 0) {
-				rp_err("TLS reload failed, keeping the current certificate: %s", err);
-			} else {
-				rp_notice("TLS certificate, key and CAs reloaded; "
-					"established connections keep theirs");
-			}
+			else
+				(void)tls_reload(p, err, sizeof(err));
 			continue;
 		}
-		rp_notice("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		rp_notice("%s: shutting down", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
 		break;
 	}
+	ctl_server_free(ctl);
+	close(sfd);
 	rp_workers_stop(p->ws);
 	rp_tls_store_free(tls);
 	if (need_tls)

@@ -41,8 +41,9 @@ class Proxy:
     def __init__(self, tmp, name, args):
         self.log = os.path.join(tmp, name + ".log")
         self.f = open(self.log, "w")
+        self.ctl = os.path.join(tmp, name + ".sock")
         self.p = subprocess.Popen([PROXY, "--state-dir", tmp, "--workers", "2",
-                                   "--log-level", "info"] + args,
+                                   "--log-level", "info", "--control", self.ctl] + args,
                                   stdout=self.f, stderr=subprocess.STDOUT)
         self.ports = {}
         deadline = time.time() + 10
@@ -52,12 +53,25 @@ class Proxy:
             time.sleep(0.05)
         for tp, port in re.findall(r"listening on (\w+):127\.0\.0\.1:(\d+)", self.text()):
             self.ports[tp] = int(port)
+        for tp, port in re.findall(r"listening on (\w+):\[::1\]:(\d+)", self.text()):
+            self.ports[tp + "6"] = int(port)
         if not self.ports:
             raise RuntimeError("proxy did not start:\n" + self.text())
 
     def text(self):
         with open(self.log) as f:
             return f.read()
+
+    def control(self, command):
+        """One control-protocol request (bencode over SOCK_SEQPACKET)."""
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        c.settimeout(5)
+        c.connect(self.ctl)
+        cmd = command.encode()
+        c.send(b"d7:command%d:%s6:cookie2:c1e" % (len(cmd), cmd))
+        r = c.recv(65536)
+        c.close()
+        return r
 
     def alive(self):
         return self.p.poll() is None
@@ -131,6 +145,7 @@ def main():
     procs = []
     try:
         px = Proxy(tmp, "proxy", ["--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0",
+                                  "--listen", "udp:[::1]:0", "--listen", "tcp:[::1]:0",
                                   "--listen", "tls:127.0.0.1:0", "--tls-cert", live_cert,
                                   "--tls-key", live_key])
         procs.append(px)
@@ -166,6 +181,22 @@ def main():
         check("OPTIONS 200 copies Via with received/rport, CSeq, Call-ID",
               "rport=%d" % u.getsockname()[1] in r and "CSeq: 1 OPTIONS" in r and
               "branch=z9hG4bK-c2-1" in r, r)
+
+        # IPv6 over UDP and TCP.
+        u6 = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        u6.bind(("::1", 0))
+        u6.settimeout(3)
+        u6.sendto(options("UDP", px.ports["udp6"], "six"), ("::1", px.ports["udp6"]))
+        try:
+            r = u6.recv(65536).decode()
+        except socket.timeout:
+            r = ""
+        check("OPTIONS over UDP/IPv6 gets 200", r.startswith("SIP/2.0 200") and "received=::1" in r, r)
+        t6 = socket.create_connection(("::1", px.ports["tcp6"]), timeout=3)
+        t6.sendall(options("TCP", px.ports["tcp6"], "six6"))
+        r = read_response(t6)
+        check("OPTIONS over TCP/IPv6 gets 200", r.startswith("SIP/2.0 200") and "six6" in r, r)
+        t6.close()
 
         # TCP: keep-alive ping/pong, pipelining, split writes, malformed, framing error.
         t = socket.create_connection(("127.0.0.1", tcp), timeout=3)
@@ -212,6 +243,18 @@ def main():
             check("%s accepted and OPTIONS answered 200" % ver,
                   "SIP/2.0 200 OK" in out and ("v%s@test" % ver) in out, out[-800:])
 
+        # Session resumption (tickets / cache) with TLS 1.2 and 1.3.
+        for flag in ("-tls1_2", "-tls1_3"):
+            sess = os.path.join(tmp, "sess" + flag)
+            s_client(tls, [flag, "-sess_out", sess], b"", timeout=8)
+            rc, out = s_client(tls, [flag, "-sess_in", sess], b"", timeout=8)
+            check("TLS session resumed (%s)" % flag, "Reused," in out, out[-600:])
+
+        # Control socket.
+        st = px.control("stats")
+        check("control socket: stats", b"result2:ok" in st and b"udp-messages" in st and
+              b"stream-messages" in st, st)
+
         # Reload while a TLS connection stays up (Python ssl client).
         ctx = ssl.create_default_context(cafile=os.path.join(pki, "ca.pem"))
         raw = socket.create_connection(("127.0.0.1", tls), timeout=5)
@@ -236,6 +279,9 @@ def main():
         check("TLS connection opened before the reload still works", r.startswith("SIP/2.0 200") and "r2@test" in r, r)
         with open(live_cert, "w") as f:
             f.write("not a certificate\n")
+        r = px.control("tls-reload")
+        check("control socket: tls-reload with bad files says why", b"result5:error" in r and
+              live_cert.encode() in r, r)
         px.p.send_signal(signal.SIGHUP)
         deadline = time.time() + 5
         while time.time() < deadline and "reload failed" not in px.text():
