@@ -365,6 +365,20 @@ static int cond(struct ev *e, const struct cfg_cond *c)
 
 static int run_list(struct ev *e, const struct cfg_stmt *s);
 
+/* Text that goes into a header line, a status line or a URI: CR, LF or NUL
+ * would let a message field (or a careless string) inject headers. */
+static int wire_text(struct ev *e, const struct cfg_arg *a, rp_str *out)
+{
+	int rc = arg_text(e, a, out);
+
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < out->n; i++)
+		if (out->p[i] == '\r' || out->p[i] == '\n' || out->p[i] == '\0')
+			return -EBADMSG;
+	return 0;
+}
+
 static int stop(struct ev *e, int verdict)
 {
 	e->verdict = verdict;
@@ -381,10 +395,10 @@ static int action(struct ev *e, const struct cfg_stmt *s)
 	case CFG_ACT_REPLY:
 		if (!o->reply)
 			return -ENOTSUP;
-		if (s->nargs > 1 && (rc = arg_text(e, &s->args[1], &t)) < 0)
+		if (s->nargs > 1 && (rc = wire_text(e, &s->args[1], &t)) < 0)
 			return rc;
 		for (unsigned i = 2; i < s->nargs; i++)
-			if ((rc = arg_text(e, &s->args[i], &hdrs[i - 2])) < 0)
+			if ((rc = wire_text(e, &s->args[i], &hdrs[i - 2])) < 0)
 				return rc;
 		rc = o->reply(e->m, (unsigned)s->ival, t, hdrs, s->nargs > 2 ? s->nargs - 2 : 0);
 		return rc < 0 ? rc : stop(e, CFG_EV_REPLIED);
@@ -398,7 +412,7 @@ static int action(struct ev *e, const struct cfg_stmt *s)
 	case CFG_ACT_ADD_HEADER:
 		if (!o->add_header)
 			return -ENOTSUP;
-		if ((rc = arg_text(e, &s->args[1], &t)) < 0)
+		if ((rc = wire_text(e, &s->args[1], &t)) < 0)
 			return rc;
 		return o->add_header(e->m, s->args[0].kind == CFG_A_WORD ? s->args[0].text
 			: s->args[0].t.parts[0].s, t);
@@ -417,7 +431,7 @@ static int action(struct ev *e, const struct cfg_stmt *s)
 	case CFG_ACT_PROXY_CHALLENGE:
 		if (!o->authenticate)
 			return -ENOTSUP;
-		if (s->nargs && (rc = arg_text(e, &s->args[0], &t)) < 0)
+		if (s->nargs && (rc = wire_text(e, &s->args[0], &t)) < 0)
 			return rc;
 		if (!t.p)
 			t = rp_str_make("", 0);
@@ -471,7 +485,7 @@ static int assign(struct ev *e, const struct cfg_stmt *s)
 
 	if (s->act == CFG_VAR_MEDIA)
 		return o->set_media ? o->set_media(e->m, (enum cfg_media_enc)s->ival) : -ENOTSUP;
-	rc = arg_text(e, &s->rhs, &t);
+	rc = wire_text(e, &s->rhs, &t);
 	if (rc < 0)
 		return rc;
 	if (!t.p)

@@ -113,8 +113,9 @@ enum cfg_verdict {
 /* Runs the entry route 'kind' of config 'c' for message 'm'. Returns a
  * verdict (>= 0) or a negative errno: -ENOENT (no such route), -ELOOP
  * (call depth), -ETIMEDOUT (step limit), -ENOSPC (text too long),
- * -ENOTSUP (missing callback), or an action's error. Thread-safe for a
- * shared 'c'. */
+ * -ENOTSUP (missing callback), -EBADMSG (CR, LF or NUL in text bound for
+ * a header, reason phrase, realm or URI), or an action's error.
+ * Thread-safe for a shared 'c'. */
 int cfg_eval(const struct cfg *c, enum cfg_route_kind kind, const struct cfg_ops *ops, void *m);
 
 /* Same, and reports the number of steps taken (for tests and tuning). */

@@ -173,6 +173,21 @@ static bool const_text(const struct cfg_arg *a, rp_str *out)
 	return false;
 }
 
+/* Constant text bound for the wire must not carry CR/LF/NUL (checked again
+ * at run time for interpolated text). */
+static void no_ctl(struct cfg_ck *k, const struct cfg_arg *a)
+{
+	for (unsigned i = 0; a->kind == CFG_A_STR && i < a->t.nparts; i++) {
+		const struct cfg_part *p = &a->t.parts[i];
+
+		if (!p->is_var && (memchr(p->s.p ? p->s.p : "", '\r', p->s.n) ||
+		    memchr(p->s.p ? p->s.p : "", '\n', p->s.n) || memchr(p->s.p ? p->s.p : "", '\0', p->s.n))) {
+			cfg_ck_err(k, a->pos, "line breaks are not allowed here (they would inject SIP headers)");
+			return;
+		}
+	}
+}
+
 static const struct cfg_trunk *find_trunk(struct cfg_ck *k, const struct cfg_arg *a)
 {
 	struct cfg_suggest s;
@@ -410,6 +425,7 @@ static void check_action(struct cfg_ck *k, struct walk *w, struct cfg_stmt *s, c
 		s->ival = (int)code;
 		for (unsigned j = 1; j < s->nargs; j++) {
 			resolve_value(k, &s->args[j]);
+			no_ctl(k, &s->args[j]);
 			if (j >= 2 && const_text(&s->args[j], &t)) {
 				ptrdiff_t colon = rp_str_chr(t, ':');
 
@@ -430,8 +446,10 @@ static void check_action(struct cfg_ck *k, struct walk *w, struct cfg_stmt *s, c
 				a->act == CFG_ACT_REMOVE_URI_PARAM ? "parameter" : "header");
 			return;
 		}
-		if (a->act == CFG_ACT_ADD_HEADER)
+		if (a->act == CFG_ACT_ADD_HEADER) {
 			resolve_value(k, &s->args[1]);
+			no_ctl(k, &s->args[1]);
+		}
 		if (a->act != CFG_ACT_REMOVE_URI_PARAM) {
 			static const char *const vital[] = { "via", "v", "from", "f", "to", "t",
 				"call-id", "i", "cseq", "content-length", "l", NULL };
@@ -445,8 +463,10 @@ static void check_action(struct cfg_ck *k, struct walk *w, struct cfg_stmt *s, c
 	case CFG_ACT_AUTHENTICATE:
 	case CFG_ACT_WWW_CHALLENGE:
 	case CFG_ACT_PROXY_CHALLENGE:
-		if (s->nargs)
+		if (s->nargs) {
 			resolve_value(k, &s->args[0]);
+			no_ctl(k, &s->args[0]);
+		}
 		break;
 	case CFG_ACT_ROUTE:
 		s->route = find_route(k, &s->args[0]);
@@ -533,6 +553,7 @@ static void check_assign(struct cfg_ck *k, struct walk *w, struct cfg_stmt *s)
 		s->lhs.kind = CFG_A_VAR;
 	}
 	resolve_value(k, &s->rhs);
+	no_ctl(k, &s->rhs);
 	if (var == CFG_VAR_RURI_PORT && const_text(&s->rhs, &t) &&
 	    (rp_str_to_u64(t, 65535, &port) < 0 || port == 0))
 		cfg_ck_err(k, s->rhs.pos, "port must be a number from 1 to 65535, not '%.*s'", SHOWN(t));

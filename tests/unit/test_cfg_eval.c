@@ -769,6 +769,26 @@ START_TEST(text_longer_than_scratch)
 }
 END_TEST
 
+START_TEST(no_header_injection_from_message_text)
+{
+	struct cfg *c = load("route request { add_header(\"X-Copy\", \"${header.X-In}\"); "
+		"reply 400 \"Bad $rU\"; }");
+	struct fake f;
+
+	fake_init(&f, "INVITE", "u", "h", "192.0.2.5");
+	add_hdr(&f, "X-In", "ok");
+	ck_assert_int_eq(cfg_eval(c, CFG_ROUTE_REQUEST, &ops, &f), CFG_EV_REPLIED);
+	ck_assert_str_eq(f.trace, "hdr+ X-Copy: ok;reply 400 Bad u;");
+	fake_init(&f, "INVITE", "u", "h", "192.0.2.5");
+	add_hdr(&f, "X-In", "a\r\nVia: SIP/2.0/UDP evil");
+	ck_assert_int_eq(cfg_eval(c, CFG_ROUTE_REQUEST, &ops, &f), -EBADMSG);
+	ck_assert_str_eq(f.trace, "");
+	fake_init(&f, "INVITE", "u\n", "h", "192.0.2.5");
+	ck_assert_int_eq(cfg_eval(c, CFG_ROUTE_REQUEST, &ops, &f), -EBADMSG);
+	cfg_put(c);
+}
+END_TEST
+
 START_TEST(missing_callbacks_and_action_errors)
 {
 	struct cfg *c = load("route request { if (method == \"A\") { log(\"a\"); } reply 500 \"x\"; }");
@@ -810,6 +830,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, challenges);
 	tcase_add_test(tc, step_limit_stops_runaway_scripts);
 	tcase_add_test(tc, text_longer_than_scratch);
+	tcase_add_test(tc, no_header_injection_from_message_text);
 	tcase_add_test(tc, missing_callbacks_and_action_errors);
 	suite_add_tcase(s, tc);
 	return s;
