@@ -586,6 +586,19 @@ START_TEST(size_limits)
 		ck_assert(eq(v.host, "h999.example.com"));
 	}
 	fin(&c);
+	/* One oversized header (70 kB value) in a datagram and on a stream. */
+	n = (size_t)snprintf(big, cap, "%sVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nX-Huge: ", hdr);
+	memset(big + n, 'a', 70000);
+	n += 70000;
+	n += (size_t)snprintf(big + n, cap - n, "\r\nContent-Length: 0\r\n\r\n");
+	ck_assert_int_eq(parse_opts(&c, big, n, NULL, &m, &e), SIP_E_TOO_LARGE);
+	ck_assert_uint_eq(e.off, SIP_PARSE_DEFAULT_MAX_SIZE);
+	fin(&c);
+	o.stream = true;
+	o.max_size = 0;
+	ck_assert_int_eq(parse_opts(&c, big, n, &o, &m, &e), SIP_E_TOO_LARGE);
+	ck_assert_uint_eq(e.off, SIP_PARSE_DEFAULT_MAX_SIZE);
+	fin(&c);
 	free(big);
 }
 END_TEST
