@@ -341,7 +341,8 @@ static void check_cond(struct cfg_ck *k, struct cfg_cond *c)
 			cfg_ck_err(k, c->r.pos, "bad regular expression '%.*s': %s", SHOWN(t), err);
 			break;
 		}
-		add_regex(k, c->re);
+		if (!add_regex(k, c->re))
+			c->re = NULL; /* freed by add_regex */
 		break;
 	case CFG_C_IN:
 		resolve_operand(k, &c->l);
