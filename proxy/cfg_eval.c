@@ -22,6 +22,12 @@ struct ev {
 
 enum { X_NEXT = 0, X_STOP = 1, X_RETURN = 2 };
 
+/* get_var maps the ruri variables onto URI parts by offset */
+_Static_assert(CFG_VAR_RURI_SCHEME - CFG_VAR_RURI == CFG_UP_SCHEME, "uri part order");
+_Static_assert(CFG_VAR_RURI_USER - CFG_VAR_RURI == CFG_UP_USER, "uri part order");
+_Static_assert(CFG_VAR_RURI_HOST - CFG_VAR_RURI == CFG_UP_HOST, "uri part order");
+_Static_assert(CFG_VAR_RURI_PORT - CFG_VAR_RURI == CFG_UP_PORT, "uri part order");
+
 static int step(struct ev *e)
 {
 	return ++e->steps > CFG_EVAL_MAX_STEPS ? -ETIMEDOUT : 0;

@@ -4,6 +4,7 @@
  * about unreachable statements and routes never called. */
 #include "cfg_check.h"
 #include "cfg_ck.h"
+#include "cfg_eval.h"
 #include "cfg_parse.h"
 
 #include <errno.h>
@@ -532,10 +533,10 @@ static void check_assign(struct cfg_ck *k, struct walk *w, struct cfg_stmt *s)
 			return;
 		}
 		switch (var) {
-		case CFG_VAR_RURI: s->ival = 0; break;
-		case CFG_VAR_RURI_USER: s->ival = 2; break;
-		case CFG_VAR_RURI_HOST: s->ival = 3; break;
-		case CFG_VAR_RURI_PORT: s->ival = 4; break;
+		case CFG_VAR_RURI: s->ival = CFG_UP_FULL; break;
+		case CFG_VAR_RURI_USER: s->ival = CFG_UP_USER; break;
+		case CFG_VAR_RURI_HOST: s->ival = CFG_UP_HOST; break;
+		case CFG_VAR_RURI_PORT: s->ival = CFG_UP_PORT; break;
 		case CFG_VAR_RURI_PARAM: s->ival = -1; break;
 		default:
 			cfg_ck_err(k, s->lhs.pos, "cannot assign to '%.*s' (only ruri, ruri.user, ruri.host, "
