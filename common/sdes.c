@@ -159,14 +159,6 @@ static rp_str next_token(rp_str *s)
 	return tok;
 }
 
-static bool all_digits(rp_str s)
-{
-	for (size_t i = 0; i < s.n; i++)
-		if (s.p[i] < '0' || s.p[i] > '9')
-			return false;
-	return s.n > 0;
-}
-
 /* lifetime = ["2^"] 1*DIGIT */
 static int parse_lifetime(const struct cursor *c, rp_str s, struct sdes_key *k)
 {
@@ -243,7 +235,7 @@ static int parse_key_param(const struct cursor *c, rp_str s,
 		return fail_at(c, part[3].p, SDES_E_SYNTAX);
 
 	if (part[0].n == 0)
-		return fail_at(c, part[0].p ? part[0].p : s.p, SDES_E_BASE64);
+		return fail_at(c, part[0].p, SDES_E_BASE64);
 	rc = rp_base64_decode(part[0], k->key_salt, sizeof(k->key_salt), &got,
 		&boff);
 	if (rc == -ENOSPC)
@@ -384,8 +376,7 @@ static int parse_inner(const struct cursor *c, rp_str s,
 	t = next_token(&s);
 	if (t.n == 0)
 		return fail_at(c, t.p ? t.p : c->base, SDES_E_SYNTAX);
-	if (t.n > 9 || !all_digits(t) ||
-	    rp_str_to_u64(t, SDES_TAG_MAX, &tag) < 0)
+	if (t.n > 9 || rp_str_to_u64(t, SDES_TAG_MAX, &tag) < 0)
 		return fail_at(c, t.p, SDES_E_TAG);
 	out->tag = (uint32_t)tag;
 
