@@ -24,7 +24,8 @@ install=1
 [ "${1:-}" = "--no-install" ] && install=0
 
 PKGS="qemu-system-x86 linux-image-amd64 linux-headers-amd64 busybox-static
-kmod cpio xz-utils gzip make gcc binutils util-linux"
+kmod cpio xz-utils gzip make gcc binutils util-linux
+iproute2 ethtool"
 
 missing=
 for p in $PKGS; do

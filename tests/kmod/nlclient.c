@@ -9,6 +9,10 @@
  *   nlclient capacity           fill the table to FLOW_MAX, expect ENOSPC
  *   nlclient selftest           the ABI test sequence (see selftest)
  *   nlclient fwdtest            the IPv4 plain RTP packet path, on loopback
+ *   nlclient add-flow LOCAL LPORT EXPECT OUT_SRC SPORT OUT_DST DPORT
+ *   nlclient packets LOCAL LPORT     print a flow's PACKETS counter
+ *   nlclient udp-send DST DPORT N    send N RTP packets (20 ms apart)
+ *   nlclient udp-recv ADDR PORT N SECS  wait for N intact RTP packets
  *
  * Exit status 0 on success. selftest prints one "ok"/"not ok" line per check
  * and a closing "N passed, N failed" line.
@@ -1340,6 +1344,129 @@ static int fwdtest(struct nlc *c)
 	return n_fail ? 1 : 0;
 }
 
+/* ---- building blocks for scripted topologies (tests/kmod/netns-test.sh) --- */
+
+static struct {
+	const char *local, *expect, *out_src, *out_dst;
+	long lport, sport, dport;
+} ta;
+
+static void b_args(struct nlmsghdr *nlh, long port)
+{
+	put_ep(nlh, RAMPART_FLOW_A_LOCAL, ta.local, port);
+	put_ep(nlh, RAMPART_FLOW_A_EXPECT_SRC, ta.expect, -1);
+	put_ep(nlh, RAMPART_FLOW_A_OUT_SRC, ta.out_src, ta.sport);
+	put_ep(nlh, RAMPART_FLOW_A_OUT_DST, ta.out_dst, ta.dport);
+}
+
+static void b_args_key(struct nlmsghdr *nlh, long port)
+{
+	put_ep(nlh, RAMPART_FLOW_A_LOCAL, ta.local, port);
+}
+
+/* add-flow LOCAL LPORT EXPECT OUT_SRC SPORT OUT_DST DPORT */
+static int cmd_add_flow(struct nlc *c, char **argv)
+{
+	ta.local = argv[0];
+	ta.lport = strtol(argv[1], NULL, 10);
+	ta.expect = argv[2];
+	ta.out_src = argv[3];
+	ta.sport = strtol(argv[4], NULL, 10);
+	ta.out_dst = argv[5];
+	ta.dport = strtol(argv[6], NULL, 10);
+	return flow_cmd(c, RAMPART_CMD_FLOW_ADD, b_args, ta.lport, NULL);
+}
+
+/* packets LOCAL LPORT: prints the PACKETS counter */
+static int cmd_packets(struct nlc *c, char **argv)
+{
+	struct flows fl = { 0 };
+	int ret;
+
+	ta.local = argv[0];
+	ret = flow_cmd(c, RAMPART_CMD_FLOW_GET, b_args_key, strtol(argv[1], NULL, 10), &fl);
+	if (ret == 0 && fl.n == 1)
+		printf("%" PRIu64 "\n", fl.v[0].stats[RAMPART_STATS_A_PACKETS]);
+	free(fl.v);
+	return ret ? ret : (fl.n == 1 ? 0 : 1);
+}
+
+static int udp_sock4(const char *addr, long port, struct sockaddr_in *sa)
+{
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	if (fd < 0 || inet_pton(AF_INET, addr, &sa->sin_addr) != 1) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* udp-send DST DPORT COUNT: COUNT RTP packets, 20 ms apart */
+static int cmd_udp_send(char **argv)
+{
+	struct sockaddr_in sa;
+	long n = strtol(argv[2], NULL, 10);
+	int fd = udp_sock4(argv[0], strtol(argv[1], NULL, 10), &sa);
+	uint8_t p[FWD_PAYLOAD];
+
+	if (fd < 0 || n < 0 || n > 10000)
+		return 2;
+	for (long i = 0; i < n; i++) {
+		uint16_t seq = (uint16_t)(3000 + i);
+
+		for (size_t k = 0; k < sizeof(p); k++)
+			p[k] = (uint8_t)(k * 7 + seq);
+		p[0] = 0x80;
+		p[1] = 0;
+		p[2] = (uint8_t)(seq >> 8);
+		p[3] = (uint8_t)seq;
+		if (sendto(fd, p, sizeof(p), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			perror("udp-send");
+			close(fd);
+			return 1;
+		}
+		usleep(20000);
+	}
+	close(fd);
+	return 0;
+}
+
+/* udp-recv ADDR PORT COUNT SECONDS: exit 0 when COUNT intact packets came */
+static int cmd_udp_recv(char **argv)
+{
+	struct sockaddr_in sa, from = { 0 };
+	long want = strtol(argv[2], NULL, 10), secs = strtol(argv[3], NULL, 10);
+	int fd = udp_sock4(argv[0], strtol(argv[1], NULL, 10), &sa);
+	long got = 0, intact_n = 0;
+	char who[INET_ADDRSTRLEN] = "-";
+	time_t end = time(NULL) + (secs > 0 && secs < 600 ? secs : 10);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		perror("udp-recv");
+		return 2;
+	}
+	printf("listening\n");
+	fflush(stdout);
+	while (got < want && time(NULL) < end) {
+		bool intact = false;
+
+		if (recv_one(fd, 500, &from, (int)(3000 + got), &intact) < 0)
+			continue;
+		got++;
+		intact_n += intact;
+		inet_ntop(AF_INET, &from.sin_addr, who, sizeof(who));
+	}
+	close(fd);
+	printf("received %ld intact %ld last from %s:%d\n", got, intact_n, who,
+	       ntohs(from.sin_port));
+	return got == want && intact_n == want ? 0 : 1;
+}
+
 /* ---- other commands ------------------------------------------------------- */
 
 static void print_ep(const char *name, const struct ep_view *ep)
@@ -1392,10 +1519,16 @@ int main(int argc, char **argv)
 	int ret;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s version|dump|flush|fill N PORT|capacity|selftest|fwdtest\n",
+		fprintf(stderr, "usage: %s version|dump|flush|fill N PORT|capacity|selftest|fwdtest|\n"
+			"  add-flow ...|packets L P|udp-send D P N|udp-recv A P N S (see source)\n",
 			argv[0]);
 		return 2;
 	}
+	/* Plain socket tools need no netlink (and may run in any namespace). */
+	if (!strcmp(argv[1], "udp-send") && argc == 5)
+		return cmd_udp_send(argv + 2);
+	if (!strcmp(argv[1], "udp-recv") && argc == 6)
+		return cmd_udp_recv(argv + 2);
 	ret = nlc_open(&c);
 	if (ret) {
 		fprintf(stderr, "nlclient: cannot open the '%s' family: %s\n",
@@ -1426,6 +1559,10 @@ int main(int argc, char **argv)
 		ret = cmd_fill(&c, strtol(argv[2], NULL, 10), strtol(argv[3], NULL, 10));
 	} else if (!strcmp(argv[1], "fwdtest")) {
 		ret = fwdtest(&c);
+	} else if (!strcmp(argv[1], "add-flow") && argc == 9) {
+		ret = cmd_add_flow(&c, argv + 2);
+	} else if (!strcmp(argv[1], "packets") && argc == 4) {
+		ret = cmd_packets(&c, argv + 2);
 	} else if (!strcmp(argv[1], "capacity")) {
 		ret = cmd_capacity(&c);
 	} else {

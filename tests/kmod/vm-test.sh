@@ -30,6 +30,9 @@ step "netlink self test"
 step "packet path: plain RTP over IPv4 loopback"
 "$nlc" fwdtest || bad "nlclient fwdtest"
 
+step "packet path: namespaces and veth (caller -> rampart -> callee)"
+sh "$(dirname "$0")/netns-test.sh" "$nlc" || bad "netns-test"
+
 step "unload with flows installed (exit path frees them)"
 "$nlc" fill 50 12000 && ok "50 flows added" || bad "fill"
 "$nlc" version
