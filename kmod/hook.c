@@ -87,10 +87,10 @@ static unsigned int rampart_hook_v4(void *priv, struct sk_buff *skb,
 
 	iph = ip_hdr(skb);
 	/* Options and fragments are rare in RTP: the stack handles them. */
-	if (iph->protocol != IPPROTO_UDP || iph->ihl != 5 || ip_is_fragment(iph) ||
-	    skb_is_gso(skb))
+	if (skb->pkt_type != PACKET_HOST || iph->protocol != IPPROTO_UDP ||
+	    iph->ihl != 5 || ip_is_fragment(iph) || skb_is_gso(skb))
 		return NF_ACCEPT;
-	if (!pskb_may_pull(skb, sizeof(*iph) + sizeof(*uh) + RTP_HEADER_LEN))
+	if (!pskb_may_pull(skb, sizeof(*iph) + sizeof(*uh)))
 		return NF_ACCEPT;
 	iph = ip_hdr(skb);
 	uh = (const struct udphdr *)(iph + 1);
@@ -118,9 +118,13 @@ static unsigned int rampart_hook_v4(void *priv, struct sk_buff *skb,
 		return NF_ACCEPT;
 	/* RTP version 2 only: STUN and the like go to mediad. */
 	ulen = ntohs(uh->len);
+	if (ulen < sizeof(*uh) + RTP_HEADER_LEN || ulen > skb->len - sizeof(*iph) ||
+	    !pskb_may_pull(skb, sizeof(*iph) + sizeof(*uh) + RTP_HEADER_LEN))
+		return NF_ACCEPT;
+	iph = ip_hdr(skb);
+	uh = (const struct udphdr *)(iph + 1);
 	rtp = (const u8 *)(uh + 1);
-	if (ulen < sizeof(*uh) + RTP_HEADER_LEN ||
-	    ulen > skb->len - sizeof(*iph) || (rtp[0] >> 6) != 2)
+	if ((rtp[0] >> 6) != 2)
 		return NF_ACCEPT;
 	if (iph->ttl <= 1)
 		return NF_DROP;
