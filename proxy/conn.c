@@ -29,11 +29,13 @@ struct rp_conn {
 	struct wq_chunk *wq_head, *wq_tail;
 	size_t wq_bytes;
 	uint64_t created_ms, last_ms;
-	bool hs_done;
+	bool hs_done;     /* connected, and TLS handshake complete */
+	bool connecting;  /* outbound: non-blocking connect() in progress */
+	bool outbound;
 	bool tls_wants_write;
 	bool in_table;
 	int dead; /* set when a send failed inside a message callback */
-	char why[128];
+	char why[352];
 	void *owner;
 	rp_conn *next, *prev; /* table list, for expiry scans */
 };
@@ -190,6 +192,41 @@ int rp_conn_send(rp_conn *c, const void *data, size_t len)
 	return 0;
 }
 
+void rp_conn_set_outbound(rp_conn *c)
+{
+	c->outbound = true;
+	c->connecting = true;
+	c->hs_done = false;
+	/* We are the side that pings; a lone CRLF is the pong. */
+	sip_framer_set_expect_pong(&c->framer, true);
+}
+
+bool rp_conn_outbound(const rp_conn *c)
+{
+	return c->outbound;
+}
+
+static int handshake(rp_conn *c, uint64_t now_ms);
+
+static int finish_connect(rp_conn *c, uint64_t now_ms)
+{
+	int err = 0;
+	socklen_t l = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l) < 0)
+		err = errno;
+	if (err == EINPROGRESS || err == EALREADY)
+		return 0;
+	if (err)
+		return fail(c, -err, "connect: %s", strerror(err));
+	c->connecting = false;
+	c->last_ms = now_ms;
+	if (c->tls)
+		return handshake(c, now_ms);
+	c->hs_done = true;
+	return flush(c);
+}
+
 static int handshake(rp_conn *c, uint64_t now_ms)
 {
 	enum rp_tls_status st = rp_tls_handshake(c->tls);
@@ -249,6 +286,11 @@ int rp_conn_on_readable(rp_conn *c, uint64_t now_ms, rp_conn_msg_fn fn, void *ar
 {
 	int rc;
 
+	if (c->connecting) {
+		rc = finish_connect(c, now_ms);
+		if (rc < 0 || !c->hs_done)
+			return rc;
+	}
 	if (!c->hs_done) {
 		rc = handshake(c, now_ms);
 		if (rc < 0 || !c->hs_done)
@@ -305,6 +347,8 @@ int rp_conn_on_readable(rp_conn *c, uint64_t now_ms, rp_conn_msg_fn fn, void *ar
 
 int rp_conn_on_writable(rp_conn *c, uint64_t now_ms)
 {
+	if (c->connecting)
+		return finish_connect(c, now_ms);
 	if (!c->hs_done)
 		return handshake(c, now_ms);
 	return flush(c);
@@ -312,7 +356,7 @@ int rp_conn_on_writable(rp_conn *c, uint64_t now_ms)
 
 bool rp_conn_wants_write(const rp_conn *c)
 {
-	return c->tls_wants_write || (c->hs_done && c->wq_head != NULL);
+	return c->connecting || c->tls_wants_write || (c->hs_done && c->wq_head != NULL);
 }
 
 bool rp_conn_expired(const rp_conn *c, uint64_t now_ms)
@@ -336,6 +380,8 @@ const char *rp_conn_why(const rp_conn *c)
 {
 	if (c->why[0])
 		return c->why;
+	if (c->connecting)
+		return "connect timeout";
 	return c->hs_done ? "idle timeout" : "TLS handshake timeout";
 }
 

@@ -37,6 +37,13 @@ struct rp_conn_limits {
 int rp_conn_new(int fd, enum rp_tp tp, const rp_addr *peer, const rp_addr *local,
 	rp_tls_sess *tls, const struct rp_conn_limits *lim, uint64_t now_ms,
 	rp_conn **out);
+/* Marks a connection we opened with a non-blocking connect(): it is
+ * "connecting" until the socket is writable, then does the TLS handshake
+ * (client side) if any; data sent meanwhile is queued. The handshake
+ * timeout covers connect + handshake. A lone CRLF from the peer is taken as
+ * the pong to our keep-alive ping. */
+void rp_conn_set_outbound(rp_conn *c);
+bool rp_conn_outbound(const rp_conn *c);
 /* Sends TLS close_notify when established, closes fd, frees everything. */
 void rp_conn_free(rp_conn *c);
 

@@ -125,7 +125,7 @@ unsigned rp_tls_sess_generation(const rp_tls_sess *s);
 struct rp_tls_peer {
 	bool present;
 	const char *subject;                /* "/C=../CN=.." */
-	const char *sans[RP_TLS_MAX_SANS];  /* "DNS:x", "URI:sip:x" */
+	const char *sans[RP_TLS_MAX_SANS];  /* "DNS:x", "URI:sip:x", last "CN:x" */
 	size_t n_sans;
 };
 const struct rp_tls_peer *rp_tls_sess_peer(rp_tls_sess *s);

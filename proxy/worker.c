@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -29,6 +30,8 @@ struct inbox_item {
 	struct inbox_item *next;
 	enum rp_tp tp;
 	rp_addr peer;
+	bool connect;        /* open a connection if there is none */
+	char domain[256];    /* TLS: the name the server must prove */
 	size_t len;
 	char data[];
 };
@@ -51,6 +54,7 @@ struct rp_worker {
 struct rp_workers {
 	struct rp_transport_cfg cfg;
 	rp_tls_store *tls;
+	_Atomic(rp_tls_store *) client_tls;
 	rp_msg_handler fn;
 	void *arg;
 	unsigned n;
@@ -60,7 +64,7 @@ struct rp_workers {
 	pthread_mutex_t dir_lock;
 	rp_hash *dir; /* transport+peer -> owner worker id + 1 */
 	atomic_uint_fast64_t accepted, refused, closed, udp_msgs, stream_msgs,
-		frame_errors, dropped_slow;
+		frame_errors, dropped_slow, opened;
 };
 
 int rp_reply(const struct rp_msg_info *mi, const void *data, size_t len)
@@ -97,13 +101,14 @@ static void conn_close(struct rp_worker *w, rp_conn *c, bool log)
 
 	if (log) {
 		rp_addr_fmt(rp_conn_peer(c), a, sizeof(a));
-		rp_info("%s connection from %s closed: %s", rp_tp_name(rp_conn_tp(c)),
-			a, rp_conn_why(c));
+		rp_info("%s connection %s %s closed: %s", rp_tp_name(rp_conn_tp(c)),
+			rp_conn_outbound(c) ? "to" : "from", a, rp_conn_why(c));
 	}
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, rp_conn_fd(c), NULL);
 	dir_set(w->ws, c, 0);
 	rp_conn_table_del(w->conns, c);
-	rp_iplimit_release(w->ws->limit, rp_conn_peer(c));
+	if (!rp_conn_outbound(c))
+		rp_iplimit_release(w->ws->limit, rp_conn_peer(c));
 	rp_conn_free(c);
 	free(t);
 	atomic_fetch_add(&w->ws->closed, 1);
@@ -272,6 +277,74 @@ static void expire_cb(rp_conn *c, void *arg)
 	conn_close(arg, c, true);
 }
 
+/* Opens an outbound connection on this worker (non-blocking connect; the
+ * TLS client handshake follows once it is connected). */
+static rp_conn *open_conn(struct rp_worker *w, enum rp_tp tp, const rp_addr *peer,
+	const char *domain, uint64_t now)
+{
+	rp_workers *ws = w->ws;
+	rp_tls_store *cstore = atomic_load(&ws->client_tls);
+	rp_tls_sess *sess = NULL;
+	struct tag *ct = NULL;
+	rp_conn *c = NULL;
+	char a[64];
+	int fd, one = 1;
+	struct epoll_event ev;
+
+	rp_addr_fmt(peer, a, sizeof(a));
+	if (tp == RP_TP_TLS && (!cstore || !domain || !*domain)) {
+		rp_warn("tls connection to %s not opened: %s", a,
+			!cstore ? "no client TLS settings" : "no domain to verify");
+		return NULL;
+	}
+	fd = socket(peer->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return NULL;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (connect(fd, &peer->u.sa, peer->len) < 0 && errno != EINPROGRESS) {
+		rp_info("%s connection to %s failed: %s", rp_tp_name(tp), a, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (tp == RP_TP_TLS) {
+		rp_tls_ctx *ctx = rp_tls_store_acquire(cstore);
+		int rc = rp_tls_sess_new(ctx, fd, domain, &sess);
+
+		rp_tls_ctx_put(ctx);
+		if (rc < 0)
+			goto fail;
+	}
+	ct = calloc(1, sizeof(*ct));
+	if (!ct || rp_conn_new(fd, tp, peer, NULL, sess, &w->lim, now, &c) < 0)
+		goto fail;
+	sess = NULL; /* owned by c now */
+	rp_conn_set_outbound(c);
+	ct->kind = T_CONN;
+	ct->fd = fd;
+	ct->conn = c;
+	ct->out_armed = true;
+	rp_conn_set_owner(c, ct);
+	if (rp_conn_table_add(w->conns, c) < 0)
+		goto fail;
+	ev = (struct epoll_event){ .events = EPOLLIN | EPOLLOUT, .data.ptr = ct };
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		rp_conn_table_del(w->conns, c);
+		goto fail;
+	}
+	dir_set(ws, c, w->id + 1);
+	atomic_fetch_add(&ws->opened, 1);
+	rp_debug("%s connection to %s opening", rp_tp_name(tp), a);
+	return c;
+fail:
+	if (c)
+		rp_conn_free(c); /* closes fd */
+	else
+		close(fd);
+	rp_tls_sess_free(sess);
+	free(ct);
+	return NULL;
+}
+
 static void drain_inbox(struct rp_worker *w)
 {
 	struct inbox_item *it, *next;
@@ -288,6 +361,8 @@ static void drain_inbox(struct rp_worker *w)
 		rp_conn *c = rp_conn_table_find(w->conns, it->tp, &it->peer);
 
 		next = it->next;
+		if (!c && it->connect)
+			c = open_conn(w, it->tp, &it->peer, it->domain, rp_now_ms());
 		if (c) {
 			if (rp_conn_send(c, it->data, it->len) < 0)
 				conn_close(w, c, true);
@@ -532,8 +607,28 @@ unsigned rp_workers_count(const rp_workers *ws)
 	return ws->n;
 }
 
-int rp_workers_send(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
-	const void *data, size_t len)
+void rp_workers_set_client_tls(rp_workers *ws, rp_tls_store *client)
+{
+	atomic_store(&ws->client_tls, client);
+}
+
+static int send_udp(rp_workers *ws, const rp_addr *peer, const void *data, size_t len)
+{
+	for (size_t i = 0; i < ws->cfg.n_listen; i++) {
+		const struct rp_listen *l = &ws->cfg.listen[i];
+
+		if (l->tp == RP_TP_UDP && l->addr.u.sa.sa_family == peer->u.sa.sa_family) {
+			ssize_t n = sendto(ws->w[0].socks[i].fd, data, len, MSG_NOSIGNAL,
+				&peer->u.sa, peer->len);
+
+			return n < 0 ? -errno : 0;
+		}
+	}
+	return -EAFNOSUPPORT;
+}
+
+static int post(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
+	const char *domain, bool connect, const void *data, size_t len)
 {
 	uint8_t key[RP_ADDR_KEY_LEN];
 	uintptr_t owner;
@@ -541,30 +636,27 @@ int rp_workers_send(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 	struct rp_worker *w;
 	uint64_t one = 1;
 
-	if (tp == RP_TP_UDP) {
-		for (size_t i = 0; i < ws->cfg.n_listen; i++) {
-			const struct rp_listen *l = &ws->cfg.listen[i];
-
-			if (l->tp == RP_TP_UDP && l->addr.u.sa.sa_family == peer->u.sa.sa_family) {
-				ssize_t n = sendto(ws->w[0].socks[i].fd, data, len, MSG_NOSIGNAL,
-					&peer->u.sa, peer->len);
-
-				return n < 0 ? -errno : 0;
-			}
-		}
-		return -EAFNOSUPPORT;
-	}
+	if (domain && strlen(domain) >= sizeof(it->domain))
+		return -ENAMETOOLONG;
 	rp_addr_key(tp, peer, key);
 	pthread_mutex_lock(&ws->dir_lock);
 	owner = (uintptr_t)rp_hash_find(ws->dir, rp_str_make((const char *)key, sizeof(key)));
 	pthread_mutex_unlock(&ws->dir_lock);
-	if (!owner || owner > ws->n)
-		return -ENOTCONN;
+	if (!owner || owner > ws->n) {
+		if (!connect)
+			return -ENOTCONN;
+		/* Same peer -> same worker, so back-to-back sends before the
+		 * connection exists end up on one connection. */
+		owner = 1 + (uintptr_t)(rp_siphash13((const uint8_t *)"rampart-conn-own",
+			key, sizeof(key)) % ws->n);
+	}
 	it = malloc(sizeof(*it) + len);
 	if (!it)
 		return -ENOMEM;
 	it->tp = tp;
 	it->peer = *peer;
+	it->connect = connect;
+	snprintf(it->domain, sizeof(it->domain), "%s", domain ? domain : "");
 	it->len = len;
 	memcpy(it->data, data, len);
 	w = &ws->w[owner - 1];
@@ -580,6 +672,24 @@ int rp_workers_send(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 	return write(w->wake.fd, &one, sizeof(one)) < 0 ? -errno : 0;
 }
 
+int rp_workers_send(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
+	const void *data, size_t len)
+{
+	if (tp == RP_TP_UDP)
+		return send_udp(ws, peer, data, len);
+	return post(ws, tp, peer, NULL, false, data, len);
+}
+
+int rp_workers_send_to(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
+	const char *tls_domain, const void *data, size_t len)
+{
+	if (tp == RP_TP_UDP)
+		return send_udp(ws, peer, data, len);
+	if (tp == RP_TP_TLS && (!tls_domain || !*tls_domain))
+		return -EINVAL;
+	return post(ws, tp, peer, tls_domain, true, data, len);
+}
+
 void rp_workers_get_stats(rp_workers *ws, struct rp_workers_stats *st)
 {
 	st->accepted = atomic_load(&ws->accepted);
@@ -589,5 +699,6 @@ void rp_workers_get_stats(rp_workers *ws, struct rp_workers_stats *st)
 	st->stream_msgs = atomic_load(&ws->stream_msgs);
 	st->frame_errors = atomic_load(&ws->frame_errors);
 	st->dropped_slow = atomic_load(&ws->dropped_slow);
+	st->opened = atomic_load(&ws->opened);
 	st->conns = rp_iplimit_total(ws->limit);
 }

@@ -62,9 +62,20 @@ unsigned rp_workers_count(const rp_workers *ws);
 int rp_workers_send(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 	const void *data, size_t len);
 
+/* Like rp_workers_send, but opens a connection when there is none: TCP, or
+ * TLS verified against 'tls_domain' (RFC 5922; required for TLS) with the
+ * client settings given to rp_workers_set_client_tls(). The data is queued
+ * until the connection is up; if connecting or the handshake fails, the
+ * connection is closed and the reason logged. Returns 0 once queued. */
+int rp_workers_send_to(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
+	const char *tls_domain, const void *data, size_t len);
+/* Client TLS settings for outbound connections (borrowed; may be swapped
+ * or reloaded at any time; NULL: no outbound TLS). */
+void rp_workers_set_client_tls(rp_workers *ws, rp_tls_store *client);
+
 struct rp_workers_stats {
 	uint64_t accepted, refused, closed, udp_msgs, stream_msgs, frame_errors,
-		dropped_slow;
+		dropped_slow, opened;
 	unsigned conns;
 };
 void rp_workers_get_stats(rp_workers *ws, struct rp_workers_stats *st);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,14 +160,33 @@ START_TEST(send_from_other_thread)
 }
 END_TEST
 
+static void wait_conns(rp_workers *ws, unsigned want)
+{
+	struct rp_workers_stats st;
+
+	for (int i = 0; i < 200; i++) {
+		rp_workers_get_stats(ws, &st);
+		if (st.conns == want)
+			return;
+		poll(NULL, 0, 20);
+	}
+	ck_abort_msg("connections: %u, wanted %u", st.conns, want);
+}
+
 START_TEST(per_ip_limit)
 {
 	rp_workers *ws = start(2, 0, 0);
-	int a = tcp_connect(ws), b = tcp_connect(ws), c = tcp_connect(ws), d;
+	int a, b, c, d;
 	char buf[256];
 	struct rp_workers_stats st;
 
+	/* One at a time: workers accept in any order. */
+	a = tcp_connect(ws);
+	wait_conns(ws, 1);
+	b = tcp_connect(ws);
+	wait_conns(ws, 2);
 	/* The third is accepted by the kernel, then closed by the proxy. */
+	c = tcp_connect(ws);
 	ck_assert(!wait_for(c, "never", buf, sizeof(buf)));
 	rp_workers_get_stats(ws, &st);
 	ck_assert_uint_eq(st.refused, 1);
@@ -176,13 +196,7 @@ START_TEST(per_ip_limit)
 	close(a);
 	close(c);
 	/* A slot frees up when a connection closes. */
-	for (int i = 0; i < 100; i++) {
-		rp_workers_get_stats(ws, &st);
-		if (st.conns == 1)
-			break;
-		poll(NULL, 0, 20);
-	}
-	ck_assert_uint_eq(st.conns, 1);
+	wait_conns(ws, 1);
 	d = tcp_connect(ws);
 	ck_assert_int_eq(write(d, "OPTIONS sip:y SIP/2.0\r\nl: 0\r\n\r\n", 32), 32);
 	ck_assert(wait_for(d, "ECHO OPTIONS sip:y", buf, sizeof(buf)));
@@ -259,6 +273,173 @@ START_TEST(slow_reader_disconnected)
 }
 END_TEST
 
+/* ---- outbound connections ---- */
+
+static char pki[256];
+static atomic_int got_b;
+static char last_b[600];
+static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void collect(const struct rp_msg_info *mi, const char *msg, size_t len, void *arg)
+{
+	pthread_mutex_lock(&last_lock);
+	snprintf(last_b, sizeof(last_b), "%.*s", (int)len, msg);
+	pthread_mutex_unlock(&last_lock);
+	atomic_fetch_add(&got_b, 1);
+}
+
+static bool wait_got(int want)
+{
+	for (int i = 0; i < 100 && atomic_load(&got_b) < want; i++)
+		poll(NULL, 0, 50);
+	return atomic_load(&got_b) >= want;
+}
+
+static void make_pki(void)
+{
+	char cmd[700];
+	char tmpl[] = "/tmp/rp-worker-test-XXXXXX";
+
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	snprintf(pki, sizeof(pki), "%s", tmpl);
+	snprintf(cmd, sizeof(cmd), "sh %s/../../integration/proxy_mkcerts.sh %s >/dev/null",
+		RP_TEST_DATA, pki);
+	ck_assert_int_eq(system(cmd), 0);
+	rp_tls_global_init();
+}
+
+static void rm_pki(void)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", pki);
+	(void)!system(cmd);
+	rp_tls_global_fini();
+}
+
+static rp_workers *start_client(void)
+{
+	struct rp_transport_cfg cfg;
+	rp_workers *ws = NULL;
+
+	rp_transport_cfg_defaults(&cfg);
+	cfg.workers = 2;
+	ck_assert_int_eq(rp_workers_start(&cfg, NULL, collect, NULL, &ws), 0);
+	return ws;
+}
+
+START_TEST(outbound_tcp)
+{
+	rp_workers *a = start(0, 0, 0), *b = start_client();
+	const char *m = "OPTIONS sip:out SIP/2.0\r\nl: 0\r\n\r\n";
+	const char *two = "INFO sip:two SIP/2.0\r\nl: 0\r\n\r\n";
+	struct rp_workers_stats st;
+	rp_addr dead;
+	int s;
+
+	atomic_store(&got_b, 0);
+	/* Two sends before the connection exists: one connection, in order. */
+	ck_assert_int_eq(rp_workers_send_to(b, RP_TP_TCP, listen_addr(a, RP_TP_TCP), NULL, m, strlen(m)), 0);
+	ck_assert_int_eq(rp_workers_send_to(b, RP_TP_TCP, listen_addr(a, RP_TP_TCP), NULL,
+		two, strlen(two)), 0);
+	ck_assert(wait_got(2));
+	pthread_mutex_lock(&last_lock);
+	ck_assert_str_eq(last_b, "ECHO INFO sip:two SIP/2.0\r\nl: 0\r\n\r\n");
+	pthread_mutex_unlock(&last_lock);
+	rp_workers_get_stats(b, &st);
+	ck_assert_uint_eq(st.opened, 1);
+	rp_workers_get_stats(a, &st);
+	ck_assert_uint_eq(st.accepted, 1);
+
+	/* Nobody listens there: the connection fails and is closed. */
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	{
+		struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+		socklen_t sl = sizeof(sa);
+
+		ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+		ck_assert_int_eq(getsockname(s, (struct sockaddr *)&sa, &sl), 0);
+		memset(&dead, 0, sizeof(dead));
+		memcpy(&dead.u.in4, &sa, sizeof(sa));
+		dead.len = sizeof(sa);
+	}
+	ck_assert_int_eq(rp_workers_send_to(b, RP_TP_TCP, &dead, NULL, m, strlen(m)), 0);
+	for (int i = 0; i < 100; i++) {
+		rp_workers_get_stats(b, &st);
+		if (st.closed >= 1)
+			break;
+		poll(NULL, 0, 50);
+	}
+	ck_assert_uint_ge(st.closed, 1);
+	close(s);
+	rp_workers_stop(b);
+	rp_workers_stop(a);
+}
+END_TEST
+
+static rp_workers *start_tls_server(rp_tls_store **store)
+{
+	struct rp_transport_cfg cfg;
+	rp_workers *ws = NULL;
+	char cert[300], key[300], err[256];
+
+	snprintf(cert, sizeof(cert), "%s/server.pem", pki);
+	snprintf(key, sizeof(key), "%s/server.key", pki);
+	rp_transport_cfg_defaults(&cfg);
+	cfg.tls.cert_file = cert;
+	cfg.tls.key_file = key;
+	ck_assert_msg(rp_tls_store_new(RP_TLS_SERVER, &cfg.tls, store, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(rp_listen_parse("tls:127.0.0.1:0", &cfg.listen[0]), 0);
+	cfg.n_listen = 1;
+	cfg.workers = 2;
+	ck_assert_int_eq(rp_workers_start(&cfg, *store, echo, NULL, &ws), 0);
+	return ws;
+}
+
+START_TEST(outbound_tls_verified)
+{
+	rp_tls_store *sstore = NULL, *cstore = NULL;
+	rp_workers *a = start_tls_server(&sstore), *b = start_client();
+	struct rp_tls_cfg cc = { 0 };
+	char ca[300], err[256];
+	const char *m = "OPTIONS sip:tls SIP/2.0\r\nl: 0\r\n\r\n";
+	const rp_addr *ta = listen_addr(a, RP_TP_TLS);
+	struct rp_workers_stats st;
+
+	snprintf(ca, sizeof(ca), "%s/ca.pem", pki);
+	cc.ca_file = ca;
+	ck_assert_int_eq(rp_tls_store_new(RP_TLS_CLIENT, &cc, &cstore, err, sizeof(err)), 0);
+	/* TLS without a name to verify is refused up front. */
+	ck_assert_int_eq(rp_workers_send_to(b, RP_TP_TLS, ta, NULL, m, strlen(m)), -EINVAL);
+	rp_workers_set_client_tls(b, cstore);
+
+	/* Wrong name: the handshake fails on our side, nothing is delivered. */
+	atomic_store(&got_b, 0);
+	ck_assert_int_eq(rp_workers_send_to(b, RP_TP_TLS, ta, "other.example", m, strlen(m)), 0);
+	for (int i = 0; i < 100; i++) {
+		rp_workers_get_stats(b, &st);
+		if (st.closed >= 1)
+			break;
+		poll(NULL, 0, 50);
+	}
+	ck_assert_uint_ge(st.closed, 1);
+	rp_workers_get_stats(a, &st);
+	ck_assert_uint_eq(st.stream_msgs, 0);
+
+	/* Right name: delivered and answered over the same TLS connection. */
+	ck_assert_int_eq(rp_workers_send_to(b, RP_TP_TLS, ta, "sip.test.example", m, strlen(m)), 0);
+	ck_assert(wait_got(1));
+	pthread_mutex_lock(&last_lock);
+	ck_assert_str_eq(last_b, "ECHO OPTIONS sip:tls SIP/2.0\r\nl: 0\r\n\r\n");
+	pthread_mutex_unlock(&last_lock);
+
+	rp_workers_stop(b);
+	rp_workers_stop(a);
+	rp_tls_store_free(cstore);
+	rp_tls_store_free(sstore);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_worker");
@@ -270,6 +451,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, per_ip_limit);
 	tcase_add_test(tc, idle_connection_closed);
 	tcase_add_test(tc, slow_reader_disconnected);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("outbound");
+	tcase_set_timeout(tc, 60);
+	tcase_add_unchecked_fixture(tc, make_pki, rm_pki);
+	tcase_add_test(tc, outbound_tcp);
+	tcase_add_test(tc, outbound_tls_verified);
 	suite_add_tcase(s, tc);
 	return s;
 }
