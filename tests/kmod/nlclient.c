@@ -13,6 +13,7 @@
  *   nlclient packets LOCAL LPORT     print a flow's PACKETS counter
  *   nlclient udp-send DST DPORT N    send N RTP packets (20 ms apart)
  *   nlclient udp-recv ADDR PORT N SECS  wait for N intact RTP packets
+ *   nlclient stress ITERS       control-plane churn racing the packet path
  *
  * Exit status 0 on success. selftest prints one "ok"/"not ok" line per check
  * and a closing "N passed, N failed" line.
@@ -1467,6 +1468,144 @@ static int cmd_udp_recv(char **argv)
 	return got == want && intact_n == want ? 0 : 1;
 }
 
+/* ---- stress: control-plane churn racing the packet path ------------------ */
+
+#define STRESS_PORTS 16
+
+static struct {
+	int base, pr;
+	uint8_t mismatch;
+} st;
+
+static void b_stress(struct nlmsghdr *nlh, long port)
+{
+	put_ep(nlh, RAMPART_FLOW_A_LOCAL, "127.0.0.1", port);
+	mnl_attr_put_u8(nlh, RAMPART_FLOW_A_MISMATCH, st.mismatch);
+	put_ep(nlh, RAMPART_FLOW_A_OUT_SRC, "127.0.0.2", 40000 + (port & 7));
+	put_ep(nlh, RAMPART_FLOW_A_OUT_DST, "127.0.0.1", st.pr);
+}
+
+/* Returns the number of unexpected errors. */
+static int stress_churn(long iters, unsigned int seed)
+{
+	struct nlc c;
+	struct flow_view f;
+	int errs = 0;
+
+	if (nlc_open(&c))
+		return 1;
+	for (long i = 0; i < iters; i++) {
+		long port = st.base + (long)(rand_r(&seed) % STRESS_PORTS);
+		int ret;
+
+		st.mismatch = (uint8_t)(i & 1);
+		switch (rand_r(&seed) % 4) {
+		case 0:
+			ret = flow_cmd(&c, RAMPART_CMD_FLOW_ADD, b_stress, port, NULL);
+			errs += ret && ret != -EEXIST;
+			break;
+		case 1:
+			ret = flow_cmd(&c, RAMPART_CMD_FLOW_UPDATE, b_stress, port, NULL);
+			errs += ret && ret != -ENOENT;
+			break;
+		case 2:
+			ret = get1(&c, port, &f);
+			errs += ret && ret != -ENOENT;
+			break;
+		default:
+			ret = flow_cmd(&c, RAMPART_CMD_FLOW_DEL, b_key, port, NULL);
+			errs += ret && ret != -ENOENT;
+		}
+	}
+	nlc_close(&c);
+	return errs;
+}
+
+static int stress_dump(long iters)
+{
+	struct nlc c;
+	int errs = 0;
+
+	if (nlc_open(&c))
+		return 1;
+	for (long i = 0; i < iters; i++) {
+		struct flows fl = { 0 };
+
+		errs += dump(&c, &fl) != 0 || fl.n > STRESS_PORTS;
+		free(fl.v);
+		if (i % 16 == 15)
+			errs += flush(&c, NULL) != 0;
+	}
+	nlc_close(&c);
+	return errs;
+}
+
+static int stress_send(long packets)
+{
+	int port, fd = udp_bound(&port);
+	unsigned int seed = 7;
+
+	if (fd < 0)
+		return 1;
+	for (long i = 0; i < packets; i++)
+		send_to(fd, st.base + (int)(rand_r(&seed) % STRESS_PORTS), true,
+			(uint16_t)i);
+	close(fd);
+	return 0;
+}
+
+/* stress ITERS: two churners, a dumper/flusher and a sender race each other;
+ * the harness judges the kernel log afterwards. */
+static int cmd_stress(struct nlc *c, long iters)
+{
+	int rfd = udp_bound(&st.pr), lport, lfd = udp_bound(&lport);
+	pid_t pids[4];
+	int bad = 0;
+	uint32_t n = 0;
+
+	if (rfd < 0 || lfd < 0 || iters < 1 || iters > 1000000)
+		return 2;
+	/* The flows' ports are taken by no socket but this range start. */
+	st.base = lport + 1;
+	for (int k = 0; k < 4; k++) {
+		pids[k] = fork();
+		if (pids[k] == 0) {
+			int r = k < 2 ? stress_churn(iters, (unsigned int)(k + 1)) :
+				k == 2 ? stress_dump(iters / 8) : stress_send(iters * 4);
+
+			_exit(r > 100 ? 100 : r);
+		}
+	}
+	for (int k = 0; k < 4; k++) {
+		int stt = -1;
+
+		if (pids[k] > 0)
+			waitpid(pids[k], &stt, 0);
+		if (pids[k] <= 0 || !WIFEXITED(stt) || WEXITSTATUS(stt)) {
+			fprintf(stderr, "stress: worker %d: status %d\n", k, stt);
+			bad++;
+		}
+	}
+	bad += flush(c, &n) != 0;
+	bad += flow_count(c) != 0;
+	/* Proof that packets really were forwarded while flows churned (the
+	 * socket buffer caps what can be counted here). */
+	{
+		struct sockaddr_in from;
+		long fwd = 0;
+
+		while (fwd < 1000000 && recv_one(rfd, 0, &from, -1, NULL) > 0)
+			fwd++;
+		bad += fwd == 0;
+		printf("stress: at least %ld packets forwarded during the churn\n", fwd);
+	}
+	close(rfd);
+	close(lfd);
+	printf("%s stress: %ld iterations x 2 churners, dumper, sender; %d bad\n",
+	       bad ? "not ok" : "ok", iters, bad);
+	return bad ? 1 : 0;
+}
+
 /* ---- other commands ------------------------------------------------------- */
 
 static void print_ep(const char *name, const struct ep_view *ep)
@@ -1563,6 +1702,8 @@ int main(int argc, char **argv)
 		ret = cmd_add_flow(&c, argv + 2);
 	} else if (!strcmp(argv[1], "packets") && argc == 4) {
 		ret = cmd_packets(&c, argv + 2);
+	} else if (!strcmp(argv[1], "stress") && argc == 3) {
+		ret = cmd_stress(&c, strtol(argv[2], NULL, 10));
 	} else if (!strcmp(argv[1], "capacity")) {
 		ret = cmd_capacity(&c);
 	} else {

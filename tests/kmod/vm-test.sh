@@ -33,10 +33,17 @@ step "packet path: plain RTP over IPv4 loopback"
 step "packet path: namespaces and veth (caller -> rampart -> callee)"
 sh "$(dirname "$0")/netns-test.sh" "$nlc" || bad "netns-test"
 
-step "unload with flows installed (exit path frees them)"
+step "stress: add/update/get/del/dump/flush racing forwarded packets"
+"$nlc" stress 3000 || bad "stress"
+
+step "unload with flows installed and packets flowing (exit path frees them)"
 "$nlc" fill 50 12000 && ok "50 flows added" || bad "fill"
 "$nlc" version
-rmmod rampart && ok "rmmod with 50 flows" || bad "rmmod"
+"$nlc" udp-send 127.0.0.1 12000 100 &
+sender=$!
+sleep 1
+rmmod rampart && ok "rmmod with 50 flows while forwarding" || bad "rmmod"
+wait $sender
 
 step "capacity"
 insmod "$ko" max_flows=8 || bad "insmod max_flows=8"
