@@ -785,6 +785,52 @@ static int t_exhaustion(struct ctl *c)
 	return 0;
 }
 
+/* Clients that send garbage or vanish mid-request change nothing for
+ * media in flight or for other clients. */
+static int t_client_crash(struct ctl *c, const char *path)
+{
+	struct sess s;
+	struct peer pa, pb;
+	const benc_node *r;
+	uint8_t pkt[256];
+	char why[256];
+	size_t n;
+	int64_t before = -1, after = -1;
+
+	CHECK(create(c, &s, NULL, 0, 0, false, why, sizeof(why)) == 0, "create: %s", why);
+	CHECK(peer_open(&pa) == 0 && peer_open(&pb) == 0, "peers");
+	CHECK(update(c, s.id, "b", pb.port, NULL, NULL, NULL, &r) == 0 && is_ok(r), "update");
+	CHECK(simple(c, "session.list", 0, &r) == 0 && is_ok(r), "list");
+	before = geti(r, "count");
+	for (int k = 0; k < 3; k++) {
+		struct sockaddr_un sun;
+		int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		static const char garbage[] = "d7:command5:stats6:cookie";   /* truncated */
+		static const char req[] = "d7:command13:session.list6:cookie1:xe";
+
+		CHECK(fd >= 0, "socket");
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+		CHECK(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0, "connect");
+		if (k == 0)
+			send(fd, garbage, sizeof(garbage) - 1, MSG_NOSIGNAL);
+		else if (k == 1)
+			send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL); /* never reads the reply */
+		close(fd); /* k == 2: connect and vanish */
+		n = mk_rtp(pkt, (uint16_t)k, 3, 50, 0);
+		CHECK(expect_fwd(&pa, s.a_port, pkt, n, &pb, pkt, n) == 0,
+			"media stopped after client %d went away", k);
+	}
+	CHECK(simple(c, "session.list", 0, &r) == 0 && is_ok(r), "list after crashes");
+	after = geti(r, "count");
+	CHECK(after == before, "session count changed: %" PRId64 " -> %" PRId64, before, after);
+	CHECK(delete_sess(c, s.id) == 0, "delete");
+	peer_close(&pa);
+	peer_close(&pb);
+	return 0;
+}
+
 static int t_list_stats(struct ctl *c)
 {
 	struct sess s[3];
@@ -992,6 +1038,7 @@ int main(int argc, char **argv)
 		t_srtp(&c, MSRTP_AEAD_AES_128_GCM, MSRTP_AES_256_CM_HMAC_SHA1_32, 40);
 		t_bad_requests(&c);
 		t_list_stats(&c);
+		t_client_crash(&c, path);
 		if (exhaust)
 			t_exhaustion(&c);
 		t_timeout(&c, path);
