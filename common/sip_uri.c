@@ -330,17 +330,19 @@ host_done:;
 	return SIP_OK;
 }
 
-bool sip_uri_param_next(rp_str *it, rp_str *name, rp_str *value)
+/* Next "name[=value]" element of a list separated by 'sep' (URI
+ * parameters use ';', URI headers '&'); empty elements are skipped. */
+static bool kv_next(rp_str *it, char sep, rp_str *name, rp_str *value)
 {
 	const char *p = it->p, *end = it->p + it->n, *q, *eq;
 
-	while (p < end && *p == ';')
+	while (p < end && *p == sep)
 		p++;
 	if (p >= end) {
 		*it = rp_str_make(end, 0);
 		return false;
 	}
-	q = memchr(p, ';', (size_t)(end - p));
+	q = memchr(p, sep, (size_t)(end - p));
 	if (!q)
 		q = end;
 	eq = memchr(p, '=', (size_t)(q - p));
@@ -353,6 +355,11 @@ bool sip_uri_param_next(rp_str *it, rp_str *name, rp_str *value)
 	}
 	*it = rp_str_make(q, (size_t)(end - q));
 	return true;
+}
+
+bool sip_uri_param_next(rp_str *it, rp_str *name, rp_str *value)
+{
+	return kv_next(it, ';', name, value);
 }
 
 bool sip_uri_param_find(rp_str params, const char *name, rp_str *value)
@@ -371,27 +378,7 @@ bool sip_uri_param_find(rp_str params, const char *name, rp_str *value)
 
 bool sip_uri_header_next(rp_str *it, rp_str *name, rp_str *value)
 {
-	const char *p = it->p, *end = it->p + it->n, *q, *eq;
-
-	while (p < end && *p == '&')
-		p++;
-	if (p >= end) {
-		*it = rp_str_make(end, 0);
-		return false;
-	}
-	q = memchr(p, '&', (size_t)(end - p));
-	if (!q)
-		q = end;
-	eq = memchr(p, '=', (size_t)(q - p));
-	if (eq) {
-		*name = rp_str_make(p, (size_t)(eq - p));
-		*value = rp_str_make(eq + 1, (size_t)(q - eq - 1));
-	} else {
-		*name = rp_str_make(p, (size_t)(q - p));
-		*value = rp_str_make(q, 0);
-	}
-	*it = rp_str_make(q, (size_t)(end - q));
-	return true;
+	return kv_next(it, '&', name, value);
 }
 
 long sip_unescape(rp_str in, char *out, size_t outsz)
