@@ -9,7 +9,7 @@ src=$1
 out=$2
 nlc=$3
 if ! make -s -C "$src/kmod" OUT="$out" check-kdir 2>"$out.why"; then
-	echo "SKIP: $(cat "$out.why")"
+	echo "SKIP: $(head -n 1 "$out.why")"
 	exit 77
 fi
 make -s -C "$src/kmod" OUT="$out" || { echo "FAIL: building rampart.ko"; exit 1; }
