@@ -34,7 +34,8 @@
  *   Request:  RAMPART_A_FLOW with LOCAL naming an existing flow (-ENOENT
  *             otherwise). Every other RAMPART_FLOW_A_* present replaces that
  *             part of the flow (a transform is replaced whole); parts not
- *             present are kept. Counters are kept.
+ *             present are kept. Counters are kept. Optional parts cannot be
+ *             removed by UPDATE: DEL and ADD the flow for that.
  * RAMPART_CMD_FLOW_DEL (do)
  *   Request:  RAMPART_A_FLOW with LOCAL only. -ENOENT if absent.
  * RAMPART_CMD_FLOW_GET (do)
@@ -84,7 +85,7 @@
  *   ADDR6        16 bytes, network order (struct in6_addr)
  * and
  *   PORT         u16, host order, 1..65535.
- * Unspecified (0.0.0.0, ::) and multicast addresses are rejected.
+ * Rejected: 0.0.0.0/8, 255.255.255.255, ::, and multicast addresses.
  *
  * A transform (RAMPART_XF_A_*), RFC 3711 / RFC 7714 SRTP:
  *   SUITE          u32 enum rampart_suite (required).
