@@ -953,13 +953,78 @@ static int bench(struct ctl *c, int pid, int nsess, int secs, int su)
 	return 0;
 }
 
+static long rss_kib(int pid)
+{
+	char path[64], line[256];
+	FILE *f;
+	long v = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &v) == 1)
+			break;
+	fclose(f);
+	return v;
+}
+
+/* Resident memory per session: nsess sessions with SRTP in and out on both
+ * legs (4 contexts; plain with --suite none), one packet through each so
+ * every SRTP stream exists. */
+static int mem(struct ctl *c, int pid, int nsess, bool srtp)
+{
+	struct sess *s = calloc((size_t)nsess, sizeof(*s));
+	struct srtp_keys k;
+	struct msrtp *tx;
+	struct peer pa, pb;
+	const benc_node *r;
+	uint8_t pkt[512];
+	char why[256];
+	long before, after;
+	int fwd = 0;
+
+	CHECK(s != NULL, "memory");
+	keys_make(&k, MSRTP_AES_CM_128_HMAC_SHA1_80, 5);
+	CHECK((tx = ctx_of(MSRTP_PROTECT, &k)) != NULL, "ctx");
+	CHECK(peer_open(&pa) == 0 && peer_open(&pb) == 0, "peers");
+	before = rss_kib(pid);
+	for (int i = 0; i < nsess; i++) {
+		size_t n;
+		CHECK(create(c, &s[i], NULL, 0, 0, false, why, sizeof(why)) == 0, "create %d: %s", i, why);
+		CHECK(update(c, s[i].id, "a", pa.port, NULL, srtp ? &k : NULL, srtp ? &k : NULL,
+			&r) == 0 && is_ok(r), "update a");
+		CHECK(update(c, s[i].id, "b", pb.port, NULL, srtp ? &k : NULL, srtp ? &k : NULL,
+			&r) == 0 && is_ok(r), "update b");
+		n = mk_rtp(pkt, (uint16_t)i, (uint32_t)i, 160, 0);
+		if (srtp)
+			msrtp_protect_rtp(tx, pkt, &n, sizeof(pkt));
+		peer_send(&pa, s[i].a_port, pkt, n);
+		if (peer_recv(&pb, pkt, sizeof(pkt), WAIT_MS, NULL) > 0)
+			fwd++;
+	}
+	after = rss_kib(pid);
+	printf("memory: %d sessions (%s): RSS %ld -> %ld KiB, "
+	       "%.0f bytes per session; %d/%d packets forwarded\n", nsess,
+		srtp ? "SRTP in+out on both legs, streams live" : "plain RTP", before, after,
+		(double)(after - before) * 1024.0 / nsess, fwd, nsess);
+	for (int i = 0; i < nsess; i++)
+		delete_sess(c, s[i].id);
+	msrtp_free(tx);
+	peer_close(&pa);
+	peer_close(&pb);
+	free(s);
+	return 0;
+}
+
 /* ---------------- main ---------------- */
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: mtraffic --control PATH [--packets N] [--quick] [--exhaust]\n"
-		"       mtraffic --control PATH --bench PID [--sessions N] [--seconds S] [--suite NAME]\n");
+		"       mtraffic --control PATH --bench PID [--sessions N] [--seconds S] [--suite NAME]\n"
+		"       mtraffic --control PATH --memory PID [--sessions N]\n");
 }
 
 int main(int argc, char **argv)
@@ -970,6 +1035,7 @@ int main(int argc, char **argv)
 		{ "quick", no_argument, NULL, 'q' },
 		{ "exhaust", no_argument, NULL, 'x' },
 		{ "bench", required_argument, NULL, 'b' },
+		{ "memory", required_argument, NULL, 'm' },
 		{ "sessions", required_argument, NULL, 's' },
 		{ "seconds", required_argument, NULL, 't' },
 		{ "suite", required_argument, NULL, 'S' },
@@ -978,18 +1044,19 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *suite = NULL;
-	int npkts = 200, quick = 0, exhaust = 0, bench_pid = 0, nsess = 50, secs = 5, opt;
+	int npkts = 200, quick = 0, exhaust = 0, bench_pid = 0, mem_pid = 0, nsess = 50, secs = 5, opt;
 	struct ctl c;
 	uint64_t deadline;
 	int rc;
 
-	while ((opt = getopt_long(argc, argv, "c:n:qxb:s:t:S:vh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:n:qxb:m:s:t:S:vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': path = optarg; break;
 		case 'n': npkts = atoi(optarg); break;
 		case 'q': quick = 1; break;
 		case 'x': exhaust = 1; break;
 		case 'b': bench_pid = atoi(optarg); break;
+		case 'm': mem_pid = atoi(optarg); break;
 		case 's': nsess = atoi(optarg); break;
 		case 't': secs = atoi(optarg); break;
 		case 'S': suite = optarg; break;
@@ -1014,7 +1081,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mtraffic: %s: %s\n", path, strerror(-rc));
 		return 2;
 	}
-	if (bench_pid > 0) {
+	if (mem_pid > 0) {
+		mem(&c, mem_pid, nsess, !(suite && strcmp(suite, "none") == 0));
+	} else if (bench_pid > 0) {
 		int su = -1;
 		if (suite) {
 			enum msrtp_suite s;
