@@ -28,7 +28,7 @@ struct rp_conn {
 	size_t rlen;
 	struct wq_chunk *wq_head, *wq_tail;
 	size_t wq_bytes;
-	uint64_t created_ms, last_ms;
+	uint64_t created_ms, last_ms, last_ping_ms;
 	bool hs_done;     /* connected, and TLS handshake complete */
 	bool connecting;  /* outbound: non-blocking connect() in progress */
 	bool outbound;
@@ -296,7 +296,9 @@ int rp_conn_on_readable(rp_conn *c, uint64_t now_ms, rp_conn_msg_fn fn, void *ar
 		if (rc < 0 || !c->hs_done)
 			return rc;
 	}
-	if (c->tls_wants_write) {
+	/* A TLS write may have stopped for want of a read (key update,
+	 * renegotiation attempt): retry it now that the socket is readable. */
+	if (c->tls_wants_write || (c->tls && c->wq_head)) {
 		rc = flush(c);
 		if (rc < 0)
 			return rc;
@@ -357,6 +359,16 @@ int rp_conn_on_writable(rp_conn *c, uint64_t now_ms)
 bool rp_conn_wants_write(const rp_conn *c)
 {
 	return c->connecting || c->tls_wants_write || (c->hs_done && c->wq_head != NULL);
+}
+
+int rp_conn_keepalive(rp_conn *c, uint64_t now_ms, uint32_t interval_ms)
+{
+	if (!c->outbound || !c->hs_done || !interval_ms)
+		return 0;
+	if (now_ms - c->last_ms < interval_ms || now_ms - c->last_ping_ms < interval_ms)
+		return 0;
+	c->last_ping_ms = now_ms;
+	return rp_conn_send(c, "\r\n\r\n", 4);
 }
 
 bool rp_conn_expired(const rp_conn *c, uint64_t now_ms)
@@ -464,6 +476,19 @@ rp_conn *rp_conn_table_first(rp_conn_table *t)
 size_t rp_conn_table_count(const rp_conn_table *t)
 {
 	return t->count;
+}
+
+void rp_conn_table_each(rp_conn_table *t, void (*fn)(rp_conn *c, void *arg),
+	void *arg)
+{
+	rp_conn *c = t->head;
+
+	while (c) {
+		rp_conn *next = c->next;
+
+		fn(c, arg);
+		c = next;
+	}
 }
 
 void rp_conn_table_expire(rp_conn_table *t, uint64_t now_ms,

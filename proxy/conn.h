@@ -63,6 +63,10 @@ int rp_conn_on_writable(rp_conn *c, uint64_t now_ms);
 int rp_conn_send(rp_conn *c, const void *data, size_t len);
 /* Does the connection wait for the socket to be writable? */
 bool rp_conn_wants_write(const rp_conn *c);
+/* RFC 5626 4.4.1 for flows we opened: queues a CRLFCRLF ping when nothing
+ * was received for interval_ms (and none was sent in that time); the
+ * peer's CRLF pong counts as traffic. No-op for accepted flows. 0/-errno. */
+int rp_conn_keepalive(rp_conn *c, uint64_t now_ms, uint32_t interval_ms);
 /* Idle for longer than idle_ms, or handshake not done in handshake_ms. */
 bool rp_conn_expired(const rp_conn *c, uint64_t now_ms);
 
@@ -87,6 +91,9 @@ rp_conn *rp_conn_table_find(rp_conn_table *t, enum rp_tp tp, const rp_addr *peer
 size_t rp_conn_table_count(const rp_conn_table *t);
 /* Any connection of the table, or NULL when it is empty. */
 rp_conn *rp_conn_table_first(rp_conn_table *t);
+/* Calls fn for every connection (fn may remove and free it). */
+void rp_conn_table_each(rp_conn_table *t, void (*fn)(rp_conn *c, void *arg),
+	void *arg);
 /* Calls fn for every expired connection (fn may remove and free it). */
 void rp_conn_table_expire(rp_conn_table *t, uint64_t now_ms,
 	void (*fn)(rp_conn *c, void *arg), void *arg);

@@ -456,6 +456,14 @@ static int apply_cfg(struct proxy *p, const struct cfg *c, bool keep_listen,
 		p->tcfg.workers = st->workers;
 	if (st->tcp_idle_timeout)
 		p->tcfg.idle_timeout_ms = st->tcp_idle_timeout * 1000u;
+	if (st->max_message_size) {
+		/* One message must fit the receive buffer with room to spare
+		 * for the start of the next one. */
+		p->tcfg.frame.max_body = st->max_message_size;
+		if (p->tcfg.frame.max_hdr > st->max_message_size)
+			p->tcfg.frame.max_hdr = st->max_message_size;
+		p->tcfg.conn_rbuf = (size_t)st->max_message_size + p->tcfg.frame.max_hdr;
+	}
 	for (unsigned i = 0; i < st->ndomains && p->n_domains < MAX_DOMAINS; i++)
 		p->domains[p->n_domains++] = st->domains[i];
 	for (size_t i = 0; i < cfg_listen_count(c); i++) {
@@ -472,8 +480,9 @@ static int apply_cfg(struct proxy *p, const struct cfg *c, bool keep_listen,
 			p->tcfg.tls.ca_file = l->tls.ca_file;
 			p->tcfg.tls.ca_dir = l->tls.ca_dir;
 			p->tcfg.tls.ciphers = l->tls.ciphers;
-			p->tcfg.tls.verify_client = l->tls.verify_client ||
-				l->tls.require_client_cert;
+			p->tcfg.tls.verify_client = l->tls.verify_client;
+			p->tcfg.tls.require_client_cert = l->tls.require_client_cert;
+			p->tcfg.tls.tls13_only = l->tls.min_version == CFG_TLS_1_3;
 		}
 		if (keep_listen)
 			continue;
@@ -692,8 +701,10 @@ int main(int argc, char **argv)
 		p->tcfg.tls.ca_dir = cadir;
 	if (ciphers)
 		p->tcfg.tls.ciphers = ciphers;
-	if (verify)
+	if (verify) {
 		p->tcfg.tls.verify_client = true;
+		p->tcfg.tls.require_client_cert = true;
+	}
 
 	for (size_t i = 0; i < p->tcfg.n_listen; i++)
 		need_tls |= p->tcfg.listen[i].tp == RP_TP_TLS;

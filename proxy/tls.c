@@ -224,8 +224,9 @@ static WOLFSSL_CTX *make_ctx(enum rp_tls_role role, const struct rp_tls_cfg *cfg
 		return NULL;
 	}
 	/* TLS 1.0/1.1 are refused: the minimum is 1.2, the maximum 1.3. */
-	if (wolfSSL_CTX_SetMinVersion(ctx, WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) {
-		seterr(err, errlen, "cannot set minimum TLS version 1.2");
+	if (wolfSSL_CTX_SetMinVersion(ctx, cfg->tls13_only ? WOLFSSL_TLSV1_3 :
+		    WOLFSSL_TLSV1_2) != WOLFSSL_SUCCESS) {
+		seterr(err, errlen, "cannot set the minimum TLS version");
 		goto fail;
 	}
 	/* wolfSSL's server takes the first suite of the list that the client
@@ -297,13 +298,14 @@ static WOLFSSL_CTX *make_ctx(enum rp_tls_role role, const struct rp_tls_cfg *cfg
 			goto fail;
 		}
 		wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER, NULL);
-	} else if (cfg->verify_client) {
+	} else if (cfg->verify_client || cfg->require_client_cert) {
 		if (!cfg->ca_file && !cfg->ca_dir) {
 			seterr(err, errlen, "client certificate verification needs a CA bundle");
 			goto fail;
 		}
 		wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_PEER |
-			WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
+			(cfg->require_client_cert ? WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT : 0),
+			NULL);
 	} else {
 		wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
 	}

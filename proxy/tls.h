@@ -44,7 +44,9 @@ struct rp_tls_cfg {
 	const char *ca_dir;     /* hashed CA directory */
 	const char *ciphers;    /* TLS 1.2 list, wolfSSL/OpenSSL names */
 	const char *dh_file;    /* DHE params (PEM); must be >= 2048 bits */
-	bool verify_client;     /* mutual TLS: require and verify a client cert */
+	bool verify_client;     /* verify a client certificate if one is sent */
+	bool require_client_cert; /* mutual TLS: refuse clients without one */
+	bool tls13_only;        /* minimum TLS 1.3 instead of 1.2 */
 	bool allow_wildcards;   /* client: accept *.example.com for a.example.com */
 	struct rp_tls_sni_cert sni[RP_TLS_MAX_SNI];
 	size_t n_sni;

@@ -192,6 +192,7 @@ void rp_transport_cfg_defaults(struct rp_transport_cfg *c)
 	c->conn_wq_max = 256 * 1024;
 	c->idle_timeout_ms = 600 * 1000;
 	c->tls_handshake_timeout_ms = 10 * 1000;
+	c->keepalive_ms = 90 * 1000;
 	c->frame.max_hdr = SIP_FRAME_DEFAULT_MAX_HDR;
 	c->frame.max_body = SIP_FRAME_DEFAULT_MAX_BODY;
 }

@@ -71,14 +71,15 @@ struct rp_transport_cfg {
 	size_t conn_wq_max;          /* bytes queued for a peer before we drop it */
 	uint32_t idle_timeout_ms;    /* stream connection with no traffic */
 	uint32_t tls_handshake_timeout_ms;
+	uint32_t keepalive_ms;       /* CRLF pings on flows we opened; 0 = off */
 	struct sip_frame_limits frame;
 	bool tls_enabled;            /* any TLS listener: 'tls' must be valid */
 	struct rp_tls_cfg tls;       /* server side */
 };
 
 /* No listeners; limits: 4096 conns, 64 per IP, 96 KiB receive buffer,
- * 256 KiB write queue, 600 s idle, 10 s TLS handshake, frame limits
- * 16 KiB headers / 64 KiB body. */
+ * 256 KiB write queue, 600 s idle, 10 s TLS handshake, 90 s keep-alive
+ * pings on outbound flows, frame limits 16 KiB headers / 64 KiB body. */
 void rp_transport_cfg_defaults(struct rp_transport_cfg *c);
 
 /* Opens a non-blocking socket for l: UDP bound, or TCP/TLS listening.

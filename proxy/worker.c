@@ -277,6 +277,16 @@ static void expire_cb(rp_conn *c, void *arg)
 	conn_close(arg, c, true);
 }
 
+static void keepalive_cb(rp_conn *c, void *arg)
+{
+	struct rp_worker *w = arg;
+
+	if (rp_conn_keepalive(c, rp_now_ms(), w->ws->cfg.keepalive_ms) < 0)
+		conn_close(w, c, true);
+	else
+		update_events(w, c);
+}
+
 /* Opens an outbound connection on this worker (non-blocking connect; the
  * TLS client handshake follows once it is connected). */
 static rp_conn *open_conn(struct rp_worker *w, enum rp_tp tp, const rp_addr *peer,
@@ -403,6 +413,8 @@ static void *worker_main(void *arg)
 		if (now - w->last_expire >= 250) {
 			w->last_expire = now;
 			rp_conn_table_expire(w->conns, now, expire_cb, w);
+			if (w->ws->cfg.keepalive_ms)
+				rp_conn_table_each(w->conns, keepalive_cb, w);
 		}
 	}
 	/* Close this worker's connections on its own thread, so TLS state

@@ -265,6 +265,37 @@ START_TEST(timeouts_and_table)
 }
 END_TEST
 
+START_TEST(outbound_connect_and_keepalive)
+{
+	struct seen s = { 0 };
+	int peer;
+	rp_conn *c = mkconn(&peer);
+	char buf[16];
+
+	rp_conn_set_outbound(c);
+	ck_assert(rp_conn_outbound(c));
+	ck_assert(rp_conn_wants_write(c)); /* waiting for connect() */
+	/* Queued while connecting, written once connected. */
+	ck_assert_int_eq(rp_conn_send(c, "early", 5), 0);
+	ck_assert_int_eq(rp_conn_on_writable(c, 1100), 0);
+	ck_assert_int_eq(read(peer, buf, sizeof(buf)), 5);
+	ck_assert_int_eq(memcmp(buf, "early", 5), 0);
+	/* No ping before the interval, one after, not two. */
+	ck_assert_int_eq(rp_conn_keepalive(c, 1500, 1000), 0);
+	ck_assert_int_eq(rp_conn_keepalive(c, 2100, 1000), 0);
+	ck_assert_int_eq(rp_conn_keepalive(c, 2200, 1000), 0);
+	ck_assert_int_eq(read(peer, buf, sizeof(buf)), 4);
+	ck_assert_int_eq(memcmp(buf, "\r\n\r\n", 4), 0);
+	/* The pong (a lone CRLF) is taken at once and counts as traffic. */
+	ck_assert_int_eq(write(peer, "\r\n", 2), 2);
+	ck_assert_int_eq(rp_conn_on_readable(c, 2300, on_msg, &s), 0);
+	ck_assert_int_eq(s.n, 0);
+	ck_assert(!rp_conn_expired(c, 3299));
+	rp_conn_free(c);
+	close(peer);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_conn");
@@ -280,6 +311,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, queue_drains_when_writable);
 	tcase_add_test(tc, oversize_message_refused);
 	tcase_add_test(tc, timeouts_and_table);
+	tcase_add_test(tc, outbound_connect_and_keepalive);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -113,7 +113,7 @@ static void close_pair(struct pair *p)
 static rp_tls_ctx *server_ctx(const char *cert, const char *key, bool mtls)
 {
 	struct rp_tls_cfg c = { .cert_file = cert, .key_file = key,
-		.ca_file = f("ca.pem"), .verify_client = mtls };
+		.ca_file = f("ca.pem"), .verify_client = mtls, .require_client_cert = mtls };
 	char err[256] = "";
 	rp_tls_ctx *ctx = NULL;
 	int rc = rp_tls_ctx_new(RP_TLS_SERVER, &c, &ctx, err, sizeof(err));
