@@ -299,7 +299,8 @@ def main():
         mt = Proxy(tmp, "proxy-mtls", ["--listen", "tls:127.0.0.1:0",
                                        "--tls-cert", os.path.join(pki, "server.pem"),
                                        "--tls-key", os.path.join(pki, "server.key"),
-                                       "--tls-ca", os.path.join(pki, "ca.pem"), "--tls-verify-client"])
+                                       "--tls-ca", os.path.join(pki, "ca.pem"), "--tls-verify-client",
+                                       "--handshake-timeout", "1"])
         procs.append(mt)
         port = mt.ports["tls"]
         rc, out = s_client(port, ["-CAfile", os.path.join(pki, "ca.pem"), "-quiet"],
@@ -312,6 +313,16 @@ def main():
                                   "-key", os.path.join(pki, "client.key")],
                            options("TLS", port, "m2@test"), timeout=8)
         check("mutual TLS: client certificate accepted", "SIP/2.0 200 OK" in out and "m2@test" in out, out[-600:])
+        # A peer that connects and never says hello is dropped.
+        idle = socket.create_connection(("127.0.0.1", port), timeout=5)
+        t0 = time.time()
+        try:
+            dropped = idle.recv(10) == b""
+        except (socket.timeout, ConnectionResetError):
+            dropped = False
+        idle.close()
+        check("TLS handshake timeout closes a silent peer", dropped and time.time() - t0 < 4.5 and
+              "TLS handshake timeout" in mt.text(), mt.text()[-400:])
         mt.stop()
 
         # Outbound TLS name checks against openssl s_server.
