@@ -67,7 +67,12 @@ struct rp_tls_sess {
 	bool peer_loaded;
 	char subject[WC_ASN_NAME_MAX + 1];
 	char san_buf[1024];
+	unsigned char *pre; /* SNI: ClientHello bytes read before wolfSSL */
+	size_t pre_len, pre_off;
 };
+
+/* TLS record payloads are at most 16 KiB (+ the 5-byte header). */
+#define RP_TLS_HELLO_MAX (16384 + 5)
 
 int rp_tls_global_init(void)
 {
@@ -589,36 +594,93 @@ void rp_tls_sess_free(rp_tls_sess *s)
 		return;
 	if (s->ssl)
 		wolfSSL_free(s->ssl);
+	free(s->pre);
 	rp_tls_ctx_put(s->ctx);
 	free(s->peer_domain);
 	free(s);
 }
 
-/* Peeks at the ClientHello to pick the certificate by SNI before the
- * WOLFSSL object exists (the context cannot be changed afterwards with
- * the native API). */
+/* wolfSSL's receive callback for SNI sessions: the bytes pick_by_sni()
+ * already consumed come first, then the socket. */
+static int sni_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
+{
+	rp_tls_sess *s = arg;
+	ssize_t n;
+
+	(void)ssl;
+	if (s->pre_off < s->pre_len) {
+		size_t k = s->pre_len - s->pre_off;
+
+		if (k > (size_t)sz)
+			k = (size_t)sz;
+		memcpy(buf, s->pre + s->pre_off, k);
+		s->pre_off += k;
+		if (s->pre_off == s->pre_len) {
+			free(s->pre);
+			s->pre = NULL;
+			s->pre_len = s->pre_off = 0;
+		}
+		return (int)k;
+	}
+	n = recv(s->fd, buf, (size_t)sz, 0);
+	if (n > 0)
+		return (int)n;
+	if (n == 0)
+		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return WOLFSSL_CBIO_ERR_WANT_READ;
+	if (errno == EINTR)
+		return WOLFSSL_CBIO_ERR_ISR;
+	if (errno == ECONNRESET)
+		return WOLFSSL_CBIO_ERR_CONN_RST;
+	return WOLFSSL_CBIO_ERR_GENERAL;
+}
+
+/* Reads the first TLS record (the ClientHello) to pick the certificate by
+ * SNI before the WOLFSSL object exists: the native API cannot change an
+ * object's context afterwards. The bytes are consumed, not peeked, so a
+ * client that sends half a hello cannot make the worker spin on a
+ * readable socket; sni_recv() hands them to wolfSSL afterwards. */
 static enum rp_tls_status pick_by_sni(rp_tls_sess *s)
 {
-	unsigned char hello[4096], name[256];
+	unsigned char name[256];
 	unsigned int nlen = sizeof(name) - 1;
 	WOLFSSL_CTX *use = s->ctx->ctx;
-	ssize_t n = recv(s->fd, hello, sizeof(hello), MSG_PEEK);
+	size_t want = 5;
+	ssize_t n;
 
-	if (n < 0)
-		return (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) ?
-			RP_TLS_WANT_READ : RP_TLS_ERROR;
-	if (n == 0)
-		return RP_TLS_CLOSED;
-	if (n >= 5) {
-		size_t rec = 5 + ((size_t)hello[3] << 8 | hello[4]);
-
-		if ((size_t)n < rec && (size_t)n < sizeof(hello))
-			return RP_TLS_WANT_READ;
-	} else {
-		return RP_TLS_WANT_READ;
+	if (!s->pre) {
+		s->pre = malloc(RP_TLS_HELLO_MAX);
+		if (!s->pre) {
+			snprintf(s->err, sizeof(s->err), "out of memory");
+			return RP_TLS_ERROR;
+		}
 	}
-	if (wolfSSL_SNI_GetFromBuffer(hello, (unsigned int)n, WOLFSSL_SNI_HOST_NAME,
-		    name, &nlen) == WOLFSSL_SUCCESS) {
+	for (;;) {
+		if (s->pre_len >= 5) {
+			want = 5 + ((size_t)s->pre[3] << 8 | s->pre[4]);
+			if (s->pre[0] != 0x16 || want > RP_TLS_HELLO_MAX) {
+				/* Not a handshake record: wolfSSL will say why. */
+				want = s->pre_len;
+			}
+		}
+		if (s->pre_len >= want)
+			break;
+		n = recv(s->fd, s->pre + s->pre_len, want - s->pre_len, 0);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return (errno == EAGAIN || errno == EWOULDBLOCK) ? RP_TLS_WANT_READ :
+				RP_TLS_ERROR;
+		}
+		if (n == 0) {
+			snprintf(s->err, sizeof(s->err), "peer closed before its TLS hello");
+			return RP_TLS_CLOSED;
+		}
+		s->pre_len += (size_t)n;
+	}
+	if (wolfSSL_SNI_GetFromBuffer(s->pre, (unsigned int)s->pre_len,
+		    WOLFSSL_SNI_HOST_NAME, name, &nlen) == WOLFSSL_SUCCESS) {
 		name[nlen] = 0;
 		for (size_t i = 0; i < s->ctx->n_sni; i++)
 			if (strcasecmp(s->ctx->sni[i].host, (char *)name) == 0)
@@ -629,6 +691,8 @@ static enum rp_tls_status pick_by_sni(rp_tls_sess *s)
 		snprintf(s->err, sizeof(s->err), "out of memory");
 		return RP_TLS_ERROR;
 	}
+	wolfSSL_SSLSetIORecv(s->ssl, sni_recv);
+	wolfSSL_SetIOReadCtx(s->ssl, s);
 	s->state = S_HANDSHAKE;
 	return RP_TLS_OK;
 }
