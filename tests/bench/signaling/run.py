@@ -1,0 +1,658 @@
+#!/usr/bin/env python3
+"""Rampart signaling benchmark: rampart-proxy against Kamailio 5.6.
+
+sipp UAC -> proxy -> sipp UAS (INVITE / 100 / 180 / 200 / ACK / BYE / 200) at a
+fixed offered call rate, once over UDP and once with the caller on TLS (sipp
+over TCP through stunnel, one long-lived connection) and the callee on UDP.
+Both proxies run the same workload in the same invocation, interleaved
+(rampart, kamailio, rampart, kamailio, ...), each run with freshly started
+daemons. The figure is completed calls (sipp's SuccessfulCall count) per
+CPU-second of the proxy (utime+stime of all its processes and threads from
+/proc, before and after the run); medians of the valid runs are compared.
+
+Final lines on stdout:
+  bench: sip_calls_udp_per_cpu_s rampart=<x> kamailio=<y> ratio=<r>
+  bench: sip_calls_tls_per_cpu_s rampart=<x> kamailio=<y> ratio=<r>
+A proxy that completes no calls is reported as 'unavailable' (why: on stderr).
+
+Environment (all optional):
+  RAMPART_BENCH_SMOKE=1       short smoke run (100 calls/s, 3 s, 1 run each)
+  RAMPART_BENCH_RATE          offered calls per second (default 1000)
+  RAMPART_BENCH_SECONDS       seconds of traffic per run (default 15)
+  RAMPART_BENCH_RUNS          runs per proxy and transport (default 3)
+  RAMPART_BENCH_SETTLE        seconds of CPU accounting after the last call
+                              (default 6: Kamailio frees a transaction 5 s
+                              after its final reply; that work is counted)
+  RAMPART_BENCH_TRANSPORTS    udp,tls (default both)
+  RAMPART_BENCH_MAX_SECONDS   no new run starts after this (default 570)
+  RAMPART_BENCH_NO_INSTALL=1  do not apt-get install missing packages
+  RAMPART_BENCH_KEEP=1        keep the work directory (logs, CSVs, configs)
+  RAMPART_PROXY               rampart-proxy binary (default: build-bench/,
+                              then build/)
+Exit status: 0 when the figure lines were printed (even with 'unavailable'),
+1 when the Kamailio reference could not be measured, 2 on set-up errors.
+"""
+
+import argparse
+import collections
+import csv
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
+ADDR = "127.0.0.1"
+PACKAGES = ["kamailio", "kamailio-tls-modules", "stunnel4", "sip-tester",
+            "openssl"]
+KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+START = time.monotonic()
+
+
+def log(msg):
+    print(f"signaling: {msg}", file=sys.stderr, flush=True)
+
+
+def env_num(name, default, kind=int):
+    v = os.environ.get(name)
+    if v is None or v == "":
+        return default
+    try:
+        return kind(v)
+    except ValueError:
+        log(f"bad {name}={v!r}")
+        sys.exit(2)
+
+
+# ---------------------------------------------------------------- set-up
+
+def installed(pkg):
+    r = subprocess.run(["dpkg-query", "-W", "-f=${Status}", pkg],
+                       capture_output=True, text=True)
+    return r.returncode == 0 and "install ok installed" in r.stdout
+
+
+def ensure_packages(no_install):
+    missing = [p for p in PACKAGES if not installed(p)]
+    if missing:
+        if no_install or os.geteuid() != 0:
+            log(f"missing Debian packages: {' '.join(missing)} "
+                "(run as root without RAMPART_BENCH_NO_INSTALL to install)")
+            sys.exit(2)
+        log(f"installing: {' '.join(missing)}")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        cmd = ["apt-get", "install", "-y", "--no-install-recommends"] + missing
+        if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode:
+            subprocess.run(["apt-get", "update"], env=env,
+                           stdout=subprocess.DEVNULL)
+            if subprocess.run(cmd, env=env,
+                              stdout=subprocess.DEVNULL).returncode:
+                log("apt-get install failed")
+                sys.exit(2)
+    stop_system_kamailio()
+
+
+def stop_system_kamailio():
+    """The benchmark starts its own Kamailio; Debian's package enables a
+    system service that must not be left running (it would also hold 5060)."""
+    if os.path.isdir("/run/systemd/system"):
+        for verb in ("is-active", "is-enabled"):
+            r = subprocess.run(["systemctl", "-q", verb, "kamailio.service"])
+            if r.returncode == 0:
+                action = "stop" if verb == "is-active" else "disable"
+                log(f"systemctl {action} kamailio.service")
+                subprocess.run(["systemctl", "-q", action,
+                                "kamailio.service"])
+        return
+    pidfile = "/run/kamailio/kamailio.pid"
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read().strip())
+        with open(f"/proc/{pid}/comm") as f:
+            running = f.read().strip() == "kamailio"
+    except (OSError, ValueError):
+        running = False
+    if running:
+        log("stopping the kamailio system service")
+        subprocess.run(["service", "kamailio", "stop"],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def find_rampart():
+    p = os.environ.get("RAMPART_PROXY")
+    if p:
+        return os.path.abspath(p) if os.access(p, os.X_OK) else None
+    for d in ("build-bench", "build"):
+        p = os.path.join(ROOT, d, "proxy", "rampart-proxy")
+        if os.access(p, os.X_OK):
+            return p
+    return None
+
+
+_used_ports = set()
+
+
+def free_port():
+    """A port free for both UDP and TCP on ADDR (bind port 0, then check)."""
+    for _ in range(200):
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            u.bind((ADDR, 0))
+            port = u.getsockname()[1]
+            t.bind((ADDR, port))
+        except OSError:
+            continue
+        finally:
+            u.close()
+            t.close()
+        if port not in _used_ports:
+            _used_ports.add(port)
+            return port
+    raise RuntimeError("no free port found")
+
+
+def fill(template, dest, values):
+    with open(os.path.join(HERE, template)) as f:
+        text = f.read()
+    for k, v in values.items():
+        text = text.replace(f"@{k}@", str(v))
+    left = re.findall(r"@[A-Z_]+@", text)
+    if left:
+        raise RuntimeError(f"{template}: unfilled {left}")
+    with open(dest, "w") as f:
+        f.write(text)
+    return dest
+
+
+def make_cert(work):
+    """A throw-away ECDSA P-256 certificate for 127.0.0.1, for both proxies."""
+    cert = os.path.join(work, "cert.pem")
+    key = os.path.join(work, "key.pem")
+    r = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+         "-out", cert, "-days", "2", "-subj", f"/CN={ADDR}",
+         "-addext", f"subjectAltName=IP:{ADDR}"],
+        capture_output=True, text=True)
+    if r.returncode:
+        log("openssl failed: " + r.stderr.strip())
+        sys.exit(2)
+    return cert, key
+
+
+# ---------------------------------------------------------------- processes
+
+def proc_stat(pid):
+    """(ppid, utime+stime ticks) of a process, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            data = f.read()
+    except OSError:
+        return None
+    rest = data[data.rindex(")") + 2:].split()
+    # rest[0] is field 3 (state): ppid is field 4, utime/stime 14/15.
+    return int(rest[1]), int(rest[11]) + int(rest[12])
+
+
+def proc_tree(root):
+    """root and all its descendants (Kamailio forks its workers)."""
+    children = collections.defaultdict(list)
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            st = proc_stat(int(name))
+            if st:
+                children[st[0]].append(int(name))
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(children.get(p, []))
+    return out
+
+
+def cpu_seconds(root):
+    """utime+stime of root and its descendants; a process's stat already
+    sums all its threads."""
+    total = 0
+    for pid in proc_tree(root):
+        st = proc_stat(pid)
+        if st:
+            total += st[1]
+    return total / CLK_TCK
+
+
+def listening(port, proto):
+    """Is ADDR:port bound (udp) or listening (tcp)?"""
+    want = f"{socket.htonl(0x7f000001):08X}:{port:04X}"
+    path = "/proc/net/udp" if proto == "udp" else "/proc/net/tcp"
+    with open(path) as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            if cols[1] == want and (proto == "udp" or cols[3] == "0A"):
+                return True
+    return False
+
+
+class Daemon:
+    """A process started in its own session so that it and its children
+    can be stopped by its process-group id."""
+
+    def __init__(self, name, cmd, logpath, cwd):
+        self.name = name
+        self.logf = open(logpath, "wb")
+        self.logpath = logpath
+        self.proc = subprocess.Popen(cmd, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, cwd=cwd,
+                                     stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait_ports(self, ports, timeout=15.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if not self.alive():
+                return False
+            if all(listening(p, proto) for p, proto in ports):
+                return True
+            time.sleep(0.05)
+        return False
+
+    def stop(self):
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=8)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # leftover children
+        except ProcessLookupError:
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        self.logf.close()
+
+    def log_tail(self, n=5):
+        return tail_file(self.logpath, n)
+
+
+def tail_file(path, n=5):
+    try:
+        with open(path, errors="replace") as f:
+            lines = [line.rstrip() for line in f if line.strip()]
+        return lines[-n:]
+    except OSError:
+        return []
+
+
+# ---------------------------------------------------------------- sipp
+
+def sipp_stats(path):
+    """Last row of sipp's -trace_stat CSV as a dict, or None."""
+    try:
+        with open(path, newline="", errors="replace") as f:
+            rows = [r for r in csv.reader(f, delimiter=";") if r]
+    except OSError:
+        return None
+    if len(rows) < 2:
+        return None
+    head, last = rows[0], rows[-1]
+    out = {}
+    for k, v in zip(head, last):
+        try:
+            out[k] = int(v)
+        except ValueError:
+            out[k] = v
+    return out
+
+
+def sipp_errors(path, n=3):
+    """The most frequent reasons calls failed, from sipp's -trace_err file
+    (one event per timestamped entry; late retransmissions absorbed by
+    sipp are not failures and are left out)."""
+    try:
+        with open(path, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return []
+    reasons = collections.Counter()
+    for ev in re.split(r"\d{4}-\d\d-\d\d\t[\d:.]+\t[\d.]+: ", text)[1:]:
+        first = ev.split("\n", 1)[0]
+        if first.startswith(("Dead call", "Discarding message")):
+            continue
+        first = re.sub(r"Call-I[dD] '[^']*'", "Call-Id '...'", first)
+        first = re.sub(r"received '.*", "received", first)
+        if first.endswith("received"):
+            m = re.search(r"received '([^\r\n]*)", ev)
+            if m:
+                first += f" '{m.group(1)}'"
+        reasons[first.strip()[:200]] += 1
+    return [f"{c}x {r}" for r, c in reasons.most_common(n)]
+
+
+# ---------------------------------------------------------------- one run
+
+class Run:
+    def __init__(self, proxy, transport, idx):
+        self.proxy = proxy
+        self.transport = transport
+        self.idx = idx
+        self.offered = self.ok = self.failed = 0
+        self.cpu = 0.0
+        self.idle_cpu_per_s = 0.0
+        self.other_cpu = {}
+        self.valid = False
+        self.why = ""
+
+    @property
+    def per_cpu(self):
+        return self.ok / self.cpu if self.cpu > 0 else 0.0
+
+
+def start_proxy(name, work, rundir, cert, key, udp_port, tls_port, rampart):
+    vals = dict(ADDR=ADDR, UDP_PORT=udp_port, TLS_PORT=tls_port, CERT=cert,
+                KEY=key, RUNDIR=rundir, MODULES=KAMAILIO_MODULES)
+    if name == "kamailio":
+        cfg = fill("kamailio.cfg", os.path.join(rundir, "kamailio.cfg"), vals)
+        # tlsf: Debian's default allocator (qm) roughly halves Kamailio's
+        # calls per CPU-second; tlsf is Kamailio at its best.
+        cmd = ["kamailio", "-x", "tlsf", "-m", "256", "-M", "16", "-DD", "-E",
+               "-f", cfg, "-Y", rundir, "-w", rundir]
+    else:
+        cfg = fill("rampart.conf", os.path.join(rundir, "rampart.conf"), vals)
+        cmd = [rampart, "--config", cfg]
+    return Daemon(name, cmd, os.path.join(rundir, f"{name}.log"), rundir)
+
+
+CRASH_RE = re.compile(r"SIGSEGV|signal 11|SIGABRT|double free|core dumped|"
+                      r"ABORT|Segmentation", re.I)
+
+
+def session(name, transport, idx, *args):
+    """One run; a harness error makes an invalid run, not a traceback."""
+    try:
+        return session1(name, transport, idx, *args)
+    except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+        r = Run(name, transport, idx)
+        r.why = f"harness error: {e}"
+        return r
+
+
+def session1(name, transport, idx, calls, rate, settle, work, cert, key,
+             rampart):
+    """Start the proxy (and stunnel, UAS), drive `calls` calls, stop all."""
+    r = Run(name, transport, idx)
+    r.offered = calls
+    rundir = os.path.join(work, f"{transport}-{name}-{idx}")
+    os.makedirs(rundir)
+    udp_port, tls_port = free_port(), free_port()
+    daemons = []
+    try:
+        proxy = start_proxy(name, work, rundir, cert, key, udp_port, tls_port,
+                            rampart)
+        daemons.append(proxy)
+        if not proxy.wait_ports([(udp_port, "udp"), (tls_port, "tcp")]):
+            r.why = f"{name} did not start: " + " | ".join(proxy.log_tail())
+            return r
+        target = f"{ADDR}:{udp_port}"
+        stunnel = None
+        if transport == "tls":
+            accept = free_port()
+            scfg = fill("stunnel.conf", os.path.join(rundir, "stunnel.conf"),
+                        dict(ADDR=ADDR, ACCEPT_PORT=accept, TLS_PORT=tls_port,
+                             RUNDIR=rundir, CERT=cert))
+            stunnel = Daemon("stunnel", ["stunnel", scfg],
+                             os.path.join(rundir, "stunnel.out"), rundir)
+            daemons.append(stunnel)
+            if not stunnel.wait_ports([(accept, "tcp")]):
+                r.why = "stunnel did not start: " + " | ".join(
+                    stunnel.log_tail())
+                return r
+            target = f"{ADDR}:{accept}"
+        uas_port = free_port()
+        uas = Daemon("uas", ["sipp", "-sf", os.path.join(HERE, "uas.xml"),
+                             "-i", ADDR, "-p", str(uas_port), "-t", "u1",
+                             "-cp", str(free_port()), "-mp", str(free_port()),
+                             "-nostdin", "-trace_err", "-error_file",
+                             os.path.join(rundir, "uas_err.log"),
+                             "-trace_stat", "-stf",
+                             os.path.join(rundir, "uas.csv"), "-fd", "1"],
+                     os.path.join(rundir, "uas.out"), rundir)
+        daemons.append(uas)
+        if not uas.wait_ports([(uas_port, "udp")]):
+            r.why = "sipp UAS did not start: " + " | ".join(uas.log_tail())
+            return r
+
+        # Idle CPU of the proxy for 1 s (timers, housekeeping): reported,
+        # not subtracted.
+        c0 = cpu_seconds(proxy.pid)
+        time.sleep(1.0)
+        r.idle_cpu_per_s = cpu_seconds(proxy.pid) - c0
+
+        uac_csv = os.path.join(rundir, "uac.csv")
+        uac_err = os.path.join(rundir, "uac_err.log")
+        vt, ct, t = ("TLS", "tls", "t1") if transport == "tls" else \
+            ("UDP", "udp", "u1")
+        guard = int(calls / rate) + 30
+        cmd = ["sipp", "-sf", os.path.join(HERE, "uac.xml"), "-i", ADDR,
+               "-p", str(free_port()), "-t", t, "-cp", str(free_port()),
+               "-mp", str(free_port()),
+               "-key", "via_transport", vt, "-key", "contact_transport", ct,
+               "-key", "uas", f"{ADDR}:{uas_port}", "-s", "bench",
+               "-r", str(rate), "-m", str(calls), "-timeout", f"{guard}s",
+               "-nostdin", "-trace_err", "-error_file", uac_err,
+               "-trace_stat", "-stf", uac_csv, "-fd", "1", target]
+        others = [d for d in daemons if d is not proxy]
+        o0 = {d.name: cpu_seconds(d.pid) for d in others}
+        ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        p0 = cpu_seconds(proxy.pid)
+        t0 = time.monotonic()
+        with open(os.path.join(rundir, "uac.out"), "wb") as out:
+            uac = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, cwd=rundir,
+                                   start_new_session=True)
+            try:
+                uac.wait(timeout=guard + 15)
+            except subprocess.TimeoutExpired:
+                os.killpg(uac.pid, signal.SIGKILL)
+                uac.wait()
+        elapsed = time.monotonic() - t0
+        # Only the UAC was reaped in between: its CPU, for the record.
+        ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        uac_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
+        time.sleep(settle)
+        p1 = cpu_seconds(proxy.pid)
+        o1 = {d.name: cpu_seconds(d.pid) for d in others}
+        r.cpu = p1 - p0
+        r.other_cpu = {k: o1[k] - o0[k] for k in o0}
+        r.other_cpu["sipp-uac"] = uac_cpu
+        r.other_cpu["elapsed"] = elapsed
+
+        st = sipp_stats(uac_csv)
+        if st is None:
+            r.why = "sipp UAC wrote no statistics: " + " | ".join(
+                tail_file(os.path.join(rundir, "uac.out")))
+            return r
+        r.ok = st.get("SuccessfulCall(C)", 0)
+        r.failed = st.get("FailedCall(C)", 0)
+        r.offered = st.get("OutgoingCall(C)", calls) or calls
+
+        crashed = not proxy.alive()
+        with open(proxy.logpath, errors="replace") as f:
+            if CRASH_RE.search(f.read()):
+                crashed = True
+        if crashed:
+            r.why = f"{name} crashed during the run (run invalid): " + \
+                " | ".join(proxy.log_tail(3))
+            return r
+        if r.ok == 0:
+            reasons = sipp_errors(uac_err)
+            r.why = "no call completed" + (
+                "; sipp: " + "; ".join(reasons) if reasons else "")
+            return r
+        if r.ok < 0.5 * calls:
+            r.why = (f"only {r.ok} of {calls} calls completed (run invalid); "
+                     "sipp: " + "; ".join(sipp_errors(uac_err)))
+            return r
+        r.valid = True
+        return r
+    finally:
+        for d in reversed(daemons):
+            d.stop()
+
+
+def describe(r):
+    o = r.other_cpu
+    extra = ", ".join(f"{k} {v:.2f} s" for k, v in o.items() if k != "elapsed")
+    s = (f"{r.transport} {r.proxy} run {r.idx}: {r.offered} offered, {r.ok} "
+         f"completed, {r.failed} failed, proxy CPU {r.cpu:.2f} s"
+         f" (idle {r.idle_cpu_per_s:.3f} CPU-s/s)")
+    if r.cpu > 0:
+        s += f", {r.per_cpu:.0f} calls/CPU-s"
+    if "elapsed" in o:
+        s += f", traffic {o['elapsed']:.1f} s"
+    if extra:
+        s += f" [{extra}]"
+    if not r.valid:
+        s += f" INVALID: {r.why}"
+    return s
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    smoke = os.environ.get("RAMPART_BENCH_SMOKE", "") not in ("", "0")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rate", type=int, default=env_num(
+        "RAMPART_BENCH_RATE", 100 if smoke else 1000))
+    ap.add_argument("--seconds", type=float, default=env_num(
+        "RAMPART_BENCH_SECONDS", 3 if smoke else 15, float))
+    ap.add_argument("--runs", type=int, default=env_num(
+        "RAMPART_BENCH_RUNS", 1 if smoke else 3))
+    ap.add_argument("--settle", type=float, default=env_num(
+        "RAMPART_BENCH_SETTLE", 1 if smoke else 6, float))
+    ap.add_argument("--transports", default=os.environ.get(
+        "RAMPART_BENCH_TRANSPORTS", "udp,tls"))
+    ap.add_argument("--max-seconds", type=float, default=env_num(
+        "RAMPART_BENCH_MAX_SECONDS", 570, float))
+    ap.add_argument("--keep", action="store_true",
+                    default=os.environ.get("RAMPART_BENCH_KEEP", "")
+                    not in ("", "0"))
+    a = ap.parse_args()
+    transports = [t for t in a.transports.split(",") if t]
+    if a.rate < 1 or a.seconds <= 0 or a.runs < 1 or \
+            any(t not in ("udp", "tls") for t in transports):
+        log("bad arguments")
+        return 2
+
+    ensure_packages(os.environ.get("RAMPART_BENCH_NO_INSTALL", "")
+                    not in ("", "0"))
+    for tool in ("sipp", "kamailio", "stunnel", "openssl"):
+        if not shutil.which(tool):
+            log(f"{tool} not found")
+            return 2
+    rampart = find_rampart()
+    work = tempfile.mkdtemp(prefix="rampart-bench-signaling-")
+    cert, key = make_cert(work)
+    calls = max(1, int(a.rate * a.seconds))
+    log(f"{a.rate} calls/s offered for {a.seconds:g} s ({calls} calls) per "
+        f"run, {a.runs} run(s) per proxy and transport, settle {a.settle:g} "
+        f"s; work dir {work}")
+    if not rampart:
+        log("rampart-proxy binary not found (build it, or set RAMPART_PROXY)")
+
+    per_session = a.seconds + a.settle + 6  # start, idle sample, stop
+    proxies = ["rampart", "kamailio"]
+    results = {t: {p: [] for p in proxies} for t in transports}
+    why = {t: {} for t in transports}
+    cut_short = False
+    for t in transports:
+        # A short probe per proxy first: a proxy that completes no call is
+        # reported unavailable instead of spending full runs on it.
+        usable = []
+        for p in proxies:
+            if p == "rampart" and not rampart:
+                why[t][p] = "rampart-proxy binary not found"
+                continue
+            pr = session(p, t, 0, 5, 10, 0.2, work, cert, key, rampart)
+            log("probe " + describe(pr))
+            if pr.ok < 5:
+                why[t][p] = f"probe: {pr.ok}/5 calls completed: " + (
+                    pr.why or f"{pr.failed} failed")
+                if p == "rampart" and "501 Not Implemented" in why[t][p]:
+                    why[t][p] += (" -- this rampart-proxy answers INVITEs "
+                                  "itself: it has no proxy core (no relaying)"
+                                  " yet")
+                continue
+            usable.append(p)
+        for i in range(1, a.runs + 1):
+            for p in usable:
+                if time.monotonic() - START + per_session > a.max_seconds:
+                    cut_short = True
+                    break
+                r = session(p, t, i, calls, a.rate, a.settle, work, cert, key,
+                            rampart)
+                log(describe(r))
+                results[t][p].append(r)
+    if cut_short:
+        log(f"time budget ({a.max_seconds:g} s) reached: fewer runs than "
+            "asked; medians are of the runs made")
+
+    rc = 0
+    lines = []
+    for t in transports:
+        fig = {}
+        for p in proxies:
+            runs = results[t][p]
+            valid = [r for r in runs if r.valid]
+            if valid:
+                fig[p] = statistics.median(r.per_cpu for r in valid)
+                log(f"{t} {p}: median of {len(valid)} valid run(s) "
+                    f"{fig[p]:.0f} calls/CPU-s (runs: " + ", ".join(
+                        f"{r.per_cpu:.0f}" for r in valid) + f"); "
+                    f"failed calls {sum(r.failed for r in runs)}, invalid "
+                    f"runs {len(runs) - len(valid)}")
+            else:
+                reason = why[t].get(p) or "; ".join(
+                    r.why for r in runs) or "no run"
+                log(f"{t} {p}: unavailable: {reason}")
+                if p == "kamailio":
+                    rc = 1
+
+        def v(p):
+            return f"{fig[p]:.0f}" if p in fig else "unavailable"
+        ratio = (f"{fig['rampart'] / fig['kamailio']:.2f}"
+                 if "rampart" in fig and "kamailio" in fig else "unavailable")
+        lines.append(f"bench: sip_calls_{t}_per_cpu_s rampart={v('rampart')} "
+                     f"kamailio={v('kamailio')} ratio={ratio}")
+    if a.keep or rc:
+        log(f"logs kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    log(f"total {time.monotonic() - START:.0f} s")
+    for line in lines:
+        print(line, flush=True)
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
