@@ -1,21 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * rampart.ko IPv4 fast path for plain RTP (see hook.h).
+ * rampart.ko fast path for plain RTP over IPv4 and IPv6 (see hook.h).
  *
  * A forwarded packet is rewritten in place (addresses, ports, TTL, both
  * checksums incrementally), routed from OUT_SRC to OUT_DST and sent with
- * ip_local_out(), as if mediad had sent it. The TTL is decremented like a
- * router's so that flows programmed into a loop die out instead of
- * spinning.
+ * ip_local_out() / ip6_local_out(), as if mediad had sent it. The TTL (hop
+ * limit) is decremented like a router's so that flows programmed into a
+ * loop die out instead of spinning. A flow whose output family differs from
+ * its input family is left to mediad.
  */
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
 #include <linux/skbuff.h>
 #include <linux/timekeeping.h>
 #include <linux/udp.h>
 #include <net/checksum.h>
+#include <net/addrconf.h>
 #include <net/ip.h>
+#include <net/ip6_route.h>
+#include <net/ipv6.h>
 #include <net/route.h>
 
 #include "flow.h"
@@ -151,20 +157,153 @@ static unsigned int rampart_hook_v4(void *priv, struct sk_buff *skb,
 	return NF_STOLEN;
 }
 
-static const struct nf_hook_ops rampart_nf_ops = {
-	.hook = rampart_hook_v4,
-	.pf = NFPROTO_IPV4,
-	.hooknum = NF_INET_PRE_ROUTING,
-	/* Before conntrack and NAT: forwarded media needs neither. */
-	.priority = NF_IP_PRI_RAW + 1,
+/* ---- IPv6 ---------------------------------------------------------------- */
+
+static bool src_matches6(const struct rampart_ep *want, const struct in6_addr *saddr,
+			 __be16 sport)
+{
+	if (!want->family)
+		return true;
+	return want->family == AF_INET6 && ipv6_addr_equal(&want->addr.v6, saddr) &&
+	       (!want->port || want->port == sport);
+}
+
+static void forward6(struct net *net, struct sk_buff *skb,
+		     const struct rampart_flow_cfg *cfg, struct dst_entry *dst)
+{
+	struct ipv6hdr *ip6h = ipv6_hdr(skb);
+	struct udphdr *uh = (struct udphdr *)(ip6h + 1);
+
+	/* The UDP checksum is mandatory over IPv6. */
+	inet_proto_csum_replace16(&uh->check, skb, ip6h->saddr.s6_addr32,
+				  cfg->out_src.addr.v6.s6_addr32, true);
+	inet_proto_csum_replace16(&uh->check, skb, ip6h->daddr.s6_addr32,
+				  cfg->out_dst.addr.v6.s6_addr32, true);
+	inet_proto_csum_replace2(&uh->check, skb, uh->source, cfg->out_src.port, false);
+	inet_proto_csum_replace2(&uh->check, skb, uh->dest, cfg->out_dst.port, false);
+	if (!uh->check)
+		uh->check = CSUM_MANGLED_0;
+	uh->source = cfg->out_src.port;
+	uh->dest = cfg->out_dst.port;
+	ip6h->saddr = cfg->out_src.addr.v6;
+	ip6h->daddr = cfg->out_dst.addr.v6;
+	ip6h->hop_limit--;
+
+	if (skb->ip_summed == CHECKSUM_COMPLETE)
+		skb->ip_summed = CHECKSUM_NONE;
+	nf_reset_ct(skb);
+	skb_clear_tstamp(skb);
+	skb->pkt_type = PACKET_HOST;
+	memset(IP6CB(skb), 0, sizeof(*IP6CB(skb)));
+	skb_dst_drop(skb);
+	skb_dst_set(skb, dst);
+	ip6_local_out(net, NULL, skb);
+}
+
+static unsigned int rampart_hook_v6(void *priv, struct sk_buff *skb,
+				    const struct nf_hook_state *state)
+{
+	const struct rampart_flow_cfg *cfg;
+	const struct ipv6hdr *ip6h;
+	const struct udphdr *uh;
+	struct rampart_table *t;
+	struct rampart_flow *f;
+	struct rampart_ep key;
+	struct dst_entry *dst;
+	struct flowi6 fl6;
+	unsigned int ulen;
+	const u8 *rtp;
+
+	ip6h = ipv6_hdr(skb);
+	/* Extension headers (fragments included) are left to the stack. */
+	if (skb->pkt_type != PACKET_HOST || ip6h->nexthdr != IPPROTO_UDP ||
+	    skb_is_gso(skb))
+		return NF_ACCEPT;
+	if (!pskb_may_pull(skb, sizeof(*ip6h) + sizeof(*uh)))
+		return NF_ACCEPT;
+	ip6h = ipv6_hdr(skb);
+	uh = (const struct udphdr *)(ip6h + 1);
+
+	t = rampart_net_table(state->net);
+	if (!t)
+		return NF_ACCEPT;
+	memset(&key, 0, sizeof(key));
+	key.family = AF_INET6;
+	key.addr.v6 = ip6h->daddr;
+	key.port = uh->dest;
+	f = rampart_flow_lookup_rcu(t, &key);
+	if (!f)
+		return NF_ACCEPT;
+	cfg = rcu_dereference(f->cfg);
+
+	if (!src_matches6(&cfg->expect_src, &ip6h->saddr, uh->source)) {
+		atomic64_inc(&f->stats.src_mismatch);
+		return cfg->mismatch == RAMPART_MISMATCH_PASS ? NF_ACCEPT : NF_DROP;
+	}
+	if (cfg->in.suite != RAMPART_SUITE_NONE ||
+	    cfg->out.suite != RAMPART_SUITE_NONE || cfg->out_dst.family != AF_INET6)
+		return NF_ACCEPT;
+	ulen = ntohs(uh->len);
+	if (ulen < sizeof(*uh) + RTP_HEADER_LEN || ulen > skb->len - sizeof(*ip6h) ||
+	    !pskb_may_pull(skb, sizeof(*ip6h) + sizeof(*uh) + RTP_HEADER_LEN))
+		return NF_ACCEPT;
+	ip6h = ipv6_hdr(skb);
+	uh = (const struct udphdr *)(ip6h + 1);
+	rtp = (const u8 *)(uh + 1);
+	if ((rtp[0] >> 6) != 2)
+		return NF_ACCEPT;
+	if (ip6h->hop_limit <= 1)
+		return NF_DROP;
+
+	/* Like IPv4's output route lookup, send only from our own address. */
+	if (!ipv6_chk_addr(state->net, &cfg->out_src.addr.v6, NULL, 0))
+		return NF_ACCEPT;
+	memset(&fl6, 0, sizeof(fl6));
+	fl6.daddr = cfg->out_dst.addr.v6;
+	fl6.saddr = cfg->out_src.addr.v6;
+	fl6.flowi6_proto = IPPROTO_UDP;
+	fl6.flowi6_mark = skb->mark;
+	fl6.fl6_sport = cfg->out_src.port;
+	fl6.fl6_dport = cfg->out_dst.port;
+	dst = ip6_route_output(state->net, NULL, &fl6);
+	if (dst->error) {
+		dst_release(dst);
+		return NF_ACCEPT;
+	}
+	if (skb_ensure_writable(skb, sizeof(*ip6h) + sizeof(*uh))) {
+		dst_release(dst);
+		return NF_ACCEPT;
+	}
+
+	atomic64_inc(&f->stats.packets);
+	atomic64_add(ulen - sizeof(*uh), &f->stats.bytes);
+	atomic64_set(&f->stats.last_seen_ns, ktime_get_ns());
+	forward6(state->net, skb, cfg, dst);
+	return NF_STOLEN;
+}
+
+static const struct nf_hook_ops rampart_nf_ops[] = {
+	{
+		.hook = rampart_hook_v4,
+		.pf = NFPROTO_IPV4,
+		.hooknum = NF_INET_PRE_ROUTING,
+		/* Before conntrack and NAT: relayed media needs neither. */
+		.priority = NF_IP_PRI_RAW + 1,
+	},
+	{
+		.hook = rampart_hook_v6,
+		.pf = NFPROTO_IPV6,
+		.hooknum = NF_INET_PRE_ROUTING,
+		.priority = NF_IP6_PRI_RAW + 1,
+	},
 };
 
 int rampart_hook_net_init(struct net *net)
 {
-	return nf_register_net_hook(net, &rampart_nf_ops);
+	return nf_register_net_hooks(net, rampart_nf_ops, ARRAY_SIZE(rampart_nf_ops));
 }
 
 void rampart_hook_net_exit(struct net *net)
 {
-	nf_unregister_net_hook(net, &rampart_nf_ops);
+	nf_unregister_net_hooks(net, rampart_nf_ops, ARRAY_SIZE(rampart_nf_ops));
 }

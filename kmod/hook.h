@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * rampart.ko packet path: an IPv4 PRE_ROUTING netfilter hook that forwards
- * plain RTP of programmed flows inside the kernel. Every other packet
- * (no flow, not RTP, SRTP flows until the kernel does SRTP, IPv6, IP
- * options, fragments) is left to the normal stack, i.e. to mediad.
+ * rampart.ko packet path: IPv4 and IPv6 PRE_ROUTING netfilter hooks that
+ * forward plain RTP of programmed flows inside the kernel. Every other
+ * packet (no flow, not RTP, SRTP flows until the kernel does SRTP, a change
+ * of address family, IP options or IPv6 extension headers, fragments) is
+ * left to the normal stack, i.e. to mediad.
  */
 #ifndef _RAMPART_HOOK_H
 #define _RAMPART_HOOK_H

@@ -389,7 +389,8 @@ static int nl_version(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_u32(msg, RAMPART_A_FLOW_MAX, rampart_table_max(t)) ||
 	    nla_put_u32(msg, RAMPART_A_FLOW_COUNT, rampart_table_count(t)) ||
 	    nla_put_u32(msg, RAMPART_A_FEATURES,
-				RAMPART_FEAT_FLOW_TABLE | RAMPART_FEAT_FWD_RTP_V4)) {
+				RAMPART_FEAT_FLOW_TABLE | RAMPART_FEAT_FWD_RTP_V4 |
+				RAMPART_FEAT_FWD_RTP_V6)) {
 		nlmsg_free(msg);
 		return -EMSGSIZE;
 	}

@@ -152,6 +152,7 @@ enum rampart_attr {
 enum rampart_features {
 	RAMPART_FEAT_FLOW_TABLE = 1U << 0,
 	RAMPART_FEAT_FWD_RTP_V4 = 1U << 1, /* plain RTP forwarding, IPv4 */
+	RAMPART_FEAT_FWD_RTP_V6 = 1U << 2, /* plain RTP forwarding, IPv6 */
 };
 
 enum rampart_flow_attr {

@@ -178,6 +178,177 @@ static int send_raw(int sport, int dport, uint16_t seq, bool good_csum)
 	return ret;
 }
 
+/* ---- IPv6 -------------------------------------------------------------- */
+
+static int udp_bound6(int *port)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+
+	if (fd < 0)
+		return -1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(fd, (struct sockaddr *)&a, &len)) {
+		close(fd);
+		return -1;
+	}
+	*port = ntohs(a.sin6_port);
+	return fd;
+}
+
+static void rtp_fill(uint8_t *p, size_t n, uint16_t seq)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 7 + seq);
+	p[0] = 0x80;
+	p[1] = 0;
+	p[2] = (uint8_t)(seq >> 8);
+	p[3] = (uint8_t)seq;
+}
+
+/* Sends one RTP packet to [::1]:@dport: through @fd when @fd >= 0, else
+ * from [::1]:@sport through a raw socket with a checksum computed here
+ * (good or deliberately wrong). */
+static int send6(int fd, int sport, int dport, uint16_t seq, bool good_csum)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT,
+				  .sin6_port = htons((uint16_t)dport) };
+	uint8_t pkt[8 + FWD_PAYLOAD], pseudo[40] = { 0 };
+	uint16_t ulen = sizeof(pkt), ck;
+	uint32_t sum;
+	int ret;
+
+	if (fd >= 0) {
+		rtp_fill(pkt, FWD_PAYLOAD, seq);
+		return sendto(fd, pkt, FWD_PAYLOAD, 0, (struct sockaddr *)&a, sizeof(a)) ==
+		       FWD_PAYLOAD ? 0 : -1;
+	}
+	rtp_fill(pkt + 8, FWD_PAYLOAD, seq);
+	pkt[0] = (uint8_t)(sport >> 8);
+	pkt[1] = (uint8_t)sport;
+	pkt[2] = (uint8_t)(dport >> 8);
+	pkt[3] = (uint8_t)dport;
+	pkt[4] = (uint8_t)(ulen >> 8);
+	pkt[5] = (uint8_t)ulen;
+	pkt[6] = pkt[7] = 0;
+	pseudo[15] = 1;				/* source ::1 */
+	pseudo[31] = 1;				/* destination ::1 */
+	pseudo[34] = (uint8_t)(ulen >> 8);
+	pseudo[35] = (uint8_t)ulen;
+	pseudo[39] = IPPROTO_UDP;
+	sum = csum_add(csum_add(0, pseudo, sizeof(pseudo)), pkt, sizeof(pkt));
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	ck = (uint16_t)~sum;
+	if (ck == 0)
+		ck = 0xffff;
+	if (!good_csum)
+		ck = (uint16_t)(ck == 0x1234 ? 0x4321 : 0x1234);
+	pkt[6] = (uint8_t)(ck >> 8);
+	pkt[7] = (uint8_t)ck;
+	/* A raw IPv6 socket's port field must be 0; the UDP header is ours. */
+	a.sin6_port = 0;
+	fd = socket(AF_INET6, SOCK_RAW, IPPROTO_UDP);
+	if (fd < 0)
+		return -1;
+	ret = sendto(fd, pkt, sizeof(pkt), 0, (struct sockaddr *)&a, sizeof(a)) ==
+	      (ssize_t)sizeof(pkt) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+static int recv6(int fd, int ms, struct sockaddr_in6 *from, int seq, bool *intact)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	uint8_t p[2048];
+	socklen_t len = sizeof(*from);
+	ssize_t n;
+
+	if (poll(&pfd, 1, ms) != 1)
+		return -1;
+	n = recvfrom(fd, p, sizeof(p), 0, (struct sockaddr *)from, &len);
+	if (n < 0)
+		return -1;
+	if (intact) {
+		uint8_t want[FWD_PAYLOAD];
+
+		rtp_fill(want, sizeof(want), (uint16_t)seq);
+		*intact = n == FWD_PAYLOAD && memcmp(p, want, sizeof(want)) == 0;
+	}
+	return (int)n;
+}
+
+static struct {
+	int ps, pr;
+} f6;
+
+static void b_fwd6(struct nlmsghdr *nlh, long port)
+{
+	put_ep(nlh, RAMPART_FLOW_A_LOCAL, "::1", port);
+	put_ep(nlh, RAMPART_FLOW_A_EXPECT_SRC, "::1", f6.ps);
+	put_ep(nlh, RAMPART_FLOW_A_OUT_SRC, "::1", 40002);
+	put_ep(nlh, RAMPART_FLOW_A_OUT_DST, "::1", f6.pr);
+}
+
+static void b_key6(struct nlmsghdr *nlh, long port)
+{
+	put_ep(nlh, RAMPART_FLOW_A_LOCAL, "::1", port);
+}
+
+static void fwdtest6(struct nlc *c)
+{
+	struct sockaddr_in6 from;
+	struct flows fl = { 0 };
+	int pl, l = udp_bound6(&pl), s = udp_bound6(&f6.ps), r = udp_bound6(&f6.pr);
+	int ret, got = 0, good = 0;
+	bool intact;
+
+	if (l < 0 || s < 0 || r < 0) {
+		check(false, "IPv6 loopback sockets: %s", strerror(errno));
+		goto out;
+	}
+	ret = flow_cmd(c, RAMPART_CMD_FLOW_ADD, b_fwd6, pl, NULL);
+	check(ret == 0, "ADD IPv6 plain RTP flow [::1]:%d -> [::1]:%d (%s)", pl, f6.pr,
+	      c->errmsg);
+	for (int i = 0; i < 5; i++) {
+		intact = false;
+		if (send6(s, 0, pl, (uint16_t)(4000 + i), true) ||
+		    recv6(r, 2000, &from, 4000 + i, &intact) < 0)
+			continue;
+		got++;
+		good += intact && ntohs(from.sin6_port) == 40002;
+	}
+	check(got == 5 && good == 5 && recv6(l, 0, &from, -1, NULL) < 0,
+	      "IPv6: 5 RTP packets forwarded intact from [::1]:40002, none to the "
+	      "local socket (%d got, %d good)", got, good);
+	got = 0;
+	for (int i = 0; i < 3; i++) {
+		intact = false;
+		if (send6(-1, f6.ps, pl, (uint16_t)(4100 + i), true) == 0 &&
+		    recv6(r, 2000, &from, 4100 + i, &intact) > 0 && intact)
+			got++;
+	}
+	send6(-1, f6.ps, pl, 4200, false);
+	check(got == 3 && recv6(r, 500, &from, -1, NULL) < 0,
+	      "IPv6: software-checksummed packets pass the receiver's check after "
+	      "the rewrite (%d/3); a bad one does not", got);
+	ret = flow_cmd(c, RAMPART_CMD_FLOW_GET, b_key6, pl, &fl);
+	check(ret == 0 && fl.n == 1 && fl.v[0].stats[RAMPART_STATS_A_PACKETS] == 9 &&
+	      fl.v[0].stats[RAMPART_STATS_A_BYTES] == 9 * FWD_PAYLOAD,
+	      "IPv6 counters: %" PRIu64 " packets", fl.n == 1 ?
+	      fl.v[0].stats[RAMPART_STATS_A_PACKETS] : 0);
+	free(fl.v);
+	flow_cmd(c, RAMPART_CMD_FLOW_DEL, b_key6, pl, NULL);
+out:
+	if (l >= 0)
+		close(l);
+	if (s >= 0)
+		close(s);
+	if (r >= 0)
+		close(r);
+}
+
 int fwdtest(struct nlc *c)
 {
 	struct sockaddr_in from;
@@ -286,6 +457,8 @@ int fwdtest(struct nlc *c)
 	close(s2);
 	close(r);
 	close(l2);
+
+	fwdtest6(c);
 	printf("%d passed, %d failed\n", n_pass, n_fail);
 	return n_fail ? 1 : 0;
 }
