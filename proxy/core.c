@@ -1,0 +1,1539 @@
+#include "core.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cfg_eval.h"
+#include "rp_buf.h"
+#include "rp_hash.h"
+#include "rp_log.h"
+#include "rp_rand.h"
+#include "rp_time.h"
+#include "sip_edit.h"
+#include "sipout.h"
+
+#define MAX_TARGETS 8
+#define STATELESS_PREFIX "z9hG4bKrs"
+
+struct stat_ctr {
+	atomic_uint_fast64_t requests, responses, malformed, retransmissions, forwarded,
+		relayed_responses, local_replies, timeouts, failovers, loops, cancels,
+		stateless;
+};
+
+struct rp_core {
+	struct cfg_holder holder;
+	rp_txl *txl;
+	pthread_mutex_t lmu;            /* guards the listener list */
+	struct rp_listen listen[RP_MAX_LISTEN];
+	size_t nlisten;
+	rp_workers *ws;
+	int (*send)(void *arg, const struct rp_txn_dest *d, const char *buf, size_t len);
+	void *send_arg;
+	rp_core_body_hook body_hook;
+	void *body_hook_arg;
+	uint8_t key[16];
+	pthread_t thr;
+	bool thr_started;
+	atomic_bool stop;
+	struct stat_ctr st;
+};
+
+struct target {
+	struct rp_txn_dest d;
+	char host[64];                  /* TLS: the name to verify */
+};
+
+/* The proxy's state of one request: the user area of its server
+ * transaction. */
+struct pctx {
+	struct cfg *cfg;                /* reference while the transaction lives */
+	enum sip_method method;
+	rp_addr src;                    /* where the request came from */
+	struct target tg[MAX_TARGETS];
+	unsigned ntg, next;
+	char *fwd;                      /* the forwarded request; branch at br_off */
+	size_t fwd_len, br_off;
+	rp_txn_cli *cur;                /* the live branch */
+	bool cancelled, cancel_sent;
+	unsigned best_code;             /* best final so far; 0 none */
+	char *best;                     /* its bytes (Via popped), NULL = make one */
+	size_t best_len;
+	char tag[24];                   /* To tag of the responses we make */
+	enum cfg_media_enc media;
+};
+
+/* Everything about the request being processed (stack). */
+struct req {
+	rp_core *core;
+	const struct rp_msg_info *mi;
+	struct sip_msg *m;
+	rp_arena *a;
+	struct sip_edit *e;
+	struct cfg *cfg;
+	rp_txn_srv *stx;
+	struct pctx *pc;
+	uint64_t now;
+	unsigned shard;
+	rp_str ruri;                    /* current Request-URI */
+	struct sip_uri ruri_p;
+	bool ruri_changed, rr, replied, relay;
+	const struct cfg_trunk *trunk;
+	/* Route values of ours to remove: (header index, nth value). */
+	size_t route_rm[2][2];
+	unsigned nroute_rm;
+	bool have_route;                /* a Route value is left after ours */
+	struct sip_nameaddr route0;     /* the first one left */
+	enum cfg_media_enc media;
+};
+
+static rp_str server_name(const struct cfg *c)
+{
+	const struct cfg_settings *s = cfg_settings(c);
+
+	return rp_str_cstr(s->user_agent ? s->user_agent : "Rampart");
+}
+
+/* ---- sending ---- */
+
+static int ws_send(void *arg, const struct rp_txn_dest *d, const char *buf, size_t len)
+{
+	rp_workers *ws = arg;
+
+	if (d->reply || d->tp == RP_TP_UDP)
+		return rp_workers_send(ws, d->tp, &d->addr, buf, len);
+	return rp_workers_send_to(ws, d->tp, &d->addr, d->tls_domain, buf, len);
+}
+
+static int core_send(rp_core *c, const struct rp_txn_dest *d, const char *buf, size_t len)
+{
+	return c->send(c->send_arg, d, buf, len);
+}
+
+static void reply_dest(const struct rp_msg_info *mi, const struct sip_msg *m,
+	struct rp_txn_dest *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->tp = mi->tp;
+	d->reply = true;
+	rp_sipout_resp_addr(&m->via, mi->tp, &mi->peer, &d->addr);
+}
+
+/* A response no transaction keeps (stateless: 4xx to bad requests, 200 to
+ * CANCEL, ...). The To tag is derived from the request so a retransmission
+ * gets the same answer. */
+static void reply_stateless(rp_core *c, const struct rp_msg_info *mi,
+	const struct sip_msg *m, const struct cfg *cfg, unsigned code, const char *reason,
+	const rp_str *extra, unsigned nextra)
+{
+	struct rp_txn_dest d;
+	char tag[24];
+	rp_buf b;
+	uint64_t h = rp_siphash13(c->key, m->call_id.p, m->call_id.n) ^
+		rp_siphash13(c->key, m->via.branch.p ? m->via.branch.p : "", m->via.branch.n) ^
+		m->cseq.num;
+
+	snprintf(tag, sizeof(tag), "rp%016llx", (unsigned long long)h);
+	rp_buf_init(&b, 65536);
+	rp_sipout_response(&b, m, &mi->peer, code, rp_str_cstr(reason), rp_str_cstr(tag),
+		extra, nextra, server_name(cfg));
+	reply_dest(mi, m, &d);
+	if (rp_buf_error(&b) == 0)
+		core_send(c, &d, b.p, b.len);
+	rp_buf_free(&b);
+	atomic_fetch_add(&c->st.local_replies, 1);
+}
+
+/* A response made by us for the request of a server transaction. */
+static int reply_txn(rp_core *c, rp_txn_srv *s, unsigned code, rp_str reason,
+	const rp_str *extra, unsigned nextra, uint64_t now)
+{
+	struct pctx *pc = rp_txn_srv_user(s);
+	char store[8192];
+	rp_arena a;
+	struct sip_msg *m = NULL;
+	struct sip_parse_opts o = { .stream = false };
+	size_t len;
+	const char *req = rp_txn_srv_request(s, &len);
+	rp_buf b;
+	int rc = -EINVAL;
+
+	rp_arena_init(&a, store, sizeof(store), 1u << 20);
+	if (sip_msg_parse(req, len, &a, &o, &m, NULL) == SIP_OK) {
+		rp_buf_init(&b, 65536);
+		rp_sipout_response(&b, m, &pc->src, code, reason, rp_str_cstr(pc->tag),
+			extra, nextra, server_name(pc->cfg));
+		rc = rp_buf_error(&b);
+		if (rc == 0)
+			rc = rp_txn_srv_respond(c->txl, s, code, b.p, b.len, now);
+		rp_buf_free(&b);
+	}
+	rp_arena_fini(&a);
+	atomic_fetch_add(&c->st.local_replies, 1);
+	return rc;
+}
+
+/* ---- who we are ---- */
+
+static bool host_is_listener(rp_core *c, rp_str host, bool has_port, uint16_t port)
+{
+	bool host_ok = false, port_ok = !has_port;
+	char h[64];
+
+	pthread_mutex_lock(&c->lmu);
+	for (size_t i = 0; i < c->nlisten; i++) {
+		rp_addr_host(&c->listen[i].addr, h, sizeof(h));
+		if (rp_str_caseeq_cstr(host, h))
+			host_ok = true;
+		if (has_port && port == rp_addr_port(&c->listen[i].addr))
+			port_ok = true;
+	}
+	pthread_mutex_unlock(&c->lmu);
+	return host_ok && port_ok;
+}
+
+/* A URI that names this proxy: one of our listener addresses (Route,
+ * Record-Route), or with 'domains' also a local domain / localhost. */
+static bool uri_is_us(rp_core *c, const struct cfg *cfg, const struct sip_uri *u,
+	bool domains)
+{
+	if (u->host_type == SIP_HOST_NONE)
+		return false;
+	if (host_is_listener(c, u->host, u->has_port, u->port))
+		return true;
+	if (!domains)
+		return false;
+	return SIP_LIT_CASEEQ(u->host, "localhost") || cfg_is_local_domain(cfg, u->host);
+}
+
+/* Our address for a transport and family: the first listener that fits
+ * (a wildcard one takes the address the message arrived on). */
+static int local_for(rp_core *c, enum rp_tp tp, sa_family_t fam,
+	const struct rp_msg_info *mi, rp_addr *out)
+{
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&c->lmu);
+	for (size_t i = 0; i < c->nlisten; i++) {
+		const struct rp_listen *l = &c->listen[i];
+		char h[64];
+
+		if (l->tp != tp || l->addr.u.sa.sa_family != fam)
+			continue;
+		*out = l->addr;
+		rp_addr_host(out, h, sizeof(h));
+		if (!strcmp(h, "0.0.0.0") || !strcmp(h, "::")) {
+			if (mi->local.u.sa.sa_family != fam)
+				continue;
+			*out = mi->local;
+			rp_addr_set_port(out, rp_addr_port(&l->addr));
+		}
+		rc = 0;
+		break;
+	}
+	pthread_mutex_unlock(&c->lmu);
+	return rc;
+}
+
+/* ---- loops (§16.3 item 4) ---- */
+
+static uint64_t loop_hash(rp_core *c, const struct sip_msg *m)
+{
+	rp_buf b;
+	struct sip_hdr_iter it;
+	rp_str v;
+	uint64_t h;
+
+	rp_buf_init(&b, 0);
+	rp_buf_append_str(&b, m->ruri_str);
+	rp_buf_append_byte(&b, 0);
+	rp_buf_append_str(&b, m->to.tag);
+	rp_buf_append_byte(&b, 0);
+	rp_buf_append_str(&b, m->from.tag);
+	rp_buf_append_byte(&b, 0);
+	rp_buf_append_str(&b, m->call_id);
+	rp_buf_append_byte(&b, 0);
+	rp_buf_append_u64(&b, m->cseq.num);
+	static const enum sip_hdr_id ids[] = { SIP_HDR_PROXY_REQUIRE,
+		SIP_HDR_PROXY_AUTHORIZATION, SIP_HDR_ROUTE };
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		sip_hdr_iter_init(&it, m, ids[i]);
+		while (sip_hdr_iter_next(&it, &v)) {
+			rp_buf_append_byte(&b, 0);
+			rp_buf_append_str(&b, v);
+		}
+	}
+	h = rp_siphash13(c->key, b.p ? b.p : "", b.len);
+	rp_buf_free(&b);
+	return h;
+}
+
+static bool is_loop(rp_core *c, const struct sip_msg *m, uint64_t lh)
+{
+	struct sip_hdr_iter it;
+	struct sip_via v;
+	uint64_t seen;
+
+	sip_hdr_iter_init(&it, m, SIP_HDR_VIA);
+	while (sip_hdr_iter_next_via(&it, &v, NULL) == SIP_OK) {
+		if (!rp_txn_branch_loop(v.branch, &seen))
+			continue;
+		if (seen == lh && host_is_listener(c, v.host, true, v.has_port ? v.port : 5060))
+			return true;
+	}
+	return false;
+}
+
+/* ---- Route (§16.4) ---- */
+
+/* Drops the Route values that name us at the top of the set (one, or two
+ * after a double Record-Route) and notes the first one left. */
+static void route_preprocess(struct req *r)
+{
+	struct sip_hdr_iter it;
+	struct sip_nameaddr na;
+
+	sip_hdr_iter_init(&it, r->m, SIP_HDR_ROUTE);
+	size_t nth = 0, last_hdr = SIZE_MAX;
+	while (sip_hdr_iter_next_nameaddr(&it, &na, NULL) == SIP_OK) {
+		if (it.cur != last_hdr) {
+			nth = 0;
+			last_hdr = it.cur;
+		}
+		if (r->nroute_rm < 2 && !r->have_route &&
+		    uri_is_us(r->core, r->cfg, &na.uri, false)) {
+			r->route_rm[r->nroute_rm][0] = it.cur;
+			r->route_rm[r->nroute_rm][1] = nth;
+			r->nroute_rm++;
+		} else if (!r->have_route) {
+			r->route0 = na;
+			r->have_route = true;
+			break;
+		}
+		nth++;
+	}
+}
+
+static int apply_route_removal(struct req *r)
+{
+	/* Remove the later value first so the indices of the first stay
+	 * right when both are on one line. */
+	for (unsigned i = r->nroute_rm; i-- > 0;) {
+		size_t idx = r->route_rm[i][0], nth = r->route_rm[i][1];
+
+		if (i == 1 && r->route_rm[0][0] == idx) {
+			/* Both on one header line: remove the line if they were
+			 * all of it, else value by value (second first). */
+			if (sip_edit_remove_value(r->e, idx, nth) != SIP_OK)
+				return -EINVAL;
+			continue;
+		}
+		if (sip_edit_remove_value(r->e, idx, nth) != SIP_OK)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- cfg_ops over a request ---- */
+
+static int op_method(void *mv, rp_str *out)
+{
+	struct req *r = mv;
+
+	*out = r->m->method_str;
+	return 0;
+}
+
+static const struct sip_uri *which_uri(struct req *r, enum cfg_uri which)
+{
+	switch (which) {
+	case CFG_URI_R: return &r->ruri_p;
+	case CFG_URI_FROM: return &r->m->from.uri;
+	case CFG_URI_TO: return &r->m->to.uri;
+	}
+	return NULL;
+}
+
+static int op_uri(void *mv, enum cfg_uri which, enum cfg_uri_part part, rp_str *out)
+{
+	struct req *r = mv;
+	const struct sip_uri *u = which_uri(r, which);
+
+	if (!u)
+		return -ENOENT;
+	switch (part) {
+	case CFG_UP_FULL: *out = u->raw; break;
+	case CFG_UP_SCHEME: *out = u->scheme_str; break;
+	case CFG_UP_USER: *out = u->user; break;
+	case CFG_UP_HOST:
+		*out = u->host;
+		if (u->host_type == SIP_HOST_IPV6)
+			*out = rp_str_make(u->host.p - 1, u->host.n + 2);
+		break;
+	case CFG_UP_PORT:
+		if (!u->has_port)
+			return -ENOENT;
+		*out = rp_str_make(u->hostport.p + u->hostport.n, 0);
+		{
+			ptrdiff_t colon = -1;
+
+			for (size_t i = u->hostport.n; i-- > 0;)
+				if (u->hostport.p[i] == ':') {
+					colon = (ptrdiff_t)i;
+					break;
+				}
+			if (colon < 0)
+				return -ENOENT;
+			*out = rp_str_make(u->hostport.p + colon + 1,
+				u->hostport.n - (size_t)colon - 1);
+		}
+		break;
+	}
+	return out->n ? 0 : -ENOENT;
+}
+
+static int op_uri_param(void *mv, enum cfg_uri which, rp_str name, rp_str *out)
+{
+	struct req *r = mv;
+	const struct sip_uri *u = which_uri(r, which);
+	char n[64];
+
+	if (!u || rp_str_copy(name, n, sizeof(n)) < 0)
+		return -ENOENT;
+	return sip_uri_param_find(u->params, n, out) ? 0 : -ENOENT;
+}
+
+static int op_header(void *mv, rp_str name, unsigned idx, rp_str *out)
+{
+	struct req *r = mv;
+	struct sip_hdr_iter it;
+	rp_str v;
+
+	sip_hdr_iter_init_name(&it, r->m, name);
+	for (unsigned i = 0; sip_hdr_iter_next(&it, &v); i++)
+		if (i == idx) {
+			*out = v;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+static int op_source(void *mv, struct sockaddr_storage *out)
+{
+	struct req *r = mv;
+
+	memset(out, 0, sizeof(*out));
+	memcpy(out, &r->mi->peer.u.ss, r->mi->peer.len <= sizeof(*out) ?
+		r->mi->peer.len : sizeof(*out));
+	return 0;
+}
+
+static enum cfg_transport op_transport(void *mv)
+{
+	struct req *r = mv;
+
+	switch (r->mi->tp) {
+	case RP_TP_UDP: return CFG_TP_UDP;
+	case RP_TP_TCP: return CFG_TP_TCP;
+	case RP_TP_TLS: return CFG_TP_TLS;
+	}
+	return CFG_TP_NONE;
+}
+
+static unsigned op_status(void *mv)
+{
+	(void)mv;
+	return 0;
+}
+
+static int op_reply(void *mv, unsigned code, rp_str reason, const rp_str *hdrs,
+	unsigned nhdrs)
+{
+	struct req *r = mv;
+	int rc;
+
+	if (r->replied)
+		return -EALREADY;
+	rc = reply_txn(r->core, r->stx, code, reason, hdrs, nhdrs, r->now);
+	if (rc < 0 && rc != -EALREADY && rc != -ENOTCONN && rc != -ECONNREFUSED)
+		rp_debug("reply %u: %s", code, strerror(-rc));
+	if (code >= 200)
+		r->replied = true;
+	return 0;
+}
+
+static int op_relay(void *mv, const struct cfg_trunk *trunk)
+{
+	struct req *r = mv;
+
+	r->relay = true;
+	r->trunk = trunk;
+	return 0;
+}
+
+/* Rebuilds the Request-URI from parts; 'part' replaced by 'value', or with
+ * the params string 'params' when part is -1. */
+static int set_ruri(struct req *r, rp_str s)
+{
+	struct sip_uri u;
+	char *p;
+
+	if (sip_uri_parse(s, &u, NULL) != SIP_OK)
+		return -EINVAL;
+	p = rp_arena_strndup(r->a, s.p, s.n);
+	if (!p)
+		return -ENOMEM;
+	s.p = p;
+	if (sip_uri_parse(s, &r->ruri_p, NULL) != SIP_OK)
+		return -EINVAL;
+	r->ruri = s;
+	r->ruri_changed = true;
+	return 0;
+}
+
+static void put_uri(rp_buf *b, const struct sip_uri *u, int part, rp_str value,
+	rp_str params)
+{
+	rp_buf_append_str(b, part == CFG_UP_SCHEME ? value : u->scheme_str);
+	rp_buf_append_byte(b, ':');
+	rp_str user = part == CFG_UP_USER ? value : u->user;
+	if (user.n) {
+		rp_buf_append_str(b, user);
+		if (u->has_password) {
+			rp_buf_append_byte(b, ':');
+			rp_buf_append_str(b, u->password);
+		}
+		rp_buf_append_byte(b, '@');
+	}
+	if (part == CFG_UP_HOST) {
+		rp_buf_append_str(b, value);
+	} else if (u->host_type == SIP_HOST_IPV6) {
+		rp_buf_append_byte(b, '[');
+		rp_buf_append_str(b, u->host);
+		rp_buf_append_byte(b, ']');
+	} else {
+		rp_buf_append_str(b, u->host);
+	}
+	if (part == CFG_UP_PORT) {
+		if (value.n) {
+			rp_buf_append_byte(b, ':');
+			rp_buf_append_str(b, value);
+		}
+	} else if (u->has_port) {
+		rp_buf_append_byte(b, ':');
+		rp_buf_append_u64(b, u->port);
+	}
+	rp_buf_append_str(b, part == -1 ? params : u->params);
+	if (u->has_headers) {
+		rp_buf_append_byte(b, '?');
+		rp_buf_append_str(b, u->headers);
+	}
+}
+
+static int op_set_uri(void *mv, enum cfg_uri_part part, rp_str value)
+{
+	struct req *r = mv;
+	rp_buf b;
+	int rc;
+
+	if (part == CFG_UP_FULL)
+		return set_ruri(r, value);
+	if (r->ruri_p.scheme == SIP_SCHEME_TEL || r->ruri_p.scheme == SIP_SCHEME_OTHER)
+		return -EINVAL;
+	rp_buf_init(&b, 8192);
+	put_uri(&b, &r->ruri_p, (int)part, value, RP_STR_NULL);
+	rc = rp_buf_error(&b);
+	if (rc == 0)
+		rc = set_ruri(r, rp_buf_str(&b));
+	rp_buf_free(&b);
+	return rc;
+}
+
+static int op_set_uri_param(void *mv, rp_str name, rp_str value)
+{
+	struct req *r = mv;
+	rp_str it = r->ruri_p.params, n, v;
+	rp_buf ps, b;
+	int rc;
+
+	if (r->ruri_p.scheme == SIP_SCHEME_TEL || r->ruri_p.scheme == SIP_SCHEME_OTHER)
+		return -EINVAL;
+	rp_buf_init(&ps, 8192);
+	while (sip_uri_param_next(&it, &n, &v)) {
+		if (rp_str_caseeq(n, name))
+			continue;
+		rp_buf_append_byte(&ps, ';');
+		rp_buf_append_str(&ps, n);
+		if (v.n) {
+			rp_buf_append_byte(&ps, '=');
+			rp_buf_append_str(&ps, v);
+		}
+	}
+	if (value.p) {
+		rp_buf_append_byte(&ps, ';');
+		rp_buf_append_str(&ps, name);
+		if (value.n) {
+			rp_buf_append_byte(&ps, '=');
+			rp_buf_append_str(&ps, value);
+		}
+	}
+	rp_buf_init(&b, 8192);
+	put_uri(&b, &r->ruri_p, -1, RP_STR_NULL, rp_buf_str(&ps));
+	rc = rp_buf_error(&ps) ? rp_buf_error(&ps) : rp_buf_error(&b);
+	if (rc == 0)
+		rc = set_ruri(r, rp_buf_str(&b));
+	rp_buf_free(&b);
+	rp_buf_free(&ps);
+	return rc;
+}
+
+static int op_add_header(void *mv, rp_str name, rp_str value)
+{
+	struct req *r = mv;
+
+	return sip_edit_add_header(r->e, SIP_EDIT_BOTTOM, 0, name, value) == SIP_OK ?
+		0 : -EINVAL;
+}
+
+static int op_remove_header(void *mv, rp_str name)
+{
+	struct req *r = mv;
+	long i = 0;
+
+	while ((i = sip_msg_find_name(r->m, name, (size_t)i)) >= 0) {
+		if (sip_edit_remove_header(r->e, (size_t)i) != SIP_OK)
+			return -EINVAL;
+		i++;
+	}
+	return 0;
+}
+
+static int op_record_route(void *mv)
+{
+	struct req *r = mv;
+
+	r->rr = true;
+	return 0;
+}
+
+/* Registrar and digest authentication are not wired in yet: say so
+ * rather than pretend (an 'authenticate' that let requests through
+ * would be a hole). */
+static int op_authenticate(void *mv, enum cfg_auth kind, rp_str realm)
+{
+	struct req *r = mv;
+
+	(void)kind;
+	(void)realm;
+	op_reply(r, 501, RP_STR_LIT("Authentication Not Available"), NULL, 0);
+	return 0;
+}
+
+static int op_save(void *mv)
+{
+	struct req *r = mv;
+
+	op_reply(r, 501, RP_STR_LIT("Registrar Not Available"), NULL, 0);
+	return 0;
+}
+
+static int op_lookup(void *mv)
+{
+	(void)mv;
+	return 0;
+}
+
+static int op_set_media(void *mv, enum cfg_media_enc enc)
+{
+	struct req *r = mv;
+
+	r->media = enc;
+	return 0;
+}
+
+static const struct cfg_ops req_ops = {
+	.method = op_method,
+	.uri = op_uri,
+	.uri_param = op_uri_param,
+	.header = op_header,
+	.source = op_source,
+	.transport = op_transport,
+	.status = op_status,
+	.reply = op_reply,
+	.relay = op_relay,
+	.set_uri = op_set_uri,
+	.set_uri_param = op_set_uri_param,
+	.add_header = op_add_header,
+	.remove_header = op_remove_header,
+	.record_route = op_record_route,
+	.authenticate = op_authenticate,
+	.save = op_save,
+	.lookup = op_lookup,
+	.set_media = op_set_media,
+};
+
+/* ---- forwarding requests ---- */
+
+static enum rp_tp tp_of_cfg(enum cfg_transport t)
+{
+	switch (t) {
+	case CFG_TP_TCP: return RP_TP_TCP;
+	case CFG_TP_TLS: return RP_TP_TLS;
+	default: return RP_TP_UDP;
+	}
+}
+
+/* Fills pc->tg from the trunk or the Route set / Request-URI. */
+static int targets(struct req *r)
+{
+	struct pctx *pc = r->pc;
+
+	pc->ntg = pc->next = 0;
+	if (r->trunk) {
+		const struct cfg_trunk *t = r->trunk;
+		enum rp_tp tp = tp_of_cfg(t->transport);
+
+		for (unsigned i = 0; i < t->naddrs && pc->ntg < MAX_TARGETS; i++) {
+			struct target *g = &pc->tg[pc->ntg];
+			uint16_t port = t->addrs[i].port ? t->addrs[i].port :
+				(tp == RP_TP_TLS ? 5061 : 5060);
+
+			if (rp_addr_parse(t->addrs[i].host, port, &g->d.addr) < 0) {
+				rp_warn("trunk %s: address %s is not an IP address (no DNS); skipped",
+					t->name, t->addrs[i].host);
+				continue;
+			}
+			g->d.tp = tp;
+			g->d.tls_domain = t->tls.server_name ? t->tls.server_name :
+				t->addrs[i].host;
+			pc->ntg++;
+		}
+		return pc->ntg ? 0 : -EHOSTUNREACH;
+	}
+	const struct sip_uri *u = r->have_route ? &r->route0.uri : &r->ruri_p;
+	struct target *g = &pc->tg[0];
+
+	if (u->scheme != SIP_SCHEME_SIP && u->scheme != SIP_SCHEME_SIPS)
+		return -EHOSTUNREACH;
+	g->d.tp = rp_sipout_uri_tp(u);
+	if (rp_sipout_uri_addr(u, g->d.tp, &g->d.addr) < 0)
+		return -EHOSTUNREACH;
+	/* The certificate must match the host we were asked to reach. */
+	if (rp_str_copy(u->host, g->host, sizeof(g->host)) < 0)
+		return -EHOSTUNREACH;
+	g->d.tls_domain = g->host;
+	pc->ntg = 1;
+	return 0;
+}
+
+static int build_forward(struct req *r, enum rp_tp out_tp, const rp_addr *to,
+	rp_str branch)
+{
+	struct pctx *pc = r->pc;
+	const struct sip_msg *m = r->m;
+	rp_addr lout, lin;
+	rp_buf b;
+	rp_str out;
+	int rc;
+	char mf[8];
+
+	if (local_for(r->core, out_tp, to->u.sa.sa_family, r->mi, &lout) < 0) {
+		rp_warn("no %s listener for the %s family: cannot forward",
+			rp_tp_name(out_tp), to->u.sa.sa_family == AF_INET6 ? "IPv6" : "IPv4");
+		return -EHOSTUNREACH;
+	}
+	if (r->ruri_changed && sip_edit_set_ruri(r->e, r->ruri) != SIP_OK)
+		return -EINVAL;
+	if (m->h_max_forwards) {
+		int n = snprintf(mf, sizeof(mf), "%d", m->max_forwards - 1);
+
+		if (sip_edit_replace_value(r->e, (size_t)(m->h_max_forwards - m->hdrs),
+			rp_str_make(mf, (size_t)n)) != SIP_OK)
+			return -EINVAL;
+	} else if (sip_edit_add_header(r->e, SIP_EDIT_BOTTOM, 0,
+		RP_STR_LIT("Max-Forwards"), RP_STR_LIT("70")) != SIP_OK) {
+		return -EINVAL;
+	}
+	if (apply_route_removal(r) < 0)
+		return -EINVAL;
+
+	rp_buf_init(&b, 65536);
+	/* received/rport on the previous hop's Via (§18.2.1, RFC 3581). */
+	rp_sipout_top_via(&b, m, &r->mi->peer);
+	rc = rp_buf_error(&b);
+	if (rc == 0 && sip_edit_replace_value(r->e, (size_t)(m->h_via - m->hdrs),
+		rp_buf_str(&b)) != SIP_OK)
+		rc = -EINVAL;
+	if (rc == 0 && r->rr) {
+		size_t at = m->h_record_route ? (size_t)(m->h_record_route - m->hdrs) :
+			(size_t)(m->h_via - m->hdrs);
+		enum sip_edit_where w = m->h_record_route ? SIP_EDIT_BEFORE : SIP_EDIT_AFTER;
+		bool dbl;
+
+		if (local_for(r->core, r->mi->tp, r->mi->peer.u.sa.sa_family, r->mi, &lin) < 0)
+			lin = r->mi->local;
+		dbl = r->mi->tp != out_tp || !rp_addr_eq(&lin, &lout);
+		/* Top entry faces the next hop, the second the previous one:
+		 * each side's route set then starts at the interface it talks to. */
+		rp_buf_reset(&b);
+		rp_sipout_rr(&b, out_tp, &lout);
+		rc = rp_buf_error(&b);
+		if (rc == 0 && sip_edit_add_header(r->e, w, at, RP_STR_LIT("Record-Route"),
+			rp_buf_str(&b)) != SIP_OK)
+			rc = -EINVAL;
+		if (rc == 0 && dbl) {
+			rp_buf_reset(&b);
+			rp_sipout_rr(&b, r->mi->tp, &lin);
+			rc = rp_buf_error(&b);
+			if (rc == 0 && sip_edit_add_header(r->e, w, at,
+				RP_STR_LIT("Record-Route"), rp_buf_str(&b)) != SIP_OK)
+				rc = -EINVAL;
+		}
+	}
+	if (rc == 0) {
+		rp_buf_reset(&b);
+		rp_sipout_via(&b, out_tp, &lout, branch);
+		rc = rp_buf_error(&b);
+		if (rc == 0 && sip_edit_add_header(r->e, SIP_EDIT_TOP, 0, RP_STR_LIT("Via"),
+			rp_buf_str(&b)) != SIP_OK)
+			rc = -EINVAL;
+	}
+	rp_buf_free(&b);
+	if (rc < 0)
+		return rc;
+	if (r->core->body_hook) {
+		rp_str nb = RP_STR_NULL;
+
+		if (r->core->body_hook(r->core->body_hook_arg, m, r->media, r->a, &nb) != 0)
+			return -EPROTO;
+		if (nb.p && sip_edit_set_body(r->e, nb) != SIP_OK)
+			return -EINVAL;
+	}
+	if (sip_edit_write_arena(r->e, r->a, &out) != SIP_OK)
+		return -ENOMEM;
+	const char *bp = memmem(out.p, out.n, branch.p, branch.n);
+	if (!bp)
+		return -EINVAL;
+	pc->fwd = malloc(out.n);
+	if (!pc->fwd)
+		return -ENOMEM;
+	memcpy(pc->fwd, out.p, out.n);
+	pc->fwd_len = out.n;
+	pc->br_off = (size_t)(bp - out.p);
+	return 0;
+}
+
+/* Starts the next target's branch; false when none could be started. */
+static bool start_branch(rp_core *c, rp_txn_srv *s, struct pctx *pc, uint64_t now)
+{
+	unsigned shard = rp_txn_srv_shard(s);
+
+	while (pc->next < pc->ntg) {
+		struct target *g = &pc->tg[pc->next++];
+		char br[RP_TXN_BRANCH_LEN];
+		uint64_t lh = 0;
+		rp_txn_cli *cl;
+
+		rp_txn_branch_loop(rp_str_make(pc->fwd + pc->br_off, RP_TXN_BRANCH_LEN), &lh);
+		if (rp_txn_branch(c->txl, shard, lh, br) < 0)
+			return false;
+		memcpy(pc->fwd + pc->br_off, br, RP_TXN_BRANCH_LEN);
+		if (rp_txn_cli_new(c->txl, shard, s, pc->method,
+			rp_str_make(pc->fwd + pc->br_off, RP_TXN_BRANCH_LEN), &g->d,
+			pc->fwd, pc->fwd_len, 0, now, &cl) == 0) {
+			pc->cur = cl;
+			atomic_fetch_add(&c->st.forwarded, 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void do_relay(struct req *r)
+{
+	rp_core *c = r->core;
+	struct pctx *pc = r->pc;
+	char br[RP_TXN_BRANCH_LEN];
+	int rc;
+
+	rc = targets(r);
+	if (rc < 0) {
+		reply_txn(c, r->stx, 404, RP_STR_LIT("No Usable Destination"), NULL, 0, r->now);
+		return;
+	}
+	rc = rp_txn_branch(c->txl, r->shard, loop_hash(c, r->m), br);
+	if (rc == 0)
+		rc = build_forward(r, pc->tg[0].d.tp, &pc->tg[0].d.addr,
+			rp_str_make(br, sizeof(br)));
+	if (rc < 0) {
+		reply_txn(c, r->stx, rc == -EPROTO ? 488 : 500, RP_STR_NULL, NULL, 0, r->now);
+		return;
+	}
+	pc->media = r->media;
+	/* The template carries the branch made above; start_branch makes a
+	 * fresh one per attempt. */
+	if (pc->method == SIP_METHOD_INVITE)
+		reply_txn(c, r->stx, 100, RP_STR_NULL, NULL, 0, r->now);
+	if (!start_branch(c, r->stx, pc, r->now))
+		reply_txn(c, r->stx, 503, RP_STR_NULL, NULL, 0, r->now);
+}
+
+/* ---- CANCEL (§16.10) ---- */
+
+static void send_cancel(rp_core *c, rp_txn_cli *cl, uint64_t now)
+{
+	rp_txn_srv *s = rp_txn_cli_parent(cl);
+	struct pctx *pc = rp_txn_srv_user(s);
+	char store[8192];
+	rp_arena a;
+	struct sip_msg *m = NULL;
+	struct sip_parse_opts o = { .stream = false };
+	size_t len;
+	const char *req = rp_txn_cli_request(cl, &len);
+	rp_txn_cli *cc;
+	rp_buf b;
+
+	pc->cancel_sent = true;
+	rp_arena_init(&a, store, sizeof(store), 1u << 20);
+	if (sip_msg_parse(req, len, &a, &o, &m, NULL) == SIP_OK) {
+		rp_buf_init(&b, 65536);
+		rp_sipout_cancel(&b, m);
+		if (rp_buf_error(&b) == 0)
+			rp_txn_cli_new(c->txl, rp_txn_srv_shard(s), s, SIP_METHOD_CANCEL,
+				rp_txn_cli_branch(cl), rp_txn_cli_dest(cl), b.p, b.len, 0,
+				now, &cc);
+		rp_buf_free(&b);
+	}
+	rp_arena_fini(&a);
+}
+
+static void handle_cancel(struct req *r, rp_txn_srv *s)
+{
+	rp_core *c = r->core;
+	struct pctx *pc = rp_txn_srv_user(s);
+
+	atomic_fetch_add(&c->st.cancels, 1);
+	reply_stateless(c, r->mi, r->m, r->cfg, 200, NULL, NULL, 0);
+	if (rp_txn_srv_final(s) || pc->cancelled)
+		return;
+	pc->cancelled = true;
+	if (pc->cur) {
+		/* A branch that has not answered yet is cancelled once it
+		 * sends a provisional response (§9.1). */
+		if (rp_txn_cli_state(pc->cur) == RP_TXN_PROCEEDING)
+			send_cancel(c, pc->cur, r->now);
+	} else {
+		reply_txn(c, s, 487, RP_STR_NULL, NULL, 0, r->now);
+	}
+}
+
+/* ---- responses ---- */
+
+/* Pops our Via and sends the response through the server transaction. */
+static void relay_response(rp_core *c, rp_txn_srv *s, const struct sip_msg *resp,
+	uint64_t now)
+{
+	char store[8192];
+	rp_arena a;
+	struct sip_edit *e;
+	rp_str out;
+
+	rp_arena_init(&a, store, sizeof(store), 1u << 20);
+	if (sip_edit_new(resp, &a, &e) == SIP_OK && sip_edit_pop_via(e) == SIP_OK &&
+	    sip_edit_write_arena(e, &a, &out) == SIP_OK) {
+		rp_txn_srv_respond(c->txl, s, resp->status, out.p, out.n, now);
+		atomic_fetch_add(&c->st.relayed_responses, 1);
+	}
+	rp_arena_fini(&a);
+}
+
+static unsigned cls(unsigned code)
+{
+	return code / 100;
+}
+
+/* §16.7 item 6: 6xx first, else the lowest class (the latest of a class). */
+static bool better(unsigned code, unsigned best)
+{
+	if (!best)
+		return true;
+	if (cls(best) == 6)
+		return false;
+	if (cls(code) == 6)
+		return true;
+	return cls(code) <= cls(best);
+}
+
+static void keep_best(struct pctx *pc, const struct sip_msg *resp, unsigned code)
+{
+	char store[8192];
+	rp_arena a;
+	struct sip_edit *e;
+	rp_str out;
+
+	if (!better(code, pc->best_code))
+		return;
+	free(pc->best);
+	pc->best = NULL;
+	pc->best_len = 0;
+	pc->best_code = code;
+	if (!resp)
+		return;
+	rp_arena_init(&a, store, sizeof(store), 1u << 20);
+	if (sip_edit_new(resp, &a, &e) == SIP_OK && sip_edit_pop_via(e) == SIP_OK &&
+	    sip_edit_write_arena(e, &a, &out) == SIP_OK) {
+		pc->best = malloc(out.n);
+		if (pc->best) {
+			memcpy(pc->best, out.p, out.n);
+			pc->best_len = out.n;
+		}
+	}
+	rp_arena_fini(&a);
+}
+
+static void cli_event(void *arg, rp_txn_cli *cl, const struct sip_msg *resp, unsigned code,
+	uint64_t now)
+{
+	rp_core *c = arg;
+	rp_txn_srv *s = rp_txn_cli_parent(cl);
+	struct pctx *pc;
+
+	if (!s || rp_txn_cli_method(cl) == SIP_METHOD_CANCEL)
+		return;
+	pc = rp_txn_srv_user(s);
+	if (pc->cur != cl)
+		return;
+	if (!resp && code == 0) {
+		if (!pc->cancel_sent)
+			send_cancel(c, cl, now);       /* Timer C */
+		return;
+	}
+	if (resp && code < 200) {
+		if (pc->cancelled && !pc->cancel_sent)
+			send_cancel(c, cl, now);
+		if (code > 100)
+			relay_response(c, s, resp, now);
+		return;
+	}
+	if (resp && code < 300) {
+		pc->cur = NULL;
+		relay_response(c, s, resp, now);
+		return;
+	}
+	/* A failure: try the next address, or answer with the best. */
+	pc->cur = NULL;
+	if (!resp && code == 408)
+		atomic_fetch_add(&c->st.timeouts, 1);
+	keep_best(pc, resp, code);
+	if (!pc->cancelled && (code == 408 || (code >= 500 && code < 600)) &&
+	    pc->next < pc->ntg) {
+		atomic_fetch_add(&c->st.failovers, 1);
+		if (start_branch(c, s, pc, now))
+			return;
+	}
+	if (pc->best) {
+		rp_txn_srv_respond(c->txl, s, pc->best_code, pc->best, pc->best_len, now);
+		atomic_fetch_add(&c->st.relayed_responses, 1);
+	} else {
+		reply_txn(c, s, pc->cancelled ? 487 : pc->best_code, RP_STR_NULL, NULL, 0, now);
+	}
+}
+
+static void cli_gone(void *arg, rp_txn_cli *cl)
+{
+	rp_txn_srv *s = rp_txn_cli_parent(cl);
+	struct pctx *pc;
+
+	(void)arg;
+	if (!s)
+		return;
+	pc = rp_txn_srv_user(s);
+	if (pc->cur == cl)
+		pc->cur = NULL;
+}
+
+static void srv_gone(void *arg, rp_txn_srv *s)
+{
+	struct pctx *pc = rp_txn_srv_user(s);
+
+	(void)arg;
+	free(pc->fwd);
+	free(pc->best);
+	cfg_put(pc->cfg);
+}
+
+static int txl_send(void *arg, const struct rp_txn_dest *d, const char *buf, size_t len)
+{
+	return core_send(arg, d, buf, len);
+}
+
+static const struct rp_txn_ops txl_ops = {
+	.send = txl_send,
+	.cli_event = cli_event,
+	.srv_gone = srv_gone,
+	.cli_gone = cli_gone,
+};
+
+/* Sends a message by the Via under ours, no transaction (§16.11). */
+static void forward_response_stateless(rp_core *c, const struct sip_msg *m)
+{
+	struct sip_hdr_iter it;
+	struct sip_via v;
+	struct rp_txn_dest d = { .reply = true };
+	char store[8192];
+	rp_arena a;
+	struct sip_edit *e;
+	rp_str out;
+
+	sip_hdr_iter_init(&it, m, SIP_HDR_VIA);
+	if (sip_hdr_iter_next_via(&it, &v, NULL) != SIP_OK ||
+	    sip_hdr_iter_next_via(&it, &v, NULL) != SIP_OK ||
+	    rp_sipout_via_addr(&v, &d.tp, &d.addr) < 0)
+		return;
+	rp_arena_init(&a, store, sizeof(store), 1u << 20);
+	if (sip_edit_new(m, &a, &e) == SIP_OK && sip_edit_pop_via(e) == SIP_OK &&
+	    sip_edit_write_arena(e, &a, &out) == SIP_OK) {
+		core_send(c, &d, out.p, out.n);
+		atomic_fetch_add(&c->st.stateless, 1);
+	}
+	rp_arena_fini(&a);
+}
+
+static void handle_response(rp_core *c, const struct rp_msg_info *mi, struct sip_msg *m,
+	uint64_t now)
+{
+	int shard;
+	rp_txn_cli *cl;
+
+	(void)mi;
+	atomic_fetch_add(&c->st.responses, 1);
+	if (rp_str_has_prefix_case(m->via.branch, STATELESS_PREFIX)) {
+		forward_response_stateless(c, m);
+		return;
+	}
+	shard = rp_txn_branch_shard(c->txl, m->via.branch);
+	if (shard < 0 || !host_is_listener(c, m->via.host, true,
+		m->via.has_port ? m->via.port : 5060)) {
+		rp_debug("response with a top Via that is not ours: dropped");
+		return;
+	}
+	rp_txn_lock(c->txl, (unsigned)shard);
+	cl = rp_txn_cli_find(c->txl, (unsigned)shard, m);
+	if (cl)
+		rp_txn_cli_response(c->txl, cl, m, now);
+	else if (m->cseq.method == SIP_METHOD_INVITE && m->status >= 200 && m->status < 300)
+		forward_response_stateless(c, m);   /* a 2xx retransmission */
+	rp_txn_unlock(c->txl, (unsigned)shard);
+}
+
+/* ---- requests ---- */
+
+/* ACK of a 2xx (and anything else no transaction takes): along the Route
+ * set or to the Request-URI, no state (§16.11). */
+static void forward_request_stateless(struct req *r)
+{
+	rp_core *c = r->core;
+	const struct sip_msg *m = r->m;
+	struct sip_nameaddr na;
+	const struct sip_uri *u;
+	struct rp_txn_dest d = { .reply = false };
+	rp_addr lout;
+	rp_buf b;
+	rp_str out;
+	char mf[8], br[40];
+	uint64_t h;
+
+	route_preprocess(r);
+	if (r->have_route) {
+		na = r->route0;
+		u = &na.uri;
+	} else {
+		u = &r->m->ruri;
+		if (uri_is_us(c, r->cfg, u, true))
+			return;   /* for us and nobody else: nothing to do */
+	}
+	if (m->max_forwards == 0)
+		return;
+	d.tp = rp_sipout_uri_tp(u);
+	if (rp_sipout_uri_addr(u, d.tp, &d.addr) < 0 ||
+	    local_for(c, d.tp, d.addr.u.sa.sa_family, r->mi, &lout) < 0)
+		return;
+	if (apply_route_removal(r) < 0)
+		return;
+	if (m->h_max_forwards) {
+		int n = snprintf(mf, sizeof(mf), "%d", m->max_forwards - 1);
+
+		if (sip_edit_replace_value(r->e, (size_t)(m->h_max_forwards - m->hdrs),
+			rp_str_make(mf, (size_t)n)) != SIP_OK)
+			return;
+	}
+	/* Same branch for every copy of this ACK (retransmissions of the
+	 * 2xx bring retransmitted ACKs). */
+	h = rp_siphash13(c->key, m->via.branch.p ? m->via.branch.p : "", m->via.branch.n) ^
+		rp_siphash13(c->key, m->call_id.p, m->call_id.n);
+	snprintf(br, sizeof(br), STATELESS_PREFIX "%016llx", (unsigned long long)h);
+	rp_buf_init(&b, 65536);
+	rp_sipout_top_via(&b, m, &r->mi->peer);
+	if (rp_buf_error(&b) || sip_edit_replace_value(r->e, (size_t)(m->h_via - m->hdrs),
+		rp_buf_str(&b)) != SIP_OK)
+		goto out;
+	rp_buf_reset(&b);
+	rp_sipout_via(&b, d.tp, &lout, rp_str_cstr(br));
+	if (rp_buf_error(&b) || sip_edit_add_header(r->e, SIP_EDIT_TOP, 0, RP_STR_LIT("Via"),
+		rp_buf_str(&b)) != SIP_OK)
+		goto out;
+	if (sip_edit_write_arena(r->e, r->a, &out) == SIP_OK) {
+		core_send(c, &d, out.p, out.n);
+		atomic_fetch_add(&c->st.stateless, 1);
+	}
+out:
+	rp_buf_free(&b);
+}
+
+static bool proxy_require_ok(struct req *r, rp_buf *unsup)
+{
+	struct sip_hdr_iter it;
+	rp_str v;
+	bool ok = true;
+
+	sip_hdr_iter_init(&it, r->m, SIP_HDR_PROXY_REQUIRE);
+	while (sip_hdr_iter_next(&it, &v)) {
+		if (!v.n)
+			continue;
+		/* We implement no extension that needs a proxy's support. */
+		rp_buf_append_cstr(unsup, ok ? "Unsupported: " : ", ");
+		rp_buf_append_str(unsup, v);
+		ok = false;
+	}
+	return ok;
+}
+
+/* Strict router before us (§16.4): it put our Record-Route URI in the
+ * Request-URI and the real one in the last Route value. */
+static int strict_route_fixup(struct req *r)
+{
+	struct sip_hdr_iter it;
+	rp_str v, last = RP_STR_NULL;
+	size_t last_hdr = 0, nth = 0, last_nth = 0, cur = SIZE_MAX;
+	struct sip_nameaddr na;
+
+	if (!r->m->ruri.lr || !uri_is_us(r->core, r->cfg, &r->m->ruri, false))
+		return 0;
+	sip_hdr_iter_init(&it, r->m, SIP_HDR_ROUTE);
+	while (sip_hdr_iter_next(&it, &v)) {
+		if (it.cur != cur) {
+			cur = it.cur;
+			nth = 0;
+		}
+		last = v;
+		last_hdr = it.cur;
+		last_nth = nth++;
+	}
+	if (!last.n || sip_nameaddr_parse(last, &na, NULL) != SIP_OK)
+		return 0;
+	if (sip_edit_remove_value(r->e, last_hdr, last_nth) != SIP_OK)
+		return -EINVAL;
+	return set_ruri(r, na.uri_str);
+}
+
+static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_msg *m,
+	rp_arena *a, uint64_t now)
+{
+	struct req r = { .core = c, .mi = mi, .m = m, .a = a, .now = now };
+	rp_txn_srv *s;
+	struct pctx *pc;
+	struct rp_txn_dest d;
+	rp_buf unsup;
+	int v;
+
+	atomic_fetch_add(&c->st.requests, 1);
+	r.cfg = cfg_holder_get(&c->holder);
+	if (!r.cfg)
+		return;
+	r.ruri = m->ruri_str;
+	r.ruri_p = m->ruri;
+	if (sip_edit_new(m, a, &r.e) != SIP_OK)
+		goto out;
+	r.shard = rp_txn_shard_of(c->txl, m->call_id);
+
+	if (m->method == SIP_METHOD_ACK) {
+		rp_txn_lock(c->txl, r.shard);
+		s = rp_txn_srv_find(c->txl, r.shard, m, true);
+		v = s ? (int)rp_txn_srv_absorb(c->txl, s, m, now) : (int)RP_TXN_ACK_PASS;
+		rp_txn_unlock(c->txl, r.shard);
+		if (v == RP_TXN_ACK_PASS)
+			forward_request_stateless(&r);
+		else
+			atomic_fetch_add(&c->st.retransmissions, 1);
+		goto out;
+	}
+	rp_txn_lock(c->txl, r.shard);
+	if (m->method == SIP_METHOD_CANCEL) {
+		s = rp_txn_srv_find(c->txl, r.shard, m, true);
+		if (s)
+			handle_cancel(&r, s);
+		else
+			reply_stateless(c, mi, m, r.cfg, 481, NULL, NULL, 0);
+		goto unlock;
+	}
+	s = rp_txn_srv_find(c->txl, r.shard, m, false);
+	if (s) {
+		rp_txn_srv_absorb(c->txl, s, m, now);
+		atomic_fetch_add(&c->st.retransmissions, 1);
+		goto unlock;
+	}
+	if (m->max_forwards == 0) {
+		/* §16.3 item 3; OPTIONS may be answered by the proxy itself. */
+		if (m->method != SIP_METHOD_OPTIONS || !uri_is_us(c, r.cfg, &m->ruri, true)) {
+			reply_stateless(c, mi, m, r.cfg, 483, NULL, NULL, 0);
+			goto unlock;
+		}
+	}
+	if (is_loop(c, m, loop_hash(c, m))) {
+		atomic_fetch_add(&c->st.loops, 1);
+		reply_stateless(c, mi, m, r.cfg, 482, NULL, NULL, 0);
+		goto unlock;
+	}
+	rp_buf_init(&unsup, 4096);
+	if (!proxy_require_ok(&r, &unsup)) {
+		rp_str h = rp_buf_str(&unsup);
+
+		reply_stateless(c, mi, m, r.cfg, 420, NULL, rp_buf_error(&unsup) ? NULL : &h,
+			rp_buf_error(&unsup) ? 0 : 1);
+		rp_buf_free(&unsup);
+		goto unlock;
+	}
+	rp_buf_free(&unsup);
+
+	reply_dest(mi, m, &d);
+	if (rp_txn_srv_new(c->txl, r.shard, m, &d, sizeof(struct pctx), now, &s) < 0) {
+		reply_stateless(c, mi, m, r.cfg, 500, NULL, NULL, 0);
+		goto unlock;
+	}
+	pc = rp_txn_srv_user(s);
+	pc->cfg = cfg_get(r.cfg);
+	pc->method = m->method;
+	pc->src = mi->peer;
+	{
+		uint64_t t;
+
+		rp_rand_bytes(&t, sizeof(t));
+		snprintf(pc->tag, sizeof(pc->tag), "rp%016llx", (unsigned long long)t);
+	}
+	r.stx = s;
+	r.pc = pc;
+
+	if (strict_route_fixup(&r) < 0) {
+		reply_txn(c, s, 400, RP_STR_LIT("Bad Route"), NULL, 0, now);
+		goto unlock;
+	}
+	route_preprocess(&r);
+	if (m->method == SIP_METHOD_OPTIONS && !r.have_route && !r.ruri_p.user.n &&
+	    uri_is_us(c, r.cfg, &r.ruri_p, true)) {
+		static const rp_str allow[] = {
+			RP_STR_LIT("Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, "
+				"UPDATE, INFO, REFER, MESSAGE, SUBSCRIBE, NOTIFY"),
+			RP_STR_LIT("Accept: application/sdp"),
+		};
+		reply_txn(c, s, 200, RP_STR_NULL, allow, 2, now);
+		goto unlock;
+	}
+	v = cfg_eval(r.cfg, CFG_ROUTE_REQUEST, &req_ops, &r);
+	if (v < 0) {
+		rp_warn("routing script failed for %.*s %.*s: %s",
+			RP_STR_FMT(m->method_str), RP_STR_FMT(m->ruri_str), strerror(-v));
+		if (!r.replied)
+			reply_txn(c, s, 500, RP_STR_LIT("Routing Script Error"), NULL, 0, now);
+	} else if (r.relay && !r.replied) {
+		do_relay(&r);
+	} else if (!r.replied && rp_txn_srv_final(s) == 0) {
+		/* END / drop: like Kamailio, falling off the route drops it. */
+		rp_debug("%.*s dropped by the routing script (%s)",
+			RP_STR_FMT(m->method_str), cfg_verdict_name(v));
+		rp_txn_srv_terminate(c->txl, s);
+	}
+unlock:
+	rp_txn_unlock(c->txl, r.shard);
+out:
+	cfg_put(r.cfg);
+}
+
+void rp_core_handle_at(rp_core *c, const struct rp_msg_info *mi, const char *msg,
+	size_t len, uint64_t now)
+{
+	char store[16384];
+	struct sip_parse_opts o = { .stream = mi->tp != RP_TP_UDP };
+	struct sip_msg *m = NULL;
+	struct sip_perr e = { 0 };
+	enum sip_err r;
+	rp_arena a;
+
+	rp_arena_init(&a, store, sizeof(store), 1u << 20);
+	r = sip_msg_parse(msg, len, &a, &o, &m, &e);
+	if (r != SIP_OK) {
+		char who[64];
+
+		atomic_fetch_add(&c->st.malformed, 1);
+		rp_addr_fmt(&mi->peer, who, sizeof(who));
+		if (len >= 4 && !memcmp(msg, "SIP/", 4)) {
+			/* Nobody to tell about a broken response (§18.1.2). */
+			rp_info("dropped malformed response from %s/%s: %s at byte %zu",
+				rp_tp_name(mi->tp), who, sip_err_reason(r), e.off);
+		} else {
+			struct cfg *cfg = cfg_holder_get(&c->holder);
+			struct rp_txn_dest d = { .tp = mi->tp, .addr = mi->peer, .reply = true };
+			char tag[24];
+			rp_buf b;
+
+			rp_info("malformed request from %s/%s: %s at byte %zu",
+				rp_tp_name(mi->tp), who, sip_err_reason(r), e.off);
+			snprintf(tag, sizeof(tag), "rp400%016llx",
+				(unsigned long long)rp_siphash13(c->key, msg, len));
+			rp_buf_init(&b, 65536);
+			if (rp_sipout_400_raw(&b, msg, len, sip_err_reason(r), rp_str_cstr(tag),
+				cfg ? server_name(cfg) : RP_STR_LIT("Rampart")) == 0 &&
+			    rp_buf_error(&b) == 0)
+				core_send(c, &d, b.p, b.len);
+			rp_buf_free(&b);
+			cfg_put(cfg);
+		}
+		goto out;
+	}
+	if (m->is_request)
+		handle_request(c, mi, m, &a, now);
+	else
+		handle_response(c, mi, m, now);
+out:
+	rp_arena_fini(&a);
+}
+
+void rp_core_handle(rp_core *c, const struct rp_msg_info *mi, const char *msg, size_t len)
+{
+	rp_core_handle_at(c, mi, msg, len, rp_now_ms());
+}
+
+void rp_core_on_message(const struct rp_msg_info *mi, const char *msg, size_t len,
+	void *arg)
+{
+	rp_core_handle(arg, mi, msg, len);
+}
+
+/* ---- life cycle ---- */
+
+void rp_core_set_listeners(rp_core *c, const struct rp_listen *l, size_t n)
+{
+	pthread_mutex_lock(&c->lmu);
+	c->nlisten = n < RP_MAX_LISTEN ? n : RP_MAX_LISTEN;
+	memcpy(c->listen, l, c->nlisten * sizeof(*l));
+	pthread_mutex_unlock(&c->lmu);
+}
+
+int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
+{
+	const struct cfg_settings *st;
+	struct rp_txn_cfg tc = { 0 };
+	rp_core *c;
+	int rc;
+
+	if (!cc || !cc->cfg || (!cc->send && !ws))
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	st = cfg_settings(cc->cfg);
+	tc.t1_ms = cc->t1_ms ? cc->t1_ms : st->timer_t1_ms;
+	tc.t2_ms = cc->t2_ms ? cc->t2_ms : st->timer_t2_ms;
+	tc.t4_ms = cc->t4_ms ? cc->t4_ms : st->timer_t4_ms;
+	tc.timer_c_ms = cc->timer_c_ms;
+	tc.shards = cc->shards;
+	rc = rp_rand_bytes(c->key, sizeof(c->key));
+	if (rc == 0)
+		rc = rp_txn_layer_new(&tc, &txl_ops, c, &c->txl);
+	if (rc < 0) {
+		free(c);
+		return rc;
+	}
+	pthread_mutex_init(&c->lmu, NULL);
+	cfg_holder_init(&c->holder, cfg_get(cc->cfg));
+	c->ws = ws;
+	c->send = cc->send ? cc->send : ws_send;
+	c->send_arg = cc->send ? cc->send_arg : ws;
+	c->body_hook = cc->body_hook;
+	c->body_hook_arg = cc->body_hook_arg;
+	if (cc->listen)
+		rp_core_set_listeners(c, cc->listen, cc->nlisten);
+	*out = c;
+	return 0;
+}
+
+void rp_core_free(rp_core *c)
+{
+	if (!c)
+		return;
+	if (c->thr_started) {
+		atomic_store(&c->stop, true);
+		pthread_join(c->thr, NULL);
+	}
+	rp_txn_layer_free(c->txl);
+	cfg_holder_fini(&c->holder);
+	pthread_mutex_destroy(&c->lmu);
+	free(c);
+}
+
+void rp_core_set_cfg(rp_core *c, struct cfg *cfg)
+{
+	cfg_holder_swap(&c->holder, cfg_get(cfg));
+}
+
+void rp_core_tick(rp_core *c, uint64_t now)
+{
+	rp_txn_expire(c->txl, now);
+}
+
+static void *timer_main(void *arg)
+{
+	rp_core *c = arg;
+	const struct timespec ts = { 0, 5 * 1000 * 1000 };
+
+	while (!atomic_load(&c->stop)) {
+		rp_core_tick(c, rp_now_ms());
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+int rp_core_start_timers(rp_core *c)
+{
+	int rc;
+
+	if (c->thr_started)
+		return -EALREADY;
+	rc = pthread_create(&c->thr, NULL, timer_main, c);
+	if (rc)
+		return -rc;
+	c->thr_started = true;
+	return 0;
+}
+
+void rp_core_get_stats(rp_core *c, struct rp_core_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->requests = atomic_load(&c->st.requests);
+	st->responses = atomic_load(&c->st.responses);
+	st->malformed = atomic_load(&c->st.malformed);
+	st->retransmissions = atomic_load(&c->st.retransmissions);
+	st->forwarded = atomic_load(&c->st.forwarded);
+	st->relayed_responses = atomic_load(&c->st.relayed_responses);
+	st->local_replies = atomic_load(&c->st.local_replies);
+	st->timeouts = atomic_load(&c->st.timeouts);
+	st->failovers = atomic_load(&c->st.failovers);
+	st->loops = atomic_load(&c->st.loops);
+	st->cancels = atomic_load(&c->st.cancels);
+	st->stateless = atomic_load(&c->st.stateless);
+	rp_txn_count(c->txl, &st->server_txns, &st->client_txns);
+}

@@ -1,0 +1,99 @@
+/* core: the SIP proxy logic of rampart-proxy (RFC 3261 §16), on top of the
+ * transaction layer (txn.h) and the routing script (cfg_eval.h).
+ *
+ * For every received message the worker calls rp_core_handle() (or passes
+ * rp_core_on_message as its rp_msg_handler). The core parses it once, and:
+ *  - answers what it must refuse itself: 400 (parser's reason; unparsable
+ *    responses are dropped), 483 (Max-Forwards 0), 482 (loop, §16.3 item
+ *    4), 420 (Proxy-Require), 481 (CANCEL without a transaction);
+ *  - absorbs retransmissions and the ACK of our non-2xx answers;
+ *  - answers CANCEL with 200 and cancels the pending branch (487 back);
+ *  - runs the script's 'request' route for a new request and carries out
+ *    its verdict: reply, relay (to the Request-URI / Route set or to a
+ *    trunk's addresses with serial failover on timeout or 5xx), drop;
+ *  - forwards requests statefully (our Via with a fresh branch, received/
+ *    rport on the previous hop's Via, Max-Forwards, Record-Route (double
+ *    when transport or interface change), loose routing) and responses
+ *    back by the server transaction; the ACK of a 2xx and stray 2xx
+ *    retransmissions are forwarded statelessly.
+ *
+ * Threading: rp_core_handle() may run on any number of threads at once;
+ * the transaction state is sharded (txn.h). Timers run on the core's own
+ * timer thread (rp_core_start_timers) or whoever calls rp_core_tick().
+ *
+ * Ownership: rp_core_new() takes a reference to the config (dropped by
+ * rp_core_free); every transaction holds a reference to the config it
+ * started with, so a reload does not change calls in progress.
+ */
+#ifndef RP_CORE_H
+#define RP_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg_prog.h"
+#include "rp_arena.h"
+#include "sip_msg.h"
+#include "transport.h"
+#include "txn.h"
+#include "worker.h"
+
+typedef struct rp_core rp_core;
+
+/* Called with the body of every request and response the proxy forwards,
+ * before it is serialised: set *out to a new body (allocated in 'a') to
+ * replace it, or leave it. Non-zero return: the message is refused (488 to
+ * a request; a response is dropped). The media/SDP part plugs in here. */
+typedef int (*rp_core_body_hook)(void *arg, const struct sip_msg *m,
+	enum cfg_media_enc media, rp_arena *a, rp_str *out);
+
+struct rp_core_cfg {
+	struct cfg *cfg;                /* required; a reference is taken */
+	const struct rp_listen *listen; /* our listeners as bound (copied) */
+	size_t nlisten;
+	unsigned shards;                /* 0: 16 */
+	uint32_t t1_ms, t2_ms, t4_ms;   /* 0: the config's timer_t1/t2/t4 */
+	uint32_t timer_c_ms;            /* 0: 180 s */
+	/* How messages leave. NULL: rp_workers_send (responses, UDP) /
+	 * rp_workers_send_to (requests over TCP/TLS) on 'ws'. */
+	int (*send)(void *arg, const struct rp_txn_dest *d, const char *buf, size_t len);
+	void *send_arg;
+	rp_core_body_hook body_hook;    /* NULL: bodies pass unchanged */
+	void *body_hook_arg;
+};
+
+/* Creates the core. 'ws' may be NULL when c->send is set. Returns 0,
+ * -EINVAL or -ENOMEM; *out only on success. */
+int rp_core_new(const struct rp_core_cfg *c, rp_workers *ws, rp_core **out);
+/* Stops the timer thread, frees every transaction and the core. NULL ok. */
+void rp_core_free(rp_core *core);
+
+/* Installs a new config for new transactions (takes a reference). */
+void rp_core_set_cfg(rp_core *core, struct cfg *c);
+/* Our listeners changed (e.g. ports resolved after start). */
+void rp_core_set_listeners(rp_core *core, const struct rp_listen *l, size_t n);
+
+/* Processes one framed message received as 'mi' says. */
+void rp_core_handle(rp_core *core, const struct rp_msg_info *mi, const char *msg,
+	size_t len);
+/* Same, with the caller's clock (tests). */
+void rp_core_handle_at(rp_core *core, const struct rp_msg_info *mi, const char *msg,
+	size_t len, uint64_t now_ms);
+/* rp_msg_handler shape: arg is the rp_core. */
+void rp_core_on_message(const struct rp_msg_info *mi, const char *msg, size_t len,
+	void *arg);
+
+/* Fires every due transaction timer (now_ms on the rp_now_ms clock). */
+void rp_core_tick(rp_core *core, uint64_t now_ms);
+/* Starts a thread that calls rp_core_tick every 5 ms until rp_core_free. */
+int rp_core_start_timers(rp_core *core);
+
+struct rp_core_stats {
+	uint64_t requests, responses, malformed, retransmissions, forwarded,
+		relayed_responses, local_replies, timeouts, failovers, loops,
+		cancels, stateless;
+	size_t server_txns, client_txns;
+};
+void rp_core_get_stats(rp_core *core, struct rp_core_stats *st);
+
+#endif

@@ -1,0 +1,806 @@
+/* The proxy core driven with synthetic messages and the caller's clock:
+ * every message the core sends is captured (the send hook is the only
+ * seam; parsing, transactions, timers and the routing script are the real
+ * ones), and each test checks what went where. Addresses: the proxy is
+ * 127.0.0.1:5060 (udp, tcp); the caller 127.0.0.1:5070; the callee
+ * 127.0.0.1:5080; trunk addresses 127.0.0.1:7001 and :7002. */
+#include "core.h"
+#include "cfg_prog.h"
+#include "sip_msg.h"
+
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define T1 100
+
+static const char cfg_text[] =
+	"timer_t1 = 100;\n"
+	"domain = \"example.com\";\n"
+	"listen udp 127.0.0.1:5060;\n"
+	"listen tcp 127.0.0.1:5060;\n"
+	"trunk tr {\n"
+	"  address = \"127.0.0.1:7001\", \"127.0.0.1:7002\";\n"
+	"  inbound { source = 10.9.9.9; }\n"
+	"}\n"
+	"route request {\n"
+	"  if (has_header(\"Route\")) { relay; }\n"
+	"  if (method == \"ACK\" || method == \"CANCEL\") { relay; }\n"
+	"  if (ruri.user == \"busy\") { reply 486 \"Busy Here\"; }\n"
+	"  if (ruri.user == \"dropme\") { drop; }\n"
+	"  if (ruri.user =~ '^trunk') { record_route; relay tr; }\n"
+	"  if (ruri.user == \"rewrite\") { ruri.host = \"127.0.0.1\"; ruri.port = 5090; }\n"
+	"  record_route;\n"
+	"  relay;\n"
+	"}\n";
+
+struct sent {
+	struct rp_txn_dest d;
+	char *buf;
+	size_t len;
+};
+
+static struct sent out[256];
+static size_t nout;
+static rp_core *core;
+static struct cfg *cfg;
+static uint64_t now;
+
+static int cap_send(void *arg, const struct rp_txn_dest *d, const char *buf, size_t len)
+{
+	(void)arg;
+	ck_assert_uint_lt(nout, 256);
+	out[nout].d = *d;
+	out[nout].buf = malloc(len + 1);
+	memcpy(out[nout].buf, buf, len);
+	out[nout].buf[len] = 0;
+	out[nout].len = len;
+	nout++;
+	return 0;
+}
+
+static void setup(void)
+{
+	struct rp_listen l[2];
+	struct rp_core_cfg cc = { 0 };
+
+	ck_assert_int_eq(cfg_load_string("t", cfg_text, sizeof(cfg_text) - 1, &cfg, NULL), 0);
+	l[0].tp = RP_TP_UDP;
+	rp_addr_parse("127.0.0.1", 5060, &l[0].addr);
+	l[1].tp = RP_TP_TCP;
+	rp_addr_parse("127.0.0.1", 5060, &l[1].addr);
+	cc.cfg = cfg;
+	cc.listen = l;
+	cc.nlisten = 2;
+	cc.send = cap_send;
+	cc.shards = 4;
+	ck_assert_int_eq(rp_core_new(&cc, NULL, &core), 0);
+	now = 1000000;
+	nout = 0;
+}
+
+static void teardown(void)
+{
+	rp_core_free(core);
+	cfg_put(cfg);
+	for (size_t i = 0; i < nout; i++)
+		free(out[i].buf);
+	nout = 0;
+}
+
+static void feed_tp(enum rp_tp tp, uint16_t from_port, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void feed_tp(enum rp_tp tp, uint16_t from_port, const char *fmt, ...)
+{
+	char buf[8192];
+	struct rp_msg_info mi = { 0 };
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	mi.tp = tp;
+	rp_addr_parse("127.0.0.1", from_port, &mi.peer);
+	rp_addr_parse("127.0.0.1", 5060, &mi.local);
+	mi.udp_fd = -1;
+	rp_core_handle_at(core, &mi, buf, (size_t)n, now);
+}
+#define feed(port, ...) feed_tp(RP_TP_UDP, port, __VA_ARGS__)
+
+static void tick(uint64_t ms)
+{
+	/* Step through so every timer fires at its own time. */
+	for (uint64_t t = 0; t < ms; t += 10) {
+		now += 10;
+		rp_core_tick(core, now);
+	}
+}
+
+/* Index of the n-th (0-based) message sent to 'port' whose start line
+ * begins with 'start', or -1. */
+static long find_sent(uint16_t port, const char *start, int nth)
+{
+	for (size_t i = 0; i < nout; i++)
+		if (rp_addr_port(&out[i].d.addr) == port &&
+		    !strncmp(out[i].buf, start, strlen(start)) && nth-- == 0)
+			return (long)i;
+	return -1;
+}
+
+static int count_sent(uint16_t port, const char *start)
+{
+	int n = 0;
+
+	while (find_sent(port, start, n) >= 0)
+		n++;
+	return n;
+}
+
+/* Value of header 'name' in a captured message (first line that starts with it). */
+static char *hdr(long idx, const char *name, char *dst, size_t n)
+{
+	const char *p = out[idx].buf;
+	size_t nl = strlen(name);
+
+	dst[0] = 0;
+	while ((p = strstr(p, "\r\n"))) {
+		p += 2;
+		if (!strncasecmp(p, name, nl) && p[nl] == ':') {
+			const char *v = p + nl + 1, *e = strstr(v, "\r\n");
+
+			while (*v == ' ')
+				v++;
+			snprintf(dst, n, "%.*s", (int)(e - v), v);
+			return dst;
+		}
+	}
+	return dst;
+}
+
+/* Branch of the top Via of a captured message. */
+static void top_branch(long idx, char *dst, size_t n)
+{
+	char v[512], *b, *e;
+
+	hdr(idx, "Via", v, sizeof(v));
+	b = strstr(v, "branch=");
+	ck_assert_ptr_nonnull(b);
+	b += 7;
+	e = strpbrk(b, ";,");
+	snprintf(dst, n, "%.*s", (int)(e ? e - b : (long)strlen(b)), b);
+}
+
+static int count_hdr(long idx, const char *name)
+{
+	const char *p = out[idx].buf;
+	size_t nl = strlen(name);
+	int c = 0;
+
+	while ((p = strstr(p, "\r\n"))) {
+		p += 2;
+		if (!strncasecmp(p, name, nl) && p[nl] == ':')
+			c++;
+	}
+	return c;
+}
+
+#define INVITE(ruri, cid, branch, extra) \
+	"INVITE " ruri " SIP/2.0\r\n" \
+	"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=" branch ";rport\r\n" \
+	"Max-Forwards: 70\r\n" \
+	"From: <sip:alice@example.com>;tag=a1\r\n" \
+	"To: <" ruri ">\r\n" \
+	"Call-ID: " cid "\r\n" \
+	"CSeq: 1 INVITE\r\n" \
+	"Contact: <sip:alice@127.0.0.1:5070>\r\n" \
+	extra \
+	"Content-Length: 0\r\n\r\n"
+
+/* A response from the callee to the forwarded request at out[idx]: its
+ * Via lines copied, To tag added. */
+static void respond(long idx, uint16_t from_port, unsigned code, const char *reason)
+{
+	char resp[8192], vias[4096] = "", tmp[1024];
+	const char *p = out[idx].buf;
+	char to[512], cid[256], cseq[64];
+
+	while ((p = strstr(p, "\r\n"))) {
+		p += 2;
+		if (!strncmp(p, "Via:", 4)) {
+			const char *e = strstr(p, "\r\n");
+
+			snprintf(tmp, sizeof(tmp), "%.*s\r\n", (int)(e - p), p);
+			strcat(vias, tmp);
+		}
+	}
+	hdr(idx, "To", to, sizeof(to));
+	hdr(idx, "Call-ID", cid, sizeof(cid));
+	hdr(idx, "CSeq", cseq, sizeof(cseq));
+	int n = snprintf(resp, sizeof(resp),
+		"SIP/2.0 %u %s\r\n%sFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: %s%s\r\nCall-ID: %s\r\nCSeq: %s\r\n%sContent-Length: 0\r\n\r\n",
+		code, reason, vias, to, strstr(to, "tag=") ? "" : ";tag=b1", cid, cseq,
+		code >= 200 && code < 300 ? "Contact: <sip:bob@127.0.0.1:5080>\r\n"
+			"Record-Route: <sip:127.0.0.1:5060;lr>\r\n" : "");
+	struct rp_msg_info mi = { .tp = RP_TP_UDP, .udp_fd = -1 };
+
+	rp_addr_parse("127.0.0.1", from_port, &mi.peer);
+	rp_addr_parse("127.0.0.1", 5060, &mi.local);
+	rp_core_handle_at(core, &mi, resp, (size_t)n, now);
+}
+
+START_TEST(invite_forwarded_with_via_rr_mf)
+{
+	char v[512];
+	long i;
+
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "c1", "z9hG4bKa1", ""));
+	/* 100 Trying back to the caller, at once. */
+	i = find_sent(5070, "SIP/2.0 100 ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(hdr(i, "Via", v, sizeof(v)),
+		"SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKa1;received=127.0.0.1;rport=5070");
+	/* The INVITE to the callee. */
+	i = find_sent(5080, "INVITE sip:bob@127.0.0.1:5080 SIP/2.0", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert(strstr(out[i].buf, "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKrp"));
+	ck_assert(strstr(out[i].buf,
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKa1;received=127.0.0.1;rport=5070\r\n"));
+	ck_assert_str_eq(hdr(i, "Max-Forwards", v, sizeof(v)), "69");
+	ck_assert_str_eq(hdr(i, "Record-Route", v, sizeof(v)), "<sip:127.0.0.1:5060;lr>");
+	ck_assert_int_eq(count_hdr(i, "Record-Route"), 1);
+	ck_assert_int_eq(out[i].d.tp, RP_TP_UDP);
+	ck_assert(!out[i].d.reply);
+}
+END_TEST
+
+START_TEST(invite_retransmission_absorbed)
+{
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "c2", "z9hG4bKa2", ""));
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "c2", "z9hG4bKa2", ""));
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "c2", "z9hG4bKa2", ""));
+	ck_assert_int_eq(count_sent(5080, "INVITE "), 1);
+	/* Each retransmission gets the last response again. */
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 100 "), 3);
+}
+END_TEST
+
+START_TEST(full_call_relays_responses)
+{
+	char v[512], br[64];
+	long inv, i;
+
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "c3", "z9hG4bKa3", ""));
+	inv = find_sent(5080, "INVITE ", 0);
+	respond(inv, 5080, 100, "Trying");
+	respond(inv, 5080, 180, "Ringing");
+	i = find_sent(5070, "SIP/2.0 180 ", 0);
+	ck_assert_int_ge(i, 0);
+	/* Our Via is gone; the caller's is the top one again. */
+	ck_assert_int_eq(count_hdr(i, "Via"), 1);
+	ck_assert(strstr(hdr(i, "Via", v, sizeof(v)), "branch=z9hG4bKa3"));
+	/* The callee's 100 is hop-by-hop: not relayed. */
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 100 "), 1);
+	respond(inv, 5080, 200, "OK");
+	i = find_sent(5070, "SIP/2.0 200 ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(out[i].d.reply, 1);
+	/* The 2xx retransmitted by the callee goes through statelessly. */
+	respond(inv, 5080, 200, "OK");
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 200 "), 2);
+	/* ACK for the 2xx along the Route set, statelessly; the proxy does
+	 * not make one itself. */
+	ck_assert_int_eq(count_sent(5080, "ACK "), 0);
+	feed(5070, "ACK sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKack3;rport\r\n"
+		"Route: <sip:127.0.0.1:5060;lr>\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>;tag=b1\r\nCall-ID: c3\r\nCSeq: 1 ACK\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5080, "ACK sip:bob@127.0.0.1:5080 ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(count_hdr(i, "Route"), 0);
+	top_branch(i, br, sizeof(br));
+	ck_assert(!strncmp(br, "z9hG4bKrs", 9));
+	/* BYE in the dialog: Route removed, new transaction. */
+	feed(5070, "BYE sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKbye3;rport\r\n"
+		"Route: <sip:127.0.0.1:5060;lr>\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>;tag=b1\r\nCall-ID: c3\r\nCSeq: 2 BYE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5080, "BYE ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(count_hdr(i, "Route"), 0);
+	respond(i, 5080, 200, "OK");
+	i = find_sent(5070, "SIP/2.0 200 ", 2);
+	ck_assert_int_ge(i, 0);
+	ck_assert(strstr(out[i].buf, "CSeq: 2 BYE"));
+}
+END_TEST
+
+START_TEST(timer_a_and_b_give_408)
+{
+	long i;
+
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "c4", "z9hG4bKa4", ""));
+	ck_assert_int_eq(count_sent(5080, "INVITE "), 1);
+	tick(T1);             /* Timer A: T1 */
+	ck_assert_int_eq(count_sent(5080, "INVITE "), 2);
+	tick(2 * T1);         /* then 2*T1 */
+	ck_assert_int_eq(count_sent(5080, "INVITE "), 3);
+	tick(4 * T1);
+	ck_assert_int_eq(count_sent(5080, "INVITE "), 4);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 408 "), 0);
+	tick(57 * T1 - 10);   /* Timer B at 64*T1 from the start */
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 408 "), 0);
+	tick(10);
+	i = find_sent(5070, "SIP/2.0 408 ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 408 "), 1);
+	/* Timer G retransmits our 408 until the ACK comes. */
+	tick(T1);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 408 "), 2);
+	feed(5070, "ACK sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKa4;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>;tag=x\r\nCall-ID: c4\r\nCSeq: 1 ACK\r\n"
+		"Content-Length: 0\r\n\r\n");
+	tick(10 * T1);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 408 "), 2);
+	/* The ACK was absorbed, not forwarded. */
+	ck_assert_int_eq(count_sent(5080, "ACK "), 0);
+}
+END_TEST
+
+START_TEST(failover_on_timeout_then_answer)
+{
+	char b1[64], b2[64];
+	long i1, i2, r;
+
+	feed(5070, INVITE("sip:trunk1@example.com", "c5", "z9hG4bKa5", ""));
+	i1 = find_sent(7001, "INVITE ", 0);
+	ck_assert_int_ge(i1, 0);
+	ck_assert_int_eq(count_sent(7002, "INVITE "), 0);
+	tick(64 * T1 + 10);
+	i2 = find_sent(7002, "INVITE ", 0);
+	ck_assert_int_ge(i2, 0);
+	top_branch(i1, b1, sizeof(b1));
+	top_branch(i2, b2, sizeof(b2));
+	ck_assert_str_ne(b1, b2);
+	/* No 408 to the caller: the second address is being tried. */
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 408 "), 0);
+	respond(i2, 7002, 200, "OK");
+	r = find_sent(5070, "SIP/2.0 200 ", 0);
+	ck_assert_int_ge(r, 0);
+	struct rp_core_stats st;
+	rp_core_get_stats(core, &st);
+	ck_assert_uint_eq(st.failovers, 1);
+	ck_assert_uint_eq(st.timeouts, 1);
+}
+END_TEST
+
+START_TEST(failover_on_503_acks_first)
+{
+	long i1, a;
+	char v[256];
+
+	feed(5070, INVITE("sip:trunk2@example.com", "c6", "z9hG4bKa6", ""));
+	i1 = find_sent(7001, "INVITE ", 0);
+	respond(i1, 7001, 503, "Service Unavailable");
+	a = find_sent(7001, "ACK ", 0);
+	ck_assert_int_ge(a, 0);
+	ck_assert_str_eq(hdr(a, "CSeq", v, sizeof(v)), "1 ACK");
+	ck_assert(strstr(hdr(a, "To", v, sizeof(v)), "tag=b1"));
+	ck_assert_int_ge(find_sent(7002, "INVITE ", 0), 0);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 503 "), 0);
+	/* Second address fails with 486: relayed to the caller. */
+	respond(find_sent(7002, "INVITE ", 0), 7002, 486, "Busy Here");
+	ck_assert_int_ge(find_sent(5070, "SIP/2.0 486 ", 0), 0);
+}
+END_TEST
+
+START_TEST(busy_486_hop_by_hop_ack)
+{
+	long inv, a, r;
+	char v[256], b1[64], b2[64];
+
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "c7", "z9hG4bKa7", ""));
+	inv = find_sent(5080, "INVITE ", 0);
+	respond(inv, 5080, 486, "Busy Here");
+	a = find_sent(5080, "ACK ", 0);
+	ck_assert_int_ge(a, 0);
+	/* Same branch and Request-URI as the INVITE (§17.1.1.3). */
+	top_branch(inv, b1, sizeof(b1));
+	top_branch(a, b2, sizeof(b2));
+	ck_assert_str_eq(b1, b2);
+	ck_assert(!strncmp(out[a].buf, "ACK sip:bob@127.0.0.1:5080 SIP/2.0", 34));
+	r = find_sent(5070, "SIP/2.0 486 ", 0);
+	ck_assert_int_ge(r, 0);
+	/* A retransmitted 486 is ACKed again and not relayed twice. */
+	respond(inv, 5080, 486, "Busy Here");
+	ck_assert_int_eq(count_sent(5080, "ACK "), 2);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 486 "), 1);
+	/* The caller's ACK is absorbed by our server transaction. */
+	feed(5070, "ACK sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKa7;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>;tag=b1\r\nCall-ID: c7\r\nCSeq: 1 ACK\r\n"
+		"Content-Length: 0\r\n\r\n");
+	ck_assert_int_eq(count_sent(5080, "ACK "), 2);
+	ck_assert_str_eq(hdr(r, "CSeq", v, sizeof(v)), "1 INVITE");
+}
+END_TEST
+
+START_TEST(cancel_before_answer)
+{
+	long inv, cn, r;
+	char b1[64], b2[64];
+
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "c8", "z9hG4bKa8", ""));
+	inv = find_sent(5080, "INVITE ", 0);
+	respond(inv, 5080, 180, "Ringing");
+	feed(5070, "CANCEL sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKa8;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>\r\nCall-ID: c8\r\nCSeq: 1 CANCEL\r\n"
+		"Content-Length: 0\r\n\r\n");
+	r = find_sent(5070, "SIP/2.0 200 ", 0);
+	ck_assert_int_ge(r, 0);
+	ck_assert(strstr(out[r].buf, "CSeq: 1 CANCEL"));
+	cn = find_sent(5080, "CANCEL sip:bob@127.0.0.1:5080 ", 0);
+	ck_assert_int_ge(cn, 0);
+	top_branch(inv, b1, sizeof(b1));
+	top_branch(cn, b2, sizeof(b2));
+	ck_assert_str_eq(b1, b2);
+	respond(cn, 5080, 200, "OK");
+	respond(inv, 5080, 487, "Request Terminated");
+	ck_assert_int_ge(find_sent(5070, "SIP/2.0 487 ", 0), 0);
+	ck_assert_int_ge(find_sent(5080, "ACK ", 0), 0);
+	/* The 200 to the CANCEL is absorbed, not relayed as a second 200. */
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 200 "), 1);
+}
+END_TEST
+
+START_TEST(cancel_before_provisional_waits)
+{
+	long inv;
+
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "c9", "z9hG4bKa9", ""));
+	inv = find_sent(5080, "INVITE ", 0);
+	feed(5070, "CANCEL sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKa9;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>\r\nCall-ID: c9\r\nCSeq: 1 CANCEL\r\n"
+		"Content-Length: 0\r\n\r\n");
+	/* §9.1: no CANCEL before a provisional response. */
+	ck_assert_int_eq(count_sent(5080, "CANCEL "), 0);
+	respond(inv, 5080, 100, "Trying");
+	ck_assert_int_eq(count_sent(5080, "CANCEL "), 1);
+	/* The callee never answers: Timer C (180 s) and 64*T1 after it the
+	 * branch is given up, and the caller gets 487 (it cancelled), not 408. */
+	tick(64 * T1 + 10);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 487 "), 0);
+	tick(180000 + 64 * T1);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 408 "), 0);
+	ck_assert_int_ge(find_sent(5070, "SIP/2.0 487 ", 0), 0);
+}
+END_TEST
+
+START_TEST(cancel_without_txn_481)
+{
+	feed(5070, "CANCEL sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKnone;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>\r\nCall-ID: nx\r\nCSeq: 1 CANCEL\r\n"
+		"Content-Length: 0\r\n\r\n");
+	ck_assert_int_ge(find_sent(5070, "SIP/2.0 481 ", 0), 0);
+}
+END_TEST
+
+START_TEST(max_forwards_zero_483)
+{
+	feed(5070, "OPTIONS sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKmf;rport\r\n"
+		"Max-Forwards: 0\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>\r\nCall-ID: mf\r\nCSeq: 1 OPTIONS\r\n"
+		"Content-Length: 0\r\n\r\n");
+	ck_assert_int_ge(find_sent(5070, "SIP/2.0 483 Too Many Hops", 0), 0);
+	ck_assert_int_eq(count_sent(5080, "OPTIONS "), 0);
+}
+END_TEST
+
+START_TEST(max_forwards_added_when_absent)
+{
+	char v[32];
+	long i;
+
+	feed(5070, "MESSAGE sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKnomf\r\n"
+		"From: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>\r\nCall-ID: nomf\r\nCSeq: 1 MESSAGE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5080, "MESSAGE ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(hdr(i, "Max-Forwards", v, sizeof(v)), "70");
+	/* No rport asked for and the host is the source: Via unchanged. */
+	ck_assert(strstr(out[i].buf, "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKnomf\r\n"));
+}
+END_TEST
+
+START_TEST(loop_detected_482)
+{
+	long i;
+
+	feed(5070, "MESSAGE sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKloop\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>\r\nCall-ID: loop\r\nCSeq: 1 MESSAGE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5080, "MESSAGE ", 0);
+	ck_assert_int_ge(i, 0);
+	/* The same request comes back to us (a loop): same R-URI, tags,
+	 * Call-ID and CSeq, our Via in it. */
+	struct rp_msg_info mi = { .tp = RP_TP_UDP, .udp_fd = -1 };
+	rp_addr_parse("127.0.0.1", 5080, &mi.peer);
+	rp_addr_parse("127.0.0.1", 5060, &mi.local);
+	char *copy = strdup(out[i].buf);
+	rp_core_handle_at(core, &mi, copy, strlen(copy), now);
+	free(copy);
+	ck_assert_int_ge(find_sent(5080, "SIP/2.0 482 Loop Detected", 0), 0);
+	ck_assert_int_eq(count_sent(5080, "MESSAGE "), 1);
+}
+END_TEST
+
+START_TEST(spiral_is_not_a_loop)
+{
+	long i;
+
+	/* R-URI rewritten by the script: the request comes back with a
+	 * different R-URI, so it is a spiral and goes on. */
+	feed(5070, "MESSAGE sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKrp00aaaaaaaaaaaaaaaa1111111111111111\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKsp\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>\r\nCall-ID: spiral\r\nCSeq: 1 MESSAGE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5080, "MESSAGE ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 482 "), 0);
+}
+END_TEST
+
+START_TEST(malformed_gets_400_with_reason)
+{
+	long i;
+
+	feed(5070, "INVITE sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKbad\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>\r\nCall-ID: bad\r\nCSeq: x INVITE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5070, "SIP/2.0 400 Bad CSeq", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert(strstr(out[i].buf, "Call-ID: bad\r\n"));
+	ck_assert_int_eq(count_sent(5080, "INVITE "), 0);
+	/* A broken response is dropped silently. */
+	feed(5080, "SIP/2.0 200 OK\r\nVia: garbage\r\n\r\n");
+	ck_assert_int_eq(count_sent(5080, "SIP/2.0 "), 0);
+	/* The core keeps working. */
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "c10", "z9hG4bKa10", ""));
+	ck_assert_int_eq(count_sent(5080, "INVITE "), 1);
+}
+END_TEST
+
+START_TEST(proxy_require_420)
+{
+	long i;
+	char v[64];
+
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "c11", "z9hG4bKa11",
+		"Proxy-Require: foo\r\n"));
+	i = find_sent(5070, "SIP/2.0 420 ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(hdr(i, "Unsupported", v, sizeof(v)), "foo");
+}
+END_TEST
+
+START_TEST(loose_route_removes_ours)
+{
+	long i;
+	char v[256];
+
+	feed(5070, "MESSAGE sip:bob@example.org SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKlr\r\n"
+		"Route: <sip:127.0.0.1:5060;lr>, <sip:127.0.0.1:5090;lr>\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@example.org>;tag=b1\r\nCall-ID: lr\r\nCSeq: 5 MESSAGE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5090, "MESSAGE sip:bob@example.org SIP/2.0", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(hdr(i, "Route", v, sizeof(v)), "<sip:127.0.0.1:5090;lr>");
+}
+END_TEST
+
+START_TEST(strict_router_ruri)
+{
+	long i;
+
+	/* A strict router before us put our RR URI in the Request-URI. */
+	feed(5070, "MESSAGE sip:127.0.0.1:5060;lr SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKsr\r\n"
+		"Route: <sip:bob@127.0.0.1:5080>\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@example.org>;tag=b1\r\nCall-ID: sr\r\nCSeq: 5 MESSAGE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5080, "MESSAGE sip:bob@127.0.0.1:5080 SIP/2.0", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(count_hdr(i, "Route"), 0);
+}
+END_TEST
+
+START_TEST(double_rr_on_transport_change)
+{
+	long i;
+	char v[256];
+
+	feed_tp(RP_TP_TCP, 40000, "INVITE sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/TCP 127.0.0.1:40000;branch=z9hG4bKtcp\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>\r\nCall-ID: tcp1\r\nCSeq: 1 INVITE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5080, "INVITE ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(out[i].d.tp, RP_TP_UDP);
+	ck_assert_int_eq(count_hdr(i, "Record-Route"), 2);
+	ck_assert(strstr(out[i].buf, "Record-Route: <sip:127.0.0.1:5060;lr>\r\n"
+		"Record-Route: <sip:127.0.0.1:5060;transport=tcp;lr>\r\n"));
+	/* Responses go back over TCP to the connection's address, and a
+	 * reliable transport gets no retransmissions of the INVITE. */
+	respond(i, 5080, 180, "Ringing");
+	long r = find_sent(40000, "SIP/2.0 180 ", 0);
+	ck_assert_int_ge(r, 0);
+	ck_assert_int_eq(out[r].d.tp, RP_TP_TCP);
+	ck_assert_int_eq(out[r].d.reply, 1);
+	ck_assert(strstr(hdr(r, "Via", v, sizeof(v)), "SIP/2.0/TCP"));
+}
+END_TEST
+
+START_TEST(script_reply_and_drop)
+{
+	feed(5070, INVITE("sip:busy@127.0.0.1:5080", "c12", "z9hG4bKa12", ""));
+	ck_assert_int_ge(find_sent(5070, "SIP/2.0 486 Busy Here", 0), 0);
+	ck_assert_int_eq(count_sent(5080, "INVITE "), 0);
+	feed(5070, INVITE("sip:dropme@127.0.0.1:5080", "c13", "z9hG4bKa13", ""));
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 100 "), 0);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 "), 1);
+}
+END_TEST
+
+START_TEST(script_rewrites_ruri)
+{
+	long i;
+
+	feed(5070, INVITE("sip:rewrite@example.com", "c14", "z9hG4bKa14", ""));
+	i = find_sent(5090, "INVITE sip:rewrite@127.0.0.1:5090 SIP/2.0", 0);
+	ck_assert_int_ge(i, 0);
+}
+END_TEST
+
+START_TEST(options_to_self_200)
+{
+	long i;
+	char v[256];
+
+	feed(5070, "OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKopt\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:127.0.0.1:5060>\r\nCall-ID: opt\r\nCSeq: 1 OPTIONS\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5070, "SIP/2.0 200 OK", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert(strstr(hdr(i, "To", v, sizeof(v)), ";tag=rp"));
+}
+END_TEST
+
+START_TEST(non_invite_timer_e_and_cached_final)
+{
+	long i;
+
+	feed(5070, "MESSAGE sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKme\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>\r\nCall-ID: me\r\nCSeq: 1 MESSAGE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	tick(T1);
+	ck_assert_int_eq(count_sent(5080, "MESSAGE "), 2);
+	tick(2 * T1);
+	ck_assert_int_eq(count_sent(5080, "MESSAGE "), 3);
+	i = find_sent(5080, "MESSAGE ", 0);
+	respond(i, 5080, 200, "OK");
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 200 "), 1);
+	tick(10 * T1);
+	ck_assert_int_eq(count_sent(5080, "MESSAGE "), 3);
+	/* The caller retransmits: it gets the cached 200, nothing is sent on. */
+	feed(5070, "MESSAGE sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKme\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>\r\nCall-ID: me\r\nCSeq: 1 MESSAGE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 200 "), 2);
+	ck_assert_int_eq(count_sent(5080, "MESSAGE "), 3);
+	/* Everything ends: Timer J (64*T1) and K (T4). */
+	tick(70 * T1);
+	struct rp_core_stats st;
+	rp_core_get_stats(core, &st);
+	ck_assert_uint_eq(st.server_txns, 0);
+	ck_assert_uint_eq(st.client_txns, 0);
+}
+END_TEST
+
+START_TEST(all_transactions_end)
+{
+	long inv;
+
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "c15", "z9hG4bKa15", ""));
+	inv = find_sent(5080, "INVITE ", 0);
+	respond(inv, 5080, 180, "Ringing");
+	respond(inv, 5080, 200, "OK");
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "c16", "z9hG4bKa16", ""));
+	respond(find_sent(5080, "INVITE ", 1), 5080, 486, "Busy Here");
+	tick(64 * T1 + 10);
+	tick(400 * T1);
+	struct rp_core_stats st;
+	rp_core_get_stats(core, &st);
+	ck_assert_uint_eq(st.server_txns, 0);
+	ck_assert_uint_eq(st.client_txns, 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("proxy_core");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, invite_forwarded_with_via_rr_mf);
+	tcase_add_test(tc, invite_retransmission_absorbed);
+	tcase_add_test(tc, full_call_relays_responses);
+	tcase_add_test(tc, timer_a_and_b_give_408);
+	tcase_add_test(tc, failover_on_timeout_then_answer);
+	tcase_add_test(tc, failover_on_503_acks_first);
+	tcase_add_test(tc, busy_486_hop_by_hop_ack);
+	tcase_add_test(tc, cancel_before_answer);
+	tcase_add_test(tc, cancel_before_provisional_waits);
+	tcase_add_test(tc, cancel_without_txn_481);
+	tcase_add_test(tc, max_forwards_zero_483);
+	tcase_add_test(tc, max_forwards_added_when_absent);
+	tcase_add_test(tc, loop_detected_482);
+	tcase_add_test(tc, spiral_is_not_a_loop);
+	tcase_add_test(tc, malformed_gets_400_with_reason);
+	tcase_add_test(tc, proxy_require_420);
+	tcase_add_test(tc, loose_route_removes_ours);
+	tcase_add_test(tc, strict_router_ruri);
+	tcase_add_test(tc, double_rr_on_transport_change);
+	tcase_add_test(tc, script_reply_and_drop);
+	tcase_add_test(tc, script_rewrites_ruri);
+	tcase_add_test(tc, options_to_self_200);
+	tcase_add_test(tc, non_invite_timer_e_and_cached_final);
+	tcase_add_test(tc, all_transactions_end);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int nf;
+
+	srunner_run_all(sr, CK_NORMAL);
+	nf = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+}
