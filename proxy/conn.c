@@ -34,6 +34,8 @@ struct rp_conn {
 	bool outbound;
 	bool tls_wants_write;
 	bool in_table;
+	bool has_alias;
+	uint8_t alias_key[RP_ADDR_KEY_LEN]; /* RFC 5923: the peer's sent-by */
 	int dead; /* set when a send failed inside a message callback */
 	char why[352];
 	void *owner;
@@ -449,6 +451,13 @@ void rp_conn_table_del(rp_conn_table *t, rp_conn *c)
 	if (!c->in_table)
 		return;
 	rp_hash_remove(t->by_addr, rp_str_make((const char *)c->key, sizeof(c->key)));
+	if (c->has_alias) {
+		rp_str ak = rp_str_make((const char *)c->alias_key, sizeof(c->alias_key));
+
+		if (rp_hash_find(t->by_addr, ak) == c)
+			rp_hash_remove(t->by_addr, ak);
+		c->has_alias = false;
+	}
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -471,6 +480,31 @@ rp_conn *rp_conn_table_find(rp_conn_table *t, enum rp_tp tp, const rp_addr *peer
 rp_conn *rp_conn_table_first(rp_conn_table *t)
 {
 	return t->head;
+}
+
+int rp_conn_table_alias(rp_conn_table *t, rp_conn *c, const rp_addr *alias)
+{
+	uint8_t key[RP_ADDR_KEY_LEN];
+	rp_str k;
+
+	if (!c->in_table)
+		return -ENOENT;
+	if (!rp_addr_same_ip(alias, &c->peer))
+		return -EPERM; /* an alias never moves traffic to another host */
+	rp_addr_key(c->tp, alias, key);
+	k = rp_str_make((const char *)key, sizeof(key));
+	if (rp_hash_find(t->by_addr, k))
+		return rp_hash_find(t->by_addr, k) == c ? 0 : -EEXIST;
+	if (c->has_alias) {
+		rp_str old = rp_str_make((const char *)c->alias_key, sizeof(c->alias_key));
+
+		if (rp_hash_find(t->by_addr, old) == c)
+			rp_hash_remove(t->by_addr, old);
+	}
+	memcpy(c->alias_key, key, sizeof(key));
+	c->has_alias = true;
+	return rp_hash_insert(t->by_addr,
+		rp_str_make((const char *)c->alias_key, sizeof(c->alias_key)), c);
 }
 
 size_t rp_conn_table_count(const rp_conn_table *t)

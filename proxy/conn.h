@@ -88,6 +88,11 @@ void rp_conn_table_free(rp_conn_table *t);
 int rp_conn_table_add(rp_conn_table *t, rp_conn *c);
 void rp_conn_table_del(rp_conn_table *t, rp_conn *c);
 rp_conn *rp_conn_table_find(rp_conn_table *t, enum rp_tp tp, const rp_addr *peer);
+/* RFC 5923: makes c also findable as 'alias' (the sent-by of a Via with
+ * ;alias, same IP as the peer only: -EPERM otherwise). One alias per
+ * connection; a newer one replaces it. -EEXIST if another connection has
+ * that address. */
+int rp_conn_table_alias(rp_conn_table *t, rp_conn *c, const rp_addr *alias);
 size_t rp_conn_table_count(const rp_conn_table *t);
 /* Any connection of the table, or NULL when it is empty. */
 rp_conn *rp_conn_table_first(rp_conn_table *t);

@@ -312,6 +312,17 @@ static void on_message(const struct rp_msg_info *mi, const char *msg, size_t len
 	}
 	if (!m->is_request)
 		goto out; /* no transactions to match yet */
+	if (mi->conn && m->via.host_type != SIP_HOST_FQDN &&
+	    sip_hdr_param_find(m->via.params, "alias", NULL)) {
+		/* RFC 5923: requests to the sent-by may reuse this connection. */
+		char h[64];
+		rp_addr sb;
+
+		if (rp_str_copy(m->via.host, h, sizeof(h)) == 0 &&
+		    rp_addr_parse(h, m->via.has_port ? m->via.port :
+			    (mi->tp == RP_TP_TLS ? 5061 : 5060), &sb) == 0)
+			(void)rp_reply_alias(mi, &sb);
+	}
 	if (m->method == SIP_METHOD_ACK)
 		goto out;
 	if (m->method == SIP_METHOD_OPTIONS) {

@@ -23,6 +23,8 @@ struct tag {
 	const struct rp_listen *l;
 	rp_conn *conn;
 	bool out_armed;
+	bool has_alias;
+	uint8_t alias_key[RP_ADDR_KEY_LEN];
 };
 
 /* A send handed to another worker's thread. */
@@ -80,6 +82,38 @@ int rp_reply(const struct rp_msg_info *mi, const void *data, size_t len)
 	return rp_conn_send(mi->conn, data, len);
 }
 
+static void dir_key(rp_workers *ws, const uint8_t key[RP_ADDR_KEY_LEN],
+	unsigned owner_plus1)
+{
+	rp_str k = rp_str_make((const char *)key, RP_ADDR_KEY_LEN);
+
+	pthread_mutex_lock(&ws->dir_lock);
+	rp_hash_remove(ws->dir, k);
+	if (owner_plus1)
+		(void)rp_hash_insert(ws->dir, k, (void *)(uintptr_t)owner_plus1);
+	pthread_mutex_unlock(&ws->dir_lock);
+}
+
+int rp_reply_alias(const struct rp_msg_info *mi, const rp_addr *sent_by)
+{
+	struct rp_worker *w = mi->w;
+	struct tag *t;
+	int rc;
+
+	if (!mi->conn)
+		return -ENOTCONN;
+	rc = rp_conn_table_alias(w->conns, mi->conn, sent_by);
+	if (rc < 0)
+		return rc;
+	t = rp_conn_owner(mi->conn);
+	if (t->has_alias)
+		dir_key(w->ws, t->alias_key, 0);
+	rp_addr_key(rp_conn_tp(mi->conn), sent_by, t->alias_key);
+	t->has_alias = true;
+	dir_key(w->ws, t->alias_key, w->id + 1);
+	return 0;
+}
+
 static void dir_set(rp_workers *ws, rp_conn *c, unsigned owner_plus1)
 {
 	uint8_t key[RP_ADDR_KEY_LEN];
@@ -99,6 +133,8 @@ static void conn_close(struct rp_worker *w, rp_conn *c, bool log)
 	struct tag *t = rp_conn_owner(c);
 	char a[64];
 
+	if (t->has_alias)
+		dir_key(w->ws, t->alias_key, 0);
 	if (log) {
 		rp_addr_fmt(rp_conn_peer(c), a, sizeof(a));
 		rp_info("%s connection %s %s closed: %s", rp_tp_name(rp_conn_tp(c)),

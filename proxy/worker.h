@@ -42,6 +42,11 @@ typedef void (*rp_msg_handler)(const struct rp_msg_info *mi, const char *msg,
  * that does not read is disconnected after the handler returns). */
 int rp_reply(const struct rp_msg_info *mi, const void *data, size_t len);
 
+/* RFC 5923: the stream message carried a Via with ;alias, so the
+ * connection also serves requests to its sent-by address (same IP as the
+ * peer only). Call on the worker thread, inside the handler. 0 / -errno. */
+int rp_reply_alias(const struct rp_msg_info *mi, const rp_addr *sent_by);
+
 typedef struct rp_workers rp_workers;
 
 /* Opens every listener of cfg once per worker and starts the threads.

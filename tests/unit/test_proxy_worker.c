@@ -18,6 +18,7 @@
 #include "worker.h"
 
 static atomic_int handled;
+static atomic_int alias_rc_same = 1, alias_rc_other = 1;
 
 /* Echo handler: answers "ECHO <first line>" with a Content-Length. */
 static void echo(const struct rp_msg_info *mi, const char *msg, size_t len, void *arg)
@@ -28,6 +29,14 @@ static void echo(const struct rp_msg_info *mi, const char *msg, size_t len, void
 
 	while (l < len && l < 500 && msg[l] != '\r')
 		l++;
+	if (len > 5 && !memcmp(msg, "ALIAS", 5)) {
+		rp_addr same, other;
+
+		rp_addr_parse("127.0.0.1", 5999, &same);
+		rp_addr_parse("192.0.2.1", 5999, &other);
+		atomic_store(&alias_rc_same, rp_reply_alias(mi, &same));
+		atomic_store(&alias_rc_other, rp_reply_alias(mi, &other));
+	}
 	n = snprintf(out, sizeof(out), "ECHO %.*s\r\nl: 0\r\n\r\n", (int)l, msg);
 	atomic_fetch_add(&handled, 1);
 	(void)rp_reply(mi, out, (size_t)n);
@@ -172,6 +181,33 @@ static void wait_conns(rp_workers *ws, unsigned want)
 	}
 	ck_abort_msg("connections: %u, wanted %u", st.conns, want);
 }
+
+START_TEST(rfc5923_alias)
+{
+	rp_workers *ws = start(0, 0, 0);
+	int t = tcp_connect(ws);
+	char buf[1024];
+	rp_addr alias;
+
+	ck_assert_int_eq(write(t, "ALIAS sip:x SIP/2.0\r\nl: 0\r\n\r\n", 30), 30);
+	ck_assert(wait_for(t, "ECHO ALIAS", buf, sizeof(buf)));
+	ck_assert_int_eq(atomic_load(&alias_rc_same), 0);
+	ck_assert_int_eq(atomic_load(&alias_rc_other), -EPERM);
+	/* A request for the sent-by address goes over this connection. */
+	rp_addr_parse("127.0.0.1", 5999, &alias);
+	ck_assert_int_eq(rp_workers_send(ws, RP_TP_TCP, &alias, "TO-ALIAS", 8), 0);
+	ck_assert(wait_for(t, "TO-ALIAS", buf, sizeof(buf)));
+	close(t);
+	/* Gone with the connection. */
+	for (int i = 0; i < 100; i++) {
+		if (rp_workers_send(ws, RP_TP_TCP, &alias, "x", 1) == -ENOTCONN)
+			break;
+		poll(NULL, 0, 20);
+	}
+	ck_assert_int_eq(rp_workers_send(ws, RP_TP_TCP, &alias, "x", 1), -ENOTCONN);
+	rp_workers_stop(ws);
+}
+END_TEST
 
 START_TEST(per_ip_limit)
 {
@@ -449,6 +485,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, udp_and_tcp_echo);
 	tcase_add_test(tc, send_from_other_thread);
 	tcase_add_test(tc, per_ip_limit);
+	tcase_add_test(tc, rfc5923_alias);
 	tcase_add_test(tc, idle_connection_closed);
 	tcase_add_test(tc, slow_reader_disconnected);
 	suite_add_tcase(s, tc);
