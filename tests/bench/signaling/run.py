@@ -55,6 +55,10 @@ PACKAGES = ["kamailio", "kamailio-tls-modules", "stunnel4", "sip-tester",
             "openssl"]
 KAMAILIO_MODULES = "/usr/lib/x86_64-linux-gnu/kamailio/modules/"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# A message still missing after this fails its call (sipp -recv_timeout):
+# on loopback they arrive in milliseconds, or within a few seconds when a
+# loaded machine drops datagrams and sipp retransmits. It bounds a run's tail.
+RECV_TIMEOUT_MS = 10000
 START = time.monotonic()
 
 
@@ -159,6 +163,27 @@ def free_port():
             _used_ports.add(port)
             return port
     raise RuntimeError("no free port found")
+
+
+def free_port_block(n):
+    """n consecutive ports free for UDP: sipp binds its media port -mp and
+    the ones above it (RTCP, video) even when no media flows."""
+    for _ in range(200):
+        base = free_port()
+        socks = []
+        try:
+            for i in range(1, n):
+                u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(u)
+                u.bind((ADDR, base + i))
+        except OSError:
+            continue
+        finally:
+            for u in socks:
+                u.close()
+        _used_ports.update(range(base, base + n))
+        return base
+    raise RuntimeError("no free port block found")
 
 
 def fill(template, dest, values):
@@ -362,6 +387,7 @@ class Run:
         self.other_cpu = {}
         self.valid = False
         self.why = ""
+        self.load = ""
 
     @property
     def per_cpu(self):
@@ -402,6 +428,8 @@ def session1(name, transport, idx, calls, rate, settle, work, cert, key,
     """Start the proxy (and stunnel, UAS), drive `calls` calls, stop all."""
     r = Run(name, transport, idx)
     r.offered = calls
+    with open("/proc/loadavg") as f:
+        r.load = f.read().split()[0]  # other work on the box: noise
     rundir = os.path.join(work, f"{transport}-{name}-{idx}")
     os.makedirs(rundir)
     udp_port, tls_port = free_port(), free_port()
@@ -431,7 +459,9 @@ def session1(name, transport, idx, calls, rate, settle, work, cert, key,
         uas_port = free_port()
         uas = Daemon("uas", ["sipp", "-sf", os.path.join(HERE, "uas.xml"),
                              "-i", ADDR, "-p", str(uas_port), "-t", "u1",
-                             "-cp", str(free_port()), "-mp", str(free_port()),
+                             "-cp", str(free_port()),
+                             "-mp", str(free_port_block(4)),
+                             "-recv_timeout", str(RECV_TIMEOUT_MS),
                              "-nostdin", "-trace_err", "-error_file",
                              os.path.join(rundir, "uas_err.log"),
                              "-trace_stat", "-stf",
@@ -452,10 +482,11 @@ def session1(name, transport, idx, calls, rate, settle, work, cert, key,
         uac_err = os.path.join(rundir, "uac_err.log")
         vt, ct, t = ("TLS", "tls", "t1") if transport == "tls" else \
             ("UDP", "udp", "u1")
-        guard = int(calls / rate) + 30
+        guard = int(calls / rate) + RECV_TIMEOUT_MS // 1000 + 15
         cmd = ["sipp", "-sf", os.path.join(HERE, "uac.xml"), "-i", ADDR,
                "-p", str(free_port()), "-t", t, "-cp", str(free_port()),
-               "-mp", str(free_port()),
+               "-mp", str(free_port_block(4)),
+               "-recv_timeout", str(RECV_TIMEOUT_MS),
                "-key", "via_transport", vt, "-key", "contact_transport", ct,
                "-key", "uas", f"{ADDR}:{uas_port}", "-s", "bench",
                "-r", str(rate), "-m", str(calls), "-timeout", f"{guard}s",
@@ -532,6 +563,7 @@ def describe(r):
         s += f", traffic {o['elapsed']:.1f} s"
     if extra:
         s += f" [{extra}]"
+    s += f" load {r.load}"
     if not r.valid:
         s += f" INVALID: {r.why}"
     return s
