@@ -32,7 +32,7 @@ struct rp_core {
 	pthread_mutex_t lmu;            /* guards the listener list */
 	struct rp_listen listen[RP_MAX_LISTEN];
 	size_t nlisten;
-	rp_workers *ws;
+	_Atomic(rp_workers *) ws;
 	int (*send)(void *arg, const struct rp_txn_dest *d, const char *buf, size_t len);
 	void *send_arg;
 	rp_core_body_hook body_hook;
@@ -103,7 +103,11 @@ static rp_str server_name(const struct cfg *c)
 
 static int ws_send(void *arg, const struct rp_txn_dest *d, const char *buf, size_t len)
 {
-	rp_workers *ws = arg;
+	rp_core *c = arg;
+	rp_workers *ws = atomic_load(&c->ws);
+
+	if (!ws)
+		return -ENOTCONN;
 
 	if (d->reply || d->tp == RP_TP_UDP)
 		return rp_workers_send(ws, d->tp, &d->addr, buf, len);
@@ -1440,7 +1444,7 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 	rp_core *c;
 	int rc;
 
-	if (!cc || !cc->cfg || (!cc->send && !ws))
+	if (!cc || !cc->cfg)
 		return -EINVAL;
 	c = calloc(1, sizeof(*c));
 	if (!c)
@@ -1460,9 +1464,9 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 	}
 	pthread_mutex_init(&c->lmu, NULL);
 	cfg_holder_init(&c->holder, cfg_get(cc->cfg));
-	c->ws = ws;
+	atomic_init(&c->ws, ws);
 	c->send = cc->send ? cc->send : ws_send;
-	c->send_arg = cc->send ? cc->send_arg : ws;
+	c->send_arg = cc->send ? cc->send_arg : c;
 	c->body_hook = cc->body_hook;
 	c->body_hook_arg = cc->body_hook_arg;
 	if (cc->listen)
@@ -1483,6 +1487,11 @@ void rp_core_free(rp_core *c)
 	cfg_holder_fini(&c->holder);
 	pthread_mutex_destroy(&c->lmu);
 	free(c);
+}
+
+void rp_core_set_workers(rp_core *c, rp_workers *ws)
+{
+	atomic_store(&c->ws, ws);
 }
 
 void rp_core_set_cfg(rp_core *c, struct cfg *cfg)

@@ -62,12 +62,16 @@ struct rp_core_cfg {
 	void *body_hook_arg;
 };
 
-/* Creates the core. 'ws' may be NULL when c->send is set. Returns 0,
- * -EINVAL or -ENOMEM; *out only on success. */
+/* Creates the core. 'ws' may be NULL (set it later with
+ * rp_core_set_workers; until then sends fail with -ENOTCONN) unless
+ * c->send is set. Returns 0, -EINVAL or -ENOMEM; *out only on success. */
 int rp_core_new(const struct rp_core_cfg *c, rp_workers *ws, rp_core **out);
 /* Stops the timer thread, frees every transaction and the core. NULL ok. */
 void rp_core_free(rp_core *core);
 
+/* The workers to send through (when c->send was NULL); set once, before
+ * or after the workers start. */
+void rp_core_set_workers(rp_core *core, rp_workers *ws);
 /* Installs a new config for new transactions (takes a reference). */
 void rp_core_set_cfg(rp_core *core, struct cfg *c);
 /* Our listeners changed (e.g. ports resolved after start). */
