@@ -1342,7 +1342,7 @@ void ctlcmd_print_doc_table(FILE *f)
 int ctlcmd_run_words(const struct ctlcmd_opts *o, int argc, char **argv,
 		     FILE *out, FILE *err)
 {
-	static char arena_store[16384];
+	char arena_store[16384];
 	ctlcmd_run r;
 	const struct ctlcmd *c;
 	int w, rc, nargs;
