@@ -1,4 +1,10 @@
 /* msrtp: SRTP/SRTCP contexts over libsrtp2 (see msrtp.h). */
+
+/* The compact HMAC below uses libcrypto's low-level SHA-1, deprecated (not
+ * removed) in OpenSSL 3.0: it is the only interface that lets a key be 40
+ * bytes of precomputed state. */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+
 #include "msrtp.h"
 
 #include <arpa/inet.h>
@@ -10,6 +16,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <srtp2/auth.h>
+#include <srtp2/cipher.h>
 #include <srtp2/srtp.h>
 
 #include "rp_log.h"
@@ -65,41 +75,51 @@ static const struct {
 	{"SRTP_NULL_HMAC_SHA1_32", MSRTP_NULL_HMAC_SHA1_32},
 };
 
-struct msrtp {
-	srtp_t s;
-	enum msrtp_dir dir;
-	enum msrtp_suite suite;
-	size_t mki_len;
-	size_t rtp_trailer;  /* tag + MKI */
-	size_t rtcp_trailer; /* E|index + tag + MKI */
+struct icm_share;
 
-	/* Fast path: the SSRC of the last packet that succeeded, its slot. */
-	uint32_t last_ssrc;
-	bool have_last;
-	unsigned last_slot;
-	/* params.roc, until the first SSRC has its stream. */
-	uint32_t init_roc;
-	bool init_roc_pending;
-
-	unsigned nstreams;
-	uint64_t tick;
-	uint32_t ssrc[MSRTP_MAX_STREAMS];
-	uint64_t used[MSRTP_MAX_STREAMS];
+/* One SSRC libsrtp holds a stream for. */
+struct slot {
+	uint32_t ssrc;
+	uint32_t used; /* tick of the last switch to it (serial arithmetic) */
 	/* Highest RTP sequence number that passed (serial arithmetic): with
 	 * libsrtp's ROC it is the stream's index for a fast-path handoff. */
-	uint16_t hi_seq[MSRTP_MAX_STREAMS];
-	bool hi_valid[MSRTP_MAX_STREAMS];
+	uint16_t hi_seq;
+	bool hi_valid;
+};
 
-	/* Kept to add per-SSRC streams (set_roc); wiped in msrtp_free. */
-	srtp_policy_t pol;
-	srtp_master_key_t mk;
-	srtp_master_key_t *mkp[1];
-	uint8_t key[MSRTP_KEYBUF];
-	uint8_t mki[MSRTP_MAX_MKI];
+/* Slots kept inside the context: most legs never have more SSRCs. */
+#define MSRTP_INLINE_SLOTS 2
 
+/* Small on purpose (see docs/srtp.md, memory): a busy mediad holds up to
+ * four per session. */
+struct msrtp {
+	srtp_t s;
+	struct icm_share *icm; /* the EVP context its AES-CM ciphers share, or NULL */
+	struct slot *slots;    /* inline[] or, past MSRTP_INLINE_SLOTS, the heap */
 	/* Only for protect calls whose buffer lacks MSRTP_TRAILER_ROOM. */
 	uint8_t *scratch;
 	size_t scratch_cap;
+
+	/* Fast path: the SSRC of the last packet that succeeded, its slot. */
+	uint32_t last_ssrc;
+	/* params.roc, until the first SSRC has its stream. */
+	uint32_t init_roc;
+	uint32_t tick;
+	uint16_t window;
+	uint8_t dir;          /* enum msrtp_dir */
+	uint8_t suite;        /* enum msrtp_suite */
+	uint8_t mki_len;
+	uint8_t rtp_trailer;  /* tag + MKI */
+	uint8_t rtcp_trailer; /* E|index + tag + MKI */
+	uint8_t last_slot;
+	uint8_t nstreams, cap;
+	bool have_last;
+	bool init_roc_pending;
+
+	/* Kept to add per-SSRC streams (set_roc); wiped in msrtp_free. */
+	uint8_t key[MSRTP_KEYBUF];
+	uint8_t mki[MSRTP_MAX_MKI];
+	struct slot inline_slots[MSRTP_INLINE_SLOTS];
 };
 
 /* ---- suites ------------------------------------------------------------ */
@@ -157,6 +177,320 @@ size_t msrtp_rtcp_tag_len(enum msrtp_suite s)
 {
 	return suite_ok(s) ? suites[s].rtcp_tag : 0;
 }
+
+/* ---- compact HMAC-SHA1 for libsrtp ------------------------------------ */
+
+/* libsrtp keeps one HMAC-SHA1 per session key: two per context (RTP and
+ * RTCP). Its OpenSSL one is an EVP_MAC (~750 bytes of libcrypto contexts per
+ * key), Debian's NSS one ~7 KiB. This one, installed in place of libsrtp's
+ * with srtp_replace_auth_type() (public API; libsrtp runs its own HMAC
+ * known-answer tests on it first), keeps the SHA-1 chaining values after the
+ * ipad and opad blocks: one 72-byte allocation; the running hash is per
+ * thread.
+ * Low-level SHA1_Update runs the same block code (SHA-NI where present) as
+ * EVP without the EVP_MAC re-init per packet, so it is not slower. */
+struct lean_hmac {
+	srtp_auth_t a;         /* first: dealloc gets &a back */
+	SHA_LONG ih[5], oh[5]; /* state after key^ipad / key^opad */
+};
+
+/* The running hash lives per thread, not per key: libsrtp calls start,
+ * update and compute of one HMAC within one protect/unprotect call, with no
+ * other HMAC in between, and a context is used by one thread at a time. */
+static _Thread_local SHA_CTX hmac_work;
+
+#define HMAC_BLOCK 64
+
+static void hmac_load(SHA_CTX *c, const SHA_LONG h[5])
+{
+	c->h0 = h[0], c->h1 = h[1], c->h2 = h[2], c->h3 = h[3], c->h4 = h[4];
+	c->Nl = HMAC_BLOCK * 8; /* one block hashed, nothing buffered */
+	c->Nh = 0;
+	c->num = 0;
+}
+
+static void hmac_save(const SHA_CTX *c, SHA_LONG h[5])
+{
+	h[0] = c->h0, h[1] = c->h1, h[2] = c->h2, h[3] = c->h3, h[4] = c->h4;
+}
+
+static srtp_err_status_t hmac_alloc(srtp_auth_t **ap, int key_len, int out_len);
+
+static srtp_err_status_t hmac_dealloc(srtp_auth_t *a)
+{
+	struct lean_hmac *h = (struct lean_hmac *)a;
+	explicit_bzero(h, sizeof(*h));
+	free(h);
+	return srtp_err_status_ok;
+}
+
+static srtp_err_status_t hmac_init(void *state, const uint8_t *key, int key_len)
+{
+	struct lean_hmac *h = state;
+	uint8_t pad[HMAC_BLOCK];
+	SHA_CTX w;
+	/* libsrtp's keys are 20 bytes; longer than a block would need hashing. */
+	if (key_len < 0 || key_len > HMAC_BLOCK || (key_len && !key))
+		return srtp_err_status_bad_param;
+	memset(pad, 0x36, sizeof(pad));
+	for (int i = 0; i < key_len; i++)
+		pad[i] ^= key[i];
+	if (!SHA1_Init(&w) || !SHA1_Update(&w, pad, sizeof(pad)))
+		goto fail;
+	hmac_save(&w, h->ih);
+	memset(pad, 0x5c, sizeof(pad));
+	for (int i = 0; i < key_len; i++)
+		pad[i] ^= key[i];
+	if (!SHA1_Init(&w) || !SHA1_Update(&w, pad, sizeof(pad)))
+		goto fail;
+	hmac_save(&w, h->oh);
+	explicit_bzero(pad, sizeof(pad));
+	explicit_bzero(&w, sizeof(w));
+	return srtp_err_status_ok;
+fail:
+	explicit_bzero(pad, sizeof(pad));
+	explicit_bzero(&w, sizeof(w));
+	return srtp_err_status_init_fail;
+}
+
+static srtp_err_status_t hmac_start(void *state)
+{
+	struct lean_hmac *h = state;
+	hmac_load(&hmac_work, h->ih);
+	return srtp_err_status_ok;
+}
+
+static srtp_err_status_t hmac_update(void *state, const uint8_t *msg, int n)
+{
+	(void)state;
+	if (n < 0)
+		return srtp_err_status_bad_param;
+	return SHA1_Update(&hmac_work, msg, (size_t)n) ? srtp_err_status_ok : srtp_err_status_auth_fail;
+}
+
+static srtp_err_status_t hmac_compute(void *state, const uint8_t *msg, int n, int tag_len,
+				      uint8_t *tag)
+{
+	struct lean_hmac *h = state;
+	uint8_t d[SHA_DIGEST_LENGTH];
+	if (n < 0 || tag_len < 0 || tag_len > SHA_DIGEST_LENGTH)
+		return srtp_err_status_bad_param;
+	if (!SHA1_Update(&hmac_work, msg, (size_t)n) || !SHA1_Final(d, &hmac_work))
+		return srtp_err_status_auth_fail;
+	hmac_load(&hmac_work, h->oh);
+	if (!SHA1_Update(&hmac_work, d, sizeof(d)) || !SHA1_Final(d, &hmac_work))
+		return srtp_err_status_auth_fail;
+	memcpy(tag, d, (size_t)tag_len);
+	return srtp_err_status_ok;
+}
+
+/* RFC 2202 test case 1 (20-byte key, as SRTP uses). */
+static const uint8_t hmac_tc_key[20] = {
+	0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b,
+	0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b, 0x0b};
+static const uint8_t hmac_tc_data[8] = {'H', 'i', ' ', 'T', 'h', 'e', 'r', 'e'};
+static const uint8_t hmac_tc_tag[20] = {
+	0xb6, 0x17, 0x31, 0x86, 0x55, 0x05, 0x72, 0x64, 0xe2, 0x8b,
+	0xc0, 0xb6, 0xfb, 0x37, 0x8c, 0x8e, 0xf1, 0x46, 0xbe, 0x00};
+static const srtp_auth_test_case_t hmac_tc = {
+	sizeof(hmac_tc_key), hmac_tc_key, sizeof(hmac_tc_data), hmac_tc_data,
+	sizeof(hmac_tc_tag), hmac_tc_tag, NULL};
+
+static const srtp_auth_type_t lean_hmac_type = {
+	hmac_alloc, hmac_dealloc, hmac_init, hmac_compute, hmac_update, hmac_start,
+	"HMAC-SHA1 (rampart msrtp, precomputed pads)", &hmac_tc, SRTP_HMAC_SHA1,
+};
+
+static srtp_err_status_t hmac_alloc(srtp_auth_t **ap, int key_len, int out_len)
+{
+	if (key_len < 0 || key_len > HMAC_BLOCK || out_len < 0 || out_len > SHA_DIGEST_LENGTH)
+		return srtp_err_status_bad_param;
+	struct lean_hmac *h = calloc(1, sizeof(*h));
+	if (!h)
+		return srtp_err_status_alloc_fail;
+	h->a.type = &lean_hmac_type;
+	h->a.state = h;
+	h->a.out_len = out_len;
+	h->a.key_len = key_len;
+	h->a.prefix_len = 0;
+	*ap = &h->a;
+	return srtp_err_status_ok;
+}
+
+/* ---- AES-CM for libsrtp: one EVP context per msrtp context -------------- */
+
+/* libsrtp gives every session key its own cipher: RTP and RTCP each hold an
+ * EVP_CIPHER_CTX (~650 bytes of libcrypto state), and key derivation makes a
+ * third for a moment. This AES-CM (installed with srtp_replace_cipher_type(),
+ * public API; libsrtp runs its own known-answer tests on it first) keeps
+ * only the key and salt per cipher and lets the ciphers made for one msrtp
+ * context share one EVP context, re-keyed when a different cipher uses it:
+ * RTP keeps it keyed, so that happens twice per RTCP packet (every few
+ * seconds), not per RTP packet. Ciphers made outside msrtp_new/set_roc get
+ * an EVP context of their own. The Debian (NSS) build gets libcrypto's AES
+ * this way too. */
+struct icm_share {
+	EVP_CIPHER_CTX *ctx;
+	const void *keyed;        /* the cipher whose key ctx holds, or NULL */
+	struct icm_share **home;  /* the msrtp's pointer to it, cleared on free */
+	unsigned refs;            /* ciphers using it */
+};
+
+struct lean_icm {
+	srtp_cipher_t c; /* first: dealloc gets &c back */
+	struct icm_share *sh;
+	uint8_t key_size;
+	uint8_t key[32];
+	uint8_t salt[14];
+};
+
+/* Set by msrtp around the libsrtp calls that make ciphers for one context. */
+static _Thread_local struct icm_share **icm_hint;
+
+static void icm_share_put(struct icm_share *sh)
+{
+	if (sh && --sh->refs == 0) {
+		if (sh->home)
+			*sh->home = NULL;
+		EVP_CIPHER_CTX_free(sh->ctx); /* clears its key schedule */
+		free(sh);
+	}
+}
+
+static struct icm_share *icm_share_get(void)
+{
+	if (icm_hint && *icm_hint) {
+		(*icm_hint)->refs++;
+		return *icm_hint;
+	}
+	struct icm_share *sh = calloc(1, sizeof(*sh));
+	if (!sh)
+		return NULL;
+	if (!(sh->ctx = EVP_CIPHER_CTX_new())) {
+		free(sh);
+		return NULL;
+	}
+	sh->refs = 1;
+	if (icm_hint) {
+		/* Not a reference: a context without AES-CM streams (GCM, NULL)
+		 * frees it with the key-derivation cipher. */
+		*icm_hint = sh;
+		sh->home = icm_hint;
+	}
+	return sh;
+}
+
+static const srtp_cipher_type_t lean_icm_types[3];
+
+static srtp_err_status_t icm_alloc(srtp_cipher_t **cp, int key_len, int tag_len)
+{
+	unsigned t;
+	(void)tag_len;
+	switch (key_len) {
+	case SRTP_AES_ICM_128_KEY_LEN_WSALT: t = 0; break;
+	case SRTP_AES_ICM_192_KEY_LEN_WSALT: t = 1; break;
+	case SRTP_AES_ICM_256_KEY_LEN_WSALT: t = 2; break;
+	default: return srtp_err_status_bad_param;
+	}
+	struct lean_icm *m = calloc(1, sizeof(*m));
+	if (!m)
+		return srtp_err_status_alloc_fail;
+	if (!(m->sh = icm_share_get())) {
+		free(m);
+		return srtp_err_status_alloc_fail;
+	}
+	m->c.type = &lean_icm_types[t];
+	m->c.state = m;
+	m->c.key_len = key_len;
+	m->c.algorithm = lean_icm_types[t].id;
+	m->key_size = (uint8_t)(key_len - SRTP_SALT_LEN);
+	*cp = &m->c;
+	return srtp_err_status_ok;
+}
+
+static srtp_err_status_t icm_dealloc(srtp_cipher_t *c)
+{
+	struct lean_icm *m = (struct lean_icm *)c;
+	if (!m)
+		return srtp_err_status_bad_param;
+	if (m->sh->keyed == m)
+		m->sh->keyed = NULL; /* a later cipher may get this address */
+	icm_share_put(m->sh);
+	explicit_bzero(m, sizeof(*m));
+	free(m);
+	return srtp_err_status_ok;
+}
+
+static srtp_err_status_t icm_init(void *state, const uint8_t *key)
+{
+	struct lean_icm *m = state;
+	memcpy(m->key, key, m->key_size);
+	memcpy(m->salt, key + m->key_size, SRTP_SALT_LEN);
+	if (m->sh->keyed == m)
+		m->sh->keyed = NULL;
+	return srtp_err_status_ok;
+}
+
+static srtp_err_status_t icm_set_iv(void *state, uint8_t *iv, srtp_cipher_direction_t dir)
+{
+	struct lean_icm *m = state;
+	uint8_t ctr[16];
+	(void)dir; /* counter mode: the same either way */
+	/* RFC 3711 4.1.1: counter = (salt * 2^16) XOR iv; libsrtp's iv has the
+	 * block counter (0) in its last two bytes. */
+	for (unsigned i = 0; i < SRTP_SALT_LEN; i++)
+		ctr[i] = m->salt[i] ^ iv[i];
+	ctr[14] = iv[14];
+	ctr[15] = iv[15];
+	int ok;
+	if (m->sh->keyed == m) {
+		ok = EVP_EncryptInit_ex(m->sh->ctx, NULL, NULL, NULL, ctr);
+	} else {
+		const EVP_CIPHER *e = m->key_size == 16 ? EVP_aes_128_ctr() :
+				      m->key_size == 24 ? EVP_aes_192_ctr() : EVP_aes_256_ctr();
+		m->sh->keyed = NULL;
+		ok = EVP_EncryptInit_ex(m->sh->ctx, e, NULL, m->key, ctr);
+		if (ok)
+			m->sh->keyed = m;
+	}
+	return ok ? srtp_err_status_ok : srtp_err_status_cipher_fail;
+}
+
+static srtp_err_status_t icm_encrypt(void *state, uint8_t *buf, unsigned int *len)
+{
+	struct lean_icm *m = state;
+	int out = 0;
+	if (*len > INT_MAX)
+		return srtp_err_status_bad_param;
+	/* CTR is a stream mode: Update does it all, Final adds nothing. */
+	if (m->sh->keyed != m || !EVP_EncryptUpdate(m->sh->ctx, buf, &out, buf, (int)*len))
+		return srtp_err_status_cipher_fail;
+	*len = (unsigned)out;
+	return srtp_err_status_ok;
+}
+
+/* RFC 3711 B.2: AES-CM keystream (libsrtp also runs its own vectors for
+ * each key size when we replace its cipher). */
+static const uint8_t icm_tc_key[30] = {
+	0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f,
+	0x3c, 0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd};
+static uint8_t icm_tc_iv[16];
+static const uint8_t icm_tc_plain[32];
+static const uint8_t icm_tc_ks[32] = {
+	0xe0, 0x3e, 0xad, 0x09, 0x35, 0xc9, 0x5e, 0x80, 0xe1, 0x66, 0xb1, 0x6d, 0xd9, 0x2b, 0x4e, 0xb4,
+	0xd2, 0x35, 0x13, 0x16, 0x2b, 0x02, 0xd0, 0xf7, 0x2a, 0x43, 0xa2, 0xfe, 0x4a, 0x5f, 0x97, 0xab};
+static const srtp_cipher_test_case_t icm_tc = {
+	sizeof(icm_tc_key), icm_tc_key, icm_tc_iv, sizeof(icm_tc_plain), icm_tc_plain,
+	sizeof(icm_tc_ks), icm_tc_ks, 0, NULL, 0, NULL};
+
+#define LEAN_ICM_TYPE(desc, type_id)                                                  \
+	{icm_alloc, icm_dealloc, icm_init, NULL, icm_encrypt, icm_encrypt, icm_set_iv, \
+	 NULL, desc, &icm_tc, type_id}
+static const srtp_cipher_type_t lean_icm_types[3] = {
+	LEAN_ICM_TYPE("AES-128 counter mode (rampart msrtp, libcrypto)", SRTP_AES_ICM_128),
+	LEAN_ICM_TYPE("AES-192 counter mode (rampart msrtp, libcrypto)", SRTP_AES_ICM_192),
+	LEAN_ICM_TYPE("AES-256 counter mode (rampart msrtp, libcrypto)", SRTP_AES_ICM_256),
+};
 
 /* ---- library ----------------------------------------------------------- */
 
@@ -248,6 +582,15 @@ static void do_init(void)
 	if (init_status != srtp_err_status_ok)
 		return;
 	srtp_install_log_handler(srtp_log_cb, NULL);
+	srtp_err_status_t st = srtp_replace_auth_type(&lean_hmac_type, SRTP_HMAC_SHA1);
+	if (st != srtp_err_status_ok)
+		rp_warn("msrtp: libsrtp refused the compact HMAC-SHA1 (%d); keeping its own", (int)st);
+	for (unsigned i = 0; i < 3; i++) {
+		st = srtp_replace_cipher_type(&lean_icm_types[i], lean_icm_types[i].id);
+		if (st != srtp_err_status_ok)
+			rp_warn("msrtp: libsrtp refused the shared-context %s (%d); keeping its own",
+				lean_icm_types[i].description, (int)st);
+	}
 	probe_suites();
 }
 
@@ -344,6 +687,27 @@ static void set_crypto(enum msrtp_suite s, srtp_crypto_policy_t *rtp, srtp_crypt
 	}
 }
 
+/* The policy for this context's streams (ssrc left for the caller). pol
+ * points into c, mk and mkp. */
+static void make_policy(const struct msrtp *c, srtp_policy_t *pol, srtp_master_key_t *mk,
+			srtp_master_key_t **mkp)
+{
+	memset(pol, 0, sizeof(*pol));
+	set_crypto((enum msrtp_suite)c->suite, &pol->rtp, &pol->rtcp);
+	pol->window_size = c->window;
+	pol->allow_repeat_tx = 0; /* same index twice = keystream reuse */
+	if (c->mki_len) {
+		mk->key = (uint8_t *)c->key;
+		mk->mki_id = (uint8_t *)c->mki;
+		mk->mki_size = c->mki_len;
+		mkp[0] = mk;
+		pol->keys = mkp;
+		pol->num_master_keys = 1;
+	} else {
+		pol->key = (uint8_t *)c->key;
+	}
+}
+
 int msrtp_new(enum msrtp_dir dir, const struct msrtp_params *p, struct msrtp **out)
 {
 	if (!p || !out || !suite_ok(p->suite) ||
@@ -365,36 +729,32 @@ int msrtp_new(enum msrtp_dir dir, const struct msrtp_params *p, struct msrtp **o
 	if (!c)
 		return -ENOMEM;
 	const struct suite_info *si = &suites[p->suite];
-	c->dir = dir;
-	c->suite = p->suite;
-	c->mki_len = p->mki_len;
-	c->rtp_trailer = si->rtp_tag + p->mki_len;
-	c->rtcp_trailer = si->rtcp_tag + p->mki_len;
+	c->slots = c->inline_slots;
+	c->cap = MSRTP_INLINE_SLOTS;
+	c->dir = (uint8_t)dir;
+	c->suite = (uint8_t)p->suite;
+	c->window = (uint16_t)window;
+	c->mki_len = (uint8_t)p->mki_len;
+	c->rtp_trailer = (uint8_t)(si->rtp_tag + p->mki_len);
+	c->rtcp_trailer = (uint8_t)(si->rtcp_tag + p->mki_len);
 	c->init_roc = p->roc;
 	c->init_roc_pending = p->roc != 0;
 
 	/* libsrtp takes the master key and salt as one buffer. */
 	memcpy(c->key, p->key, si->key_len);
 	memcpy(c->key + si->key_len, p->salt, si->salt_len);
-
-	srtp_policy_t *pol = &c->pol;
-	set_crypto(p->suite, &pol->rtp, &pol->rtcp);
-	pol->ssrc.type = dir == MSRTP_PROTECT ? ssrc_any_outbound : ssrc_any_inbound;
-	pol->window_size = window;
-	pol->allow_repeat_tx = 0; /* same index twice = keystream reuse */
-	if (p->mki_len) {
+	if (p->mki_len)
 		memcpy(c->mki, p->mki, p->mki_len);
-		c->mk.key = c->key;
-		c->mk.mki_id = c->mki;
-		c->mk.mki_size = (unsigned)p->mki_len;
-		c->mkp[0] = &c->mk;
-		pol->keys = c->mkp;
-		pol->num_master_keys = 1;
-	} else {
-		pol->key = c->key;
-	}
 
-	srtp_err_status_t st = srtp_create(&c->s, pol);
+	srtp_policy_t pol;
+	srtp_master_key_t mk, *mkp[1];
+	make_policy(c, &pol, &mk, mkp);
+	pol.ssrc.type = dir == MSRTP_PROTECT ? ssrc_any_outbound : ssrc_any_inbound;
+	icm_hint = &c->icm;
+	srtp_err_status_t st = srtp_create(&c->s, &pol);
+	icm_hint = NULL;
+	explicit_bzero(&pol, sizeof(pol));
+	explicit_bzero(&mk, sizeof(mk));
 	if (st != srtp_err_status_ok) {
 		rp_warn("msrtp: srtp_create(%s) failed: %d", si->name, (int)st);
 		c->s = NULL;
@@ -411,6 +771,9 @@ struct msrtp *msrtp_free(struct msrtp *c)
 		return NULL;
 	if (c->s)
 		srtp_dealloc(c->s); /* zeroes libsrtp's session keys */
+	/* c->icm went with the last cipher using it. */
+	if (c->slots != c->inline_slots)
+		free(c->slots);
 	if (c->scratch) {
 		explicit_bzero(c->scratch, c->scratch_cap);
 		free(c->scratch);
@@ -431,7 +794,7 @@ static bool stream_exists(struct msrtp *c, uint32_t ssrc)
 static int slot_of(const struct msrtp *c, uint32_t ssrc)
 {
 	for (unsigned i = 0; i < c->nstreams; i++)
-		if (c->ssrc[i] == ssrc)
+		if (c->slots[i].ssrc == ssrc)
 			return (int)i;
 	return -1;
 }
@@ -441,23 +804,31 @@ static int slot_of(const struct msrtp *c, uint32_t ssrc)
 static unsigned track(struct msrtp *c, uint32_t ssrc)
 {
 	int i = slot_of(c, ssrc);
+	if (i < 0 && c->nstreams == c->cap && c->cap < MSRTP_MAX_STREAMS) {
+		struct slot *big = malloc(MSRTP_MAX_STREAMS * sizeof(*big));
+		if (big) { /* else: evict within the inline slots */
+			memcpy(big, c->slots, c->nstreams * sizeof(*big));
+			c->slots = big;
+			c->cap = MSRTP_MAX_STREAMS;
+		}
+	}
 	if (i < 0) {
-		if (c->nstreams == MSRTP_MAX_STREAMS) {
+		if (c->nstreams == c->cap) {
 			unsigned old = 0;
 			for (unsigned j = 1; j < c->nstreams; j++)
-				if (c->used[j] < c->used[old])
+				if ((int32_t)(c->slots[j].used - c->slots[old].used) < 0)
 					old = j;
-			srtp_remove_stream(c->s, htonl(c->ssrc[old]));
-			if (c->have_last && c->last_ssrc == c->ssrc[old])
+			srtp_remove_stream(c->s, htonl(c->slots[old].ssrc));
+			if (c->have_last && c->last_ssrc == c->slots[old].ssrc)
 				c->have_last = false;
 			i = (int)old;
 		} else {
 			i = (int)c->nstreams++;
 		}
-		c->ssrc[i] = ssrc;
-		c->hi_valid[i] = false;
+		c->slots[i].ssrc = ssrc;
+		c->slots[i].hi_valid = false;
 	}
-	c->used[i] = ++c->tick;
+	c->slots[i].used = ++c->tick;
 	return (unsigned)i;
 }
 
@@ -467,14 +838,11 @@ static void untrack(struct msrtp *c, uint32_t ssrc)
 	if (i < 0)
 		return;
 	c->nstreams--;
-	c->ssrc[i] = c->ssrc[c->nstreams];
-	c->used[i] = c->used[c->nstreams];
-	c->hi_seq[i] = c->hi_seq[c->nstreams];
-	c->hi_valid[i] = c->hi_valid[c->nstreams];
+	c->slots[i] = c->slots[c->nstreams];
 	if (c->have_last && c->last_ssrc == ssrc)
 		c->have_last = false;
 	else if (c->have_last && c->last_slot == c->nstreams)
-		c->last_slot = (unsigned)i;
+		c->last_slot = (uint8_t)i;
 }
 
 /* A fresh stream for ssrc whose first packet takes its index from roc (and
@@ -487,12 +855,16 @@ static int fresh_stream(struct msrtp *c, uint32_t ssrc, uint32_t roc)
 		srtp_remove_stream(c->s, htonl(ssrc));
 		untrack(c, ssrc);
 	}
-	srtp_policy_t pol = c->pol;
+	srtp_policy_t pol;
+	srtp_master_key_t mk, *mkp[1];
+	make_policy(c, &pol, &mk, mkp);
 	pol.ssrc.type = ssrc_specific;
 	pol.ssrc.value = ssrc;
-	pol.next = NULL;
+	icm_hint = &c->icm;
 	srtp_err_status_t st = srtp_add_stream(c->s, &pol);
+	icm_hint = NULL;
 	explicit_bzero(&pol, sizeof(pol));
+	explicit_bzero(&mk, sizeof(mk));
 	if (st != srtp_err_status_ok)
 		return st == srtp_err_status_alloc_fail ? -ENOMEM : -EIO;
 	if (roc && srtp_set_stream_roc(c->s, ssrc, roc) != srtp_err_status_ok) {
@@ -521,7 +893,7 @@ static void after_packet(struct msrtp *c, uint32_t ssrc, bool created, int rc)
 			c->init_roc_pending = false;
 		c->last_ssrc = ssrc;
 		c->have_last = true;
-		c->last_slot = track(c, ssrc);
+		c->last_slot = (uint8_t)track(c, ssrc);
 		return;
 	}
 	/* A packet that failed on its new stream must not pin params.roc to a
@@ -538,10 +910,10 @@ static void after_packet(struct msrtp *c, uint32_t ssrc, bool created, int rc)
 
 static void note_seq(struct msrtp *c, uint16_t seq)
 {
-	unsigned i = c->last_slot;
-	if (!c->hi_valid[i] || (int16_t)(uint16_t)(seq - c->hi_seq[i]) > 0) {
-		c->hi_seq[i] = seq;
-		c->hi_valid[i] = true;
+	struct slot *sl = &c->slots[c->last_slot];
+	if (!sl->hi_valid || (int16_t)(uint16_t)(seq - sl->hi_seq) > 0) {
+		sl->hi_seq = seq;
+		sl->hi_valid = true;
 	}
 }
 
@@ -724,10 +1096,11 @@ int msrtp_get_index(struct msrtp *c, uint32_t ssrc, uint32_t *roc, uint16_t *seq
 		return -EINVAL;
 	uint32_t r;
 	int i = slot_of(c, ssrc);
-	if (i < 0 || !c->hi_valid[i] || srtp_get_stream_roc(c->s, ssrc, &r) != srtp_err_status_ok)
+	if (i < 0 || !c->slots[i].hi_valid ||
+	    srtp_get_stream_roc(c->s, ssrc, &r) != srtp_err_status_ok)
 		return -ENOENT;
 	*roc = r;
-	*seq = c->hi_seq[i];
+	*seq = c->slots[i].hi_seq;
 	return 0;
 }
 

@@ -71,7 +71,9 @@ size_t msrtp_rtp_tag_len(enum msrtp_suite s);  /* bytes appended to RTP */
 size_t msrtp_rtcp_tag_len(enum msrtp_suite s); /* bytes appended to RTCP (incl. E|index) */
 
 /* Initialise libsrtp once per process (idempotent, thread-safe). Returns 0
- * or -EIO; msrtp_new() calls it too. */
+ * or -EIO; msrtp_new() calls it too. It also replaces libsrtp's HMAC-SHA1
+ * and AES-CM with msrtp's smaller ones (libcrypto; docs/srtp.md, memory),
+ * for every libsrtp user in the process. */
 int msrtp_global_init(void);
 /* "openssl" (third_party/libsrtp2-openssl) or "system" (Debian, NSS). */
 const char *msrtp_backend_name(void);

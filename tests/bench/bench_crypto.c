@@ -11,9 +11,13 @@
  * iterations and in CPU time. A program, not a test: it asserts nothing
  * about speed, it exits non-zero only if a packet fails to round-trip.
  *
+ * Also heap bytes per msrtp context (mallinfo2() around 1,000 contexts, each
+ * with its first RTP and RTCP packet, so the per-SSRC stream exists).
+ *
  * Environment: RAMPART_BENCH_SECONDS (CPU seconds per figure, default 0.5).
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -404,6 +408,44 @@ static double run_unprotect(enum impl impl, enum msrtp_suite suite, unsigned n)
 	return (double)done / cpu;
 }
 
+/* Heap bytes per context: n protect + n unprotect contexts, each after one
+ * RTP and one RTCP packet (so libsrtp has made the SSRC's stream). */
+static double mem_per_context(enum msrtp_suite suite)
+{
+	enum { N = NSESS };
+	struct msrtp **tx = calloc(N, sizeof(*tx)), **rx = calloc(N, sizeof(*rx));
+	uint8_t buf[BUFSZ];
+	if (!tx || !rx)
+		die("out of memory");
+	long before = (long)mallinfo2().uordblks;
+	for (unsigned i = 0; i < N; i++) {
+		uint8_t key[32], salt[14];
+		key_for(i, key, msrtp_key_len(suite), salt, msrtp_salt_len(suite));
+		struct msrtp_params p = {.suite = suite, .key = key, .salt = salt};
+		if (msrtp_new(MSRTP_PROTECT, &p, &tx[i]) || msrtp_new(MSRTP_UNPROTECT, &p, &rx[i]))
+			die("msrtp_new failed");
+		make_rtp(buf, 0x20000000u + i, 1);
+		size_t len = PKT;
+		if (msrtp_protect_rtp(tx[i], buf, &len, BUFSZ) || msrtp_unprotect_rtp(rx[i], buf, &len))
+			die("memory: rtp round trip failed");
+		/* A receiver report: header + SSRC + one report block. */
+		memset(buf, 0, 32);
+		buf[0] = 0x81, buf[1] = 201, buf[3] = 7;
+		buf[4] = 0x20, buf[6] = (uint8_t)(i >> 8), buf[7] = (uint8_t)i;
+		len = 32;
+		if (msrtp_protect_rtcp(tx[i], buf, &len, BUFSZ) || msrtp_unprotect_rtcp(rx[i], buf, &len))
+			die("memory: rtcp round trip failed");
+	}
+	double per = (double)((long)mallinfo2().uordblks - before) / (2.0 * N);
+	for (unsigned i = 0; i < N; i++) {
+		msrtp_free(tx[i]);
+		msrtp_free(rx[i]);
+	}
+	free(tx);
+	free(rx);
+	return per;
+}
+
 struct fig {
 	const char *name;
 	double v;
@@ -417,6 +459,10 @@ int main(void)
 		budget_s = atof(e);
 	if (msrtp_global_init())
 		die("msrtp_global_init failed");
+
+	/* Memory first, before the timed runs fragment the heap. */
+	double mem_cm = mem_per_context(MSRTP_AES_CM_128_HMAC_SHA1_80);
+	double mem_gcm = mem_per_context(MSRTP_AEAD_AES_128_GCM);
 
 	struct fig f[] = {
 		{"crypto_floor_protect_per_cpu_s", run_protect(FLOOR_CM, 0, 1), NULL},
@@ -459,5 +505,7 @@ int main(void)
 		else
 			printf("bench: %s rampart=%.0f\n", f[i].name, f[i].v);
 	}
+	printf("bench: msrtp_heap_bytes_per_context rampart=%.0f\n", mem_cm);
+	printf("bench: msrtp_gcm_heap_bytes_per_context rampart=%.0f\n", mem_gcm);
 	return 0;
 }
