@@ -112,8 +112,8 @@ class Client:
 
 # ---- running rampartctl ----
 
-def run(*args, timeout=30):
-    p = subprocess.run([ctl, *args], capture_output=True, timeout=timeout)
+def run(*args, timeout=30, env=None):
+    p = subprocess.run([ctl, *args], capture_output=True, timeout=timeout, env=env)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
 
 
@@ -283,6 +283,15 @@ try:
     check(re.search(r"^rampart-mediad\s+up\s+" + re.escape(hello["software"]), out, re.M) is not None,
           f"status (text): mediad row up with version\n{out}")
     check(re.search(r"^rampart-proxy\s+down", out, re.M) is not None, "status (text): proxy row down")
+    # No socket options at all: the environment (else /run/rampart) decides.
+    env = dict(os.environ, RAMPART_MEDIAD_SOCKET=msock, RAMPART_PROXY_SOCKET=nosock)
+    for cmd in ("status", "calls", "stats"):
+        rc, out, err = run("--json", cmd, env=env)
+        try:
+            d = json.loads(out)
+        except ValueError:
+            d = None
+        check(rc == 0 and isinstance(d, dict), f"{cmd} --json with no other argument: one document")
     rc, doc, err = run_json("--socket", msock, "status")
     check(rc == 0 and list(doc) == ["mediad"], f"status --socket: just that instance ({list(doc)})")
     rc, doc, err = run_json("--mediad-socket", nosock, "--proxy-socket", nosock, "status")
@@ -439,6 +448,8 @@ try:
     check(rc == 2, "raw: an argument without '=' is a usage error")
     rc, out, err = run("--socket", psock, "calls")
     check(rc == 2 and "rampart-proxy" in err, "--socket of the proxy for a mediad command: exit 2")
+    rc, doc, err = run_json("--socket", psock, "status")
+    check(rc == 0 and list(doc) == ["proxy"], f"status --socket PROXY: recognised as the proxy ({list(doc)})")
     fake.stop = True
     fake.join(5)
 
