@@ -234,12 +234,7 @@ void rp_txn_layer_free(rp_txl *l)
 		if (s->srv) {
 			rp_hash_iter_init(s->srv, &it);
 			while (rp_hash_iter_next(&it, &k, &v)) {
-				rp_txn_srv *t = v;
-
-				rp_hash_remove(s->srv, t->key);
-				t->in_table = false;
-				t->st = RP_TXN_TERMINATED;
-				srv_free_maybe(t);
+				rp_txn_srv_terminate(l, v);
 			}
 		}
 		rp_hash_free(s->srv);
