@@ -400,8 +400,8 @@ START_TEST(test_roundtrip)
 		"i0e", "i-1e", "0:", "4:spam", "le", "de", "li1e4:spame",
 		"d3:cow3:moo4:spam4:eggse",
 		"d4:spaml1:a1:bee",
-		"d7:call-id12:a84b4c76e6677:command5:offer6:cookie5:1234a5:flagsl7:trusted"
-		"e7:versioni1ee",
+		("d7:call-id12:a84b4c76e6677:command5:offer6:cookie5:1234a5:flagsl7:trusted"
+		 "e7:versioni1ee"),
 		"lli1eeld1:ai-9223372036854775808eeee",
 	};
 
