@@ -704,6 +704,55 @@ START_TEST(concurrent_verify)
 }
 END_TEST
 
+/* Deterministic mutations of a valid credentials value: every byte in an
+ * exactly-sized heap copy (so ASan sees any over-read). A change inside the
+ * response, nonce or cnonce must never verify. */
+static uint32_t lcg(uint32_t *st)
+{
+	*st = *st * 1103515245u + 12345u;
+	return *st >> 8;
+}
+
+START_TEST(mutated_credentials)
+{
+	static const char alphabet[] = "\"\\,= \t\r\naZ09/+:;@<>";
+	struct rp_auth_client cl;
+	char val[1024];
+	uint32_t st = 12345;
+	size_t len, resp_off;
+
+	memset(&cl, 0, sizeof(cl));
+	answer(REALM, false, 0, T0, "alice", "alice-secret", "REGISTER", "sip:" REALM,
+		val, sizeof(val), &cl);
+	len = strlen(val);
+	resp_off = (size_t)(strstr(val, "response=\"") - val) + 10;
+	for (int i = 0; i < 20000; i++) {
+		char *copy = malloc(len);
+		size_t pos = lcg(&st) % len, cut = len;
+		struct rp_digest_params d;
+		enum rp_auth_result r;
+		int kind = (int)(lcg(&st) % 3);
+
+		ck_assert_ptr_nonnull(copy);
+		memcpy(copy, val, len);
+		if (kind == 0)
+			copy[pos] = alphabet[lcg(&st) % (sizeof(alphabet) - 1)];
+		else if (kind == 1)
+			copy[pos] = (char)(copy[pos] ^ (1 << (lcg(&st) % 8)));
+		else
+			cut = pos;
+		(void)rp_digest_parse(rp_str_make(copy, cut), &d, NULL);
+		r = rp_auth_verify_value(au, rp_str_make(copy, cut), RP_STR_LIT("REGISTER"),
+			RP_STR_LIT("sip:" REALM), RP_STR_LIT(REALM), cfg, T0, NULL);
+		ck_assert_int_lt(r, RP_AUTH__COUNT);
+		if (kind != 2 && pos >= resp_off && pos < resp_off + 64 && copy[pos] != val[pos] &&
+		    !((val[pos] ^ copy[pos]) == 0x20 && ((val[pos] | 0x20) >= 'a' && (val[pos] | 0x20) <= 'f')))
+			ck_assert_int_ne(r, RP_AUTH_OK);
+		free(copy);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_auth");
@@ -725,6 +774,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, malformed_and_unknown_algorithm);
 	tcase_add_test(tc, parser);
 	tcase_add_test(tc, concurrent_verify);
+	tcase_add_test(tc, mutated_credentials);
 	suite_add_tcase(s, tc);
 	return s;
 }
