@@ -1,12 +1,15 @@
-/* rampart-proxy: start-up, signals, and the SIP handling that exists
- * before the proxy core: OPTIONS to the proxy itself gets 200, a request
- * the parser refuses gets 400 with the parser's reason, other requests get
- * 404 / 501, unparsable responses are dropped (RFC 3261 18.1.2 / 16.3).
+/* rampart-proxy: start-up, signals, control socket, and the hand-off of
+ * every received message to the proxy core (core.h). With --no-core (or if
+ * the core cannot start) a minimal built-in responder answers instead:
+ * OPTIONS to the proxy itself gets 200, a request the parser refuses gets
+ * 400 with the parser's reason, other requests get 404 / 501, unparsable
+ * responses are dropped (RFC 3261 18.1.2 / 16.3).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,7 @@
 #include "cfg_default.h"
 #include "cfg_diag.h"
 #include "cfg_prog.h"
+#include "core.h"
 #include "ctl.h"
 #include "rp_arena.h"
 #include "rp_buf.h"
@@ -45,6 +49,8 @@ struct proxy {
 	uint8_t tag_key[16];
 	rp_workers *ws;
 	rp_tls_store *tls;
+	rp_tls_store *client_tls;   /* outbound TLS (verifies servers) */
+	_Atomic(rp_core *) core;    /* NULL: the built-in minimal responder */
 };
 
 static void usage(FILE *f)
@@ -68,6 +74,8 @@ static void usage(FILE *f)
 "                         'none' for no control socket)\n"
 "  --idle-timeout SEC --max-conns N --max-conns-per-ip N --handshake-timeout SEC\n"
 "  --log-level err|warn|notice|info|debug\n"
+"  --no-core              answer with the built-in minimal responder only\n"
+"                         (OPTIONS 200 / 400 / 404 / 501), no routing\n"
 "  --version, --help\n"
 "Signals: SIGTERM/SIGINT stop, SIGHUP reloads the TLS certificate, key and CAs.\n");
 }
@@ -288,6 +296,7 @@ static void on_message(const struct rp_msg_info *mi, const char *msg, size_t len
 	void *arg)
 {
 	struct proxy *p = arg;
+	rp_core *core = atomic_load(&p->core);
 	char store[16384], a[64];
 	struct sip_parse_opts o = { .stream = mi->tp != RP_TP_UDP };
 	struct sip_msg *m = NULL;
@@ -295,6 +304,10 @@ static void on_message(const struct rp_msg_info *mi, const char *msg, size_t len
 	enum sip_err r;
 	rp_arena ar;
 
+	if (core) {
+		rp_core_handle(core, mi, msg, len);
+		return;
+	}
 	rp_arena_init(&ar, store, sizeof(store), 1u << 20);
 	r = sip_msg_parse(msg, len, &ar, &o, &m, &e);
 	if (r != SIP_OK) {
@@ -349,6 +362,8 @@ static int tls_reload(struct proxy *p, char *err, size_t n)
 		rp_err("TLS reload failed, keeping the current certificate: %s", err);
 		return -EINVAL;
 	}
+	if (p->client_tls && rp_tls_store_reload(p->client_tls, err, n) < 0)
+		rp_warn("outbound TLS CA reload failed, keeping the current CAs: %s", err);
 	rp_notice("TLS certificate, key and CAs reloaded; established connections keep theirs");
 	return 0;
 }
@@ -368,6 +383,19 @@ static int cmd_stats(ctl_req *req, rp_buf *resp, void *arg)
 	benc_put_kv_int(resp, "stream-messages", (int64_t)st.stream_msgs);
 	benc_put_kv_int(resp, "frame-errors", (int64_t)st.frame_errors);
 	benc_put_kv_int(resp, "dropped-slow", (int64_t)st.dropped_slow);
+	benc_put_kv_int(resp, "outbound-opened", (int64_t)st.opened);
+	if (atomic_load(&p->core)) {
+		struct rp_core_stats cs;
+
+		rp_core_get_stats(atomic_load(&p->core), &cs);
+		benc_put_kv_int(resp, "requests", (int64_t)cs.requests);
+		benc_put_kv_int(resp, "responses", (int64_t)cs.responses);
+		benc_put_kv_int(resp, "malformed", (int64_t)cs.malformed);
+		benc_put_kv_int(resp, "forwarded", (int64_t)cs.forwarded);
+		benc_put_kv_int(resp, "local-replies", (int64_t)cs.local_replies);
+		benc_put_kv_int(resp, "server-transactions", (int64_t)cs.server_txns);
+		benc_put_kv_int(resp, "client-transactions", (int64_t)cs.client_txns);
+	}
 	return rp_buf_error(resp);
 }
 
@@ -552,10 +580,51 @@ static int auto_cert(struct proxy *p, const char *state_dir, char *cert, char *k
 	return 0;
 }
 
+/* Outbound TLS: the configured CAs, else the system bundle. */
+static void start_client_tls(struct proxy *p, const struct cfg *cfg)
+{
+	const struct cfg_tls *t = &cfg_settings(cfg)->tls;
+	struct rp_tls_cfg cc = { .ca_file = t->ca_file, .ca_dir = t->ca_dir,
+		.ciphers = t->ciphers, .tls13_only = t->min_version == CFG_TLS_1_3 };
+	char err[320];
+
+	if (!cc.ca_file && !cc.ca_dir) {
+		if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
+			cc.ca_file = "/etc/ssl/certs/ca-certificates.crt";
+		else
+			cc.ca_dir = "/etc/ssl/certs";
+	}
+	if (rp_tls_store_new(RP_TLS_CLIENT, &cc, &p->client_tls, err, sizeof(err)) < 0) {
+		rp_warn("outbound TLS disabled: %s", err);
+		return;
+	}
+	rp_workers_set_client_tls(p->ws, p->client_tls);
+}
+
+static void start_core(struct proxy *p, struct cfg *cfg)
+{
+	struct rp_core_cfg cc = { .cfg = cfg, .listen = p->tcfg.listen,
+		.nlisten = p->tcfg.n_listen };
+	rp_core *core = NULL;
+	int rc;
+
+	start_client_tls(p, cfg);
+	rc = rp_core_new(&cc, p->ws, &core);
+	if (rc == 0)
+		rc = rp_core_start_timers(core);
+	if (rc < 0) {
+		rp_err("proxy core not started (%s): answering with the minimal responder",
+			strerror(-rc));
+		rp_core_free(core);
+		return;
+	}
+	atomic_store(&p->core, core);
+}
+
 enum {
 	O_CONFIG = 256, O_CHECK, O_LISTEN, O_WORKERS, O_CERT, O_KEY, O_CA, O_CADIR,
 	O_CIPHERS, O_VERIFY, O_DOMAIN, O_STATE, O_IDLE, O_MAXC, O_MAXIP, O_HS,
-	O_LOG, O_VERSION, O_HELP, O_CONTROL,
+	O_LOG, O_VERSION, O_HELP, O_CONTROL, O_NOCORE,
 };
 
 static unsigned long num_arg(const char *s, const char *opt)
@@ -593,6 +662,7 @@ int main(int argc, char **argv)
 		{ "handshake-timeout", required_argument, NULL, O_HS },
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "control", required_argument, NULL, O_CONTROL },
+		{ "no-core", no_argument, NULL, O_NOCORE },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -605,7 +675,7 @@ int main(int argc, char **argv)
 	ctl_server *ctl = NULL;
 	int sfd;
 	const char *cert = NULL, *key = NULL, *ca = NULL, *cadir = NULL, *ciphers = NULL;
-	bool verify = false, cert_auto = true, need_tls = false;
+	bool verify = false, cert_auto = true, need_tls = false, no_core = false;
 	enum rp_log_level lvl = RP_LOG_NOTICE;
 	long idle = -1, maxc = -1, maxip = -1, hs = -1, workers = -1;
 	char gcert[300], gkey[300];
@@ -641,6 +711,7 @@ int main(int argc, char **argv)
 			break;
 		case O_STATE: state_dir = optarg; break;
 		case O_CONTROL: control = optarg; break;
+		case O_NOCORE: no_core = true; break;
 		case O_IDLE: idle = (long)num_arg(optarg, "--idle-timeout"); break;
 		case O_MAXC: maxc = (long)num_arg(optarg, "--max-conns"); break;
 		case O_MAXIP: maxip = (long)num_arg(optarg, "--max-conns-per-ip"); break;
@@ -719,13 +790,13 @@ int main(int argc, char **argv)
 
 	for (size_t i = 0; i < p->tcfg.n_listen; i++)
 		need_tls |= p->tcfg.listen[i].tp == RP_TP_TLS;
+	if (rp_tls_global_init() < 0) {
+		rp_err("wolfSSL init failed");
+		return 1;
+	}
 	if (need_tls) {
 		char err[320];
 
-		if (rp_tls_global_init() < 0) {
-			rp_err("wolfSSL init failed");
-			return 1;
-		}
 		if (cert_auto && auto_cert(p, state_dir, gcert, gkey, sizeof(gcert)) < 0)
 			return 1;
 		rc = rp_tls_store_new(RP_TLS_SERVER, &p->tcfg.tls, &tls, err, sizeof(err));
@@ -768,6 +839,8 @@ int main(int argc, char **argv)
 			rp_notice("listening on %s:%s", rp_tp_name(ls[i].tp), a);
 		}
 	}
+	if (!no_core)
+		start_core(p, cfg);
 	if (!control)
 		control = cfg_settings(cfg)->control_socket ?
 			cfg_settings(cfg)->control_socket : "/run/rampart/proxy.sock";
@@ -808,10 +881,12 @@ int main(int argc, char **argv)
 	}
 	ctl_server_free(ctl);
 	close(sfd);
+	/* Workers first: nothing calls into the core after this. */
 	rp_workers_stop(p->ws);
+	rp_core_free(atomic_load(&p->core));
+	rp_tls_store_free(p->client_tls);
 	rp_tls_store_free(tls);
-	if (need_tls)
-		rp_tls_global_fini();
+	rp_tls_global_fini();
 	cfg_put(cfg);
 	return exit_code;
 }

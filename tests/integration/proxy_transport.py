@@ -325,6 +325,27 @@ def main():
               "TLS handshake timeout" in mt.text(), mt.text()[-400:])
         mt.stop()
 
+        # The built-in minimal responder (--no-core).
+        nc = Proxy(tmp, "proxy-nocore", ["--no-core", "--listen", "udp:127.0.0.1:0"])
+        procs.append(nc)
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("127.0.0.1", 0))
+        u.settimeout(3)
+        got = []
+        for req in (options("UDP", nc.ports["udp"], "n1"),
+                    options("UDP", nc.ports["udp"], "n2").replace(b"sip:127.0.0.1:%d" % nc.ports["udp"],
+                                                                  b"sip:someone@elsewhere.example"),
+                    options("UDP", nc.ports["udp"], "n3").replace(b"OPTIONS sip", b"INVITE sip").replace(
+                        b"1 OPTIONS", b"1 INVITE")):
+            u.sendto(req, ("127.0.0.1", nc.ports["udp"]))
+            try:
+                got.append(u.recv(65536).decode().split("\r\n")[0])
+            except socket.timeout:
+                got.append("")
+        check("--no-core: OPTIONS to self 200, elsewhere 404, INVITE 501",
+              got == ["SIP/2.0 200 OK", "SIP/2.0 404 Not Found", "SIP/2.0 501 Not Implemented"], got)
+        nc.stop()
+
         # Outbound TLS name checks against openssl s_server.
         for cert, domain, extra, want in (("server", "sip.test.example", [], "OK"),
                                           ("wrong", "sip.test.example", [], "name mismatch"),
