@@ -325,20 +325,29 @@ static void route_preprocess(struct req *r)
 
 static int apply_route_removal(struct req *r)
 {
-	/* Remove the later value first so the indices of the first stay
-	 * right when both are on one line. */
-	for (unsigned i = r->nroute_rm; i-- > 0;) {
-		size_t idx = r->route_rm[i][0], nth = r->route_rm[i][1];
+	/* Our values are a prefix of the Route set: per header line, drop
+	 * the line when all its values go, else keep it from the first
+	 * value that stays (two cuts in one line would overlap). */
+	for (unsigned i = 0; i < r->nroute_rm;) {
+		size_t idx = r->route_rm[i][0], k = 0, nvals = 0;
+		const struct sip_hdr *h = &r->m->hdrs[idx];
+		rp_str it = h->value, v, keep = RP_STR_NULL;
 
-		if (i == 1 && r->route_rm[0][0] == idx) {
-			/* Both on one header line: remove the line if they were
-			 * all of it, else value by value (second first). */
-			if (sip_edit_remove_value(r->e, idx, nth) != SIP_OK)
-				return -EINVAL;
-			continue;
+		while (i < r->nroute_rm && r->route_rm[i][0] == idx) {
+			k++;
+			i++;
 		}
-		if (sip_edit_remove_value(r->e, idx, nth) != SIP_OK)
+		while (sip_hdr_list_next(&it, &v)) {
+			if (nvals == k)
+				keep = rp_str_make(v.p, (size_t)(h->value.p + h->value.n - v.p));
+			nvals++;
+		}
+		if (nvals <= k) {
+			if (sip_edit_remove_header(r->e, idx) != SIP_OK)
+				return -EINVAL;
+		} else if (sip_edit_replace_value(r->e, idx, keep) != SIP_OK) {
 			return -EINVAL;
+		}
 	}
 	return 0;
 }

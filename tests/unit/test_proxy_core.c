@@ -625,6 +625,35 @@ START_TEST(loose_route_removes_ours)
 }
 END_TEST
 
+START_TEST(double_route_of_ours_in_one_line)
+{
+	long i;
+	char v[256];
+
+	/* After a double Record-Route both of our entries come back, often
+	 * in one Route line; a third value stays. */
+	feed_tp(RP_TP_TCP, 40001, "BYE sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/TCP 127.0.0.1:40001;branch=z9hG4bKdr1\r\n"
+		"Route: <sip:127.0.0.1:5060;transport=tcp;lr>, <sip:127.0.0.1:5060;lr>\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@example.org>;tag=b1\r\nCall-ID: dr1\r\nCSeq: 5 BYE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5080, "BYE sip:bob@127.0.0.1:5080 ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(count_hdr(i, "Route"), 0);
+	feed_tp(RP_TP_TCP, 40001, "BYE sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/TCP 127.0.0.1:40001;branch=z9hG4bKdr2\r\n"
+		"Route: <sip:127.0.0.1:5060;transport=tcp;lr>, <sip:127.0.0.1:5060;lr>, "
+		"<sip:127.0.0.1:5091;lr>\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@example.org>;tag=b1\r\nCall-ID: dr2\r\nCSeq: 5 BYE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5091, "BYE sip:bob@127.0.0.1:5080 ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(hdr(i, "Route", v, sizeof(v)), "<sip:127.0.0.1:5091;lr>");
+}
+END_TEST
+
 START_TEST(strict_router_ruri)
 {
 	long i;
@@ -783,6 +812,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, malformed_gets_400_with_reason);
 	tcase_add_test(tc, proxy_require_420);
 	tcase_add_test(tc, loose_route_removes_ours);
+	tcase_add_test(tc, double_route_of_ours_in_one_line);
 	tcase_add_test(tc, strict_router_ruri);
 	tcase_add_test(tc, double_rr_on_transport_change);
 	tcase_add_test(tc, script_reply_and_drop);

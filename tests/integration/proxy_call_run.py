@@ -1,0 +1,331 @@
+#!/usr/bin/env python3
+"""proxy_call_run.py PROXY: calls through rampart-proxy's core on loopback.
+
+sipp UAC -> rampart-proxy -> sipp UAS with our own scenarios
+(proxy_call_*.xml): a full call over UDP and over TCP (TCP in, UDP out:
+double Record-Route), a 486 relayed back with the proxy's hop-by-hop ACK,
+serial failover (the trunk's first address is a dead port: Timer B with
+short timers, then the second address answers). Raw sockets for what sipp
+cannot show: CANCEL before the answer (487 to the caller), an INVITE
+retransmission absorbed (the callee sees one), malformed requests get 400
+while calls go on.
+
+Every port is picked free by the kernel; sipp's control and media ports are
+pinned (-cp/-mp); every wait is bounded."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROXY = sys.argv[1]
+failures = []
+
+
+def check(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + str(detail)[-3000:]))
+    sys.stdout.flush()
+    if not cond:
+        failures.append(name)
+
+
+def free_port(kind=socket.SOCK_DGRAM, pair=False):
+    """A free port (for pair=True also port+2 free, for sipp's media)."""
+    for _ in range(50):
+        s = socket.socket(socket.AF_INET, kind)
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        s.close()
+        if not pair:
+            return p
+        if p + 2 > 65535:
+            continue
+        try:
+            t = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            t.bind(("127.0.0.1", p + 2))
+            t.close()
+            return p
+        except OSError:
+            continue
+    raise RuntimeError("no free port")
+
+
+class Proxy:
+    def __init__(self, tmp, cfg):
+        self.log = os.path.join(tmp, "proxy.log")
+        path = os.path.join(tmp, "proxy.conf")
+        with open(path, "w") as f:
+            f.write(cfg)
+        self.f = open(self.log, "w")
+        self.p = subprocess.Popen([PROXY, "--config", path, "--state-dir", tmp,
+                                   "--workers", "2", "--log-level", "info",
+                                   "--control", "none",
+                                   "--listen", "udp:127.0.0.1:0",
+                                   "--listen", "tcp:127.0.0.1:0"],
+                                  stdout=self.f, stderr=subprocess.STDOUT)
+        self.ports = {}
+        deadline = time.time() + 10
+        while time.time() < deadline and "running" not in self.text():
+            if self.p.poll() is not None:
+                break
+            time.sleep(0.05)
+        for tp, port in re.findall(r"listening on (\w+):127\.0\.0\.1:(\d+)", self.text()):
+            self.ports[tp] = int(port)
+        if "udp" not in self.ports or "tcp" not in self.ports:
+            raise RuntimeError("proxy did not start:\n" + self.text())
+
+    def text(self):
+        with open(self.log) as f:
+            return f.read()
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def stop(self):
+        if self.alive():
+            self.p.send_signal(signal.SIGTERM)
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.f.close()
+
+
+def sipp_cmd(tmp, scen, port, transport, extra):
+    return ["sipp", "-sf", os.path.join(HERE, scen), "-t", transport,
+            "-i", "127.0.0.1", "-p", str(port), "-m", "1",
+            "-cp", str(free_port()), "-mp", str(free_port(pair=True)),
+            "-timeout", "25s", "-timeout_error", "-nostdin", "-trace_err",
+            "-trace_msg"] + extra
+
+
+def run_call(tmp, name, uac, uas, proxy_port, service="bob", transport="u1",
+             uas_port=None, uac_extra=()):
+    """Runs one sipp UAS (in the background) and one sipp UAC against it
+    through the proxy. Returns (ok, detail, uas message trace)."""
+    d = os.path.join(tmp, name)
+    os.makedirs(d, exist_ok=True)
+    uas_port = uas_port or free_port()
+    uas_p = subprocess.Popen(sipp_cmd(d, uas, uas_port, "u1", []), cwd=d,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    time.sleep(0.3)
+    uac_port = free_port(socket.SOCK_STREAM if transport == "t1" else socket.SOCK_DGRAM)
+    cmd = sipp_cmd(d, uac, uac_port, transport,
+                   ["-s", service, "-rsa", "127.0.0.1:%d" % proxy_port,
+                    "127.0.0.1:%d" % uas_port] + list(uac_extra))
+    uac = subprocess.run(cmd, cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                         timeout=60)
+    try:
+        uas_out = uas_p.communicate(timeout=30)[0]
+    except subprocess.TimeoutExpired:
+        uas_p.kill()
+        uas_out = uas_p.communicate()[0]
+    trace = ""
+    for fn in os.listdir(d):
+        if fn.startswith(os.path.basename(uas).replace(".xml", "")) and fn.endswith("_messages.log"):
+            with open(os.path.join(d, fn), errors="replace") as f:
+                trace = f.read()
+    errs = ""
+    for fn in os.listdir(d):
+        if fn.endswith("_errors.log"):
+            with open(os.path.join(d, fn), errors="replace") as f:
+                errs += fn + ":\n" + f.read()[-1500:]
+    ok = uac.returncode == 0 and uas_p.returncode == 0
+    detail = ("uac rc=%d uas rc=%s\n%s\n%s\n%s" %
+              (uac.returncode, uas_p.returncode, uac.stdout.decode(errors="replace")[-1200:],
+               uas_out.decode(errors="replace")[-800:], errs))
+    return ok, detail, trace
+
+
+def msg(method, ruri, branch, call_id, cseq, port, extra="", to_tag=""):
+    return ("%s %s SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=%s;rport\r\n"
+            "Max-Forwards: 70\r\nFrom: <sip:alice@test>;tag=fa\r\n"
+            "To: <%s>%s\r\nCall-ID: %s\r\nCSeq: %d %s\r\n"
+            "Contact: <sip:alice@127.0.0.1:%d>\r\n%sContent-Length: 0\r\n\r\n"
+            % (method, ruri, port, branch, ruri, to_tag, call_id, cseq,
+               method if method != "ACK" else "ACK", port, extra)).encode()
+
+
+def recv_all(sock, seconds):
+    """Every datagram that arrives within 'seconds'."""
+    out = []
+    deadline = time.time() + seconds
+    while True:
+        left = deadline - time.time()
+        if left <= 0:
+            return out
+        sock.settimeout(left)
+        try:
+            data, addr = sock.recvfrom(65535)
+        except socket.timeout:
+            return out
+        out.append((data.decode(errors="replace"), addr))
+
+
+def recv_until(sock, pred, seconds):
+    deadline = time.time() + seconds
+    while True:
+        left = deadline - time.time()
+        if left <= 0:
+            return None
+        sock.settimeout(left)
+        try:
+            data, addr = sock.recvfrom(65535)
+        except socket.timeout:
+            return None
+        text = data.decode(errors="replace")
+        if pred(text):
+            return text, addr
+
+
+def answer(req, code, reason, to_tag="tb"):
+    """A response from a raw-socket callee: Via lines copied."""
+    vias = [l for l in req.split("\r\n") if l.lower().startswith("via:")]
+    get = lambda h: next((l for l in req.split("\r\n") if l.lower().startswith(h)), "")
+    to = get("to:")
+    if "tag=" not in to:
+        to += ";tag=" + to_tag
+    return ("SIP/2.0 %d %s\r\n%s\r\n%s\r\n%s\r\n%s\r\n%s\r\nContent-Length: 0\r\n\r\n"
+            % (code, reason, "\r\n".join(vias), get("from:"), to, get("call-id:"),
+               get("cseq:"))).encode()
+
+
+def udp_sock():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    return s, s.getsockname()[1]
+
+
+def main():
+    if subprocess.run(["which", "sipp"], capture_output=True).returncode != 0:
+        print("sipp not installed: skipped")
+        return 77
+    tmp = tempfile.mkdtemp(prefix="rp-call-")
+    dead = free_port()          # nothing listens here
+    fo_uas = free_port()
+    cfg = """
+log_level = info;
+timer_t1 = 50;
+domain = "example.com";
+listen udp 127.0.0.1:5060;
+trunk tr {
+    address = "127.0.0.1:%d", "127.0.0.1:%d";
+    inbound { source = 192.0.2.1; }
+}
+route request {
+    if (has_header("Route")) { relay; }
+    if (method == "ACK" || method == "CANCEL") { relay; }
+    if (ruri.user == "failover") { record_route; relay tr; }
+    record_route;
+    relay;
+}
+""" % (dead, fo_uas)
+    proxy = Proxy(tmp, cfg)
+    udp, tcp = proxy.ports["udp"], proxy.ports["tcp"]
+    try:
+        ok, detail, _ = run_call(tmp, "udp", "proxy_call_uac.xml", "proxy_call_uas.xml", udp)
+        check("full call over UDP (INVITE/100/180/200/ACK/BYE/200)", ok, detail)
+
+        ok, detail, _ = run_call(tmp, "tcp", "proxy_call_uac.xml", "proxy_call_uas.xml", tcp,
+                                 transport="t1")
+        check("full call TCP in, UDP out (double Record-Route)", ok, detail)
+
+        ok, detail, trace = run_call(tmp, "busy", "proxy_call_busy_uac.xml",
+                                     "proxy_call_busy_uas.xml", udp)
+        check("486 relayed back, caller's ACK absorbed", ok, detail)
+        inv = re.search(r"^INVITE sip:[^\n]*\n(?:Via|v): [^\n]*?branch=([^;\s,]+)", trace, re.M)
+        ack = re.search(r"^ACK sip:[^\n]*\n(?:Via|v): [^\n]*?branch=([^;\s,]+)", trace, re.M)
+        check("hop-by-hop ACK has the INVITE's branch",
+              inv and ack and inv.group(1) == ack.group(1), trace[-2000:])
+        check("only the proxy's ACK reached the callee", trace.count("ACK sip:") == 1,
+              trace[-2000:])
+
+        t0 = time.time()
+        ok, detail, _ = run_call(tmp, "failover", "proxy_call_uac.xml",
+                                 "proxy_call_uas.xml", udp, service="failover",
+                                 uas_port=fo_uas)
+        check("failover: dead first trunk address, second answers", ok, detail)
+        check("failover waited for Timer B (64*T1 = 3.2 s)", time.time() - t0 >= 3.0,
+              time.time() - t0)
+
+        # CANCEL before the answer, with raw sockets on both sides.
+        caller, cport = udp_sock()
+        callee, eport = udp_sock()
+        ruri = "sip:bob@127.0.0.1:%d" % eport
+        caller.sendto(msg("INVITE", ruri, "z9hG4bKcx1", "cancel-1", 1, cport), ("127.0.0.1", udp))
+        got = recv_until(callee, lambda t: t.startswith("INVITE "), 3)
+        check("CANCEL: INVITE reached the callee", got is not None)
+        if got:
+            inv_text, paddr = got
+            callee.sendto(answer(inv_text, 180, "Ringing"), paddr)
+            check("CANCEL: 180 relayed",
+                  recv_until(caller, lambda t: t.startswith("SIP/2.0 180"), 3) is not None)
+            caller.sendto(msg("CANCEL", ruri, "z9hG4bKcx1", "cancel-1", 1, cport),
+                          ("127.0.0.1", udp))
+            r = recv_until(caller, lambda t: t.startswith("SIP/2.0 200") and "CANCEL" in t, 3)
+            check("CANCEL: 200 to the CANCEL", r is not None)
+            c = recv_until(callee, lambda t: t.startswith("CANCEL "), 3)
+            check("CANCEL: sent on to the callee with the INVITE's branch",
+                  c is not None and re.search(r"branch=([^;\r]+)", c[0]).group(1) ==
+                  re.search(r"branch=([^;\r]+)", inv_text).group(1), c)
+            if c:
+                callee.sendto(answer(c[0], 200, "OK"), c[1])
+            callee.sendto(answer(inv_text, 487, "Request Terminated"), paddr)
+            r = recv_until(caller, lambda t: t.startswith("SIP/2.0 487"), 3)
+            check("CANCEL: 487 back to the caller", r is not None)
+            a = recv_until(callee, lambda t: t.startswith("ACK "), 3)
+            check("CANCEL: proxy ACKed the 487 itself", a is not None)
+            if r:
+                caller.sendto(msg("ACK", ruri, "z9hG4bKcx1", "cancel-1", 1, cport,
+                                  to_tag=";tag=tb"), ("127.0.0.1", udp))
+
+        # An INVITE retransmission is absorbed: the callee sees one INVITE.
+        ruri = "sip:bob@127.0.0.1:%d" % eport
+        inv = msg("INVITE", ruri, "z9hG4bKrt1", "retrans-1", 1, cport)
+        caller.sendto(inv, ("127.0.0.1", udp))
+        got = recv_until(callee, lambda t: t.startswith("INVITE ") and "retrans-1" in t, 3)
+        if got:
+            callee.sendto(answer(got[0], 100, "Trying"), got[1])
+        time.sleep(0.1)
+        caller.sendto(inv, ("127.0.0.1", udp))
+        caller.sendto(inv, ("127.0.0.1", udp))
+        more = [t for t, _ in recv_all(callee, 1.0) if t.startswith("INVITE ")]
+        check("INVITE retransmissions absorbed (callee saw one)", got is not None and not more,
+              more)
+        trying = [t for t, _ in recv_all(caller, 0.5) if t.startswith("SIP/2.0 100")]
+        check("each retransmission got the 100 again", len(trying) >= 2, trying)
+        if got:
+            callee.sendto(answer(got[0], 486, "Busy Here"), got[1])
+
+        # Malformed requests get 400 with the parser's reason; calls go on.
+        bad = (b"INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKbad\r\n"
+               b"From: <sip:a@test>;tag=1\r\nTo: <sip:b@test>\r\nCall-ID: bad-1\r\n"
+               b"CSeq: abc INVITE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n" % cport)
+        caller.sendto(bad, ("127.0.0.1", udp))
+        r = recv_until(caller, lambda t: "bad-1" in t, 3)
+        check("malformed request: 400 with the parser's reason",
+              r is not None and r[0].startswith("SIP/2.0 400 Bad CSeq"), r)
+        caller.sendto(b"\x00\x01garbage\r\n\r\n", ("127.0.0.1", udp))
+        caller.sendto(b"SIP/2.0 200 OK\r\nVia: nonsense\r\n\r\n", ("127.0.0.1", udp))
+        ok, detail, _ = run_call(tmp, "after-bad", "proxy_call_uac.xml",
+                                 "proxy_call_uas.xml", udp)
+        check("a call still works after malformed input", ok, detail)
+        check("proxy still running", proxy.alive(), proxy.text()[-2000:])
+    finally:
+        proxy.stop()
+    if failures:
+        print("proxy log tail:\n" + proxy.text()[-4000:])
+        print("FAILED: " + ", ".join(failures))
+        return 1
+    print("all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
