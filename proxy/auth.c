@@ -1027,7 +1027,8 @@ int rp_auth_client_authorize(struct rp_auth_client *c,
 	size_t off = 0;
 	int rc;
 
-	if (!cr->username || rp_digest_hex_len(c->alg) == 0)
+	if (!cr->username || rp_digest_hex_len(c->alg) == 0 ||
+	    strpbrk(cr->username, "\r\n"))
 		return -EINVAL;
 	for (size_t i = 0; i < uri.n; i++)
 		if (uri.p[i] == '"' || uri.p[i] == '\\' || uri.p[i] == '\r' || uri.p[i] == '\n')

@@ -788,8 +788,6 @@ unwind:
 	}
 	if (counted)
 		atomic_fetch_sub(&r->nbindings, adds);
-	if (rec)
-		rec_drop_if_empty(r, sh, rec);
 	goto unlock;
 done:
 	res = RP_REG_OK;
@@ -798,9 +796,11 @@ done:
 	info->removed = (unsigned)removes;
 	info->bindings = rec ? rec->n : 0;
 	write_contacts(rec, now_ms, hdr_buf, hdr_bufsz, info);
+unlock:
+	/* Expired bindings purged above may have left the record empty,
+	 * whatever the outcome. */
 	if (rec)
 		rec_drop_if_empty(r, sh, rec);
-unlock:
 	pthread_mutex_unlock(&sh->mu);
 	free(cs);
 	if (res == RP_REG_OK)

@@ -345,6 +345,17 @@ START_TEST(expiry_sweep)
 	ck_assert_uint_eq(st.aors, 0);
 	ck_assert_uint_eq(st.expired, 3);
 	ck_assert_uint_eq(rp_registrar_sweep(reg, T0 + 999999), 0);
+
+	/* A refused REGISTER on an AOR whose bindings all expired leaves no
+	 * empty record behind. */
+	ck_assert_int_eq(alice("c2", 1, "Contact: <sip:alice@192.0.2.1>;expires=60\r\n",
+		T0 + 1000000), RP_REG_OK);
+	ck_assert_int_eq(alice("c2", 2, "Contact: <sip:a@192.0.2.1>, <sip:a@192.0.2.2>, "
+		"<sip:a@192.0.2.3>, <sip:a@192.0.2.4>, <sip:a@192.0.2.5>, <sip:a@192.0.2.6>\r\n",
+		T0 + 1060000), RP_REG_TOO_MANY_CONTACTS);
+	rp_registrar_stats(reg, &st);
+	ck_assert_uint_eq(st.aors, 0);
+	ck_assert_uint_eq(st.bindings, 0);
 }
 END_TEST
 
