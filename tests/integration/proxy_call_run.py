@@ -285,6 +285,28 @@ route request {
                 caller.sendto(msg("ACK", ruri, "z9hG4bKcx1", "cancel-1", 1, cport,
                                   to_tag=";tag=tb"), ("127.0.0.1", udp))
 
+        # The same with sipp as the caller (proxy_call_cancel_uac.xml).
+        d = os.path.join(tmp, "cancel-sipp")
+        os.makedirs(d, exist_ok=True)
+        uac = subprocess.Popen(sipp_cmd(d, "proxy_call_cancel_uac.xml", free_port(), "u1",
+                                        ["-s", "bob", "-rsa", "127.0.0.1:%d" % udp,
+                                         "127.0.0.1:%d" % eport]),
+                               cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        got = recv_until(callee, lambda t: t.startswith("INVITE "), 5)
+        if got:
+            callee.sendto(answer(got[0], 180, "Ringing"), got[1])
+            c = recv_until(callee, lambda t: t.startswith("CANCEL "), 5)
+            if c:
+                callee.sendto(answer(c[0], 200, "OK"), c[1])
+            callee.sendto(answer(got[0], 487, "Request Terminated"), got[1])
+        try:
+            out = uac.communicate(timeout=40)[0]
+        except subprocess.TimeoutExpired:
+            uac.kill()
+            out = uac.communicate()[0]
+        check("sipp caller: CANCEL gets 200, INVITE gets 487", uac.returncode == 0,
+              out.decode(errors="replace")[-1500:])
+
         # An INVITE retransmission is absorbed: the callee sees one INVITE.
         ruri = "sip:bob@127.0.0.1:%d" % eport
         inv = msg("INVITE", ruri, "z9hG4bKrt1", "retrans-1", 1, cport)
