@@ -8,7 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth.h"
 #include "cfg_eval.h"
+#include "registrar.h"
 #include "rp_buf.h"
 #include "rp_hash.h"
 #include "rp_log.h"
@@ -37,6 +39,9 @@ struct rp_core {
 	void *send_arg;
 	rp_core_body_hook body_hook;
 	void *body_hook_arg;
+	rp_registrar *reg;
+	rp_auth *auth;
+	_Atomic uint64_t next_sweep;
 	uint8_t key[16];
 	pthread_t thr;
 	bool thr_started;
@@ -83,6 +88,8 @@ struct req {
 	rp_str ruri;                    /* current Request-URI */
 	struct sip_uri ruri_p;
 	bool ruri_changed, rr, replied, relay;
+	bool have_dst;                  /* lookup(): where the contact registered from */
+	struct rp_txn_dest dst;
 	const struct cfg_trunk *trunk;
 	/* Route values of ours to remove: (header index, nth value). */
 	size_t route_rm[2][2];
@@ -480,6 +487,25 @@ static int op_reply(void *mv, unsigned code, rp_str reason, const rp_str *hdrs,
 	return 0;
 }
 
+/* Replies with extra header lines given as one CRLF-terminated block. */
+static void reply_lines(struct req *r, unsigned code, rp_str reason, const char *blk,
+	size_t n)
+{
+	rp_str lines[16];
+	unsigned nl = 0;
+	size_t i = 0;
+
+	while (i < n && nl < 16) {
+		const char *e = memmem(blk + i, n - i, "\r\n", 2);
+		size_t len = e ? (size_t)(e - (blk + i)) : n - i;
+
+		if (len)
+			lines[nl++] = rp_str_make(blk + i, len);
+		i += len + 2;
+	}
+	op_reply(r, code, reason, lines, nl);
+}
+
 static int op_relay(void *mv, const struct cfg_trunk *trunk)
 {
 	struct req *r = mv;
@@ -634,31 +660,94 @@ static int op_record_route(void *mv)
 	return 0;
 }
 
-/* Registrar and digest authentication are not wired in yet: say so
- * rather than pretend (an 'authenticate' that let requests through
- * would be a hole). */
+/* Digest authentication (auth.h): 1 when the credentials are good, else
+ * the challenge / refusal is sent and 0 returned. */
 static int op_authenticate(void *mv, enum cfg_auth kind, rp_str realm)
 {
 	struct req *r = mv;
+	bool reg = r->m->method == SIP_METHOD_REGISTER;
+	bool proxy = kind == CFG_AUTH_PROXY || (kind == CFG_AUTH_AUTO && !reg);
+	enum rp_auth_result res = RP_AUTH_NO_CREDENTIALS;
+	struct rp_auth_info info;
+	char buf[2048];
+	size_t n = 0;
+	unsigned code;
 
-	(void)kind;
-	(void)realm;
-	op_reply(r, 501, RP_STR_LIT("Authentication Not Available"), NULL, 0);
+	if (!realm.n)
+		realm = rp_str_cstr(cfg_settings(r->cfg)->realm ?
+			cfg_settings(r->cfg)->realm : "rampart");
+	if (kind == CFG_AUTH_AUTO) {
+		res = rp_auth_verify(r->core->auth, r->m, realm, proxy, r->cfg, r->now, &info);
+		if (res == RP_AUTH_OK)
+			return 1;
+		rp_info("%.*s from %.*s: authentication failed (%s)", RP_STR_FMT(r->m->method_str),
+			RP_STR_FMT(r->m->from.uri.raw), rp_auth_result_name(res));
+	}
+	code = kind == CFG_AUTH_AUTO ? rp_auth_result_status(res, reg) : proxy ? 407 : 401;
+	if (code == 401 || code == 407) {
+		if (rp_auth_challenge(r->core->auth, realm, code == 407, rp_auth_result_stale(res),
+			r->now, buf, sizeof(buf), &n) < 0) {
+			op_reply(r, 500, RP_STR_NULL, NULL, 0);
+			return 0;
+		}
+	}
+	reply_lines(r, code, RP_STR_NULL, buf, n);
 	return 0;
 }
 
+/* REGISTER (registrar.h): the binding keeps where the REGISTER came from,
+ * so requests to a UA behind NAT go back to that address and flow. */
 static int op_save(void *mv)
 {
 	struct req *r = mv;
+	struct rp_reg_source src = { .tp = r->mi->tp, .addr = r->mi->peer };
+	struct rp_reg_save_info info = { 0 };
+	char buf[4096];
+	enum rp_reg_result res;
+	unsigned code;
 
-	op_reply(r, 501, RP_STR_LIT("Registrar Not Available"), NULL, 0);
+	if (r->m->method != SIP_METHOD_REGISTER) {
+		op_reply(r, 405, RP_STR_NULL, NULL, 0);
+		return 0;
+	}
+	res = rp_registrar_save(r->core->reg, r->m, &src, r->now, buf, sizeof(buf), &info);
+	code = rp_reg_result_status(res);
+	if (res == RP_REG_OK) {
+		reply_lines(r, 200, RP_STR_NULL, buf, info.hdr_len);
+	} else if (res == RP_REG_INTERVAL_TOO_BRIEF) {
+		int k = snprintf(buf, sizeof(buf), "Min-Expires: %u\r\n", info.min_expires);
+
+		reply_lines(r, code, RP_STR_NULL, buf, (size_t)k);
+	} else {
+		op_reply(r, code, rp_str_cstr(rp_reg_result_reason(res)), NULL, 0);
+	}
 	return 0;
 }
 
 static int op_lookup(void *mv)
 {
-	(void)mv;
-	return 0;
+	struct req *r = mv;
+	struct rp_reg_list *l = NULL;
+	int rc, found = 0;
+
+	rc = rp_registrar_lookup(r->core->reg, &r->ruri_p, r->now, &l);
+	if (rc < 0)
+		return rc == -EINVAL ? 0 : rc;
+	if (l->count) {
+		const struct rp_reg_contact *b = &l->v[0];
+
+		rc = set_ruri(r, rp_str_cstr(b->uri));
+		if (rc == 0) {
+			/* Send to where it registered from (NAT), over its flow. */
+			memset(&r->dst, 0, sizeof(r->dst));
+			r->dst.tp = b->tp;
+			r->dst.addr = b->source;
+			r->have_dst = true;
+			found = 1;
+		}
+	}
+	rp_reg_list_free(l);
+	return rc < 0 ? rc : found;
 }
 
 static int op_set_media(void *mv, enum cfg_media_enc enc)
@@ -730,6 +819,13 @@ static int targets(struct req *r)
 	}
 	const struct sip_uri *u = r->have_route ? &r->route0.uri : &r->ruri_p;
 	struct target *g = &pc->tg[0];
+
+	if (r->have_dst && !r->have_route) {
+		g->d = r->dst;
+		g->d.tls_domain = NULL;  /* back over the UA's own connection */
+		pc->ntg = 1;
+		return 0;
+	}
 
 	if (u->scheme != SIP_SCHEME_SIP && u->scheme != SIP_SCHEME_SIPS)
 		return -EHOSTUNREACH;
@@ -1464,10 +1560,19 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 	tc.t4_ms = cc->t4_ms ? cc->t4_ms : st->timer_t4_ms;
 	tc.timer_c_ms = cc->timer_c_ms;
 	tc.shards = cc->shards;
+	struct rp_reg_opts ro = { .min_expires = st->reg_min_expires,
+		.max_expires = st->reg_max_expires, .default_expires = st->reg_default_expires };
 	rc = rp_rand_bytes(c->key, sizeof(c->key));
 	if (rc == 0)
 		rc = rp_txn_layer_new(&tc, &txl_ops, c, &c->txl);
+	if (rc == 0)
+		rc = rp_registrar_new(&ro, &c->reg);
+	if (rc == 0)
+		rc = rp_auth_new(NULL, &c->auth);
 	if (rc < 0) {
+		rp_auth_free(c->auth);
+		rp_registrar_free(c->reg);
+		rp_txn_layer_free(c->txl);
 		free(c);
 		return rc;
 	}
@@ -1493,6 +1598,8 @@ void rp_core_free(rp_core *c)
 		pthread_join(c->thr, NULL);
 	}
 	rp_txn_layer_free(c->txl);
+	rp_registrar_free(c->reg);
+	rp_auth_free(c->auth);
 	cfg_holder_fini(&c->holder);
 	pthread_mutex_destroy(&c->lmu);
 	free(c);
@@ -1510,7 +1617,11 @@ void rp_core_set_cfg(rp_core *c, struct cfg *cfg)
 
 void rp_core_tick(rp_core *c, uint64_t now)
 {
+	uint64_t next = atomic_load(&c->next_sweep);
+
 	rp_txn_expire(c->txl, now);
+	if (now >= next && atomic_compare_exchange_strong(&c->next_sweep, &next, now + 1000))
+		rp_registrar_sweep(c->reg, now);
 }
 
 static void *timer_main(void *arg)

@@ -28,6 +28,9 @@ static const char cfg_text[] =
 	"route request {\n"
 	"  if (has_header(\"Route\")) { relay; }\n"
 	"  if (method == \"ACK\" || method == \"CANCEL\") { relay; }\n"
+	"  if (method == \"REGISTER\") { save; }\n"
+	"  if (ruri.user == \"authme\") { authenticate; reply 200 \"Authenticated\"; }\n"
+	"  if (ruri.user == \"carol\") { if (!lookup()) { reply 404 \"Not Found\"; } relay; }\n"
 	"  if (ruri.user == \"busy\") { reply 486 \"Busy Here\"; }\n"
 	"  if (ruri.user == \"dropme\") { drop; }\n"
 	"  if (ruri.user =~ '^trunk') { record_route; relay tr; }\n"
@@ -789,6 +792,52 @@ START_TEST(all_transactions_end)
 }
 END_TEST
 
+START_TEST(register_then_call_goes_to_source)
+{
+	long i;
+	char v[256];
+
+	feed(5075, "INVITE sip:carol@example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKnr;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:carol@example.com>\r\nCall-ID: nr\r\nCSeq: 1 INVITE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	ck_assert_int_ge(find_sent(5075, "SIP/2.0 404 ", 0), 0);
+	/* carol registers from behind a NAT: her Contact is a private
+	 * address, the REGISTER comes from 127.0.0.1:5076. */
+	feed(5076, "REGISTER sip:example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 10.0.0.5:5062;branch=z9hG4bKreg;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:carol@example.com>;tag=c1\r\n"
+		"To: <sip:carol@example.com>\r\nCall-ID: reg1\r\nCSeq: 1 REGISTER\r\n"
+		"Contact: <sip:carol@10.0.0.5:5062>\r\nExpires: 300\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5076, "SIP/2.0 200 ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert(strstr(hdr(i, "Contact", v, sizeof(v)), "sip:carol@10.0.0.5:5062"));
+	ck_assert(strstr(hdr(i, "Via", v, sizeof(v)), "received=127.0.0.1;rport=5076"));
+	feed(5070, "INVITE sip:carol@example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKcr;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:carol@example.com>\r\nCall-ID: cr\r\nCSeq: 1 INVITE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	/* To the contact URI, sent where the REGISTER came from. */
+	ck_assert_int_ge(find_sent(5076, "INVITE sip:carol@10.0.0.5:5062 SIP/2.0", 0), 0);
+}
+END_TEST
+
+START_TEST(authenticate_challenges)
+{
+	long i;
+	char v[512];
+
+	feed(5070, INVITE("sip:authme@example.com", "au1", "z9hG4bKau1", ""));
+	i = find_sent(5070, "SIP/2.0 407 ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert(strstr(hdr(i, "Proxy-Authenticate", v, sizeof(v)), "Digest realm=\"rampart\""));
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 200 "), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_core");
@@ -820,6 +869,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, options_to_self_200);
 	tcase_add_test(tc, non_invite_timer_e_and_cached_final);
 	tcase_add_test(tc, all_transactions_end);
+	tcase_add_test(tc, register_then_call_goes_to_source);
+	tcase_add_test(tc, authenticate_challenges);
 	suite_add_tcase(s, tc);
 	return s;
 }
