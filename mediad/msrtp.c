@@ -75,7 +75,7 @@ static const struct {
 	{"SRTP_NULL_HMAC_SHA1_32", MSRTP_NULL_HMAC_SHA1_32},
 };
 
-struct icm_share;
+struct evp_share;
 
 /* One SSRC libsrtp holds a stream for. */
 struct slot {
@@ -94,7 +94,7 @@ struct slot {
  * four per session. */
 struct msrtp {
 	srtp_t s;
-	struct icm_share *icm; /* the EVP context its AES-CM ciphers share, or NULL */
+	struct evp_share *evp; /* the EVP context its ciphers share, or NULL */
 	struct slot *slots;    /* inline[] or, past MSRTP_INLINE_SLOTS, the heap */
 	/* Only for protect calls whose buffer lacks MSRTP_TRAILER_ROOM. */
 	uint8_t *scratch;
@@ -317,37 +317,42 @@ static srtp_err_status_t hmac_alloc(srtp_auth_t **ap, int key_len, int out_len)
 	return srtp_err_status_ok;
 }
 
-/* ---- AES-CM for libsrtp: one EVP context per msrtp context -------------- */
+/* ---- AES-CM and AES-GCM for libsrtp: one EVP context per msrtp context -- */
 
 /* libsrtp gives every session key its own cipher: RTP and RTCP each hold an
- * EVP_CIPHER_CTX (~650 bytes of libcrypto state), and key derivation makes a
- * third for a moment. This AES-CM (installed with srtp_replace_cipher_type(),
- * public API; libsrtp runs its own known-answer tests on it first) keeps
- * only the key and salt per cipher and lets the ciphers made for one msrtp
- * context share one EVP context, re-keyed when a different cipher uses it:
- * RTP keeps it keyed, so that happens twice per RTCP packet (every few
- * seconds), not per RTP packet. Ciphers made outside msrtp_new/set_roc get
- * an EVP context of their own. The Debian (NSS) build gets libcrypto's AES
- * this way too. */
-struct icm_share {
+ * EVP_CIPHER_CTX (~650 bytes of libcrypto state for AES-CTR, ~1.1 KiB for
+ * GCM; Debian's NSS build ~8 KiB), and key derivation makes one more for a
+ * moment. These ciphers (installed with srtp_replace_cipher_type(), public
+ * API; libsrtp runs its own known-answer tests on them first) keep only the
+ * key (and salt) per cipher and let the ciphers made for one msrtp context
+ * share one EVP context, re-keyed when a different cipher uses it: RTP keeps
+ * it keyed, so that happens twice per RTCP packet (every few seconds), not
+ * per RTP packet. Ciphers made outside msrtp_new/set_roc get an EVP context
+ * of their own. The Debian (NSS) build gets libcrypto's AES this way too. */
+struct evp_share {
 	EVP_CIPHER_CTX *ctx;
-	const void *keyed;        /* the cipher whose key ctx holds, or NULL */
-	struct icm_share **home;  /* the msrtp's pointer to it, cleared on free */
-	unsigned refs;            /* ciphers using it */
+	const void *keyed;       /* the cipher whose key ctx holds, or NULL */
+	struct evp_share **home; /* the msrtp's pointer to it, cleared on free */
+	unsigned refs;           /* ciphers using it */
 };
 
-struct lean_icm {
+enum lean_kind { LK_ICM, LK_GCM };
+
+struct lean_cipher {
 	srtp_cipher_t c; /* first: dealloc gets &c back */
-	struct icm_share *sh;
-	uint8_t key_size;
+	struct evp_share *sh;
+	uint8_t kind;     /* enum lean_kind */
+	uint8_t key_size; /* AES key bytes */
+	uint8_t tag_len;  /* GCM */
+	uint8_t enc;      /* GCM: 1 encrypt, 0 decrypt, 2 not set */
 	uint8_t key[32];
-	uint8_t salt[14];
+	uint8_t salt[14]; /* AES-CM: the counter offset */
 };
 
 /* Set by msrtp around the libsrtp calls that make ciphers for one context. */
-static _Thread_local struct icm_share **icm_hint;
+static _Thread_local struct evp_share **evp_hint;
 
-static void icm_share_put(struct icm_share *sh)
+static void evp_share_put(struct evp_share *sh)
 {
 	if (sh && --sh->refs == 0) {
 		if (sh->home)
@@ -357,13 +362,13 @@ static void icm_share_put(struct icm_share *sh)
 	}
 }
 
-static struct icm_share *icm_share_get(void)
+static struct evp_share *evp_share_get(void)
 {
-	if (icm_hint && *icm_hint) {
-		(*icm_hint)->refs++;
-		return *icm_hint;
+	if (evp_hint && *evp_hint) {
+		(*evp_hint)->refs++;
+		return *evp_hint;
 	}
-	struct icm_share *sh = calloc(1, sizeof(*sh));
+	struct evp_share *sh = calloc(1, sizeof(*sh));
 	if (!sh)
 		return NULL;
 	if (!(sh->ctx = EVP_CIPHER_CTX_new())) {
@@ -371,125 +376,216 @@ static struct icm_share *icm_share_get(void)
 		return NULL;
 	}
 	sh->refs = 1;
-	if (icm_hint) {
-		/* Not a reference: a context without AES-CM streams (GCM, NULL)
-		 * frees it with the key-derivation cipher. */
-		*icm_hint = sh;
-		sh->home = icm_hint;
+	if (evp_hint) {
+		/* Not a reference: the context's pointer is cleared when its
+		 * last cipher goes. */
+		*evp_hint = sh;
+		sh->home = evp_hint;
 	}
 	return sh;
 }
 
-static const srtp_cipher_type_t lean_icm_types[3];
+static const srtp_cipher_type_t lean_types[5];
+enum { LT_ICM128, LT_ICM192, LT_ICM256, LT_GCM128, LT_GCM256 };
 
-static srtp_err_status_t icm_alloc(srtp_cipher_t **cp, int key_len, int tag_len)
+static srtp_err_status_t lean_alloc(srtp_cipher_t **cp, int key_len, int tag_len)
 {
 	unsigned t;
-	(void)tag_len;
 	switch (key_len) {
-	case SRTP_AES_ICM_128_KEY_LEN_WSALT: t = 0; break;
-	case SRTP_AES_ICM_192_KEY_LEN_WSALT: t = 1; break;
-	case SRTP_AES_ICM_256_KEY_LEN_WSALT: t = 2; break;
+	case SRTP_AES_ICM_128_KEY_LEN_WSALT: t = LT_ICM128; break;
+	case SRTP_AES_ICM_192_KEY_LEN_WSALT: t = LT_ICM192; break;
+	case SRTP_AES_ICM_256_KEY_LEN_WSALT: t = LT_ICM256; break;
+	case SRTP_AES_GCM_128_KEY_LEN_WSALT: t = LT_GCM128; break;
+	case SRTP_AES_GCM_256_KEY_LEN_WSALT: t = LT_GCM256; break;
 	default: return srtp_err_status_bad_param;
 	}
-	struct lean_icm *m = calloc(1, sizeof(*m));
+	bool gcm = t >= LT_GCM128;
+	if (gcm && tag_len != 16 && tag_len != 8)
+		return srtp_err_status_bad_param;
+	struct lean_cipher *m = calloc(1, sizeof(*m));
 	if (!m)
 		return srtp_err_status_alloc_fail;
-	if (!(m->sh = icm_share_get())) {
+	if (!(m->sh = evp_share_get())) {
 		free(m);
 		return srtp_err_status_alloc_fail;
 	}
-	m->c.type = &lean_icm_types[t];
+	m->c.type = &lean_types[t];
 	m->c.state = m;
 	m->c.key_len = key_len;
-	m->c.algorithm = lean_icm_types[t].id;
-	m->key_size = (uint8_t)(key_len - SRTP_SALT_LEN);
+	m->c.algorithm = lean_types[t].id;
+	m->kind = gcm ? LK_GCM : LK_ICM;
+	m->key_size = (uint8_t)(key_len - (gcm ? SRTP_AEAD_SALT_LEN : SRTP_SALT_LEN));
+	m->tag_len = gcm ? (uint8_t)tag_len : 0;
+	m->enc = 2;
 	*cp = &m->c;
 	return srtp_err_status_ok;
 }
 
-static srtp_err_status_t icm_dealloc(srtp_cipher_t *c)
+static srtp_err_status_t lean_dealloc(srtp_cipher_t *c)
 {
-	struct lean_icm *m = (struct lean_icm *)c;
+	struct lean_cipher *m = (struct lean_cipher *)c;
 	if (!m)
 		return srtp_err_status_bad_param;
 	if (m->sh->keyed == m)
 		m->sh->keyed = NULL; /* a later cipher may get this address */
-	icm_share_put(m->sh);
+	evp_share_put(m->sh);
 	explicit_bzero(m, sizeof(*m));
 	free(m);
 	return srtp_err_status_ok;
 }
 
-static srtp_err_status_t icm_init(void *state, const uint8_t *key)
+static srtp_err_status_t lean_init(void *state, const uint8_t *key)
 {
-	struct lean_icm *m = state;
+	struct lean_cipher *m = state;
 	memcpy(m->key, key, m->key_size);
-	memcpy(m->salt, key + m->key_size, SRTP_SALT_LEN);
+	if (m->kind == LK_ICM)
+		memcpy(m->salt, key + m->key_size, SRTP_SALT_LEN);
+	m->enc = 2;
 	if (m->sh->keyed == m)
 		m->sh->keyed = NULL;
 	return srtp_err_status_ok;
 }
 
-static srtp_err_status_t icm_set_iv(void *state, uint8_t *iv, srtp_cipher_direction_t dir)
+static const EVP_CIPHER *lean_evp(const struct lean_cipher *m)
 {
-	struct lean_icm *m = state;
+	if (m->kind == LK_GCM)
+		return m->key_size == 16 ? EVP_aes_128_gcm() : EVP_aes_256_gcm();
+	return m->key_size == 16 ? EVP_aes_128_ctr() :
+	       m->key_size == 24 ? EVP_aes_192_ctr() : EVP_aes_256_ctr();
+}
+
+/* Key the shared context for m (if another cipher used it last) and set
+ * the IV and direction. */
+static int lean_start(struct lean_cipher *m, const uint8_t *iv, int enc)
+{
+	if (m->sh->keyed == m)
+		return EVP_CipherInit_ex(m->sh->ctx, NULL, NULL, NULL, iv, enc);
+	m->sh->keyed = NULL;
+	if (!EVP_CipherInit_ex(m->sh->ctx, lean_evp(m), NULL, m->key, NULL, enc))
+		return 0;
+	/* GCM's default IV length is SRTP's 12 bytes. */
+	if (!EVP_CipherInit_ex(m->sh->ctx, NULL, NULL, NULL, iv, enc))
+		return 0;
+	m->sh->keyed = m;
+	return 1;
+}
+
+static srtp_err_status_t lean_set_iv(void *state, uint8_t *iv, srtp_cipher_direction_t dir)
+{
+	struct lean_cipher *m = state;
+	if (m->kind == LK_GCM) {
+		if (dir != srtp_direction_encrypt && dir != srtp_direction_decrypt)
+			return srtp_err_status_bad_param;
+		m->enc = dir == srtp_direction_encrypt;
+		/* RFC 7714: libsrtp passes the 12-byte IV already salted. */
+		return lean_start(m, iv, m->enc) ? srtp_err_status_ok : srtp_err_status_init_fail;
+	}
+	/* AES-CM, RFC 3711 4.1.1: counter = (salt * 2^16) XOR iv; libsrtp's
+	 * iv has the block counter (0) in its last two bytes. Counter mode is
+	 * the same either way. */
 	uint8_t ctr[16];
-	(void)dir; /* counter mode: the same either way */
-	/* RFC 3711 4.1.1: counter = (salt * 2^16) XOR iv; libsrtp's iv has the
-	 * block counter (0) in its last two bytes. */
 	for (unsigned i = 0; i < SRTP_SALT_LEN; i++)
 		ctr[i] = m->salt[i] ^ iv[i];
 	ctr[14] = iv[14];
 	ctr[15] = iv[15];
-	int ok;
-	if (m->sh->keyed == m) {
-		ok = EVP_EncryptInit_ex(m->sh->ctx, NULL, NULL, NULL, ctr);
-	} else {
-		const EVP_CIPHER *e = m->key_size == 16 ? EVP_aes_128_ctr() :
-				      m->key_size == 24 ? EVP_aes_192_ctr() : EVP_aes_256_ctr();
-		m->sh->keyed = NULL;
-		ok = EVP_EncryptInit_ex(m->sh->ctx, e, NULL, m->key, ctr);
-		if (ok)
-			m->sh->keyed = m;
-	}
-	return ok ? srtp_err_status_ok : srtp_err_status_cipher_fail;
+	return lean_start(m, ctr, 1) ? srtp_err_status_ok : srtp_err_status_cipher_fail;
 }
 
-static srtp_err_status_t icm_encrypt(void *state, uint8_t *buf, unsigned int *len)
+static srtp_err_status_t lean_set_aad(void *state, const uint8_t *aad, uint32_t len)
 {
-	struct lean_icm *m = state;
-	int out = 0;
-	if (*len > INT_MAX)
+	struct lean_cipher *m = state;
+	if (m->kind != LK_GCM || m->enc > 1 || m->sh->keyed != m || len > INT_MAX)
 		return srtp_err_status_bad_param;
+	if (len == 0)
+		return srtp_err_status_ok; /* EVP_Cipher(NULL, NULL, 0) would finish */
+	if (!m->enc) {
+		/* libcrypto wants a tag set before AAD when decrypting; decrypt
+		 * sets the real one. */
+		uint8_t dummy[16] = {0};
+		if (!EVP_CIPHER_CTX_ctrl(m->sh->ctx, EVP_CTRL_GCM_SET_TAG, m->tag_len, dummy))
+			return srtp_err_status_algo_fail;
+	}
+	int rv = EVP_Cipher(m->sh->ctx, NULL, aad, len);
+	return rv >= 0 && (uint32_t)rv == len ? srtp_err_status_ok : srtp_err_status_algo_fail;
+}
+
+static srtp_err_status_t lean_encrypt(void *state, uint8_t *buf, unsigned int *len)
+{
+	struct lean_cipher *m = state;
+	if (*len > INT_MAX || m->sh->keyed != m)
+		return srtp_err_status_cipher_fail;
+	if (m->kind == LK_GCM) {
+		if (m->enc != 1 || EVP_Cipher(m->sh->ctx, buf, buf, *len) < 0)
+			return srtp_err_status_cipher_fail;
+		return srtp_err_status_ok;
+	}
 	/* CTR is a stream mode: Update does it all, Final adds nothing. */
-	if (m->sh->keyed != m || !EVP_EncryptUpdate(m->sh->ctx, buf, &out, buf, (int)*len))
+	int out = 0;
+	if (!EVP_EncryptUpdate(m->sh->ctx, buf, &out, buf, (int)*len))
 		return srtp_err_status_cipher_fail;
 	*len = (unsigned)out;
 	return srtp_err_status_ok;
 }
 
-/* RFC 3711 B.2: AES-CM keystream (libsrtp also runs its own vectors for
- * each key size when we replace its cipher). */
+/* GCM: ciphertext || tag in, plaintext out; the tag is checked. */
+static srtp_err_status_t lean_decrypt(void *state, uint8_t *buf, unsigned int *len)
+{
+	struct lean_cipher *m = state;
+	if (m->kind != LK_GCM)
+		return lean_encrypt(state, buf, len);
+	if (*len > INT_MAX || *len < m->tag_len || m->enc != 0 || m->sh->keyed != m)
+		return srtp_err_status_bad_param;
+	unsigned n = *len - m->tag_len;
+	if (!EVP_CIPHER_CTX_ctrl(m->sh->ctx, EVP_CTRL_GCM_SET_TAG, m->tag_len, buf + n))
+		return srtp_err_status_auth_fail;
+	if (EVP_Cipher(m->sh->ctx, buf, buf, n) < 0 || EVP_Cipher(m->sh->ctx, NULL, NULL, 0) != 0)
+		return srtp_err_status_auth_fail;
+	*len = n;
+	return srtp_err_status_ok;
+}
+
+static srtp_err_status_t lean_get_tag(void *state, uint8_t *tag, uint32_t *len)
+{
+	struct lean_cipher *m = state;
+	if (m->kind != LK_GCM || m->enc != 1 || m->sh->keyed != m)
+		return srtp_err_status_bad_param;
+	if (EVP_Cipher(m->sh->ctx, NULL, NULL, 0) < 0 ||
+	    !EVP_CIPHER_CTX_ctrl(m->sh->ctx, EVP_CTRL_GCM_GET_TAG, m->tag_len, tag))
+		return srtp_err_status_algo_fail;
+	*len = m->tag_len;
+	return srtp_err_status_ok;
+}
+
+/* RFC 3711 B.2: AES-CM keystream. GCM: the all-zero case of the GCM
+ * specification (test case 2: zero key, IV and block). libsrtp also runs
+ * its own vectors for each key size when we replace its cipher. */
 static const uint8_t icm_tc_key[30] = {
 	0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0xd2, 0xa6, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf, 0x4f,
 	0x3c, 0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd};
-static uint8_t icm_tc_iv[16];
-static const uint8_t icm_tc_plain[32];
+static uint8_t tc_zero_iv[16];
+static const uint8_t tc_zero[32];
 static const uint8_t icm_tc_ks[32] = {
 	0xe0, 0x3e, 0xad, 0x09, 0x35, 0xc9, 0x5e, 0x80, 0xe1, 0x66, 0xb1, 0x6d, 0xd9, 0x2b, 0x4e, 0xb4,
 	0xd2, 0x35, 0x13, 0x16, 0x2b, 0x02, 0xd0, 0xf7, 0x2a, 0x43, 0xa2, 0xfe, 0x4a, 0x5f, 0x97, 0xab};
 static const srtp_cipher_test_case_t icm_tc = {
-	sizeof(icm_tc_key), icm_tc_key, icm_tc_iv, sizeof(icm_tc_plain), icm_tc_plain,
+	sizeof(icm_tc_key), icm_tc_key, tc_zero_iv, sizeof(tc_zero), tc_zero,
 	sizeof(icm_tc_ks), icm_tc_ks, 0, NULL, 0, NULL};
+static const uint8_t gcm_tc_ct[32] = {
+	0x03, 0x88, 0xda, 0xce, 0x60, 0xb6, 0xa3, 0x92, 0xf3, 0x28, 0xc2, 0xb9, 0x71, 0xb2, 0xfe, 0x78,
+	0xab, 0x6e, 0x47, 0xd4, 0x2c, 0xec, 0x13, 0xbd, 0xf5, 0x3a, 0x67, 0xb2, 0x12, 0x57, 0xbd, 0xdf};
+static const srtp_cipher_test_case_t gcm_tc = {
+	SRTP_AES_GCM_128_KEY_LEN_WSALT, tc_zero, tc_zero_iv, 16, tc_zero,
+	sizeof(gcm_tc_ct), gcm_tc_ct, 0, NULL, 16, NULL};
 
-#define LEAN_ICM_TYPE(desc, type_id)                                                  \
-	{icm_alloc, icm_dealloc, icm_init, NULL, icm_encrypt, icm_encrypt, icm_set_iv, \
-	 NULL, desc, &icm_tc, type_id}
-static const srtp_cipher_type_t lean_icm_types[3] = {
-	LEAN_ICM_TYPE("AES-128 counter mode (rampart msrtp, libcrypto)", SRTP_AES_ICM_128),
-	LEAN_ICM_TYPE("AES-192 counter mode (rampart msrtp, libcrypto)", SRTP_AES_ICM_192),
-	LEAN_ICM_TYPE("AES-256 counter mode (rampart msrtp, libcrypto)", SRTP_AES_ICM_256),
+#define LEAN_TYPE(desc, tc, type_id)                                                    \
+	{lean_alloc, lean_dealloc, lean_init, lean_set_aad, lean_encrypt, lean_decrypt, \
+	 lean_set_iv, lean_get_tag, desc, tc, type_id}
+static const srtp_cipher_type_t lean_types[5] = {
+	[LT_ICM128] = LEAN_TYPE("AES-128-CM (rampart msrtp, libcrypto)", &icm_tc, SRTP_AES_ICM_128),
+	[LT_ICM192] = LEAN_TYPE("AES-192-CM (rampart msrtp, libcrypto)", &icm_tc, SRTP_AES_ICM_192),
+	[LT_ICM256] = LEAN_TYPE("AES-256-CM (rampart msrtp, libcrypto)", &icm_tc, SRTP_AES_ICM_256),
+	[LT_GCM128] = LEAN_TYPE("AES-128-GCM (rampart msrtp, libcrypto)", &gcm_tc, SRTP_AES_GCM_128),
+	[LT_GCM256] = LEAN_TYPE("AES-256-GCM (rampart msrtp, libcrypto)", &gcm_tc, SRTP_AES_GCM_256),
 };
 
 /* ---- library ----------------------------------------------------------- */
@@ -585,11 +681,11 @@ static void do_init(void)
 	srtp_err_status_t st = srtp_replace_auth_type(&lean_hmac_type, SRTP_HMAC_SHA1);
 	if (st != srtp_err_status_ok)
 		rp_warn("msrtp: libsrtp refused the compact HMAC-SHA1 (%d); keeping its own", (int)st);
-	for (unsigned i = 0; i < 3; i++) {
-		st = srtp_replace_cipher_type(&lean_icm_types[i], lean_icm_types[i].id);
+	for (unsigned i = 0; i < sizeof(lean_types) / sizeof(lean_types[0]); i++) {
+		st = srtp_replace_cipher_type(&lean_types[i], lean_types[i].id);
 		if (st != srtp_err_status_ok)
-			rp_warn("msrtp: libsrtp refused the shared-context %s (%d); keeping its own",
-				lean_icm_types[i].description, (int)st);
+			rp_warn("msrtp: libsrtp refused %s (%d); keeping its own",
+				lean_types[i].description, (int)st);
 	}
 	probe_suites();
 }
@@ -750,9 +846,9 @@ int msrtp_new(enum msrtp_dir dir, const struct msrtp_params *p, struct msrtp **o
 	srtp_master_key_t mk, *mkp[1];
 	make_policy(c, &pol, &mk, mkp);
 	pol.ssrc.type = dir == MSRTP_PROTECT ? ssrc_any_outbound : ssrc_any_inbound;
-	icm_hint = &c->icm;
+	evp_hint = &c->evp;
 	srtp_err_status_t st = srtp_create(&c->s, &pol);
-	icm_hint = NULL;
+	evp_hint = NULL;
 	explicit_bzero(&pol, sizeof(pol));
 	explicit_bzero(&mk, sizeof(mk));
 	if (st != srtp_err_status_ok) {
@@ -771,7 +867,7 @@ struct msrtp *msrtp_free(struct msrtp *c)
 		return NULL;
 	if (c->s)
 		srtp_dealloc(c->s); /* zeroes libsrtp's session keys */
-	/* c->icm went with the last cipher using it. */
+	/* c->evp went with the last cipher using it. */
 	if (c->slots != c->inline_slots)
 		free(c->slots);
 	if (c->scratch) {
@@ -860,9 +956,9 @@ static int fresh_stream(struct msrtp *c, uint32_t ssrc, uint32_t roc)
 	make_policy(c, &pol, &mk, mkp);
 	pol.ssrc.type = ssrc_specific;
 	pol.ssrc.value = ssrc;
-	icm_hint = &c->icm;
+	evp_hint = &c->evp;
 	srtp_err_status_t st = srtp_add_stream(c->s, &pol);
-	icm_hint = NULL;
+	evp_hint = NULL;
 	explicit_bzero(&pol, sizeof(pol));
 	explicit_bzero(&mk, sizeof(mk));
 	if (st != srtp_err_status_ok)
