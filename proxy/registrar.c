@@ -576,6 +576,7 @@ static enum rp_reg_result parse_contacts(rp_registrar *r, const struct sip_msg *
 			return RP_REG_BAD_REQUEST;
 		}
 		c->existing = -1;
+		c->nb = NULL; /* past the memset: the unwind path frees every nb */
 		/* The same contact twice: the last one counts. */
 		for (size_t k = 0; k < n; k++)
 			if (!cs[k].dup && strcmp(cs[k].key, c->key) == 0)

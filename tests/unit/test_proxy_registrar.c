@@ -15,6 +15,78 @@
 
 #define T0 5000000ull
 
+/* Allocation failure as a test mode (as in test_cfg_oom.c): this binary
+ * counts and can fail the allocations our own code makes. Not under ASan
+ * or TSan, which bring their own allocator. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define NO_OOM_TESTS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define NO_OOM_TESTS 1
+#endif
+#endif
+
+#ifndef NO_OOM_TESTS
+extern void *__libc_malloc(size_t n);
+extern void *__libc_calloc(size_t n, size_t m);
+extern void *__libc_realloc(void *p, size_t n);
+extern void __libc_free(void *p);
+extern const char __executable_start[], etext[];
+
+static bool armed;
+static long countdown, live;
+
+static bool ours(const void *caller)
+{
+	return (const char *)caller >= __executable_start && (const char *)caller < etext;
+}
+
+#define fail_now() (armed && ours(__builtin_return_address(0)) && countdown-- == 0)
+
+void *malloc(size_t n)
+{
+	void *p;
+
+	if (fail_now())
+		return NULL;
+	p = __libc_malloc(n);
+	if (p && armed)
+		live++;
+	return p;
+}
+
+void *calloc(size_t n, size_t m)
+{
+	void *p;
+
+	if (fail_now())
+		return NULL;
+	p = __libc_calloc(n, m);
+	if (p && armed)
+		live++;
+	return p;
+}
+
+void *realloc(void *old, size_t n)
+{
+	void *p;
+
+	if (fail_now())
+		return NULL;
+	p = __libc_realloc(old, n);
+	if (p && !old && armed)
+		live++;
+	return p;
+}
+
+void free(void *p)
+{
+	if (p && armed)
+		live--;
+	__libc_free(p);
+}
+#endif
+
 static rp_registrar *reg;
 static struct rp_reg_source udp_src;
 static char hdr[4096];
@@ -704,6 +776,91 @@ START_TEST(mutated_registers)
 }
 END_TEST
 
+#ifndef NO_OOM_TESTS
+/* Text of every binding of an AOR, to compare states. */
+static void snapshot(rp_registrar *r, const char *aor, char *out, size_t outsz)
+{
+	struct rp_reg_list *l = NULL;
+	size_t o = 0;
+
+	ck_assert_int_eq(rp_registrar_lookup_str(r, rp_str_cstr(aor), T0, &l), 0);
+	out[0] = '\0';
+	for (size_t i = 0; i < l->count; i++)
+		o += (size_t)snprintf(out + o, outsz - o, "%s %u %u|", l->v[i].uri,
+			l->v[i].cseq, l->v[i].expires_in);
+	rp_reg_list_free(l);
+}
+
+/* Every allocation of a save may fail: the result is OK or NOMEM, and a
+ * NOMEM leaves the table exactly as it was, with no block leaked. */
+START_TEST(every_allocation_may_fail)
+{
+	static const char msg[] = "REGISTER sip:example.net SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK1\r\n"
+		"From: <sip:alice@example.net>;tag=1\r\nTo: <sip:alice@example.net>\r\n"
+		"Call-ID: c\r\nCSeq: %u REGISTER\r\nUser-Agent: UA\r\n"
+		"Path: <sip:edge.example.net;lr>\r\n"
+		"Contact: <sip:a@192.0.2.1>;expires=0, <sip:a@192.0.2.2>;q=0.5, "
+		"<sip:new%u@192.0.2.9>;+sip.instance=\"<urn:x%u>\";reg-id=1\r\n"
+		"Content-Length: 0\r\n\r\n";
+	char before[2048], after[2048], buf[1024];
+	long n;
+	unsigned cseq = 10;
+
+	ck_assert_int_eq(alice("c", 1, "Contact: <sip:a@192.0.2.1>, <sip:a@192.0.2.2>\r\n", T0),
+		RP_REG_OK);
+	for (n = 0; n < 1000; n++) {
+		rp_arena a;
+		struct sip_msg *m = NULL;
+		enum rp_reg_result res;
+		struct rp_reg_list *l = NULL;
+		int len, rc;
+
+		/* Each round starts from the same two bindings. */
+		ck_assert_int_eq(alice("c", cseq++, "Contact: <sip:a@192.0.2.1>, "
+			"<sip:a@192.0.2.2>\r\n", T0), RP_REG_OK);
+		for (int k = 0; k < 3 && info.bindings > 2; k++)
+			ck_assert_int_eq(alice("c", cseq++, "Contact: *\r\nExpires: 0\r\n", T0),
+				RP_REG_OK);
+		ck_assert_int_eq(alice("c", cseq++, "Contact: <sip:a@192.0.2.1>, "
+			"<sip:a@192.0.2.2>\r\n", T0), RP_REG_OK);
+		snapshot(reg, "sip:alice@example.net", before, sizeof(before));
+		len = snprintf(buf, sizeof(buf), msg, cseq++, (unsigned)n, (unsigned)n);
+		rp_arena_init(&a, NULL, 0, 0);
+		ck_assert_int_eq(sip_msg_parse(buf, (size_t)len, &a, NULL, &m, NULL), SIP_OK);
+		live = 0;
+		countdown = n;
+		armed = true;
+		res = rp_registrar_save(reg, m, &udp_src, T0, hdr, sizeof(hdr), &info);
+		armed = false;
+		rp_arena_fini(&a);
+		if (res == RP_REG_NOMEM) {
+			ck_assert_msg(live == 0, "failing allocation %ld: %ld blocks leaked", n, live);
+			snapshot(reg, "sip:alice@example.net", after, sizeof(after));
+			ck_assert_str_eq(before, after);
+		} else {
+			ck_assert_int_eq(res, RP_REG_OK);
+			ck_assert_uint_eq(info.bindings, 2); /* one removed, one refreshed, one added */
+		}
+		/* The lookup too: 0 or -ENOMEM, nothing leaked. */
+		live = 0;
+		countdown = n;
+		armed = true;
+		rc = rp_registrar_lookup_str(reg, RP_STR_LIT("sip:alice@example.net"), T0, &l);
+		if (rc == 0)
+			rp_reg_list_free(l);
+		armed = false;
+		ck_assert(rc == 0 || rc == -ENOMEM);
+		ck_assert_int_eq(live, 0);
+		if (res == RP_REG_OK && rc == 0 && countdown >= 0)
+			break;
+	}
+	ck_assert_int_ge(n, 5);
+	ck_assert_int_lt(n, 1000);
+}
+END_TEST
+#endif
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_registrar");
@@ -725,6 +882,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, list_all);
 	tcase_add_test(tc, concurrent_registrations);
 	tcase_add_test(tc, mutated_registers);
+#ifndef NO_OOM_TESTS
+	tcase_add_test(tc, every_allocation_may_fail);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }
