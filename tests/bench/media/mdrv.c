@@ -215,6 +215,36 @@ static int rampart_delete(struct mdrv *d, struct mdrv_call *c)
 	return rc;
 }
 
+static uint64_t counter(const benc_node *r, const char *key)
+{
+	int64_t v = 0;
+
+	benc_get_int(r, key, 0, INT64_MAX, &v, NULL);
+	return (uint64_t)v;
+}
+
+int mdrv_counters(struct mdrv *d, struct mdrv_counters *out)
+{
+	static const char *drops[] = { "auth-failures", "replay-drops", "parse-errors",
+				       "no-remote-drops", "protect-errors" };
+	const benc_node *r;
+	char why[200];
+	int rc;
+
+	if (d->kind != RAMPART)
+		return -ENOTSUP;
+	if ((rc = rp_call(d, "stats", NULL, &r, why, sizeof(why))) < 0)
+		return rc;
+	memset(out, 0, sizeof(*out));
+	out->pkts_in = counter(r, "packets-in");
+	out->pkts_out = counter(r, "packets-out");
+	for (size_t i = 0; i < sizeof(drops) / sizeof(drops[0]); i++)
+		out->drops += counter(r, drops[i]);
+	out->send_errors = counter(r, "send-errors");
+	out->rx_overflows = counter(r, "rx-buffer-overflows");
+	return 0;
+}
+
 /* ---- rtpengine ng ---- */
 
 /* Sends "<cookie> <dict>" and waits for the reply with that cookie,

@@ -51,6 +51,13 @@ const char *mdrv_name(const struct mdrv *d);
  * Returns 0, or a negative errno with a reason in why. */
 int mdrv_call_create(struct mdrv *d, uint64_t tag, struct mdrv_call *c, char *why,
 		     size_t whysz);
+/* The relay's own counters, summed over all sessions (rampart-mediad's
+ * 'stats'); -ENOTSUP for a relay we do not read them from. */
+struct mdrv_counters {
+	uint64_t pkts_in, pkts_out, drops, send_errors, rx_overflows;
+};
+int mdrv_counters(struct mdrv *d, struct mdrv_counters *out);
+
 /* Tears it down (ports free again). Returns 0 or a negative errno. */
 int mdrv_call_delete(struct mdrv *d, struct mdrv_call *c);
 

@@ -51,7 +51,11 @@ struct mload {
 	atomic_uint_fast64_t rx_total; /* progress for the drain */
 	/* receiver results */
 	uint64_t received, reordered, duplicates, bad, unknown_time;
-	uint64_t hist[HIST_N];
+	uint64_t hist[HIST_N];  /* receive time: after our recvmmsg() returned */
+	uint64_t khist[HIST_N]; /* arrival time: the kernel's stamp when the
+				 * relay's packet reached our socket */
+	uint64_t kstamped;
+	int64_t real_minus_mono; /* to put SO_TIMESTAMPNS stamps on CLOCK_MONOTONIC */
 };
 
 static int64_t now_ns(void)
@@ -131,6 +135,8 @@ static int open_sock(uint16_t *port)
 	int rb = RCVBUF;
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rb, sizeof(rb)) < 0)
 		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof(rb));
+	int on = 1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
 	*port = ntohs(a.sin_port);
 	return fd;
 }
@@ -223,7 +229,8 @@ void mload_stream_set(struct mload *g, unsigned i, int from, uint16_t relay_port
 
 /* ---- receiver ---- */
 
-static void rx_packet(struct mload *g, unsigned si, uint8_t *p, size_t len, int64_t t_rel)
+static void rx_packet(struct mload *g, unsigned si, uint8_t *p, size_t len, int64_t t_rel,
+		      int64_t k_rel)
 {
 	struct stream *s = &g->s[si];
 	uint32_t seq, batch;
@@ -260,10 +267,17 @@ static void rx_packet(struct mload *g, unsigned si, uint8_t *p, size_t len, int6
 	if (e >> 48 != (batch >> RING_BITS & 0xffff) || e == 0) {
 		g->unknown_time++; /* older than the ring: later than anything else */
 		g->hist[HIST_N - 1]++;
+		if (k_rel != INT64_MIN)
+			g->khist[HIST_N - 1]++, g->kstamped++;
 		return;
 	}
-	int64_t d = t_rel - (int64_t)(e & 0xffffffffffffull);
+	int64_t ts = (int64_t)(e & 0xffffffffffffull), d = t_rel - ts;
 	g->hist[hist_bucket(d > 0 ? (uint64_t)d / 1000u : 0)]++;
+	if (k_rel != INT64_MIN) {
+		d = k_rel - ts;
+		g->khist[hist_bucket(d > 0 ? (uint64_t)d / 1000u : 0)]++;
+		g->kstamped++;
+	}
 }
 
 static void *rx_main(void *arg)
@@ -273,6 +287,10 @@ static void *rx_main(void *arg)
 	struct mmsghdr m[RX_BATCH];
 	struct iovec iov[RX_BATCH];
 	struct epoll_event evs[256];
+	static __thread union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(struct timespec)) + 64];
+	} ctl[RX_BATCH];
 
 	for (int i = 0; i < RX_BATCH; i++) {
 		iov[i].iov_base = bufs[i];
@@ -292,13 +310,28 @@ static void *rx_main(void *arg)
 				for (int i = 0; i < RX_BATCH; i++) {
 					m[i].msg_hdr.msg_iov = &iov[i];
 					m[i].msg_hdr.msg_iovlen = 1;
+					m[i].msg_hdr.msg_control = ctl[i].b;
+					m[i].msg_hdr.msg_controllen = sizeof(ctl[i].b);
 				}
 				int r = recvmmsg(fd, m, RX_BATCH, MSG_DONTWAIT, NULL);
 				if (r <= 0)
 					break;
 				int64_t t = now_ns() - g->t0;
-				for (int i = 0; i < r; i++)
-					rx_packet(g, si, bufs[i], m[i].msg_len, t);
+				for (int i = 0; i < r; i++) {
+					int64_t k = INT64_MIN;
+					struct cmsghdr *c;
+					for (c = CMSG_FIRSTHDR(&m[i].msg_hdr); c;
+					     c = CMSG_NXTHDR(&m[i].msg_hdr, c)) {
+						if (c->cmsg_level == SOL_SOCKET &&
+						    c->cmsg_type == SCM_TIMESTAMPNS) {
+							struct timespec kt;
+							memcpy(&kt, CMSG_DATA(c), sizeof(kt));
+							k = (int64_t)kt.tv_sec * 1000000000LL + kt.tv_nsec -
+							    g->real_minus_mono - g->t0;
+						}
+					}
+					rx_packet(g, si, bufs[i], m[i].msg_len, t, k);
+				}
 				atomic_fetch_add_explicit(&g->rx_total, (uint64_t)r, memory_order_relaxed);
 				if (r < RX_BATCH)
 					break;
@@ -400,6 +433,8 @@ int mload_run(struct mload *g, double pps, double seconds, struct mload_result *
 	memset(res, 0, sizeof(*res));
 	g->received = g->reordered = g->duplicates = g->bad = g->unknown_time = 0;
 	memset(g->hist, 0, sizeof(g->hist));
+	memset(g->khist, 0, sizeof(g->khist));
+	g->kstamped = 0;
 	memset((void *)g->ring, 0, sizeof(*g->ring) << RING_BITS);
 	atomic_store(&g->rx_total, 0);
 	atomic_store(&g->stop, false);
@@ -428,6 +463,14 @@ int mload_run(struct mload *g, double pps, double seconds, struct mload_result *
 		s->drops0 = sock_drops(s->fd[s->from ^ 1]);
 		if (epoll_ctl(g->ep, EPOLL_CTL_ADD, s->fd[s->from ^ 1], &ev) < 0)
 			return -errno;
+	}
+	{
+		/* NTP may slew CLOCK_REALTIME by at most 0.05%: ~7 us in 15 s. */
+		struct timespec r;
+		int64_t m0 = now_ns();
+		clock_gettime(CLOCK_REALTIME, &r);
+		int64_t m1 = now_ns();
+		g->real_minus_mono = (int64_t)r.tv_sec * 1000000000LL + r.tv_nsec - (m0 + m1) / 2;
 	}
 	g->t0 = now_ns();
 	if ((rc = pthread_create(&th, NULL, rx_main, g)) != 0)
@@ -499,6 +542,9 @@ int mload_run(struct mload *g, double pps, double seconds, struct mload_result *
 	res->gen_limited = res->sent_pps < 0.97 * pps;
 	res->p50_us = hist_pct(g->hist, g->received, 0.50);
 	res->p99_us = hist_pct(g->hist, g->received, 0.99);
+	res->arrival_p50_us = hist_pct(g->khist, g->kstamped, 0.50);
+	res->arrival_p99_us = hist_pct(g->khist, g->kstamped, 0.99);
+	res->arrival_stamped = g->kstamped;
 	res->max_us = 0;
 	for (unsigned i = HIST_N; i-- > 0;)
 		if (g->hist[i]) {

@@ -11,7 +11,9 @@
  * 32-bit sequence number and the number of the send batch; the sender
  * stamps each batch (CLOCK_MONOTONIC) just before its sendmmsg(), so the
  * receiver computes added latency = receive time - send time without the
- * cost of building/protecting packets in it. The rest of the payload is a
+ * cost of building/protecting packets in it. Receive time is measured
+ * twice: when our receiver thread got the packet, and the kernel's arrival
+ * stamp on our socket (see struct mload_result). The rest of the payload is a
  * pattern derived from the sequence number, checked byte for byte.
  *
  * The sender paces to a fixed aggregate rate, round-robin over the
@@ -68,7 +70,15 @@ struct mload_result {
 	double seconds;      /* sending time */
 	double offered_pps;  /* requested rate */
 	double sent_pps;     /* achieved send rate */
-	double p50_us, p99_us, max_us; /* added latency of received packets */
+	/* Added latency of received packets, from the batch's send time
+	 * (taken just before its sendmmsg) to the time our receiver thread got
+	 * the packet back from recvmmsg: includes our own scheduling delay. */
+	double p50_us, p99_us, max_us;
+	/* The same to the kernel's arrival stamp on our socket (SO_TIMESTAMPNS,
+	 * moved onto CLOCK_MONOTONIC): the relay's part without our receiver's
+	 * delay. arrival_stamped: packets that carried a stamp. */
+	double arrival_p50_us, arrival_p99_us;
+	uint64_t arrival_stamped;
 	bool gen_limited;    /* the generator could not keep the rate (< 97%) */
 };
 
