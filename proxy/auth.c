@@ -393,12 +393,14 @@ int rp_auth_new(const struct rp_auth_opts *opts, rp_auth **out)
 		return rc;
 	}
 	a->ttl_ms = (uint64_t)ttl * 1000;
+	/* Every mutex first: rp_auth_free() destroys them all. */
+	for (size_t i = 0; i < NC_SHARDS; i++)
+		pthread_mutex_init(&a->shards[i].mu, NULL);
 	for (size_t i = 0; i < NC_SHARDS; i++) {
 		struct nc_shard *sh = &a->shards[i];
 
 		sh->nsets = nsets;
 		sh->e = calloc(nsets * NC_WAYS, sizeof(*sh->e));
-		pthread_mutex_init(&sh->mu, NULL);
 		if (!sh->e) {
 			rp_auth_free(a);
 			return -ENOMEM;

@@ -91,8 +91,10 @@ int rp_registrar_new(const struct rp_reg_opts *o, rp_registrar **out)
 	r->max_contacts = d.max_contacts;
 	r->max_bindings = d.max_bindings;
 	r->sips_distinct = d.sips_distinct;
-	for (size_t i = 0; i < NSHARDS; i++) {
+	/* Every mutex first: rp_registrar_free() destroys them all. */
+	for (size_t i = 0; i < NSHARDS; i++)
 		pthread_mutex_init(&r->sh[i].mu, NULL);
+	for (size_t i = 0; i < NSHARDS; i++) {
 		rc = rp_hash_new(0, 0, &r->sh[i].h);
 		if (rc) {
 			rp_registrar_free(r);
