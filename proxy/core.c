@@ -160,32 +160,41 @@ static void reply_stateless(rp_core *c, const struct rp_msg_info *mi,
 	atomic_fetch_add(&c->st.local_replies, 1);
 }
 
-/* A response made by us for the request of a server transaction. */
+/* A response made by us to 'm', the request of server transaction 's'. */
+static int reply_msg(rp_core *c, rp_txn_srv *s, const struct sip_msg *m, unsigned code,
+	rp_str reason, const rp_str *extra, unsigned nextra, uint64_t now)
+{
+	struct pctx *pc = rp_txn_srv_user(s);
+	rp_buf b;
+	int rc;
+
+	rp_buf_init(&b, 65536);
+	rp_sipout_response(&b, m, &pc->src, code, reason, rp_str_cstr(pc->tag),
+		extra, nextra, server_name(pc->cfg));
+	rc = rp_buf_error(&b);
+	if (rc == 0)
+		rc = rp_txn_srv_respond(c->txl, s, code, b.p, b.len, now);
+	rp_buf_free(&b);
+	atomic_fetch_add(&c->st.local_replies, 1);
+	return rc;
+}
+
+/* The same later on, from the request bytes the transaction keeps. */
 static int reply_txn(rp_core *c, rp_txn_srv *s, unsigned code, rp_str reason,
 	const rp_str *extra, unsigned nextra, uint64_t now)
 {
-	struct pctx *pc = rp_txn_srv_user(s);
 	char store[8192];
 	rp_arena a;
 	struct sip_msg *m = NULL;
 	struct sip_parse_opts o = { .stream = false };
 	size_t len;
 	const char *req = rp_txn_srv_request(s, &len);
-	rp_buf b;
 	int rc = -EINVAL;
 
 	rp_arena_init(&a, store, sizeof(store), 1u << 20);
-	if (sip_msg_parse(req, len, &a, &o, &m, NULL) == SIP_OK) {
-		rp_buf_init(&b, 65536);
-		rp_sipout_response(&b, m, &pc->src, code, reason, rp_str_cstr(pc->tag),
-			extra, nextra, server_name(pc->cfg));
-		rc = rp_buf_error(&b);
-		if (rc == 0)
-			rc = rp_txn_srv_respond(c->txl, s, code, b.p, b.len, now);
-		rp_buf_free(&b);
-	}
+	if (sip_msg_parse(req, len, &a, &o, &m, NULL) == SIP_OK)
+		rc = reply_msg(c, s, m, code, reason, extra, nextra, now);
 	rp_arena_fini(&a);
-	atomic_fetch_add(&c->st.local_replies, 1);
 	return rc;
 }
 
@@ -479,7 +488,7 @@ static int op_reply(void *mv, unsigned code, rp_str reason, const rp_str *hdrs,
 
 	if (r->replied)
 		return -EALREADY;
-	rc = reply_txn(r->core, r->stx, code, reason, hdrs, nhdrs, r->now);
+	rc = reply_msg(r->core, r->stx, r->m, code, reason, hdrs, nhdrs, r->now);
 	if (rc < 0 && rc != -EALREADY && rc != -ENOTCONN && rc != -ECONNREFUSED)
 		rp_debug("reply %u: %s", code, strerror(-rc));
 	if (code >= 200)
@@ -987,7 +996,7 @@ static void do_relay(struct req *r)
 	/* The template carries the branch made above; start_branch makes a
 	 * fresh one per attempt. */
 	if (pc->method == SIP_METHOD_INVITE)
-		reply_txn(c, r->stx, 100, RP_STR_NULL, NULL, 0, r->now);
+		reply_msg(c, r->stx, r->m, 100, RP_STR_NULL, NULL, 0, r->now);
 	if (!start_branch(c, r->stx, pc, r->now))
 		reply_txn(c, r->stx, 503, RP_STR_NULL, NULL, 0, r->now);
 }
@@ -1429,10 +1438,17 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 	pc->method = m->method;
 	pc->src = mi->peer;
 	{
-		uint64_t t;
+		/* Keyed hash of what makes the transaction unique: no syscall,
+		 * and nobody without the key can predict it. */
+		static const char hx[] = "0123456789abcdef";
+		uint64_t t = rp_siphash13(c->key, m->via.raw.p, m->via.raw.n) ^
+			rp_siphash13(c->key, m->call_id.p, m->call_id.n) ^ m->cseq.num;
 
-		rp_rand_bytes(&t, sizeof(t));
-		snprintf(pc->tag, sizeof(pc->tag), "rp%016llx", (unsigned long long)t);
+		pc->tag[0] = 'r';
+		pc->tag[1] = 'p';
+		for (int k = 17; k >= 2; k--, t >>= 4)
+			pc->tag[k] = hx[t & 15];
+		pc->tag[18] = 0;
 	}
 	r.stx = s;
 	r.pc = pc;
@@ -1449,7 +1465,7 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 				"UPDATE, INFO, REFER, MESSAGE, SUBSCRIBE, NOTIFY"),
 			RP_STR_LIT("Accept: application/sdp"),
 		};
-		reply_txn(c, s, 200, RP_STR_NULL, allow, 2, now);
+		reply_msg(c, s, m, 200, RP_STR_NULL, allow, 2, now);
 		goto unlock;
 	}
 	v = cfg_eval(r.cfg, CFG_ROUTE_REQUEST, &req_ops, &r);
