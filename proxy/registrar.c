@@ -170,6 +170,7 @@ static const char *const names[RP_REG__COUNT] = {
 	[RP_REG_TOO_MANY_CONTACTS] = "too many contacts",
 	[RP_REG_TABLE_FULL] = "location table full",
 	[RP_REG_NOMEM] = "out of memory",
+	[RP_REG_FORBIDDEN] = "authenticated user may not register this AOR",
 };
 
 const char *rp_reg_result_name(enum rp_reg_result r)
@@ -185,6 +186,7 @@ unsigned rp_reg_result_status(enum rp_reg_result r)
 	case RP_REG_BAD_AOR: return 416;
 	case RP_REG_INTERVAL_TOO_BRIEF: return 423;
 	case RP_REG_TOO_MANY_CONTACTS: return 403;
+	case RP_REG_FORBIDDEN: return 403;
 	case RP_REG_TABLE_FULL: return 503;
 	default: return 500;
 	}
@@ -199,6 +201,7 @@ const char *rp_reg_result_reason(enum rp_reg_result r)
 	case RP_REG_INTERVAL_TOO_BRIEF: return "Interval Too Brief";
 	case RP_REG_OUT_OF_ORDER: return "Out Of Order Request";
 	case RP_REG_TOO_MANY_CONTACTS: return "Too Many Contacts";
+	case RP_REG_FORBIDDEN: return "Forbidden";
 	case RP_REG_TABLE_FULL: return "Service Unavailable";
 	default: return "Server Internal Error";
 	}
@@ -636,6 +639,10 @@ enum rp_reg_result rp_registrar_save(rp_registrar *r, const struct sip_msg *m,
 		info->err_off = sip_msg_off(m, m->to.uri_str);
 		return reject(r, al == -EINVAL && m->to.uri.scheme != SIP_SCHEME_SIP &&
 			m->to.uri.scheme != SIP_SCHEME_SIPS ? RP_REG_BAD_AOR : RP_REG_BAD_REQUEST);
+	}
+	if (src->auth_user.n && !sip_uri_part_eq(m->to.uri.user, src->auth_user)) {
+		info->err_off = sip_msg_off(m, m->to.uri_str);
+		return reject(r, RP_REG_FORBIDDEN);
 	}
 	if (!collect_path(m, path, sizeof(path), &pathv)) {
 		info->err_off = 0;

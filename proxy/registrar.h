@@ -61,6 +61,10 @@ struct rp_reg_source {
 	enum rp_tp tp;
 	rp_addr addr;        /* source address and port */
 	uint64_t flow_id;    /* the core's id of the TCP/TLS connection; 0 for UDP */
+	/* The digest user that authenticated the REGISTER (rp_auth_info.username
+	 * unquoted), or empty: when given, the To user must be this user
+	 * (RFC 3261 §10.3 step 3), else RP_REG_FORBIDDEN. */
+	rp_str auth_user;
 };
 
 enum rp_reg_result {
@@ -72,6 +76,7 @@ enum rp_reg_result {
 	RP_REG_TOO_MANY_CONTACTS,  /* 403: over the per-AOR limit */
 	RP_REG_TABLE_FULL,         /* 503: over the global limit */
 	RP_REG_NOMEM,              /* 500 */
+	RP_REG_FORBIDDEN,          /* 403: auth_user may not register this AOR */
 	RP_REG__COUNT
 };
 

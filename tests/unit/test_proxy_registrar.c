@@ -549,6 +549,21 @@ START_TEST(lookup_normalisation)
 }
 END_TEST
 
+START_TEST(authenticated_user_owns_aor)
+{
+	struct rp_reg_source src = udp_src;
+
+	src.auth_user = RP_STR_LIT("alice");
+	ck_assert_int_eq(do_reg(reg, "sip:bob@example.net", "c", 1,
+		"Contact: <sip:bob@192.0.2.1>\r\n", &src, T0), RP_REG_FORBIDDEN);
+	ck_assert_uint_eq(rp_reg_result_status(RP_REG_FORBIDDEN), 403);
+	ck_assert_uint_eq(count("sip:bob@example.net", T0), 0);
+	ck_assert_int_eq(do_reg(reg, "sip:%61lice@example.net", "c", 1,
+		"Contact: <sip:alice@192.0.2.1>\r\n", &src, T0), RP_REG_OK);
+	ck_assert_uint_eq(count("sip:alice@example.net", T0), 1);
+}
+END_TEST
+
 START_TEST(bad_requests)
 {
 	char buf[512];
@@ -908,6 +923,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, nat_and_flows);
 	tcase_add_test(tc, path_instance_user_agent);
 	tcase_add_test(tc, lookup_normalisation);
+	tcase_add_test(tc, authenticated_user_owns_aor);
 	tcase_add_test(tc, bad_requests);
 	tcase_add_test(tc, contact_header_truncation);
 	tcase_add_test(tc, list_all);
