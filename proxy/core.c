@@ -71,7 +71,14 @@ struct pctx {
 	size_t best_len;
 	char tag[24];                   /* To tag of the responses we make */
 	enum cfg_media_enc media;
+	enum rp_tp in_tp;               /* how the request came in */
+	rp_addr local;                  /* the address it arrived on */
+	unsigned failure_runs;          /* 'route failure' runs so far */
 };
+
+/* The message info of the response being handled on this thread, for the
+ * reply route's getters (the transaction callbacks do not carry it). */
+static _Thread_local const struct rp_msg_info *cur_mi;
 
 /* Everything about the request being processed (stack). */
 struct req {
@@ -89,6 +96,8 @@ struct req {
 	struct sip_uri ruri_p;
 	bool ruri_changed, rr, replied, relay;
 	bool have_dst;                  /* lookup(): where the contact registered from */
+	bool is_resp;                   /* reply route: m is a response */
+	unsigned status;                /* reply / failure route: the status */
 	struct rp_txn_dest dst;
 	const struct cfg_trunk *trunk;
 	/* Route values of ours to remove: (header index, nth value). */
@@ -374,14 +383,14 @@ static int op_method(void *mv, rp_str *out)
 {
 	struct req *r = mv;
 
-	*out = r->m->method_str;
+	*out = r->is_resp ? r->m->cseq.method_str : r->m->method_str;
 	return 0;
 }
 
 static const struct sip_uri *which_uri(struct req *r, enum cfg_uri which)
 {
 	switch (which) {
-	case CFG_URI_R: return &r->ruri_p;
+	case CFG_URI_R: return r->is_resp ? NULL : &r->ruri_p;
 	case CFG_URI_FROM: return &r->m->from.uri;
 	case CFG_URI_TO: return &r->m->to.uri;
 	}
@@ -456,6 +465,8 @@ static int op_source(void *mv, struct sockaddr_storage *out)
 {
 	struct req *r = mv;
 
+	if (!r->mi)
+		return -ENOENT;
 	memset(out, 0, sizeof(*out));
 	memcpy(out, &r->mi->peer.u.ss, r->mi->peer.len <= sizeof(*out) ?
 		r->mi->peer.len : sizeof(*out));
@@ -466,6 +477,8 @@ static enum cfg_transport op_transport(void *mv)
 {
 	struct req *r = mv;
 
+	if (!r->mi)
+		return CFG_TP_NONE;
 	switch (r->mi->tp) {
 	case RP_TP_UDP: return CFG_TP_UDP;
 	case RP_TP_TCP: return CFG_TP_TCP;
@@ -476,8 +489,9 @@ static enum cfg_transport op_transport(void *mv)
 
 static unsigned op_status(void *mv)
 {
-	(void)mv;
-	return 0;
+	struct req *r = mv;
+
+	return r->status;
 }
 
 static int op_reply(void *mv, unsigned code, rp_str reason, const rp_str *hdrs,
@@ -767,6 +781,19 @@ static int op_set_media(void *mv, enum cfg_media_enc enc)
 	return 0;
 }
 
+/* What 'route reply' may do (the config checker allows no more). */
+static const struct cfg_ops resp_ops = {
+	.method = op_method,
+	.uri = op_uri,
+	.uri_param = op_uri_param,
+	.header = op_header,
+	.source = op_source,
+	.transport = op_transport,
+	.status = op_status,
+	.add_header = op_add_header,
+	.remove_header = op_remove_header,
+};
+
 static const struct cfg_ops req_ops = {
 	.method = op_method,
 	.uri = op_uri,
@@ -995,7 +1022,7 @@ static void do_relay(struct req *r)
 	pc->media = r->media;
 	/* The template carries the branch made above; start_branch makes a
 	 * fresh one per attempt. */
-	if (pc->method == SIP_METHOD_INVITE)
+	if (pc->method == SIP_METHOD_INVITE && !pc->failure_runs)
 		reply_msg(c, r->stx, r->m, 100, RP_STR_NULL, NULL, 0, r->now);
 	if (!start_branch(c, r->stx, pc, r->now))
 		reply_txn(c, r->stx, 503, RP_STR_NULL, NULL, 0, r->now);
@@ -1061,13 +1088,76 @@ static void relay_response(rp_core *c, rp_txn_srv *s, const struct sip_msg *resp
 	struct sip_edit *e;
 	rp_str out;
 
+	struct pctx *pc = rp_txn_srv_user(s);
+
 	rp_arena_init(&a, store, sizeof(store), 1u << 20);
-	if (sip_edit_new(resp, &a, &e) == SIP_OK && sip_edit_pop_via(e) == SIP_OK &&
-	    sip_edit_write_arena(e, &a, &out) == SIP_OK) {
+	if (sip_edit_new(resp, &a, &e) != SIP_OK)
+		goto out;
+	if (cfg_has_route(pc->cfg, CFG_ROUTE_REPLY)) {
+		struct req r = { .core = c, .mi = cur_mi, .m = (struct sip_msg *)resp, .a = &a,
+			.e = e, .cfg = pc->cfg, .stx = s, .pc = pc, .now = now,
+			.is_resp = true, .status = resp->status };
+		int v = cfg_eval(pc->cfg, CFG_ROUTE_REPLY, &resp_ops, &r);
+
+		if (v < 0)
+			rp_warn("route reply failed for %u: %s", resp->status, strerror(-v));
+		if (v == CFG_EV_DROPPED && resp->status < 200)
+			goto out;   /* a final response cannot be dropped */
+	}
+	if (sip_edit_pop_via(e) == SIP_OK && sip_edit_write_arena(e, &a, &out) == SIP_OK) {
 		rp_txn_srv_respond(c->txl, s, resp->status, out.p, out.n, now);
 		atomic_fetch_add(&c->st.relayed_responses, 1);
 	}
+out:
 	rp_arena_fini(&a);
+}
+
+static void route_preprocess(struct req *r);
+static int strict_route_fixup(struct req *r);
+
+/* 'route failure' (§16.7 item 6 taken to the script): the request failed
+ * on every address. The route may reply, relay elsewhere (a new target
+ * set) or do nothing (the best response goes back). True when it took
+ * over. Runs at most 4 times per transaction. */
+static bool run_failure_route(rp_core *c, rp_txn_srv *s, struct pctx *pc, uint64_t now)
+{
+	char store[16384];
+	rp_arena a;
+	struct sip_msg *m = NULL;
+	struct sip_parse_opts o = { .stream = false };
+	struct rp_msg_info mi = { .tp = pc->in_tp, .peer = pc->src, .local = pc->local,
+		.udp_fd = -1 };
+	size_t len;
+	const char *req = rp_txn_srv_request(s, &len);
+	bool took = false;
+	int v;
+
+	if (pc->failure_runs >= 4 || !cfg_has_route(pc->cfg, CFG_ROUTE_FAILURE))
+		return false;
+	pc->failure_runs++;
+	rp_arena_init(&a, store, sizeof(store), 1u << 20);
+	if (sip_msg_parse(req, len, &a, &o, &m, NULL) != SIP_OK)
+		goto out;
+	struct req r = { .core = c, .mi = &mi, .m = m, .a = &a, .cfg = pc->cfg, .stx = s,
+		.pc = pc, .now = now, .shard = rp_txn_srv_shard(s), .ruri = m->ruri_str,
+		.ruri_p = m->ruri, .status = pc->best_code };
+	if (sip_edit_new(m, &a, &r.e) != SIP_OK || strict_route_fixup(&r) < 0)
+		goto out;
+	route_preprocess(&r);
+	v = cfg_eval(pc->cfg, CFG_ROUTE_FAILURE, &req_ops, &r);
+	if (v < 0)
+		rp_warn("route failure failed: %s", strerror(-v));
+	if (r.replied) {
+		took = true;
+	} else if (v >= 0 && r.relay) {
+		free(pc->fwd);
+		pc->fwd = NULL;
+		do_relay(&r);
+		took = true;
+	}
+out:
+	rp_arena_fini(&a);
+	return took;
 }
 
 static unsigned cls(unsigned code)
@@ -1154,6 +1244,8 @@ static void cli_event(void *arg, rp_txn_cli *cl, const struct sip_msg *resp, uns
 		if (start_branch(c, s, pc, now))
 			return;
 	}
+	if (!pc->cancelled && run_failure_route(c, s, pc, now))
+		return;
 	if (pc->best) {
 		rp_txn_srv_respond(c->txl, s, pc->best_code, pc->best, pc->best_len, now);
 		atomic_fetch_add(&c->st.relayed_responses, 1);
@@ -1228,7 +1320,6 @@ static void handle_response(rp_core *c, const struct rp_msg_info *mi, struct sip
 	int shard;
 	rp_txn_cli *cl;
 
-	(void)mi;
 	atomic_fetch_add(&c->st.responses, 1);
 	if (rp_str_has_prefix_case(m->via.branch, STATELESS_PREFIX)) {
 		forward_response_stateless(c, m);
@@ -1242,8 +1333,11 @@ static void handle_response(rp_core *c, const struct rp_msg_info *mi, struct sip
 	}
 	rp_txn_lock(c->txl, (unsigned)shard);
 	cl = rp_txn_cli_find(c->txl, (unsigned)shard, m);
-	if (cl)
+	if (cl) {
+		cur_mi = mi;
 		rp_txn_cli_response(c->txl, cl, m, now);
+		cur_mi = NULL;
+	}
 	else if (m->cseq.method == SIP_METHOD_INVITE && m->status >= 200 && m->status < 300)
 		forward_response_stateless(c, m);   /* a 2xx retransmission */
 	rp_txn_unlock(c->txl, (unsigned)shard);
@@ -1437,6 +1531,8 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 	pc->cfg = cfg_get(r.cfg);
 	pc->method = m->method;
 	pc->src = mi->peer;
+	pc->in_tp = mi->tp;
+	pc->local = mi->local;
 	{
 		/* Keyed hash of what makes the transaction unique: no syscall,
 		 * and nobody without the key can predict it. */

@@ -37,6 +37,14 @@ static const char cfg_text[] =
 	"  if (ruri.user == \"rewrite\") { ruri.host = \"127.0.0.1\"; ruri.port = 5090; }\n"
 	"  record_route;\n"
 	"  relay;\n"
+	"}\n"
+	"route failure {\n"
+	"  if (status == \"486\" && ruri.user == \"fwdbusy\") {\n"
+	"    ruri.port = 5095; relay;\n"
+	"  }\n"
+	"}\n"
+	"route reply {\n"
+	"  if (status == \"180\") { add_header(\"X-Seen\", \"yes\"); }\n"
 	"}\n";
 
 struct sent {
@@ -838,6 +846,39 @@ START_TEST(authenticate_challenges)
 }
 END_TEST
 
+START_TEST(failure_route_redirects_and_reply_route_edits)
+{
+	long i, r;
+	char v[64];
+
+	feed(5070, INVITE("sip:fwdbusy@127.0.0.1:5080", "fr1", "z9hG4bKfr1", ""));
+	i = find_sent(5080, "INVITE ", 0);
+	respond(i, 5080, 180, "Ringing");
+	r = find_sent(5070, "SIP/2.0 180 ", 0);
+	ck_assert_int_ge(r, 0);
+	ck_assert_str_eq(hdr(r, "X-Seen", v, sizeof(v)), "yes");
+	respond(i, 5080, 486, "Busy Here");
+	ck_assert_int_ge(find_sent(5080, "ACK ", 0), 0);
+	/* The failure route sent it elsewhere instead of relaying the 486. */
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 486 "), 0);
+	i = find_sent(5095, "INVITE sip:fwdbusy@127.0.0.1:5095 SIP/2.0", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 100 "), 1);
+	respond(i, 5095, 486, "Busy Here");
+	/* Second failure: the route does the same again (at most 4 runs),
+	 * then the 486 goes back. */
+	for (int k = 1; k < 5; k++) {
+		long j = find_sent(5095, "INVITE ", k);
+
+		if (j < 0)
+			break;
+		respond(j, 5095, 486, "Busy Here");
+	}
+	ck_assert_int_ge(find_sent(5070, "SIP/2.0 486 ", 0), 0);
+	ck_assert_int_le(count_sent(5095, "INVITE "), 4);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_core");
@@ -871,6 +912,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, all_transactions_end);
 	tcase_add_test(tc, register_then_call_goes_to_source);
 	tcase_add_test(tc, authenticate_challenges);
+	tcase_add_test(tc, failure_route_redirects_and_reply_route_edits);
 	suite_add_tcase(s, tc);
 	return s;
 }
