@@ -532,6 +532,13 @@ static bool realm_ok(rp_str realm)
 int rp_auth_challenge(rp_auth *a, rp_str realm, bool proxy, bool stale,
 	uint64_t now_ms, char *buf, size_t bufsz, size_t *outlen)
 {
+	return rp_auth_challenge_offer(a, realm, proxy, stale, RP_AUTH_OFFER_ALL, now_ms,
+		buf, bufsz, outlen);
+}
+
+int rp_auth_challenge_offer(rp_auth *a, rp_str realm, bool proxy, bool stale,
+	unsigned offer, uint64_t now_ms, char *buf, size_t bufsz, size_t *outlen)
+{
 	static const enum rp_digest_alg algs[2] = { RP_DIGEST_SHA256, RP_DIGEST_MD5 };
 	uint8_t raw[NONCE_RAW];
 	char nonce[NONCE_B64 + 1], opaque[17];
@@ -552,8 +559,14 @@ int rp_auth_challenge(rp_auth *a, rp_str realm, bool proxy, bool stale,
 	if (rp_base64_encode(raw, sizeof(raw), nonce, sizeof(nonce) - 1, &nl))
 		return -EIO;
 	nonce[nl] = '\0';
+	if ((offer & RP_AUTH_OFFER_ALL) == 0)
+		offer = RP_AUTH_OFFER_ALL;
 	for (int i = 0; i < 2; i++) {
-		int n = snprintf(buf + off, bufsz - off,
+		int n;
+
+		if (!(offer & (i == 0 ? RP_AUTH_OFFER_SHA256 : RP_AUTH_OFFER_MD5)))
+			continue;
+		n = snprintf(buf + off, bufsz - off,
 			"%s: Digest realm=\"%.*s\", nonce=\"%s\", opaque=\"%s\", "
 			"algorithm=%s, qop=\"auth\"%s\r\n",
 			proxy ? "Proxy-Authenticate" : "WWW-Authenticate",
@@ -681,6 +694,12 @@ struct cred_lookup {
 	const char *ha1_md5, *ha1_sha256;
 };
 
+static unsigned offer_of(const struct cred_lookup *cl)
+{
+	return (cl->ha1_sha256 ? RP_AUTH_OFFER_SHA256 : 0u) |
+	       (cl->ha1_md5 ? RP_AUTH_OFFER_MD5 : 0u);
+}
+
 static bool find_creds(const struct cfg *cfg, rp_str user, rp_str realm,
 	struct rp_auth_info *info, struct cred_lookup *cl)
 {
@@ -785,6 +804,7 @@ static enum rp_auth_result verify_params(rp_auth *a, const struct rp_digest_para
 		return RP_AUTH_URI_MISMATCH;
 	if (!find_creds(cfg, rp_str_make(user, (size_t)ul), realm, info, &cl))
 		return RP_AUTH_UNKNOWN_USER;
+	info->offer = offer_of(&cl);
 	ha1 = info->alg == RP_DIGEST_SHA256 ? cl.ha1_sha256 : cl.ha1_md5;
 	hl = rp_digest_hex_len(info->alg);
 	if (!ha1 || strlen(ha1) != hl)

@@ -136,6 +136,20 @@ rp_auth *rp_auth_free(rp_auth *a);
 int rp_auth_challenge(rp_auth *a, rp_str realm, bool proxy, bool stale,
 	uint64_t now_ms, char *buf, size_t bufsz, size_t *outlen);
 
+/* Algorithms a challenge offers (bit set). */
+enum {
+	RP_AUTH_OFFER_SHA256 = 1 << 0,
+	RP_AUTH_OFFER_MD5 = 1 << 1,
+	RP_AUTH_OFFER_ALL = RP_AUTH_OFFER_SHA256 | RP_AUTH_OFFER_MD5,
+};
+
+/* rp_auth_challenge() offering only the algorithms in 'offer' (SHA-256
+ * still first). After RP_AUTH_NO_HASH, pass info.offer: a UA that prefers
+ * SHA-256 for an account with only an MD5 HA1 would otherwise be sent the
+ * same two challenges again and again. offer 0 means all. */
+int rp_auth_challenge_offer(rp_auth *a, rp_str realm, bool proxy, bool stale,
+	unsigned offer, uint64_t now_ms, char *buf, size_t bufsz, size_t *outlen);
+
 /* What rp_auth_verify() found, for the log line and the core. */
 struct rp_auth_info {
 	rp_str username;               /* slice into the message; may be empty */
@@ -143,6 +157,8 @@ struct rp_auth_info {
 	const struct cfg_user *user;   /* the account that matched, or NULL */
 	const struct cfg_trunk *trunk; /* or the trunk whose inbound digest matched */
 	size_t err_off;                /* RP_AUTH_MALFORMED: offset in the message */
+	unsigned offer;                /* RP_AUTH_OFFER_* the account has a HA1 for
+	                                * (0 when no account was found) */
 };
 
 /* Checks the request's Authorization (or Proxy-Authorization when 'proxy')

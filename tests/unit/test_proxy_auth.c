@@ -258,6 +258,7 @@ START_TEST(round_trip_sha256_and_md5)
 		ck_assert_int_eq(info.alg, which ? RP_DIGEST_MD5 : RP_DIGEST_SHA256);
 		ck_assert_ptr_nonnull(info.user);
 		ck_assert_str_eq(info.user->name, "alice");
+		ck_assert_uint_eq(info.offer, RP_AUTH_OFFER_ALL);
 		ck_assert(rp_str_eq_cstr(info.username, "alice"));
 		/* The same nonce again with the next nc is fine. */
 		ck_assert_int_eq(rp_auth_client_authorize(&cl,
@@ -392,6 +393,19 @@ START_TEST(wrong_password_user_realm)
 		"sip:" REALM, val, sizeof(val), &cl);
 	ck_assert_int_eq(verify_req("REGISTER", "sip:" REALM, "Authorization", val,
 		false, T0, &info), RP_AUTH_NO_HASH);
+	/* The next challenge offers only what the account has. */
+	ck_assert_uint_eq(info.offer, RP_AUTH_OFFER_MD5);
+	{
+		char chal[1024];
+		size_t n;
+
+		ck_assert_int_eq(rp_auth_challenge_offer(au, RP_STR_LIT(REALM), false, false,
+			info.offer, T0, chal, sizeof(chal), &n), 0);
+		ck_assert_ptr_null(strstr(chal, "SHA-256"));
+		ck_assert_ptr_nonnull(strstr(chal, "algorithm=MD5"));
+		ck_assert_ptr_null(strstr(strstr(chal, "\r\n") + 2, "WWW-Authenticate"));
+		ck_assert_uint_eq(n, strlen(chal));
+	}
 	answer(REALM, false, 1, T0, "md5only", "alice-secret", "REGISTER",
 		"sip:" REALM, val, sizeof(val), &cl);
 	ck_assert_int_eq(verify_req("REGISTER", "sip:" REALM, "Authorization", val,
