@@ -718,6 +718,27 @@ static int op_authenticate(void *mv, enum cfg_auth kind, rp_str realm)
 	return 0;
 }
 
+static bool require_ok(const struct sip_msg *m, enum sip_hdr_id id, const char *known,
+	rp_buf *unsup);
+
+/* 420 through the transaction when Require names what we lack. */
+static bool require_refused(struct req *r, const char *known)
+{
+	rp_buf u;
+	bool refused = false;
+
+	rp_buf_init(&u, 4096);
+	if (!require_ok(r->m, SIP_HDR_REQUIRE, known, &u)) {
+		rp_str h = rp_buf_str(&u);
+
+		op_reply(r, 420, RP_STR_NULL, rp_buf_error(&u) ? NULL : &h,
+			rp_buf_error(&u) ? 0 : 1);
+		refused = true;
+	}
+	rp_buf_free(&u);
+	return refused;
+}
+
 /* REGISTER (registrar.h): the binding keeps where the REGISTER came from,
  * so requests to a UA behind NAT go back to that address and flow. */
 static int op_save(void *mv)
@@ -733,6 +754,8 @@ static int op_save(void *mv)
 		op_reply(r, 405, RP_STR_NULL, NULL, 0);
 		return 0;
 	}
+	if (require_refused(r, "path"))
+		return 0;
 	res = rp_registrar_save(r->core->reg, r->m, &src, r->now, buf, sizeof(buf), &info);
 	code = rp_reg_result_status(res);
 	if (res == RP_REG_OK) {
@@ -1407,17 +1430,19 @@ out:
 	rp_buf_free(&b);
 }
 
-static bool proxy_require_ok(struct req *r, rp_buf *unsup)
+/* Proxy-Require (as a proxy) or Require (where we are the UAS) options we
+ * do not support, listed into 'unsup' as an Unsupported header line. */
+static bool require_ok(const struct sip_msg *m, enum sip_hdr_id id, const char *known,
+	rp_buf *unsup)
 {
 	struct sip_hdr_iter it;
 	rp_str v;
 	bool ok = true;
 
-	sip_hdr_iter_init(&it, r->m, SIP_HDR_PROXY_REQUIRE);
+	sip_hdr_iter_init(&it, m, id);
 	while (sip_hdr_iter_next(&it, &v)) {
-		if (!v.n)
+		if (!v.n || (known && rp_str_caseeq_cstr(v, known)))
 			continue;
-		/* We implement no extension that needs a proxy's support. */
 		rp_buf_append_cstr(unsup, ok ? "Unsupported: " : ", ");
 		rp_buf_append_str(unsup, v);
 		ok = false;
@@ -1512,7 +1537,8 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 		goto unlock;
 	}
 	rp_buf_init(&unsup, 4096);
-	if (!proxy_require_ok(&r, &unsup)) {
+	/* We implement no extension that needs a proxy's support. */
+	if (!require_ok(m, SIP_HDR_PROXY_REQUIRE, NULL, &unsup)) {
 		rp_str h = rp_buf_str(&unsup);
 
 		reply_stateless(c, mi, m, r.cfg, 420, NULL, rp_buf_error(&unsup) ? NULL : &h,
@@ -1561,7 +1587,8 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 				"UPDATE, INFO, REFER, MESSAGE, SUBSCRIBE, NOTIFY"),
 			RP_STR_LIT("Accept: application/sdp"),
 		};
-		reply_msg(c, s, m, 200, RP_STR_NULL, allow, 2, now);
+		if (!require_refused(&r, NULL))
+			reply_msg(c, s, m, 200, RP_STR_NULL, allow, 2, now);
 		goto unlock;
 	}
 	v = cfg_eval(r.cfg, CFG_ROUTE_REQUEST, &req_ops, &r);

@@ -619,6 +619,30 @@ START_TEST(proxy_require_420)
 }
 END_TEST
 
+START_TEST(require_on_register_and_options_420)
+{
+	long i;
+	char v[64];
+
+	feed(5077, "REGISTER sip:example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5077;branch=z9hG4bKrq1\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:dave@example.com>;tag=d1\r\n"
+		"To: <sip:dave@example.com>\r\nCall-ID: rq1\r\nCSeq: 1 REGISTER\r\n"
+		"Require: gruu\r\nContact: <sip:dave@127.0.0.1:5077>\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5077, "SIP/2.0 420 ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(hdr(i, "Unsupported", v, sizeof(v)), "gruu");
+	feed(5077, "OPTIONS sip:127.0.0.1:5060 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5077;branch=z9hG4bKrq2\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:dave@example.com>;tag=d1\r\n"
+		"To: <sip:127.0.0.1:5060>\r\nCall-ID: rq2\r\nCSeq: 1 OPTIONS\r\n"
+		"Require: foo\r\nContent-Length: 0\r\n\r\n");
+	ck_assert_int_ge(find_sent(5077, "SIP/2.0 420 ", 1), 0);
+	ck_assert_int_eq(count_sent(5077, "SIP/2.0 200 "), 0);
+}
+END_TEST
+
 START_TEST(loose_route_removes_ours)
 {
 	long i;
@@ -901,6 +925,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, spiral_is_not_a_loop);
 	tcase_add_test(tc, malformed_gets_400_with_reason);
 	tcase_add_test(tc, proxy_require_420);
+	tcase_add_test(tc, require_on_register_and_options_420);
 	tcase_add_test(tc, loose_route_removes_ours);
 	tcase_add_test(tc, double_route_of_ours_in_one_line);
 	tcase_add_test(tc, strict_router_ruri);
