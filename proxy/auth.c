@@ -617,6 +617,16 @@ static uint64_t id_hash(const uint8_t id[16])
 	return h;
 }
 
+/* An entry whose nonce no verification can accept any more. The margin
+ * covers workers whose "now" lags this one's: an entry dropped as expired
+ * must stay expired for them too, or its nonce would look new. */
+#define GONE_MARGIN_MS 10000
+
+static bool gone(const rp_auth *a, const struct nc_entry *e, uint64_t now_ms)
+{
+	return now_ms > e->ts_ms && now_ms - e->ts_ms > a->ttl_ms + GONE_MARGIN_MS;
+}
+
 /* Records nc for a nonce with a valid MAC: 0 ok, RP_AUTH_NC_REPLAY, or
  * RP_AUTH_STALE_NONCE when this nonce's history may have been evicted. */
 static enum rp_auth_result nc_record(rp_auth *a, const uint8_t raw[NONCE_RAW],
@@ -657,14 +667,14 @@ static enum rp_auth_result nc_record(rp_auth *a, const uint8_t raw[NONCE_RAW],
 	for (int w = 0; w < NC_WAYS; w++) {
 		struct nc_entry *e = &set[w];
 
-		if (!e->used || (now_ms > e->ts_ms && now_ms - e->ts_ms > a->ttl_ms)) {
+		if (!e->used || gone(a, e, now_ms)) {
 			victim = e; /* free, or expired: no history worth keeping */
 			break;
 		}
 		if (!victim || e->ts_ms < victim->ts_ms)
 			victim = e;
 	}
-	if (victim->used && !(now_ms > victim->ts_ms && now_ms - victim->ts_ms > a->ttl_ms) &&
+	if (victim->used && !gone(a, victim, now_ms) &&
 	    victim->ts_ms > sh->watermark)
 		sh->watermark = victim->ts_ms;
 	memcpy(victim->id, raw, 16);
