@@ -125,7 +125,7 @@ static int ws_send(void *arg, const struct rp_txn_dest *d, const char *buf, size
 	if (!ws)
 		return -ENOTCONN;
 
-	if (d->reply || d->tp == RP_TP_UDP)
+	if (d->reply || d->flow || d->tp == RP_TP_UDP)
 		return rp_workers_send(ws, d->tp, &d->addr, buf, len);
 	return rp_workers_send_to(ws, d->tp, &d->addr, d->tls_domain, buf, len);
 }
@@ -881,7 +881,8 @@ static int targets(struct req *r)
 
 	if (r->have_dst && !r->have_route) {
 		g->d = r->dst;
-		g->d.tls_domain = NULL;  /* back over the UA's own connection */
+		g->d.tls_domain = NULL;
+		g->d.flow = g->d.tp != RP_TP_UDP;  /* back over the UA's own connection */
 		pc->ntg = 1;
 		return 0;
 	}

@@ -54,13 +54,15 @@ const char *rp_txn_state_name(enum rp_txn_state s);
 
 /* Where a message goes. tls_domain (TLS only) is the name the server's
  * certificate must match (RFC 5922); it is borrowed and must outlive the
- * transaction. 'reply' says the message is a response: it must go over
+ * transaction. 'reply' says the message is a response, 'flow' that it is a
+ * request to a UA over the connection it registered on: both must go over
  * an existing connection and never open one. */
 struct rp_txn_dest {
 	enum rp_tp tp;
 	rp_addr addr;
 	const char *tls_domain;
 	bool reply;
+	bool flow;
 };
 
 struct rp_txn_cfg {

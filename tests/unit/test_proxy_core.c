@@ -853,7 +853,28 @@ START_TEST(register_then_call_goes_to_source)
 		"To: <sip:carol@example.com>\r\nCall-ID: cr\r\nCSeq: 1 INVITE\r\n"
 		"Content-Length: 0\r\n\r\n");
 	/* To the contact URI, sent where the REGISTER came from. */
-	ck_assert_int_ge(find_sent(5076, "INVITE sip:carol@10.0.0.5:5062 SIP/2.0", 0), 0);
+	i = find_sent(5076, "INVITE sip:carol@10.0.0.5:5062 SIP/2.0", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert(!out[i].d.flow);        /* UDP: no connection to reuse */
+	/* She registers again over TCP (the newer binding wins): requests
+	 * must reuse that connection, never open one. */
+	now += 1000;
+	feed_tp(RP_TP_TCP, 40077, "REGISTER sip:example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/TCP 10.0.0.6:5062;branch=z9hG4bKreg2\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:carol@example.com>;tag=c2\r\n"
+		"To: <sip:carol@example.com>\r\nCall-ID: reg2\r\nCSeq: 1 REGISTER\r\n"
+		"Contact: <sip:carol@10.0.0.6:5062;transport=tcp>\r\nExpires: 300\r\n"
+		"Content-Length: 0\r\n\r\n");
+	ck_assert_int_ge(find_sent(40077, "SIP/2.0 200 ", 0), 0);
+	feed(5070, "MESSAGE sip:carol@example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKer;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:carol@example.com>\r\nCall-ID: er\r\nCSeq: 1 MESSAGE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(40077, "MESSAGE sip:carol@10.0.0.6:5062;transport=tcp ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(out[i].d.tp, RP_TP_TCP);
+	ck_assert(out[i].d.flow);
 }
 END_TEST
 
