@@ -21,7 +21,7 @@ struct binding {
 	uint32_t cseq, reg_id;
 	unsigned q;
 	bool q_given;
-	uint64_t expires_ms, updated_ms;
+	uint64_t expires_ms, updated_ms, seq;
 	enum rp_tp tp;
 	rp_addr src;
 	uint64_t flow_id;
@@ -47,7 +47,7 @@ struct rp_registrar {
 	size_t max_bindings;
 	bool sips_distinct;
 	atomic_size_t nbindings, naors;
-	atomic_uint_fast64_t saves, rejected, expired;
+	atomic_uint_fast64_t saves, rejected, expired, seq;
 	struct shard sh[NSHARDS];
 };
 
@@ -447,8 +447,9 @@ static void write_contacts(const struct aor_rec *rec, uint64_t now_ms, char *buf
 	info->hdr_len = off;
 }
 
-static struct binding *binding_new(const struct req_contact *c, const struct sip_msg *m,
-	const struct rp_reg_source *src, rp_str path, rp_str ua, uint64_t now_ms)
+static struct binding *binding_new(rp_registrar *r, const struct req_contact *c,
+	const struct sip_msg *m, const struct rp_reg_source *src, rp_str path, rp_str ua,
+	uint64_t now_ms)
 {
 	struct binding *b = calloc(1, sizeof(*b));
 
@@ -471,6 +472,7 @@ static struct binding *binding_new(const struct req_contact *c, const struct sip
 	b->q_given = c->q_given;
 	b->expires_ms = now_ms + (uint64_t)c->expires * 1000;
 	b->updated_ms = now_ms;
+	b->seq = atomic_fetch_add(&r->seq, 1) + 1;
 	b->tp = src->tp;
 	b->src = src->addr;
 	b->flow_id = src->flow_id;
@@ -729,7 +731,7 @@ enum rp_reg_result rp_registrar_save(rp_registrar *r, const struct sip_msg *m,
 		c->nb = NULL;
 		if (c->dup || c->expires == 0)
 			continue;
-		c->nb = binding_new(c, m, src, pathv, ua, now_ms);
+		c->nb = binding_new(r, c, m, src, pathv, ua, now_ms);
 		if (!c->nb) {
 			res = RP_REG_NOMEM;
 			goto unwind;
@@ -866,6 +868,7 @@ static int copy_rec(const struct aor_rec *rec, uint64_t now_ms, struct rp_reg_li
 		c->expires_ms = b->expires_ms;
 		c->expires_in = secs_left(b->expires_ms, now_ms);
 		c->updated_ms = b->updated_ms;
+		c->updated_seq = b->seq;
 		c->tp = b->tp;
 		c->source = b->src;
 		c->flow_id = b->flow_id;
@@ -894,6 +897,8 @@ static int cmp_contact(const void *pa, const void *pb)
 		return a->q > b->q ? -1 : 1;
 	if (a->updated_ms != b->updated_ms)
 		return a->updated_ms > b->updated_ms ? -1 : 1;
+	if (a->updated_seq != b->updated_seq)
+		return a->updated_seq > b->updated_seq ? -1 : 1;
 	return 0;
 }
 

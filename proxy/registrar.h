@@ -117,6 +117,8 @@ struct rp_reg_contact {
 	uint64_t expires_ms;     /* absolute, rp_now_ms() clock */
 	uint32_t expires_in;     /* seconds left at the 'now' of the call */
 	uint64_t updated_ms;     /* last REGISTER that touched it */
+	uint64_t updated_seq;    /* table-wide order of updates: breaks ties
+	                          * between REGISTERs in the same millisecond */
 	enum rp_tp tp;           /* transport the REGISTER came over */
 	rp_addr source;          /* where it came from: send requests here */
 	uint64_t flow_id;        /* TCP/TLS: the connection to reuse */

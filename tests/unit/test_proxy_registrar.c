@@ -349,6 +349,20 @@ START_TEST(q_and_recency_order)
 	ck_assert_str_eq(l->v[3].uri, "sip:a@192.0.2.1");
 	rp_reg_list_free(l);
 
+	/* Same q, same millisecond: the later REGISTER still comes first. */
+	for (unsigned k = 0; k < 4; k++) {
+		ck_assert_int_eq(do_reg(reg, "sip:tie@example.net", "c9", 1 + k, k % 2 ?
+			"Contact: <sip:y@192.0.2.8>\r\n" : "Contact: <sip:x@192.0.2.7>\r\n",
+			&udp_src, T0 + 5000), RP_REG_OK);
+		if (k == 0)
+			continue;
+		l = look("sip:tie@example.net", T0 + 5000);
+		ck_assert_uint_eq(l->count, 2);
+		ck_assert_str_eq(l->v[0].uri, k % 2 ? "sip:y@192.0.2.8" : "sip:x@192.0.2.7");
+		ck_assert_str_eq(l->v[1].uri, k % 2 ? "sip:x@192.0.2.7" : "sip:y@192.0.2.8");
+		rp_reg_list_free(l);
+	}
+
 	ck_assert_int_eq(alice("c3", 1, "Contact: <sip:e@192.0.2.5>;q=1.5\r\n", T0),
 		RP_REG_BAD_REQUEST);
 	ck_assert_int_eq(alice("c3", 1, "Contact: <sip:e@192.0.2.5>;q=0.1234\r\n", T0),
