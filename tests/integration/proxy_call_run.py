@@ -106,6 +106,20 @@ def sipp_cmd(tmp, scen, port, transport, extra):
 
 def run_call(tmp, name, uac, uas, proxy_port, service="bob", transport="u1",
              uas_port=None, uac_extra=()):
+    """run_call_once, again with fresh ports when another test took one of
+    ours between picking it and sipp binding it."""
+    for attempt in range(4):
+        ok, detail, trace = run_call_once(tmp, "%s-%d" % (name, attempt), uac, uas,
+                                          proxy_port, service, transport, uas_port,
+                                          uac_extra)
+        if ok or "Unable to bind" not in detail:
+            break
+        time.sleep(0.2)
+    return ok, detail, trace
+
+
+def run_call_once(tmp, name, uac, uas, proxy_port, service, transport, uas_port,
+                  uac_extra):
     """Runs one sipp UAS (in the background) and one sipp UAC against it
     through the proxy. Returns (ok, detail, uas message trace)."""
     d = os.path.join(tmp, name)
@@ -114,6 +128,11 @@ def run_call(tmp, name, uac, uas, proxy_port, service="bob", transport="u1",
     uas_p = subprocess.Popen(sipp_cmd(d, uas, uas_port, "u1", []), cwd=d,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     time.sleep(0.3)
+    if uas_p.poll() is not None:
+        out = uas_p.communicate()[0].decode(errors="replace")
+        errs = "".join(open(os.path.join(d, fn), errors="replace").read()
+                       for fn in os.listdir(d) if fn.endswith("_errors.log"))
+        return False, "uas exited at once: " + out[-500:] + errs, ""
     uac_port = free_port(socket.SOCK_STREAM if transport == "t1" else socket.SOCK_DGRAM)
     cmd = sipp_cmd(d, uac, uac_port, transport,
                    ["-s", service, "-rsa", "127.0.0.1:%d" % proxy_port,
