@@ -33,6 +33,8 @@ struct rp_core {
 	rp_txl *txl;
 	pthread_mutex_t lmu;            /* guards the listener list */
 	struct rp_listen listen[RP_MAX_LISTEN];
+	char lhost[RP_MAX_LISTEN][64];  /* their hosts as text, formatted once */
+	bool lwild[RP_MAX_LISTEN];      /* 0.0.0.0 / :: */
 	size_t nlisten;
 	_Atomic(rp_workers *) ws;
 	int (*send)(void *arg, const struct rp_txn_dest *d, const char *buf, size_t len);
@@ -212,12 +214,10 @@ static int reply_txn(rp_core *c, rp_txn_srv *s, unsigned code, rp_str reason,
 static bool host_is_listener(rp_core *c, rp_str host, bool has_port, uint16_t port)
 {
 	bool host_ok = false, port_ok = !has_port;
-	char h[64];
 
 	pthread_mutex_lock(&c->lmu);
 	for (size_t i = 0; i < c->nlisten; i++) {
-		rp_addr_host(&c->listen[i].addr, h, sizeof(h));
-		if (rp_str_caseeq_cstr(host, h))
+		if (rp_str_caseeq_cstr(host, c->lhost[i]))
 			host_ok = true;
 		if (has_port && port == rp_addr_port(&c->listen[i].addr))
 			port_ok = true;
@@ -250,13 +250,11 @@ static int local_for(rp_core *c, enum rp_tp tp, sa_family_t fam,
 	pthread_mutex_lock(&c->lmu);
 	for (size_t i = 0; i < c->nlisten; i++) {
 		const struct rp_listen *l = &c->listen[i];
-		char h[64];
 
 		if (l->tp != tp || l->addr.u.sa.sa_family != fam)
 			continue;
 		*out = l->addr;
-		rp_addr_host(out, h, sizeof(h));
-		if (!strcmp(h, "0.0.0.0") || !strcmp(h, "::")) {
+		if (c->lwild[i]) {
 			if (mi->local.u.sa.sa_family != fam)
 				continue;
 			*out = mi->local;
@@ -271,34 +269,31 @@ static int local_for(rp_core *c, enum rp_tp tp, sa_family_t fam,
 
 /* ---- loops (§16.3 item 4) ---- */
 
+/* Keyed hash of each part, chained: no buffer to build. */
+static uint64_t lh_mix(const rp_core *c, uint64_t h, rp_str part)
+{
+	h = (h << 13 | h >> 51) * 0x9e3779b97f4a7c15ull;
+	return h ^ rp_siphash13(c->key, part.p ? part.p : "", part.n);
+}
+
 static uint64_t loop_hash(rp_core *c, const struct sip_msg *m)
 {
-	rp_buf b;
-	struct sip_hdr_iter it;
-	rp_str v;
-	uint64_t h;
-
-	rp_buf_init(&b, 0);
-	rp_buf_append_str(&b, m->ruri_str);
-	rp_buf_append_byte(&b, 0);
-	rp_buf_append_str(&b, m->to.tag);
-	rp_buf_append_byte(&b, 0);
-	rp_buf_append_str(&b, m->from.tag);
-	rp_buf_append_byte(&b, 0);
-	rp_buf_append_str(&b, m->call_id);
-	rp_buf_append_byte(&b, 0);
-	rp_buf_append_u64(&b, m->cseq.num);
 	static const enum sip_hdr_id ids[] = { SIP_HDR_PROXY_REQUIRE,
 		SIP_HDR_PROXY_AUTHORIZATION, SIP_HDR_ROUTE };
+	struct sip_hdr_iter it;
+	rp_str v;
+	uint64_t h = m->cseq.num;
+
+	h = lh_mix(c, h, m->ruri_str);
+	h = lh_mix(c, h, m->to.tag);
+	h = lh_mix(c, h, m->from.tag);
+	h = lh_mix(c, h, m->call_id);
 	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
 		sip_hdr_iter_init(&it, m, ids[i]);
-		while (sip_hdr_iter_next(&it, &v)) {
-			rp_buf_append_byte(&b, 0);
-			rp_buf_append_str(&b, v);
-		}
+		while (sip_hdr_iter_next(&it, &v))
+			h = lh_mix(c, h, v);
+		h = lh_mix(c, h, RP_STR_LIT("|"));
 	}
-	h = rp_siphash13(c->key, b.p ? b.p : "", b.len);
-	rp_buf_free(&b);
 	return h;
 }
 
@@ -1679,6 +1674,10 @@ void rp_core_set_listeners(rp_core *c, const struct rp_listen *l, size_t n)
 	pthread_mutex_lock(&c->lmu);
 	c->nlisten = n < RP_MAX_LISTEN ? n : RP_MAX_LISTEN;
 	memcpy(c->listen, l, c->nlisten * sizeof(*l));
+	for (size_t i = 0; i < c->nlisten; i++) {
+		rp_addr_host(&c->listen[i].addr, c->lhost[i], sizeof(c->lhost[i]));
+		c->lwild[i] = !strcmp(c->lhost[i], "0.0.0.0") || !strcmp(c->lhost[i], "::");
+	}
 	pthread_mutex_unlock(&c->lmu);
 }
 
