@@ -1027,7 +1027,7 @@ static void do_relay(struct req *r)
 
 	rc = targets(r);
 	if (rc < 0) {
-		reply_txn(c, r->stx, 404, RP_STR_LIT("No Usable Destination"), NULL, 0, r->now);
+		reply_msg(c, r->stx, r->m, 404, RP_STR_LIT("No Usable Destination"), NULL, 0, r->now);
 		return;
 	}
 	rc = rp_txn_branch(c->txl, r->shard, loop_hash(c, r->m), br);
@@ -1035,7 +1035,7 @@ static void do_relay(struct req *r)
 		rc = build_forward(r, pc->tg[0].d.tp, &pc->tg[0].d.addr,
 			rp_str_make(br, sizeof(br)));
 	if (rc < 0) {
-		reply_txn(c, r->stx, rc == -EPROTO ? 488 : 500, RP_STR_NULL, NULL, 0, r->now);
+		reply_msg(c, r->stx, r->m, rc == -EPROTO ? 488 : 500, RP_STR_NULL, NULL, 0, r->now);
 		return;
 	}
 	pc->media = r->media;
@@ -1044,7 +1044,7 @@ static void do_relay(struct req *r)
 	if (pc->method == SIP_METHOD_INVITE && !pc->failure_runs)
 		reply_msg(c, r->stx, r->m, 100, RP_STR_NULL, NULL, 0, r->now);
 	if (!start_branch(c, r->stx, pc, r->now))
-		reply_txn(c, r->stx, 503, RP_STR_NULL, NULL, 0, r->now);
+		reply_msg(c, r->stx, r->m, 503, RP_STR_NULL, NULL, 0, r->now);
 }
 
 /* ---- CANCEL (§16.10) ---- */
@@ -1572,7 +1572,7 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 	r.pc = pc;
 
 	if (strict_route_fixup(&r) < 0) {
-		reply_txn(c, s, 400, RP_STR_LIT("Bad Route"), NULL, 0, now);
+		reply_msg(c, s, m, 400, RP_STR_LIT("Bad Route"), NULL, 0, now);
 		goto unlock;
 	}
 	route_preprocess(&r);
@@ -1592,7 +1592,7 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 		rp_warn("routing script failed for %.*s %.*s: %s",
 			RP_STR_FMT(m->method_str), RP_STR_FMT(m->ruri_str), strerror(-v));
 		if (!r.replied)
-			reply_txn(c, s, 500, RP_STR_LIT("Routing Script Error"), NULL, 0, now);
+			reply_msg(c, s, m, 500, RP_STR_LIT("Routing Script Error"), NULL, 0, now);
 	} else if (r.relay && !r.replied) {
 		do_relay(&r);
 	} else if (!r.replied && rp_txn_srv_final(s) == 0) {
