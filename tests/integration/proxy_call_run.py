@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -65,7 +66,8 @@ class Proxy:
                                    "--workers", "2", "--log-level", "info",
                                    "--control", "none",
                                    "--listen", "udp:127.0.0.1:0",
-                                   "--listen", "tcp:127.0.0.1:0"],
+                                   "--listen", "tcp:127.0.0.1:0",
+                                   "--listen", "tls:127.0.0.1:0"],
                                   stdout=self.f, stderr=subprocess.STDOUT)
         self.ports = {}
         deadline = time.time() + 10
@@ -343,6 +345,38 @@ route request {
         check("each retransmission got the 100 again", len(trying) >= 2, trying)
         if got:
             callee.sendto(answer(got[0], 486, "Busy Here"), got[1])
+
+        # Transport bridging: the caller on TLS, the callee on UDP, and back.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE   # the proxy's generated self-signed cert
+        raw = socket.create_connection(("127.0.0.1", proxy.ports["tls"]), timeout=5)
+        tls = ctx.wrap_socket(raw)
+        tport = tls.getsockname()[1]
+        ruri = "sip:bob@127.0.0.1:%d" % eport
+        tls.sendall(msg("INVITE", ruri, "z9hG4bKtls1", "tls-1", 1, tport)
+                    .replace(b"SIP/2.0/UDP", b"SIP/2.0/TLS"))
+        got = recv_until(callee, lambda t: t.startswith("INVITE ") and "tls-1" in t, 5)
+        check("TLS in, UDP out: INVITE reached the callee over UDP", got is not None)
+        if got:
+            rr = re.findall(r"^Record-Route: (.*)$", got[0], re.M)
+            check("TLS in, UDP out: double Record-Route (udp on top, tls below)",
+                  len(rr) == 2 and "transport=" not in rr[0] and "transport=tls" in rr[1], rr)
+            callee.sendto(answer(got[0], 200, "OK"), got[1])
+            tls.settimeout(5)
+            buf = b""
+            deadline = time.time() + 5
+            while time.time() < deadline and b"SIP/2.0 200" not in buf:
+                try:
+                    chunk = tls.recv(65535)
+                except socket.timeout:
+                    break
+                if not chunk:
+                    break
+                buf += chunk
+            check("TLS in, UDP out: 200 came back over the TLS connection",
+                  b"SIP/2.0 200" in buf and b"tls-1" in buf, buf[-600:])
+        tls.close()
 
         # Malformed requests get 400 with the parser's reason; calls go on.
         bad = (b"INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKbad\r\n"
