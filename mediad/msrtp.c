@@ -16,8 +16,13 @@
 #include <string.h>
 #include <strings.h>
 
+/* Without libcrypto's headers (the Debian backend does not need them
+ * otherwise) libsrtp keeps its own HMAC and ciphers. */
+#if __has_include(<openssl/evp.h>)
+#define MSRTP_LEAN_CRYPTO 1
 #include <openssl/evp.h>
 #include <openssl/sha.h>
+#endif
 #include <srtp2/auth.h>
 #include <srtp2/cipher.h>
 #include <srtp2/srtp.h>
@@ -178,6 +183,7 @@ size_t msrtp_rtcp_tag_len(enum msrtp_suite s)
 	return suite_ok(s) ? suites[s].rtcp_tag : 0;
 }
 
+#ifdef MSRTP_LEAN_CRYPTO
 /* ---- compact HMAC-SHA1 for libsrtp ------------------------------------ */
 
 /* libsrtp keeps one HMAC-SHA1 per session key: two per context (RTP and
@@ -588,6 +594,25 @@ static const srtp_cipher_type_t lean_types[5] = {
 	[LT_GCM256] = LEAN_TYPE("AES-256-GCM (rampart msrtp, libcrypto)", &gcm_tc, SRTP_AES_GCM_256),
 };
 
+#endif /* MSRTP_LEAN_CRYPTO */
+
+/* Ciphers libsrtp makes while this is set share the context's EVP context. */
+static void share_begin(struct msrtp *c)
+{
+#ifdef MSRTP_LEAN_CRYPTO
+	evp_hint = &c->evp;
+#else
+	(void)c;
+#endif
+}
+
+static void share_end(void)
+{
+#ifdef MSRTP_LEAN_CRYPTO
+	evp_hint = NULL;
+#endif
+}
+
 /* ---- library ----------------------------------------------------------- */
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -678,6 +703,7 @@ static void do_init(void)
 	if (init_status != srtp_err_status_ok)
 		return;
 	srtp_install_log_handler(srtp_log_cb, NULL);
+#ifdef MSRTP_LEAN_CRYPTO
 	srtp_err_status_t st = srtp_replace_auth_type(&lean_hmac_type, SRTP_HMAC_SHA1);
 	if (st != srtp_err_status_ok)
 		rp_warn("msrtp: libsrtp refused the compact HMAC-SHA1 (%d); keeping its own", (int)st);
@@ -687,6 +713,7 @@ static void do_init(void)
 			rp_warn("msrtp: libsrtp refused %s (%d); keeping its own",
 				lean_types[i].description, (int)st);
 	}
+#endif
 	probe_suites();
 }
 
@@ -846,9 +873,9 @@ int msrtp_new(enum msrtp_dir dir, const struct msrtp_params *p, struct msrtp **o
 	srtp_master_key_t mk, *mkp[1];
 	make_policy(c, &pol, &mk, mkp);
 	pol.ssrc.type = dir == MSRTP_PROTECT ? ssrc_any_outbound : ssrc_any_inbound;
-	evp_hint = &c->evp;
+	share_begin(c);
 	srtp_err_status_t st = srtp_create(&c->s, &pol);
-	evp_hint = NULL;
+	share_end();
 	explicit_bzero(&pol, sizeof(pol));
 	explicit_bzero(&mk, sizeof(mk));
 	if (st != srtp_err_status_ok) {
@@ -956,9 +983,9 @@ static int fresh_stream(struct msrtp *c, uint32_t ssrc, uint32_t roc)
 	make_policy(c, &pol, &mk, mkp);
 	pol.ssrc.type = ssrc_specific;
 	pol.ssrc.value = ssrc;
-	evp_hint = &c->evp;
+	share_begin(c);
 	srtp_err_status_t st = srtp_add_stream(c->s, &pol);
-	evp_hint = NULL;
+	share_end();
 	explicit_bzero(&pol, sizeof(pol));
 	explicit_bzero(&mk, sizeof(mk));
 	if (st != srtp_err_status_ok)

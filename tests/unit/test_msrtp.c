@@ -1184,7 +1184,8 @@ END_TEST
  * valgrind). */
 START_TEST(test_memory_per_context)
 {
-#ifdef MSRTP_TEST_ASAN
+	/* msrtp's lean HMAC and ciphers exist only where libcrypto does. */
+#if defined(MSRTP_TEST_ASAN) || !defined(HAVE_LIBCRYPTO)
 	return;
 #else
 	static const struct {
