@@ -382,6 +382,7 @@ def sipp_errors(path, n=3):
         if first.startswith(("Dead call", "Discarding message")):
             continue
         first = re.sub(r"Call-I[dD] '[^']*'", "Call-Id '...'", first)
+        first = re.sub(r"Call-I[dD]: \S+", "Call-Id: ...", first)
         first = re.sub(r"received '.*", "received", first)
         if first.endswith("received"):
             m = re.search(r"received '([^\r\n]*)", ev)
