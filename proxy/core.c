@@ -1,6 +1,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #include "sipout.h"
 
 #define MAX_TARGETS 8
+#define DNS_MAX_ADDRS 4
 #define STATELESS_PREFIX "z9hG4bKrs"
 
 struct stat_ctr {
@@ -43,12 +45,22 @@ struct rp_core {
 	void *body_hook_arg;
 	rp_registrar *reg;
 	rp_auth *auth;
+	pthread_rwlock_t dns_mu;
+	rp_hash *dns;                   /* host -> struct dns_ent */
 	_Atomic uint64_t next_sweep;
 	uint8_t key[16];
 	pthread_t thr;
 	bool thr_started;
 	atomic_bool stop;
 	struct stat_ctr st;
+};
+
+/* A trunk host name resolved when the config was installed (on the
+ * thread installing it, never a worker): workers only read the cache. */
+struct dns_ent {
+	char host[256];
+	rp_addr a[DNS_MAX_ADDRS];
+	unsigned n;
 };
 
 struct target {
@@ -859,15 +871,29 @@ static int targets(struct req *r)
 			uint16_t port = t->addrs[i].port ? t->addrs[i].port :
 				(tp == RP_TP_TLS ? 5061 : 5060);
 
-			if (rp_addr_parse(t->addrs[i].host, port, &g->d.addr) < 0) {
-				rp_warn("trunk %s: address %s is not an IP address (no DNS); skipped",
-					t->name, t->addrs[i].host);
-				continue;
-			}
 			g->d.tp = tp;
 			g->d.tls_domain = t->tls.server_name ? t->tls.server_name :
 				t->addrs[i].host;
-			pc->ntg++;
+			if (rp_addr_parse(t->addrs[i].host, port, &g->d.addr) == 0) {
+				pc->ntg++;
+				continue;
+			}
+			/* A name: every address it resolved to, in order. */
+			struct dns_ent *de;
+			pthread_rwlock_rdlock(&r->core->dns_mu);
+			de = rp_hash_find(r->core->dns, rp_str_cstr(t->addrs[i].host));
+			for (unsigned k = 0; de && k < de->n && pc->ntg < MAX_TARGETS; k++) {
+				g = &pc->tg[pc->ntg++];
+				g->d.tp = tp;
+				g->d.tls_domain = t->tls.server_name ? t->tls.server_name :
+					t->addrs[i].host;
+				g->d.addr = de->a[k];
+				rp_addr_set_port(&g->d.addr, port);
+			}
+			pthread_rwlock_unlock(&r->core->dns_mu);
+			if (!de)
+				rp_warn("trunk %s: %s did not resolve; skipped", t->name,
+					t->addrs[i].host);
 		}
 		return pc->ntg ? 0 : -EHOSTUNREACH;
 	}
@@ -1667,6 +1693,65 @@ void rp_core_on_message(const struct rp_msg_info *mi, const char *msg, size_t le
 	rp_core_handle(arg, mi, msg, len);
 }
 
+/* ---- trunk names ---- */
+
+/* Resolves the trunk host names of 'cfg' that are not IP literals and not
+ * cached yet (getaddrinfo blocks: only ever called by the thread that
+ * installs a config). Failures are logged; the name stays unresolved. */
+static void resolve_trunks(rp_core *c, const struct cfg *cfg)
+{
+	for (size_t i = 0; i < cfg_trunk_count(cfg); i++) {
+		const struct cfg_trunk *t = cfg_trunk_at(cfg, i);
+
+		for (unsigned k = 0; k < t->naddrs; k++) {
+			const char *host = t->addrs[k].host;
+			struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res = NULL, *ai;
+			struct dns_ent *de;
+			rp_addr probe;
+			int rc;
+
+			if (rp_addr_parse(host, 5060, &probe) == 0 || strlen(host) >= sizeof(de->host))
+				continue;
+			pthread_rwlock_rdlock(&c->dns_mu);
+			de = rp_hash_find(c->dns, rp_str_cstr(host));
+			pthread_rwlock_unlock(&c->dns_mu);
+			if (de)
+				continue;
+			rc = getaddrinfo(host, NULL, &hints, &res);
+			if (rc != 0) {
+				rp_warn("trunk %s: cannot resolve %s: %s", t->name, host,
+					gai_strerror(rc));
+				continue;
+			}
+			de = calloc(1, sizeof(*de));
+			if (!de) {
+				freeaddrinfo(res);
+				continue;
+			}
+			snprintf(de->host, sizeof(de->host), "%s", host);
+			/* IPv4 first: listeners are most often IPv4 only. */
+			for (int pass = 0; pass < 2; pass++)
+				for (ai = res; ai && de->n < DNS_MAX_ADDRS; ai = ai->ai_next) {
+					if (ai->ai_family != (pass ? AF_INET6 : AF_INET) ||
+					    ai->ai_addrlen > sizeof(de->a[0].u))
+						continue;
+					memcpy(&de->a[de->n].u, ai->ai_addr, ai->ai_addrlen);
+					de->a[de->n].len = ai->ai_addrlen;
+					de->n++;
+				}
+			freeaddrinfo(res);
+			pthread_rwlock_wrlock(&c->dns_mu);
+			if (!de->n || rp_hash_insert(c->dns, rp_str_cstr(de->host), de) < 0) {
+				free(de);
+				de = NULL;
+			}
+			pthread_rwlock_unlock(&c->dns_mu);
+			if (de)
+				rp_info("trunk %s: %s resolved to %u address(es)", t->name, host, de->n);
+		}
+	}
+}
+
 /* ---- life cycle ---- */
 
 void rp_core_set_listeners(rp_core *c, const struct rp_listen *l, size_t n)
@@ -1708,7 +1793,10 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 		rc = rp_registrar_new(&ro, &c->reg);
 	if (rc == 0)
 		rc = rp_auth_new(NULL, &c->auth);
+	if (rc == 0)
+		rc = rp_hash_new(16, 0, &c->dns);
 	if (rc < 0) {
+		rp_hash_free(c->dns);
 		rp_auth_free(c->auth);
 		rp_registrar_free(c->reg);
 		rp_txn_layer_free(c->txl);
@@ -1716,6 +1804,8 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 		return rc;
 	}
 	pthread_mutex_init(&c->lmu, NULL);
+	pthread_rwlock_init(&c->dns_mu, NULL);
+	resolve_trunks(c, cc->cfg);
 	cfg_holder_init(&c->holder, cfg_get(cc->cfg));
 	atomic_init(&c->ws, ws);
 	c->send = cc->send ? cc->send : ws_send;
@@ -1739,6 +1829,19 @@ void rp_core_free(rp_core *c)
 	rp_txn_layer_free(c->txl);
 	rp_registrar_free(c->reg);
 	rp_auth_free(c->auth);
+	if (c->dns) {
+		rp_hash_iter it;
+		rp_str k;
+		void *v;
+
+		rp_hash_iter_init(c->dns, &it);
+		while (rp_hash_iter_next(&it, &k, &v)) {
+			rp_hash_remove(c->dns, k);
+			free(v);
+		}
+		rp_hash_free(c->dns);
+	}
+	pthread_rwlock_destroy(&c->dns_mu);
 	cfg_holder_fini(&c->holder);
 	pthread_mutex_destroy(&c->lmu);
 	free(c);
@@ -1751,6 +1854,7 @@ void rp_core_set_workers(rp_core *c, rp_workers *ws)
 
 void rp_core_set_cfg(rp_core *c, struct cfg *cfg)
 {
+	resolve_trunks(c, cfg);
 	cfg_holder_swap(&c->holder, cfg_get(cfg));
 }
 

@@ -25,6 +25,10 @@ static const char cfg_text[] =
 	"  address = \"127.0.0.1:7001\", \"127.0.0.1:7002\";\n"
 	"  inbound { source = 10.9.9.9; }\n"
 	"}\n"
+	"trunk named {\n"
+	"  address = \"localhost:7003\";\n"
+	"  inbound { source = 10.9.9.8; }\n"
+	"}\n"
 	"route request {\n"
 	"  if (has_header(\"Route\")) { relay; }\n"
 	"  if (method == \"ACK\" || method == \"CANCEL\") { relay; }\n"
@@ -34,6 +38,7 @@ static const char cfg_text[] =
 	"  if (ruri.user == \"busy\") { reply 486 \"Busy Here\"; }\n"
 	"  if (ruri.user == \"dropme\") { drop; }\n"
 	"  if (ruri.user =~ '^trunk') { record_route; relay tr; }\n"
+	"  if (ruri.user == \"named\") { relay named; }\n"
 	"  if (ruri.user == \"rewrite\") { ruri.host = \"127.0.0.1\"; ruri.port = 5090; }\n"
 	"  record_route;\n"
 	"  relay;\n"
@@ -924,6 +929,17 @@ START_TEST(failure_route_redirects_and_reply_route_edits)
 }
 END_TEST
 
+START_TEST(trunk_name_resolved_at_load)
+{
+	long i;
+
+	feed(5070, INVITE("sip:named@example.com", "nm1", "z9hG4bKnm1", ""));
+	i = find_sent(7003, "INVITE sip:named@example.com SIP/2.0", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(out[i].d.tls_domain, "localhost");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_core");
@@ -959,6 +975,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, register_then_call_goes_to_source);
 	tcase_add_test(tc, authenticate_challenges);
 	tcase_add_test(tc, failure_route_redirects_and_reply_route_edits);
+	tcase_add_test(tc, trunk_name_resolved_at_load);
 	suite_add_tcase(s, tc);
 	return s;
 }
