@@ -337,6 +337,7 @@ static srtp_err_status_t hmac_alloc(srtp_auth_t **ap, int key_len, int out_len)
  * of their own. The Debian (NSS) build gets libcrypto's AES this way too. */
 struct evp_share {
 	EVP_CIPHER_CTX *ctx;
+	const EVP_CIPHER *evp;   /* the algorithm ctx is set up for, or NULL */
 	const void *keyed;       /* the cipher whose key ctx holds, or NULL */
 	struct evp_share **home; /* the msrtp's pointer to it, cleared on free */
 	unsigned refs;           /* ciphers using it */
@@ -467,8 +468,14 @@ static int lean_start(struct lean_cipher *m, const uint8_t *iv, int enc)
 	if (m->sh->keyed == m)
 		return EVP_CipherInit_ex(m->sh->ctx, NULL, NULL, NULL, iv, enc);
 	m->sh->keyed = NULL;
-	if (!EVP_CipherInit_ex(m->sh->ctx, lean_evp(m), NULL, m->key, NULL, enc))
+	/* Naming the algorithm again would rebuild libcrypto's context; with
+	 * the same one a new key is all it needs (~60 ns instead of ~450). */
+	const EVP_CIPHER *e = lean_evp(m);
+	bool same = m->sh->evp == e;
+	m->sh->evp = NULL;
+	if (!EVP_CipherInit_ex(m->sh->ctx, same ? NULL : e, NULL, m->key, NULL, enc))
 		return 0;
+	m->sh->evp = e;
 	/* GCM's default IV length is SRTP's 12 bytes. */
 	if (!EVP_CipherInit_ex(m->sh->ctx, NULL, NULL, NULL, iv, enc))
 		return 0;
