@@ -1909,3 +1909,8 @@ void rp_core_get_stats(rp_core *c, struct rp_core_stats *st)
 	st->stateless = atomic_load(&c->st.stateless);
 	rp_txn_count(c->txl, &st->server_txns, &st->client_txns);
 }
+
+size_t rp_core_dump_txns(rp_core *c, rp_buf *b, size_t max)
+{
+	return rp_txn_dump(c->txl, b, max);
+}

@@ -33,6 +33,7 @@
 
 #include "cfg_prog.h"
 #include "rp_arena.h"
+#include "rp_buf.h"
 #include "sip_msg.h"
 #include "transport.h"
 #include "txn.h"
@@ -99,5 +100,9 @@ struct rp_core_stats {
 	size_t server_txns, client_txns;
 };
 void rp_core_get_stats(rp_core *core, struct rp_core_stats *st);
+
+/* One line per live transaction (at most 'max', 0 = all) appended to b:
+ * for a control-socket command (see rp_txn_dump). Returns the count. */
+size_t rp_core_dump_txns(rp_core *core, rp_buf *b, size_t max);
 
 #endif

@@ -315,6 +315,60 @@ void rp_txn_count(rp_txl *l, size_t *srv, size_t *cli)
 		*cli = b;
 }
 
+static void dump_line(rp_buf *b, const char *kind, rp_str method, enum rp_txn_state st,
+	const struct rp_txn_dest *d, rp_str id)
+{
+	char a[64];
+
+	rp_addr_fmt(&d->addr, a, sizeof(a));
+	rp_buf_append_cstr(b, kind);
+	rp_buf_append_byte(b, ' ');
+	rp_buf_append_str(b, method);
+	rp_buf_append_byte(b, ' ');
+	rp_buf_append_cstr(b, rp_txn_state_name(st));
+	rp_buf_append_byte(b, ' ');
+	rp_buf_append_cstr(b, rp_tp_name(d->tp));
+	rp_buf_append_byte(b, ' ');
+	rp_buf_append_cstr(b, a);
+	rp_buf_append_byte(b, ' ');
+	/* Keys and branches come from the network: printable bytes only. */
+	for (size_t i = 0; i < id.n; i++)
+		rp_buf_append_byte(b, id.p[i] >= 0x20 && id.p[i] < 0x7f ? id.p[i] : '?');
+	rp_buf_append_byte(b, '\n');
+}
+
+size_t rp_txn_dump(rp_txl *l, rp_buf *b, size_t max)
+{
+	size_t n = 0;
+
+	for (unsigned i = 0; i < l->cfg.shards && (!max || n < max); i++) {
+		struct shard *sh = &l->sh[i];
+		rp_hash_iter it;
+		rp_str k;
+		void *v;
+
+		pthread_mutex_lock(&sh->mu);
+		rp_hash_iter_init(sh->srv, &it);
+		while ((!max || n < max) && rp_hash_iter_next(&it, &k, &v)) {
+			rp_txn_srv *s = v;
+			rp_str m = s->invite ? RP_STR_LIT("INVITE") : RP_STR_LIT("non-INVITE");
+
+			dump_line(b, "srv", m, s->st, &s->dest, s->key);
+			n++;
+		}
+		rp_hash_iter_init(sh->cli, &it);
+		while ((!max || n < max) && rp_hash_iter_next(&it, &k, &v)) {
+			rp_txn_cli *c = v;
+
+			dump_line(b, "cli", rp_str_cstr(sip_method_name(c->method)), c->st,
+				&c->dest, c->branch);
+			n++;
+		}
+		pthread_mutex_unlock(&sh->mu);
+	}
+	return n;
+}
+
 /* ---- branches ---- */
 
 static const char hexd[] = "0123456789abcdef";

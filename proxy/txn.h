@@ -107,6 +107,13 @@ uint64_t rp_txn_next_deadline(rp_txl *l);
 /* Transactions alive (all shards; takes the locks). */
 void rp_txn_count(rp_txl *l, size_t *srv, size_t *cli);
 
+/* Appends one line per live transaction (at most 'max'; 0 = all) to b,
+ * for the control socket: "srv INVITE proceeding udp 192.0.2.1:5060
+ * <key>" / "cli INVITE calling udp 192.0.2.9:5060 <branch>". Takes each
+ * shard lock in turn. Returns the number of lines. */
+struct rp_buf;
+size_t rp_txn_dump(rp_txl *l, struct rp_buf *b, size_t max);
+
 /* ---- branches ---- */
 
 /* "z9hG4bK" "rp" + 2 hex (shard) + 16 hex (loop hash) + 16 hex (random). */

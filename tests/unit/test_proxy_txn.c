@@ -4,6 +4,7 @@
  * layer sends is captured through its send callback. T1 = 100 ms,
  * T2 = 400 ms, T4 = 500 ms here. */
 #include "txn.h"
+#include "rp_buf.h"
 #include "sip_msg.h"
 
 #include <check.h>
@@ -474,6 +475,22 @@ START_TEST(children_keep_parent_alive)
 }
 END_TEST
 
+START_TEST(dump_lists_live_transactions)
+{
+	rp_buf b;
+
+	srv(REQ("INVITE", "z9hG4bKd1", "1 INVITE"), RP_TP_UDP);
+	cli("OPTIONS", SIP_METHOD_OPTIONS, "z9hG4bKd2\x01", RP_TP_UDP);
+	rp_buf_init(&b, 0);
+	ck_assert_uint_eq(rp_txn_dump(l, &b, 0), 2);
+	ck_assert(strstr(rp_buf_cstr(&b), "srv INVITE proceeding udp 192.0.2.1:5060 1 INVITE z9hG4bKd1"));
+	ck_assert(strstr(rp_buf_cstr(&b), "cli OPTIONS trying udp 192.0.2.1:5060 z9hG4bKd2?\n"));
+	rp_buf_reset(&b);
+	ck_assert_uint_eq(rp_txn_dump(l, &b, 1), 1);
+	rp_buf_free(&b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_txn");
@@ -496,6 +513,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, client_timer_c);
 	tcase_add_test(tc, client_send_failure_is_503);
 	tcase_add_test(tc, children_keep_parent_alive);
+	tcase_add_test(tc, dump_lists_live_transactions);
 	suite_add_tcase(s, tc);
 	return s;
 }
