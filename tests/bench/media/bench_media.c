@@ -63,6 +63,7 @@ struct trial {
 
 static struct {
 	int runs, ladder_runs;
+	double budget_s; /* wall time for the whole run; the ladder gets the rest */
 	double seconds, ladder_seconds, bound_us, floor;
 	double rates[3]; /* fixed offered rate per session count */
 	unsigned ladder_sessions;
@@ -74,6 +75,7 @@ static struct {
 } opt = {
 	.runs = 5,
 	.ladder_runs = 3,
+	.budget_s = 600,
 	.seconds = 4,
 	.ladder_seconds = 3,
 	/* 1 call: one socket pair; rtpengine stops reading a socket that it
@@ -90,6 +92,14 @@ static struct {
 };
 
 static uint64_t tag_seq;
+
+static double mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static void die(const char *fmt, ...)
 {
@@ -344,7 +354,9 @@ static void usage(void)
 		"                   [--rtpengine-ng IP:PORT --rtpengine-pid PID] [--floor PKTS_PER_CPU_S]\n"
 		"                   [--runs N] [--seconds S] [--rate PPS] [--bound-us US] [--quick]\n"
 		"environment: RAMPART_BENCH_MEDIA_QUICK=1 (smoke run), RAMPART_BENCH_MEDIA_RUNS,\n"
-		"             RAMPART_BENCH_MEDIA_SECONDS (per fixed-rate trial)\n");
+		"             RAMPART_BENCH_MEDIA_SECONDS (per trial),\n"
+		"             RAMPART_BENCH_MEDIA_BUDGET (seconds for the whole run, default 600;\n"
+		"             the rate ladder stops when it is used up)\n");
 	exit(2);
 }
 
@@ -379,11 +391,14 @@ int main(int argc, char **argv)
 	const char *rp_ctl = NULL, *ng = NULL, *e;
 	struct daemon dm[NDAEMON] = { { "rampart", NULL, 0 }, { "rtpengine", NULL, 0 } };
 	int nd, o, rc;
+	double t_start = mono_s();
 
 	if ((e = getenv("RAMPART_BENCH_MEDIA_QUICK")) && atoi(e) > 0)
 		set_quick();
 	if ((e = getenv("RAMPART_BENCH_MEDIA_RUNS")) && atoi(e) > 0)
 		opt.runs = opt.ladder_runs = atoi(e);
+	if ((e = getenv("RAMPART_BENCH_MEDIA_BUDGET")) && atof(e) > 0)
+		opt.budget_s = atof(e);
 	if ((e = getenv("RAMPART_BENCH_MEDIA_SECONDS")) && atof(e) > 0)
 		opt.seconds = opt.ladder_seconds = atof(e);
 	while ((o = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
@@ -446,13 +461,25 @@ int main(int argc, char **argv)
 
 	/* 3. ladder: highest sustained rate per daemon and direction */
 	double maxrate[NDIR][NDAEMON];
-	bool capped[NDIR][NDAEMON];
+	enum { CAP_NONE, CAP_TOP, CAP_GEN, CAP_TIME } capped[NDIR][NDAEMON];
+	/* Whatever the grid left of the time budget, half per direction. */
+	double lad0 = mono_s(), lad_left = opt.budget_s - (lad0 - t_start);
 	for (int dir = 0; dir < NDIR; dir++) {
 		bool alive[NDAEMON] = { true, nd > 1 };
+		double deadline = lad0 + (lad_left > 0 ? lad_left : 0) * (dir + 1) / NDIR;
 		for (int k = 0; k < NDAEMON; k++)
-			maxrate[dir][k] = k < nd ? 0 : NAN, capped[dir][k] = false;
+			maxrate[dir][k] = k < nd ? 0 : NAN, capped[dir][k] = CAP_NONE;
 		for (unsigned ri = 0; ri < opt.nladder && (alive[0] || alive[1]); ri++) {
 			int pass[NDAEMON] = { 0, 0 }, inval[NDAEMON] = { 0, 0 };
+			if (mono_s() > deadline) {
+				for (int k = 0; k < nd; k++)
+					if (alive[k]) {
+						capped[dir][k] = CAP_TIME;
+						if (ri == 0)
+							maxrate[dir][k] = NAN; /* not measured */
+					}
+				break;
+			}
 			for (int run = 0; run < opt.ladder_runs; run++)
 				for (int k = 0; k < nd; k++) {
 					struct trial t;
@@ -468,12 +495,12 @@ int main(int argc, char **argv)
 					continue;
 				if (2 * inval[k] > opt.ladder_runs) {
 					/* the box, not the relay, ran out: stop here */
-					capped[dir][k] = true;
+					capped[dir][k] = CAP_GEN;
 					alive[k] = false;
 				} else if (2 * pass[k] > opt.ladder_runs) {
 					maxrate[dir][k] = opt.ladder[ri];
 					if (ri + 1 == opt.nladder)
-						capped[dir][k] = true;
+						capped[dir][k] = CAP_TOP;
 				} else {
 					alive[k] = false;
 				}
@@ -524,12 +551,15 @@ int main(int argc, char **argv)
 				printf("media: %s %s: not sustained even at %.0f pps (the lowest step)\n",
 				       dm[k].name, dir_text[dir], opt.ladder[0]);
 		for (int k = 0; k < nd; k++)
-			if (capped[dir][k])
+			if (isnan(maxrate[dir][k]))
+				printf("media: %s %s: ladder not run (time budget used up)\n",
+				       dm[k].name, dir_text[dir]);
+			else if (capped[dir][k])
 				printf("media: %s %s: %.0f pps is a lower bound (%s)\n", dm[k].name,
 				       dir_text[dir], maxrate[dir][k],
-				       maxrate[dir][k] >= opt.ladder[opt.nladder - 1]
-					       ? "top of the ladder"
-					       : "the load generator could not go higher on this box");
+				       capped[dir][k] == CAP_TOP    ? "top of the ladder"
+				       : capped[dir][k] == CAP_TIME ? "time budget used up"
+								    : "the load generator could not go higher on this box");
 	}
 	/* Headline figures: 100 calls at the fixed rate (the middle column). */
 	unsigned hs = opt.nsessions > 1 ? 1 : 0;
