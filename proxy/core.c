@@ -27,7 +27,7 @@
 struct stat_ctr {
 	atomic_uint_fast64_t requests, responses, malformed, retransmissions, forwarded,
 		relayed_responses, local_replies, timeouts, failovers, loops, cancels,
-		stateless;
+		stateless, overload;
 };
 
 struct rp_core {
@@ -49,6 +49,8 @@ struct rp_core {
 	rp_hash *dns;                   /* host -> struct dns_ent */
 	_Atomic uint64_t next_sweep;
 	uint8_t key[16];
+	atomic_size_t ntxns;            /* server transactions alive */
+	size_t max_txns;
 	pthread_t thr;
 	bool thr_started;
 	atomic_bool stop;
@@ -1315,8 +1317,9 @@ static void cli_gone(void *arg, rp_txn_cli *cl)
 static void srv_gone(void *arg, rp_txn_srv *s)
 {
 	struct pctx *pc = rp_txn_srv_user(s);
+	rp_core *c = arg;
 
-	(void)arg;
+	atomic_fetch_sub(&c->ntxns, 1);
 	free(pc->fwd);
 	free(pc->best);
 	cfg_put(pc->cfg);
@@ -1570,11 +1573,19 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 	}
 	rp_buf_free(&unsup);
 
+	if (atomic_load(&c->ntxns) >= c->max_txns) {
+		static const rp_str ra = RP_STR_LIT("Retry-After: 5");
+
+		atomic_fetch_add(&c->st.overload, 1);
+		reply_stateless(c, mi, m, r.cfg, 503, "Server Overloaded", &ra, 1);
+		goto unlock;
+	}
 	reply_dest(mi, m, &d);
 	if (rp_txn_srv_new(c->txl, r.shard, m, &d, sizeof(struct pctx), now, &s) < 0) {
 		reply_stateless(c, mi, m, r.cfg, 500, NULL, NULL, 0);
 		goto unlock;
 	}
+	atomic_fetch_add(&c->ntxns, 1);
 	pc = rp_txn_srv_user(s);
 	pc->cfg = cfg_get(r.cfg);
 	pc->method = m->method;
@@ -1812,6 +1823,7 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 	c->send_arg = cc->send ? cc->send_arg : c;
 	c->body_hook = cc->body_hook;
 	c->body_hook_arg = cc->body_hook_arg;
+	c->max_txns = cc->max_txns ? cc->max_txns : 262144;
 	if (cc->listen)
 		rp_core_set_listeners(c, cc->listen, cc->nlisten);
 	*out = c;
@@ -1907,6 +1919,7 @@ void rp_core_get_stats(rp_core *c, struct rp_core_stats *st)
 	st->loops = atomic_load(&c->st.loops);
 	st->cancels = atomic_load(&c->st.cancels);
 	st->stateless = atomic_load(&c->st.stateless);
+	st->overload = atomic_load(&c->st.overload);
 	rp_txn_count(c->txl, &st->server_txns, &st->client_txns);
 }
 

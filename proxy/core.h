@@ -55,6 +55,9 @@ struct rp_core_cfg {
 	unsigned shards;                /* 0: 16 */
 	uint32_t t1_ms, t2_ms, t4_ms;   /* 0: the config's timer_t1/t2/t4 */
 	uint32_t timer_c_ms;            /* 0: 180 s */
+	/* Server transactions alive at most; a new request beyond it gets
+	 * 503 with Retry-After (a flood cannot take all memory). 0: 262144. */
+	size_t max_txns;
 	/* How messages leave. NULL: rp_workers_send (responses, UDP) /
 	 * rp_workers_send_to (requests over TCP/TLS) on 'ws'. */
 	int (*send)(void *arg, const struct rp_txn_dest *d, const char *buf, size_t len);
@@ -96,7 +99,7 @@ int rp_core_start_timers(rp_core *core);
 struct rp_core_stats {
 	uint64_t requests, responses, malformed, retransmissions, forwarded,
 		relayed_responses, local_replies, timeouts, failovers, loops,
-		cancels, stateless;
+		cancels, stateless, overload;
 	size_t server_txns, client_txns;
 };
 void rp_core_get_stats(rp_core *core, struct rp_core_stats *st);

@@ -940,6 +940,42 @@ START_TEST(trunk_name_resolved_at_load)
 }
 END_TEST
 
+START_TEST(overload_503)
+{
+	struct rp_core_cfg cc = { 0 };
+	struct rp_listen l;
+	char v[64];
+	long i;
+
+	rp_core_free(core);
+	l.tp = RP_TP_UDP;
+	rp_addr_parse("127.0.0.1", 5060, &l.addr);
+	cc.cfg = cfg;
+	cc.listen = &l;
+	cc.nlisten = 1;
+	cc.send = cap_send;
+	cc.max_txns = 2;
+	ck_assert_int_eq(rp_core_new(&cc, NULL, &core), 0);
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "ov1", "z9hG4bKov1", ""));
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "ov2", "z9hG4bKov2", ""));
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "ov3", "z9hG4bKov3", ""));
+	ck_assert_int_eq(count_sent(5080, "INVITE "), 2);
+	i = find_sent(5070, "SIP/2.0 503 Server Overloaded", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(hdr(i, "Retry-After", v, sizeof(v)), "5");
+	ck_assert(!strstr(out[find_sent(5080, "INVITE ", 1)].buf, "ov3"));
+	/* Once transactions end (Timer B, then H for our 408) there is room. */
+	tick(140 * T1);
+	size_t before = nout;
+	feed(5070, INVITE("sip:bob@127.0.0.1:5080", "ov4", "z9hG4bKov4", ""));
+	bool sent = false;
+	for (size_t k = before; k < nout; k++)
+		if (rp_addr_port(&out[k].d.addr) == 5080 && strstr(out[k].buf, "Call-ID: ov4"))
+			sent = true;
+	ck_assert(sent);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_core");
@@ -976,6 +1012,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, authenticate_challenges);
 	tcase_add_test(tc, failure_route_redirects_and_reply_route_edits);
 	tcase_add_test(tc, trunk_name_resolved_at_load);
+	tcase_add_test(tc, overload_503);
 	suite_add_tcase(s, tc);
 	return s;
 }
