@@ -1,0 +1,833 @@
+/* media: per-call SDP offer/answer, a=crypto rewriting and the
+ * secure-media policy (media.h, docs/media-policy.md). */
+#include "media.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rp_log.h"
+#include "sdpx.h"
+
+const char *rp_media_transport_name(enum rp_media_transport t)
+{
+	switch (t) {
+	case RP_MEDIA_TP_UDP: return "UDP";
+	case RP_MEDIA_TP_TCP: return "TCP";
+	case RP_MEDIA_TP_TLS: return "TLS";
+	}
+	return "?";
+}
+
+static const enum sdes_suite default_suites[] = {
+	SDES_AES_CM_128_HMAC_SHA1_80, SDES_AES_CM_128_HMAC_SHA1_32,
+};
+
+void rp_media_leg_cfg_init(struct rp_media_leg_cfg *c, enum rp_media_transport tp)
+{
+	memset(c, 0, sizeof(*c));
+	c->policy = CFG_MEDIA_ALLOW;
+	c->allow_mode = RP_MEDIA_ALLOW_OPTIMISTIC;
+	c->transport = tp;
+	c->allow_mki = true;
+	c->nsuites = 2;
+	c->suites[0] = default_suites[0];
+	c->suites[1] = default_suites[1];
+}
+
+void rp_media_leg_cfg_trunk(struct rp_media_leg_cfg *c, const struct cfg_trunk *t)
+{
+	if (!t)
+		return;
+	if (t->media != CFG_MEDIA_UNSET)
+		c->policy = t->media;
+	if (t->nsuites > 0) {
+		c->nsuites = 0;
+		/* cfg_srtp_suite and sdes_suite share their first values. */
+		for (unsigned i = 0; i < t->nsuites && i < CFG_SRTP_COUNT; i++)
+			c->suites[c->nsuites++] = (enum sdes_suite)t->suites[i];
+	}
+	c->allow_sdes_over_insecure = t->allow_sdes_over_insecure;
+	snprintf(c->trunk, sizeof(c->trunk), "%s", t->name ? t->name : "");
+}
+
+void rp_media_leg_cfg_override(struct rp_media_leg_cfg *c, enum cfg_media_enc p)
+{
+	if (p != CFG_MEDIA_UNSET)
+		c->policy = p;
+}
+
+bool rp_media_leg_cfg_uri(struct rp_media_leg_cfg *c, rp_str u)
+{
+	bool secure = rp_str_has_prefix_case(u, "sips:");
+
+	/* ;secure=true among the URI parameters (before any '?headers'). */
+	for (size_t i = 0; !secure && i < u.n; i++) {
+		if (u.p[i] == '?')
+			break;
+		if (u.p[i] != ';')
+			continue;
+		rp_str rest = rp_str_make(u.p + i + 1, u.n - i - 1);
+		if (rp_str_has_prefix_case(rest, "secure=true") &&
+		    (rest.n == 11 || rest.p[11] == ';' || rest.p[11] == '?' || rest.p[11] == '>'))
+			secure = true;
+	}
+	if (secure) {
+		c->policy = CFG_MEDIA_REQUIRE;
+		c->require_tls = true;
+	}
+	return secure;
+}
+
+static int be_create(void *arg, const char *label, bool ip6_a, bool ip6_b, uint64_t *id,
+	struct rp_mediactl_local *a, struct rp_mediactl_local *b)
+{
+	return rp_mediactl_create(arg, label, ip6_a, ip6_b, id, a, b);
+}
+static int be_update(void *arg, uint64_t id, const struct rp_mediactl_leg *l)
+{
+	return rp_mediactl_leg_update(arg, id, l);
+}
+static int be_del(void *arg, uint64_t id)
+{
+	return rp_mediactl_delete(arg, id);
+}
+
+void rp_media_backend_mediactl(rp_mediactl *c, struct rp_media_backend *out)
+{
+	out->create = be_create;
+	out->update = be_update;
+	out->del = be_del;
+	out->arg = c;
+}
+
+/* ---- call state ---- */
+
+/* One side of one relayed stream. */
+struct side_state {
+	struct rp_mediactl_local local;  /* mediad's port for this side */
+	/* The peer's (this side's endpoint's) SDP: address and key. */
+	char addr[64];
+	uint16_t port;
+	bool have_addr;
+	bool peer_srtp;
+	struct sdes_crypto peer;         /* key it sends with (our 'in') */
+	/* Ours toward it: the lines we offered, or the one we answered. */
+	unsigned nours;
+	struct sdes_crypto ours[SDPX_MAX_CRYPTO];
+	int chosen;                      /* index into ours of the key in use, -1 */
+	bool srtp;                       /* leg carries SRTP (committed) */
+	/* What mediad has now, so an unchanged key is not re-sent (ROC). */
+	bool prog_in, prog_out;
+	struct sdes_crypto prog_in_key, prog_out_key;
+	bool prog_addr;
+	char prog_addr_s[64];
+	uint16_t prog_port;
+};
+
+struct stream_state {
+	bool relayed;
+	uint64_t sid;
+	struct side_state side[2];
+	/* Pending offer's view, committed by the answer. */
+	bool offer_active;               /* relayed in the pending offer */
+	bool offerer_srtp;               /* offerer's leg will be SRTP */
+	enum sdpx_proto offer_proto;
+	bool toward_srtp;                /* we offered crypto to the answerer */
+	bool toward_required;            /* ... as RTP/SAVP(F): answer must take it */
+};
+
+struct cache {
+	char *in;
+	size_t in_len;
+	char *out;
+	size_t out_len;
+	char tag[128];
+	size_t tag_len;
+	int side;
+};
+
+struct rp_media_call {
+	pthread_mutex_t mu;
+	struct rp_media_backend be;
+	char label[256];
+	char from_tag[128];
+	struct rp_media_leg_cfg cfg[2];
+	unsigned nstreams;
+	struct stream_state st[SDPX_MAX_STREAMS];
+	bool offer_pending;
+	enum rp_media_side offerer;
+	bool answered;
+	struct cache last_offer, last_answer;
+	char err[256];
+};
+
+static void cache_clear(struct cache *k)
+{
+	if (k->in)
+		explicit_bzero(k->in, k->in_len);
+	if (k->out)
+		explicit_bzero(k->out, k->out_len);
+	free(k->in);
+	free(k->out);
+	memset(k, 0, sizeof(*k));
+}
+
+static int cache_set(struct cache *k, int side, rp_str tag, rp_str in, rp_str out)
+{
+	cache_clear(k);
+	k->in = malloc(in.n ? in.n : 1);
+	k->out = malloc(out.n ? out.n : 1);
+	if (!k->in || !k->out || tag.n > sizeof(k->tag)) {
+		cache_clear(k);
+		return -ENOMEM;
+	}
+	memcpy(k->in, in.p, in.n);
+	memcpy(k->out, out.p, out.n);
+	k->in_len = in.n;
+	k->out_len = out.n;
+	if (tag.n)
+		memcpy(k->tag, tag.p, tag.n);
+	k->tag_len = tag.n;
+	k->side = side;
+	return 0;
+}
+
+static bool cache_hit(const struct cache *k, int side, rp_str tag, rp_str in)
+{
+	return k->in && k->side == side && k->in_len == in.n &&
+	       memcmp(k->in, in.p, in.n) == 0 && k->tag_len == tag.n &&
+	       (tag.n == 0 || memcmp(k->tag, tag.p, tag.n) == 0);
+}
+
+static int cache_out(const struct cache *k, rp_arena *a, rp_str *out)
+{
+	char *p = rp_arena_alloc(a, k->out_len ? k->out_len : 1);
+	if (!p)
+		return RP_MEDIA_NOMEM;
+	memcpy(p, k->out, k->out_len);
+	*out = rp_str_make(p, k->out_len);
+	return RP_MEDIA_OK;
+}
+
+static int fail(rp_media_call *c, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(rp_media_call *c, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
+	va_end(ap);
+	rp_log(rc == RP_MEDIA_REFUSE ? RP_LOG_NOTICE : RP_LOG_WARN, "media: call %s: %s",
+		c->label, c->err);
+	return rc;
+}
+
+int rp_media_call_new(const struct rp_media_backend *be, rp_str call_id,
+	rp_str from_tag, const struct rp_media_leg_cfg *a,
+	const struct rp_media_leg_cfg *b, rp_media_call **out)
+{
+	rp_media_call *c;
+
+	if (!be || !be->create || !be->update || !be->del || !a || !b || !out)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	pthread_mutex_init(&c->mu, NULL);
+	c->be = *be;
+	snprintf(c->label, sizeof(c->label), "%.*s", (int)(call_id.n > 255 ? 255 : call_id.n),
+		call_id.p ? call_id.p : "");
+	snprintf(c->from_tag, sizeof(c->from_tag), "%.*s",
+		(int)(from_tag.n > 127 ? 127 : from_tag.n), from_tag.p ? from_tag.p : "");
+	c->cfg[0] = *a;
+	c->cfg[1] = *b;
+	for (unsigned i = 0; i < SDPX_MAX_STREAMS; i++)
+		c->st[i].side[0].chosen = c->st[i].side[1].chosen = -1;
+	*out = c;
+	return 0;
+}
+
+static int end_locked(rp_media_call *c)
+{
+	int first = 0;
+
+	for (unsigned i = 0; i < c->nstreams; i++) {
+		struct stream_state *s = &c->st[i];
+		if (!s->relayed)
+			continue;
+		int rc = c->be.del(c->be.arg, s->sid);
+		if (rc < 0 && first == 0)
+			first = rc;
+		s->relayed = false;
+	}
+	return first;
+}
+
+int rp_media_end(rp_media_call *c)
+{
+	int rc;
+	pthread_mutex_lock(&c->mu);
+	rc = end_locked(c);
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+rp_media_call *rp_media_call_free(rp_media_call *c)
+{
+	if (!c)
+		return NULL;
+	end_locked(c);
+	cache_clear(&c->last_offer);
+	cache_clear(&c->last_answer);
+	pthread_mutex_destroy(&c->mu);
+	explicit_bzero(c, sizeof(*c));
+	free(c);
+	return NULL;
+}
+
+void rp_media_call_set_leg(rp_media_call *c, enum rp_media_side side,
+	const struct rp_media_leg_cfg *cfg)
+{
+	pthread_mutex_lock(&c->mu);
+	c->cfg[side] = *cfg;
+	pthread_mutex_unlock(&c->mu);
+}
+
+const char *rp_media_last_error(rp_media_call *c)
+{
+	return c->err;
+}
+
+static const char *policy_name(enum cfg_media_enc p)
+{
+	switch (p) {
+	case CFG_MEDIA_DISABLE: return "disable";
+	case CFG_MEDIA_REQUIRE: return "require";
+	default: return "allow";
+	}
+}
+
+static const char *leg_name(const struct rp_media_leg_cfg *l, enum rp_media_side s)
+{
+	if (l->trunk[0])
+		return l->trunk;
+	return s == RP_MEDIA_A ? "caller side" : "callee side";
+}
+
+/* Keys may go toward this side: its hop is TLS, or the operator said so. */
+static bool keys_may_go(const struct rp_media_leg_cfg *l)
+{
+	return l->transport == RP_MEDIA_TP_TLS || l->allow_sdes_over_insecure;
+}
+
+static bool same_key(const struct sdes_crypto *x, const struct sdes_crypto *y)
+{
+	return x->suite == y->suite && x->tag == y->tag &&
+	       x->keys[0].key_salt_len == y->keys[0].key_salt_len &&
+	       memcmp(x->keys[0].key_salt, y->keys[0].key_salt, x->keys[0].key_salt_len) == 0 &&
+	       x->keys[0].has_mki == y->keys[0].has_mki && x->keys[0].mki == y->keys[0].mki;
+}
+
+static void wipe_ours(struct side_state *s)
+{
+	for (unsigned i = 0; i < s->nours; i++)
+		sdes_crypto_wipe(&s->ours[i]);
+	s->nours = 0;
+	s->chosen = -1;
+}
+
+/* Our lines toward a side for an offer: one per preferred suite, fresh keys
+ * unless 'keep' (the offerer kept its key: keep ours, so mediad's context
+ * and the peer's ROC survive). */
+static int make_offer_keys(rp_media_call *c, struct side_state *s,
+	const struct rp_media_leg_cfg *l, bool keep)
+{
+	unsigned n = 0;
+
+	if (keep && s->nours > 0)
+		return 0;
+	wipe_ours(s);
+	for (unsigned i = 0; i < l->nsuites && n < SDPX_MAX_CRYPTO; i++) {
+		const struct sdes_suite_info *si = sdes_suite_info(l->suites[i]);
+		if (!si || !si->supported)
+			continue;
+		int rc = sdes_generate(n + 1, l->suites[i], NULL, &s->ours[n]);
+		if (rc != SDES_OK) {
+			wipe_ours(s);
+			return fail(c, RP_MEDIA_NOMEM, "cannot generate an SRTP key: %s",
+				sdes_strerror(rc));
+		}
+		n++;
+	}
+	s->nours = n;
+	if (n == 0)
+		return fail(c, RP_MEDIA_REFUSE, "%s: no supported SRTP suite configured",
+			c->label);
+	return 0;
+}
+
+static int ensure_session(rp_media_call *c, struct stream_state *s, bool ip6)
+{
+	int rc;
+
+	if (s->relayed)
+		return 0;
+	rc = c->be.create(c->be.arg, c->label, ip6, ip6, &s->sid, &s->side[0].local,
+		&s->side[1].local);
+	if (rc < 0)
+		return fail(c, RP_MEDIA_RELAY, "mediad session.create failed (%d)", rc);
+	s->relayed = true;
+	s->side[0].prog_in = s->side[0].prog_out = false;
+	s->side[1].prog_in = s->side[1].prog_out = false;
+	s->side[0].prog_addr = s->side[1].prog_addr = false;
+	return 0;
+}
+
+int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
+	rp_arena *a, rp_str *out)
+{
+	enum rp_media_side to = from == RP_MEDIA_A ? RP_MEDIA_B : RP_MEDIA_A;
+	const struct rp_media_leg_cfg *lf, *lt;
+	struct sdpx_desc d;
+	struct sdpx_out outs[SDPX_MAX_STREAMS];
+	struct sdpx_crypto_opts fo;
+	size_t off = 0;
+	int rc;
+
+	pthread_mutex_lock(&c->mu);
+	lf = &c->cfg[from];
+	lt = &c->cfg[to];
+	c->err[0] = '\0';
+	if (cache_hit(&c->last_offer, from, RP_STR_NULL, body)) {
+		rc = cache_out(&c->last_offer, a, out);
+		goto out;
+	}
+	rc = sdpx_read(body.p, body.n, a, &d, &off);
+	if (rc == SDPX_E_NOMEM) {
+		rc = fail(c, RP_MEDIA_NOMEM, "out of memory reading the offer");
+		goto out;
+	}
+	if (rc < 0) {
+		rc = fail(c, RP_MEDIA_BAD_SDP, "offer from the %s is not usable SDP (%s at byte %zu)",
+			leg_name(lf, from), rc == SDPX_E_STREAMS ? "too many m= lines" : "parse error",
+			off);
+		goto out;
+	}
+	if (c->nstreams > d.nstreams) {
+		rc = fail(c, RP_MEDIA_BAD_SDP, "offer removes m= lines (%u -> %u)", c->nstreams,
+			d.nstreams);
+		goto out;
+	}
+	/* Decide everything first; touch mediad only once the policy passes. */
+	fo.allow_mki = lf->allow_mki;
+	memset(outs, 0, sizeof(outs));
+	bool f_srtp[SDPX_MAX_STREAMS] = { 0 }, t_srtp[SDPX_MAX_STREAMS] = { 0 };
+	struct sdes_crypto picked[SDPX_MAX_STREAMS];
+	bool active[SDPX_MAX_STREAMS] = { 0 };
+	unsigned nactive = 0;
+	memset(picked, 0, sizeof(picked));
+	for (unsigned i = 0; i < d.nstreams; i++) {
+		struct sdpx_stream *ss = &d.s[i];
+		bool usable;
+
+		if (ss->port == 0 || ss->proto == SDPX_PROTO_OTHER || !ss->addr.n)
+			continue;
+		active[i] = true;
+		nactive++;
+		usable = sdpx_pick_crypto(ss, lf->suites, lf->nsuites, &fo, &picked[i]) == SDPX_OK;
+		if (lf->policy == CFG_MEDIA_REQUIRE && !usable) {
+			rc = fail(c, RP_MEDIA_REFUSE, "offer from %s (policy require) has no usable "
+				"SRTP crypto line on m=%.*s", leg_name(lf, from), RP_STR_FMT(ss->media));
+			goto wipe;
+		}
+		if (lf->policy == CFG_MEDIA_DISABLE && sdpx_proto_secure(ss->proto)) {
+			rc = fail(c, RP_MEDIA_REFUSE, "offer from %s (policy disable) is SRTP only "
+				"(%s)", leg_name(lf, from), sdpx_proto_name(sdpx_proto_feedback(ss->proto), true));
+			goto wipe;
+		}
+		if (sdpx_proto_secure(ss->proto) && !usable) {
+			rc = fail(c, RP_MEDIA_REFUSE, "offer from %s is SRTP only and no crypto line "
+				"is acceptable", leg_name(lf, from));
+			goto wipe;
+		}
+		f_srtp[i] = usable && lf->policy != CFG_MEDIA_DISABLE;
+		if (f_srtp[i] && !keys_may_go(lf)) {
+			/* Our answer key would go back over clear signaling. */
+			if (lf->policy == CFG_MEDIA_REQUIRE || sdpx_proto_secure(ss->proto)) {
+				rc = fail(c, RP_MEDIA_REFUSE, "refusing call: SRTP toward %s needs SDES keys "
+					"over %s signaling (not TLS) and allow_sdes_over_insecure is off",
+					leg_name(lf, from), rp_media_transport_name(lf->transport));
+				goto wipe;
+			}
+			f_srtp[i] = false;
+		}
+		/* Toward the answerer. */
+		if (lt->policy == CFG_MEDIA_REQUIRE || lt->require_tls)
+			t_srtp[i] = true;
+		else if (lt->policy == CFG_MEDIA_DISABLE)
+			t_srtp[i] = false;
+		else
+			t_srtp[i] = lt->allow_mode == RP_MEDIA_ALLOW_OPTIMISTIC;
+		if (lt->require_tls && lt->transport != RP_MEDIA_TP_TLS) {
+			rc = fail(c, RP_MEDIA_REFUSE, "refusing call: %s was asked for TLS + SRTP "
+				"(sips:/secure=true) but the hop is %s", leg_name(lt, to),
+				rp_media_transport_name(lt->transport));
+			goto wipe;
+		}
+		if (t_srtp[i] && !keys_may_go(lt)) {
+			if (lt->policy == CFG_MEDIA_REQUIRE) {
+				rc = fail(c, RP_MEDIA_REFUSE, "refusing call: %s requires SRTP but its "
+					"signaling is %s, not TLS; SDES keys are never sent in clear "
+					"(set allow_sdes_over_insecure to override)", leg_name(lt, to),
+					rp_media_transport_name(lt->transport));
+				goto wipe;
+			}
+			rp_info("media: call %s: plain RTP toward %s: signaling is %s, keys stay off it",
+				c->label, leg_name(lt, to), rp_media_transport_name(lt->transport));
+			t_srtp[i] = false;
+		}
+	}
+	if (nactive == 0 && d.nstreams > 0) {
+		/* Nothing to relay (all disabled): pass through with ports 0. */
+	}
+	/* Apply: sessions, keys, rewrite. */
+	for (unsigned i = 0; i < d.nstreams; i++) {
+		struct stream_state *s = &c->st[i];
+		struct sdpx_stream *ss = &d.s[i];
+		struct side_state *sf = &s->side[from], *stt = &s->side[to];
+		bool keep;
+
+		s->offer_active = active[i];
+		if (!active[i]) {
+			outs[i].disable = true;
+			continue;
+		}
+		if ((rc = ensure_session(c, s, ss->ip6)) < 0)
+			goto wipe;
+		/* The offerer's key and address, pending until the answer. */
+		keep = f_srtp[i] && sf->peer_srtp && same_key(&sf->peer, &picked[i]);
+		keep = keep || (!f_srtp[i] && !sf->peer_srtp);
+		if (sf->peer_srtp)
+			sdes_crypto_wipe(&sf->peer);
+		sf->peer_srtp = f_srtp[i];
+		if (f_srtp[i])
+			sf->peer = picked[i];
+		if (!ss->hold_addr && rp_str_copy(ss->addr, sf->addr, sizeof(sf->addr)) == 0) {
+			sf->port = ss->port;
+			sf->have_addr = true;
+		}
+		if (!keep && sf->chosen >= 0) {
+			/* The offerer rotated: so do we toward it (at answer). */
+			wipe_ours(sf);
+		}
+		s->offerer_srtp = f_srtp[i];
+		s->offer_proto = ss->proto;
+		s->toward_srtp = t_srtp[i];
+		s->toward_required = lt->policy == CFG_MEDIA_REQUIRE || lt->require_tls;
+		if (t_srtp[i]) {
+			if ((rc = make_offer_keys(c, stt, lt, keep && stt->nours > 0)) < 0)
+				goto wipe;
+		} else {
+			wipe_ours(stt);
+		}
+		outs[i].ip6 = stt->local.ip6;
+		outs[i].addr = stt->local.address;
+		outs[i].port = stt->local.port;
+		outs[i].keep_conn = ss->hold_addr;
+		outs[i].proto = sdpx_proto_name(sdpx_proto_feedback(ss->proto),
+			t_srtp[i] && s->toward_required);
+		outs[i].ncrypto = t_srtp[i] ? stt->nours : 0;
+		outs[i].crypto = stt->ours;
+	}
+	for (unsigned i = 0; i < SDPX_MAX_STREAMS; i++)
+		sdes_crypto_wipe(&picked[i]); /* copied where kept */
+	if (d.nstreams > c->nstreams)
+		c->nstreams = d.nstreams;
+	rc = sdpx_write(&d, outs, a, out);
+	sdp_wipe(d.sdp);
+	if (rc < 0) {
+		rc = fail(c, rc == SDPX_E_NOMEM ? RP_MEDIA_NOMEM : RP_MEDIA_BAD_SDP,
+			"cannot rewrite the offer (%d)", rc);
+		goto out;
+	}
+	c->offer_pending = true;
+	c->offerer = from;
+	cache_clear(&c->last_answer);
+	if (cache_set(&c->last_offer, from, RP_STR_NULL, body, *out) < 0) {
+		rc = fail(c, RP_MEDIA_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = RP_MEDIA_OK;
+	goto out;
+wipe:
+	for (unsigned i = 0; i < SDPX_MAX_STREAMS; i++)
+		sdes_crypto_wipe(&picked[i]);
+	if (d.sdp)
+		sdp_wipe(d.sdp);
+out:
+	pthread_mutex_unlock(&c->mu);
+	return rc;
+}
+
+static void set_srtp_op(struct rp_mediactl_srtp *op, bool want, const struct sdes_crypto *k,
+	bool *prog, struct sdes_crypto *prog_key)
+{
+	if (!want) {
+		op->op = *prog ? RP_MEDIACTL_SRTP_NONE : RP_MEDIACTL_SRTP_KEEP;
+		if (*prog) {
+			*prog = false;
+			sdes_crypto_wipe(prog_key);
+		}
+		return;
+	}
+	if (*prog && same_key(prog_key, k)) {
+		op->op = RP_MEDIACTL_SRTP_KEEP; /* identical key: the context and ROC stay */
+		return;
+	}
+	op->op = RP_MEDIACTL_SRTP_SET;
+	op->crypto = k;
+	*prog_key = *k;
+	*prog = true;
+}
+
+static int program_side(rp_media_call *c, struct stream_state *s, enum rp_media_side side)
+{
+	struct side_state *ss = &s->side[side];
+	struct rp_mediactl_leg l;
+	struct sdes_crypto old_in = ss->prog_in_key, old_out = ss->prog_out_key;
+	bool old_pi = ss->prog_in, old_po = ss->prog_out;
+	int rc;
+
+	memset(&l, 0, sizeof(l));
+	l.leg = side == RP_MEDIA_A ? 'a' : 'b';
+	if (ss->have_addr && (!ss->prog_addr || ss->prog_port != ss->port ||
+			      strcmp(ss->prog_addr_s, ss->addr) != 0)) {
+		l.address = ss->addr;
+		l.port = ss->port;
+	}
+	set_srtp_op(&l.in, ss->srtp && ss->peer_srtp, &ss->peer, &ss->prog_in, &ss->prog_in_key);
+	set_srtp_op(&l.out, ss->srtp && ss->chosen >= 0,
+		ss->chosen >= 0 ? &ss->ours[ss->chosen] : NULL, &ss->prog_out, &ss->prog_out_key);
+	if (!l.address && l.in.op == RP_MEDIACTL_SRTP_KEEP && l.out.op == RP_MEDIACTL_SRTP_KEEP) {
+		explicit_bzero(&old_in, sizeof(old_in));
+		explicit_bzero(&old_out, sizeof(old_out));
+		return 0;
+	}
+	rc = c->be.update(c->be.arg, s->sid, &l);
+	if (rc < 0) {
+		/* mediad kept the old state: so do we. */
+		ss->prog_in_key = old_in;
+		ss->prog_out_key = old_out;
+		ss->prog_in = old_pi;
+		ss->prog_out = old_po;
+	} else if (l.address) {
+		ss->prog_addr = true;
+		ss->prog_port = ss->port;
+		memcpy(ss->prog_addr_s, ss->addr, sizeof(ss->prog_addr_s));
+	}
+	explicit_bzero(&old_in, sizeof(old_in));
+	explicit_bzero(&old_out, sizeof(old_out));
+	if (rc < 0)
+		return fail(c, RP_MEDIA_RELAY, "mediad leg.update (leg %c) failed (%d)", l.leg, rc);
+	return 0;
+}
+
+int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
+	rp_str body, rp_arena *a, rp_str *out)
+{
+	enum rp_media_side to = from == RP_MEDIA_A ? RP_MEDIA_B : RP_MEDIA_A;
+	const struct rp_media_leg_cfg *lf, *lt;
+	struct sdpx_desc d;
+	struct sdpx_out outs[SDPX_MAX_STREAMS];
+	struct sdpx_crypto_opts fo;
+	size_t off = 0;
+	int rc;
+
+	pthread_mutex_lock(&c->mu);
+	lf = &c->cfg[from];
+	lt = &c->cfg[to];
+	c->err[0] = '\0';
+	if (cache_hit(&c->last_answer, from, to_tag, body)) {
+		rc = cache_out(&c->last_answer, a, out);
+		goto out;
+	}
+	if (!c->last_offer.in || c->offerer == from) {
+		rc = fail(c, RP_MEDIA_STATE, "answer from the %s with no offer pending",
+			leg_name(lf, from));
+		goto out;
+	}
+	rc = sdpx_read(body.p, body.n, a, &d, &off);
+	if (rc < 0) {
+		rc = fail(c, rc == SDPX_E_NOMEM ? RP_MEDIA_NOMEM : RP_MEDIA_BAD_SDP,
+			"answer from %s is not usable SDP (byte %zu)", leg_name(lf, from), off);
+		goto out;
+	}
+	if (d.nstreams != c->nstreams) {
+		rc = fail(c, RP_MEDIA_BAD_SDP, "answer from %s has %u m= lines, the offer %u",
+			leg_name(lf, from), d.nstreams, c->nstreams);
+		goto out;
+	}
+	fo.allow_mki = lf->allow_mki;
+	memset(outs, 0, sizeof(outs));
+	/* Check the answerer's crypto against what we offered it. */
+	int ans_idx[SDPX_MAX_STREAMS];
+	struct sdes_crypto akey[SDPX_MAX_STREAMS];
+	memset(akey, 0, sizeof(akey));
+	for (unsigned i = 0; i < d.nstreams; i++) {
+		struct stream_state *s = &c->st[i];
+		struct sdpx_stream *ss = &d.s[i];
+		struct side_state *sa = &s->side[from];
+
+		ans_idx[i] = -1;
+		if (!s->offer_active || ss->port == 0)
+			continue;
+		if (s->toward_srtp && lf->policy != CFG_MEDIA_DISABLE) {
+			for (unsigned j = 0; j < ss->ncrypto && ans_idx[i] < 0; j++) {
+				struct sdes_crypto k;
+				if (sdpx_check_crypto(ss->crypto[j], &fo, &k) != SDPX_SKIP_NONE)
+					continue;
+				for (unsigned o = 0; o < sa->nours; o++) {
+					if (sa->ours[o].tag == k.tag && sa->ours[o].suite == k.suite) {
+						ans_idx[i] = (int)o;
+						akey[i] = k;
+						break;
+					}
+				}
+				if (ans_idx[i] < 0)
+					sdes_crypto_wipe(&k);
+			}
+		}
+		if (ans_idx[i] < 0 && s->toward_srtp && s->toward_required) {
+			rc = fail(c, RP_MEDIA_REFUSE, "answer from %s (policy %s) accepted none of "
+				"our SRTP crypto lines", leg_name(lf, from), policy_name(lf->policy));
+			goto wipe;
+		}
+	}
+	/* Commit: answerer's side, then our answer key toward the offerer. */
+	for (unsigned i = 0; i < d.nstreams; i++) {
+		struct stream_state *s = &c->st[i];
+		struct sdpx_stream *ss = &d.s[i];
+		struct side_state *sa = &s->side[from], *so = &s->side[to];
+
+		if (!s->offer_active || !s->relayed) {
+			outs[i].disable = true;
+			continue;
+		}
+		if (ss->port == 0) {
+			outs[i].disable = true;
+			continue;
+		}
+		if (!ss->hold_addr && rp_str_copy(ss->addr, sa->addr, sizeof(sa->addr)) == 0) {
+			sa->port = ss->port;
+			sa->have_addr = true;
+		}
+		if (ans_idx[i] >= 0) {
+			bool same = sa->peer_srtp && same_key(&sa->peer, &akey[i]);
+			if (sa->peer_srtp)
+				sdes_crypto_wipe(&sa->peer);
+			sa->peer = akey[i];
+			sa->peer_srtp = true;
+			sa->chosen = ans_idx[i];
+			sa->srtp = true;
+			(void)same;
+		} else {
+			if (sa->peer_srtp)
+				sdes_crypto_wipe(&sa->peer);
+			sa->peer_srtp = false;
+			sa->srtp = false;
+			sa->chosen = -1;
+		}
+		/* Toward the offerer: our key in its chosen suite and tag. */
+		if (s->offerer_srtp) {
+			if (so->chosen < 0 || so->nours == 0 || so->ours[0].suite != so->peer.suite ||
+			    so->ours[0].tag != so->peer.tag) {
+				wipe_ours(so);
+				int g = sdes_generate(so->peer.tag, so->peer.suite, NULL, &so->ours[0]);
+				if (g != SDES_OK) {
+					rc = fail(c, RP_MEDIA_NOMEM, "cannot generate an SRTP key: %s",
+						sdes_strerror(g));
+					goto wipe;
+				}
+				so->nours = 1;
+				so->chosen = 0;
+			}
+			so->srtp = true;
+		} else {
+			wipe_ours(so);
+			so->srtp = false;
+		}
+		outs[i].ip6 = so->local.ip6;
+		outs[i].addr = so->local.address;
+		outs[i].port = so->local.port;
+		outs[i].keep_conn = ss->hold_addr;
+		/* The answer keeps the offer's profile (RFC 3264 §6). */
+		outs[i].proto = sdpx_proto_name(sdpx_proto_feedback(s->offer_proto),
+			sdpx_proto_secure(s->offer_proto));
+		outs[i].ncrypto = so->srtp ? 1 : 0;
+		outs[i].crypto = so->srtp ? &so->ours[so->chosen] : NULL;
+	}
+	for (unsigned i = 0; i < d.nstreams; i++) {
+		struct stream_state *s = &c->st[i];
+		if (!s->offer_active || !s->relayed || d.s[i].port == 0)
+			continue;
+		if ((rc = program_side(c, s, RP_MEDIA_A)) < 0 ||
+		    (rc = program_side(c, s, RP_MEDIA_B)) < 0)
+			goto wipe_sdp;
+	}
+	rc = sdpx_write(&d, outs, a, out);
+	sdp_wipe(d.sdp);
+	if (rc < 0) {
+		rc = fail(c, RP_MEDIA_BAD_SDP, "cannot rewrite the answer (%d)", rc);
+		goto out;
+	}
+	c->answered = true;
+	c->offer_pending = false;
+	if (cache_set(&c->last_answer, from, to_tag, body, *out) < 0) {
+		rc = fail(c, RP_MEDIA_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = RP_MEDIA_OK;
+	goto out;
+wipe:
+	for (unsigned i = 0; i < SDPX_MAX_STREAMS; i++)
+		sdes_crypto_wipe(&akey[i]);
+wipe_sdp:
+	sdp_wipe(d.sdp);
+out:
+	pthread_mutex_unlock(&c->mu);
+	(void)lt;
+	return rc;
+}
+
+void rp_media_call_info(rp_media_call *c, struct rp_media_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&c->mu);
+	for (int side = 0; side < 2; side++) {
+		struct rp_media_leg_info *li = &out->leg[side];
+		li->transport = c->cfg[side].transport;
+		memcpy(li->tls_version, c->cfg[side].tls_version, sizeof(li->tls_version));
+		memcpy(li->tls_cipher, c->cfg[side].tls_cipher, sizeof(li->tls_cipher));
+	}
+	for (unsigned i = 0; i < c->nstreams; i++) {
+		struct stream_state *s = &c->st[i];
+		if (!s->relayed)
+			continue;
+		if (out->streams++ > 0)
+			continue;
+		out->session = s->sid;
+		for (int side = 0; side < 2; side++) {
+			struct side_state *ss = &s->side[side];
+			out->leg[side].relay_port = ss->local.port;
+			out->leg[side].srtp = ss->srtp;
+			if (ss->srtp && ss->chosen >= 0)
+				out->leg[side].suite = ss->ours[ss->chosen].suite;
+		}
+	}
+	out->answered = c->answered;
+	pthread_mutex_unlock(&c->mu);
+}
