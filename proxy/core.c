@@ -1408,12 +1408,14 @@ static void forward_request_stateless(struct req *r)
 	char mf[8], br[40];
 	uint64_t h;
 
+	if (strict_route_fixup(r) < 0)
+		return;
 	route_preprocess(r);
 	if (r->have_route) {
 		na = r->route0;
 		u = &na.uri;
 	} else {
-		u = &r->m->ruri;
+		u = &r->ruri_p;
 		if (uri_is_us(c, r->cfg, u, true))
 			return;   /* for us and nobody else: nothing to do */
 	}
@@ -1424,6 +1426,8 @@ static void forward_request_stateless(struct req *r)
 	    local_for(c, d.tp, d.addr.u.sa.sa_family, r->mi, &lout) < 0)
 		return;
 	if (apply_route_removal(r) < 0)
+		return;
+	if (r->ruri_changed && sip_edit_set_ruri(r->e, r->ruri) != SIP_OK)
 		return;
 	if (m->h_max_forwards) {
 		int n = snprintf(mf, sizeof(mf), "%d", m->max_forwards - 1);

@@ -708,6 +708,16 @@ START_TEST(strict_router_ruri)
 	i = find_sent(5080, "MESSAGE sip:bob@127.0.0.1:5080 SIP/2.0", 0);
 	ck_assert_int_ge(i, 0);
 	ck_assert_int_eq(count_hdr(i, "Route"), 0);
+	/* The same for an ACK, which goes on without a transaction. */
+	feed(5070, "ACK sip:127.0.0.1:5060;lr SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKsra\r\n"
+		"Route: <sip:bob@127.0.0.1:5080>\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@example.org>;tag=b1\r\nCall-ID: sra\r\nCSeq: 5 ACK\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5080, "ACK sip:bob@127.0.0.1:5080 SIP/2.0", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(count_hdr(i, "Route"), 0);
 }
 END_TEST
 
