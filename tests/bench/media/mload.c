@@ -450,9 +450,11 @@ int mload_run(struct mload *g, double pps, double seconds, struct mload_result *
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
 		uint8_t drain[BUFSZ];
 
-		/* Leftovers of an earlier run are not this run's. */
-		while (recv(s->fd[s->from ^ 1], drain, sizeof(drain), MSG_DONTWAIT) > 0)
-			;
+		/* Leftovers of an earlier run are not this run's (bounded: at
+		 * most what a 2 MiB buffer holds). */
+		for (int j = 0; j < 20000; j++)
+			if (recv(s->fd[s->from ^ 1], drain, sizeof(drain), MSG_DONTWAIT) <= 0)
+				break;
 		free(s->seen);
 		s->seen_bits = per > UINT32_MAX - 8 ? UINT32_MAX - 8 : (uint32_t)per;
 		s->seen = calloc((s->seen_bits + 7) / 8, 1);
