@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "ctl.h"
+#include "kernel.h"
 #include "msrtp.h"
 #include "pool.h"
 #include "rp_log.h"
@@ -35,6 +36,7 @@ struct mcontrol {
 	struct mpool *pool;
 	struct mworker *w[MAX_WORKERS];
 	unsigned nw;
+	struct mkern *kern;      /* kernel fast path; freed after the workers */
 	uint64_t next_seq;
 	uint64_t port_exhausted;
 	/* worker -> control events */
@@ -220,6 +222,8 @@ static void put_info(struct mcontrol *c, rp_buf *b, const struct msess_info *in)
 		benc_put_kv_int(b, "rtcp-mux", in->leg[i].rtcp_mux);
 		benc_put_kv_int(b, "srtp-in", in->leg[i].srtp_in);
 		benc_put_kv_int(b, "srtp-out", in->leg[i].srtp_out);
+		benc_put_kv_int(b, "kernel", in->leg[i].kernel);
+		benc_put_kv_int(b, "kernel-packets-in", (int64_t)in->leg[i].kernel_pkts_in);
 		benc_put_str(b, RP_STR_LIT("stats"));
 		put_leg_stats(b, &in->leg[i].st);
 		benc_put_end(b);
@@ -582,6 +586,19 @@ static int cmd_by_id(struct mcontrol *c, const benc_node *req, rp_buf *out,
 		snprintf(why, whysz, "failed: %s", strerror(-rc));
 		return rc;
 	}
+	/* Counters are the sum of both paths. After the worker's delete: no
+	 * offload request for this session can follow the removal. */
+	{
+		struct mstats_leg kl[2];
+		bool off[2];
+		memset(kl, 0, sizeof(kl));
+		mkern_session(c->kern, cmd.id, kind == MCMD_DELETE, kl, off);
+		for (int i = 0; i < 2; i++) {
+			mstats_leg_add(&cmd.info.leg[i].st, &kl[i]);
+			cmd.info.leg[i].kernel = off[i];
+			cmd.info.leg[i].kernel_pkts_in = kl[i].pkts_in;
+		}
+	}
 	put_info(c, out, &cmd.info);
 	if (kind == MCMD_DELETE)
 		rp_info("session %" PRIu64 " deleted", cmd.id);
@@ -630,7 +647,22 @@ static int cmd_stats(struct mcontrol *c, const benc_node *req, rp_buf *out,
 		mstats_total_add(&t, &cmd.total);
 	}
 	t.port_exhausted = c->port_exhausted;
+	mkern_add_totals(c->kern, &t.pkt);
 	benc_put_kv_cstr(out, "engine", mworker_engine_name(c->w[0]));
+	{
+		struct mkern_info ki;
+		mkern_get_info(c->kern, &ki);
+		benc_put_kv_dict(out, "kernel");
+		benc_put_kv_cstr(out, "mode", mkern_mode_name(c->cfg.kernel));
+		benc_put_kv_int(out, "module", ki.present);
+		benc_put_kv_int(out, "abi", ki.abi);
+		benc_put_kv_cstr(out, "release", ki.present ? ki.release : "");
+		benc_put_kv_int(out, "features", ki.features);
+		benc_put_kv_int(out, "flows", (int64_t)ki.flows);
+		benc_put_kv_int(out, "offloads", (int64_t)ki.offloads);
+		benc_put_kv_int(out, "takebacks", (int64_t)ki.takebacks);
+		benc_put_end(out);
+	}
 	benc_put_kv_int(out, "workers", c->nw);
 	benc_put_kv_int(out, "ports-total", mpool_capacity(c->pool));
 	benc_put_kv_int(out, "ports-in-use", mpool_in_use(c->pool));
@@ -891,6 +923,13 @@ int mcontrol_new(const struct mcfg *cfg, struct mcontrol **out)
 		rp_err("port range %u-%u: %s", cfg->port_min, cfg->port_max, strerror(-rc));
 		goto err;
 	}
+	{
+		char kerr[200] = "";
+		if ((rc = mkern_new(cfg->kernel, kerr, sizeof(kerr), &c->kern)) < 0) {
+			rp_err("%s", kerr[0] ? kerr : strerror(-rc));
+			goto err;
+		}
+	}
 	c->nw = cfg->workers;
 	if (c->nw == 0) {
 		ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -906,6 +945,7 @@ int mcontrol_new(const struct mcfg *cfg, struct mcontrol **out)
 			.pool = c->pool,
 			.on_event = on_event,
 			.event_ctx = c,
+			.kern = cfg->kernel == MKERN_OFF ? NULL : c->kern,
 		};
 		if ((rc = mworker_new(&wc, &c->w[i])) < 0) {
 			rp_err("worker %u: cannot start the %s engine: %s", i,
@@ -933,6 +973,7 @@ void mcontrol_free(struct mcontrol *c)
 		return;
 	for (unsigned i = 0; i < c->nw; i++)
 		mworker_free(c->w[i]);
+	mkern_free(c->kern); /* workers gone: nothing posts to it any more */
 	while ((it = ev_pop(c)))
 		free(it);
 	mpool_free(c->pool);

@@ -15,6 +15,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: rampart-mediad [--config FILE] [--engine auto|io_uring|mmsg]\n"
+		"                      [--kernel off|auto|required]\n"
 		"                      [--control PATH] [--foreground-log LEVEL]\n"
 		"       rampart-mediad --version | --help\n"
 		"\n"
@@ -22,7 +23,7 @@ static void usage(FILE *f)
 		"socket /run/rampart/mediad.sock. --config reads 'key = value' lines\n"
 		"(listen, advertise, ports, workers, engine, media-timeout,\n"
 		"delete-timeout, control, control-mode, control-group, log-level,\n"
-		"ring-buffers); see docs/mediad.md. RAMPART_MEDIAD_ENGINE=mmsg forces\n"
+		"ring-buffers, kernel); see docs/mediad.md. RAMPART_MEDIAD_ENGINE=mmsg forces\n"
 		"the recvmmsg/epoll engine.\n");
 }
 
@@ -39,6 +40,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "engine", required_argument, NULL, 'e' },
+		{ "kernel", required_argument, NULL, 'k' },
 		{ "control", required_argument, NULL, 's' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "version", no_argument, NULL, 'V' },
@@ -47,16 +49,18 @@ int main(int argc, char **argv)
 	};
 	struct mcfg cfg;
 	struct mcontrol *ctl;
+	const char *kernel = NULL;
 	const char *config = NULL, *engine = NULL, *control = NULL, *level = NULL;
 	const char *env = getenv("RAMPART_MEDIAD_ENGINE");
 	char err[512];
 	struct sigaction sa;
 	int opt, rc;
 
-	while ((opt = getopt_long(argc, argv, "c:e:s:l:Vh", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:e:k:s:l:Vh", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c': config = optarg; break;
 		case 'e': engine = optarg; break;
+		case 'k': kernel = optarg; break;
 		case 's': control = optarg; break;
 		case 'l': level = optarg; break;
 		case 'V':
@@ -85,6 +89,10 @@ int main(int argc, char **argv)
 		const char *why;
 		if (engine && mcfg_set(&cfg, "engine", 6, engine, strlen(engine), &why) < 0) {
 			fprintf(stderr, "rampart-mediad: --engine: %s\n", why);
+			return 2;
+		}
+		if (kernel && mcfg_set(&cfg, "kernel", 6, kernel, strlen(kernel), &why) < 0) {
+			fprintf(stderr, "rampart-mediad: --kernel: %s\n", why);
 			return 2;
 		}
 		if (control && mcfg_set(&cfg, "control", 7, control, strlen(control), &why) < 0) {

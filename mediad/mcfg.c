@@ -15,6 +15,7 @@ void mcfg_defaults(struct mcfg *c)
 	c->port_max = 20000;
 	c->workers = 0;
 	c->engine = MCFG_ENGINE_AUTO;
+	c->kernel = MKERN_AUTO;
 	c->media_timeout = 60;
 	c->delete_timeout = 300;
 	c->ring_buffers = 1024;
@@ -180,6 +181,13 @@ int mcfg_set(struct mcfg *c, const char *key, size_t klen, const char *val,
 			c->engine = MCFG_ENGINE_MMSG;
 		else {
 			*why = "expected auto, io_uring or mmsg";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (rp_str_eq_cstr(k, "kernel")) {
+		if (mkern_mode_parse(v.p, v.n, &c->kernel) < 0) {
+			*why = "expected off, auto or required";
 			return -EINVAL;
 		}
 		return 0;

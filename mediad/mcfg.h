@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "kernel.h"
 #include "rp_log.h"
 
 /* An IP address without a port (the listen or advertised address). */
@@ -41,6 +42,7 @@ struct mcfg {
 	uint16_t port_min, port_max;          /* inclusive; RTP uses even ports */
 	unsigned workers;                     /* 0 = one per online CPU */
 	enum mcfg_engine engine;
+	enum mkern_mode kernel;  /* kernel fast path: off, auto (default), required */
 	unsigned media_timeout;  /* s without media before a 'timeout' event */
 	unsigned delete_timeout; /* s without media before the session is deleted */
 	unsigned ring_buffers;   /* provided buffers per worker (power of 2) */

@@ -72,6 +72,7 @@ struct mleg {
 	enum mleg_latch latch;
 	struct msrtp *in, *out;     /* NULL = plain RTP that way */
 	struct mstats_leg st;
+	bool koff;                  /* packets arriving here: offload asked of mkern (kernel.h) */
 };
 
 struct msess {

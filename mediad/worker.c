@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "kernel.h"
 #include "msrtp.h"
 #include "pool.h"
 #include "rp_log.h"
@@ -146,6 +147,10 @@ static void kill_sess(struct mworker *w, struct msess *s, bool timed_out)
 	int n;
 
 	unlink_sess(w, s);
+	/* A timed-out session's flows go now; session.delete removes them
+	 * itself (control thread) to return the final counters. */
+	if (timed_out && (s->leg[0].koff || s->leg[1].koff))
+		mkern_post_release(w->cfg.kern, s->id, true);
 	for (int i = 0; i < 2; i++)
 		mstats_leg_add(&w->retired.pkt, &s->leg[i].st);
 	w->retired.sessions_deleted++;
@@ -171,14 +176,47 @@ void mworker_sock_released(struct mworker *w, struct msock *s)
 		destroy(w, ss);
 }
 
+static int local_addr(int fd, union maddr *out)
+{
+	struct sockaddr_storage ss;
+	socklen_t n = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &n) < 0)
+		return -errno;
+	return maddr_from(out, (struct sockaddr *)&ss, n);
+}
+
+/* After a forwarded RTP packet: hand the direction to the kernel once it
+ * is ready (kernel.h). Runs the decision only while not yet asked. */
+static void maybe_offload(struct mworker *w, struct msock *s)
+{
+	struct msess *ss = s->sess;
+	struct mkern_caps caps;
+	struct mkern_flow f;
+	union maddr lf, lt;
+
+	if (s->rtcp || ss->leg[s->leg].koff || !mkern_usable(w->cfg.kern, &caps) ||
+	    mkern_decide(ss, s->leg, &caps) != MKERN_YES)
+		return;
+	if (local_addr(ss->leg[s->leg].rtp.fd, &lf) < 0 ||
+	    local_addr(ss->leg[!s->leg].rtp.fd, &lt) < 0 ||
+	    mkern_flow_from(ss, s->leg, &lf, &lt, &f) < 0)
+		return;
+	ss->leg[s->leg].koff = true;
+	mkern_post_offload(w->cfg.kern, ss->id, s->leg, &f);
+}
+
 bool mworker_packet(struct mworker *w, struct msock *s, const union maddr *src,
 	uint8_t *pkt, size_t *len, size_t cap, struct mfwd *fwd)
 {
-	(void)w;
 	if (s->sess->dying)
 		return false;
-	return msess_packet(s->sess, s, src, pkt, len, cap, mworker_now_ms(), fwd) ==
-	       MSESS_FORWARD;
+	if (msess_packet(s->sess, s, src, pkt, len, cap, mworker_now_ms(), fwd) !=
+	    MSESS_FORWARD)
+		return false;
+	if (w->cfg.kern)
+		maybe_offload(w, s);
+	return true;
 }
 
 void mworker_count_send_err(struct mworker *w)
@@ -290,6 +328,12 @@ static void run_cmd(struct mworker *w, struct mcmd *c)
 			c->result = -EAFNOSUPPORT;
 			break;
 		}
+		/* New remote or keys: take both directions back from the kernel;
+		 * they are offloaded again once packets show the new state. */
+		if (s->leg[0].koff || s->leg[1].koff) {
+			mkern_post_release(w->cfg.kern, s->id, false);
+			s->leg[0].koff = s->leg[1].koff = false;
+		}
 		msess_leg_apply(s, c->leg, &c->upd, now);
 		fill_info(s, now, &c->info);
 		break;
@@ -356,10 +400,19 @@ static void scan_timeouts(struct mworker *w, uint64_t now)
 	struct msess *s = w->list.next, *next;
 
 	for (; s != &w->list; s = next) {
-		uint64_t idle = now - msess_last_activity(s);
+		uint64_t last = msess_last_activity(s), idle;
 		struct mevent ev;
 
 		next = s->next;
+		/* Offloaded media does not reach us: ask what the module saw. */
+		if (s->leg[0].koff || s->leg[1].koff) {
+			uint64_t k = mkern_last_ms(w->cfg.kern, s->id);
+			if (k == UINT64_MAX)
+				continue; /* busy now; next scan */
+			if (k > last && k <= now)
+				last = k;
+		}
+		idle = now - last;
 		if (idle < s->media_timeout_ms) {
 			s->timeout_reported = false; /* media came back: report anew */
 			continue;

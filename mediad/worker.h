@@ -23,6 +23,7 @@
 #include "session.h"
 #include "stats.h"
 
+struct mkern;
 struct mpool;
 struct mworker;
 
@@ -47,6 +48,7 @@ struct mworker_cfg {
 	struct mpool *pool;        /* ports go back here when sessions die */
 	mworker_event_fn on_event; /* may be NULL */
 	void *event_ctx;
+	struct mkern *kern;        /* kernel fast path (kernel.h); NULL = none */
 };
 
 /* A copy of a session's state for replies (no pointers into the worker). */
@@ -62,6 +64,8 @@ struct msess_info {
 		bool latched_rtp, latched_rtcp, rtcp_mux, srtp_in, srtp_out;
 		enum mleg_latch latch;
 		struct mstats_leg st;
+		bool kernel;             /* filled by the control thread (mkern) */
+		uint64_t kernel_pkts_in; /* of st.pkts_in, forwarded by the module */
 	} leg[2];
 };
 
