@@ -378,6 +378,37 @@ route request {
                   b"SIP/2.0 200" in buf and b"tls-1" in buf, buf[-600:])
         tls.close()
 
+        # UDP in, TCP out: the proxy opens the connection to the callee and
+        # the response comes back over it.
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        srv.settimeout(5)
+        ruri = "sip:bob@127.0.0.1:%d;transport=tcp" % srv.getsockname()[1]
+        caller.sendto(msg("INVITE", ruri, "z9hG4bKtcpo1", "tcpout-1", 1, cport),
+                      ("127.0.0.1", udp))
+        inv_tcp = b""
+        try:
+            conn, _ = srv.accept()
+            conn.settimeout(5)
+            deadline = time.time() + 5
+            while time.time() < deadline and b"\r\n\r\n" not in inv_tcp:
+                chunk = conn.recv(65535)
+                if not chunk:
+                    break
+                inv_tcp += chunk
+        except socket.timeout:
+            conn = None
+        text = inv_tcp.decode(errors="replace")
+        check("UDP in, TCP out: INVITE arrived over the proxy's TCP connection",
+              text.startswith("INVITE ") and "SIP/2.0/TCP" in text.split("\r\n")[1], text[:400])
+        if conn and text.startswith("INVITE "):
+            conn.sendall(answer(text, 200, "OK"))
+            r = recv_until(caller, lambda t: t.startswith("SIP/2.0 200") and "tcpout-1" in t, 5)
+            check("UDP in, TCP out: 200 relayed back to the UDP caller", r is not None)
+            conn.close()
+        srv.close()
+
         # Malformed requests get 400 with the parser's reason; calls go on.
         bad = (b"INVITE sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKbad\r\n"
                b"From: <sip:a@test>;tag=1\r\nTo: <sip:b@test>\r\nCall-ID: bad-1\r\n"
