@@ -494,7 +494,7 @@ static void srv_on_end(rp_timer *t, void *arg)
 
 	(void)t;
 	if (s->st == RP_TXN_COMPLETED && s->invite)
-		rp_info("txn: no ACK for the %u final response (Timer H)", s->final_code);
+		rp_debug("txn: no ACK for the %u final response (Timer H)", s->final_code);
 	rp_txn_srv_terminate(s->l, s);   /* Timer H, I, J or L */
 }
 
