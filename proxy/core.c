@@ -1095,10 +1095,14 @@ static void send_cancel(rp_core *c, rp_txn_cli *cl, uint64_t now)
 	if (sip_msg_parse(req, len, &a, &o, &m, NULL) == SIP_OK) {
 		rp_buf_init(&b, 65536);
 		rp_sipout_cancel(&b, m);
-		if (rp_buf_error(&b) == 0)
-			rp_txn_cli_new(c->txl, rp_txn_srv_shard(s), s, SIP_METHOD_CANCEL,
+		int rc = rp_buf_error(&b);
+
+		if (rc == 0)
+			rc = rp_txn_cli_new(c->txl, rp_txn_srv_shard(s), s, SIP_METHOD_CANCEL,
 				rp_txn_cli_branch(cl), rp_txn_cli_dest(cl), b.p, b.len, 0,
 				now, &cc);
+		if (rc < 0)
+			rp_warn("CANCEL not sent: %s", strerror(-rc));
 		rp_buf_free(&b);
 	}
 	rp_arena_fini(&a);

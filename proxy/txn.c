@@ -441,6 +441,16 @@ bool rp_txn_branch_loop(rp_str branch, uint64_t *loop_hash)
 	return true;
 }
 
+/* Arms a timer; the heap only fails to grow when memory is short, and
+ * then the transaction lingers until the next re-arm: say so. */
+static void arm(rp_timers *ts, rp_timer *t, uint64_t when)
+{
+	int rc = rp_timers_add(ts, t, when);
+
+	if (rc < 0)
+		rp_err("txn: cannot arm a timer: %s", strerror(-rc));
+}
+
 /* ---- server transactions ---- */
 
 static void srv_free_maybe(rp_txn_srv *s)
@@ -485,7 +495,7 @@ static void srv_on_retr(rp_timer *t, void *arg)
 		return;
 	srv_send_resp(s);                 /* Timer G */
 	s->retr_ms = s->retr_ms * 2 < t2(l) ? s->retr_ms * 2 : t2(l);
-	rp_timers_add(l->sh[s->shard].tm, &s->t_retr, rp_timer_expires(t) + s->retr_ms);
+	arm(l->sh[s->shard].tm, &s->t_retr, rp_timer_expires(t) + s->retr_ms);
 }
 
 static void srv_on_end(rp_timer *t, void *arg)
@@ -520,7 +530,7 @@ enum rp_txn_absorb rp_txn_srv_absorb(rp_txl *l, rp_txn_srv *s,
 		if (s->st == RP_TXN_COMPLETED) {
 			s->st = RP_TXN_CONFIRMED;
 			rp_timers_cancel(sh->tm, &s->t_retr);
-			rp_timers_add(sh->tm, &s->t_end, now + (s->reliable ? 0 : t4(l)));
+			arm(sh->tm, &s->t_end, now + (s->reliable ? 0 : t4(l)));
 			return RP_TXN_ACK_ABSORBED;
 		}
 		if (s->st == RP_TXN_CONFIRMED)
@@ -599,16 +609,16 @@ int rp_txn_srv_respond(rp_txl *l, rp_txn_srv *s, unsigned code, const char *buf,
 	s->final_code = code;
 	if (s->invite && code < 300) {
 		s->st = RP_TXN_ACCEPTED;
-		rp_timers_add(sh->tm, &s->t_end, now + 64ull * t1(l));
+		arm(sh->tm, &s->t_end, now + 64ull * t1(l));
 	} else if (s->invite) {
 		s->st = RP_TXN_COMPLETED;
 		s->retr_ms = t1(l);
 		if (!s->reliable)
-			rp_timers_add(sh->tm, &s->t_retr, now + s->retr_ms);
-		rp_timers_add(sh->tm, &s->t_end, now + 64ull * t1(l));
+			arm(sh->tm, &s->t_retr, now + s->retr_ms);
+		arm(sh->tm, &s->t_end, now + 64ull * t1(l));
 	} else {
 		s->st = RP_TXN_COMPLETED;
-		rp_timers_add(sh->tm, &s->t_end, now + (s->reliable ? 0 : 64ull * t1(l)));
+		arm(sh->tm, &s->t_end, now + (s->reliable ? 0 : 64ull * t1(l)));
 	}
 	return rc;
 }
@@ -679,7 +689,7 @@ static void cli_on_retr(rp_timer *t, void *arg)
 	} else {
 		return;
 	}
-	rp_timers_add(l->sh[c->shard].tm, &c->t_retr, rp_timer_expires(t) + c->retr_ms);
+	arm(l->sh[c->shard].tm, &c->t_retr, rp_timer_expires(t) + c->retr_ms);
 }
 
 static void cli_on_end(rp_timer *t, void *arg)
@@ -695,7 +705,7 @@ static void cli_on_end(rp_timer *t, void *arg)
 		/* Timer C: the proxy cancels the branch; if that brings no
 		 * final response either, the branch times out. */
 		c->timer_c_fired = true;
-		rp_timers_add(l->sh[c->shard].tm, &c->t_end,
+		arm(l->sh[c->shard].tm, &c->t_end,
 			rp_timer_expires(t) + 64ull * t1(l));
 		cli_event(c, NULL, 0, l->sh[c->shard].now);
 		return;
@@ -830,7 +840,7 @@ void rp_txn_cli_response(rp_txl *l, rp_txn_cli *c, const struct sip_msg *resp,
 			/* Timer C (re)starts with every provisional (§16.7 item 2). */
 			if (code > 100 || c->st == RP_TXN_CALLING) {
 				c->timer_c_fired = false;
-				rp_timers_add(sh->tm, &c->t_end, now + l->cfg.timer_c_ms);
+				arm(sh->tm, &c->t_end, now + l->cfg.timer_c_ms);
 			}
 		}
 		c->st = RP_TXN_PROCEEDING;
@@ -847,7 +857,7 @@ void rp_txn_cli_response(rp_txl *l, rp_txn_cli *c, const struct sip_msg *resp,
 	if (c->invite)
 		cli_send_ack(c, resp);
 	c->st = RP_TXN_COMPLETED;
-	rp_timers_add(sh->tm, &c->t_end, now + (c->reliable ? 0 :
+	arm(sh->tm, &c->t_end, now + (c->reliable ? 0 :
 		c->invite ? (64ull * t1(l) > 32000 ? 64ull * t1(l) : 32000) : t4(l)));
 	cli_event(c, resp, code, now);
 }
