@@ -39,6 +39,7 @@ import argparse
 import collections
 import csv
 import os
+import random
 import re
 import resource
 import shutil
@@ -147,23 +148,37 @@ def find_rampart():
 _used_ports = set()
 
 
+def _port_range():
+    """Ports below the kernel's ephemeral range: nothing else on the machine
+    gets them without asking for them by number, so a port found free here
+    stays free until the daemon binds it."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return 10000, max(10100, low) - 8
+
+
 def free_port():
-    """A port free for both UDP and TCP on ADDR (bind port 0, then check)."""
-    for _ in range(200):
+    """A port free for both UDP and TCP on ADDR."""
+    lo, hi = _port_range()
+    for _ in range(500):
+        port = random.randint(lo, hi)
+        if port in _used_ports:
+            continue
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            u.bind((ADDR, 0))
-            port = u.getsockname()[1]
+            u.bind((ADDR, port))
             t.bind((ADDR, port))
         except OSError:
             continue
         finally:
             u.close()
             t.close()
-        if port not in _used_ports:
-            _used_ports.add(port)
-            return port
+        _used_ports.add(port)
+        return port
     raise RuntimeError("no free port found")
 
 
@@ -436,13 +451,19 @@ CRASH_RE = re.compile(r"SIGSEGV|SIGABRT|exited by a signal|double free|"
 
 
 def session(name, transport, idx, *args):
-    """One run; a harness error makes an invalid run, not a traceback."""
-    try:
-        return session1(name, transport, idx, *args)
-    except (OSError, RuntimeError, subprocess.SubprocessError) as e:
-        r = Run(name, transport, idx)
-        r.why = f"harness error: {e}"
-        return r
+    """One run; a harness error makes an invalid run, not a traceback. A run
+    that lost a port race with another program is retried once."""
+    for attempt in (1, 2):
+        try:
+            r = session1(name, transport, idx, *args)
+        except (OSError, RuntimeError, subprocess.SubprocessError) as e:
+            r = Run(name, transport, idx)
+            r.why = f"harness error: {e}"
+        if r.valid or "Address already in use" not in r.why or attempt == 2:
+            return r
+        log(f"{transport} {name} run {idx}: port taken by another program, "
+            "retrying with new ports")
+    return r
 
 
 def session1(name, transport, idx, calls, rate, settle, work, cert, key,
