@@ -1,0 +1,812 @@
+/* proxy/media: golden SDP offer/answer cases, named after what they pin
+ * (in the spirit of rtpengine's sdes-manipulation tests), through the real
+ * media + sdpx + sdes code. mediad itself is replaced by a recording relay
+ * that hands out ports and keeps what leg.update programmed, so each case
+ * can assert the exact keys mediad would get; the real daemon is exercised
+ * by tests/integration/proxy_media_run.py. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "media.h"
+#include "rp_base64.h"
+#include "sdpx.h"
+
+/* ---- recording relay ---- */
+
+struct relay_leg {
+	char addr[64];
+	uint16_t port;
+	bool in, out;                 /* SRTP programmed */
+	struct sdes_crypto kin, kout; /* the keys */
+	unsigned in_sets, out_sets;   /* how often a new context was made */
+};
+struct relay {
+	unsigned creates, updates, deletes;
+	uint64_t next_id;
+	bool live[16];
+	bool ip6;
+	struct relay_leg leg[16][2];
+};
+
+static int r_create(void *arg, const char *label, bool ip6_a, bool ip6_b, uint64_t *id,
+	struct rp_mediactl_local *a, struct rp_mediactl_local *b)
+{
+	struct relay *r = arg;
+	uint64_t n = ++r->next_id;
+	(void)label;
+	ck_assert_uint_lt(n, 16);
+	r->creates++;
+	r->live[n] = true;
+	r->ip6 = ip6_a;
+	ck_assert_int_eq(ip6_a, ip6_b);
+	*id = n;
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	a->ip6 = ip6_a;
+	b->ip6 = ip6_b;
+	strcpy(a->address, ip6_a ? "2001:db8::5" : "203.0.113.5");
+	strcpy(b->address, ip6_b ? "2001:db8::5" : "198.18.0.5");
+	a->port = (uint16_t)(20000 + n * 4);
+	b->port = (uint16_t)(20002 + n * 4);
+	return 0;
+}
+
+static int r_update(void *arg, uint64_t id, const struct rp_mediactl_leg *l)
+{
+	struct relay *r = arg;
+	ck_assert(id < 16 && r->live[id]);
+	struct relay_leg *g = &r->leg[id][l->leg == 'a' ? 0 : 1];
+	r->updates++;
+	if (l->address) {
+		snprintf(g->addr, sizeof(g->addr), "%s", l->address);
+		g->port = l->port;
+	}
+	if (l->in.op == RP_MEDIACTL_SRTP_SET) {
+		g->in = true;
+		g->kin = *l->in.crypto;
+		g->in_sets++;
+	} else if (l->in.op == RP_MEDIACTL_SRTP_NONE) {
+		g->in = false;
+	}
+	if (l->out.op == RP_MEDIACTL_SRTP_SET) {
+		g->out = true;
+		g->kout = *l->out.crypto;
+		g->out_sets++;
+	} else if (l->out.op == RP_MEDIACTL_SRTP_NONE) {
+		g->out = false;
+	}
+	return 0;
+}
+
+static int r_del(void *arg, uint64_t id)
+{
+	struct relay *r = arg;
+	ck_assert(id < 16 && r->live[id]);
+	r->live[id] = false;
+	r->deletes++;
+	return 0;
+}
+
+/* ---- fixtures ---- */
+
+static struct relay R;
+static struct rp_media_backend BE;
+static rp_arena ar;
+static char store[32768];
+static struct rp_media_leg_cfg CA, CB;
+static rp_media_call *C;
+
+static void setup(void)
+{
+	memset(&R, 0, sizeof(R));
+	BE = (struct rp_media_backend){ r_create, r_update, r_del, &R };
+	rp_arena_init(&ar, store, sizeof(store), 0);
+	/* Default: carrier trunk on TLS (A), operator core on UDP (B). */
+	rp_media_leg_cfg_init(&CA, RP_MEDIA_TP_TLS);
+	snprintf(CA.trunk, sizeof(CA.trunk), "carrier");
+	rp_media_leg_cfg_init(&CB, RP_MEDIA_TP_UDP);
+	snprintf(CB.trunk, sizeof(CB.trunk), "core");
+	C = NULL;
+}
+
+static void teardown(void)
+{
+	C = rp_media_call_free(C);
+	rp_arena_fini(&ar);
+}
+
+static void new_call(void)
+{
+	ck_assert_int_eq(rp_media_call_new(&BE, RP_STR_LIT("call-1@x"), RP_STR_LIT("ft1"),
+		&CA, &CB, &C), 0);
+}
+
+static const char *key64(size_t n, int seed)
+{
+	static char out[8][100];
+	static int turn;
+	uint8_t k[64];
+	size_t bn;
+	char *o = out[turn++ & 7];
+	for (size_t i = 0; i < n; i++)
+		k[i] = (uint8_t)(seed * 31 + i * 7);
+	ck_assert_int_eq(rp_base64_encode(k, n, o, 100, &bn), 0);
+	o[bn] = '\0';
+	return o;
+}
+
+/* An SDP from a peer at 'ip' port 'port' with proto and extra lines. */
+static char *peer_sdp(const char *ip, unsigned ver, unsigned port, const char *proto,
+	const char *extra)
+{
+	static char buf[4][2048];
+	static int turn;
+	char *b = buf[turn++ & 3];
+	bool v6 = strchr(ip, ':') != NULL;
+	snprintf(b, 2048, "v=0\r\no=peer 100 %u IN %s %s\r\ns=-\r\nc=IN %s %s\r\nt=0 0\r\n"
+		"m=audio %u %s 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n%s",
+		ver, v6 ? "IP6" : "IP4", ip, v6 ? "IP6" : "IP4", ip, port, proto, extra);
+	return b;
+}
+
+static char *crypto_line(unsigned tag, const char *suite, size_t keylen, int seed)
+{
+	static char buf[4][256];
+	static int turn;
+	char *b = buf[turn++ & 3];
+	snprintf(b, 256, "a=crypto:%u %s inline:%s\r\n", tag, suite, key64(keylen, seed));
+	return b;
+}
+
+static int offer(enum rp_media_side from, const char *sdp, char **out)
+{
+	rp_str o = RP_STR_NULL;
+	int rc = rp_media_offer(C, from, rp_str_cstr(sdp), &ar, &o);
+	*out = rc == 0 ? strndup(o.p, o.n) : NULL;
+	return rc;
+}
+
+static int answer(enum rp_media_side from, const char *tag, const char *sdp, char **out)
+{
+	rp_str o = RP_STR_NULL;
+	int rc = rp_media_answer(C, from, rp_str_cstr(tag), rp_str_cstr(sdp), &ar, &o);
+	*out = rc == 0 ? strndup(o.p, o.n) : NULL;
+	return rc;
+}
+
+/* Parses the n-th a=crypto of the first stream of 'sdp'. */
+static bool get_crypto(const char *sdp, unsigned n, struct sdes_crypto *c)
+{
+	struct sdpx_desc d;
+	if (sdpx_read(sdp, strlen(sdp), &ar, &d, NULL) != SDPX_OK || d.nstreams < 1 ||
+	    d.s[0].ncrypto <= n)
+		return false;
+	return sdes_parse(d.s[0].crypto[n], c, NULL) == SDES_OK;
+}
+
+static unsigned count(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
+static bool same_key(const struct sdes_crypto *a, const struct sdes_crypto *b)
+{
+	return a->suite == b->suite && a->keys[0].key_salt_len == b->keys[0].key_salt_len &&
+	       memcmp(a->keys[0].key_salt, b->keys[0].key_salt, a->keys[0].key_salt_len) == 0;
+}
+
+#define FREE(p) do { free(p); (p) = NULL; } while (0)
+
+/* ---- cases ---- */
+
+START_TEST(srtp_offer_to_require_trunk_bridged_to_plain_core)
+{
+	char *o, *a;
+	struct sdes_crypto kc, ko;
+
+	CA.policy = CFG_MEDIA_REQUIRE;
+	CB.policy = CFG_MEDIA_DISABLE;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o), RP_MEDIA_OK);
+	/* Toward the core: plain, relay address, no keys at all. */
+	ck_assert_ptr_nonnull(strstr(o, "c=IN IP4 198.18.0.5\r\n"));
+	ck_assert_ptr_nonnull(strstr(o, "m=audio 20006 RTP/AVP 0 8 101\r\n"));
+	ck_assert_ptr_null(strstr(o, "crypto"));
+	ck_assert_ptr_null(strstr(o, "192.0.2.10\r\nt="));
+	ck_assert_ptr_nonnull(strstr(o, "a=rtpmap:101 telephone-event/8000\r\n"));
+	ck_assert_uint_eq(R.creates, 1);
+
+	ck_assert_int_eq(answer(RP_MEDIA_B, "tt1", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&a), RP_MEDIA_OK);
+	/* Toward the carrier: RTP/SAVP with our key, the carrier's tag + suite. */
+	ck_assert_ptr_nonnull(strstr(a, "m=audio 20004 RTP/SAVP 0 8 101\r\n"));
+	ck_assert_ptr_nonnull(strstr(a, "c=IN IP4 203.0.113.5\r\n"));
+	ck_assert_uint_eq(count(a, "a=crypto:"), 1);
+	ck_assert(get_crypto(a, 0, &ko));
+	ck_assert_uint_eq(ko.tag, 1);
+	ck_assert_int_eq(ko.suite, SDES_AES_CM_128_HMAC_SHA1_80);
+	/* mediad: leg a in = carrier's key, out = ours; leg b plain. */
+	ck_assert(get_crypto(peer_sdp("x", 1, 1, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), 0, &kc));
+	ck_assert(R.leg[1][0].in && R.leg[1][0].out);
+	ck_assert(same_key(&R.leg[1][0].kin, &kc));
+	ck_assert(same_key(&R.leg[1][0].kout, &ko));
+	ck_assert(!same_key(&ko, &kc));
+	ck_assert(!R.leg[1][1].in && !R.leg[1][1].out);
+	ck_assert_str_eq(R.leg[1][0].addr, "192.0.2.10");
+	ck_assert_uint_eq(R.leg[1][0].port, 4000);
+	ck_assert_str_eq(R.leg[1][1].addr, "10.1.1.1");
+	ck_assert_uint_eq(R.leg[1][1].port, 5000);
+	/* CDR view. */
+	struct rp_media_info info;
+	rp_media_call_info(C, &info);
+	ck_assert(info.leg[0].srtp && !info.leg[1].srtp);
+	ck_assert_int_eq(info.leg[0].suite, SDES_AES_CM_128_HMAC_SHA1_80);
+	ck_assert_int_eq(info.leg[0].transport, RP_MEDIA_TP_TLS);
+	ck_assert_int_eq(info.leg[1].transport, RP_MEDIA_TP_UDP);
+	ck_assert_uint_eq(info.session, 1);
+	/* Ending the call deletes the session once. */
+	ck_assert_int_eq(rp_media_end(C), 0);
+	ck_assert_int_eq(rp_media_end(C), 0);
+	ck_assert_uint_eq(R.deletes, 1);
+	FREE(o);
+	FREE(a);
+}
+END_TEST
+
+START_TEST(plain_offer_to_require_is_refused_488)
+{
+	char *o;
+	CA.policy = CFG_MEDIA_REQUIRE;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/AVP", ""), &o),
+		RP_MEDIA_REFUSE);
+	ck_assert_ptr_nonnull(strstr(rp_media_last_error(C), "carrier"));
+	ck_assert_str_eq(RP_MEDIA_REASON, "Q.850;cause=88");
+	ck_assert_uint_eq(R.creates, 0);
+}
+END_TEST
+
+START_TEST(srtp_only_offer_to_disable_is_refused_488)
+{
+	char *o;
+	CA.policy = CFG_MEDIA_DISABLE;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o), RP_MEDIA_REFUSE);
+	ck_assert_uint_eq(R.creates, 0);
+	/* ... but optimistic SRTP (AVP + crypto) to disable is just plain. */
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 2, 4000, "RTP/AVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o), RP_MEDIA_OK);
+	char *a;
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&a), RP_MEDIA_OK);
+	ck_assert_ptr_null(strstr(a, "crypto"));
+	ck_assert_ptr_nonnull(strstr(a, "RTP/AVP 0 8"));
+	FREE(o);
+	FREE(a);
+}
+END_TEST
+
+START_TEST(allow_optimistic_offers_crypto_on_avp_and_accepts_either_answer)
+{
+	char *o, *a;
+	/* A plain phone over UDP toward an allow trunk on TLS. */
+	CA.policy = CFG_MEDIA_ALLOW;
+	CA.transport = RP_MEDIA_TP_UDP;
+	CB.policy = CFG_MEDIA_ALLOW;
+	CB.transport = RP_MEDIA_TP_TLS;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/AVP", ""), &o),
+		RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(o, "m=audio 20006 RTP/AVP 0 8 101\r\n"));
+	ck_assert_uint_eq(count(o, "a=crypto:"), 2); /* default suites: _80, _32 */
+	ck_assert_ptr_nonnull(strstr(o, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:"));
+	ck_assert_ptr_nonnull(strstr(o, "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:"));
+	/* The answerer takes the optimistic SRTP (tag 2). */
+	struct sdes_crypto our2;
+	ck_assert(get_crypto(o, 1, &our2));
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP",
+		crypto_line(2, "AES_CM_128_HMAC_SHA1_32", 30, 9)), &a), RP_MEDIA_OK);
+	ck_assert_ptr_null(strstr(a, "crypto")); /* the phone is plain */
+	ck_assert(R.leg[1][1].in && R.leg[1][1].out);
+	ck_assert(same_key(&R.leg[1][1].kout, &our2));
+	ck_assert(!R.leg[1][0].in && !R.leg[1][0].out);
+	FREE(o);
+	FREE(a);
+	C = rp_media_call_free(C);
+
+	/* Same offer, the answerer stays plain: fine under allow. */
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/AVP", ""), &o),
+		RP_MEDIA_OK);
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&a), RP_MEDIA_OK);
+	ck_assert(!R.leg[2][1].in && !R.leg[2][1].out);
+	struct rp_media_info info;
+	rp_media_call_info(C, &info);
+	ck_assert(!info.leg[1].srtp);
+	FREE(o);
+	FREE(a);
+}
+END_TEST
+
+START_TEST(allow_plain_mode_sends_no_crypto)
+{
+	char *o;
+	CB.policy = CFG_MEDIA_ALLOW;
+	CB.allow_mode = RP_MEDIA_ALLOW_PLAIN;
+	CB.transport = RP_MEDIA_TP_TLS;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o), RP_MEDIA_OK);
+	ck_assert_ptr_null(strstr(o, "crypto"));
+	ck_assert_ptr_nonnull(strstr(o, " RTP/AVP 0 8 101"));
+	FREE(o);
+}
+END_TEST
+
+START_TEST(require_toward_b_offers_savp_and_refuses_plain_answer)
+{
+	char *o, *a;
+	CA.policy = CFG_MEDIA_ALLOW;
+	CB.policy = CFG_MEDIA_REQUIRE;
+	CB.transport = RP_MEDIA_TP_TLS;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/AVP", ""), &o),
+		RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(o, " RTP/SAVP 0 8 101"));
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&a), RP_MEDIA_REFUSE);
+	FREE(o);
+}
+END_TEST
+
+START_TEST(suite_preference_of_the_trunk_wins)
+{
+	char *o, *a;
+	char extra[1024];
+	struct sdes_crypto ko;
+	CA.policy = CFG_MEDIA_REQUIRE;
+	CA.nsuites = 2;
+	CA.suites[0] = SDES_AEAD_AES_256_GCM;
+	CA.suites[1] = SDES_AES_CM_128_HMAC_SHA1_80;
+	new_call();
+	snprintf(extra, sizeof(extra), "%s%s%s", crypto_line(1, "AES_CM_128_HMAC_SHA1_32", 30, 1),
+		crypto_line(2, "AES_CM_128_HMAC_SHA1_80", 30, 2),
+		crypto_line(3, "AEAD_AES_256_GCM", 44, 3));
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP", extra),
+		&o), RP_MEDIA_OK);
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&a), RP_MEDIA_OK);
+	ck_assert(get_crypto(a, 0, &ko));
+	ck_assert_uint_eq(ko.tag, 3);
+	ck_assert_int_eq(ko.suite, SDES_AEAD_AES_256_GCM);
+	ck_assert_int_eq(R.leg[1][0].kin.suite, SDES_AEAD_AES_256_GCM);
+	/* Toward B: the B trunk's own order. */
+	FREE(o);
+	FREE(a);
+}
+END_TEST
+
+START_TEST(unknown_suites_skipped_first_usable_taken)
+{
+	char *o, *a;
+	char extra[1024];
+	struct sdes_crypto ko;
+	CA.policy = CFG_MEDIA_REQUIRE;
+	new_call();
+	snprintf(extra, sizeof(extra), "%s%s%s",
+		"a=crypto:1 FANCY_NEW_SUITE inline:AAAA\r\n",
+		"a=crypto:2 F8_128_HMAC_SHA1_80 inline:", key64(30, 4));
+	size_t n = strlen(extra);
+	snprintf(extra + n, sizeof(extra) - n, "\r\n%s",
+		crypto_line(3, "AES_CM_128_HMAC_SHA1_32", 30, 3));
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP", extra),
+		&o), RP_MEDIA_OK);
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&a), RP_MEDIA_OK);
+	ck_assert(get_crypto(a, 0, &ko));
+	ck_assert_uint_eq(ko.tag, 3);
+	ck_assert_int_eq(ko.suite, SDES_AES_CM_128_HMAC_SHA1_32);
+	FREE(o);
+	FREE(a);
+	C = rp_media_call_free(C);
+	/* Nothing usable at all: the policy decides (require -> 488). */
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
+		"a=crypto:1 FANCY_NEW_SUITE inline:AAAA\r\n"), &o), RP_MEDIA_REFUSE);
+}
+END_TEST
+
+START_TEST(mki_passed_to_mediad_or_line_skipped)
+{
+	char *o, *a;
+	char extra[512];
+	CA.policy = CFG_MEDIA_REQUIRE;
+	new_call();
+	snprintf(extra, sizeof(extra), "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s|2^31|7:2\r\n",
+		key64(30, 1));
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP", extra),
+		&o), RP_MEDIA_OK);
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&a), RP_MEDIA_OK);
+	ck_assert(R.leg[1][0].kin.keys[0].has_mki);
+	ck_assert_uint_eq(R.leg[1][0].kin.keys[0].mki, 7);
+	ck_assert_uint_eq(R.leg[1][0].kin.keys[0].mki_len, 2);
+	FREE(o);
+	FREE(a);
+	C = rp_media_call_free(C);
+	/* Told not to use MKIs: that line is unusable, so require refuses. */
+	CA.allow_mki = false;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP", extra),
+		&o), RP_MEDIA_REFUSE);
+}
+END_TEST
+
+/* Offer + answer through A(require, SRTP) -> B (plain), returning our key
+ * toward A and toward B when B is SRTP. */
+static void basic_srtp_call(char **o, char **a)
+{
+	CA.policy = CFG_MEDIA_REQUIRE;
+	CB.policy = CFG_MEDIA_REQUIRE;
+	CB.transport = RP_MEDIA_TP_TLS;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), o), RP_MEDIA_OK);
+	ck_assert_int_eq(answer(RP_MEDIA_B, "tt", peer_sdp("10.1.1.1", 1, 5000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 50)), a), RP_MEDIA_OK);
+}
+
+START_TEST(rekey_reinvite_rotates_keys_both_ways)
+{
+	char *o, *a, *o2, *a2;
+	struct sdes_crypto ka1, ka2, kb1, kb2;
+	basic_srtp_call(&o, &a);
+	ck_assert(get_crypto(a, 0, &ka1));
+	ck_assert(get_crypto(o, 0, &kb1));
+	ck_assert_uint_eq(R.leg[1][0].in_sets, 1);
+	ck_assert_uint_eq(R.leg[1][1].out_sets, 1);
+	/* re-INVITE from A with a new key. */
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 2, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 2)), &o2), RP_MEDIA_OK);
+	ck_assert(get_crypto(o2, 0, &kb2));
+	ck_assert(!same_key(&kb1, &kb2));
+	ck_assert_int_eq(answer(RP_MEDIA_B, "tt", peer_sdp("10.1.1.1", 2, 5000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 51)), &a2), RP_MEDIA_OK);
+	ck_assert(get_crypto(a2, 0, &ka2));
+	ck_assert(!same_key(&ka1, &ka2));
+	ck_assert_uint_eq(R.leg[1][0].in_sets, 2);
+	ck_assert_uint_eq(R.leg[1][0].out_sets, 2);
+	ck_assert_uint_eq(R.leg[1][1].in_sets, 2);
+	ck_assert_uint_eq(R.leg[1][1].out_sets, 2);
+	ck_assert(same_key(&R.leg[1][0].kout, &ka2));
+	ck_assert_uint_eq(R.creates, 1); /* same session */
+	FREE(o); FREE(a); FREE(o2); FREE(a2);
+}
+END_TEST
+
+START_TEST(identical_reinvite_keeps_keys_and_contexts)
+{
+	char *o, *a, *o2, *a2;
+	basic_srtp_call(&o, &a);
+	unsigned updates = R.updates;
+	/* Same media, new o= version (a session refresh). */
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 2, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o2), RP_MEDIA_OK);
+	ck_assert_int_eq(answer(RP_MEDIA_B, "tt", peer_sdp("10.1.1.1", 2, 5000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 50)), &a2), RP_MEDIA_OK);
+	/* Our keys in both directions are the same as before ... */
+	ck_assert_ptr_nonnull(strstr(o2, strstr(o, "a=crypto:1 ")));
+	ck_assert_ptr_nonnull(strstr(a2, strstr(a, "a=crypto:1 ")));
+	/* ... and mediad's SRTP was not touched (ROC survives). */
+	ck_assert_uint_eq(R.updates, updates);
+	ck_assert_uint_eq(R.leg[1][0].in_sets, 1);
+	ck_assert_uint_eq(R.leg[1][1].out_sets, 1);
+	FREE(o); FREE(a); FREE(o2); FREE(a2);
+}
+END_TEST
+
+START_TEST(address_change_reinvite_updates_remote_only)
+{
+	char *o, *a, *o2, *a2;
+	basic_srtp_call(&o, &a);
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.99", 2, 4100, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o2), RP_MEDIA_OK);
+	ck_assert_int_eq(answer(RP_MEDIA_B, "tt", peer_sdp("10.1.1.1", 2, 5000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 50)), &a2), RP_MEDIA_OK);
+	ck_assert_str_eq(R.leg[1][0].addr, "192.0.2.99");
+	ck_assert_uint_eq(R.leg[1][0].port, 4100);
+	ck_assert_uint_eq(R.leg[1][0].in_sets, 1);
+	FREE(o); FREE(a); FREE(o2); FREE(a2);
+}
+END_TEST
+
+START_TEST(hold_sendonly_and_zero_address_pass_through)
+{
+	char *o, *a, *o2, *a2;
+	char extra[512];
+	basic_srtp_call(&o, &a);
+	snprintf(extra, sizeof(extra), "%sa=sendonly\r\n",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1));
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("0.0.0.0", 2, 4000, "RTP/SAVP", extra), &o2),
+		RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(o2, "a=sendonly\r\n"));
+	ck_assert_ptr_nonnull(strstr(o2, "c=IN IP4 0.0.0.0\r\n"));
+	ck_assert_ptr_nonnull(strstr(o2, "m=audio 20006 RTP/SAVP"));
+	ck_assert_int_eq(answer(RP_MEDIA_B, "tt", peer_sdp("10.1.1.1", 2, 5000, "RTP/SAVP",
+		"a=recvonly\r\n"), &a2), RP_MEDIA_REFUSE); /* answer without crypto: require */
+	FREE(a2);
+	char ex2[512];
+	snprintf(ex2, sizeof(ex2), "%sa=recvonly\r\n",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 50));
+	ck_assert_int_eq(answer(RP_MEDIA_B, "tt", peer_sdp("10.1.1.1", 2, 5000, "RTP/SAVP", ex2),
+		&a2), RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(a2, "a=recvonly\r\n"));
+	/* The remote of leg a stays where media was (0.0.0.0 is not an address). */
+	ck_assert_str_eq(R.leg[1][0].addr, "192.0.2.10");
+	/* Keys unchanged through hold. */
+	ck_assert_uint_eq(R.leg[1][0].in_sets, 1);
+	ck_assert_uint_eq(R.leg[1][0].out_sets, 1);
+	FREE(o); FREE(a); FREE(o2); FREE(a2);
+}
+END_TEST
+
+START_TEST(ipv6_offer_gets_ipv6_relay)
+{
+	char *o, *a;
+	CA.policy = CFG_MEDIA_REQUIRE;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("2001:db8::10", 1, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o), RP_MEDIA_OK);
+	ck_assert(R.ip6);
+	ck_assert_ptr_nonnull(strstr(o, "c=IN IP6 2001:db8::5\r\n"));
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("2001:db8::20", 1, 5000, "RTP/AVP", ""),
+		&a), RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(a, "c=IN IP6 2001:db8::5\r\n"));
+	ck_assert_str_eq(R.leg[1][0].addr, "2001:db8::10");
+	ck_assert_str_eq(R.leg[1][1].addr, "2001:db8::20");
+	FREE(o); FREE(a);
+}
+END_TEST
+
+START_TEST(savpf_kept_as_feedback_profile)
+{
+	char *o, *a;
+	CA.policy = CFG_MEDIA_REQUIRE;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVPF",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o), RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(o, " RTP/AVPF 0 8 101"));
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVPF", ""),
+		&a), RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(a, " RTP/SAVPF 0 8 101"));
+	FREE(o); FREE(a);
+}
+END_TEST
+
+START_TEST(retransmitted_offer_same_answer_no_new_keys)
+{
+	char *o, *o2, *a, *a2;
+	const char *sdp;
+	CA.policy = CFG_MEDIA_REQUIRE;
+	CB.transport = RP_MEDIA_TP_TLS;
+	new_call();
+	sdp = peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1));
+	char *copy = strdup(sdp);
+	ck_assert_int_eq(offer(RP_MEDIA_A, copy, &o), RP_MEDIA_OK);
+	ck_assert_int_eq(offer(RP_MEDIA_A, copy, &o2), RP_MEDIA_OK);
+	ck_assert_str_eq(o, o2);
+	ck_assert_uint_eq(R.creates, 1);
+	char *ans = strdup(peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""));
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", ans, &a), RP_MEDIA_OK);
+	unsigned updates = R.updates;
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", ans, &a2), RP_MEDIA_OK); /* 200 retransmitted */
+	ck_assert_str_eq(a, a2);
+	ck_assert_uint_eq(R.updates, updates);
+	free(copy);
+	free(ans);
+	FREE(o); FREE(o2); FREE(a); FREE(a2);
+}
+END_TEST
+
+START_TEST(forked_early_dialogs_latest_answer_programs_b)
+{
+	char *o, *a1, *a2, *a3;
+	CA.policy = CFG_MEDIA_REQUIRE;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o), RP_MEDIA_OK);
+	ck_assert_int_eq(answer(RP_MEDIA_B, "fork1", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&a1), RP_MEDIA_OK);
+	ck_assert_str_eq(R.leg[1][1].addr, "10.1.1.1");
+	ck_assert_int_eq(answer(RP_MEDIA_B, "fork2", peer_sdp("10.2.2.2", 1, 6000, "RTP/AVP", ""),
+		&a2), RP_MEDIA_OK);
+	ck_assert_str_eq(R.leg[1][1].addr, "10.2.2.2");
+	ck_assert_uint_eq(R.leg[1][1].port, 6000);
+	/* The caller sees one consistent key on every early dialog. */
+	ck_assert_str_eq(strstr(a1, "a=crypto:"), strstr(a2, "a=crypto:"));
+	/* fork1 answers 200: mediad goes back to fork1's address. */
+	ck_assert_int_eq(answer(RP_MEDIA_B, "fork1", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&a3), RP_MEDIA_OK);
+	ck_assert_str_eq(R.leg[1][1].addr, "10.1.1.1");
+	ck_assert_uint_eq(R.leg[1][0].in_sets, 1);
+	ck_assert_uint_eq(R.creates, 1);
+	FREE(o); FREE(a1); FREE(a2); FREE(a3);
+}
+END_TEST
+
+START_TEST(keys_refused_over_udp_unless_allowed)
+{
+	char *o, *a;
+	/* B requires SRTP but is reached over UDP: refused, with the trunk
+	 * and the transport in the reason. */
+	CA.policy = CFG_MEDIA_ALLOW;
+	CB.policy = CFG_MEDIA_REQUIRE;
+	CB.transport = RP_MEDIA_TP_UDP;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/AVP", ""), &o),
+		RP_MEDIA_REFUSE);
+	ck_assert_ptr_nonnull(strstr(rp_media_last_error(C), "core"));
+	ck_assert_ptr_nonnull(strstr(rp_media_last_error(C), "UDP"));
+	ck_assert_uint_eq(R.creates, 0);
+	C = rp_media_call_free(C);
+	/* Operator allows it explicitly. */
+	CB.allow_sdes_over_insecure = true;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/AVP", ""), &o),
+		RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(o, "a=crypto:1 "));
+	FREE(o);
+	C = rp_media_call_free(C);
+	/* allow toward UDP: plain instead of keys in clear. */
+	CB.allow_sdes_over_insecure = false;
+	CB.policy = CFG_MEDIA_ALLOW;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/AVP", ""), &o),
+		RP_MEDIA_OK);
+	ck_assert_ptr_null(strstr(o, "crypto"));
+	FREE(o);
+	C = rp_media_call_free(C);
+	/* The answer toward A: an SRTP offer that came over UDP gets no key back. */
+	CA.transport = RP_MEDIA_TP_UDP;
+	CA.policy = CFG_MEDIA_REQUIRE;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o), RP_MEDIA_REFUSE);
+	/* allow + optimistic from A over UDP: answered plain. */
+	CA.policy = CFG_MEDIA_ALLOW;
+	C = rp_media_call_free(C);
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/AVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o), RP_MEDIA_OK);
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&a), RP_MEDIA_OK);
+	ck_assert_ptr_null(strstr(a, "crypto"));
+	FREE(o); FREE(a);
+}
+END_TEST
+
+START_TEST(secure_uri_asks_for_tls_and_srtp)
+{
+	struct rp_media_leg_cfg l;
+	char *o;
+	rp_media_leg_cfg_init(&l, RP_MEDIA_TP_UDP);
+	ck_assert(!rp_media_leg_cfg_uri(&l, RP_STR_LIT("sip:bob@example.com;transport=udp")));
+	ck_assert(!rp_media_leg_cfg_uri(&l, RP_STR_LIT("sip:bob@example.com;secure=truex")));
+	ck_assert_int_eq(l.policy, CFG_MEDIA_ALLOW);
+	ck_assert(rp_media_leg_cfg_uri(&l, RP_STR_LIT("sip:bob@example.com;secure=true;lr")));
+	ck_assert_int_eq(l.policy, CFG_MEDIA_REQUIRE);
+	ck_assert(l.require_tls);
+	rp_media_leg_cfg_init(&l, RP_MEDIA_TP_TLS);
+	ck_assert(rp_media_leg_cfg_uri(&l, RP_STR_LIT("sips:bob@example.com")));
+	/* secure=true toward a UDP hop, even with insecure SDES allowed: refused. */
+	CB = l;
+	CB.transport = RP_MEDIA_TP_UDP;
+	CB.allow_sdes_over_insecure = true;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/AVP", ""), &o),
+		RP_MEDIA_REFUSE);
+	ck_assert_ptr_nonnull(strstr(rp_media_last_error(C), "TLS"));
+	/* Script override. */
+	rp_media_leg_cfg_override(&l, CFG_MEDIA_DISABLE);
+	ck_assert_int_eq(l.policy, CFG_MEDIA_DISABLE);
+	rp_media_leg_cfg_override(&l, CFG_MEDIA_UNSET);
+	ck_assert_int_eq(l.policy, CFG_MEDIA_DISABLE);
+}
+END_TEST
+
+START_TEST(late_offer_in_200_answer_in_ack)
+{
+	char *o, *a;
+	CA.policy = CFG_MEDIA_ALLOW;
+	CB.policy = CFG_MEDIA_REQUIRE;
+	CB.transport = RP_MEDIA_TP_TLS;
+	CA.transport = RP_MEDIA_TP_TLS;
+	new_call();
+	/* 200 from B carries the offer. */
+	ck_assert_int_eq(offer(RP_MEDIA_B, peer_sdp("10.1.1.1", 1, 5000, "RTP/SAVP",
+		crypto_line(4, "AES_CM_128_HMAC_SHA1_32", 30, 7)), &o), RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(o, "c=IN IP4 203.0.113.5\r\n")); /* A's relay side */
+	ck_assert_ptr_nonnull(strstr(o, " RTP/AVP 0 8 101")); /* optimistic toward A */
+	ck_assert_ptr_nonnull(strstr(o, "a=crypto:1 "));
+	/* ACK from A: plain answer. */
+	ck_assert_int_eq(answer(RP_MEDIA_A, "", peer_sdp("192.0.2.10", 1, 4000, "RTP/AVP", ""),
+		&a), RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(a, "m=audio 20006 RTP/SAVP"));
+	ck_assert_ptr_nonnull(strstr(a, "a=crypto:4 AES_CM_128_HMAC_SHA1_32 inline:"));
+	ck_assert(R.leg[1][1].in && R.leg[1][1].out);
+	ck_assert(!R.leg[1][0].in && !R.leg[1][0].out);
+	FREE(a);
+	/* An answer from the offerer's own side is a state error. */
+	ck_assert_int_eq(answer(RP_MEDIA_B, "", peer_sdp("10.1.1.1", 9, 5000, "RTP/AVP", ""),
+		&a), RP_MEDIA_STATE);
+	FREE(o);
+}
+END_TEST
+
+START_TEST(unsupported_stream_disabled_others_relayed)
+{
+	char *o, *a;
+	const char *sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\n"
+		"t=0 0\r\nm=audio 4000 RTP/AVP 0\r\nm=image 4002 udptl t38\r\n";
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, sdp, &o), RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(o, "m=image 0 udptl t38\r\n"));
+	ck_assert_uint_eq(R.creates, 1);
+	const char *ans = "v=0\r\no=- 1 1 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\n"
+		"t=0 0\r\nm=audio 5000 RTP/AVP 0\r\nm=image 0 udptl t38\r\n";
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", ans, &a), RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(a, "m=audio 20004 RTP/AVP 0\r\n"));
+	ck_assert_ptr_nonnull(strstr(a, "m=image 0 udptl t38\r\n"));
+	FREE(o);
+	/* Not SDP: 488-class error, nothing created. */
+	ck_assert_int_eq(offer(RP_MEDIA_A, "garbage", &o), RP_MEDIA_BAD_SDP);
+	FREE(a);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("proxy_media");
+	TCase *tc = tcase_create("golden");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, srtp_offer_to_require_trunk_bridged_to_plain_core);
+	tcase_add_test(tc, plain_offer_to_require_is_refused_488);
+	tcase_add_test(tc, srtp_only_offer_to_disable_is_refused_488);
+	tcase_add_test(tc, allow_optimistic_offers_crypto_on_avp_and_accepts_either_answer);
+	tcase_add_test(tc, allow_plain_mode_sends_no_crypto);
+	tcase_add_test(tc, require_toward_b_offers_savp_and_refuses_plain_answer);
+	tcase_add_test(tc, suite_preference_of_the_trunk_wins);
+	tcase_add_test(tc, unknown_suites_skipped_first_usable_taken);
+	tcase_add_test(tc, mki_passed_to_mediad_or_line_skipped);
+	tcase_add_test(tc, rekey_reinvite_rotates_keys_both_ways);
+	tcase_add_test(tc, identical_reinvite_keeps_keys_and_contexts);
+	tcase_add_test(tc, address_change_reinvite_updates_remote_only);
+	tcase_add_test(tc, hold_sendonly_and_zero_address_pass_through);
+	tcase_add_test(tc, ipv6_offer_gets_ipv6_relay);
+	tcase_add_test(tc, savpf_kept_as_feedback_profile);
+	tcase_add_test(tc, retransmitted_offer_same_answer_no_new_keys);
+	tcase_add_test(tc, forked_early_dialogs_latest_answer_programs_b);
+	tcase_add_test(tc, keys_refused_over_udp_unless_allowed);
+	tcase_add_test(tc, secure_uri_asks_for_tls_and_srtp);
+	tcase_add_test(tc, late_offer_in_200_answer_in_ack);
+	tcase_add_test(tc, unsupported_stream_disabled_others_relayed);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
