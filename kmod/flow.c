@@ -12,6 +12,9 @@
 #include <linux/string.h>
 
 #include "flow.h"
+#include "srtp.h"
+
+static struct workqueue_struct *rampart_wq;
 
 struct rampart_table {
 	struct mutex lock;	/* serialises writers */
@@ -60,21 +63,49 @@ int rampart_table_new(u32 limit, struct rampart_table **out)
 
 void rampart_flow_cfg_free(struct rampart_flow_cfg *cfg)
 {
+	if (!cfg)
+		return;
+	rampart_srtp_put(cfg->in_srtp);
+	rampart_srtp_put(cfg->out_srtp);
 	kfree_sensitive(cfg);
 }
 
-static void cfg_free_rcu(struct rcu_head *rcu)
+static void cfg_free_work(struct work_struct *w)
 {
-	rampart_flow_cfg_free(container_of(rcu, struct rampart_flow_cfg, rcu));
+	rampart_flow_cfg_free(container_of(to_rcu_work(w), struct rampart_flow_cfg,
+					   free_work));
+}
+
+/* Frees @cfg after a grace period, in process context: freeing crypto
+ * transforms may sleep. */
+static void cfg_free_deferred(struct rampart_flow_cfg *cfg)
+{
+	INIT_RCU_WORK(&cfg->free_work, cfg_free_work);
+	queue_rcu_work(rampart_wq, &cfg->free_work);
 }
 
 static void flow_free_rcu(struct rcu_head *rcu)
 {
 	struct rampart_flow *f = container_of(rcu, struct rampart_flow, rcu);
+	struct rampart_flow_cfg *cfg = rcu_dereference_raw(f->cfg);
 
-	/* The last reference is gone: nobody can reach cfg any more. */
-	rampart_flow_cfg_free(rcu_dereference_raw(f->cfg));
+	/* The last reference is gone and a grace period passed: nobody can
+	 * reach cfg any more; free it from the workqueue. */
+	INIT_WORK(&cfg->free_work.work, cfg_free_work);
+	queue_work(rampart_wq, &cfg->free_work.work);
 	kfree(f);
+}
+
+int rampart_flow_init(void)
+{
+	rampart_wq = alloc_workqueue("rampart", WQ_UNBOUND, 0);
+	return rampart_wq ? 0 : -ENOMEM;
+}
+
+void rampart_flow_exit(void)
+{
+	/* Callers ran rcu_barrier(): every deferred free is queued. */
+	destroy_workqueue(rampart_wq);
 }
 
 static void flow_release(struct kref *ref)
@@ -177,13 +208,18 @@ int rampart_flow_update(struct rampart_table *t, const struct rampart_ep *local,
 		ret = -ENOMEM;
 		goto out;
 	}
+	/* The copy shares the SRTP contexts; apply() drops what it replaces. */
+	if (cfg->in_srtp)
+		rampart_srtp_get(cfg->in_srtp);
+	if (cfg->out_srtp)
+		rampart_srtp_get(cfg->out_srtp);
 	ret = apply(cfg, arg);
 	if (ret) {
 		rampart_flow_cfg_free(cfg);
 		goto out;
 	}
 	rcu_assign_pointer(f->cfg, cfg);
-	call_rcu(&old->rcu, cfg_free_rcu);
+	cfg_free_deferred(old);
 out:
 	mutex_unlock(&t->lock);
 	return ret;

@@ -20,6 +20,7 @@
 #include <linux/kref.h>
 #include <linux/rcupdate.h>
 #include <linux/types.h>
+#include <linux/workqueue.h>
 
 #include "uapi/rampart_nl.h"
 
@@ -44,18 +45,26 @@ struct rampart_xf {
 	u8 salt[RAMPART_MASTER_SALT_MAX];
 	u32 roc;
 	u16 seq;
+	u8 has_seq;	/* SEQ given: the index continues from roc/seq */
 	u32 replay_window;
 };
+
+struct rampart_srtp;
 
 /* Everything UPDATE may change. Freed with rampart_flow_cfg_free(). */
 struct rampart_flow_cfg {
 	struct rampart_ep expect_src;	/* family 0: any source */
 	u8 mismatch;			/* enum rampart_mismatch */
-	struct rampart_xf in;
+	struct rampart_xf in;		/* as programmed; master key wiped */
 	struct rampart_xf out;
+	/* Live SRTP state for in/out (NULL: plain RTP), one reference each;
+	 * shared with the previous configuration when UPDATE keeps it. */
+	struct rampart_srtp *in_srtp;
+	struct rampart_srtp *out_srtp;
 	struct rampart_ep out_src;
 	struct rampart_ep out_dst;
-	struct rcu_head rcu;
+	/* Freed in process context after a grace period (crypto transforms). */
+	struct rcu_work free_work;
 };
 
 struct rampart_flow_stats {
@@ -122,7 +131,13 @@ int rampart_table_walk(struct rampart_table *t, unsigned long *bucket,
 		       unsigned long *idx,
 		       int (*fn)(struct rampart_flow *f, void *arg), void *arg);
 
-/* Wipes (key material) and frees a configuration nobody references. */
+/* Wipes (key material), drops its SRTP contexts and frees a configuration
+ * nobody references. Process context. */
 void rampart_flow_cfg_free(struct rampart_flow_cfg *cfg);
+
+/* The workqueue that frees configurations; flow_init before any table,
+ * flow_exit after the last table is gone and rcu_barrier(). */
+int rampart_flow_init(void);
+void rampart_flow_exit(void);
 
 #endif /* _RAMPART_FLOW_H */

@@ -27,8 +27,79 @@
 #include "flow.h"
 #include "hook.h"
 #include "netlink.h"
+#include "srtp.h"
 
 #define RTP_HEADER_LEN 12
+
+enum xform_verdict { XF_FORWARD, XF_PASS, XF_DROP };
+
+static bool has_srtp(const struct rampart_flow_cfg *cfg)
+{
+	return cfg->in_srtp || cfg->out_srtp;
+}
+
+/*
+ * SRTP->RTP, RTP->SRTP or SRTP->SRTP on the UDP payload at @off (the skb's
+ * data starts at the IP header), @ulen the UDP length, which must run to
+ * the end of the skb. On XF_FORWARD the skb is linear and writable, its
+ * length and the UDP length are the new ones; the UDP checksum is left for
+ * the caller to recompute. XF_PASS: untouched, for mediad (RTCP, too short,
+ * cannot make room). XF_DROP: authentication or replay failure, counted.
+ */
+static enum xform_verdict srtp_xform(struct sk_buff *skb, unsigned int off,
+				     unsigned int ulen,
+				     const struct rampart_flow_cfg *cfg,
+				     struct rampart_flow *f)
+{
+	unsigned int plen = ulen - sizeof(struct udphdr), need, cap;
+	enum rampart_srtp_res r;
+	struct udphdr *uh;
+	u8 *rtp;
+
+	if (off + ulen != skb->len)
+		return XF_PASS;
+	need = cfg->out_srtp ? rampart_srtp_overhead(cfg->out_srtp) : 0;
+	/* Everything in the linear area, ours to write, with room for a tag. */
+	if (skb_ensure_writable(skb, skb->len))
+		return XF_PASS;
+	if (skb_tailroom(skb) < need &&
+	    pskb_expand_head(skb, 0, need - skb_tailroom(skb), GFP_ATOMIC))
+		return XF_PASS;
+	uh = (struct udphdr *)(skb->data + off);
+	rtp = (u8 *)(uh + 1);
+	/* RTCP muxed on the RTP port (PT 72..76 with the marker bit: packet
+	 * types 192..223) is SRTCP: mediad's. */
+	if (rtp[1] >= 192 && rtp[1] <= 223)
+		return XF_PASS;
+
+	if (cfg->in_srtp) {
+		r = rampart_srtp_unprotect(cfg->in_srtp, rtp, plen, &plen);
+		if (r == RAMPART_SRTP_AUTH) {
+			atomic64_inc(&f->stats.auth_fail);
+			return XF_DROP;
+		}
+		if (r == RAMPART_SRTP_REPLAY) {
+			atomic64_inc(&f->stats.replay_drop);
+			return XF_DROP;
+		}
+		if (r != RAMPART_SRTP_OK)
+			return XF_PASS;
+	}
+	if (cfg->out_srtp) {
+		cap = skb_end_pointer(skb) - rtp;
+		r = rampart_srtp_protect(cfg->out_srtp, rtp, plen, cap, &plen);
+		if (r != RAMPART_SRTP_OK)
+			/* Already unprotected (and its index recorded): mediad
+			 * could not use it any more. */
+			return cfg->in_srtp ? XF_DROP : XF_PASS;
+	}
+	if (off + sizeof(*uh) + plen < skb->len)
+		skb_trim(skb, off + sizeof(*uh) + plen);
+	else if (off + sizeof(*uh) + plen > skb->len)
+		skb_put(skb, off + sizeof(*uh) + plen - skb->len);
+	uh->len = htons(sizeof(*uh) + plen);
+	return XF_FORWARD;
+}
 
 static bool src_matches(const struct rampart_ep *want, __be32 saddr, __be16 sport)
 {
@@ -45,8 +116,20 @@ static void forward(struct net *net, struct sk_buff *skb,
 	struct iphdr *iph = ip_hdr(skb);
 	struct udphdr *uh = (struct udphdr *)((u8 *)iph + iph->ihl * 4);
 	__be32 saddr = cfg->out_src.addr.v4, daddr = cfg->out_dst.addr.v4;
+	unsigned int ulen = ntohs(uh->len);
 
-	if (uh->check) {
+	if (has_srtp(cfg)) {
+		/* The payload changed: a new checksum from scratch. */
+		uh->source = cfg->out_src.port;
+		uh->dest = cfg->out_dst.port;
+		uh->check = 0;
+		uh->check = csum_tcpudp_magic(saddr, daddr, ulen, IPPROTO_UDP,
+					      skb_checksum(skb, iph->ihl * 4, ulen, 0));
+		if (!uh->check)
+			uh->check = CSUM_MANGLED_0;
+		iph->tot_len = htons(skb->len);
+		skb->ip_summed = CHECKSUM_NONE;
+	} else if (uh->check) {
 		inet_proto_csum_replace4(&uh->check, skb, iph->saddr, saddr, true);
 		inet_proto_csum_replace4(&uh->check, skb, iph->daddr, daddr, true);
 		inet_proto_csum_replace2(&uh->check, skb, uh->source,
@@ -118,9 +201,8 @@ static unsigned int rampart_hook_v4(void *priv, struct sk_buff *skb,
 		atomic64_inc(&f->stats.src_mismatch);
 		return cfg->mismatch == RAMPART_MISMATCH_PASS ? NF_ACCEPT : NF_DROP;
 	}
-	/* Not yet in the kernel: SRTP, IPv6 output. mediad has the socket. */
-	if (cfg->in.suite != RAMPART_SUITE_NONE ||
-	    cfg->out.suite != RAMPART_SUITE_NONE || cfg->out_dst.family != AF_INET)
+	/* Not in the kernel: IPv6 output. mediad has the socket. */
+	if (cfg->out_dst.family != AF_INET)
 		return NF_ACCEPT;
 	/* RTP version 2 only: STUN and the like go to mediad. */
 	ulen = ntohs(uh->len);
@@ -145,7 +227,14 @@ static unsigned int rampart_hook_v4(void *priv, struct sk_buff *skb,
 	rt = ip_route_output_key(state->net, &fl4);
 	if (IS_ERR(rt))
 		return NF_ACCEPT;	/* e.g. OUT_SRC not local: mediad copes */
-	if (skb_ensure_writable(skb, sizeof(*iph) + sizeof(*uh))) {
+	if (has_srtp(cfg)) {
+		enum xform_verdict v = srtp_xform(skb, sizeof(*iph), ulen, cfg, f);
+
+		if (v != XF_FORWARD) {
+			ip_rt_put(rt);
+			return v == XF_PASS ? NF_ACCEPT : NF_DROP;
+		}
+	} else if (skb_ensure_writable(skb, sizeof(*iph) + sizeof(*uh))) {
 		ip_rt_put(rt);
 		return NF_ACCEPT;
 	}
@@ -173,7 +262,21 @@ static void forward6(struct net *net, struct sk_buff *skb,
 {
 	struct ipv6hdr *ip6h = ipv6_hdr(skb);
 	struct udphdr *uh = (struct udphdr *)(ip6h + 1);
+	unsigned int ulen = ntohs(uh->len);
 
+	if (has_srtp(cfg)) {
+		uh->source = cfg->out_src.port;
+		uh->dest = cfg->out_dst.port;
+		uh->check = 0;
+		uh->check = csum_ipv6_magic(&cfg->out_src.addr.v6,
+					    &cfg->out_dst.addr.v6, ulen, IPPROTO_UDP,
+					    skb_checksum(skb, sizeof(*ip6h), ulen, 0));
+		if (!uh->check)
+			uh->check = CSUM_MANGLED_0;
+		ip6h->payload_len = htons(ulen);
+		skb->ip_summed = CHECKSUM_NONE;
+		goto addresses;
+	}
 	/* The UDP checksum is mandatory over IPv6. */
 	inet_proto_csum_replace16(&uh->check, skb, ip6h->saddr.s6_addr32,
 				  cfg->out_src.addr.v6.s6_addr32, true);
@@ -185,6 +288,7 @@ static void forward6(struct net *net, struct sk_buff *skb,
 		uh->check = CSUM_MANGLED_0;
 	uh->source = cfg->out_src.port;
 	uh->dest = cfg->out_dst.port;
+addresses:
 	ip6h->saddr = cfg->out_src.addr.v6;
 	ip6h->daddr = cfg->out_dst.addr.v6;
 	ip6h->hop_limit--;
@@ -240,8 +344,7 @@ static unsigned int rampart_hook_v6(void *priv, struct sk_buff *skb,
 		atomic64_inc(&f->stats.src_mismatch);
 		return cfg->mismatch == RAMPART_MISMATCH_PASS ? NF_ACCEPT : NF_DROP;
 	}
-	if (cfg->in.suite != RAMPART_SUITE_NONE ||
-	    cfg->out.suite != RAMPART_SUITE_NONE || cfg->out_dst.family != AF_INET6)
+	if (cfg->out_dst.family != AF_INET6)
 		return NF_ACCEPT;
 	ulen = ntohs(uh->len);
 	if (ulen < sizeof(*uh) + RTP_HEADER_LEN || ulen > skb->len - sizeof(*ip6h) ||
@@ -270,7 +373,14 @@ static unsigned int rampart_hook_v6(void *priv, struct sk_buff *skb,
 		dst_release(dst);
 		return NF_ACCEPT;
 	}
-	if (skb_ensure_writable(skb, sizeof(*ip6h) + sizeof(*uh))) {
+	if (has_srtp(cfg)) {
+		enum xform_verdict v = srtp_xform(skb, sizeof(*ip6h), ulen, cfg, f);
+
+		if (v != XF_FORWARD) {
+			dst_release(dst);
+			return v == XF_PASS ? NF_ACCEPT : NF_DROP;
+		}
+	} else if (skb_ensure_writable(skb, sizeof(*ip6h) + sizeof(*uh))) {
 		dst_release(dst);
 		return NF_ACCEPT;
 	}

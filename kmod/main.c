@@ -14,6 +14,7 @@
 #include "flow.h"
 #include "hook.h"
 #include "netlink.h"
+#include "srtp.h"
 
 #define RAMPART_MAX_FLOWS_LIMIT (1U << 22)
 
@@ -75,6 +76,14 @@ static int __init rampart_mod_init(void)
 		pr_err("rampart: max_flows must be 1..%u\n", RAMPART_MAX_FLOWS_LIMIT);
 		return -EINVAL;
 	}
+	/* Not fatal: without it SRTP flows are refused and VERSION says so. */
+	ret = rampart_srtp_selftest();
+	if (ret)
+		pr_err("rampart: SRTP key derivation self test failed (%d); SRTP disabled\n",
+		       ret);
+	ret = rampart_flow_init();
+	if (ret)
+		return ret;
 	/* Tables first: the family must not take a command before they exist. */
 	ret = register_pernet_subsys(&rampart_net_ops);
 	if (ret)
@@ -89,6 +98,8 @@ static int __init rampart_mod_init(void)
 err_genl:
 	unregister_pernet_subsys(&rampart_net_ops);
 err_pernet:
+	rcu_barrier();
+	rampart_flow_exit();
 	return ret;
 }
 
@@ -99,6 +110,7 @@ static void __exit rampart_mod_exit(void)
 	/* Flows and old configurations are freed by RCU callbacks in this
 	 * module's text: wait for them before it goes away. */
 	rcu_barrier();
+	rampart_flow_exit();	/* runs the frees the callbacks queued */
 	pr_info("rampart: unloaded\n");
 }
 

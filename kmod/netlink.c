@@ -16,6 +16,7 @@
 
 #include "flow.h"
 #include "netlink.h"
+#include "srtp.h"
 
 static struct genl_family rampart_genl_family;
 
@@ -163,10 +164,34 @@ static int parse_xf(const struct nlattr *nla, struct rampart_xf *xf,
 	nla_memcpy(xf->salt, salt, sizeof(xf->salt));
 	xf->roc = tb[RAMPART_XF_A_ROC] ? nla_get_u32(tb[RAMPART_XF_A_ROC]) : 0;
 	xf->seq = tb[RAMPART_XF_A_SEQ] ? nla_get_u16(tb[RAMPART_XF_A_SEQ]) : 0;
+	xf->has_seq = !!tb[RAMPART_XF_A_SEQ];
 	if (inbound)
 		xf->replay_window = tb[RAMPART_XF_A_REPLAY_WINDOW] ?
 			nla_get_u32(tb[RAMPART_XF_A_REPLAY_WINDOW]) :
 			RAMPART_REPLAY_WINDOW_DEFAULT;
+	return 0;
+}
+
+/* Sets up the live SRTP context for @xf (keys derived here, once) and
+ * installs both in @cfg_xf / @ctx, dropping what they replace. The master
+ * key is not kept: only the context's session keys are. */
+static int set_xf(struct rampart_xf *cfg_xf, struct rampart_srtp **ctx,
+		  struct rampart_xf *xf, bool inbound, const struct nlattr *nla,
+		  struct netlink_ext_ack *extack)
+{
+	struct rampart_srtp *s;
+	int ret;
+
+	ret = rampart_srtp_new(xf, inbound, &s);
+	if (ret) {
+		NL_SET_ERR_MSG_ATTR(extack, nla, "cannot set up this SRTP transform");
+		return ret;
+	}
+	rampart_srtp_put(*ctx);
+	*ctx = s;
+	memzero_explicit(xf->key, sizeof(xf->key));
+	memzero_explicit(xf->salt, sizeof(xf->salt));
+	*cfg_xf = *xf;
 	return 0;
 }
 
@@ -203,12 +228,14 @@ static int apply_cfg(struct rampart_flow_cfg *cfg, void *arg)
 	if (tb[RAMPART_FLOW_A_SRTP_IN]) {
 		ret = parse_xf(tb[RAMPART_FLOW_A_SRTP_IN], &xf, true, extack);
 		if (!ret)
-			cfg->in = xf;
+			ret = set_xf(&cfg->in, &cfg->in_srtp, &xf, true,
+				     tb[RAMPART_FLOW_A_SRTP_IN], extack);
 	}
 	if (!ret && tb[RAMPART_FLOW_A_SRTP_OUT]) {
 		ret = parse_xf(tb[RAMPART_FLOW_A_SRTP_OUT], &xf, false, extack);
 		if (!ret)
-			cfg->out = xf;
+			ret = set_xf(&cfg->out, &cfg->out_srtp, &xf, false,
+				     tb[RAMPART_FLOW_A_SRTP_OUT], extack);
 	}
 	memzero_explicit(&xf, sizeof(xf));
 	if (ret)
@@ -284,18 +311,24 @@ static int put_ep(struct sk_buff *skb, int type, const struct rampart_ep *ep)
 }
 
 /* Keys and salts are deliberately not sent back. */
-static int put_xf(struct sk_buff *skb, int type, const struct rampart_xf *xf)
+static int put_xf(struct sk_buff *skb, int type, const struct rampart_xf *xf,
+		  struct rampart_srtp *ctx)
 {
 	struct nlattr *nest;
+	u32 roc = xf->roc;
+	u16 seq = xf->seq;
 
 	if (xf->suite == RAMPART_SUITE_NONE)
 		return 0;
+	/* Where the packet path has got to: mediad continues from there. */
+	if (ctx)
+		rampart_srtp_state(ctx, &roc, &seq);
 	nest = nla_nest_start(skb, type);
 	if (!nest)
 		return -EMSGSIZE;
 	if (nla_put_u32(skb, RAMPART_XF_A_SUITE, xf->suite) ||
-	    nla_put_u32(skb, RAMPART_XF_A_ROC, xf->roc) ||
-	    nla_put_u16(skb, RAMPART_XF_A_SEQ, xf->seq) ||
+	    nla_put_u32(skb, RAMPART_XF_A_ROC, roc) ||
+	    nla_put_u16(skb, RAMPART_XF_A_SEQ, seq) ||
 	    (xf->replay_window &&
 	     nla_put_u32(skb, RAMPART_XF_A_REPLAY_WINDOW, xf->replay_window))) {
 		nla_nest_cancel(skb, nest);
@@ -343,8 +376,8 @@ static int put_flow(struct sk_buff *skb, struct rampart_flow *f)
 	    (cfg->expect_src.family &&
 	     put_ep(skb, RAMPART_FLOW_A_EXPECT_SRC, &cfg->expect_src)) ||
 	    nla_put_u8(skb, RAMPART_FLOW_A_MISMATCH, cfg->mismatch) ||
-	    put_xf(skb, RAMPART_FLOW_A_SRTP_IN, &cfg->in) ||
-	    put_xf(skb, RAMPART_FLOW_A_SRTP_OUT, &cfg->out) ||
+	    put_xf(skb, RAMPART_FLOW_A_SRTP_IN, &cfg->in, cfg->in_srtp) ||
+	    put_xf(skb, RAMPART_FLOW_A_SRTP_OUT, &cfg->out, cfg->out_srtp) ||
 	    put_ep(skb, RAMPART_FLOW_A_OUT_SRC, &cfg->out_src) ||
 	    put_ep(skb, RAMPART_FLOW_A_OUT_DST, &cfg->out_dst) ||
 	    put_stats(skb, &f->stats))
@@ -364,6 +397,17 @@ out:
 static struct rampart_table *info_table(struct genl_info *info)
 {
 	return rampart_net_table(genl_info_net(info));
+}
+
+static u32 features(void)
+{
+	u32 f = RAMPART_FEAT_FLOW_TABLE | RAMPART_FEAT_FWD_RTP_V4 |
+		RAMPART_FEAT_FWD_RTP_V6;
+
+	if (rampart_srtp_kdf_verified())
+		f |= RAMPART_FEAT_SRTP_AES_CM | RAMPART_FEAT_SRTP_GCM |
+		     RAMPART_FEAT_SRTP_KDF_SELFTEST;
+	return f;
 }
 
 static int nl_version(struct sk_buff *skb, struct genl_info *info)
@@ -388,9 +432,7 @@ static int nl_version(struct sk_buff *skb, struct genl_info *info)
 	    nla_put_string(msg, RAMPART_A_MODULE_VERSION, RAMPART_MODULE_RELEASE) ||
 	    nla_put_u32(msg, RAMPART_A_FLOW_MAX, rampart_table_max(t)) ||
 	    nla_put_u32(msg, RAMPART_A_FLOW_COUNT, rampart_table_count(t)) ||
-	    nla_put_u32(msg, RAMPART_A_FEATURES,
-				RAMPART_FEAT_FLOW_TABLE | RAMPART_FEAT_FWD_RTP_V4 |
-				RAMPART_FEAT_FWD_RTP_V6)) {
+	    nla_put_u32(msg, RAMPART_A_FEATURES, features())) {
 		nlmsg_free(msg);
 		return -EMSGSIZE;
 	}

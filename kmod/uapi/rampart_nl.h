@@ -96,7 +96,10 @@
  *   SALT_96        12-byte master salt } the policy can check it exactly.
  *   ROC            u32 rollover counter (default 0).
  *   SEQ            u16 highest sequence number seen (inbound) or last sent
- *                  (outbound) (default 0).
+ *                  (outbound) (default 0). When absent, the first packet
+ *                  fixes the index (ROC << 16 | its sequence number); when
+ *                  present, packets continue from that index (RFC 3711
+ *                  3.3.1 index guessing) and, inbound, it counts as seen.
  *   REPLAY_WINDOW  u32 replay window in packets, 64..1024 (inbound only;
  *                  default 128).
  *
@@ -153,6 +156,13 @@ enum rampart_features {
 	RAMPART_FEAT_FLOW_TABLE = 1U << 0,
 	RAMPART_FEAT_FWD_RTP_V4 = 1U << 1, /* plain RTP forwarding, IPv4 */
 	RAMPART_FEAT_FWD_RTP_V6 = 1U << 2, /* plain RTP forwarding, IPv6 */
+	/* SRTP in the kernel (IPv4 and IPv6): SRTP->RTP, RTP->SRTP,
+	 * SRTP->SRTP for the AES-CM (128/192/256) and NULL HMAC-SHA1 suites */
+	RAMPART_FEAT_SRTP_AES_CM = 1U << 3,
+	RAMPART_FEAT_SRTP_GCM = 1U << 4,   /* AEAD_AES_128/256_GCM likewise */
+	/* the RFC 3711 B.3 key derivation vectors passed inside the module
+	 * at load (without it, no SRTP bit is set and SRTP flows are refused) */
+	RAMPART_FEAT_SRTP_KDF_SELFTEST = 1U << 5,
 };
 
 enum rampart_flow_attr {

@@ -8,7 +8,8 @@ pass=0 fail=0
 
 expect() { # expect RC DESCRIPTION COMMAND [OUTPUT-SUBSTRING]
 	want=$1 what=$2 cmd=$3 grepfor=${4:-}
-	out=$("$vm" "$cmd" 2>&1)
+	# The shared lock: one VM at a time with other developers' runs.
+	out=$(flock /tmp/rampart-vm.lock "$vm" "$cmd" 2>&1)
 	rc=$?
 	if [ $rc -eq 77 ] && [ "$want" != 77 ]; then
 		echo "$out" | grep '^SKIP:'

@@ -1,11 +1,12 @@
 #!/bin/sh
 # Runs INSIDE the test VM (via scripts/vm/run-in-vm.sh), as root:
-#   vm-test.sh <rampart.ko> <nlclient>
+#   vm-test.sh <rampart.ko> <nlclient> <srtptest>
 # Loads the module, runs the netlink ABI self test, checks load-time
 # validation, capacity and unloading with flows still installed.
 set -u
 ko=$1
 nlc=$2
+srtp=$3
 fails=0
 step() { echo "== $*"; }
 ok() { echo "ok - $*"; }
@@ -30,11 +31,17 @@ step "netlink self test"
 step "packet path: plain RTP over IPv4 loopback"
 "$nlc" fwdtest || bad "nlclient fwdtest"
 
+step "SRTP in the kernel against libsrtp (every suite, IPv4 loopback)"
+"$srtp" check || bad "srtptest check"
+
 step "packet path: namespaces and veth (caller -> rampart -> callee)"
 sh "$(dirname "$0")/netns-test.sh" "$nlc" || bad "netns-test"
 
 step "stress: add/update/get/del/dump/flush racing forwarded packets"
 "$nlc" stress 3000 || bad "stress"
+
+step "SRTP churn: flows added/updated/deleted/flushed under SRTP traffic"
+"$srtp" churn 1500 || bad "srtp churn"
 
 step "unload with flows installed and packets flowing (exit path frees them)"
 "$nlc" fill 50 12000 && ok "50 flows added" || bad "fill"
@@ -43,6 +50,16 @@ step "unload with flows installed and packets flowing (exit path frees them)"
 sender=$!
 sleep 1
 rmmod rampart && ok "rmmod with 50 flows while forwarding" || bad "rmmod"
+wait $sender
+
+step "unload with 50 SRTP->SRTP flows while SRTP packets run through them"
+insmod "$ko" || bad "insmod again"
+"$srtp" fill 50 13000 && ok "50 SRTP flows added" || bad "srtp fill"
+"$srtp" send 13000 20000 2000 &
+sender=$!
+sleep 2
+[ "$("$nlc" packets 127.0.0.1 13000)" -gt 0 ] 2>/dev/null && ok "SRTP flows forwarding" || bad "no SRTP packet forwarded before rmmod"
+rmmod rampart && ok "rmmod with 50 SRTP flows while forwarding" || bad "rmmod (SRTP)"
 wait $sender
 
 step "capacity"

@@ -1,0 +1,76 @@
+#!/bin/sh
+# bench-kernel.sh <build dir>: SRTP->RTP (AES_CM_128_HMAC_SHA1_80) packets
+# per CPU-second through rampart.ko versus through rampart-mediad's
+# userspace path, both in one VM run (TCG: absolute numbers mean nothing,
+# the ratio is the figure). Prints
+#   bench: kernel_vs_userspace_pkts ratio=<r>
+# plus info lines. Exit 77 (SKIP) without qemu / kernel headers.
+#
+# Userspace: mediad (1 worker) with 50 sessions created over its control
+# socket, driven by tests/integration/mtraffic --bench, which reports the
+# daemon's packets per CPU-second (its utime + stime).
+# Kernel: srtptest bench: 50 flows, packets protected by libsrtp
+# beforehand; the machine's busy CPU time forwarding them minus the busy
+# time of sending the same packets to be dropped at the hook (what the
+# sender and the receive path cost either way).
+set -u
+build=$(cd "$1" && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
+out=$build/tests/kmod/kmod-obj
+srtp=$build/tests/kmod/srtptest
+mediad=$build/mediad/rampart-mediad
+mtraffic=$build/tests/integration/mtraffic
+for x in "$srtp" "$mediad" "$mtraffic"; do
+	[ -x "$x" ] || { echo "bench kernel: $x not built" >&2; exit 1; }
+done
+if ! make -s -C "$src/kmod" OUT="$out" check-kdir 2>"$out.why"; then
+	echo "SKIP: $(head -n 1 "$out.why")"
+	exit 77
+fi
+make -s -C "$src/kmod" OUT="$out" >/dev/null 2>&1 || { echo "bench kernel: building rampart.ko failed" >&2; exit 1; }
+
+inner=$(mktemp /tmp/rampart-bench-kernel.XXXXXX)
+trap 'rm -f "$inner"' EXIT INT TERM
+cat >"$inner" <<EOF
+set -u
+dir=\$(mktemp -d)
+cat >"\$dir/mediad.conf" <<CONF
+listen = 127.0.0.1
+ports = 30000-30399
+workers = 1
+media-timeout = 60
+delete-timeout = 120
+control = \$dir/mediad.sock
+log-level = notice
+CONF
+"$mediad" --config "\$dir/mediad.conf" 2>"\$dir/mediad.log" &
+pid=\$!
+i=0
+while [ \$i -lt 100 ] && [ ! -S "\$dir/mediad.sock" ]; do sleep 0.1; i=\$((i + 1)); done
+"$mtraffic" --control "\$dir/mediad.sock" --bench \$pid --sessions 50 --seconds 8 \
+	--suite AES_CM_128_HMAC_SHA1_80 >"\$dir/user.txt" 2>&1
+kill \$pid; wait \$pid
+cat "\$dir/user.txt"
+insmod "$out/rampart.ko" || exit 1
+"$srtp" bench 50 300000 >"\$dir/kern.txt" 2>&1 || { cat "\$dir/kern.txt"; exit 1; }
+cat "\$dir/kern.txt"
+rmmod rampart
+u=\$(sed -n 's/.* \([0-9.]*\) pkts per CPU-second.*/\1/p' "\$dir/user.txt" | tail -n 1)
+k=\$(sed -n 's/.* \([0-9.]*\) pkts per CPU-second.*/\1/p' "\$dir/kern.txt" | tail -n 1)
+[ -n "\$u" ] && [ -n "\$k" ] || { echo "bench kernel: no figure"; exit 1; }
+echo "RESULT \$k \$u"
+EOF
+res=$(RAMPART_VM_TIMEOUT=${RAMPART_VM_TIMEOUT:-900} flock /tmp/rampart-vm.lock \
+	"$src/scripts/vm/run-in-vm.sh" "sh $inner" 2>&1)
+rc=$?
+echo "$res" | grep -E '^(bench |kernel: )' | sed 's/^/info: /'
+if [ $rc -eq 77 ]; then echo "$res" | grep '^SKIP'; exit 77; fi
+line=$(echo "$res" | grep '^RESULT ' | tail -n 1)
+if [ $rc -ne 0 ] || [ -z "$line" ]; then
+	echo "$res" | tail -n 40 >&2
+	echo "bench kernel: the VM run failed" >&2
+	exit 1
+fi
+set -- $line
+echo "info: kernel $2 pkts per CPU-second, mediad (userspace) $3 pkts per CPU-second"
+awk -v k="$2" -v u="$3" 'BEGIN { printf "bench: kernel_vs_userspace_pkts ratio=%.2f\n", (u > 0 ? k / u : 0) }'
