@@ -496,6 +496,80 @@ static enum cfg_transport op_transport(void *mv)
 	return CFG_TP_NONE;
 }
 
+/* The TLS peer's certificate, but only on a listener that verifies client
+ * certificates: an unverified subject must never identify anybody. */
+static const struct rp_tls_peer *verified_peer(struct req *r)
+{
+	const struct rp_msg_info *mi = r->mi;
+	const struct rp_tls_peer *p;
+	rp_tls_sess *ts;
+	bool verifies = false;
+	char lh[64];
+
+	if (!mi || mi->tp != RP_TP_TLS || !mi->conn)
+		return NULL;
+	rp_addr_host(&mi->local, lh, sizeof(lh));
+	for (size_t i = 0; i < cfg_listen_count(r->cfg); i++) {
+		const struct cfg_listen *l = cfg_listen_at(r->cfg, i);
+
+		if (l->transport == CFG_TP_TLS && l->port == rp_addr_port(&mi->local) &&
+		    (!strcmp(l->addr, lh) || !strcmp(l->addr, "0.0.0.0") || !strcmp(l->addr, "::")))
+			verifies = l->tls.verify_client;
+	}
+	ts = verifies ? rp_conn_tls(mi->conn) : NULL;
+	p = ts ? rp_tls_sess_peer(ts) : NULL;
+	return p && p->present ? p : NULL;
+}
+
+/* "/C=DE/O=Carrier/CN=sip.carrier.example" as "C=DE, O=Carrier,
+ * CN=sip.carrier.example", the form the config's cert_subject uses. */
+static int op_tls_subject(void *mv, rp_str *out)
+{
+	struct req *r = mv;
+	const struct rp_tls_peer *p = verified_peer(r);
+	const char *sub;
+	size_t n, k = 0;
+	char *d;
+
+	if (!p || !p->subject)
+		return -ENOENT;
+	sub = p->subject[0] == '/' ? p->subject + 1 : p->subject;
+	n = strlen(sub);
+	d = rp_arena_alloc(r->a, 2 * n + 1);
+	if (!d)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (sub[i] == '/') {
+			d[k++] = ',';
+			d[k++] = ' ';
+		} else {
+			d[k++] = sub[i];
+		}
+	}
+	*out = rp_str_make(d, k);
+	return 0;
+}
+
+/* subjectAltNames without their "DNS:" / "URI:" kind. */
+static int op_tls_san(void *mv, unsigned idx, rp_str *out)
+{
+	struct req *r = mv;
+	const struct rp_tls_peer *p = verified_peer(r);
+	unsigned seen = 0;
+
+	for (size_t i = 0; p && i < p->n_sans; i++) {
+		const char *e = p->sans[i];
+
+		if (strncmp(e, "DNS:", 4) && strncmp(e, "URI:", 4))
+			continue;
+		if (seen++ == idx) {
+			*out = rp_str_cstr(e + 4);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
 static unsigned op_status(void *mv)
 {
 	struct req *r = mv;
@@ -833,6 +907,8 @@ static const struct cfg_ops req_ops = {
 	.header = op_header,
 	.source = op_source,
 	.transport = op_transport,
+	.tls_subject = op_tls_subject,
+	.tls_san = op_tls_san,
 	.status = op_status,
 	.reply = op_reply,
 	.relay = op_relay,

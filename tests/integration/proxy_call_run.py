@@ -56,18 +56,17 @@ def free_port(kind=socket.SOCK_DGRAM, pair=False):
 
 
 class Proxy:
-    def __init__(self, tmp, cfg):
-        self.log = os.path.join(tmp, "proxy.log")
-        path = os.path.join(tmp, "proxy.conf")
+    def __init__(self, tmp, cfg, name="proxy", listen=True):
+        self.log = os.path.join(tmp, name + ".log")
+        path = os.path.join(tmp, name + ".conf")
         with open(path, "w") as f:
             f.write(cfg)
         self.f = open(self.log, "w")
+        args = ["--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0",
+                "--listen", "tls:127.0.0.1:0"] if listen else []
         self.p = subprocess.Popen([PROXY, "--config", path, "--state-dir", tmp,
                                    "--workers", "2", "--log-level", "info",
-                                   "--control", "none",
-                                   "--listen", "udp:127.0.0.1:0",
-                                   "--listen", "tcp:127.0.0.1:0",
-                                   "--listen", "tls:127.0.0.1:0"],
+                                   "--control", "none"] + args,
                                   stdout=self.f, stderr=subprocess.STDOUT)
         self.ports = {}
         deadline = time.time() + 10
@@ -77,7 +76,7 @@ class Proxy:
             time.sleep(0.05)
         for tp, port in re.findall(r"listening on (\w+):127\.0\.0\.1:(\d+)", self.text()):
             self.ports[tp] = int(port)
-        if "udp" not in self.ports or "tcp" not in self.ports:
+        if "udp" not in self.ports or ("tcp" not in self.ports and listen):
             raise RuntimeError("proxy did not start:\n" + self.text())
 
     def text(self):
@@ -427,6 +426,65 @@ route request {
         proxy.stop()
     if failures:
         print("proxy log tail:\n" + proxy.text()[-4000:])
+        print("FAILED: " + ", ".join(failures))
+        return 1
+    # A trunk known by its verified client certificate (from_trunk with
+    # cert_subject): only on a listener that verifies client certificates.
+    pki = os.path.join(tmp, "pki")
+    subprocess.run(["sh", os.path.join(HERE, "proxy_mkcerts.sh"), pki], check=True)
+    callee, eport = udp_sock()
+    u2, t2 = free_port(), free_port(socket.SOCK_STREAM)
+    cfg2 = """
+log_level = info;
+listen udp 127.0.0.1:%d;
+listen tls 127.0.0.1:%d {
+    cert = "%s/server.pem"; key = "%s/server.key"; ca_file = "%s/ca.pem";
+    verify_client = yes;
+}
+trunk carrier {
+    address = "127.0.0.1:%d";
+    inbound { cert_subject = "O=Rampart Test, CN=client.test.example"; }
+}
+route request {
+    if (from_trunk(carrier)) { relay carrier; }
+    reply 403 "Not From Trunk";
+}
+""" % (u2, t2, pki, pki, pki, eport)
+    p2 = Proxy(tmp, cfg2, name="proxy-cert", listen=False)
+    try:
+        for with_cert in (True, False):
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.load_verify_locations(os.path.join(pki, "ca.pem"))
+            ctx.check_hostname = False
+            if with_cert:
+                ctx.load_cert_chain(os.path.join(pki, "client.pem"),
+                                    os.path.join(pki, "client.key"))
+            tls = ctx.wrap_socket(socket.create_connection(("127.0.0.1", t2), timeout=5))
+            cid = "cert-%d" % with_cert
+            tls.sendall(msg("INVITE", "sip:+4930123@carrier.example", "z9hG4bK" + cid, cid, 1,
+                            tls.getsockname()[1]).replace(b"SIP/2.0/UDP", b"SIP/2.0/TLS"))
+            tls.settimeout(5)
+            buf = b""
+            deadline = time.time() + 5
+            while time.time() < deadline and b"\r\n\r\n" not in buf:
+                try:
+                    chunk = tls.recv(65535)
+                except socket.timeout:
+                    break
+                if not chunk:
+                    break
+                buf += chunk
+            got = recv_until(callee, lambda t: cid in t, 1.5)
+            if with_cert:
+                check("verified client certificate identifies the trunk (relayed)",
+                      got is not None and buf.startswith(b"SIP/2.0 100"), (buf[:200], p2.text()[-1500:]))
+            else:
+                check("no client certificate: not the trunk (403)",
+                      got is None and buf.startswith(b"SIP/2.0 403"), buf[:200])
+            tls.close()
+    finally:
+        p2.stop()
+    if failures:
         print("FAILED: " + ", ".join(failures))
         return 1
     print("all passed")
