@@ -339,7 +339,7 @@ int rp_cdr_write(rp_cdr *c, const rp_cdr_call *call)
 	int rc = format(c, call, &b);
 	if (rc) {
 		rp_buf_free(&b);
-		return rc == -EINVAL || rc == -EIO ? rc : -EMSGSIZE;
+		return rc; /* -EMSGSIZE over MAX_LINE, -ENOMEM, -EIO from hashing */
 	}
 	rp_str line = rp_buf_str(&b);
 	pthread_mutex_lock(&c->lock);

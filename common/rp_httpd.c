@@ -45,6 +45,7 @@ struct rp_httpd {
 	struct conn *conns; /* max_conns, fd -1 when free */
 	unsigned nconns;
 	struct pollfd *pfd;
+	uint64_t accept_pause; /* rp_now_ms() until which the listener is not polled */
 	_Atomic uint64_t requests, errors, timeouts, rejected;
 };
 
@@ -200,8 +201,14 @@ static void do_accept(rp_httpd *h)
 {
 	for (int k = 0; k < ACCEPT_BURST; k++) {
 		int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0)
+		if (fd < 0) {
+			/* Out of descriptors: the pending connection keeps the
+			 * listener readable, so stop polling it for a while
+			 * instead of spinning. */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+				h->accept_pause = rp_now_ms() + 100;
 			return;
+		}
 		if (h->nconns >= h->cfg.max_conns) {
 			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
 				"Content-Length: 0\r\nConnection: close\r\n\r\n";
@@ -259,7 +266,11 @@ static void *run(void *arg)
 		int timeout = 1000;
 		nfds_t n = 0;
 		h->pfd[n++] = (struct pollfd){ .fd = h->stop_rd, .events = POLLIN };
-		h->pfd[n++] = (struct pollfd){ .fd = h->lfd, .events = POLLIN };
+		/* fd -1 is skipped by poll(2). */
+		h->pfd[n++] = (struct pollfd){ .fd = now < h->accept_pause ? -1 : h->lfd,
+			.events = POLLIN };
+		if (now < h->accept_pause)
+			timeout = (int)(h->accept_pause - now);
 		for (unsigned i = 0; i < h->cfg.max_conns; i++) {
 			struct conn *c = &h->conns[i];
 			if (c->fd < 0)
