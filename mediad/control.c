@@ -232,6 +232,22 @@ static void put_info(struct mcontrol *c, rp_buf *b, const struct msess_info *in)
 
 /* ---------------- commands ---------------- */
 
+/* Counters are the sum of both paths: adds what the module forwarded (and
+ * with remove, deletes the session's flows, reading their final counters). */
+static void add_kernel(struct mcontrol *c, struct msess_info *info, bool remove)
+{
+	struct mstats_leg kl[2];
+	bool off[2];
+
+	memset(kl, 0, sizeof(kl));
+	mkern_session(c->kern, info->id, remove, kl, off);
+	for (int i = 0; i < 2; i++) {
+		mstats_leg_add(&info->leg[i].st, &kl[i]);
+		info->leg[i].kernel = off[i];
+		info->leg[i].kernel_pkts_in = kl[i].pkts_in;
+	}
+}
+
 static int alloc_leg(struct mcontrol *c, int family, bool rtcp, struct mpool_ports *pp)
 {
 	union maddr a;
@@ -563,6 +579,9 @@ static int cmd_update(struct mcontrol *c, const benc_node *req, rp_buf *out,
 		snprintf(why, whysz, "update failed: %s", strerror(-rc));
 		return rc;
 	}
+	/* Also runs the worker's take-back now: no packet may follow the old
+	 * flow to the old remote once the reply is out. */
+	add_kernel(c, &cmd.info, false);
 	put_info(c, out, &cmd.info);
 	return 0;
 }
@@ -586,19 +605,9 @@ static int cmd_by_id(struct mcontrol *c, const benc_node *req, rp_buf *out,
 		snprintf(why, whysz, "failed: %s", strerror(-rc));
 		return rc;
 	}
-	/* Counters are the sum of both paths. After the worker's delete: no
-	 * offload request for this session can follow the removal. */
-	{
-		struct mstats_leg kl[2];
-		bool off[2];
-		memset(kl, 0, sizeof(kl));
-		mkern_session(c->kern, cmd.id, kind == MCMD_DELETE, kl, off);
-		for (int i = 0; i < 2; i++) {
-			mstats_leg_add(&cmd.info.leg[i].st, &kl[i]);
-			cmd.info.leg[i].kernel = off[i];
-			cmd.info.leg[i].kernel_pkts_in = kl[i].pkts_in;
-		}
-	}
+	/* After the worker's delete: no offload request for this session can
+	 * follow the removal. */
+	add_kernel(c, &cmd.info, kind == MCMD_DELETE);
 	put_info(c, out, &cmd.info);
 	if (kind == MCMD_DELETE)
 		rp_info("session %" PRIu64 " deleted", cmd.id);

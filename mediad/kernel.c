@@ -1023,10 +1023,13 @@ void mkern_add_totals(struct mkern *k, struct mstats_leg *sum)
 	if (!k || k->mode == MKERN_OFF)
 		return;
 	pthread_mutex_lock(&k->mu);
+	drain(k);
 	mstats_leg_add(sum, &k->retired);
 	for (unsigned b = 0; b < NBUCKETS; b++)
 		for (struct kflow *f = k->tab[b]; f; f = f->next) {
 			struct mstats_leg l[2] = { { 0 }, { 0 } };
+			if (__atomic_load_n(&k->present, __ATOMIC_ACQUIRE))
+				kf_read(k, f, false); /* exact now, not as last polled */
 			kf_legs(f, l);
 			mstats_leg_add(sum, &l[0]);
 			mstats_leg_add(sum, &l[1]);

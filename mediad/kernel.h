@@ -150,8 +150,8 @@ void mkern_session(struct mkern *k, uint64_t id, bool remove, struct mstats_leg 
  * polled); 0 = none; UINT64_MAX = busy right now, ask again (never blocks:
  * called by workers for their media timeouts). */
 uint64_t mkern_last_ms(struct mkern *k, uint64_t id);
-/* Adds to sum the kernel counters of every flow, live or removed, as last
- * read (no netlink I/O): for 'stats'. */
+/* Adds to sum the kernel counters of every flow, live or removed (reads
+ * each programmed flow: one FLOW_GET per flow): for 'stats'. Control side. */
 void mkern_add_totals(struct mkern *k, struct mstats_leg *sum);
 
 struct mkern_info {

@@ -1,0 +1,406 @@
+/* mediad_offload_test: drives a running rampart-mediad (inside the test VM,
+ * tests/kmod/mediad-offload.sh) over its control socket and checks the
+ * kernel fast path end to end with real RTP on loopback:
+ *
+ *   mediad_offload_test CONTROL offload  rampart.ko loaded, kernel = auto
+ *   mediad_offload_test CONTROL off      kernel = off: same traffic, all userspace
+ *   mediad_offload_test CONTROL rmmod    rmmod rampart mid-stream
+ *
+ * Every packet carries a distinct payload and must arrive byte-exact.
+ * Exit 0 all checks passed, 1 a check failed, 2 set-up error. Every wait is
+ * bounded (WAIT_MS per packet, a few seconds overall per phase).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "benc.h"
+#include "ctl.h"
+#include "rp_arena.h"
+#include "rp_buf.h"
+
+#define WAIT_MS 2000
+#define PAYLOAD 160
+
+static int failures, checks;
+
+#define CHECK(cond, ...)                                                        \
+	do {                                                                    \
+		checks++;                                                       \
+		if (!(cond)) {                                                  \
+			failures++;                                             \
+			fprintf(stderr, "FAIL %s:%d: ", __func__, __LINE__);   \
+			fprintf(stderr, __VA_ARGS__);                           \
+			fputc('\n', stderr);                                    \
+		} else {                                                        \
+			printf("ok - ");                                        \
+			printf(__VA_ARGS__);                                    \
+			putchar('\n');                                          \
+		}                                                               \
+	} while (0)
+
+static ctl_client *cl;
+static rp_arena arena;
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+/* One request; args: NULL or filled by the caller. Exits on transport
+ * failure (set-up error). */
+static const benc_node *call(const char *cmd, rp_buf *args)
+{
+	const benc_node *resp = NULL;
+	int rc = ctl_call(cl, cmd, args, &arena, &resp, 5000);
+
+	if (rc < 0) {
+		rp_str why = resp ? ctl_resp_reason(resp) : (rp_str){ "", 0 };
+		fprintf(stderr, "%s: %s %.*s\n", cmd, strerror(-rc), (int)why.n, why.p);
+		exit(2);
+	}
+	return resp;
+}
+
+static int64_t get_int(const benc_node *d, const char *path)
+{
+	char key[64];
+	const char *p = path;
+	int64_t v = -1;
+
+	/* "a.stats.packets-in" style paths through dictionaries. */
+	for (;;) {
+		const char *dot = strchr(p, '.');
+		if (!dot)
+			break;
+		snprintf(key, sizeof(key), "%.*s", (int)(dot - p), p);
+		if (benc_get_dict(d, key, &d, NULL) < 0)
+			return -1;
+		p = dot + 1;
+	}
+	if (benc_get_int(d, p, INT64_MIN, INT64_MAX, &v, NULL) < 0)
+		return -1;
+	return v;
+}
+
+static int udp_sock(uint16_t *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t n = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int big = 1 << 20;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&a, &n) < 0) {
+		perror("udp socket");
+		exit(2);
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+static struct sockaddr_in lo(uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return a;
+}
+
+static size_t mkpkt(uint8_t *b, uint16_t seq, uint32_t ssrc)
+{
+	b[0] = 0x80;
+	b[1] = 0;
+	b[2] = (uint8_t)(seq >> 8);
+	b[3] = (uint8_t)seq;
+	memset(b + 4, 0, 4);
+	b[8] = (uint8_t)(ssrc >> 24);
+	b[9] = (uint8_t)(ssrc >> 16);
+	b[10] = (uint8_t)(ssrc >> 8);
+	b[11] = (uint8_t)ssrc;
+	for (size_t i = 0; i < PAYLOAD; i++)
+		b[12 + i] = (uint8_t)(seq * 31u + i * 7u + ssrc);
+	return 12 + PAYLOAD;
+}
+
+/* Waits up to ms for one datagram on fd; returns its length or -1. */
+static ssize_t recv_wait(int fd, uint8_t *b, size_t cap, int ms)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (poll(&p, 1, ms) <= 0)
+		return -1;
+	return recv(fd, b, cap, MSG_DONTWAIT);
+}
+
+/* Sends n packets from 'from' to the session port and checks each one
+ * arrives at 'to' byte-exact (lock-step). Returns packets that arrived. */
+static int lockstep(int from, uint16_t dport, int to, uint16_t *seq, uint32_t ssrc, int n)
+{
+	struct sockaddr_in d = lo(dport);
+	uint8_t out[256], in[512];
+	int got = 0;
+
+	for (int i = 0; i < n; i++) {
+		size_t len = mkpkt(out, (*seq)++, ssrc);
+		if (sendto(from, out, len, 0, (struct sockaddr *)&d, sizeof(d)) != (ssize_t)len)
+			break;
+		ssize_t r = recv_wait(to, in, sizeof(in), WAIT_MS);
+		if (r == (ssize_t)len && memcmp(in, out, len) == 0)
+			got++;
+		else if (r >= 0)
+			fprintf(stderr, "packet %u differs (%zd bytes)\n", *seq - 1, r);
+	}
+	return got;
+}
+
+struct sess {
+	int64_t id, pa, pb;
+	int ca, cb;         /* the caller's and callee's sockets */
+	uint16_t ca_port, cb_port;
+};
+
+static void create(struct sess *s)
+{
+	rp_buf b;
+	const benc_node *r;
+
+	r = call("session.create", NULL);
+	s->id = get_int(r, "session");
+	s->pa = get_int(r, "a.port");
+	s->pb = get_int(r, "b.port");
+	if (s->id < 0 || s->pa <= 0 || s->pb <= 0) {
+		fprintf(stderr, "session.create: bad reply\n");
+		exit(2);
+	}
+	s->ca = udp_sock(&s->ca_port);
+	s->cb = udp_sock(&s->cb_port);
+	/* B's remote from the control plane (SDP answer); A latches. */
+	rp_buf_init(&b, 4096);
+	benc_put_kv_int(&b, "session", s->id);
+	benc_put_kv_cstr(&b, "leg", "b");
+	benc_put_kv_cstr(&b, "address", "127.0.0.1");
+	benc_put_kv_int(&b, "port", s->cb_port);
+	call("leg.update", &b);
+	rp_buf_free(&b);
+}
+
+static const benc_node *query(const struct sess *s, const char *cmd)
+{
+	rp_buf b;
+	const benc_node *r;
+
+	rp_buf_init(&b, 256);
+	benc_put_kv_int(&b, "session", s->id);
+	r = call(cmd, &b);
+	rp_buf_free(&b);
+	return r;
+}
+
+/* Waits (bounded) until session.query says leg's direction is offloaded. */
+static bool wait_offloaded(const struct sess *s, const char *key, int64_t want)
+{
+	for (int i = 0; i < 50; i++) {
+		rp_arena_reset(&arena);
+		if (get_int(query(s, "session.query"), key) == want)
+			return true;
+		sleep_ms(100);
+	}
+	return false;
+}
+
+static int run_offload(bool kernel)
+{
+	struct sess s;
+	uint16_t seq = 1000, seqb = 5000;
+	const benc_node *r;
+	int got;
+
+	create(&s);
+	got = lockstep(s.ca, (uint16_t)s.pa, s.cb, &seq, 0x11111111, 10);
+	CHECK(got == 10, "A->B first 10 packets through userspace byte-exact (%d)", got);
+	CHECK(wait_offloaded(&s, "a.kernel", kernel ? 1 : 0), "a.kernel is %d", kernel ? 1 : 0);
+	rp_arena_reset(&arena);
+	r = query(&s, "session.query");
+	int64_t user0 = get_int(r, "a.stats.packets-in") - get_int(r, "a.kernel-packets-in");
+	int64_t k0 = get_int(r, "a.kernel-packets-in");
+	got = lockstep(s.ca, (uint16_t)s.pa, s.cb, &seq, 0x11111111, 300);
+	CHECK(got == 300, "A->B 300 more packets byte-exact (%d)", got);
+	rp_arena_reset(&arena);
+	r = query(&s, "session.query");
+	int64_t in = get_int(r, "a.stats.packets-in"), kin = get_int(r, "a.kernel-packets-in");
+	int64_t out_b = get_int(r, "b.stats.packets-out");
+	CHECK(in == 310, "a.packets-in is the sum of both paths: %" PRId64 " == 310", in);
+	CHECK(out_b == 310, "b.packets-out summed: %" PRId64 " == 310", out_b);
+	CHECK(get_int(r, "a.stats.bytes-in") == 310 * (12 + PAYLOAD), "a.bytes-in summed: %" PRId64,
+		get_int(r, "a.stats.bytes-in"));
+	if (kernel) {
+		CHECK(kin - k0 == 300, "the module forwarded the 300 (%" PRId64 ")", kin - k0);
+		CHECK(in - kin == user0, "userspace packet counter stopped at %" PRId64 " (now %" PRId64 ")",
+			user0, in - kin);
+	} else {
+		CHECK(kin == 0, "nothing in the kernel with kernel=off (%" PRId64 ")", kin);
+	}
+
+	/* B->A: B latches on its first packet (remote already given). */
+	got = lockstep(s.cb, (uint16_t)s.pb, s.ca, &seqb, 0x22222222, 10);
+	CHECK(got == 10, "B->A first 10 packets byte-exact (%d)", got);
+	CHECK(wait_offloaded(&s, "b.kernel", kernel ? 1 : 0), "b.kernel is %d", kernel ? 1 : 0);
+	got = lockstep(s.cb, (uint16_t)s.pb, s.ca, &seqb, 0x22222222, 100);
+	CHECK(got == 100, "B->A 100 more byte-exact (%d)", got);
+
+	rp_arena_reset(&arena);
+	r = call("stats", NULL);
+	CHECK(get_int(r, "kernel.module") == (kernel ? 1 : 0), "stats: kernel.module %" PRId64,
+		get_int(r, "kernel.module"));
+	if (kernel) {
+		CHECK(get_int(r, "kernel.flows") >= 2, "stats: kernel.flows %" PRId64,
+			get_int(r, "kernel.flows"));
+		CHECK(get_int(r, "kernel.abi") == 1, "stats: kernel.abi 1");
+	}
+	CHECK(get_int(r, "packets-in") >= 420, "stats: packets-in summed %" PRId64,
+		get_int(r, "packets-in"));
+
+	/* leg.update with a new remote for B: flows taken back; new remote used. */
+	{
+		uint16_t nport;
+		int nb = udp_sock(&nport);
+		rp_buf b;
+
+		rp_buf_init(&b, 4096);
+		benc_put_kv_int(&b, "session", s.id);
+		benc_put_kv_cstr(&b, "leg", "b");
+		benc_put_kv_cstr(&b, "address", "127.0.0.1");
+		benc_put_kv_int(&b, "port", nport);
+		rp_arena_reset(&arena);
+		call("leg.update", &b);
+		rp_buf_free(&b);
+		got = lockstep(s.ca, (uint16_t)s.pa, nb, &seq, 0x11111111, 20);
+		CHECK(got == 20, "after leg.update A->B goes to B's new address (%d)", got);
+		CHECK(wait_offloaded(&s, "a.kernel", kernel ? 1 : 0), "a offloaded again: %d",
+			kernel ? 1 : 0);
+		got = lockstep(s.ca, (uint16_t)s.pa, nb, &seq, 0x11111111, 50);
+		CHECK(got == 50, "A->B to the new address, 50 more (%d)", got);
+		close(nb);
+	}
+
+	rp_arena_reset(&arena);
+	r = query(&s, "session.delete");
+	CHECK(get_int(r, "a.stats.packets-in") == 380, "session.delete: a.packets-in %" PRId64 " == 380",
+		get_int(r, "a.stats.packets-in"));
+	CHECK(get_int(r, "b.stats.packets-in") == 110, "session.delete: b.packets-in %" PRId64 " == 110",
+		get_int(r, "b.stats.packets-in"));
+	CHECK(get_int(r, "a.stats.packets-out") == 110, "session.delete: a.packets-out %" PRId64,
+		get_int(r, "a.stats.packets-out"));
+	rp_arena_reset(&arena);
+	r = call("stats", NULL);
+	CHECK(get_int(r, "kernel.flows") == 0, "no flow left after delete (%" PRId64 ")",
+		get_int(r, "kernel.flows"));
+	close(s.ca);
+	close(s.cb);
+	return 0;
+}
+
+/* Steady stream A->B; rmmod rampart after 'at' packets; count arrivals. */
+static int run_rmmod(void)
+{
+	struct sess s;
+	uint16_t seq = 1;
+	struct sockaddr_in d;
+	uint8_t out[256], in[512];
+	const int total = 600, at = 200;
+	int got = 0, bad = 0;
+	const benc_node *r;
+
+	create(&s);
+	got = lockstep(s.ca, (uint16_t)s.pa, s.cb, &seq, 0x33333333, 10);
+	CHECK(got == 10, "first 10 packets (%d)", got);
+	CHECK(wait_offloaded(&s, "a.kernel", 1), "offloaded before rmmod");
+	d = lo((uint16_t)s.pa);
+	got = 0;
+	for (int i = 0; i < total; i++) {
+		size_t len = mkpkt(out, seq++, 0x33333333);
+		if (i == at) {
+			int rc = system("rmmod rampart");
+			CHECK(rc == 0, "rmmod rampart mid-stream");
+		}
+		sendto(s.ca, out, len, 0, (struct sockaddr *)&d, sizeof(d));
+		sleep_ms(2);
+		for (;;) {
+			ssize_t n = recv(s.cb, in, sizeof(in), MSG_DONTWAIT);
+			if (n < 0)
+				break;
+			if (n == (ssize_t)len && in[0] == 0x80)
+				got++;
+			else
+				bad++;
+		}
+	}
+	for (;;) {
+		ssize_t n = recv_wait(s.cb, in, sizeof(in), 500);
+		if (n < 0)
+			break;
+		got++;
+	}
+	CHECK(bad == 0, "no malformed packet (%d)", bad);
+	CHECK(got >= total - 5, "stream survived rmmod: %d of %d arrived", got, total);
+	/* The packets after rmmod went through userspace, byte-exact. */
+	got = lockstep(s.ca, (uint16_t)s.pa, s.cb, &seq, 0x33333333, 50);
+	CHECK(got == 50, "after rmmod: 50 more byte-exact through userspace (%d)", got);
+	CHECK(wait_offloaded(&s, "a.kernel", 0), "a.kernel is 0 after rmmod");
+	rp_arena_reset(&arena);
+	r = call("stats", NULL);
+	CHECK(get_int(r, "kernel.module") == 0, "stats: kernel.module 0 after rmmod");
+	CHECK(get_int(r, "kernel.takebacks") >= 1, "stats: takebacks %" PRId64,
+		get_int(r, "kernel.takebacks"));
+	rp_arena_reset(&arena);
+	r = query(&s, "session.delete");
+	/* Counters the module held since its last poll are lost with it. */
+	CHECK(get_int(r, "a.stats.packets-in") >= 60 + at, "session.delete after rmmod: packets-in %" PRId64,
+		get_int(r, "a.stats.packets-in"));
+	close(s.ca);
+	close(s.cb);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+
+	if (argc != 3) {
+		fprintf(stderr, "usage: %s CONTROL offload|off|rmmod\n", argv[0]);
+		return 2;
+	}
+	rp_arena_init(&arena, NULL, 0, 0);
+	for (int i = 0; i < 100; i++) {
+		rc = ctl_client_connect(argv[1], 0, &cl);
+		if (rc == 0)
+			break;
+		sleep_ms(100);
+	}
+	if (rc < 0) {
+		fprintf(stderr, "connect %s: %s\n", argv[1], strerror(-rc));
+		return 2;
+	}
+	if (strcmp(argv[2], "offload") == 0)
+		run_offload(true);
+	else if (strcmp(argv[2], "off") == 0)
+		run_offload(false);
+	else if (strcmp(argv[2], "rmmod") == 0)
+		run_rmmod();
+	else
+		return 2;
+	ctl_client_close(cl);
+	rp_arena_reset(&arena);
+	printf("%s: %d checks, %d failed\n", argv[2], checks, failures);
+	return failures ? 1 : 0;
+}
