@@ -230,6 +230,47 @@ START_TEST(connection_limit)
 }
 END_TEST
 
+/* Random bytes and mutated requests: every answer is a well-formed status
+ * line (or a plain close), and the server keeps serving. */
+START_TEST(garbage_requests)
+{
+	rp_httpd *h = start(4, 500, 512);
+	uint16_t port = rp_httpd_port(h);
+	uint32_t x = 12345;
+	const char base[] = "GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n";
+	for (int i = 0; i < 150; i++) {
+		char req[700];
+		size_t n;
+		if (i % 2) {
+			n = sizeof(base) - 1;
+			memcpy(req, base, n);
+			for (int k = 0; k < 3; k++) {
+				x = x * 1103515245u + 12345u;
+				req[(x >> 8) % n] = (char)(x >> 16);
+			}
+		} else {
+			x = x * 1103515245u + 12345u;
+			n = (x >> 8) % sizeof(req);
+			for (size_t k = 0; k < n; k++) {
+				x = x * 1103515245u + 12345u;
+				req[k] = (char)(x >> 16);
+			}
+		}
+		int fd = dial(port);
+		(void)!send(fd, req, n, MSG_NOSIGNAL);
+		shutdown(fd, SHUT_WR);
+		char *r = slurp(fd);
+		close(fd);
+		ck_assert_msg(r[0] == 0 || strncmp(r, "HTTP/1.1 ", 9) == 0, "got %.40s", r);
+		free(r);
+	}
+	char *r = get(port, "GET /healthz HTTP/1.1\r\n\r\n");
+	assert_status(r, "HTTP/1.1 200 OK\r\n");
+	free(r);
+	stop(h);
+}
+END_TEST
+
 static int run_cmd(const char *cmd, char *out, size_t outsz)
 {
 	FILE *p = popen(cmd, "r");
@@ -288,6 +329,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, error_answers);
 	tcase_add_test(tc, slowloris_times_out);
 	tcase_add_test(tc, connection_limit);
+	tcase_add_test(tc, garbage_requests);
 	tcase_add_test(tc, curl_scrape);
 	tcase_add_test(tc, bad_config);
 	suite_add_tcase(s, tc);
