@@ -14,6 +14,7 @@ Every port is picked free by the kernel; sipp's control and media ports are
 pinned (-cp/-mp); every wait is bounded."""
 import os
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -487,6 +488,7 @@ route request {
     if failures:
         print("FAILED: " + ", ".join(failures))
         return 1
+    shutil.rmtree(tmp, ignore_errors=True)   # kept when something failed
     print("all passed")
     return 0
 
