@@ -45,6 +45,7 @@ struct rp_metric {
 	_Atomic unsigned nseries;
 	rp_mval *cells;
 	char **vals;     /* max_series * nlabels copies */
+	uint32_t *hashes; /* per series, of its values: most lookups compare no string */
 	char **labelstr; /* rendered "{a=\"x\"}" per series, "" unlabelled */
 	rp_metric_fn fn;
 	void *arg;
@@ -98,6 +99,7 @@ static void family_free(rp_metric *f)
 	for (unsigned i = 0; i < f->nlabels; i++)
 		free(f->label_names[i]);
 	free(f->cells);
+	free(f->hashes);
 	free(f->hist);
 	free(f->name);
 	free(f->help);
@@ -148,9 +150,12 @@ static int family_make(rp_metrics *m, enum kind kind, const char *name, const ch
 	f->help = strdup(help);
 	f->cells = aligned_alloc(64, sizeof(rp_mval) * max_series);
 	f->labelstr = calloc(max_series, sizeof(char *));
-	if (nlabels)
+	if (nlabels) {
 		f->vals = calloc((size_t)max_series * nlabels, sizeof(char *));
-	if (!f->name || !f->help || !f->cells || !f->labelstr || (nlabels && !f->vals))
+		f->hashes = calloc(max_series, sizeof(uint32_t));
+	}
+	if (!f->name || !f->help || !f->cells || !f->labelstr ||
+		(nlabels && (!f->vals || !f->hashes)))
 		goto nomem;
 	memset(f->cells, 0, sizeof(rp_mval) * max_series);
 	for (unsigned i = 0; i < nlabels; i++) {
@@ -287,8 +292,23 @@ int rp_metrics_counter_fn(rp_metrics *m, const char *name, const char *help,
 	return fn_family(m, K_COUNTER, name, help, fn, arg);
 }
 
-static bool series_match(const rp_metric *f, unsigned i, const char *const *values)
+/* FNV-1a over the values, each with its terminating NUL. */
+static uint32_t values_hash(unsigned n, const char *const *values)
 {
+	uint32_t h = 2166136261u;
+	for (unsigned k = 0; k < n; k++) {
+		const unsigned char *p = (const unsigned char *)values[k];
+		do {
+			h = (h ^ *p) * 16777619u;
+		} while (*p++);
+	}
+	return h;
+}
+
+static bool series_match(const rp_metric *f, unsigned i, uint32_t h, const char *const *values)
+{
+	if (f->hashes[i] != h)
+		return false;
 	for (unsigned k = 0; k < f->nlabels; k++)
 		if (strcmp(f->vals[(size_t)i * f->nlabels + k], values[k]) != 0)
 			return false;
@@ -317,9 +337,10 @@ int rp_metric_with(rp_metric *f, const char *const *values, rp_mval **out)
 	for (unsigned k = 0; k < f->nlabels; k++)
 		if (!values[k])
 			return -EINVAL;
+	uint32_t h = values_hash(f->nlabels, values);
 	unsigned n = atomic_load_explicit(&f->nseries, memory_order_acquire);
 	for (unsigned i = 0; i < n; i++) {
-		if (series_match(f, i, values)) {
+		if (series_match(f, i, h, values)) {
 			*out = &f->cells[i];
 			return 0;
 		}
@@ -330,7 +351,7 @@ int rp_metric_with(rp_metric *f, const char *const *values, rp_mval **out)
 	/* Another thread may have added it since the lock-free scan. */
 	n = atomic_load_explicit(&f->nseries, memory_order_relaxed);
 	for (unsigned i = 0; i < n; i++) {
-		if (series_match(f, i, values)) {
+		if (series_match(f, i, h, values)) {
 			*out = &f->cells[i];
 			goto out;
 		}
@@ -375,6 +396,7 @@ int rp_metric_with(rp_metric *f, const char *const *values, rp_mval **out)
 		rc = -ENOMEM;
 		goto out;
 	}
+	f->hashes[n] = h;
 	atomic_store_explicit(&f->cells[n].v, 0, memory_order_relaxed);
 	atomic_store_explicit(&f->nseries, n + 1, memory_order_release);
 	*out = &f->cells[n];
