@@ -122,6 +122,9 @@ struct req {
 	bool have_route;                /* a Route value is left after ours */
 	struct sip_nameaddr route0;     /* the first one left */
 	enum cfg_media_enc media;
+	/* The account that authenticated this request (authenticate), so
+	 * that save() lets it register only its own AOR. */
+	const struct cfg_user *auth_user;
 };
 
 static rp_str server_name(const struct cfg *c)
@@ -774,7 +777,7 @@ static int op_authenticate(void *mv, enum cfg_auth kind, rp_str realm)
 	bool reg = r->m->method == SIP_METHOD_REGISTER;
 	bool proxy = kind == CFG_AUTH_PROXY || (kind == CFG_AUTH_AUTO && !reg);
 	enum rp_auth_result res = RP_AUTH_NO_CREDENTIALS;
-	struct rp_auth_info info;
+	struct rp_auth_info info = { 0 };
 	char buf[2048];
 	size_t n = 0;
 	unsigned code;
@@ -784,15 +787,21 @@ static int op_authenticate(void *mv, enum cfg_auth kind, rp_str realm)
 			cfg_settings(r->cfg)->realm : "rampart");
 	if (kind == CFG_AUTH_AUTO) {
 		res = rp_auth_verify(r->core->auth, r->m, realm, proxy, r->cfg, r->now, &info);
-		if (res == RP_AUTH_OK)
+		if (res == RP_AUTH_OK) {
+			r->auth_user = info.user;
 			return 1;
+		}
 		rp_info("%.*s from %.*s: authentication failed (%s)", RP_STR_FMT(r->m->method_str),
 			RP_STR_FMT(r->m->from.uri.raw), rp_auth_result_name(res));
 	}
 	code = kind == CFG_AUTH_AUTO ? rp_auth_result_status(res, reg) : proxy ? 407 : 401;
 	if (code == 401 || code == 407) {
-		if (rp_auth_challenge(r->core->auth, realm, code == 407, rp_auth_result_stale(res),
-			r->now, buf, sizeof(buf), &n) < 0) {
+		/* After NO_HASH offer only what the account has a HA1 for, or a UA
+		 * that prefers the other algorithm is challenged forever. */
+		unsigned offer = res == RP_AUTH_NO_HASH ? info.offer : 0;
+
+		if (rp_auth_challenge_offer(r->core->auth, realm, code == 407,
+			rp_auth_result_stale(res), offer, r->now, buf, sizeof(buf), &n) < 0) {
 			op_reply(r, 500, RP_STR_NULL, NULL, 0);
 			return 0;
 		}
@@ -839,6 +848,8 @@ static int op_save(void *mv)
 	}
 	if (require_refused(r, "path"))
 		return 0;
+	if (r->auth_user)
+		src.auth_user = rp_str_cstr(r->auth_user->name);
 	res = rp_registrar_save(r->core->reg, r->m, &src, r->now, buf, sizeof(buf), &info);
 	code = rp_reg_result_status(res);
 	if (res == RP_REG_OK) {

@@ -4,6 +4,7 @@
  * ones), and each test checks what went where. Addresses: the proxy is
  * 127.0.0.1:5060 (udp, tcp); the caller 127.0.0.1:5070; the callee
  * 127.0.0.1:5080; trunk addresses 127.0.0.1:7001 and :7002. */
+#include "auth.h"
 #include "core.h"
 #include "cfg_prog.h"
 #include "sip_msg.h"
@@ -29,9 +30,14 @@ static const char cfg_text[] =
 	"  address = \"localhost:7003\";\n"
 	"  inbound { source = 10.9.9.8; }\n"
 	"}\n"
+	"user dave {\n"
+	"  realm = \"rampart\";\n"
+	"  ha1_md5 = \"2a0925917c0b0a03f81a7a0d52f0cb6f\";\n"
+	"}\n"
 	"route request {\n"
 	"  if (has_header(\"Route\")) { relay; }\n"
 	"  if (method == \"ACK\" || method == \"CANCEL\") { relay; }\n"
+	"  if (method == \"REGISTER\" && has_header(\"X-Auth\")) { authenticate; save; }\n"
 	"  if (method == \"REGISTER\") { save; }\n"
 	"  if (ruri.user == \"authme\") { authenticate; reply 200 \"Authenticated\"; }\n"
 	"  if (ruri.user == \"carol\") { if (!lookup()) { reply 404 \"Not Found\"; } relay; }\n"
@@ -906,6 +912,78 @@ START_TEST(authenticate_challenges)
 }
 END_TEST
 
+/* Takes the challenge of sent message 'ch' into *cl. */
+static void pick_challenge(long ch, struct rp_auth_client *cl)
+{
+	struct sip_msg *m;
+	rp_arena a;
+
+	rp_arena_init(&a, NULL, 0, 0);
+	ck_assert_int_eq(sip_msg_parse(out[ch].buf, out[ch].len, &a, NULL, &m, NULL), SIP_OK);
+	ck_assert_int_eq(rp_auth_client_pick(m, cl), 0);
+	rp_arena_fini(&a);
+}
+
+/* Sends a REGISTER for 'aor_user' with dave's credentials answering the
+ * challenge in *cl (the nc goes up with each use). */
+static void register_with_creds(struct rp_auth_client *cl, const char *aor_user,
+	const char *cid, int cseq)
+{
+	char cred[1024];
+	size_t n = 0;
+	struct rp_auth_creds cr = { .username = "dave", .password = "secret" };
+
+	ck_assert_int_eq(rp_auth_client_authorize(cl, &cr, RP_STR_LIT("REGISTER"),
+		RP_STR_LIT("sip:example.com"), NULL, cred, sizeof(cred), &n), 0);
+	feed(5077, "REGISTER sip:example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5077;branch=z9hG4bKra%s%d;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:%s@example.com>;tag=d1\r\n"
+		"To: <sip:%s@example.com>\r\nCall-ID: %s\r\nCSeq: %d REGISTER\r\n"
+		"Contact: <sip:%s@127.0.0.1:5077>\r\nX-Auth: 1\r\n"
+		"Authorization: %.*s\r\nContent-Length: 0\r\n\r\n",
+		cid, cseq, aor_user, aor_user, cid, cseq, aor_user, (int)n, cred);
+}
+
+/* An authenticated account registers only its own AOR (RFC 3261 10.3
+ * step 3), and an account with only an MD5 HA1 is re-challenged with MD5
+ * alone after answering the SHA-256 challenge (no endless 401 loop). */
+START_TEST(register_auth_own_aor_only)
+{
+	struct rp_auth_client cl;
+	long i;
+	char v[512];
+
+	feed(5077, "REGISTER sip:example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5077;branch=z9hG4bKra0;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:dave@example.com>;tag=d1\r\n"
+		"To: <sip:dave@example.com>\r\nCall-ID: ra0\r\nCSeq: 1 REGISTER\r\n"
+		"Contact: <sip:dave@127.0.0.1:5077>\r\nX-Auth: 1\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5077, "SIP/2.0 401 ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(count_hdr(i, "WWW-Authenticate"), 2);
+	/* The client prefers SHA-256; dave has only an MD5 HA1. */
+	pick_challenge(i, &cl);
+	ck_assert_int_eq(cl.alg, RP_DIGEST_SHA256);
+	register_with_creds(&cl, "dave", "ra1", 1);
+	i = find_sent(5077, "SIP/2.0 401 ", 1);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(count_hdr(i, "WWW-Authenticate"), 1);
+	ck_assert(strstr(hdr(i, "WWW-Authenticate", v, sizeof(v)), "MD5") != NULL);
+	ck_assert(strstr(v, "SHA-256") == NULL);
+	/* Good MD5 credentials, but for someone else's AOR. */
+	pick_challenge(i, &cl);
+	ck_assert_int_eq(cl.alg, RP_DIGEST_MD5);
+	register_with_creds(&cl, "bob", "ra2", 1);
+	ck_assert_int_ge(find_sent(5077, "SIP/2.0 403 ", 0), 0);
+	ck_assert_int_eq(count_sent(5077, "SIP/2.0 200 "), 0);
+	/* The same account for its own AOR. */
+	register_with_creds(&cl, "dave", "ra3", 1);
+	ck_assert_int_ge(find_sent(5077, "SIP/2.0 200 ", 0), 0);
+	rp_auth_client_wipe(&cl);
+}
+END_TEST
+
 START_TEST(failure_route_redirects_and_reply_route_edits)
 {
 	long i, r;
@@ -1020,6 +1098,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, all_transactions_end);
 	tcase_add_test(tc, register_then_call_goes_to_source);
 	tcase_add_test(tc, authenticate_challenges);
+	tcase_add_test(tc, register_auth_own_aor_only);
 	tcase_add_test(tc, failure_route_redirects_and_reply_route_edits);
 	tcase_add_test(tc, trunk_name_resolved_at_load);
 	tcase_add_test(tc, overload_503);
