@@ -33,9 +33,18 @@ void rp_media_leg_cfg_init(struct rp_media_leg_cfg *c, enum rp_media_transport t
 	c->allow_mode = RP_MEDIA_ALLOW_OPTIMISTIC;
 	c->transport = tp;
 	c->allow_mki = true;
-	c->nsuites = 2;
-	c->suites[0] = default_suites[0];
-	c->suites[1] = default_suites[1];
+}
+
+/* Suites we offer toward a side: its list, else the two every SDES peer
+ * knows. */
+static const enum sdes_suite *offer_suites(const struct rp_media_leg_cfg *l, unsigned *n)
+{
+	if (l->nsuites > 0) {
+		*n = l->nsuites;
+		return l->suites;
+	}
+	*n = sizeof(default_suites) / sizeof(default_suites[0]);
+	return default_suites;
 }
 
 void rp_media_leg_cfg_trunk(struct rp_media_leg_cfg *c, const struct cfg_trunk *t)
@@ -346,16 +355,17 @@ static void wipe_ours(struct side_state *s)
 static int make_offer_keys(rp_media_call *c, struct side_state *s,
 	const struct rp_media_leg_cfg *l, bool keep)
 {
-	unsigned n = 0;
+	unsigned n = 0, ns;
+	const enum sdes_suite *suites = offer_suites(l, &ns);
 
 	if (keep && s->nours > 0)
 		return 0;
 	wipe_ours(s);
-	for (unsigned i = 0; i < l->nsuites && n < SDPX_MAX_CRYPTO; i++) {
-		const struct sdes_suite_info *si = sdes_suite_info(l->suites[i]);
+	for (unsigned i = 0; i < ns && n < SDPX_MAX_CRYPTO; i++) {
+		const struct sdes_suite_info *si = sdes_suite_info(suites[i]);
 		if (!si || !si->supported)
 			continue;
-		int rc = sdes_generate(n + 1, l->suites[i], NULL, &s->ours[n]);
+		int rc = sdes_generate(n + 1, suites[i], NULL, &s->ours[n]);
 		if (rc != SDES_OK) {
 			wipe_ours(s);
 			return fail(c, RP_MEDIA_NOMEM, "cannot generate an SRTP key: %s",
@@ -438,7 +448,10 @@ int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 			continue;
 		active[i] = true;
 		nactive++;
-		usable = sdpx_pick_crypto(ss, lf->suites, lf->nsuites, &fo, &picked[i]) == SDPX_OK;
+		/* No list configured: any supported suite that encrypts, in the
+		 * offer's order. */
+		usable = sdpx_pick_crypto(ss, lf->nsuites ? lf->suites : NULL, lf->nsuites,
+			&fo, &picked[i]) == SDPX_OK;
 		if (lf->policy == CFG_MEDIA_REQUIRE && !usable) {
 			rc = fail(c, RP_MEDIA_REFUSE, "offer from %s (policy require) has no usable "
 				"SRTP crypto line on m=%.*s", leg_name(lf, from), RP_STR_FMT(ss->media));
@@ -743,8 +756,19 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 		}
 		/* Toward the offerer: our key in its chosen suite and tag. */
 		if (s->offerer_srtp) {
-			if (so->chosen < 0 || so->nours == 0 || so->ours[0].suite != so->peer.suite ||
-			    so->ours[0].tag != so->peer.tag) {
+			bool reuse = so->chosen >= 0 && (unsigned)so->chosen < so->nours &&
+				so->ours[so->chosen].suite == so->peer.suite &&
+				so->ours[so->chosen].tag == so->peer.tag;
+			if (reuse && so->chosen != 0) {
+				/* Keep only the key in use. */
+				struct sdes_crypto k = so->ours[so->chosen];
+				wipe_ours(so);
+				so->ours[0] = k;
+				sdes_crypto_wipe(&k);
+				so->nours = 1;
+				so->chosen = 0;
+			}
+			if (!reuse) {
 				wipe_ours(so);
 				int g = sdes_generate(so->peer.tag, so->peer.suite, NULL, &so->ours[0]);
 				if (g != SDES_OK) {

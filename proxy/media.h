@@ -55,7 +55,9 @@ struct rp_media_leg_cfg {
 	enum rp_media_transport transport; /* the hop toward this side */
 	char tls_version[16];          /* "TLSv1.3" when known, else "" */
 	char tls_cipher[64];
-	enum sdes_suite suites[SDES_SUITE_COUNT]; /* preference; nsuites 0 = default */
+	/* Preference order. nsuites 0: we offer AES_CM_128_HMAC_SHA1_80 and
+	 * _32 and accept any supported suite that encrypts (offer's order). */
+	enum sdes_suite suites[SDES_SUITE_COUNT];
 	unsigned nsuites;
 	bool allow_sdes_over_insecure;
 	bool allow_mki;                /* accept an MKI (<= 4 bytes) from this side */
@@ -64,7 +66,7 @@ struct rp_media_leg_cfg {
 };
 
 /* Defaults: policy ALLOW, optimistic, the given transport, default suites
- * (AES_CM_128_HMAC_SHA1_80, AES_CM_128_HMAC_SHA1_32), MKI allowed. */
+ * (nsuites 0), MKI allowed. */
 void rp_media_leg_cfg_init(struct rp_media_leg_cfg *c, enum rp_media_transport tp);
 /* Policy, suites, allow_sdes_over_insecure and name from a trunk (the
  * trunk's transport is not copied: set what the hop really is). */

@@ -130,7 +130,9 @@ int sdpx_pick_crypto(const struct sdpx_stream *s, const enum sdes_suite *prefs,
 		unsigned rank = ~0u;
 		if (sdpx_check_crypto(s->crypto[i], o, &tmp) != SDPX_SKIP_NONE)
 			continue;
-		for (unsigned j = 0; j < nprefs; j++) {
+		if (!prefs && sdes_suite_info(tmp.suite)->encrypts)
+			rank = 0;
+		for (unsigned j = 0; prefs && j < nprefs; j++) {
 			if (prefs[j] == tmp.suite) {
 				rank = j;
 				break;

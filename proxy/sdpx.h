@@ -104,8 +104,9 @@ enum sdpx_skip sdpx_check_crypto(rp_str value, const struct sdpx_crypto_opts *o,
 	struct sdes_crypto *out);
 
 /* Picks, from stream s's crypto lines, the usable one whose suite comes
- * first in prefs[0..nprefs) (ties: the offer's order). *out gets it (the
- * caller wipes it). Returns SDPX_OK or SDPX_E_NOCRYPTO. */
+ * first in prefs[0..nprefs) (ties: the offer's order). prefs NULL: any
+ * supported suite that encrypts (not the NULL suites), the offer's first.
+ * *out gets it (the caller wipes it). Returns SDPX_OK or SDPX_E_NOCRYPTO. */
 int sdpx_pick_crypto(const struct sdpx_stream *s, const enum sdes_suite *prefs,
 	unsigned nprefs, const struct sdpx_crypto_opts *o, struct sdes_crypto *out);
 

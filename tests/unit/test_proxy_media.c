@@ -774,6 +774,52 @@ START_TEST(unsupported_stream_disabled_others_relayed)
 }
 END_TEST
 
+
+START_TEST(no_suite_list_accepts_any_encrypting_suite_not_null)
+{
+	char *o, *a;
+	char extra[512];
+	struct sdes_crypto ko;
+	CA.policy = CFG_MEDIA_REQUIRE;
+	new_call();
+	snprintf(extra, sizeof(extra), "%s%s", crypto_line(1, "NULL_HMAC_SHA1_80", 30, 1),
+		crypto_line(2, "AEAD_AES_256_GCM", 44, 2));
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP", extra),
+		&o), RP_MEDIA_OK);
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&a), RP_MEDIA_OK);
+	ck_assert(get_crypto(a, 0, &ko));
+	ck_assert_uint_eq(ko.tag, 2);
+	ck_assert_int_eq(ko.suite, SDES_AEAD_AES_256_GCM);
+	FREE(o); FREE(a);
+	C = rp_media_call_free(C);
+	/* Only the NULL (authentication-only) suite: not SRTP enough for require. */
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
+		crypto_line(1, "NULL_HMAC_SHA1_80", 30, 1)), &o), RP_MEDIA_REFUSE);
+}
+END_TEST
+
+START_TEST(callee_reinvite_with_same_key_keeps_contexts)
+{
+	char *o, *a, *o2, *a2;
+	basic_srtp_call(&o, &a);
+	unsigned updates = R.updates;
+	/* B re-offers with the key (tag 1) it answered with. */
+	ck_assert_int_eq(offer(RP_MEDIA_B, peer_sdp("10.1.1.1", 2, 5000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 50)), &o2), RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(o2, strstr(a, "a=crypto:1 ")));
+	ck_assert_int_eq(answer(RP_MEDIA_A, "", peer_sdp("192.0.2.10", 2, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &a2), RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(a2, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 "));
+	/* Our key toward B is still the tag-1 line we first offered. */
+	const char *l1 = strstr(a2, "a=crypto:1 ");
+	ck_assert_int_eq(strncmp(l1, strstr(o, "a=crypto:1 "), strcspn(l1, "\r\n")), 0);
+	ck_assert_uint_eq(R.updates, updates);
+	FREE(o); FREE(a); FREE(o2); FREE(a2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy_media");
@@ -803,6 +849,8 @@ int main(void)
 	tcase_add_test(tc, secure_uri_asks_for_tls_and_srtp);
 	tcase_add_test(tc, late_offer_in_200_answer_in_ack);
 	tcase_add_test(tc, unsupported_stream_disabled_others_relayed);
+	tcase_add_test(tc, no_suite_list_accepts_any_encrypting_suite_not_null);
+	tcase_add_test(tc, callee_reinvite_with_same_key_keeps_contexts);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
