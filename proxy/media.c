@@ -9,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rp_hash.h"
 #include "rp_log.h"
+#include "rp_rand.h"
 #include "sdpx.h"
 
 const char *rp_media_transport_name(enum rp_media_transport t)
@@ -161,6 +163,11 @@ struct cache {
 
 struct rp_media_call {
 	pthread_mutex_t mu;
+	unsigned refs;                  /* atomic */
+	struct rp_media_call *next;     /* rp_media_calls chain */
+	char *key;                      /* Call-ID NUL from-tag, for the table */
+	size_t key_len;
+	uint64_t hash;
 	struct rp_media_backend be;
 	char label[256];
 	char from_tag[128];
@@ -247,6 +254,7 @@ int rp_media_call_new(const struct rp_media_backend *be, rp_str call_id,
 	if (!c)
 		return -ENOMEM;
 	pthread_mutex_init(&c->mu, NULL);
+	c->refs = 1;
 	c->be = *be;
 	snprintf(c->label, sizeof(c->label), "%.*s", (int)(call_id.n > 255 ? 255 : call_id.n),
 		call_id.p ? call_id.p : "");
@@ -285,11 +293,20 @@ int rp_media_end(rp_media_call *c)
 	return rc;
 }
 
+rp_media_call *rp_media_call_ref(rp_media_call *c)
+{
+	__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+	return c;
+}
+
 rp_media_call *rp_media_call_free(rp_media_call *c)
 {
 	if (!c)
 		return NULL;
+	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
+		return NULL;
 	end_locked(c);
+	free(c->key);
 	cache_clear(&c->last_offer);
 	cache_clear(&c->last_answer);
 	pthread_mutex_destroy(&c->mu);
@@ -854,4 +871,176 @@ void rp_media_call_info(rp_media_call *c, struct rp_media_info *out)
 	}
 	out->answered = c->answered;
 	pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- table of calls ---- */
+
+struct rp_media_calls {
+	pthread_mutex_t mu;
+	struct rp_media_backend be;
+	uint8_t hkey[16];      /* Call-IDs are chosen by peers: keyed hash */
+	size_t nbuckets;       /* power of two */
+	size_t count;
+	rp_media_call **b;
+};
+
+int rp_media_calls_new(const struct rp_media_backend *be, size_t buckets,
+	rp_media_calls **out)
+{
+	rp_media_calls *t;
+	size_t n = 1;
+
+	if (!be || !out)
+		return -EINVAL;
+	if (buckets == 0)
+		buckets = 4096;
+	while (n < buckets && n < ((size_t)1 << 24))
+		n <<= 1;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->b = calloc(n, sizeof(*t->b));
+	if (!t->b || rp_rand_bytes(t->hkey, sizeof(t->hkey)) < 0) {
+		free(t->b);
+		free(t);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&t->mu, NULL);
+	t->be = *be;
+	t->nbuckets = n;
+	*out = t;
+	return 0;
+}
+
+void rp_media_calls_free(rp_media_calls *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->nbuckets; i++) {
+		rp_media_call *c = t->b[i];
+		while (c) {
+			rp_media_call *next = c->next;
+			rp_media_end(c);
+			rp_media_call_free(c);
+			c = next;
+		}
+	}
+	pthread_mutex_destroy(&t->mu);
+	free(t->b);
+	free(t);
+}
+
+/* key = Call-ID NUL from-tag; the caller frees *k. */
+static int make_key(rp_str call_id, rp_str from_tag, char **k, size_t *n)
+{
+	*n = call_id.n + 1 + from_tag.n;
+	*k = malloc(*n);
+	if (!*k)
+		return -ENOMEM;
+	if (call_id.n)
+		memcpy(*k, call_id.p, call_id.n);
+	(*k)[call_id.n] = '\0';
+	if (from_tag.n)
+		memcpy(*k + call_id.n + 1, from_tag.p, from_tag.n);
+	return 0;
+}
+
+static rp_media_call **slot(rp_media_calls *t, const char *k, size_t n, uint64_t h)
+{
+	rp_media_call **pp = &t->b[h & (t->nbuckets - 1)];
+	for (; *pp; pp = &(*pp)->next)
+		if ((*pp)->hash == h && (*pp)->key_len == n && memcmp((*pp)->key, k, n) == 0)
+			break;
+	return pp;
+}
+
+rp_media_call *rp_media_calls_find(rp_media_calls *t, rp_str call_id, rp_str from_tag)
+{
+	rp_media_call *c;
+	char *k;
+	size_t n;
+
+	if (make_key(call_id, from_tag, &k, &n) < 0)
+		return NULL;
+	uint64_t h = rp_siphash13(t->hkey, k, n);
+	pthread_mutex_lock(&t->mu);
+	c = *slot(t, k, n, h);
+	if (c)
+		rp_media_call_ref(c);
+	pthread_mutex_unlock(&t->mu);
+	free(k);
+	return c;
+}
+
+int rp_media_calls_add(rp_media_calls *t, rp_str call_id, rp_str from_tag,
+	const struct rp_media_leg_cfg *a, const struct rp_media_leg_cfg *b,
+	rp_media_call **out)
+{
+	rp_media_call *c, **pp;
+	char *k;
+	size_t n;
+	int rc;
+
+	if ((rc = make_key(call_id, from_tag, &k, &n)) < 0)
+		return rc;
+	uint64_t h = rp_siphash13(t->hkey, k, n);
+	pthread_mutex_lock(&t->mu);
+	pp = slot(t, k, n, h);
+	if (*pp) {
+		*out = rp_media_call_ref(*pp);
+		pthread_mutex_unlock(&t->mu);
+		free(k);
+		return -EEXIST;
+	}
+	rc = rp_media_call_new(&t->be, call_id, from_tag, a, b, &c);
+	if (rc < 0) {
+		pthread_mutex_unlock(&t->mu);
+		free(k);
+		return rc;
+	}
+	c->key = k;
+	c->key_len = n;
+	c->hash = h;
+	*pp = c;               /* the table's reference */
+	t->count++;
+	*out = rp_media_call_ref(c);
+	pthread_mutex_unlock(&t->mu);
+	return 0;
+}
+
+int rp_media_calls_remove(rp_media_calls *t, rp_str call_id, rp_str from_tag)
+{
+	rp_media_call *c, **pp;
+	char *k;
+	size_t n;
+
+	if (make_key(call_id, from_tag, &k, &n) < 0)
+		return -ENOMEM;
+	uint64_t h = rp_siphash13(t->hkey, k, n);
+	pthread_mutex_lock(&t->mu);
+	pp = slot(t, k, n, h);
+	c = *pp;
+	if (c) {
+		*pp = c->next;
+		c->next = NULL;
+		t->count--;
+	}
+	pthread_mutex_unlock(&t->mu);
+	free(k);
+	if (!c)
+		return -ENOENT;
+	/* mediad's session goes now, even if another worker still holds a
+	 * reference; the memory goes with the last reference. */
+	rp_media_end(c);
+	rp_media_call_free(c);
+	return 0;
+}
+
+size_t rp_media_calls_count(rp_media_calls *t)
+{
+	size_t n;
+	pthread_mutex_lock(&t->mu);
+	n = t->count;
+	pthread_mutex_unlock(&t->mu);
+	return n;
 }

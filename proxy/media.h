@@ -108,7 +108,11 @@ enum rp_media_result {
 int rp_media_call_new(const struct rp_media_backend *be, rp_str call_id,
 	rp_str from_tag, const struct rp_media_leg_cfg *a,
 	const struct rp_media_leg_cfg *b, rp_media_call **out);
-/* Ends the call (rp_media_end) and frees it. NULL ok. Returns NULL. */
+/* Reference counting: a new call has one reference. rp_media_call_ref()
+ * takes another (returns c); rp_media_call_free() drops one, and the last
+ * one ends the call (rp_media_end) and frees it. NULL ok. Returns NULL, so
+ * 'c = rp_media_call_free(c)' leaves nothing dangling. */
+rp_media_call *rp_media_call_ref(rp_media_call *c);
 rp_media_call *rp_media_call_free(rp_media_call *c);
 /* Replaces one side's configuration (e.g. B once routing chose the trunk
  * and the connection). Takes effect for the next offer. */
@@ -149,5 +153,29 @@ struct rp_media_info {
 	bool answered;
 };
 void rp_media_call_info(rp_media_call *c, struct rp_media_info *out);
+
+/* A table of calls by Call-ID + from-tag, for a core that keeps no media
+ * pointer in its own dialog state. Thread-safe. The table holds one
+ * reference per call; find/add hand the caller another, which the caller
+ * drops with rp_media_call_free() when done with this message. */
+typedef struct rp_media_calls rp_media_calls;
+/* buckets: expected calls (rounded up to a power of two; 0 = 4096). */
+int rp_media_calls_new(const struct rp_media_backend *be, size_t buckets,
+	rp_media_calls **out);
+/* Ends every call in the table and drops the table's references. NULL ok. */
+void rp_media_calls_free(rp_media_calls *t);
+/* The call with a new reference, or NULL. */
+rp_media_call *rp_media_calls_find(rp_media_calls *t, rp_str call_id, rp_str from_tag);
+/* Creates the call (cfgs copied) and returns it referenced: 0; or -EEXIST
+ * with the existing call referenced in *out (a retransmitted INVITE); or a
+ * negative errno. */
+int rp_media_calls_add(rp_media_calls *t, rp_str call_id, rp_str from_tag,
+	const struct rp_media_leg_cfg *a, const struct rp_media_leg_cfg *b,
+	rp_media_call **out);
+/* Takes the call out of the table and deletes its mediad sessions now
+ * (BYE, CANCEL, error final response, timeout); its memory goes with the
+ * last reference. 0 or -ENOENT. */
+int rp_media_calls_remove(rp_media_calls *t, rp_str call_id, rp_str from_tag);
+size_t rp_media_calls_count(rp_media_calls *t);
 
 #endif

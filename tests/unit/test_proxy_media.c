@@ -5,6 +5,7 @@
  * can assert the exact keys mediad would get; the real daemon is exercised
  * by tests/integration/proxy_media_run.py. */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -820,6 +821,53 @@ START_TEST(callee_reinvite_with_same_key_keeps_contexts)
 }
 END_TEST
 
+
+START_TEST(call_table_find_add_remove_deletes_session)
+{
+	rp_media_calls *t;
+	rp_media_call *c1, *c2, *dup, *f;
+	char *o;
+	ck_assert_int_eq(rp_media_calls_new(&BE, 0, &t), 0);
+	ck_assert_int_eq(rp_media_calls_add(t, RP_STR_LIT("cid"), RP_STR_LIT("f1"), &CA, &CB, &c1), 0);
+	ck_assert_int_eq(rp_media_calls_add(t, RP_STR_LIT("cid"), RP_STR_LIT("f2"), &CA, &CB, &c2), 0);
+	ck_assert_int_eq(rp_media_calls_add(t, RP_STR_LIT("cid"), RP_STR_LIT("f1"), &CA, &CB, &dup),
+		-EEXIST);
+	ck_assert_ptr_eq(dup, c1);
+	dup = rp_media_call_free(dup);
+	/* "cid" + "f1" must not match "cidf" + "1". */
+	ck_assert_ptr_null(rp_media_calls_find(t, RP_STR_LIT("cidf"), RP_STR_LIT("1")));
+	ck_assert_uint_eq(rp_media_calls_count(t), 2);
+	C = c1;
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/AVP", ""), &o),
+		RP_MEDIA_OK);
+	FREE(o);
+	C = NULL;
+	f = rp_media_calls_find(t, RP_STR_LIT("cid"), RP_STR_LIT("f1"));
+	ck_assert_ptr_eq(f, c1);
+	/* BYE: removed, mediad session deleted at once though 'f' still holds it. */
+	ck_assert_int_eq(rp_media_calls_remove(t, RP_STR_LIT("cid"), RP_STR_LIT("f1")), 0);
+	ck_assert_uint_eq(R.deletes, 1);
+	ck_assert_int_eq(rp_media_calls_remove(t, RP_STR_LIT("cid"), RP_STR_LIT("f1")), -ENOENT);
+	ck_assert_ptr_null(rp_media_calls_find(t, RP_STR_LIT("cid"), RP_STR_LIT("f1")));
+	struct rp_media_info info;
+	rp_media_call_info(f, &info); /* still valid memory */
+	ck_assert_uint_eq(info.streams, 0);
+	f = rp_media_call_free(f);
+	c1 = rp_media_call_free(c1);
+	ck_assert_uint_eq(R.deletes, 1);
+	/* Freeing the table ends what is left (c2 has no session: no delete). */
+	C = c2;
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.11", 1, 4000, "RTP/AVP", ""), &o),
+		RP_MEDIA_OK);
+	FREE(o);
+	C = NULL;
+	c2 = rp_media_call_free(c2);
+	ck_assert_uint_eq(R.deletes, 1);
+	rp_media_calls_free(t);
+	ck_assert_uint_eq(R.deletes, 2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy_media");
@@ -851,6 +899,7 @@ int main(void)
 	tcase_add_test(tc, unsupported_stream_disabled_others_relayed);
 	tcase_add_test(tc, no_suite_list_accepts_any_encrypting_suite_not_null);
 	tcase_add_test(tc, callee_reinvite_with_same_key_keeps_contexts);
+	tcase_add_test(tc, call_table_find_add_remove_deletes_session);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
