@@ -177,6 +177,7 @@ struct rp_media_call {
 	bool offer_pending;
 	enum rp_media_side offerer;
 	bool answered;
+	bool ended;
 	struct cache last_offer, last_answer;
 	char err[256];
 };
@@ -281,6 +282,7 @@ static int end_locked(rp_media_call *c)
 			first = rc;
 		s->relayed = false;
 	}
+	c->ended = true;
 	return first;
 }
 
@@ -429,6 +431,11 @@ int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 	lf = &c->cfg[from];
 	lt = &c->cfg[to];
 	c->err[0] = '\0';
+	if (c->ended) {
+		/* A late message after BYE/CANCEL must not create sessions again. */
+		rc = fail(c, RP_MEDIA_STATE, "offer after the call ended");
+		goto out;
+	}
 	if (cache_hit(&c->last_offer, from, RP_STR_NULL, body)) {
 		rc = cache_out(&c->last_offer, a, out);
 		goto out;
@@ -670,7 +677,7 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 	rp_str body, rp_arena *a, rp_str *out)
 {
 	enum rp_media_side to = from == RP_MEDIA_A ? RP_MEDIA_B : RP_MEDIA_A;
-	const struct rp_media_leg_cfg *lf, *lt;
+	const struct rp_media_leg_cfg *lf;
 	struct sdpx_desc d;
 	struct sdpx_out outs[SDPX_MAX_STREAMS];
 	struct sdpx_crypto_opts fo;
@@ -679,8 +686,11 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 
 	pthread_mutex_lock(&c->mu);
 	lf = &c->cfg[from];
-	lt = &c->cfg[to];
 	c->err[0] = '\0';
+	if (c->ended) {
+		rc = fail(c, RP_MEDIA_STATE, "answer after the call ended");
+		goto out;
+	}
 	if (cache_hit(&c->last_answer, from, to_tag, body)) {
 		rc = cache_out(&c->last_answer, a, out);
 		goto out;
@@ -756,14 +766,12 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 			sa->have_addr = true;
 		}
 		if (ans_idx[i] >= 0) {
-			bool same = sa->peer_srtp && same_key(&sa->peer, &akey[i]);
 			if (sa->peer_srtp)
 				sdes_crypto_wipe(&sa->peer);
 			sa->peer = akey[i];
 			sa->peer_srtp = true;
 			sa->chosen = ans_idx[i];
 			sa->srtp = true;
-			(void)same;
 		} else {
 			if (sa->peer_srtp)
 				sdes_crypto_wipe(&sa->peer);
@@ -840,8 +848,19 @@ wipe_sdp:
 	sdp_wipe(d.sdp);
 out:
 	pthread_mutex_unlock(&c->mu);
-	(void)lt;
 	return rc;
+}
+
+const char *rp_media_state_name(enum rp_media_state st)
+{
+	switch (st) {
+	case RP_MEDIA_ST_IDLE: return "idle";
+	case RP_MEDIA_ST_OFFER_FROM_A: return "offer-from-a";
+	case RP_MEDIA_ST_OFFER_FROM_B: return "offer-from-b";
+	case RP_MEDIA_ST_ANSWERED: return "answered";
+	case RP_MEDIA_ST_ENDED: return "ended";
+	}
+	return "?";
 }
 
 void rp_media_call_info(rp_media_call *c, struct rp_media_info *out)
@@ -870,6 +889,15 @@ void rp_media_call_info(rp_media_call *c, struct rp_media_info *out)
 		}
 	}
 	out->answered = c->answered;
+	if (c->ended)
+		out->state = RP_MEDIA_ST_ENDED;
+	else if (c->offer_pending)
+		out->state = c->offerer == RP_MEDIA_A ? RP_MEDIA_ST_OFFER_FROM_A
+						      : RP_MEDIA_ST_OFFER_FROM_B;
+	else if (c->answered)
+		out->state = RP_MEDIA_ST_ANSWERED;
+	else
+		out->state = RP_MEDIA_ST_IDLE;
 	pthread_mutex_unlock(&c->mu);
 }
 

@@ -146,7 +146,20 @@ struct rp_media_leg_info {
 	enum sdes_suite suite;      /* when srtp */
 	uint16_t relay_port;        /* mediad port of the first stream, 0 if none */
 };
+/* Where the offer/answer exchange stands. An offer may follow any state
+ * but ENDED (re-INVITE/UPDATE); after an answer, more answers to the same
+ * offer (forks, retransmissions) are still taken. */
+enum rp_media_state {
+	RP_MEDIA_ST_IDLE,         /* no offer yet */
+	RP_MEDIA_ST_OFFER_FROM_A, /* offer from A forwarded, no answer yet */
+	RP_MEDIA_ST_OFFER_FROM_B,
+	RP_MEDIA_ST_ANSWERED,     /* mediad programmed with both legs */
+	RP_MEDIA_ST_ENDED,        /* mediad sessions deleted */
+};
+const char *rp_media_state_name(enum rp_media_state st);
+
 struct rp_media_info {
+	enum rp_media_state state;
 	struct rp_media_leg_info leg[2];
 	unsigned streams;           /* relayed m= sections */
 	uint64_t session;           /* mediad id of the first stream, 0 if none */

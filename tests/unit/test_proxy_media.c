@@ -207,7 +207,7 @@ static bool same_key(const struct sdes_crypto *a, const struct sdes_crypto *b)
 
 START_TEST(srtp_offer_to_require_trunk_bridged_to_plain_core)
 {
-	char *o, *a;
+	char *o, *a, *o2;
 	struct sdes_crypto kc, ko;
 
 	CA.policy = CFG_MEDIA_REQUIRE;
@@ -252,10 +252,20 @@ START_TEST(srtp_offer_to_require_trunk_bridged_to_plain_core)
 	ck_assert_int_eq(info.leg[0].transport, RP_MEDIA_TP_TLS);
 	ck_assert_int_eq(info.leg[1].transport, RP_MEDIA_TP_UDP);
 	ck_assert_uint_eq(info.session, 1);
+	ck_assert_int_eq(info.state, RP_MEDIA_ST_ANSWERED);
+	ck_assert_str_eq(rp_media_state_name(info.state), "answered");
 	/* Ending the call deletes the session once. */
 	ck_assert_int_eq(rp_media_end(C), 0);
 	ck_assert_int_eq(rp_media_end(C), 0);
 	ck_assert_uint_eq(R.deletes, 1);
+	rp_media_call_info(C, &info);
+	ck_assert_int_eq(info.state, RP_MEDIA_ST_ENDED);
+	/* A late re-INVITE or 200 retransmission after BYE creates nothing. */
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o2), RP_MEDIA_STATE);
+	ck_assert_int_eq(answer(RP_MEDIA_B, "tt1", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&o2), RP_MEDIA_STATE);
+	ck_assert_uint_eq(R.creates, 1);
 	FREE(o);
 	FREE(a);
 }
@@ -868,6 +878,36 @@ START_TEST(call_table_find_add_remove_deletes_session)
 }
 END_TEST
 
+
+START_TEST(audio_and_video_each_get_a_session)
+{
+	char *o, *a;
+	const char *sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\n"
+		"t=0 0\r\nm=audio 4000 RTP/AVP 0\r\nm=video 4002 RTP/AVP 96\r\n";
+	const char *ans = "v=0\r\no=- 1 1 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\n"
+		"t=0 0\r\nm=audio 5000 RTP/AVP 0\r\nm=video 5002 RTP/AVP 96\r\n";
+	struct rp_media_info info;
+	CB.policy = CFG_MEDIA_DISABLE;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, sdp, &o), RP_MEDIA_OK);
+	rp_media_call_info(C, &info);
+	ck_assert_int_eq(info.state, RP_MEDIA_ST_OFFER_FROM_A);
+	ck_assert_uint_eq(R.creates, 2);
+	ck_assert_ptr_nonnull(strstr(o, "m=audio 20006 RTP/AVP 0\r\n"));
+	ck_assert_ptr_nonnull(strstr(o, "m=video 20010 RTP/AVP 96\r\n"));
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", ans, &a), RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(a, "m=audio 20004 RTP/AVP 0\r\n"));
+	ck_assert_ptr_nonnull(strstr(a, "m=video 20008 RTP/AVP 96\r\n"));
+	ck_assert_uint_eq(R.leg[2][1].port, 5002);
+	ck_assert_uint_eq(R.leg[1][1].port, 5000);
+	rp_media_call_info(C, &info);
+	ck_assert_uint_eq(info.streams, 2);
+	ck_assert_int_eq(rp_media_end(C), 0);
+	ck_assert_uint_eq(R.deletes, 2);
+	FREE(o); FREE(a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy_media");
@@ -900,6 +940,7 @@ int main(void)
 	tcase_add_test(tc, no_suite_list_accepts_any_encrypting_suite_not_null);
 	tcase_add_test(tc, callee_reinvite_with_same_key_keeps_contexts);
 	tcase_add_test(tc, call_table_find_add_remove_deletes_session);
+	tcase_add_test(tc, audio_and_video_each_get_a_session);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
