@@ -8,7 +8,8 @@
  * the offer's key to A's port and expects the plain RTP at the core's
  * address from the answer, sends plain RTP back and unprotects it with the
  * key from our answer, re-INVITE with identical SDP keeps the contexts
- * (the stream goes on), and ending the call deletes the session.
+ * (the stream goes on), a rekey re-INVITE rotates both keys (old key
+ * dropped, new keys work), and ending the call deletes the session.
  *
  * usage: proxy_media_check CONTROL-SOCKET     exit 0 = pass */
 #include <arpa/inet.h>
@@ -236,6 +237,34 @@ int main(int argc, char **argv)
 	CHECK(stream_once(fa, relay_a, fb, a_prot, NULL, 7), "stream after re-INVITE (A->B)");
 	CHECK(stream_once(fb, relay_b, fa, NULL, a_unprot, 6), "stream after re-INVITE (B->A)");
 	sdes_crypto_wipe(&k2);
+
+	/* Rekey re-INVITE: the carrier sends a new key; we rotate ours and
+	 * mediad gets new contexts: the new keys work both ways, packets with
+	 * the old key are dropped. */
+	struct sdes_crypto a_key2, our_a_key2;
+	char line2[256], sdp3[1024];
+	size_t ln2;
+	MUST(sdes_generate(1, SDES_AES_CM_128_HMAC_SHA1_80, NULL, &a_key2) == SDES_OK, "gen");
+	MUST(sdes_format(&a_key2, line2, sizeof(line2), &ln2) == SDES_OK, "format");
+	snprintf(sdp3, sizeof(sdp3), "v=0\r\no=carrier 1 3 IN IP4 127.0.0.1\r\ns=-\r\n"
+		"c=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %u RTP/SAVP 0\r\na=crypto:%.*s\r\n",
+		a_port, (int)ln2, line2);
+	MUST(rp_media_offer(call, RP_MEDIA_A, rp_str_cstr(sdp3), &ar, &out) == 0, "rekey offer");
+	MUST(rp_media_answer(call, RP_MEDIA_B, RP_STR_LIT("tt"), rp_str_cstr(ans), &ar, &out) == 0,
+		"rekey answer");
+	read_sdp(out, &ar, &relay_a, addr, sizeof(addr), &our_a_key2, &hc);
+	CHECK(hc && memcmp(our_a_key2.keys[0].key_salt, our_a_key.keys[0].key_salt, 30) != 0,
+		"rekey re-INVITE did not rotate our key");
+	struct msrtp *a_prot2 = ctx(MSRTP_PROTECT, &a_key2);
+	struct msrtp *a_unprot2 = ctx(MSRTP_UNPROTECT, &our_a_key2);
+	CHECK(!stream_once(fa, relay_a, fb, a_prot, NULL, 8), "old key still accepted after rekey");
+	CHECK(stream_once(fa, relay_a, fb, a_prot2, NULL, 9), "new key A->B after rekey");
+	CHECK(stream_once(fb, relay_b, fa, NULL, a_unprot2, 7), "new key B->A after rekey");
+	msrtp_free(a_prot2);
+	msrtp_free(a_unprot2);
+	sdes_crypto_wipe(&a_key2);
+	sdes_crypto_wipe(&our_a_key2);
+	explicit_bzero(line2, sizeof(line2));
 
 	/* End of call: the session is gone. */
 	uint64_t sid = info.session;
