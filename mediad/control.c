@@ -232,6 +232,25 @@ static void put_info(struct mcontrol *c, rp_buf *b, const struct msess_info *in)
 
 /* ---------------- commands ---------------- */
 
+/* mkern: the module went away with an SRTP flow of session id. */
+static void on_takeback(void *ctx, uint64_t id, int from, uint32_t ssrc,
+	const uint32_t *roc_in, const uint32_t *roc_out)
+{
+	struct mcontrol *c = ctx;
+	struct mcmd cmd;
+
+	memset(&cmd, 0, sizeof(cmd));
+	cmd.kind = MCMD_TAKEBACK;
+	cmd.id = id;
+	cmd.leg = from;
+	cmd.ssrc = ssrc;
+	cmd.has_roc_in = roc_in != NULL;
+	cmd.roc_in = roc_in ? *roc_in : 0;
+	cmd.has_roc_out = roc_out != NULL;
+	cmd.roc_out = roc_out ? *roc_out : 0;
+	(void)mworker_call(worker_of(c, id), &cmd); /* -ENOENT: session gone meanwhile */
+}
+
 /* Counters are the sum of both paths: adds what the module forwarded (and
  * with remove, deletes the session's flows, reading their final counters). */
 static void add_kernel(struct mcontrol *c, struct msess_info *info, bool remove)
@@ -379,7 +398,7 @@ err_ports:
 
 /* srtp-in / srtp-out: a dict {suite, key, salt[, mki]} or the string "none". */
 static int parse_srtp(const benc_node *req, const char *field, enum msrtp_dir dir,
-	bool *have, struct msrtp **ctx, char *why, size_t whysz)
+	bool *have, struct msrtp **ctx, struct mleg_keys *keys, char *why, size_t whysz)
 {
 	const benc_node *n = benc_dict_get(req, field);
 	struct benc_field_err fe;
@@ -445,6 +464,14 @@ static int parse_srtp(const benc_node *req, const char *field, enum msrtp_dir di
 		snprintf(why, whysz, "field '%s': SRTP context: %s", field, strerror(-rc));
 		return rc;
 	}
+	/* Kept for the kernel fast path; the caller wipes what is not used. */
+	keys->set = true;
+	keys->mki = mki.n > 0;
+	keys->suite = (uint8_t)p.suite;
+	keys->key_len = (uint8_t)key.n;
+	keys->salt_len = (uint8_t)salt.n;
+	memcpy(keys->key, key.p, key.n);
+	memcpy(keys->salt, salt.p, salt.n);
 	return 0;
 }
 
@@ -555,17 +582,22 @@ static int cmd_update(struct mcontrol *c, const benc_node *req, rp_buf *out,
 		cmd.upd.set |= MLEG_SET_MUX;
 	}
 	/* Crypto last: the contexts are the only thing to undo on error. */
-	if ((rc = parse_srtp(req, "srtp-in", MSRTP_UNPROTECT, &have, &cmd.upd.in, why, whysz)) < 0)
+	if ((rc = parse_srtp(req, "srtp-in", MSRTP_UNPROTECT, &have, &cmd.upd.in,
+		     &cmd.upd.in_keys, why, whysz)) < 0)
 		return rc;
 	if (have)
 		cmd.upd.set |= MLEG_SET_IN;
-	if ((rc = parse_srtp(req, "srtp-out", MSRTP_PROTECT, &have, &cmd.upd.out, why, whysz)) < 0) {
+	if ((rc = parse_srtp(req, "srtp-out", MSRTP_PROTECT, &have, &cmd.upd.out,
+		     &cmd.upd.out_keys, why, whysz)) < 0) {
 		cmd.upd.in = msrtp_free(cmd.upd.in);
+		explicit_bzero(&cmd.upd.in_keys, sizeof(cmd.upd.in_keys));
 		return rc;
 	}
 	if (have)
 		cmd.upd.set |= MLEG_SET_OUT;
 	rc = mworker_call(worker_of(c, cmd.id), &cmd); /* contexts: the worker's now */
+	explicit_bzero(&cmd.upd.in_keys, sizeof(cmd.upd.in_keys));
+	explicit_bzero(&cmd.upd.out_keys, sizeof(cmd.upd.out_keys));
 	if (rc == -ENOENT) {
 		snprintf(why, whysz, "field 'session': no session %" PRIu64, cmd.id);
 		return rc;
@@ -962,6 +994,7 @@ int mcontrol_new(const struct mcfg *cfg, struct mcontrol **out)
 			goto err;
 		}
 	}
+	mkern_set_takeback(c->kern, on_takeback, c);
 	rp_notice("rampart-mediad %s: %u worker(s), engine %s, ports %u-%u on %s%s%s",
 		RAMPART_VERSION, c->nw, mworker_engine_name(c->w[0]), cfg->port_min,
 		cfg->port_max, cfg->listen4.family ? cfg->listen4.text : "",
@@ -980,6 +1013,7 @@ void mcontrol_free(struct mcontrol *c)
 
 	if (!c)
 		return;
+	mkern_set_takeback(c->kern, NULL, NULL); /* before the workers go */
 	for (unsigned i = 0; i < c->nw; i++)
 		mworker_free(c->w[i]);
 	mkern_free(c->kern); /* workers gone: nothing posts to it any more */

@@ -12,6 +12,7 @@
 #include <libmnl/libmnl.h>
 #include <linux/genetlink.h>
 
+#include "msrtp.h"
 #include "rampart_nl.h"
 #include "rp_log.h"
 
@@ -62,6 +63,14 @@ const char *mkern_why_name(enum mkern_why w)
 	return "?";
 }
 
+static bool keys_ok(const struct mleg_keys *k, const struct mkern_caps *caps)
+{
+	uint32_t need = k->suite == MSRTP_AEAD_AES_128_GCM || k->suite == MSRTP_AEAD_AES_256_GCM ?
+		RAMPART_FEAT_SRTP_GCM : RAMPART_FEAT_SRTP_AES_CM;
+
+	return k->set && !k->mki && k->suite < MSRTP_SUITE_COUNT && (caps->features & need);
+}
+
 enum mkern_why mkern_decide(const struct msess *s, int from, const struct mkern_caps *caps)
 {
 	const struct mleg *a = &s->leg[from], *b = &s->leg[!from];
@@ -76,8 +85,8 @@ enum mkern_why mkern_decide(const struct msess *s, int from, const struct mkern_
 	need = a->family == AF_INET6 ? RAMPART_FEAT_FWD_RTP_V6 : RAMPART_FEAT_FWD_RTP_V4;
 	if ((caps->features & need) != need)
 		return MKERN_FAMILY;
-	/* The module does plain RTP only (no RAMPART_FEAT_* for SRTP yet). */
-	if (a->in || b->out)
+	/* SRTP only where the module says it can, and never with an MKI. */
+	if ((a->in && !keys_ok(&a->kin, caps)) || (b->out && !keys_ok(&b->kout, caps)))
 		return MKERN_SRTP;
 	/* RTCP muxed on the RTP port would be forwarded as RTP by the module;
 	 * RTCP stays in userspace. */
@@ -106,11 +115,32 @@ static bool maddr_wild(const union maddr *a)
 	return true;
 }
 
-int mkern_flow_from(const struct msess *s, int from, const union maddr *local_from,
-	const union maddr *local_to, struct mkern_flow *out)
+/* msrtp's suites are rampart_suite's in the same order, from 1. */
+static int xf_from(const struct mleg_keys *k, struct msrtp *ctx, uint32_t ssrc,
+	struct mkern_xf *xf)
+{
+	memset(xf, 0, sizeof(*xf));
+	if (!ctx)
+		return 0;
+	if (!k->set || k->key_len > sizeof(xf->key) || k->salt_len > sizeof(xf->salt))
+		return -EINVAL;
+	if (msrtp_get_index(ctx, ssrc, &xf->roc, &xf->seq) < 0)
+		return -EAGAIN;
+	xf->set = true;
+	xf->suite = (uint8_t)(k->suite + 1);
+	xf->key_len = k->key_len;
+	xf->salt_len = k->salt_len;
+	memcpy(xf->key, k->key, k->key_len);
+	memcpy(xf->salt, k->salt, k->salt_len);
+	return 0;
+}
+
+int mkern_flow_from(const struct msess *s, int from, uint32_t ssrc,
+	const union maddr *local_from, const union maddr *local_to, struct mkern_flow *out)
 {
 	const struct mleg *a = &s->leg[from], *b = &s->leg[!from];
 	struct mkern_flow f;
+	int rc;
 
 	if (maddr_wild(local_from) || maddr_wild(local_to) ||
 	    a->remote_rtp.sa.sa_family == 0 || b->remote_rtp.sa.sa_family == 0 ||
@@ -125,7 +155,14 @@ int mkern_flow_from(const struct msess *s, int from, const union maddr *local_fr
 	f.mismatch = a->latch == MLEG_LATCH_STRICT ? RAMPART_MISMATCH_DROP : RAMPART_MISMATCH_PASS;
 	f.out_src = *local_to;
 	f.out_dst = b->remote_rtp;
+	f.ssrc = ssrc;
+	if ((rc = xf_from(&a->kin, a->in, ssrc, &f.in)) < 0 ||
+	    (rc = xf_from(&b->kout, b->out, ssrc, &f.out)) < 0) {
+		explicit_bzero(&f, sizeof(f));
+		return rc;
+	}
 	*out = f;
+	explicit_bzero(&f, sizeof(f));
 	return 0;
 }
 
@@ -158,6 +195,21 @@ static struct nlmsghdr *put_genl(void *buf, uint16_t family, uint32_t seq, uint8
 	return nlh;
 }
 
+static void put_xf(struct nlmsghdr *nlh, uint16_t type, const struct mkern_xf *xf)
+{
+	struct nlattr *n = mnl_attr_nest_start(nlh, type);
+	uint16_t kt = xf->key_len == 16 ? RAMPART_XF_A_KEY_128 :
+		      xf->key_len == 24 ? RAMPART_XF_A_KEY_192 : RAMPART_XF_A_KEY_256;
+
+	mnl_attr_put_u32(nlh, RAMPART_XF_A_SUITE, xf->suite);
+	mnl_attr_put(nlh, kt, xf->key_len, xf->key);
+	mnl_attr_put(nlh, xf->salt_len == 12 ? RAMPART_XF_A_SALT_96 : RAMPART_XF_A_SALT_112,
+		xf->salt_len, xf->salt);
+	mnl_attr_put_u32(nlh, RAMPART_XF_A_ROC, xf->roc);
+	mnl_attr_put_u16(nlh, RAMPART_XF_A_SEQ, xf->seq);
+	mnl_attr_nest_end(nlh, n);
+}
+
 struct nlmsghdr *mkern_msg_version(void *buf, uint16_t family, uint32_t seq)
 {
 	struct nlmsghdr *nlh = put_genl(buf, family, seq, RAMPART_CMD_VERSION, NLM_F_ACK);
@@ -177,6 +229,10 @@ struct nlmsghdr *mkern_msg_flow(void *buf, uint16_t family, uint32_t seq, uint8_
 		if (f->expect_src.sa.sa_family)
 			put_ep(nlh, RAMPART_FLOW_A_EXPECT_SRC, &f->expect_src);
 		mnl_attr_put_u8(nlh, RAMPART_FLOW_A_MISMATCH, f->mismatch);
+		if (f->in.set)
+			put_xf(nlh, RAMPART_FLOW_A_SRTP_IN, &f->in);
+		if (f->out.set)
+			put_xf(nlh, RAMPART_FLOW_A_SRTP_OUT, &f->out);
 		put_ep(nlh, RAMPART_FLOW_A_OUT_SRC, &f->out_src);
 		put_ep(nlh, RAMPART_FLOW_A_OUT_DST, &f->out_dst);
 	}
@@ -290,6 +346,31 @@ static int parse_stats(const struct nlattr *nest, struct mkern_counters *c)
 	return 0;
 }
 
+static int parse_xf(const struct nlattr *nest, uint32_t *suite, uint32_t *roc, uint16_t *seq)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each_nested(a, nest) {
+		switch (mnl_attr_get_type(a)) {
+		case RAMPART_XF_A_SUITE:
+		case RAMPART_XF_A_ROC:
+			if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
+				return -EBADMSG;
+			*(mnl_attr_get_type(a) == RAMPART_XF_A_SUITE ? suite : roc) =
+				mnl_attr_get_u32(a);
+			break;
+		case RAMPART_XF_A_SEQ:
+			if (mnl_attr_validate(a, MNL_TYPE_U16) < 0)
+				return -EBADMSG;
+			*seq = mnl_attr_get_u16(a);
+			break;
+		default:
+			break; /* keys are never sent back; newer attributes */
+		}
+	}
+	return 0;
+}
+
 int mkern_parse_flow(const struct nlmsghdr *nlh, struct mkern_flow_reply *out)
 {
 	const struct nlattr *a, *flow = NULL;
@@ -314,6 +395,16 @@ int mkern_parse_flow(const struct nlmsghdr *nlh, struct mkern_flow_reply *out)
 			if (parse_stats(a, &out->c) < 0)
 				return -EBADMSG;
 			out->has_stats = true;
+			break;
+		case RAMPART_FLOW_A_SRTP_IN:
+			if (parse_xf(a, &out->in.suite, &out->in.roc, &out->in.seq) < 0)
+				return -EBADMSG;
+			out->in.present = true;
+			break;
+		case RAMPART_FLOW_A_SRTP_OUT:
+			if (parse_xf(a, &out->out.suite, &out->out.roc, &out->out.seq) < 0)
+				return -EBADMSG;
+			out->out.present = true;
 			break;
 		default:
 			break;
@@ -367,6 +458,7 @@ struct kflow {
 	enum kf_state state;
 	struct mkern_counters base; /* earlier incarnations */
 	struct mkern_counters cur;  /* the programmed flow, as last read */
+	uint32_t roc_in, roc_out;   /* the module's ROCs, as last read */
 	struct kflow *next;
 };
 
@@ -401,6 +493,8 @@ struct mkern {
 	uint64_t last_poll_ms, last_probe_ms;
 	bool logged_absent;
 	char release[32];
+	mkern_takeback_fn takeback;
+	void *takeback_ctx;
 
 	/* Read without mu (workers, info). */
 	bool present;
@@ -568,8 +662,12 @@ static int kf_cmd(struct mkern *k, struct kflow *f, uint8_t cmd, bool all,
 
 	if (!k->nl || !k->family)
 		return -ENOENT;
-	return nl_talk(k, mkern_msg_flow(buf, k->family, ++k->seq, cmd, &f->f, all),
+	int rc = nl_talk(k, mkern_msg_flow(buf, k->family, ++k->seq, cmd, &f->f, all),
 		rep ? flow_cb : NULL, rep);
+
+	if (all)
+		explicit_bzero(buf, sizeof(buf)); /* keys */
+	return rc;
 }
 
 static void set_present(struct mkern *k, bool p)
@@ -621,6 +719,12 @@ static void module_gone(struct mkern *k, int why)
 				memset(&f->cur, 0, sizeof(f->cur));
 				f->state = KF_WANTED;
 				n++;
+				/* The SRTP stream goes on in userspace from where
+				 * the module had it. */
+				if ((f->f.in.set || f->f.out.set) && k->takeback)
+					k->takeback(k->takeback_ctx, f->id, f->from, f->f.ssrc,
+						f->f.in.set ? &f->roc_in : NULL,
+						f->f.out.set ? &f->roc_out : NULL);
 			}
 	__atomic_store_n(&k->nflows, 0, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&k->takebacks, n, __ATOMIC_RELAXED);
@@ -655,6 +759,12 @@ static void kf_read(struct mkern *k, struct kflow *f, bool del)
 	rc = kf_cmd(k, f, RAMPART_CMD_FLOW_GET, false, &rep);
 	if (rc == 0 && rep.has_stats)
 		f->cur = rep.c;
+	if (rc == 0) {
+		if (rep.in.present)
+			f->roc_in = rep.in.roc;
+		if (rep.out.present)
+			f->roc_out = rep.out.roc;
+	}
 	else if (rc < 0 && !still_there(k, rc))
 		return; /* module_gone() moved it to WANTED */
 	else if (rc == -ENOENT) {
@@ -712,6 +822,7 @@ static void release(struct mkern *k, uint64_t id, bool forget, struct mstats_leg
 			mstats_leg_add(&k->retired, &l[1]);
 		}
 		*pp = f->next;
+		explicit_bzero(f, sizeof(*f));
 		free(f);
 	}
 }
@@ -761,6 +872,7 @@ static void drain(struct mkern *k)
 	while (r) {
 		struct kreq *next = r->next;
 		run_req(k, r);
+		explicit_bzero(r, sizeof(*r));
 		free(r);
 		r = next;
 	}
@@ -791,11 +903,17 @@ static void try_probe(struct mkern *k, bool quiet)
 		k->release, RAMPART_ABI_VERSION, __atomic_load_n(&k->features, __ATOMIC_RELAXED));
 	k->logged_absent = false;
 	set_present(k, true);
-	/* Flows we still want go back in. */
+	/* Flows we still want go back in. SRTP ones stay in userspace: the
+	 * stream index they were programmed with is stale by now. */
 	for (unsigned b = 0; b < NBUCKETS; b++)
-		for (struct kflow *f = k->tab[b]; f; f = f->next)
-			if (f->state == KF_WANTED)
+		for (struct kflow *f = k->tab[b]; f; f = f->next) {
+			if (f->state != KF_WANTED)
+				continue;
+			if (f->f.in.set || f->f.out.set)
+				f->state = KF_FAILED;
+			else
 				kf_add(k, f);
+		}
 }
 
 static void *kern_main(void *arg)
@@ -911,6 +1029,7 @@ void mkern_free(struct mkern *k)
 			struct kflow *f = k->tab[b];
 			k->tab[b] = f->next;
 			kf_read(k, f, true);
+			explicit_bzero(f, sizeof(*f));
 			free(f);
 		}
 	nl_close(k);
@@ -919,6 +1038,16 @@ void mkern_free(struct mkern *k)
 	pthread_mutex_destroy(&k->qlock);
 	pthread_mutex_destroy(&k->mu);
 	free(k);
+}
+
+void mkern_set_takeback(struct mkern *k, mkern_takeback_fn fn, void *ctx)
+{
+	if (!k)
+		return;
+	pthread_mutex_lock(&k->mu);
+	k->takeback = fn;
+	k->takeback_ctx = ctx;
+	pthread_mutex_unlock(&k->mu);
 }
 
 bool mkern_usable(const struct mkern *k, struct mkern_caps *caps)

@@ -75,17 +75,32 @@ const char *mkern_why_name(enum mkern_why w);
 /* Pure: may the direction from leg 'from' of s go to the kernel now? */
 enum mkern_why mkern_decide(const struct msess *s, int from, const struct mkern_caps *caps);
 
-/* A flow as programmed. expect_src family 0 = any source. */
-struct mkern_flow {
-	union maddr local, expect_src, out_src, out_dst;
-	uint8_t mismatch; /* RAMPART_MISMATCH_* */
+/* An SRTP transform of a flow: master key/salt and where the stream is. */
+struct mkern_xf {
+	bool set;
+	uint8_t suite;             /* enum rampart_suite */
+	uint8_t key_len, salt_len;
+	uint8_t key[32], salt[14];
+	uint32_t roc;
+	uint16_t seq;
 };
 
-/* Pure: the flow for direction 'from' of s, with the local socket addresses
- * given (the worker reads them with getsockname). Returns 0, or -EINVAL if
- * a part is missing or a wildcard. */
-int mkern_flow_from(const struct msess *s, int from, const union maddr *local_from,
-	const union maddr *local_to, struct mkern_flow *out);
+/* A flow as programmed. expect_src family 0 = any source. Holds key
+ * material when in/out are set: wipe it (explicit_bzero) when done. */
+struct mkern_flow {
+	union maddr local, expect_src, out_src, out_dst;
+	uint8_t mismatch;   /* RAMPART_MISMATCH_* */
+	uint32_t ssrc;      /* the SSRC whose ROC/SEQ went with in/out */
+	struct mkern_xf in, out;
+};
+
+/* The flow for direction 'from' of s, with the local socket addresses given
+ * (the worker reads them with getsockname) and the SSRC of the packet just
+ * forwarded: the SRTP contexts' index for it goes with the transforms
+ * (msrtp_get_index). Returns 0, -EINVAL if a part is missing or a wildcard,
+ * -EAGAIN if an SRTP context has no index for ssrc yet. */
+int mkern_flow_from(const struct msess *s, int from, uint32_t ssrc,
+	const union maddr *local_from, const union maddr *local_to, struct mkern_flow *out);
 
 /* Counters of one flow as the module reports them. */
 struct mkern_counters {
@@ -97,6 +112,7 @@ struct mkern_flow_reply {
 	union maddr local;
 	bool has_stats;
 	struct mkern_counters c;
+	struct { bool present; uint32_t suite, roc; uint16_t seq; } in, out;
 };
 
 struct mkern_version {
@@ -106,7 +122,8 @@ struct mkern_version {
 
 /* Pure message building into buf (at least MNL_SOCKET_BUFFER_SIZE / 8192
  * bytes). Returns the nlmsghdr placed at buf. 'parts': with_all = LOCAL,
- * EXPECT_SRC, MISMATCH, OUT_SRC, OUT_DST; otherwise LOCAL only (DEL/GET). */
+ * EXPECT_SRC, MISMATCH, OUT_SRC, OUT_DST, SRTP_IN/OUT when set; otherwise
+ * LOCAL only (DEL/GET). A buffer with keys in it is the caller's to wipe. */
 struct nlmsghdr *mkern_msg_version(void *buf, uint16_t family, uint32_t seq);
 struct nlmsghdr *mkern_msg_flow(void *buf, uint16_t family, uint32_t seq, uint8_t cmd,
 	const struct mkern_flow *f, bool with_all);
@@ -123,6 +140,15 @@ void mkern_counters_to_legs(const struct mkern_counters *c, int from, uint8_t mi
 	struct mstats_leg leg[2]);
 
 /* ---- the runtime ------------------------------------------------------ */
+
+/* Called when the module went away with SRTP flows in it: the stream state
+ * the module had last (as polled) for 'ssrc' of direction 'from' of session
+ * id, for the worker's SRTP contexts (msrtp_set_roc). in/out NULL: that
+ * side was plain. Runs on the kern or control thread; may block. */
+typedef void (*mkern_takeback_fn)(void *ctx, uint64_t id, int from, uint32_t ssrc,
+	const uint32_t *roc_in, const uint32_t *roc_out);
+/* Sets (or clears, fn NULL: before the workers go) the take-back callback. */
+void mkern_set_takeback(struct mkern *k, mkern_takeback_fn fn, void *ctx);
 
 /* Starts the mkern thread. MKERN_OFF: returns an object that does nothing.
  * MKERN_REQUIRED: probes first and fails with -ENOENT (no module) or

@@ -114,6 +114,8 @@ void msess_free(struct msess *s)
 	for (int i = 0; i < 2; i++) {
 		s->leg[i].in = msrtp_free(s->leg[i].in);
 		s->leg[i].out = msrtp_free(s->leg[i].out);
+		explicit_bzero(&s->leg[i].kin, sizeof(s->leg[i].kin));
+		explicit_bzero(&s->leg[i].kout, sizeof(s->leg[i].kout));
 	}
 	free(s);
 }
@@ -155,6 +157,8 @@ void msess_leg_apply(struct msess *s, int i, struct mleg_update *u, uint64_t now
 	if (u->set & MLEG_SET_IN) {
 		msrtp_free(l->in);
 		l->in = u->in;
+		l->kin = u->in_keys;
+		l->kin.set = u->in && u->in_keys.set;
 	} else {
 		msrtp_free(u->in);
 	}
@@ -162,10 +166,14 @@ void msess_leg_apply(struct msess *s, int i, struct mleg_update *u, uint64_t now
 	if (u->set & MLEG_SET_OUT) {
 		msrtp_free(l->out);
 		l->out = u->out;
+		l->kout = u->out_keys;
+		l->kout.set = u->out && u->out_keys.set;
 	} else {
 		msrtp_free(u->out);
 	}
 	u->out = NULL;
+	explicit_bzero(&u->in_keys, sizeof(u->in_keys));
+	explicit_bzero(&u->out_keys, sizeof(u->out_keys));
 	if (u->set & MLEG_SET_LATCH)
 		l->latch = u->latch;
 	if (u->set & MLEG_SET_MUX)

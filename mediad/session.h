@@ -61,6 +61,17 @@ struct msock {
 	uint8_t eng_flags;  /* engine-private */
 };
 
+/* The master key and salt of an SRTP context, kept for the kernel fast
+ * path (kernel.h: the module derives its own session keys from them).
+ * Wiped when replaced and when the session is freed. */
+struct mleg_keys {
+	bool set;
+	bool mki;              /* an MKI is in use (the module has none) */
+	uint8_t suite;         /* enum msrtp_suite */
+	uint8_t key_len, salt_len;
+	uint8_t key[32], salt[14];
+};
+
 struct mleg {
 	struct msock rtp, rtcp;
 	uint16_t port;              /* local RTP port */
@@ -73,6 +84,7 @@ struct mleg {
 	struct msrtp *in, *out;     /* NULL = plain RTP that way */
 	struct mstats_leg st;
 	bool koff;                  /* packets arriving here: offload asked of mkern (kernel.h) */
+	struct mleg_keys kin, kout; /* keys of in/out (set = false: none) */
 };
 
 struct msess {
@@ -112,6 +124,7 @@ struct mleg_update {
 	unsigned set;               /* MLEG_SET_* */
 	union maddr remote, remote_rtcp;
 	struct msrtp *in, *out;     /* ownership passes to the session */
+	struct mleg_keys in_keys, out_keys; /* with MLEG_SET_IN/OUT; wiped by apply */
 	enum mleg_latch latch;
 	bool rtcp_mux;
 };

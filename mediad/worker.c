@@ -188,7 +188,7 @@ static int local_addr(int fd, union maddr *out)
 
 /* After a forwarded RTP packet: hand the direction to the kernel once it
  * is ready (kernel.h). Runs the decision only while not yet asked. */
-static void maybe_offload(struct mworker *w, struct msock *s)
+static void maybe_offload(struct mworker *w, struct msock *s, uint32_t ssrc)
 {
 	struct msess *ss = s->sess;
 	struct mkern_caps caps;
@@ -200,10 +200,25 @@ static void maybe_offload(struct mworker *w, struct msock *s)
 		return;
 	if (local_addr(ss->leg[s->leg].rtp.fd, &lf) < 0 ||
 	    local_addr(ss->leg[!s->leg].rtp.fd, &lt) < 0 ||
-	    mkern_flow_from(ss, s->leg, &lf, &lt, &f) < 0)
+	    mkern_flow_from(ss, s->leg, ssrc, &lf, &lt, &f) < 0)
 		return;
 	ss->leg[s->leg].koff = true;
 	mkern_post_offload(w->cfg.kern, ss->id, s->leg, &f);
+	explicit_bzero(&f, sizeof(f));
+}
+
+/* The module went away with an SRTP flow: continue the stream from the
+ * module's rollover counter when it differs from ours (same ROC: libsrtp's
+ * index guessing continues it by itself, and keeps the replay window). */
+static void takeback_roc(struct msrtp *ctx, uint32_t ssrc, uint32_t roc)
+{
+	uint32_t r;
+	uint16_t sq;
+
+	if (!ctx || (msrtp_get_index(ctx, ssrc, &r, &sq) == 0 && r == roc))
+		return;
+	if (msrtp_set_roc(ctx, ssrc, roc) < 0)
+		rp_warn("kernel take-back: cannot set the SRTP rollover counter");
 }
 
 bool mworker_packet(struct mworker *w, struct msock *s, const union maddr *src,
@@ -214,8 +229,9 @@ bool mworker_packet(struct mworker *w, struct msock *s, const union maddr *src,
 	if (msess_packet(s->sess, s, src, pkt, len, cap, mworker_now_ms(), fwd) !=
 	    MSESS_FORWARD)
 		return false;
-	if (w->cfg.kern)
-		maybe_offload(w, s);
+	if (w->cfg.kern && *len >= 12)
+		maybe_offload(w, s, (uint32_t)pkt[8] << 24 | (uint32_t)pkt[9] << 16 |
+			(uint32_t)pkt[10] << 8 | pkt[11]);
 	return true;
 }
 
@@ -343,6 +359,14 @@ static void run_cmd(struct mworker *w, struct mcmd *c)
 	case MCMD_DELETE:
 		fill_info(s, now, &c->info);
 		kill_sess(w, s, false);
+		break;
+	case MCMD_TAKEBACK:
+		if (c->leg < 0 || c->leg > 1)
+			break;
+		if (c->has_roc_in)
+			takeback_roc(s->leg[c->leg].in, c->ssrc, c->roc_in);
+		if (c->has_roc_out)
+			takeback_roc(s->leg[!c->leg].out, c->ssrc, c->roc_out);
 		break;
 	default:
 		c->result = -EINVAL;

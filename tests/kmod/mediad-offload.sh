@@ -58,6 +58,12 @@ start auto
 stop auto
 grep -q "module gone" "$dir/log-auto" && ok "mediad logged the take-back" || bad "no 'module gone' log"
 
+step "SRTP in the kernel: SRTP->RTP across a ROC wrap, RTP->SRTP, rmmod mid-stream"
+grep -q '^rampart ' /proc/modules || insmod "$ko" || bad "insmod again"
+start auto
+"$drv" "$sock" srtp || bad "srtp"
+stop auto
+
 step "kernel = required without the module refuses to start"
 grep -q '^rampart ' /proc/modules && rmmod rampart
 "$mediad" --kernel required --control "$dir/req.sock" >"$dir/log-req" 2>&1 &

@@ -5,6 +5,8 @@
  *   mediad_offload_test CONTROL offload  rampart.ko loaded, kernel = auto
  *   mediad_offload_test CONTROL off      kernel = off: same traffic, all userspace
  *   mediad_offload_test CONTROL rmmod    rmmod rampart mid-stream
+ *   mediad_offload_test CONTROL srtp     SRTP->RTP and RTP->SRTP in the kernel
+ *                                        (across a ROC wrap), then rmmod
  *
  * Every packet carries a distinct payload and must arrive byte-exact.
  * Exit 0 all checks passed, 1 a check failed, 2 set-up error. Every wait is
@@ -23,6 +25,7 @@
 
 #include "benc.h"
 #include "ctl.h"
+#include "msrtp.h"
 #include "rp_arena.h"
 #include "rp_buf.h"
 
@@ -372,12 +375,161 @@ static int run_rmmod(void)
 	return 0;
 }
 
+
+static const uint8_t k1[16] = "0123456789abcdef", s1[14] = "saltsaltsalt01";
+static const uint8_t k2[16] = "fedcba9876543210", s2[14] = "saltsaltsalt02";
+
+static void put_srtp(rp_buf *b, const char *field, const uint8_t *key, const uint8_t *salt)
+{
+	benc_put_kv_dict(b, field);
+	benc_put_kv_cstr(b, "suite", "AES_CM_128_HMAC_SHA1_80");
+	benc_put_kv_str(b, "key", (rp_str){ (const char *)key, 16 });
+	benc_put_kv_str(b, "salt", (rp_str){ (const char *)salt, 14 });
+	benc_put_end(b);
+}
+
+/* One SRTP packet from 'from' (protected with snd) to dport; the plain
+ * packet must arrive at 'to' byte-exact. Returns 1 if it did. */
+static int srtp_in_one(struct msrtp *snd, int from, uint16_t dport, int to, uint16_t seq,
+	int wait_ms)
+{
+	struct sockaddr_in d = lo(dport);
+	uint8_t plain[256], pkt[512], in[512];
+	size_t len = mkpkt(plain, seq, 0x44444444), n = len;
+
+	memcpy(pkt, plain, len);
+	if (msrtp_protect_rtp(snd, pkt, &n, sizeof(pkt)) != MSRTP_OK)
+		return 0;
+	sendto(from, pkt, n, 0, (struct sockaddr *)&d, sizeof(d));
+	if (wait_ms < 0)
+		return 0;
+	ssize_t r = recv_wait(to, in, sizeof(in), wait_ms);
+	return r == (ssize_t)len && memcmp(in, plain, len) == 0;
+}
+
+/* Plain packet from 'from' to dport; it must arrive at 'to' as SRTP that
+ * rcv unprotects into the same bytes. */
+static int srtp_out_one(struct msrtp *rcv, int from, uint16_t dport, int to, uint16_t seq)
+{
+	struct sockaddr_in d = lo(dport);
+	uint8_t plain[256], in[512];
+	size_t len = mkpkt(plain, seq, 0x55555555), n;
+
+	sendto(from, plain, len, 0, (struct sockaddr *)&d, sizeof(d));
+	ssize_t r = recv_wait(to, in, sizeof(in), WAIT_MS);
+	if (r <= 0)
+		return 0;
+	n = (size_t)r;
+	return msrtp_unprotect_rtp(rcv, in, &n) == MSRTP_OK && n == len &&
+	       memcmp(in, plain, len) == 0;
+}
+
+static int run_srtp(void)
+{
+	struct msrtp_params p1 = { .suite = MSRTP_AES_CM_128_HMAC_SHA1_80, .key = k1, .salt = s1 };
+	struct msrtp_params p2 = { .suite = MSRTP_AES_CM_128_HMAC_SHA1_80, .key = k2, .salt = s2 };
+	struct msrtp *snd, *rcv;
+	struct sess s;
+	rp_buf b;
+	const benc_node *r;
+	uint16_t seq = 65400, seqb = 5000;
+	int got;
+
+	if (msrtp_global_init() < 0 || msrtp_new(MSRTP_PROTECT, &p1, &snd) < 0 ||
+	    msrtp_new(MSRTP_UNPROTECT, &p2, &rcv) < 0) {
+		fprintf(stderr, "msrtp set-up failed\n");
+		exit(2);
+	}
+	create(&s);
+	/* The caller speaks SRTP: we unprotect with k1, protect toward it with k2. */
+	rp_buf_init(&b, 4096);
+	benc_put_kv_int(&b, "session", s.id);
+	benc_put_kv_cstr(&b, "leg", "a");
+	put_srtp(&b, "srtp-in", k1, s1);
+	put_srtp(&b, "srtp-out", k2, s2);
+	rp_arena_reset(&arena);
+	call("leg.update", &b);
+	rp_buf_free(&b);
+
+	got = 0;
+	for (int i = 0; i < 10; i++)
+		got += srtp_in_one(snd, s.ca, (uint16_t)s.pa, s.cb, seq++, WAIT_MS);
+	CHECK(got == 10, "SRTP->RTP: first 10 through userspace byte-exact (%d)", got);
+	CHECK(wait_offloaded(&s, "a.kernel", 1), "SRTP->RTP direction offloaded");
+	rp_arena_reset(&arena);
+	int64_t k0 = get_int(query(&s, "session.query"), "a.kernel-packets-in");
+	got = 0;
+	for (int i = 0; i < 300; i++) /* crosses seq 65535 -> 0: ROC 1 in the module */
+		got += srtp_in_one(snd, s.ca, (uint16_t)s.pa, s.cb, seq++, WAIT_MS);
+	CHECK(got == 300, "SRTP->RTP: 300 more byte-exact across the ROC wrap (%d)", got);
+	rp_arena_reset(&arena);
+	r = query(&s, "session.query");
+	CHECK(get_int(r, "a.kernel-packets-in") - k0 == 300, "the module unprotected them (%" PRId64 ")",
+		get_int(r, "a.kernel-packets-in") - k0);
+	CHECK(get_int(r, "a.stats.packets-in") == 310, "a.packets-in summed (%" PRId64 ")",
+		get_int(r, "a.stats.packets-in"));
+
+	got = 0;
+	for (int i = 0; i < 10; i++)
+		got += srtp_out_one(rcv, s.cb, (uint16_t)s.pb, s.ca, seqb++);
+	CHECK(got == 10, "RTP->SRTP: first 10 through userspace (%d)", got);
+	CHECK(wait_offloaded(&s, "b.kernel", 1), "RTP->SRTP direction offloaded");
+	got = 0;
+	for (int i = 0; i < 100; i++)
+		got += srtp_out_one(rcv, s.cb, (uint16_t)s.pb, s.ca, seqb++);
+	CHECK(got == 100, "RTP->SRTP: 100 more protected by the module, verified (%d)", got);
+	rp_arena_reset(&arena);
+	r = query(&s, "session.query");
+	CHECK(get_int(r, "b.kernel-packets-in") >= 100, "the module protected them (%" PRId64 ")",
+		get_int(r, "b.kernel-packets-in"));
+	sleep_ms(1200); /* one counter/ROC poll */
+
+	/* rmmod in the middle of an SRTP stream. */
+	const int total = 300, at = 100;
+	uint8_t in[512];
+	got = 0;
+	for (int i = 0; i < total; i++) {
+		if (i == at) {
+			int rc = system("rmmod rampart");
+			CHECK(rc == 0, "rmmod rampart mid-SRTP-stream");
+		}
+		srtp_in_one(snd, s.ca, (uint16_t)s.pa, s.cb, seq++, -1);
+		sleep_ms(2);
+		for (;;) {
+			ssize_t n = recv(s.cb, in, sizeof(in), MSG_DONTWAIT);
+			if (n < 0)
+				break;
+			got += n == 12 + PAYLOAD && in[0] == 0x80;
+		}
+	}
+	while (recv_wait(s.cb, in, sizeof(in), 500) > 0)
+		got++;
+	CHECK(got >= total - 5, "SRTP stream survived rmmod: %d of %d arrived", got, total);
+	got = 0;
+	for (int i = 0; i < 50; i++)
+		got += srtp_in_one(snd, s.ca, (uint16_t)s.pa, s.cb, seq++, WAIT_MS);
+	CHECK(got == 50, "SRTP->RTP after rmmod: userspace continues the stream (%d)", got);
+	got = 0;
+	for (int i = 0; i < 50; i++)
+		got += srtp_out_one(rcv, s.cb, (uint16_t)s.pb, s.ca, seqb++);
+	CHECK(got == 50, "RTP->SRTP after rmmod: userspace continues the index (%d)", got);
+	rp_arena_reset(&arena);
+	r = query(&s, "session.delete");
+	CHECK(get_int(r, "a.stats.auth-failures") == 0, "no auth failures (%" PRId64 ")",
+		get_int(r, "a.stats.auth-failures"));
+	msrtp_free(snd);
+	msrtp_free(rcv);
+	close(s.ca);
+	close(s.cb);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s CONTROL offload|off|rmmod\n", argv[0]);
+		fprintf(stderr, "usage: %s CONTROL offload|off|rmmod|srtp\n", argv[0]);
 		return 2;
 	}
 	rp_arena_init(&arena, NULL, 0, 0);
@@ -397,6 +549,8 @@ int main(int argc, char **argv)
 		run_offload(false);
 	else if (strcmp(argv[2], "rmmod") == 0)
 		run_rmmod();
+	else if (strcmp(argv[2], "srtp") == 0)
+		run_srtp();
 	else
 		return 2;
 	ctl_client_close(cl);

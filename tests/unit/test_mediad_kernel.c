@@ -200,22 +200,22 @@ START_TEST(flow_from_session)
 
 	set_remote(s, 1, pb);
 	ck_assert_int_eq(send_rtp(s, 0, pa, 1), MSESS_FORWARD);
-	ck_assert_int_eq(mkern_flow_from(s, 0, &la, &lb, &f), 0);
+	ck_assert_int_eq(mkern_flow_from(s, 0, 1, &la, &lb, &f), 0);
 	ck_assert(maddr_eq(&f.local, &la));
 	ck_assert(maddr_eq(&f.expect_src, &pa));
 	ck_assert(maddr_eq(&f.out_src, &lb));
 	ck_assert(maddr_eq(&f.out_dst, &pb));
 	ck_assert_int_eq(f.mismatch, RAMPART_MISMATCH_PASS);
 	set_latch(s, 0, MLEG_LATCH_STRICT);
-	ck_assert_int_eq(mkern_flow_from(s, 0, &la, &lb, &f), 0);
+	ck_assert_int_eq(mkern_flow_from(s, 0, 1, &la, &lb, &f), 0);
 	ck_assert_int_eq(f.mismatch, RAMPART_MISMATCH_DROP);
 	/* B->A: A's remote known (latched), B's too: flow keyed on B. */
-	ck_assert_int_eq(mkern_flow_from(s, 1, &lb, &la, &f), 0);
+	ck_assert_int_eq(mkern_flow_from(s, 1, 1, &lb, &la, &f), 0);
 	ck_assert(maddr_eq(&f.local, &lb));
 	ck_assert(maddr_eq(&f.out_dst, &pa));
 	/* A wildcard local address cannot key a flow. */
 	union maddr any = addr4("0.0.0.0", 20000);
-	ck_assert_int_eq(mkern_flow_from(s, 0, &any, &lb, &f), -EINVAL);
+	ck_assert_int_eq(mkern_flow_from(s, 0, 1, &any, &lb, &f), -EINVAL);
 	msess_free(s);
 }
 END_TEST
@@ -532,6 +532,123 @@ START_TEST(runtime_without_module)
 }
 END_TEST
 
+
+/* SRTP: offloaded only with the module's SRTP feature for the suite, with
+ * the keys kept, without MKI; the flow carries key, salt and the index. */
+START_TEST(srtp_offload)
+{
+	static const uint8_t key[16] = { 1, 2, 3 }, salt[14] = { 4, 5, 6 };
+	struct msrtp_params p = { .suite = MSRTP_AES_CM_128_HMAC_SHA1_80, .key = key, .salt = salt };
+	struct mkern_caps cm = { true, RAMPART_FEAT_FWD_RTP_V4 | RAMPART_FEAT_SRTP_AES_CM };
+	struct msess *s = mk();
+	union maddr pa = addr4("192.0.2.10", 4000), pb = addr4("192.0.2.20", 5000);
+	union maddr la = addr4("127.0.0.1", 20000), lb = addr4("127.0.0.1", 20002);
+	struct msrtp *snd;
+	struct mleg_update u;
+	struct mkern_flow f;
+	uint8_t b[256];
+	struct mfwd fwd;
+
+	set_remote(s, 1, pb);
+	memset(&u, 0, sizeof(u));
+	u.set = MLEG_SET_IN;
+	ck_assert_int_eq(msrtp_new(MSRTP_UNPROTECT, &p, &u.in), 0);
+	u.in_keys.set = true;
+	u.in_keys.suite = MSRTP_AES_CM_128_HMAC_SHA1_80;
+	u.in_keys.key_len = 16;
+	u.in_keys.salt_len = 14;
+	memcpy(u.in_keys.key, key, 16);
+	memcpy(u.in_keys.salt, salt, 14);
+	apply(s, 0, &u);
+	/* apply wiped the update's copy and kept the leg's. */
+	ck_assert(!u.in_keys.set);
+	ck_assert(s->leg[0].kin.set);
+	ck_assert_int_eq(s->leg[0].kin.key[2], 3);
+	ck_assert_int_eq(msrtp_new(MSRTP_PROTECT, &p, &snd), 0);
+	for (uint16_t seq = 65534; seq != 2; seq++) { /* across a wrap: ROC 1 */
+		size_t n = 12 + 20;
+		memset(b, 0, sizeof(b));
+		b[0] = 0x80;
+		b[2] = (uint8_t)(seq >> 8);
+		b[3] = (uint8_t)seq;
+		b[11] = 9; /* SSRC 9 */
+		ck_assert_int_eq(msrtp_protect_rtp(snd, b, &n, sizeof(b)), MSRTP_OK);
+		ck_assert_int_eq(msess_packet(s, &s->leg[0].rtp, &pa, b, &n, sizeof(b), 2000, &fwd),
+			MSESS_FORWARD);
+	}
+	msrtp_free(snd);
+	ck_assert_int_eq(mkern_decide(s, 0, &caps_v4), MKERN_SRTP); /* no SRTP feature */
+	ck_assert_int_eq(mkern_decide(s, 0, &cm), MKERN_YES);
+	ck_assert_int_eq(mkern_flow_from(s, 0, 7, &la, &lb, &f), -EAGAIN); /* SSRC 7 unseen */
+	ck_assert_int_eq(mkern_flow_from(s, 0, 9, &la, &lb, &f), 0);
+	ck_assert(f.in.set && !f.out.set);
+	ck_assert_int_eq(f.in.suite, RAMPART_SUITE_AES_CM_128_HMAC_SHA1_80);
+	ck_assert_int_eq(f.in.key_len, 16);
+	ck_assert_int_eq(f.in.salt_len, 14);
+	ck_assert_mem_eq(f.in.key, key, 16);
+	ck_assert_uint_eq(f.in.roc, 1);
+	ck_assert_uint_eq(f.in.seq, 1);
+	ck_assert_uint_eq(f.ssrc, 9);
+
+	/* The request carries SRTP_IN with the key in KEY_128, SALT_112, ROC, SEQ. */
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nlmsghdr *nlh = mkern_msg_flow(buf, 1, 1, RAMPART_CMD_FLOW_ADD, &f, true);
+	const struct nlattr *a, *fl = NULL, *x = NULL, *y;
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
+		fl = a;
+	ck_assert_ptr_nonnull(fl);
+	mnl_attr_for_each_nested(a, fl) {
+		ck_assert_int_ne(mnl_attr_get_type(a), RAMPART_FLOW_A_SRTP_OUT);
+		if (mnl_attr_get_type(a) == RAMPART_FLOW_A_SRTP_IN)
+			x = a;
+	}
+	ck_assert_ptr_nonnull(x);
+	ck_assert(x->nla_type & NLA_F_NESTED);
+	int seen = 0;
+	mnl_attr_for_each_nested(y, x) {
+		switch (mnl_attr_get_type(y)) {
+		case RAMPART_XF_A_SUITE:
+			ck_assert_uint_eq(mnl_attr_get_u32(y), RAMPART_SUITE_AES_CM_128_HMAC_SHA1_80);
+			seen |= 1;
+			break;
+		case RAMPART_XF_A_KEY_128:
+			ck_assert_int_eq(mnl_attr_get_payload_len(y), 16);
+			ck_assert_mem_eq(mnl_attr_get_payload(y), key, 16);
+			seen |= 2;
+			break;
+		case RAMPART_XF_A_SALT_112:
+			ck_assert_int_eq(mnl_attr_get_payload_len(y), 14);
+			seen |= 4;
+			break;
+		case RAMPART_XF_A_ROC:
+			ck_assert_uint_eq(mnl_attr_get_u32(y), 1);
+			seen |= 8;
+			break;
+		case RAMPART_XF_A_SEQ:
+			ck_assert_uint_eq(mnl_attr_get_u16(y), 1);
+			seen |= 16;
+			break;
+		default:
+			ck_abort_msg("unexpected transform attribute");
+		}
+	}
+	ck_assert_int_eq(seen, 31);
+
+	/* An MKI, or GCM without the GCM feature: userspace. */
+	s->leg[0].kin.mki = true;
+	ck_assert_int_eq(mkern_decide(s, 0, &cm), MKERN_SRTP);
+	s->leg[0].kin.mki = false;
+	s->leg[0].kin.suite = MSRTP_AEAD_AES_128_GCM;
+	ck_assert_int_eq(mkern_decide(s, 0, &cm), MKERN_SRTP);
+	cm.features |= RAMPART_FEAT_SRTP_GCM;
+	ck_assert_int_eq(mkern_decide(s, 0, &cm), MKERN_YES);
+	/* A context without its keys kept (not from the control plane): no. */
+	s->leg[0].kin.set = false;
+	ck_assert_int_eq(mkern_decide(s, 0, &cm), MKERN_SRTP);
+	msess_free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mediad_kernel");
@@ -548,6 +665,7 @@ int main(void)
 	tcase_add_test(tc, counters_map);
 	tcase_add_test(tc, modes_and_config);
 	tcase_add_test(tc, runtime_without_module);
+	tcase_add_test(tc, srtp_offload);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
