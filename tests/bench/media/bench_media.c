@@ -167,6 +167,44 @@ static double sched_seconds(int pid)
 	return n ? sum : NAN;
 }
 
+/* Packets the kernel dropped on the relay's sockets (full receive buffer):
+ * the 'drops' column of /proc/net/udp for the given local ports. Read before
+ * the calls are deleted (the sockets and their counters go with them). */
+static uint64_t relay_socket_drops(const struct mdrv_call *c, unsigned n)
+{
+	static uint8_t want[65536 / 8];
+	char line[512];
+	uint64_t sum = 0;
+	FILE *f;
+
+	memset(want, 0, sizeof(want));
+	for (unsigned i = 0; i < n; i++)
+		for (int l = 0; l < 2; l++)
+			want[c[i].relay_port[l] >> 3] |= (uint8_t)(1u << (c[i].relay_port[l] & 7));
+	if (!(f = fopen("/proc/net/udp", "re")))
+		return 0;
+	for (int ln = 0; ln < 1000000 && fgets(line, sizeof(line), f); ln++) {
+		unsigned port;
+		unsigned long long drops;
+		char *colon = strchr(line, ':'), *last;
+
+		/* "  sl: ADDR:PORT ..." ; drops is the last field */
+		if (!colon || sscanf(colon + 1, " %*x:%x", &port) != 1 || port > 65535)
+			continue;
+		if (!(want[port >> 3] & (1u << (port & 7))))
+			continue;
+		last = line + strlen(line);
+		while (last > line && (last[-1] == '\n' || last[-1] == ' '))
+			last--;
+		while (last > line && last[-1] != ' ')
+			last--;
+		if (sscanf(last, "%llu", &drops) == 1)
+			sum += drops;
+	}
+	fclose(f);
+	return sum;
+}
+
 static long rss_kib(int pid)
 {
 	char path[64], line[256];
@@ -278,6 +316,7 @@ static void trial_run(struct daemon *d, enum dir dir, unsigned n, double rate, d
 	c1 = cpu_seconds(d->pid);
 	double s1 = sched_seconds(d->pid);
 	have_k = have_k && mdrv_counters(d->drv, &k1) == 0;
+	uint64_t rdrops = relay_socket_drops(c, n);
 	calls_delete(d, c, n);
 	mload_free(g);
 
@@ -290,11 +329,11 @@ static void trial_run(struct daemon *d, enum dir dir, unsigned n, double rate, d
 	printf("media: %-9s %s %4u calls %7.0f pps: sent %" PRIu64 " fwd %" PRIu64
 	       " loss %.3f%% reord %" PRIu64 " bad %" PRIu64 " cpu %.2fs (sched %.3fs) -> %.0f pkts/cpu-s,"
 	       " latency p50 %.0f p99 %.0f us (read by us: p50 %.0f p99 %.0f max %.0f us);"
-	       " gen drops %" PRIu64 ", sent %.0f pps,"
+	       " relay socket drops %" PRIu64 ", gen drops %" PRIu64 ", sent %.0f pps,"
 	       " set-up %.2fs%s%s\n",
 	       d->name, dir_text[dir], n, rate, t->r.sent, t->r.received, 100 * loss,
 	       t->r.reordered, t->r.bad, t->cpu_s, s1 - s0, t->per_cpu, lat_p50(&t->r), lat_p99(&t->r),
-	       t->r.p50_us, t->r.p99_us, t->r.max_us, t->r.gen_drops, t->r.sent_pps,
+	       t->r.p50_us, t->r.p99_us, t->r.max_us, rdrops, t->r.gen_drops, t->r.sent_pps,
 	       (double)(ts1.tv_sec - ts0.tv_sec) + (double)(ts1.tv_nsec - ts0.tv_nsec) / 1e9,
 	       t->valid ? "" : " [generator-limited]",
 	       t->sustained ? "" : " [not sustained]");
