@@ -163,10 +163,15 @@ static int write_stream(struct sdp *s, struct sdpx_stream *st, const struct sdpx
 	size_t n;
 	int rc = 0;
 
+	if (!o->addr && !o->disable)
+		return SDPX_OK; /* untouched */
+	/* Keys and the peer's transport addresses never pass through, not
+	 * even on a refused stream. */
+	for (size_t i = 0; i < sizeof(drop_attrs) / sizeof(drop_attrs[0]); i++)
+		if (sdp_remove_attrs(s, st->m, rp_str_cstr(drop_attrs[i])) < 0)
+			return SDPX_E_EDIT;
 	if (o->disable)
 		return sdp_media_set_port(s, st->m, 0) < 0 ? SDPX_E_EDIT : SDPX_OK;
-	if (!o->addr)
-		return SDPX_OK; /* untouched */
 	if (!o->keep_conn &&
 	    sdp_set_conn(s, st->m, o->ip6 ? SDP_ADDR_IP6 : SDP_ADDR_IP4,
 		rp_str_cstr(o->addr)) < 0)
@@ -175,9 +180,6 @@ static int write_stream(struct sdp *s, struct sdpx_stream *st, const struct sdpx
 		return SDPX_E_EDIT;
 	if (o->proto && sdp_media_set_proto(s, st->m, rp_str_cstr(o->proto)) < 0)
 		return SDPX_E_EDIT;
-	for (size_t i = 0; i < sizeof(drop_attrs) / sizeof(drop_attrs[0]); i++)
-		if (sdp_remove_attrs(s, st->m, rp_str_cstr(drop_attrs[i])) < 0)
-			return SDPX_E_EDIT;
 	for (unsigned i = 0; i < o->ncrypto && rc == 0; i++) {
 		rp_str v;
 		if (sdes_format(&o->crypto[i], buf, sizeof(buf), &n) != SDES_OK) {

@@ -112,7 +112,8 @@ int sdpx_pick_crypto(const struct sdpx_stream *s, const enum sdes_suite *prefs,
 
 /* One stream's rewrite. */
 struct sdpx_out {
-	bool disable;        /* set port 0 (stream refused / not relayed) */
+	bool disable;        /* set port 0 (stream refused / not relayed); its
+			      * a=crypto, a=rtcp, ICE/DTLS lines are removed too */
 	bool keep_conn;      /* leave c= as is (hold with 0.0.0.0) */
 	bool ip6;
 	const char *addr;    /* relay address for c= */

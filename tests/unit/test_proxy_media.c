@@ -12,6 +12,7 @@
 
 #include "media.h"
 #include "rp_base64.h"
+#include "rp_log.h"
 #include "sdpx.h"
 
 /* ---- recording relay ---- */
@@ -908,6 +909,107 @@ START_TEST(audio_and_video_each_get_a_session)
 }
 END_TEST
 
+
+/* Hostile offers: every truncation and a bounded set of byte mutations of
+ * a golden SRTP offer, each in an exact-size heap copy (so ASan sees any
+ * read past the end). Every result is a defined code; an accepted offer
+ * rewrites to SDP that parses, and no key of ours goes toward UDP. */
+START_TEST(mutated_offers_never_misbehave)
+{
+	char base[1024];
+	static const char subst[] = { '\0', '\r', '\n', ' ', ':', '/', '0', '9', 'a', '|', '=', '-' };
+	unsigned runs = 0;
+
+	rp_log_set_level(RP_LOG_ERR); /* thousands of expected refusals */
+	snprintf(base, sizeof(base), "%s", peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)));
+	size_t n = strlen(base);
+	CA.policy = CFG_MEDIA_ALLOW;
+	CB.policy = CFG_MEDIA_ALLOW;
+	for (size_t pos = 0; pos <= n; pos++) {
+		for (size_t k = 0; k <= sizeof(subst); k++) {
+			/* k == sizeof(subst): truncate at pos; else substitute. */
+			size_t len = k == sizeof(subst) ? pos : n;
+			if (k < sizeof(subst) && pos == n)
+				continue;
+			char *b = malloc(len ? len : 1);
+			memcpy(b, base, len);
+			if (k < sizeof(subst))
+				b[pos] = subst[k];
+			rp_media_call *c;
+			rp_str out = RP_STR_NULL;
+			ck_assert_int_eq(rp_media_call_new(&BE, RP_STR_LIT("m"), RP_STR_LIT("f"),
+				&CA, &CB, &c), 0);
+			int rc = rp_media_offer(c, RP_MEDIA_A, rp_str_make(b, len), &ar, &out);
+			ck_assert(rc == RP_MEDIA_OK || rc == RP_MEDIA_REFUSE || rc == RP_MEDIA_BAD_SDP);
+			if (rc == RP_MEDIA_OK) {
+				struct sdpx_desc d;
+				ck_assert_int_eq(sdpx_read(out.p, out.n, &ar, &d, NULL), SDPX_OK);
+				ck_assert_ptr_null(memmem(out.p, out.n, "crypto", 6));
+			}
+			rp_media_call_free(c);
+			ck_assert_uint_eq(R.creates, R.deletes); /* nothing left in mediad */
+			memset(&R, 0, sizeof(R));
+			free(b);
+			rp_arena_reset(&ar);
+			runs++;
+		}
+	}
+	ck_assert_uint_gt(runs, 1000);
+}
+END_TEST
+
+
+/* Hostile answers likewise: the answerer's own key text never comes out
+ * toward the caller, and every end leaves nothing in mediad. */
+START_TEST(mutated_answers_never_forward_the_peer_key)
+{
+	char base[1024], good_offer[1024], bkey[64];
+	static const char subst[] = { '\0', '\n', ' ', ':', '0', 'a', '|', '=' };
+	unsigned runs = 0;
+
+	rp_log_set_level(RP_LOG_ERR);
+	CA.policy = CFG_MEDIA_REQUIRE;
+	CB.policy = CFG_MEDIA_REQUIRE;
+	CB.transport = RP_MEDIA_TP_TLS;
+	snprintf(good_offer, sizeof(good_offer), "%s", peer_sdp("192.0.2.10", 1, 4000,
+		"RTP/SAVP", crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)));
+	snprintf(bkey, sizeof(bkey), "%.20s", key64(30, 50));
+	snprintf(base, sizeof(base), "%s", peer_sdp("10.1.1.1", 1, 5000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 50)));
+	size_t n = strlen(base);
+	for (size_t pos = 0; pos <= n; pos++) {
+		for (size_t k = 0; k <= sizeof(subst); k++) {
+			size_t len = k == sizeof(subst) ? pos : n;
+			if (k < sizeof(subst) && pos == n)
+				continue;
+			char *b = malloc(len ? len : 1);
+			memcpy(b, base, len);
+			if (k < sizeof(subst))
+				b[pos] = subst[k];
+			rp_media_call *c;
+			rp_str out = RP_STR_NULL;
+			ck_assert_int_eq(rp_media_call_new(&BE, RP_STR_LIT("m"), RP_STR_LIT("f"),
+				&CA, &CB, &c), 0);
+			ck_assert_int_eq(rp_media_offer(c, RP_MEDIA_A, rp_str_cstr(good_offer), &ar,
+				&out), RP_MEDIA_OK);
+			int rc = rp_media_answer(c, RP_MEDIA_B, RP_STR_LIT("t"), rp_str_make(b, len),
+				&ar, &out);
+			ck_assert(rc == RP_MEDIA_OK || rc == RP_MEDIA_REFUSE || rc == RP_MEDIA_BAD_SDP);
+			if (rc == RP_MEDIA_OK)
+				ck_assert_ptr_null(memmem(out.p, out.n, bkey, strlen(bkey)));
+			rp_media_call_free(c);
+			ck_assert_uint_eq(R.creates, R.deletes);
+			memset(&R, 0, sizeof(R));
+			free(b);
+			rp_arena_reset(&ar);
+			runs++;
+		}
+	}
+	ck_assert_uint_gt(runs, 1000);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy_media");
@@ -941,6 +1043,8 @@ int main(void)
 	tcase_add_test(tc, callee_reinvite_with_same_key_keeps_contexts);
 	tcase_add_test(tc, call_table_find_add_remove_deletes_session);
 	tcase_add_test(tc, audio_and_video_each_get_a_session);
+	tcase_add_test(tc, mutated_offers_never_misbehave);
+	tcase_add_test(tc, mutated_answers_never_forward_the_peer_key);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
