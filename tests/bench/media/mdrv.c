@@ -106,6 +106,7 @@ void mdrv_free(struct mdrv *d)
 	if (d->ng >= 0)
 		close(d->ng);
 	rp_arena_fini(&d->arena);
+	explicit_bzero(d->rx, sizeof(d->rx)); /* the last reply may hold a key */
 	free(d);
 }
 
@@ -258,6 +259,7 @@ static int ng_call(struct mdrv *d, rp_buf *dict, const benc_node **resp, char *w
 	int rc = -ETIMEDOUT;
 
 	rp_buf_init(&msg, 65536);
+	rp_buf_set_secure(&msg, true); /* an offer carries the caller's key */
 	rp_buf_append(&msg, ck, (size_t)n);
 	rp_buf_append_str(&msg, rp_buf_str(dict));
 	if (rp_buf_error(&msg)) {
