@@ -399,13 +399,18 @@ static int make_offer_keys(rp_media_call *c, struct side_state *s,
 	return 0;
 }
 
-static int ensure_session(rp_media_call *c, struct stream_state *s, bool ip6)
+static int ensure_session(rp_media_call *c, struct stream_state *s, bool ip6,
+	enum rp_media_side from)
 {
+	enum rp_media_side to = from == RP_MEDIA_A ? RP_MEDIA_B : RP_MEDIA_A;
+	bool fam[2];
 	int rc;
 
 	if (s->relayed)
 		return 0;
-	rc = c->be.create(c->be.arg, c->label, ip6, ip6, &s->sid, &s->side[0].local,
+	fam[from] = ip6;
+	fam[to] = c->cfg[to].family == 6 ? true : c->cfg[to].family == 4 ? false : ip6;
+	rc = c->be.create(c->be.arg, c->label, fam[0], fam[1], &s->sid, &s->side[0].local,
 		&s->side[1].local);
 	if (rc < 0)
 		return fail(c, RP_MEDIA_RELAY, "mediad session.create failed (%d)", rc);
@@ -543,7 +548,7 @@ int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 			outs[i].disable = true;
 			continue;
 		}
-		if ((rc = ensure_session(c, s, ss->ip6)) < 0)
+		if ((rc = ensure_session(c, s, ss->ip6, from)) < 0)
 			goto wipe;
 		/* The offerer's key and address, pending until the answer. */
 		keep = f_srtp[i] && sf->peer_srtp && same_key(&sf->peer, &picked[i]);

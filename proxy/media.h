@@ -63,6 +63,10 @@ struct rp_media_leg_cfg {
 	bool allow_mki;                /* accept an MKI (<= 4 bytes) from this side */
 	bool require_tls;              /* secure=true / sips: TLS + SRTP or refuse */
 	char trunk[48];                /* name for log lines; "" if none */
+	/* Address family of mediad's leg toward this side when the other side
+	 * makes the first offer: 0 = the offerer's, 4 = IPv4, 6 = IPv6 (a v6
+	 * access network bridged to a v4 core). */
+	int family;
 };
 
 /* Defaults: policy ALLOW, optimistic, the given transport, default suites
