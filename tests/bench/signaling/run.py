@@ -423,6 +423,7 @@ class Run:
         self.valid = False
         self.why = ""
         self.load = ""
+        self.proxy_log = None
 
     @property
     def per_cpu(self):
@@ -445,9 +446,11 @@ def start_proxy(name, work, rundir, cert, key, udp_port, tls_port, rampart):
 
 
 # A crash in the proxy's log (Kamailio's main process logs "child process N
-# exited by a signal 11" before it stops everything).
+# exited by a signal 11" before it stops everything), or a sanitizer report
+# when the proxy under test is a sanitizer build.
 CRASH_RE = re.compile(r"SIGSEGV|SIGABRT|exited by a signal|double free|"
-                      r"core dumped|Segmentation fault|AddressSanitizer")
+                      r"core dumped|Segmentation fault|AddressSanitizer|"
+                      r"LeakSanitizer|runtime error:")
 
 
 def session(name, transport, idx, *args):
@@ -459,6 +462,13 @@ def session(name, transport, idx, *args):
         except (OSError, RuntimeError, subprocess.SubprocessError) as e:
             r = Run(name, transport, idx)
             r.why = f"harness error: {e}"
+        if r.valid and r.proxy_log:
+            # Sanitizer builds report leaks when the proxy exits.
+            with open(r.proxy_log, errors="replace") as f:
+                m = CRASH_RE.search(f.read())
+            if m:
+                r.valid = False
+                r.why = f"'{m.group(0)}' in {name}'s log after it stopped"
         if r.valid or "Address already in use" not in r.why or attempt == 2:
             return r
         log(f"{transport} {name} run {idx}: port taken by another program, "
@@ -481,6 +491,7 @@ def session1(name, transport, idx, calls, rate, settle, work, cert, key,
         proxy = start_proxy(name, work, rundir, cert, key, udp_port, tls_port,
                             rampart)
         daemons.append(proxy)
+        r.proxy_log = proxy.logpath
         if not proxy.wait_ports([(udp_port, "udp"), (tls_port, "tcp")]):
             r.why = f"{name} did not start: " + " | ".join(proxy.log_tail())
             return r
