@@ -824,20 +824,25 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 		outs[i].ncrypto = so->srtp ? 1 : 0;
 		outs[i].crypto = so->srtp ? &so->ours[so->chosen] : NULL;
 	}
+	/* Rewrite first: if that fails, mediad has not been changed. */
+	rc = sdpx_write(&d, outs, a, out);
+	if (rc < 0) {
+		rc = fail(c, rc == SDPX_E_NOMEM ? RP_MEDIA_NOMEM : RP_MEDIA_BAD_SDP,
+			"cannot rewrite the answer (%d)", rc);
+		goto wipe_sdp;
+	}
 	for (unsigned i = 0; i < d.nstreams; i++) {
 		struct stream_state *s = &c->st[i];
 		if (!s->offer_active || !s->relayed || d.s[i].port == 0)
 			continue;
 		if ((rc = program_side(c, s, RP_MEDIA_A)) < 0 ||
-		    (rc = program_side(c, s, RP_MEDIA_B)) < 0)
+		    (rc = program_side(c, s, RP_MEDIA_B)) < 0) {
+			explicit_bzero((char *)out->p, out->n);
+			*out = RP_STR_NULL;
 			goto wipe_sdp;
+		}
 	}
-	rc = sdpx_write(&d, outs, a, out);
 	sdp_wipe(d.sdp);
-	if (rc < 0) {
-		rc = fail(c, RP_MEDIA_BAD_SDP, "cannot rewrite the answer (%d)", rc);
-		goto out;
-	}
 	c->answered = true;
 	c->offer_pending = false;
 	if (cache_set(&c->last_answer, from, to_tag, body, *out) < 0) {

@@ -157,6 +157,12 @@ static const char *const drop_attrs[] = {
 	"fingerprint", "setup",
 };
 
+/* An sdp edit's failure as ours: out of arena memory stays that. */
+static int edit_err(int rc)
+{
+	return rc == SDP_E_NOMEM ? SDPX_E_NOMEM : SDPX_E_EDIT;
+}
+
 static int write_stream(struct sdp *s, struct sdpx_stream *st, const struct sdpx_out *o)
 {
 	char buf[SDES_FORMAT_MAX];
@@ -168,18 +174,19 @@ static int write_stream(struct sdp *s, struct sdpx_stream *st, const struct sdpx
 	/* Keys and the peer's transport addresses never pass through, not
 	 * even on a refused stream. */
 	for (size_t i = 0; i < sizeof(drop_attrs) / sizeof(drop_attrs[0]); i++)
-		if (sdp_remove_attrs(s, st->m, rp_str_cstr(drop_attrs[i])) < 0)
-			return SDPX_E_EDIT;
+		if ((rc = sdp_remove_attrs(s, st->m, rp_str_cstr(drop_attrs[i]))) < 0)
+			return edit_err(rc);
 	if (o->disable)
-		return sdp_media_set_port(s, st->m, 0) < 0 ? SDPX_E_EDIT : SDPX_OK;
+		return (rc = sdp_media_set_port(s, st->m, 0)) < 0 ? edit_err(rc) : SDPX_OK;
 	if (!o->keep_conn &&
-	    sdp_set_conn(s, st->m, o->ip6 ? SDP_ADDR_IP6 : SDP_ADDR_IP4,
-		rp_str_cstr(o->addr)) < 0)
-		return SDPX_E_EDIT;
-	if (sdp_media_set_port(s, st->m, o->port) < 0)
-		return SDPX_E_EDIT;
-	if (o->proto && sdp_media_set_proto(s, st->m, rp_str_cstr(o->proto)) < 0)
-		return SDPX_E_EDIT;
+	    (rc = sdp_set_conn(s, st->m, o->ip6 ? SDP_ADDR_IP6 : SDP_ADDR_IP4,
+		rp_str_cstr(o->addr))) < 0)
+		return edit_err(rc);
+	if ((rc = sdp_media_set_port(s, st->m, o->port)) < 0)
+		return edit_err(rc);
+	if (o->proto && (rc = sdp_media_set_proto(s, st->m, rp_str_cstr(o->proto))) < 0)
+		return edit_err(rc);
+	rc = 0;
 	for (unsigned i = 0; i < o->ncrypto && rc == 0; i++) {
 		rp_str v;
 		if (sdes_format(&o->crypto[i], buf, sizeof(buf), &n) != SDES_OK) {
@@ -187,11 +194,11 @@ static int write_stream(struct sdp *s, struct sdpx_stream *st, const struct sdpx
 			break;
 		}
 		v = rp_str_make(buf, n);
-		if (sdp_insert_attr(s, st->m, NULL, RP_STR_LIT("crypto"), &v, NULL) < 0)
-			rc = SDPX_E_EDIT;
+		if ((rc = sdp_insert_attr(s, st->m, NULL, RP_STR_LIT("crypto"), &v, NULL)) < 0)
+			rc = edit_err(rc);
 	}
 	explicit_bzero(buf, sizeof(buf));
-	return rc;
+	return rc < 0 ? rc : SDPX_OK;
 }
 
 int sdpx_write(struct sdpx_desc *d, const struct sdpx_out *outs, rp_arena *a,
@@ -210,16 +217,16 @@ int sdpx_write(struct sdpx_desc *d, const struct sdpx_out *outs, rp_arena *a,
 		 * (the first relayed stream's family and address). */
 		if (!session_conn_set && outs[i].addr && !outs[i].disable &&
 		    !outs[i].keep_conn && sdp_session_conn(s)->line) {
-			if (sdp_set_conn(s, NULL, outs[i].ip6 ? SDP_ADDR_IP6 : SDP_ADDR_IP4,
-				rp_str_cstr(outs[i].addr)) < 0)
-				return SDPX_E_EDIT;
+			if ((rc = sdp_set_conn(s, NULL, outs[i].ip6 ? SDP_ADDR_IP6 : SDP_ADDR_IP4,
+				rp_str_cstr(outs[i].addr))) < 0)
+				return edit_err(rc);
 			session_conn_set = true;
 		}
 	}
 	/* Session-level ICE/DTLS attributes describe the peer, not us. */
 	for (size_t i = 0; i < sizeof(drop_attrs) / sizeof(drop_attrs[0]); i++)
-		if (sdp_remove_attrs(s, NULL, rp_str_cstr(drop_attrs[i])) < 0)
-			return SDPX_E_EDIT;
+		if ((rc = sdp_remove_attrs(s, NULL, rp_str_cstr(drop_attrs[i]))) < 0)
+			return edit_err(rc);
 	len = sdp_serialized_len(s);
 	p = rp_arena_alloc(a, len ? len : 1);
 	if (!p)

@@ -26,6 +26,7 @@ struct relay_leg {
 };
 struct relay {
 	unsigned creates, updates, deletes;
+	int fail_create, fail_update;   /* errno to return once, 0 = none */
 	uint64_t next_id;
 	bool live[16];
 	bool ip6, ip6_b;
@@ -39,6 +40,12 @@ static int r_create(void *arg, const char *label, bool ip6_a, bool ip6_b, uint64
 	uint64_t n = ++r->next_id;
 	(void)label;
 	ck_assert_uint_lt(n, 16);
+	if (r->fail_create) {
+		int rc = -r->fail_create;
+		r->fail_create = 0;
+		r->next_id--;
+		return rc;
+	}
 	r->creates++;
 	r->live[n] = true;
 	r->ip6 = ip6_a;
@@ -60,6 +67,11 @@ static int r_update(void *arg, uint64_t id, const struct rp_mediactl_leg *l)
 	struct relay *r = arg;
 	ck_assert(id < 16 && r->live[id]);
 	struct relay_leg *g = &r->leg[id][l->leg == 'a' ? 0 : 1];
+	if (r->fail_update) {
+		int rc = -r->fail_update;
+		r->fail_update = 0;
+		return rc;
+	}
 	r->updates++;
 	if (l->address) {
 		snprintf(g->addr, sizeof(g->addr), "%s", l->address);
@@ -1030,6 +1042,73 @@ START_TEST(ipv6_caller_bridged_to_ipv4_core)
 }
 END_TEST
 
+
+/* Every arena size from tiny up: an offer + answer either works or says
+ * RP_MEDIA_NOMEM, never anything else, and nothing leaks or stays in
+ * mediad. */
+START_TEST(arena_exhaustion_is_nomem_only)
+{
+	char offer_sdp[1024], ans_sdp[1024];
+	unsigned ok = 0, nomem = 0;
+
+	rp_log_set_level(RP_LOG_ERR);
+	CA.policy = CFG_MEDIA_REQUIRE;
+	snprintf(offer_sdp, sizeof(offer_sdp), "%s", peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)));
+	snprintf(ans_sdp, sizeof(ans_sdp), "%s", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""));
+	for (size_t limit = 16; limit <= 16384; limit += 48) {
+		rp_arena small;
+		rp_media_call *c;
+		rp_str out;
+		rp_arena_init(&small, NULL, 0, limit);
+		ck_assert_int_eq(rp_media_call_new(&BE, RP_STR_LIT("m"), RP_STR_LIT("f"), &CA, &CB,
+			&c), 0);
+		int rc = rp_media_offer(c, RP_MEDIA_A, rp_str_cstr(offer_sdp), &small, &out);
+		ck_assert(rc == RP_MEDIA_OK || rc == RP_MEDIA_NOMEM);
+		if (rc == RP_MEDIA_OK) {
+			rc = rp_media_answer(c, RP_MEDIA_B, RP_STR_LIT("t"), rp_str_cstr(ans_sdp),
+				&small, &out);
+			ck_assert(rc == RP_MEDIA_OK || rc == RP_MEDIA_NOMEM);
+		}
+		rc == RP_MEDIA_OK ? ok++ : nomem++;
+		rp_media_call_free(c);
+		rp_arena_fini(&small);
+		ck_assert_uint_eq(R.creates, R.deletes);
+		memset(&R, 0, sizeof(R));
+	}
+	ck_assert_uint_gt(ok, 0);
+	ck_assert_uint_gt(nomem, 0);
+}
+END_TEST
+
+/* mediad refusing: session.create -> RP_MEDIA_RELAY with nothing created;
+ * a failed leg.update -> RP_MEDIA_RELAY, and the same answer again programs
+ * everything (our state did not pretend mediad had the keys). */
+START_TEST(mediad_failures_reported_and_recoverable)
+{
+	char *o, *a;
+	CA.policy = CFG_MEDIA_REQUIRE;
+	new_call();
+	R.fail_create = ECONNREFUSED;
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o), RP_MEDIA_RELAY);
+	ck_assert_ptr_nonnull(strstr(rp_media_last_error(C), "session.create"));
+	ck_assert_uint_eq(R.creates, 0);
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o), RP_MEDIA_OK);
+	R.fail_update = EIO;
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&a), RP_MEDIA_RELAY);
+	ck_assert(!R.leg[1][0].in);
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&a), RP_MEDIA_OK);
+	ck_assert(R.leg[1][0].in && R.leg[1][0].out);
+	ck_assert_str_eq(R.leg[1][0].addr, "192.0.2.10");
+	ck_assert_str_eq(R.leg[1][1].addr, "10.1.1.1");
+	FREE(o); FREE(a);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("proxy_media");
@@ -1065,6 +1144,8 @@ int main(void)
 	tcase_add_test(tc, call_table_find_add_remove_deletes_session);
 	tcase_add_test(tc, audio_and_video_each_get_a_session);
 	tcase_add_test(tc, mutated_offers_never_misbehave);
+	tcase_add_test(tc, arena_exhaustion_is_nomem_only);
+	tcase_add_test(tc, mediad_failures_reported_and_recoverable);
 	tcase_add_test(tc, mutated_answers_never_forward_the_peer_key);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
