@@ -703,6 +703,18 @@ static void kf_add(struct mkern *k, struct kflow *f)
 		(unsigned long long)f->id, 'a' + f->from, strerror(-rc));
 }
 
+/* A programmed flow is no longer in the module: keep its last counters and
+ * let the SRTP stream go on in userspace from where the module had it. */
+static void lost(struct mkern *k, struct kflow *f)
+{
+	counters_add(&f->base, &f->cur);
+	memset(&f->cur, 0, sizeof(f->cur));
+	f->state = KF_WANTED;
+	if ((f->f.in.set || f->f.out.set) && k->takeback)
+		k->takeback(k->takeback_ctx, f->id, f->from, f->f.ssrc,
+			f->f.in.set ? &f->roc_in : NULL, f->f.out.set ? &f->roc_out : NULL);
+}
+
 /* The module is gone: its flows went with it; packets reach our sockets
  * again. Keep the last counters, want the flows back when it returns. */
 static void module_gone(struct mkern *k, int why)
@@ -715,16 +727,8 @@ static void module_gone(struct mkern *k, int why)
 	for (unsigned b = 0; b < NBUCKETS; b++)
 		for (struct kflow *f = k->tab[b]; f; f = f->next)
 			if (f->state == KF_ACTIVE) {
-				counters_add(&f->base, &f->cur);
-				memset(&f->cur, 0, sizeof(f->cur));
-				f->state = KF_WANTED;
+				lost(k, f);
 				n++;
-				/* The SRTP stream goes on in userspace from where
-				 * the module had it. */
-				if ((f->f.in.set || f->f.out.set) && k->takeback)
-					k->takeback(k->takeback_ctx, f->id, f->from, f->f.ssrc,
-						f->f.in.set ? &f->roc_in : NULL,
-						f->f.out.set ? &f->roc_out : NULL);
 			}
 	__atomic_store_n(&k->nflows, 0, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&k->takebacks, n, __ATOMIC_RELAXED);
@@ -757,22 +761,22 @@ static void kf_read(struct mkern *k, struct kflow *f, bool del)
 	if (f->state != KF_ACTIVE)
 		return;
 	rc = kf_cmd(k, f, RAMPART_CMD_FLOW_GET, false, &rep);
-	if (rc == 0 && rep.has_stats)
-		f->cur = rep.c;
 	if (rc == 0) {
+		if (rep.has_stats)
+			f->cur = rep.c;
 		if (rep.in.present)
 			f->roc_in = rep.in.roc;
 		if (rep.out.present)
 			f->roc_out = rep.out.roc;
-	}
-	else if (rc < 0 && !still_there(k, rc))
-		return; /* module_gone() moved it to WANTED */
-	else if (rc == -ENOENT) {
-		/* Someone flushed it: the packets are ours again. */
-		counters_add(&f->base, &f->cur);
-		memset(&f->cur, 0, sizeof(f->cur));
-		f->state = KF_WANTED;
+	} else if (!still_there(k, rc)) {
+		return; /* module_gone() took it back */
+	} else if (rc == -ENOENT) {
+		/* Flushed, or the module was reloaded since the last look:
+		 * the packets are ours again. */
+		lost(k, f);
+		f->state = KF_FAILED; /* the module lives: leave it in userspace */
 		__atomic_sub_fetch(&k->nflows, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&k->takebacks, 1, __ATOMIC_RELAXED);
 		return;
 	}
 	if (!del)

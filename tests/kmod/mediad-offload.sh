@@ -52,6 +52,11 @@ start off
 "$drv" "$sock" off || bad "kernel=off"
 stop off
 
+step "media timeouts count the module's packets"
+start auto
+"$drv" "$sock" timeout || bad "timeout"
+stop auto
+
 step "rmmod mid-stream: mediad carries on in userspace"
 start auto
 "$drv" "$sock" rmmod || bad "rmmod"

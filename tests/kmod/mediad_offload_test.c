@@ -7,6 +7,7 @@
  *   mediad_offload_test CONTROL rmmod    rmmod rampart mid-stream
  *   mediad_offload_test CONTROL srtp     SRTP->RTP and RTP->SRTP in the kernel
  *                                        (across a ROC wrap), then rmmod
+ *   mediad_offload_test CONTROL timeout  media timeouts see kernel traffic
  *
  * Every packet carries a distinct payload and must arrive byte-exact.
  * Exit 0 all checks passed, 1 a check failed, 2 set-up error. Every wait is
@@ -524,12 +525,73 @@ static int run_srtp(void)
 	return 0;
 }
 
+
+/* Media timeouts see the module's traffic: an offloaded call that carries
+ * media outlives its media timeout; once media stops it is deleted by the
+ * timeout and its flow goes too. */
+static int run_timeout(void)
+{
+	struct sess s;
+	uint16_t seq = 1;
+	const benc_node *r = NULL;
+	rp_buf b;
+	int got = 0, rc;
+
+	rp_buf_init(&b, 256);
+	benc_put_kv_int(&b, "media-timeout", 2);
+	benc_put_kv_int(&b, "delete-timeout", 3);
+	r = call("session.create", &b);
+	rp_buf_free(&b);
+	s.id = get_int(r, "session");
+	s.pa = get_int(r, "a.port");
+	s.pb = get_int(r, "b.port");
+	s.ca = udp_sock(&s.ca_port);
+	s.cb = udp_sock(&s.cb_port);
+	rp_buf_init(&b, 4096);
+	benc_put_kv_int(&b, "session", s.id);
+	benc_put_kv_cstr(&b, "leg", "b");
+	benc_put_kv_cstr(&b, "address", "127.0.0.1");
+	benc_put_kv_int(&b, "port", s.cb_port);
+	rp_arena_reset(&arena);
+	call("leg.update", &b);
+	rp_buf_free(&b);
+	lockstep(s.ca, (uint16_t)s.pa, s.cb, &seq, 0x66666666, 10);
+	CHECK(wait_offloaded(&s, "a.kernel", 1), "offloaded");
+	for (int i = 0; i < 250; i++) { /* 5 s of media, all in the kernel */
+		got += lockstep(s.ca, (uint16_t)s.pa, s.cb, &seq, 0x66666666, 1);
+		sleep_ms(20);
+	}
+	CHECK(got == 250, "250 packets over 5 s (%d)", got);
+	rp_buf_init(&b, 256);
+	benc_put_kv_int(&b, "session", s.id);
+	rp_arena_reset(&arena);
+	rc = ctl_call(cl, "session.query", &b, &arena, &r, 5000);
+	CHECK(rc == 0, "session alive after 5 s of kernel-only media with media-timeout 2 s");
+	for (int i = 0; i < 100; i++) { /* then silence: deleted within ~4 s */
+		rp_arena_reset(&arena);
+		rc = ctl_call(cl, "session.query", &b, &arena, &r, 5000);
+		if (rc != 0)
+			break;
+		sleep_ms(100);
+	}
+	rp_buf_free(&b);
+	CHECK(rc == -EREMOTEIO, "session deleted by its timeout once media stopped");
+	sleep_ms(300);
+	rp_arena_reset(&arena);
+	r = call("stats", NULL);
+	CHECK(get_int(r, "kernel.flows") == 0, "its flow is gone (%" PRId64 ")",
+		get_int(r, "kernel.flows"));
+	close(s.ca);
+	close(s.cb);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int rc;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s CONTROL offload|off|rmmod|srtp\n", argv[0]);
+		fprintf(stderr, "usage: %s CONTROL offload|off|rmmod|srtp|timeout\n", argv[0]);
 		return 2;
 	}
 	rp_arena_init(&arena, NULL, 0, 0);
@@ -551,6 +613,8 @@ int main(int argc, char **argv)
 		run_rmmod();
 	else if (strcmp(argv[2], "srtp") == 0)
 		run_srtp();
+	else if (strcmp(argv[2], "timeout") == 0)
+		run_timeout();
 	else
 		return 2;
 	ctl_client_close(cl);
