@@ -1082,3 +1082,22 @@ size_t rp_media_calls_count(rp_media_calls *t)
 	pthread_mutex_unlock(&t->mu);
 	return n;
 }
+
+int rp_media_info_format(const struct rp_media_info *in, rp_buf *b)
+{
+	rp_buf_printf(b, "state=%s", rp_media_state_name(in->state));
+	for (int side = 0; side < 2; side++) {
+		const struct rp_media_leg_info *l = &in->leg[side];
+		rp_buf_printf(b, " %c=%s", side == 0 ? 'a' : 'b',
+			rp_media_transport_name(l->transport));
+		if (l->tls_version[0] || l->tls_cipher[0])
+			rp_buf_printf(b, "(%.16s,%.64s)", l->tls_version, l->tls_cipher);
+		if (l->srtp)
+			rp_buf_printf(b, " srtp=%s", sdes_suite_name(l->suite));
+		else
+			rp_buf_append_cstr(b, " rtp");
+	}
+	if (in->session)
+		rp_buf_printf(b, " session=%llu", (unsigned long long)in->session);
+	return rp_buf_error(b);
+}

@@ -27,6 +27,7 @@
 #include "cfg_prog.h"
 #include "mediactl.h"
 #include "rp_arena.h"
+#include "rp_buf.h"
 #include "rp_str.h"
 #include "sdes.h"
 
@@ -170,6 +171,10 @@ struct rp_media_info {
 	bool answered;
 };
 void rp_media_call_info(rp_media_call *c, struct rp_media_info *out);
+/* One line for a CDR or the CLI, appended to b:
+ * "state=answered a=TLS(TLSv1.3,TLS_AES_128_GCM_SHA256) srtp=AES_CM_128_HMAC_SHA1_80
+ *  b=UDP rtp session=4". Returns rp_buf's error (0 or negative errno). */
+int rp_media_info_format(const struct rp_media_info *in, rp_buf *b);
 
 /* A table of calls by Call-ID + from-tag, for a core that keeps no media
  * pointer in its own dialog state. Thread-safe. The table holds one

@@ -225,6 +225,8 @@ START_TEST(srtp_offer_to_require_trunk_bridged_to_plain_core)
 
 	CA.policy = CFG_MEDIA_REQUIRE;
 	CB.policy = CFG_MEDIA_DISABLE;
+	snprintf(CA.tls_version, sizeof(CA.tls_version), "TLSv1.3");
+	snprintf(CA.tls_cipher, sizeof(CA.tls_cipher), "TLS_AES_256_GCM_SHA384");
 	new_call();
 	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
 		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o), RP_MEDIA_OK);
@@ -267,6 +269,13 @@ START_TEST(srtp_offer_to_require_trunk_bridged_to_plain_core)
 	ck_assert_uint_eq(info.session, 1);
 	ck_assert_int_eq(info.state, RP_MEDIA_ST_ANSWERED);
 	ck_assert_str_eq(rp_media_state_name(info.state), "answered");
+	{
+		rp_buf b = RP_BUF_INIT;
+		ck_assert_int_eq(rp_media_info_format(&info, &b), 0);
+		ck_assert_str_eq(rp_buf_cstr(&b), "state=answered a=TLS(TLSv1.3,TLS_AES_256_GCM_SHA384) "
+			"srtp=AES_CM_128_HMAC_SHA1_80 b=UDP rtp session=1");
+		rp_buf_free(&b);
+	}
 	/* Ending the call deletes the session once. */
 	ck_assert_int_eq(rp_media_end(C), 0);
 	ck_assert_int_eq(rp_media_end(C), 0);
