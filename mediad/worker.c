@@ -194,14 +194,23 @@ static void maybe_offload(struct mworker *w, struct msock *s, uint32_t ssrc)
 	struct mkern_caps caps;
 	struct mkern_flow f;
 	union maddr lf, lt;
+	int rc;
 
 	if (s->rtcp || ss->leg[s->leg].koff || !mkern_usable(w->cfg.kern, &caps) ||
 	    mkern_decide(ss, s->leg, &caps) != MKERN_YES)
 		return;
-	if (local_addr(ss->leg[s->leg].rtp.fd, &lf) < 0 ||
-	    local_addr(ss->leg[!s->leg].rtp.fd, &lt) < 0 ||
-	    mkern_flow_from(ss, s->leg, ssrc, &lf, &lt, &f) < 0)
+	rc = local_addr(ss->leg[s->leg].rtp.fd, &lf);
+	if (rc == 0)
+		rc = local_addr(ss->leg[!s->leg].rtp.fd, &lt);
+	if (rc == 0)
+		rc = mkern_flow_from(ss, s->leg, ssrc, &lf, &lt, &f);
+	if (rc < 0) {
+		/* -EAGAIN: try with a later packet. Otherwise (a wildcard
+		 * listen address) never: no syscalls per packet for it. */
+		if (rc != -EAGAIN)
+			ss->leg[s->leg].koff = true;
 		return;
+	}
 	ss->leg[s->leg].koff = true;
 	mkern_post_offload(w->cfg.kern, ss->id, s->leg, &f);
 	explicit_bzero(&f, sizeof(f));
