@@ -162,6 +162,10 @@ static int parse_xf(const struct nlattr *nla, struct rampart_xf *xf,
 	xf->salt_len = nla_len(salt);
 	nla_memcpy(xf->key, key, sizeof(xf->key));
 	nla_memcpy(xf->salt, salt, sizeof(xf->salt));
+	/* The request is ours to read and then freed without wiping (and may
+	 * be echoed in an error ack): take the key material out of it. */
+	memzero_explicit(nla_data(key), nla_len(key));
+	memzero_explicit(nla_data(salt), nla_len(salt));
 	xf->roc = tb[RAMPART_XF_A_ROC] ? nla_get_u32(tb[RAMPART_XF_A_ROC]) : 0;
 	xf->seq = tb[RAMPART_XF_A_SEQ] ? nla_get_u16(tb[RAMPART_XF_A_SEQ]) : 0;
 	xf->has_seq = !!tb[RAMPART_XF_A_SEQ];
