@@ -16,7 +16,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: rampart-mediad [--config FILE] [--engine auto|io_uring|mmsg]\n"
 		"                      [--kernel off|auto|required]\n"
-		"                      [--control PATH] [--foreground-log LEVEL]\n"
+		"                      [--control PATH] [--log-level LEVEL]\n"
 		"       rampart-mediad --version | --help\n"
 		"\n"
 		"With no options: listen on 127.0.0.1, RTP ports 10000-20000, control\n"
@@ -121,6 +121,10 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
+	/* Nothing reloads on SIGHUP yet (sessions come from the control
+	 * socket); a stray HUP from a terminal or a logrotate script must not
+	 * kill the media of every call. */
+	sigaction(SIGHUP, &sa, NULL);
 
 	rc = mcontrol_new(&cfg, &ctl);
 	if (rc < 0) {
