@@ -11,6 +11,7 @@
 
 #include "auth.h"
 #include "cfg_eval.h"
+#include "media.h"
 #include "registrar.h"
 #include "rp_buf.h"
 #include "rp_hash.h"
@@ -41,8 +42,7 @@ struct rp_core {
 	_Atomic(rp_workers *) ws;
 	int (*send)(void *arg, const struct rp_txn_dest *d, const char *buf, size_t len);
 	void *send_arg;
-	rp_core_body_hook body_hook;
-	void *body_hook_arg;
+	rp_media_calls *media;          /* NULL: no media layer */
 	rp_registrar *reg;
 	rp_auth *auth;
 	pthread_rwlock_t dns_mu;
@@ -90,6 +90,13 @@ struct pctx {
 	enum rp_tp in_tp;               /* how the request came in */
 	rp_addr local;                  /* the address it arrived on */
 	unsigned failure_runs;          /* 'route failure' runs so far */
+	/* Media (a reference on the call while the transaction lives). */
+	rp_media_call *mc;
+	enum rp_media_side mside;       /* the side this request came from */
+	bool m_initial;                 /* the dialog-creating INVITE */
+	bool m_req_sdp;                 /* the request carried an offer/answer */
+	char *m_key;                    /* Call-ID NUL caller's tag (malloc) */
+	size_t m_cid_len, m_tag_len;
 };
 
 /* The message info of the response being handled on this thread, for the
@@ -125,6 +132,8 @@ struct req {
 	/* The account that authenticated this request (authenticate), so
 	 * that save() lets it register only its own AOR. */
 	const struct cfg_user *auth_user;
+	rp_str new_body;                /* media: the rewritten SDP to forward */
+	bool set_body;
 };
 
 static rp_str server_name(const struct cfg *c)
@@ -188,6 +197,8 @@ static void reply_stateless(rp_core *c, const struct rp_msg_info *mi,
 	atomic_fetch_add(&c->st.local_replies, 1);
 }
 
+static void media_end(rp_core *c, struct pctx *pc);
+
 /* A response made by us to 'm', the request of server transaction 's'. */
 static int reply_msg(rp_core *c, rp_txn_srv *s, const struct sip_msg *m, unsigned code,
 	rp_str reason, const rp_str *extra, unsigned nextra, uint64_t now)
@@ -204,6 +215,8 @@ static int reply_msg(rp_core *c, rp_txn_srv *s, const struct sip_msg *m, unsigne
 		rc = rp_txn_srv_respond(c->txl, s, code, b.p, b.len, now);
 	rp_buf_free(&b);
 	atomic_fetch_add(&c->st.local_replies, 1);
+	if (code >= 300)
+		media_end(c, pc);
 	return rc;
 }
 
@@ -945,6 +958,273 @@ static enum rp_tp tp_of_cfg(enum cfg_transport t)
 	}
 }
 
+/* ---- media (docs/media-policy.md "How the core calls it") ---- */
+
+static enum rp_media_transport media_tp(enum rp_tp tp)
+{
+	switch (tp) {
+	case RP_TP_TCP: return RP_MEDIA_TP_TCP;
+	case RP_TP_TLS: return RP_MEDIA_TP_TLS;
+	default: return RP_MEDIA_TP_UDP;
+	}
+}
+
+static enum rp_media_side other_side(enum rp_media_side s)
+{
+	return s == RP_MEDIA_A ? RP_MEDIA_B : RP_MEDIA_A;
+}
+
+/* A body the media layer must see: SDP, or a body without Content-Type
+ * (never forwarded unread: it could carry a peer's key). Multipart and
+ * other types pass as they are. */
+static bool has_sdp(const struct sip_msg *m)
+{
+	rp_str ct;
+
+	if (!m->body.n)
+		return false;
+	if (!m->h_content_type)
+		return true;
+	ct = rp_str_trim(m->h_content_type->value);
+	return rp_str_has_prefix_case(ct, "application/sdp");
+}
+
+/* Side A: the hop the INVITE came in on. Its trunk (by source address),
+ * else the listener's default policy; TLS version/cipher of the flow. */
+static void media_leg_in(struct req *r, struct rp_media_leg_cfg *l)
+{
+	const struct rp_msg_info *mi = r->mi;
+	const struct cfg_trunk *t = cfg_trunk_by_source(r->cfg, &mi->peer.u.sa);
+	rp_tls_sess *ts;
+
+	rp_media_leg_cfg_init(l, media_tp(mi->tp));
+	if (t) {
+		rp_media_leg_cfg_trunk(l, t);
+	} else {
+		char lh[64];
+
+		rp_addr_host(&mi->local, lh, sizeof(lh));
+		for (size_t i = 0; i < cfg_listen_count(r->cfg); i++) {
+			const struct cfg_listen *cl = cfg_listen_at(r->cfg, i);
+
+			if (tp_of_cfg(cl->transport) == mi->tp &&
+			    cl->port == rp_addr_port(&mi->local) &&
+			    (!strcmp(cl->addr, lh) || !strcmp(cl->addr, "0.0.0.0") ||
+			     !strcmp(cl->addr, "::")))
+				rp_media_leg_cfg_override(l, cl->media);
+		}
+	}
+	if (mi->tp == RP_TP_TLS && mi->conn && (ts = rp_conn_tls(mi->conn)) != NULL) {
+		const char *v = rp_tls_sess_version(ts), *ci = rp_tls_sess_cipher(ts);
+
+		snprintf(l->tls_version, sizeof(l->tls_version), "%s", v ? v : "");
+		snprintf(l->tls_cipher, sizeof(l->tls_cipher), "%s", ci ? ci : "");
+	}
+}
+
+/* Side B: the trunk relayed to (its policy, suites, insecure flag), the
+ * transport really chosen, the script's set_media and sips:/secure=true. */
+static void media_leg_out(struct req *r, enum rp_tp out_tp, struct rp_media_leg_cfg *l)
+{
+	rp_media_leg_cfg_init(l, media_tp(out_tp));
+	if (r->trunk)
+		rp_media_leg_cfg_trunk(l, r->trunk);
+	rp_media_leg_cfg_override(l, r->media);
+	rp_media_leg_cfg_uri(l, r->ruri);
+}
+
+/* The call of an in-dialog message and the side its sender is on: the
+ * caller's tag is the From tag of A's requests and the To tag of B's. */
+static rp_media_call *media_find(rp_core *c, const struct sip_msg *m,
+	enum rp_media_side *side)
+{
+	rp_media_call *mc = rp_media_calls_find(c->media, m->call_id, m->from.tag);
+
+	*side = RP_MEDIA_A;
+	if (!mc && m->to.tag.n) {
+		mc = rp_media_calls_find(c->media, m->call_id, m->to.tag);
+		*side = RP_MEDIA_B;
+	}
+	return mc;
+}
+
+/* Remembers the call's key in pc so any end path can remove it. */
+static int media_keep_key(struct pctx *pc, rp_str cid, rp_str tag)
+{
+	pc->m_key = malloc(cid.n + tag.n + 2);
+	if (!pc->m_key)
+		return -ENOMEM;
+	memcpy(pc->m_key, cid.p, cid.n);
+	pc->m_key[cid.n] = 0;
+	if (tag.n)
+		memcpy(pc->m_key + cid.n + 1, tag.p, tag.n);
+	pc->m_key[cid.n + 1 + tag.n] = 0;
+	pc->m_cid_len = cid.n;
+	pc->m_tag_len = tag.n;
+	return 0;
+}
+
+/* rp_media_end through the table (mediad's sessions go now, the memory
+ * with the last reference): the dialog-creating INVITE failed or was
+ * cancelled. */
+static void media_end(rp_core *c, struct pctx *pc)
+{
+	if (!c->media || !pc->mc || !pc->m_initial || !pc->m_key)
+		return;
+	rp_media_calls_remove(c->media, rp_str_make(pc->m_key, pc->m_cid_len),
+		rp_str_make(pc->m_key + pc->m_cid_len + 1, pc->m_tag_len));
+	rp_media_end(pc->mc);
+}
+
+/* An offer (answer=false) or answer from 'from'; logs why it failed. */
+static int media_sdp(rp_media_call *mc, enum rp_media_side from, bool answer,
+	rp_str to_tag, rp_str body, rp_arena *a, rp_str *nb, const struct sip_msg *m)
+{
+	int rc = answer ? rp_media_answer(mc, from, to_tag, body, a, nb) :
+		rp_media_offer(mc, from, body, a, nb);
+
+	if (rc == RP_MEDIA_RELAY)
+		rp_warn("call %.*s: media relay (rampart-mediad) unavailable: %s",
+			RP_STR_FMT(m->call_id), rp_media_last_error(mc));
+	else if (rc != RP_MEDIA_OK)
+		rp_notice("call %.*s: SDP %s from side %c not accepted: %s",
+			RP_STR_FMT(m->call_id), answer ? "answer" : "offer",
+			from == RP_MEDIA_A ? 'A' : 'B', rp_media_last_error(mc));
+	return rc;
+}
+
+/* The media step of a request about to be relayed (do_relay): creates the
+ * call on an initial INVITE, finds it for in-dialog requests, rewrites an
+ * SDP body into r->new_body, ends the call on BYE. 0, or the status to
+ * reply with (488 with Reason, 503, 500): the request is not forwarded. */
+static unsigned media_request(struct req *r, enum rp_tp out_tp)
+{
+	rp_core *c = r->core;
+	struct pctx *pc = r->pc;
+	const struct sip_msg *m = r->m;
+	enum sip_method meth = m->method;
+	struct rp_media_leg_cfg la, lb;
+	bool sdp = has_sdp(m), answer = false;
+	int rc;
+
+	if (!c->media)
+		return 0;
+	if (!pc->mc) {
+		if (meth == SIP_METHOD_INVITE && !m->to.tag.n) {
+			media_leg_in(r, &la);
+			media_leg_out(r, out_tp, &lb);
+			rc = rp_media_calls_add(c->media, m->call_id, m->from.tag, &la, &lb, &pc->mc);
+			if (rc == -EEXIST)
+				rc = 0;
+			if (rc < 0 || media_keep_key(pc, m->call_id, m->from.tag) < 0) {
+				pc->mc = rp_media_call_free(pc->mc);
+				return 500;
+			}
+			pc->mside = RP_MEDIA_A;
+			pc->m_initial = true;
+		} else if (m->to.tag.n && meth != SIP_METHOD_CANCEL) {
+			pc->mc = media_find(c, m, &pc->mside);
+		}
+		if (!pc->mc)
+			return 0;
+	} else if (pc->m_initial) {
+		/* route failure relayed elsewhere: B is a new hop. */
+		media_leg_out(r, out_tp, &lb);
+		rp_media_call_set_leg(pc->mc, RP_MEDIA_B, &lb);
+	}
+	if (meth == SIP_METHOD_BYE) {
+		rp_str tag = pc->mside == RP_MEDIA_A ? m->from.tag : m->to.tag;
+
+		rp_media_calls_remove(c->media, m->call_id, tag);
+		rp_media_end(pc->mc);
+		return 0;
+	}
+	if (!sdp || (meth != SIP_METHOD_INVITE && meth != SIP_METHOD_UPDATE &&
+		     meth != SIP_METHOD_PRACK))
+		return 0;
+	if (meth == SIP_METHOD_PRACK) {
+		/* The answer to an offer in a reliable 18x, or a new offer. */
+		struct rp_media_info inf;
+
+		rp_media_call_info(pc->mc, &inf);
+		answer = inf.state == (pc->mside == RP_MEDIA_A ? RP_MEDIA_ST_OFFER_FROM_B :
+			RP_MEDIA_ST_OFFER_FROM_A);
+	}
+	pc->m_req_sdp = true;
+	rc = media_sdp(pc->mc, pc->mside, answer, RP_STR_NULL, m->body, r->a, &r->new_body, m);
+	switch (rc) {
+	case RP_MEDIA_OK:
+		r->set_body = true;
+		return 0;
+	case RP_MEDIA_REFUSE:
+	case RP_MEDIA_BAD_SDP:
+		return 488;
+	case RP_MEDIA_RELAY:
+		return 503;
+	default:
+		return 500;
+	}
+}
+
+/* The media step of a response relayed by its server transaction (18x,
+ * 2xx): the answer to the request's offer, or a late offer in an INVITE's
+ * 2xx. Rewrites the body in 'e'; false when it must not be forwarded. */
+static bool media_response(rp_core *c, struct pctx *pc, const struct sip_msg *resp,
+	struct sip_edit *e, rp_arena *a)
+{
+	enum rp_media_side from = other_side(pc->mside);
+	rp_str nb = RP_STR_NULL;
+	int rc;
+
+	if (!c->media || !pc->mc || !has_sdp(resp) || resp->status < 180 ||
+	    (pc->method != SIP_METHOD_INVITE && pc->method != SIP_METHOD_UPDATE &&
+	     pc->method != SIP_METHOD_PRACK))
+		return true;
+	if (pc->m_req_sdp)
+		rc = media_sdp(pc->mc, from, true, resp->to.tag, resp->body, a, &nb, resp);
+	else if (pc->method == SIP_METHOD_INVITE)
+		rc = media_sdp(pc->mc, from, false, RP_STR_NULL, resp->body, a, &nb, resp);
+	else
+		rc = media_sdp(pc->mc, from, true, resp->to.tag, resp->body, a, &nb, resp);
+	if (rc != RP_MEDIA_OK)
+		return false;
+	return sip_edit_set_body(e, nb) == SIP_OK;
+}
+
+/* A message forwarded without a transaction (ACK of a 2xx, 2xx
+ * retransmission): same offer/answer step, found by the dialog. The same
+ * body again gives the same rewritten body (media.h). */
+static bool media_stateless(rp_core *c, const struct sip_msg *m, struct sip_edit *e,
+	rp_arena *a)
+{
+	enum rp_media_side side;
+	rp_media_call *mc;
+	rp_str nb = RP_STR_NULL;
+	int rc;
+
+	if (!c->media || !has_sdp(m))
+		return true;
+	mc = media_find(c, m, &side);
+	if (!mc) {
+		/* Nobody to rewrite it for: never pass a peer's SDP (its key)
+		 * through unread. */
+		rp_info("%.*s with SDP for unknown call %.*s: not forwarded",
+			RP_STR_FMT(m->is_request ? m->method_str : m->cseq.method_str),
+			RP_STR_FMT(m->call_id));
+		return false;
+	}
+	if (m->is_request) {
+		rc = media_sdp(mc, side, true, RP_STR_NULL, m->body, a, &nb, m);
+	} else {
+		/* side is the requester's; the response comes from the other. */
+		rc = rp_media_answer(mc, other_side(side), m->to.tag, m->body, a, &nb);
+		if (rc == RP_MEDIA_STATE)
+			rc = rp_media_offer(mc, other_side(side), m->body, a, &nb);
+	}
+	rp_media_call_free(mc);
+	return rc == RP_MEDIA_OK && sip_edit_set_body(e, nb) == SIP_OK;
+}
+
 /* Fills pc->tg from the trunk or the Route set / Request-URI. */
 static int targets(struct req *r)
 {
@@ -1085,14 +1365,8 @@ static int build_forward(struct req *r, enum rp_tp out_tp, const rp_addr *to,
 	rp_buf_free(&b);
 	if (rc < 0)
 		return rc;
-	if (r->core->body_hook) {
-		rp_str nb = RP_STR_NULL;
-
-		if (r->core->body_hook(r->core->body_hook_arg, m, r->media, r->a, &nb) != 0)
-			return -EPROTO;
-		if (nb.p && sip_edit_set_body(r->e, nb) != SIP_OK)
-			return -EINVAL;
-	}
+	if (r->set_body && sip_edit_set_body(r->e, r->new_body) != SIP_OK)
+		return -EINVAL;
 	if (sip_edit_write_arena(r->e, r->a, &out) != SIP_OK)
 		return -ENOMEM;
 	const char *bp = memmem(out.p, out.n, branch.p, branch.n);
@@ -1102,6 +1376,11 @@ static int build_forward(struct req *r, enum rp_tp out_tp, const rp_addr *to,
 	if (!pc->fwd)
 		return -ENOMEM;
 	memcpy(pc->fwd, out.p, out.n);
+	if (r->set_body) {
+		/* Our keys: only pc->fwd keeps them (wiped when it goes). */
+		explicit_bzero((char *)out.p, out.n);
+		explicit_bzero((char *)r->new_body.p, r->new_body.n);
+	}
 	pc->fwd_len = out.n;
 	pc->br_off = (size_t)(bp - out.p);
 	return 0;
@@ -1143,6 +1422,17 @@ static void do_relay(struct req *r)
 	rc = targets(r);
 	if (rc < 0) {
 		reply_msg(c, r->stx, r->m, 404, RP_STR_LIT("No Usable Destination"), NULL, 0, r->now);
+		return;
+	}
+	unsigned mcode = media_request(r, pc->tg[0].d.tp);
+	if (mcode) {
+		static const rp_str reason = RP_STR_LIT("Reason: " RP_MEDIA_REASON);
+		static const rp_str retry = RP_STR_LIT("Retry-After: 5");
+
+		reply_msg(c, r->stx, r->m, mcode, mcode == 503 ?
+			RP_STR_LIT("Media Relay Unavailable") : RP_STR_NULL,
+			mcode == 488 ? &reason : mcode == 503 ? &retry : NULL,
+			mcode == 488 || mcode == 503 ? 1 : 0, r->now);
 		return;
 	}
 	rc = rp_txn_branch(c->txl, r->shard, loop_hash(c, r->m), br);
@@ -1205,6 +1495,7 @@ static void handle_cancel(struct req *r, rp_txn_srv *s)
 	if (rp_txn_srv_final(s) || pc->cancelled)
 		return;
 	pc->cancelled = true;
+	media_end(c, pc);
 	if (pc->cur) {
 		/* A branch that has not answered yet is cancelled once it
 		 * sends a provisional response (§9.1). */
@@ -1242,9 +1533,23 @@ static void relay_response(rp_core *c, rp_txn_srv *s, const struct sip_msg *resp
 		if (v == CFG_EV_DROPPED && resp->status < 200)
 			goto out;   /* a final response cannot be dropped */
 	}
+	if (!media_response(c, pc, resp, e, &a)) {
+		if (resp->status >= 200) {
+			/* Never the callee's SDP unread; the caller gets the
+			 * error (the callee's dialog is left to its timers). */
+			static const rp_str reason = RP_STR_LIT("Reason: " RP_MEDIA_REASON);
+
+			rp_warn("call %.*s: %u from the callee refused by the media layer",
+				RP_STR_FMT(resp->call_id), resp->status);
+			reply_txn(c, s, 488, RP_STR_NULL, &reason, 1, now);
+		}
+		goto out;
+	}
 	if (sip_edit_pop_via(e) == SIP_OK && sip_edit_write_arena(e, &a, &out) == SIP_OK) {
 		rp_txn_srv_respond(c->txl, s, resp->status, out.p, out.n, now);
 		atomic_fetch_add(&c->st.relayed_responses, 1);
+		if (pc->mc && has_sdp(resp))
+			explicit_bzero((char *)out.p, out.n);
 	}
 out:
 	rp_arena_fini(&a);
@@ -1387,6 +1692,7 @@ static void cli_event(void *arg, rp_txn_cli *cl, const struct sip_msg *resp, uns
 	if (pc->best) {
 		rp_txn_srv_respond(c->txl, s, pc->best_code, pc->best, pc->best_len, now);
 		atomic_fetch_add(&c->st.relayed_responses, 1);
+		media_end(c, pc);
 	} else {
 		reply_txn(c, s, pc->cancelled ? 487 : pc->best_code, RP_STR_NULL, NULL, 0, now);
 	}
@@ -1411,8 +1717,12 @@ static void srv_gone(void *arg, rp_txn_srv *s)
 	rp_core *c = arg;
 
 	atomic_fetch_sub(&c->ntxns, 1);
+	if (pc->fwd)
+		explicit_bzero(pc->fwd, pc->fwd_len);
 	free(pc->fwd);
 	free(pc->best);
+	free(pc->m_key);
+	pc->mc = rp_media_call_free(pc->mc);
 	cfg_put(pc->cfg);
 }
 
@@ -1445,10 +1755,12 @@ static void forward_response_stateless(rp_core *c, const struct sip_msg *m)
 	    rp_sipout_via_addr(&v, &d.tp, &d.addr) < 0)
 		return;
 	rp_arena_init(&a, store, sizeof(store), 1u << 20);
-	if (sip_edit_new(m, &a, &e) == SIP_OK && sip_edit_pop_via(e) == SIP_OK &&
-	    sip_edit_write_arena(e, &a, &out) == SIP_OK) {
+	if (sip_edit_new(m, &a, &e) == SIP_OK && media_stateless(c, m, e, &a) &&
+	    sip_edit_pop_via(e) == SIP_OK && sip_edit_write_arena(e, &a, &out) == SIP_OK) {
 		core_send(c, &d, out.p, out.n);
 		atomic_fetch_add(&c->st.stateless, 1);
+		if (c->media && has_sdp(m))
+			explicit_bzero((char *)out.p, out.n);
 	}
 	rp_arena_fini(&a);
 }
@@ -1520,6 +1832,8 @@ static void forward_request_stateless(struct req *r)
 		return;
 	if (r->ruri_changed && sip_edit_set_ruri(r->e, r->ruri) != SIP_OK)
 		return;
+	if (!media_stateless(c, m, r->e, r->a))
+		return;
 	if (m->h_max_forwards) {
 		int n = snprintf(mf, sizeof(mf), "%d", m->max_forwards - 1);
 
@@ -1545,6 +1859,8 @@ static void forward_request_stateless(struct req *r)
 	if (sip_edit_write_arena(r->e, r->a, &out) == SIP_OK) {
 		core_send(c, &d, out.p, out.n);
 		atomic_fetch_add(&c->st.stateless, 1);
+		if (c->media && has_sdp(m))
+			explicit_bzero((char *)out.p, out.n);
 	}
 out:
 	rp_buf_free(&b);
@@ -1901,6 +2217,8 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 		rc = rp_auth_new(NULL, &c->auth);
 	if (rc == 0)
 		rc = rp_hash_new(16, 0, &c->dns);
+	if (rc == 0 && cc->media)
+		rc = rp_media_calls_new(cc->media, 0, &c->media);
 	if (rc < 0) {
 		rp_hash_free(c->dns);
 		rp_auth_free(c->auth);
@@ -1916,8 +2234,6 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 	atomic_init(&c->ws, ws);
 	c->send = cc->send ? cc->send : ws_send;
 	c->send_arg = cc->send ? cc->send_arg : c;
-	c->body_hook = cc->body_hook;
-	c->body_hook_arg = cc->body_hook_arg;
 	c->max_txns = cc->max_txns ? cc->max_txns : 262144;
 	if (cc->listen)
 		rp_core_set_listeners(c, cc->listen, cc->nlisten);
@@ -1934,6 +2250,7 @@ void rp_core_free(rp_core *c)
 		pthread_join(c->thr, NULL);
 	}
 	rp_txn_layer_free(c->txl);
+	rp_media_calls_free(c->media);
 	rp_registrar_free(c->reg);
 	rp_auth_free(c->auth);
 	if (c->dns) {

@@ -15,7 +15,9 @@
  *    rport on the previous hop's Via, Max-Forwards, Record-Route (double
  *    when transport or interface change), loose routing) and responses
  *    back by the server transaction; the ACK of a 2xx and stray 2xx
- *    retransmissions are forwarded statelessly.
+ *    retransmissions are forwarded statelessly;
+ *  - with a media backend, keeps one rp_media_call per INVITE dialog
+ *    (Call-ID + caller's tag) and rewrites every SDP body it forwards.
  *
  * Threading: rp_core_handle() may run on any number of threads at once;
  * the transaction state is sharded (txn.h). Timers run on the core's own
@@ -41,12 +43,7 @@
 
 typedef struct rp_core rp_core;
 
-/* Called with the body of every request and response the proxy forwards,
- * before it is serialised: set *out to a new body (allocated in 'a') to
- * replace it, or leave it. Non-zero return: the message is refused (488 to
- * a request; a response is dropped). The media/SDP part plugs in here. */
-typedef int (*rp_core_body_hook)(void *arg, const struct sip_msg *m,
-	enum cfg_media_enc media, rp_arena *a, rp_str *out);
+struct rp_media_backend;
 
 struct rp_core_cfg {
 	struct cfg *cfg;                /* required; a reference is taken */
@@ -62,8 +59,12 @@ struct rp_core_cfg {
 	 * rp_workers_send_to (requests over TCP/TLS) on 'ws'. */
 	int (*send)(void *arg, const struct rp_txn_dest *d, const char *buf, size_t len);
 	void *send_arg;
-	rp_core_body_hook body_hook;    /* NULL: bodies pass unchanged */
-	void *body_hook_arg;
+	/* The media layer (proxy/media.h): every SDP offer/answer of an
+	 * INVITE dialog (INVITE, re-INVITE, UPDATE, PRACK, 18x/2xx, ACK) is
+	 * rewritten through rampart-mediad as docs/media-policy.md says;
+	 * refusals get 488 + Reason: Q.850;cause=88, a mediad failure 503.
+	 * Copied; its arg must outlive the core. NULL: bodies pass unchanged. */
+	const struct rp_media_backend *media;
 };
 
 /* Creates the core. 'ws' may be NULL (set it later with

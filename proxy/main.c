@@ -26,6 +26,8 @@
 #include "cfg_prog.h"
 #include "core.h"
 #include "ctl.h"
+#include "media.h"
+#include "mediactl.h"
 #include "rp_arena.h"
 #include "rp_buf.h"
 #include "rp_hash.h"
@@ -51,7 +53,130 @@ struct proxy {
 	rp_tls_store *tls;
 	rp_tls_store *client_tls;   /* outbound TLS (verifies servers) */
 	_Atomic(rp_core *) core;    /* NULL: the built-in minimal responder */
+	struct media_link *media;   /* rampart-mediad; NULL: media not relayed */
 };
+
+/* The core's media backend: rampart-mediad through one rp_mediactl,
+ * opened lazily so the proxy starts (and calls without SDP work) while
+ * mediad is down; once open, mediactl reconnects by itself. */
+struct media_link {
+	pthread_mutex_t mu;
+	char path[256];
+	rp_mediactl *mc;
+	struct rp_media_backend be;
+};
+
+static rp_mediactl *media_link_get(struct media_link *l)
+{
+	rp_mediactl *mc;
+	int rc = 0;
+
+	pthread_mutex_lock(&l->mu);
+	if (!l->mc)
+		rc = rp_mediactl_open(l->path, 2000, &l->mc);
+	mc = l->mc;
+	pthread_mutex_unlock(&l->mu);
+	if (rc < 0)
+		rp_warn("rampart-mediad unreachable at %s (%s): calls with SDP are "
+			"refused with 503", l->path, strerror(-rc));
+	return mc;
+}
+
+static int ml_create(void *arg, const char *label, bool ip6_a, bool ip6_b, uint64_t *id,
+	struct rp_mediactl_local *a, struct rp_mediactl_local *b)
+{
+	rp_mediactl *mc = media_link_get(arg);
+
+	return mc ? rp_mediactl_create(mc, label, ip6_a, ip6_b, id, a, b) : -ECONNREFUSED;
+}
+
+static int ml_update(void *arg, uint64_t id, const struct rp_mediactl_leg *leg)
+{
+	rp_mediactl *mc = media_link_get(arg);
+
+	return mc ? rp_mediactl_leg_update(mc, id, leg) : -ECONNREFUSED;
+}
+
+static int ml_del(void *arg, uint64_t id)
+{
+	rp_mediactl *mc = media_link_get(arg);
+
+	return mc ? rp_mediactl_delete(mc, id) : -ECONNREFUSED;
+}
+
+static void media_link_free(struct media_link *l)
+{
+	if (!l)
+		return;
+	rp_mediactl_close(l->mc);
+	pthread_mutex_destroy(&l->mu);
+	free(l);
+}
+
+/* A signaling-only set-up from before the media relay existed: the
+ * built-in mediad_socket, every listener and trunk plain (no TLS) with the
+ * default policy 'allow'. Only there may SDP pass unchanged when no mediad
+ * runs (no key can come from or go to a TLS hop). */
+static bool cfg_legacy_signaling(const struct cfg *cfg, const char *path)
+{
+	if (strcmp(path, "/run/rampart/mediad.sock"))
+		return false;
+	for (size_t i = 0; i < cfg_listen_count(cfg); i++) {
+		const struct cfg_listen *l = cfg_listen_at(cfg, i);
+
+		if (l->transport == CFG_TP_TLS || l->media != CFG_MEDIA_ALLOW)
+			return false;
+	}
+	for (size_t i = 0; i < cfg_trunk_count(cfg); i++) {
+		const struct cfg_trunk *t = cfg_trunk_at(cfg, i);
+
+		if (t->transport == CFG_TP_TLS || t->media != CFG_MEDIA_ALLOW)
+			return false;
+	}
+	return true;
+}
+
+/* The media link for the core, or NULL when media is not relayed:
+ * mediad_socket = "none", or a signaling-only config (cfg_legacy_signaling)
+ * and no mediad at start. */
+static struct media_link *media_link_new(const struct cfg *cfg)
+{
+	const char *path = cfg_settings(cfg)->mediad_socket;
+	struct media_link *l;
+	int rc;
+
+	if (!path || !*path || !strcmp(path, "none")) {
+		rp_notice("mediad_socket = none: SDP bodies pass unchanged (no media relay)");
+		return NULL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l || strlen(path) >= sizeof(l->path)) {
+		free(l);
+		rp_err("mediad_socket: cannot use '%s'", path);
+		return NULL;
+	}
+	pthread_mutex_init(&l->mu, NULL);
+	snprintf(l->path, sizeof(l->path), "%s", path);
+	rc = rp_mediactl_open(l->path, 2000, &l->mc);
+	if (rc < 0 && cfg_legacy_signaling(cfg, path)) {
+		rp_warn("rampart-mediad not reachable at %s (%s), no TLS and no "
+			"media_encryption configured: SDP bodies pass unchanged (media not "
+			"relayed); set mediad_socket to require the relay", path,
+			strerror(-rc));
+		media_link_free(l);
+		return NULL;
+	}
+	if (rc < 0)
+		rp_warn("rampart-mediad not reachable at %s (%s): calls with SDP get 503 "
+			"until it is", path, strerror(-rc));
+	else
+		rp_notice("media relay: rampart-mediad at %s", path);
+	l->be.create = ml_create;
+	l->be.update = ml_update;
+	l->be.del = ml_del;
+	l->be.arg = l;
+	return l;
+}
 
 static void usage(FILE *f)
 {
@@ -609,6 +734,8 @@ static void start_core(struct proxy *p, struct cfg *cfg)
 	int rc;
 
 	start_client_tls(p, cfg);
+	p->media = media_link_new(cfg);
+	cc.media = p->media ? &p->media->be : NULL;
 	rc = rp_core_new(&cc, p->ws, &core);
 	if (rc == 0)
 		rc = rp_core_start_timers(core);
@@ -884,6 +1011,7 @@ int main(int argc, char **argv)
 	/* Workers first: nothing calls into the core after this. */
 	rp_workers_stop(p->ws);
 	rp_core_free(atomic_load(&p->core));
+	media_link_free(p->media);
 	rp_tls_store_free(p->client_tls);
 	rp_tls_store_free(tls);
 	rp_tls_global_fini();

@@ -6,10 +6,12 @@
  * 127.0.0.1:5080; trunk addresses 127.0.0.1:7001 and :7002. */
 #include "auth.h"
 #include "core.h"
+#include "media.h"
 #include "cfg_prog.h"
 #include "sip_msg.h"
 
 #include <check.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1064,6 +1066,327 @@ START_TEST(overload_503)
 }
 END_TEST
 
+/* ---- media layer wired in (fake mediad: records what it is asked) ---- */
+
+static const char media_cfg_text[] =
+	"timer_t1 = 100;\n"
+	"listen udp 127.0.0.1:5060;\n"
+	"trunk acc {\n"
+	"  address = \"127.0.0.1:9\";\n"
+	"  inbound { source = 127.0.0.1/32; }\n"
+	"  media_encryption = require;\n"
+	"  allow_sdes_over_insecure = yes;\n"
+	"}\n"
+	"trunk core {\n"
+	"  address = \"127.0.0.1:5080\";\n"
+	"  inbound { source = 10.9.9.9; }\n"
+	"  media_encryption = disable;\n"
+	"}\n"
+	"trunk sec {\n"
+	"  address = \"127.0.0.1:5080\";\n"
+	"  inbound { source = 10.9.9.8; }\n"
+	"  media_encryption = require;\n"
+	"}\n"
+	"route request {\n"
+	"  if (has_header(\"Route\")) { relay; }\n"
+	"  if (method == \"ACK\" || method == \"CANCEL\") { relay; }\n"
+	"  if (ruri.user == \"sec\") { record_route; relay sec; }\n"
+	"  record_route;\n"
+	"  relay core;\n"
+	"}\n";
+
+static struct {
+	int creates, updates, dels, live;
+	bool down;
+	uint64_t next;
+	bool srtp_set_a, srtp_set_b; /* a leg.update set SRTP on leg a / b */
+} fm;
+
+static int fm_create(void *arg, const char *label, bool ip6_a, bool ip6_b, uint64_t *id,
+	struct rp_mediactl_local *a, struct rp_mediactl_local *b)
+{
+	(void)arg;
+	(void)label;
+	(void)ip6_a;
+	(void)ip6_b;
+	if (fm.down)
+		return -ECONNREFUSED;
+	fm.creates++;
+	fm.live++;
+	*id = ++fm.next;
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	snprintf(a->address, sizeof(a->address), "192.0.2.50");
+	snprintf(b->address, sizeof(b->address), "192.0.2.50");
+	a->port = 30000;
+	b->port = 30002;
+	return 0;
+}
+
+static int fm_update(void *arg, uint64_t id, const struct rp_mediactl_leg *l)
+{
+	(void)arg;
+	(void)id;
+	if (fm.down)
+		return -ECONNREFUSED;
+	fm.updates++;
+	if (l->in.op == RP_MEDIACTL_SRTP_SET || l->out.op == RP_MEDIACTL_SRTP_SET) {
+		if (l->leg == 'a')
+			fm.srtp_set_a = true;
+		else
+			fm.srtp_set_b = true;
+	}
+	return 0;
+}
+
+static int fm_del(void *arg, uint64_t id)
+{
+	(void)arg;
+	(void)id;
+	fm.dels++;
+	fm.live--;
+	return 0;
+}
+
+static const struct rp_media_backend fm_be = {
+	.create = fm_create, .update = fm_update, .del = fm_del,
+};
+
+static void setup_media(void)
+{
+	struct rp_listen l[1];
+	struct rp_core_cfg cc = { 0 };
+
+	memset(&fm, 0, sizeof(fm));
+	ck_assert_int_eq(cfg_load_string("m", media_cfg_text, sizeof(media_cfg_text) - 1,
+		&cfg, NULL), 0);
+	l[0].tp = RP_TP_UDP;
+	rp_addr_parse("127.0.0.1", 5060, &l[0].addr);
+	cc.cfg = cfg;
+	cc.listen = l;
+	cc.nlisten = 1;
+	cc.send = cap_send;
+	cc.shards = 4;
+	cc.media = &fm_be;
+	ck_assert_int_eq(rp_core_new(&cc, NULL, &core), 0);
+	now = 1000000;
+	nout = 0;
+}
+
+#define KEY_A "WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz"
+#define SDP_SRTP \
+	"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" \
+	"m=audio 40000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" KEY_A "\r\n"
+#define SDP_PLAIN_A \
+	"v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" \
+	"m=audio 40000 RTP/AVP 0\r\n"
+#define SDP_CORE \
+	"v=0\r\no=- 2 2 IN IP4 127.0.0.8\r\ns=-\r\nc=IN IP4 127.0.0.8\r\nt=0 0\r\n" \
+	"m=audio 42000 RTP/AVP 0\r\n"
+
+static void invite_sdp(const char *user, const char *cid, const char *branch,
+	const char *sdp)
+{
+	feed(5070, "INVITE sip:%s@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=%s;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:%s@127.0.0.1:5080>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"
+		"Contact: <sip:alice@127.0.0.1:5070>\r\n%sContent-Length: %zu\r\n\r\n%s",
+		user, branch, user, cid, *sdp ? "Content-Type: application/sdp\r\n" : "",
+		strlen(sdp), sdp);
+}
+
+/* The callee's response to out[idx] with an SDP body. */
+static void respond_sdp(long idx, unsigned code, const char *reason, const char *sdp)
+{
+	char resp[8192], vias[4096] = "", tmp[1024], to[512], cid[256], cseq[64];
+	const char *p = out[idx].buf;
+
+	while ((p = strstr(p, "\r\n"))) {
+		p += 2;
+		if (!strncmp(p, "Via:", 4)) {
+			const char *e = strstr(p, "\r\n");
+
+			snprintf(tmp, sizeof(tmp), "%.*s\r\n", (int)(e - p), p);
+			strcat(vias, tmp);
+		}
+	}
+	hdr(idx, "To", to, sizeof(to));
+	hdr(idx, "Call-ID", cid, sizeof(cid));
+	hdr(idx, "CSeq", cseq, sizeof(cseq));
+	int n = snprintf(resp, sizeof(resp),
+		"SIP/2.0 %u %s\r\n%sFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: %s%s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
+		"Contact: <sip:bob@127.0.0.1:5080>\r\nRecord-Route: <sip:127.0.0.1:5060;lr>\r\n"
+		"Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+		code, reason, vias, to, strstr(to, "tag=") ? "" : ";tag=b1", cid, cseq,
+		strlen(sdp), sdp);
+	struct rp_msg_info mi = { .tp = RP_TP_UDP, .udp_fd = -1 };
+
+	rp_addr_parse("127.0.0.1", 5080, &mi.peer);
+	rp_addr_parse("127.0.0.1", 5060, &mi.local);
+	rp_core_handle_at(core, &mi, resp, (size_t)n, now);
+}
+
+START_TEST(media_srtp_bridged_to_plain_core)
+{
+	long i, j;
+	char key[128] = "";
+	const char *k;
+
+	invite_sdp("bob", "m1@x", "z9hG4bKm1", SDP_SRTP);
+	i = find_sent(5080, "INVITE ", 0);
+	ck_assert_int_ge(i, 0);
+	/* Toward the plain core: mediad's address, RTP/AVP, no key at all. */
+	ck_assert_ptr_nonnull(strstr(out[i].buf, "c=IN IP4 192.0.2.50"));
+	ck_assert_ptr_nonnull(strstr(out[i].buf, "m=audio 30002 RTP/AVP"));
+	ck_assert_ptr_null(strstr(out[i].buf, "a=crypto"));
+	ck_assert_ptr_null(strstr(out[i].buf, KEY_A));
+	ck_assert_int_eq(fm.creates, 1);
+
+	respond_sdp(i, 200, "OK", SDP_CORE);
+	j = find_sent(5070, "SIP/2.0 200", 0);
+	ck_assert_int_ge(j, 0);
+	ck_assert_ptr_nonnull(strstr(out[j].buf, "m=audio 30000 RTP/SAVP"));
+	k = strstr(out[j].buf, "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:");
+	ck_assert_ptr_nonnull(k);
+	snprintf(key, sizeof(key), "%.40s", k + 41);
+	ck_assert_ptr_null(strstr(out[j].buf, KEY_A));
+	ck_assert_ptr_null(strstr(out[j].buf, "42000"));
+	ck_assert(fm.srtp_set_a);
+	ck_assert(!fm.srtp_set_b);
+
+	/* A retransmitted 200 (stateless path) gets the same rewritten body. */
+	respond_sdp(i, 200, "OK", SDP_CORE);
+	j = find_sent(5070, "SIP/2.0 200", 1);
+	ck_assert_int_ge(j, 0);
+	ck_assert_ptr_nonnull(strstr(out[j].buf, key));
+	ck_assert_ptr_null(strstr(out[j].buf, "42000"));
+
+	/* BYE from the caller ends the media. */
+	feed(5070, "BYE sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKm1b;rport\r\n"
+		"Route: <sip:127.0.0.1:5060;lr>\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>;tag=b1\r\nCall-ID: m1@x\r\nCSeq: 2 BYE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	ck_assert_int_ge(find_sent(5080, "BYE ", 0), 0);
+	ck_assert_int_eq(fm.dels, 1);
+	ck_assert_int_eq(fm.live, 0);
+}
+END_TEST
+
+START_TEST(media_plain_offer_to_require_488)
+{
+	long i;
+	char r[128];
+
+	invite_sdp("bob", "m2@x", "z9hG4bKm2", SDP_PLAIN_A);
+	i = find_sent(5070, "SIP/2.0 488", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(hdr(i, "Reason", r, sizeof(r)), "Q.850;cause=88");
+	ck_assert_int_eq(count_sent(5080, "INVITE "), 0);
+	ck_assert_int_eq(fm.live, 0);
+}
+END_TEST
+
+START_TEST(media_no_keys_over_udp_488)
+{
+	long i;
+	char r[128];
+
+	invite_sdp("sec", "m3@x", "z9hG4bKm3", SDP_SRTP);
+	i = find_sent(5070, "SIP/2.0 488", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(hdr(i, "Reason", r, sizeof(r)), "Q.850;cause=88");
+	ck_assert_int_eq(count_sent(5080, "INVITE "), 0);
+	ck_assert_int_eq(fm.live, 0);
+}
+END_TEST
+
+START_TEST(media_cancel_and_error_end_the_session)
+{
+	long i;
+
+	invite_sdp("bob", "m4@x", "z9hG4bKm4", SDP_SRTP);
+	i = find_sent(5080, "INVITE ", 0);
+	ck_assert_int_ge(i, 0);
+	respond(i, 5080, 180, "Ringing");
+	ck_assert_int_eq(fm.live, 1);
+	feed(5070, "CANCEL sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKm4;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>\r\nCall-ID: m4@x\r\nCSeq: 1 CANCEL\r\n"
+		"Content-Length: 0\r\n\r\n");
+	ck_assert_int_eq(fm.live, 0);
+	ck_assert_int_ge(find_sent(5080, "CANCEL ", 0), 0);
+
+	/* A final error to the INVITE ends it too. */
+	invite_sdp("bob", "m5@x", "z9hG4bKm5", SDP_SRTP);
+	i = find_sent(5080, "INVITE ", 1);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(fm.live, 1);
+	respond(i, 5080, 486, "Busy Here");
+	ck_assert_int_ge(find_sent(5070, "SIP/2.0 486", 0), 0);
+	ck_assert_int_eq(fm.live, 0);
+}
+END_TEST
+
+START_TEST(media_relay_down_503_plain_calls_pass)
+{
+	long i;
+	char r[64];
+
+	fm.down = true;
+	invite_sdp("bob", "m6@x", "z9hG4bKm6", SDP_SRTP);
+	i = find_sent(5070, "SIP/2.0 503", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_str_eq(hdr(i, "Retry-After", r, sizeof(r)), "5");
+	ck_assert_int_eq(count_sent(5080, "INVITE "), 0);
+	invite_sdp("bob", "m7@x", "z9hG4bKm7", "");
+	ck_assert_int_eq(count_sent(5080, "INVITE "), 1);
+}
+END_TEST
+
+START_TEST(media_late_offer_answered_in_ack)
+{
+	long i, j;
+	char ack[2048];
+	int n;
+
+	invite_sdp("bob", "m8@x", "z9hG4bKm8", "");
+	i = find_sent(5080, "INVITE ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(fm.creates, 0);
+	respond_sdp(i, 200, "OK", SDP_CORE);    /* the offer, from B */
+	j = find_sent(5070, "SIP/2.0 200", 0);
+	ck_assert_int_ge(j, 0);
+	/* Toward the require side: SRTP with our key (its trunk allows SDES
+	 * over UDP). */
+	ck_assert_ptr_nonnull(strstr(out[j].buf, "m=audio 30000 RTP/SAVP"));
+	ck_assert_ptr_nonnull(strstr(out[j].buf, "a=crypto:"));
+	n = snprintf(ack, sizeof(ack), "ACK sip:bob@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKm8a;rport\r\n"
+		"Route: <sip:127.0.0.1:5060;lr>\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1:5080>;tag=b1\r\nCall-ID: m8@x\r\nCSeq: 1 ACK\r\n"
+		"Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+		strlen(SDP_SRTP), SDP_SRTP);
+	struct rp_msg_info mi = { .tp = RP_TP_UDP, .udp_fd = -1 };
+
+	rp_addr_parse("127.0.0.1", 5070, &mi.peer);
+	rp_addr_parse("127.0.0.1", 5060, &mi.local);
+	rp_core_handle_at(core, &mi, ack, (size_t)n, now);
+	i = find_sent(5080, "ACK ", 0);
+	ck_assert_int_ge(i, 0);
+	/* The answer toward the plain core: mediad, RTP/AVP, no key. */
+	ck_assert_ptr_nonnull(strstr(out[i].buf, "m=audio 30002 RTP/AVP"));
+	ck_assert_ptr_null(strstr(out[i].buf, "a=crypto"));
+	ck_assert(fm.srtp_set_a);
+	ck_assert_int_eq(fm.live, 1);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_core");
@@ -1102,6 +1425,15 @@ static Suite *suite(void)
 	tcase_add_test(tc, failure_route_redirects_and_reply_route_edits);
 	tcase_add_test(tc, trunk_name_resolved_at_load);
 	tcase_add_test(tc, overload_503);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("media");
+	tcase_add_checked_fixture(tc, setup_media, teardown);
+	tcase_add_test(tc, media_srtp_bridged_to_plain_core);
+	tcase_add_test(tc, media_plain_offer_to_require_488);
+	tcase_add_test(tc, media_no_keys_over_udp_488);
+	tcase_add_test(tc, media_cancel_and_error_end_the_session);
+	tcase_add_test(tc, media_relay_down_503_plain_calls_pass);
+	tcase_add_test(tc, media_late_offer_answered_in_ack);
 	suite_add_tcase(s, tc);
 	return s;
 }

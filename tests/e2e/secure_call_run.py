@@ -1,0 +1,556 @@
+#!/usr/bin/env python3
+"""secure_call_run.py PROXY MEDIAD RAMPARTCTL: secure calls end to end.
+
+A real rampart-mediad (temporary control socket, random port range) and a
+real rampart-proxy wired to it (mediad_socket), SIP peers on loopback:
+callers on 127.0.0.1 (access trunk: media_encryption = require,
+allow_sdes_over_insecure) and 127.0.0.3 (access trunk: disable), the callee
+(a plain core) on 127.0.0.2. Scenarios (docs/media-policy.md):
+ a. SRTP offer from the require side to the plain core: bridged; the callee
+    gets RTP/AVP at mediad's address without a=crypto, the caller our
+    a=crypto; mediad's session exists with SRTP on leg a only; BYE deletes it;
+ b. plain offer from the require side: 488 + Reason: Q.850;cause=88;
+ c. SRTP-only offer (RTP/SAVP) from the disable side: 488 likewise;
+ d. CANCEL before the answer deletes the mediad session;
+ e. re-INVITE with a new key: accepted, our key rotated;
+ f. SRTP toward a require trunk over UDP without allow_sdes_over_insecure:
+    488 and a log line naming the trunk;
+ g. with sipp (UAC -> proxy -> UAS) a full SRTP call: sipp's UAS sees our
+    plain SDP, sipp's UAC our a=crypto answer;
+ h. mediad stopped: a call with SDP gets 503, one without SDP still goes
+    through.
+Every port is picked free; every wait is bounded."""
+import base64
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROXY, MEDIAD, CTL = sys.argv[1], sys.argv[2], sys.argv[3]
+failures = []
+
+
+def check(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + str(detail)[-3000:]))
+    sys.stdout.flush()
+    if not cond:
+        failures.append(name)
+
+
+def start_mediad(d):
+    for attempt in range(4):
+        lo = random.randrange(20000, 59000) // 2 * 2
+        sock = os.path.join(d, "mediad.sock")
+        conf = os.path.join(d, "mediad.conf")
+        with open(conf, "w") as f:
+            f.write(f"listen = 127.0.0.1\nports = {lo}-{lo + 63}\nworkers = 1\n"
+                    f"engine = mmsg\ncontrol = {sock}\nlog-level = notice\n")
+        log = open(os.path.join(d, "mediad.log"), "a")
+        p = subprocess.Popen([MEDIAD, "--config", conf], stderr=log, stdout=log)
+        for _ in range(50):
+            if os.path.exists(sock) or p.poll() is not None:
+                break
+            time.sleep(0.1)
+        if os.path.exists(sock) and p.poll() is None:
+            return p, sock, (lo, lo + 63)
+        p.kill()
+        p.wait()
+    raise RuntimeError("mediad did not start")
+
+
+def stop(p):
+    if p.poll() is None:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def start_proxy(d, cfg):
+    path = os.path.join(d, "proxy.conf")
+    with open(path, "w") as f:
+        f.write(cfg)
+    logf = os.path.join(d, "proxy.log")
+    f = open(logf, "w")
+    p = subprocess.Popen([PROXY, "--config", path, "--state-dir", d, "--workers", "2",
+                          "--log-level", "info", "--control", "none",
+                          "--listen", "udp:127.0.0.1:0"], stdout=f, stderr=subprocess.STDOUT)
+    deadline = time.time() + 10
+    port = None
+    while time.time() < deadline and p.poll() is None:
+        m = re.search(r"listening on udp:127\.0\.0\.1:(\d+)", open(logf).read())
+        if m and "running" in open(logf).read():
+            port = int(m.group(1))
+            break
+        time.sleep(0.05)
+    if not port:
+        raise RuntimeError("proxy did not start:\n" + open(logf).read())
+    return p, port, logf
+
+
+def mediad_calls(sock):
+    r = subprocess.run([CTL, "--mediad-socket", sock, "calls", "--json"],
+                       capture_output=True, text=True, timeout=10)
+    try:
+        doc = json.loads(r.stdout)
+    except ValueError:
+        return None, r.stdout + r.stderr
+    calls = doc.get("calls", doc) if isinstance(doc, dict) else doc
+    return calls, r.stdout
+
+
+def mediad_count(sock):
+    calls, raw = mediad_calls(sock)
+    return -1 if calls is None else len(calls)
+
+
+def wait_count(sock, n, seconds=3.0):
+    deadline = time.time() + seconds
+    while True:
+        c = mediad_count(sock)
+        if c == n or time.time() > deadline:
+            return c
+        time.sleep(0.05)
+
+
+def key():
+    return base64.b64encode(os.urandom(30)).decode()
+
+
+def sdp(ip, port, proto="RTP/SAVP", crypto=None):
+    s = ("v=0\r\no=- 1 1 IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+         "m=audio %d %s 0\r\na=rtpmap:0 PCMU/8000\r\n" % (ip, ip, port, proto))
+    if crypto:
+        s += "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n" % crypto
+    return s
+
+
+class Peer:
+    """A SIP user agent on one UDP socket, messages made by hand."""
+
+    def __init__(self, ip):
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind((ip, 0))
+        self.ip, self.port = self.s.getsockname()
+
+    def send(self, data, to):
+        self.s.sendto(data.encode(), to)
+
+    def recv(self, pred=lambda m: True, seconds=4.0):
+        """The first message that pred accepts (others are skipped)."""
+        deadline = time.time() + seconds
+        while True:
+            left = deadline - time.time()
+            if left <= 0:
+                return None, None
+            self.s.settimeout(left)
+            try:
+                data, addr = self.s.recvfrom(65535)
+            except socket.timeout:
+                return None, None
+            m = data.decode(errors="replace")
+            if pred(m):
+                return m, addr
+
+
+def hdr(m, name, all_=False):
+    vals = re.findall(r"^%s:[ \t]*(.*?)\r$" % re.escape(name), m, re.M | re.I)
+    return vals if all_ else (vals[0] if vals else None)
+
+
+def body(m):
+    return m.split("\r\n\r\n", 1)[1] if "\r\n\r\n" in m else ""
+
+
+def status(m):
+    mm = re.match(r"SIP/2\.0 (\d+)", m or "")
+    return int(mm.group(1)) if mm else 0
+
+
+def request(method, ruri, peer, callid, ftag, cseq, to_tag="", body_="", routes=(),
+            branch=None, cseq_method=None):
+    branch = branch or "z9hG4bK" + os.urandom(6).hex()
+    lines = ["%s %s SIP/2.0" % (method, ruri),
+             "Via: SIP/2.0/UDP %s:%d;branch=%s;rport" % (peer.ip, peer.port, branch),
+             "Max-Forwards: 70",
+             "From: <sip:alice@test>;tag=%s" % ftag,
+             "To: <%s>%s" % (ruri.split(";")[0], (";tag=" + to_tag) if to_tag else ""),
+             "Call-ID: %s" % callid,
+             "CSeq: %d %s" % (cseq, cseq_method or method),
+             "Contact: <sip:alice@%s:%d>" % (peer.ip, peer.port)]
+    lines += ["Route: %s" % r for r in routes]
+    if body_:
+        lines.append("Content-Type: application/sdp")
+    lines.append("Content-Length: %d" % len(body_))
+    return "\r\n".join(lines) + "\r\n\r\n" + body_, branch
+
+
+def response(req, code, reason, to_tag, body_="", peer=None):
+    lines = ["SIP/2.0 %d %s" % (code, reason)]
+    lines += ["Via: %s" % v for v in hdr(req, "Via", True)]
+    lines += ["Record-Route: %s" % v for v in hdr(req, "Record-Route", True)]
+    to = hdr(req, "To")
+    if to_tag and ";tag=" not in to:
+        to += ";tag=" + to_tag
+    lines += ["From: %s" % hdr(req, "From"), "To: %s" % to,
+              "Call-ID: %s" % hdr(req, "Call-ID"), "CSeq: %s" % hdr(req, "CSeq")]
+    if peer:
+        lines.append("Contact: <sip:bob@%s:%d>" % (peer.ip, peer.port))
+    if body_:
+        lines.append("Content-Type: application/sdp")
+    lines.append("Content-Length: %d" % len(body_))
+    return "\r\n".join(lines) + "\r\n\r\n" + body_
+
+
+def is_req(method):
+    return lambda m: m.startswith(method + " ")
+
+
+def is_resp(method, minimum=101):
+    return lambda m: (m.startswith("SIP/2.0") and status(m) >= minimum and
+                      re.search(r"^CSeq:\s*\d+\s+%s\r$" % method, m, re.M | re.I) is not None)
+
+
+def crypto_key(s):
+    m = re.search(r"a=crypto:\d+ \S+ inline:([A-Za-z0-9+/=]+)", s or "")
+    return m.group(1) if m else None
+
+
+class Call:
+    """Caller 'uac' -> proxy -> callee 'uas' up to the 200 and its ACK."""
+
+    def __init__(self, uac, uas, proxy, user, offer):
+        self.uac, self.uas, self.proxy = uac, uas, proxy
+        self.callid = "e2e-" + os.urandom(6).hex()
+        self.ftag = "ft" + os.urandom(3).hex()
+        self.ttag = "tt" + os.urandom(3).hex()
+        self.ruri = "sip:%s@%s:%d" % (user, uas.ip, uas.port)
+        self.offer = offer
+        self.cseq = 1
+
+    def invite(self):
+        msg, self.branch = request("INVITE", self.ruri, self.uac, self.callid, self.ftag, 1,
+                                   body_=self.offer)
+        self.inv = msg
+        self.uac.send(msg, self.proxy)
+
+    def callee_gets_invite(self):
+        self.b_inv, self.b_addr = self.uas.recv(
+            lambda x: x.startswith("INVITE ") and hdr(x, "Call-ID") == self.callid)
+        return self.b_inv
+
+    def answer(self, code, reason, sdp_=""):
+        self.uas.send(response(self.b_inv, code, reason, self.ttag, sdp_, self.uas), self.b_addr)
+
+    def caller_gets(self, method="INVITE", minimum=180):
+        """Responses of this call only; a failure final is ACKed (hop by
+        hop, as the transaction layer wants) so it is not retransmitted."""
+        mine = is_resp(method, minimum)
+        m, _ = self.uac.recv(lambda x: mine(x) and hdr(x, "Call-ID") == self.callid)
+        if m and method == "INVITE" and status(m) >= 300:
+            ack = self.inv.split("\r\n\r\n")[0] + "\r\n"
+            ack = re.sub(r"^INVITE ", "ACK ", ack)
+            ack = re.sub(r"(?m)^CSeq: 1 INVITE", "CSeq: 1 ACK", ack)
+            ack = re.sub(r"(?m)^To: .*$", "To: " + hdr(m, "To") + "\r", ack)
+            ack = re.sub(r"(?m)^Content-Type:.*\r\n", "", ack)
+            ack = re.sub(r"(?m)^Content-Length: \d+", "Content-Length: 0", ack) + "\r\n"
+            self.uac.send(ack, self.proxy)
+        return m
+
+    def routes(self, resp):
+        return list(reversed(hdr(resp, "Record-Route", True)))
+
+    def ack(self, resp):
+        msg, _ = request("ACK", "sip:bob@%s:%d" % (self.uas.ip, self.uas.port), self.uac,
+                         self.callid, self.ftag, self.cseq, to_tag=self.ttag,
+                         routes=self.routes(resp))
+        self.uac.send(msg, self.proxy)
+
+    def in_dialog(self, method, resp, body_=""):
+        self.cseq += 1
+        msg, _ = request(method, "sip:bob@%s:%d" % (self.uas.ip, self.uas.port), self.uac,
+                         self.callid, self.ftag, self.cseq, to_tag=self.ttag,
+                         routes=self.routes(resp), body_=body_)
+        self.uac.send(msg, self.proxy)
+
+
+def main():
+    if not all(os.access(x, os.X_OK) for x in (PROXY, MEDIAD, CTL)):
+        print("binaries missing: skipped")
+        return 77
+    d = tempfile.mkdtemp(prefix="rp-e2e-")
+    mediad, sock, prange = start_mediad(d)
+    uac = Peer("127.0.0.1")       # access trunk, require
+    uac_dis = Peer("127.0.0.3")   # access trunk, disable
+    uas = Peer("127.0.0.2")       # the plain core
+    cfg = """
+log_level = info;
+timer_t1 = 100;
+mediad_socket = "%s";
+trunk access {
+    address = "127.0.0.1:9";
+    inbound { source = 127.0.0.1/32; }
+    media_encryption = require;
+    allow_sdes_over_insecure = yes;
+}
+trunk access_plain {
+    address = "127.0.0.3:9";
+    inbound { source = 127.0.0.3/32; }
+    media_encryption = disable;
+}
+trunk core {
+    address = "127.0.0.2:%d";
+    inbound { source = 192.0.2.1/32; }
+    media_encryption = disable;
+}
+trunk core_srtp {
+    address = "127.0.0.2:%d";
+    inbound { source = 192.0.2.2/32; }
+    media_encryption = require;
+}
+route request {
+    if (has_header("Route")) { relay; }
+    if (method == "ACK" || method == "CANCEL") { relay; }
+    if (ruri.user == "srtp") { record_route; relay core_srtp; }
+    if (ruri.user == "sippuas") { record_route; relay; }
+    record_route;
+    relay core;
+}
+""" % (sock, uas.port, uas.port)
+    proxy_p, pport, plog = start_proxy(d, cfg)
+    proxy = ("127.0.0.1", pport)
+    ok_all = False
+    try:
+        # a. SRTP from the require side, bridged to the plain core.
+        k1 = key()
+        c = Call(uac, uas, proxy, "bob", sdp("127.0.0.1", 40000, "RTP/SAVP", k1))
+        c.invite()
+        binv = c.callee_gets_invite()
+        check("a: INVITE with SRTP offer reaches the plain core", binv is not None,
+              open(plog).read())
+        bsdp = body(binv or "")
+        check("a: callee gets RTP/AVP at mediad, no a=crypto",
+              "m=audio" in bsdp and " RTP/AVP " in bsdp and "a=crypto" not in bsdp and
+              "c=IN IP4 127.0.0.1" in bsdp and k1 not in (binv or ""), bsdp)
+        mport = int(re.search(r"m=audio (\d+)", bsdp).group(1)) if "m=audio" in bsdp else 0
+        check("a: callee's media port is mediad's", prange[0] <= mport <= prange[1],
+              (mport, prange))
+        c.answer(180, "Ringing")
+        c.answer(200, "OK", sdp("127.0.0.2", 42000, "RTP/AVP"))
+        ok200 = c.caller_gets(minimum=200)
+        asdp = body(ok200 or "")
+        our1 = crypto_key(asdp)
+        check("a: caller gets 200 with RTP/SAVP and our a=crypto",
+              status(ok200) == 200 and " RTP/SAVP " in asdp and our1 and our1 != k1 and
+              "42000" not in asdp, ok200)
+        c.ack(ok200)
+        calls, raw = mediad_calls(sock)
+        check("a: mediad has the session", calls is not None and len(calls) == 1, raw)
+        if calls:
+            s0 = calls[0]
+            la, lb = s0.get("a") or {}, s0.get("b") or {}
+            # mediad does not name the suite; the SDP above pinned it.
+            check("a: session labelled with the Call-ID, leg a SRTP both ways from the "
+                  "caller's address, leg b plain to the core's",
+                  s0.get("label") == c.callid and la.get("srtp-in") == "srtp" and
+                  la.get("srtp-out") == "srtp" and la.get("remote") == "127.0.0.1:40000" and
+                  lb.get("srtp-in") == "plain" and lb.get("srtp-out") == "plain" and
+                  lb.get("remote") == "127.0.0.2:42000" and la.get("port") == int(
+                      re.search(r"m=audio (\d+)", asdp).group(1)) and lb.get("port") == mport,
+                  raw)
+        check("a: suite AES_CM_128_HMAC_SHA1_80 in our answer",
+              "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:" in asdp, asdp)
+
+        # e. rekey: re-INVITE with a new key from the caller.
+        k2 = key()
+        c.in_dialog("INVITE", ok200, sdp("127.0.0.1", 40000, "RTP/SAVP", k2))
+        reinv, raddr = uas.recv(is_req("INVITE"))
+        rb = body(reinv or "")
+        check("e: re-INVITE reaches the callee, plain, no key",
+              reinv is not None and " RTP/AVP " in rb and "a=crypto" not in rb, reinv)
+        if reinv:
+            uas.send(response(reinv, 200, "OK", "", sdp("127.0.0.2", 42000, "RTP/AVP"), uas),
+                     raddr)
+        r200 = c.caller_gets(minimum=200)
+        our2 = crypto_key(body(r200 or ""))
+        check("e: re-INVITE answered with a rotated key", status(r200) == 200 and our2 and
+              our2 != our1, (our1, r200))
+        if r200:
+            c.ack(r200)
+        check("e: still one mediad session after the rekey", wait_count(sock, 1) == 1)
+
+        # BYE deletes the session.
+        c.in_dialog("BYE", ok200)
+        bye, baddr = uas.recv(is_req("BYE"))
+        if bye:
+            uas.send(response(bye, 200, "OK", ""), baddr)
+        byeok = c.caller_gets("BYE", 200)
+        check("a: BYE relayed and answered", status(byeok) == 200, bye)
+        check("a: after BYE the mediad session is gone", wait_count(sock, 0) == 0,
+              mediad_calls(sock)[1])
+
+        # b. plain offer from the require side.
+        c = Call(uac, uas, proxy, "bob", sdp("127.0.0.1", 40010, "RTP/AVP"))
+        c.invite()
+        r = c.caller_gets(minimum=200)
+        check("b: plain offer to require -> 488 with Reason Q.850 cause 88",
+              status(r) == 488 and "Q.850;cause=88" in (hdr(r or "", "Reason") or ""), r)
+        got, _ = uas.recv(is_req("INVITE"), 0.5)
+        check("b: nothing forwarded", got is None, got)
+        check("b: no mediad session left", wait_count(sock, 0) == 0)
+
+        # c. SRTP-only offer from the disable side.
+        c = Call(uac_dis, uas, proxy, "bob", sdp("127.0.0.3", 40020, "RTP/SAVP", key()))
+        c.invite()
+        r = c.caller_gets(minimum=200)
+        check("c: SRTP-only offer from a disable trunk -> 488 with Reason",
+              status(r) == 488 and "Q.850;cause=88" in (hdr(r or "", "Reason") or ""), r)
+        got, _ = uas.recv(is_req("INVITE"), 0.5)
+        check("c: nothing forwarded", got is None, got)
+
+        # d. CANCEL before the answer.
+        c = Call(uac, uas, proxy, "bob", sdp("127.0.0.1", 40030, "RTP/SAVP", key()))
+        c.invite()
+        binv = c.callee_gets_invite()
+        c.answer(180, "Ringing")
+        c.caller_gets(minimum=180)
+        check("d: ringing call has a mediad session", wait_count(sock, 1) == 1)
+        cancel = c.inv.split("\r\n\r\n")[0]
+        cancel = re.sub(r"^INVITE ", "CANCEL ", cancel)
+        cancel = re.sub(r"(?m)^CSeq: 1 INVITE", "CSeq: 1 CANCEL", cancel)
+        cancel = re.sub(r"(?m)^Content-Type:.*\r\n", "", cancel + "\r\n")
+        cancel = re.sub(r"(?m)^Content-Length: \d+", "Content-Length: 0", cancel) + "\r\n"
+        uac.send(cancel, proxy)
+        bc, baddr = uas.recv(is_req("CANCEL"))
+        if bc:
+            uas.send(response(bc, 200, "OK", c.ttag), baddr)
+            c.answer(487, "Request Terminated")
+        r = c.caller_gets(minimum=300)
+        check("d: caller gets 487", status(r) == 487, r)
+        check("d: CANCEL deleted the mediad session", wait_count(sock, 0) == 0,
+              mediad_calls(sock)[1])
+        uas.recv(is_req("ACK"), 0.5)
+
+        # f. SRTP toward a require trunk reached over UDP without permission.
+        c = Call(uac, uas, proxy, "srtp", sdp("127.0.0.1", 40040, "RTP/SAVP", key()))
+        c.invite()
+        r = c.caller_gets(minimum=200)
+        time.sleep(0.2)
+        log = open(plog).read()
+        check("f: keys never over UDP to core_srtp -> 488",
+              status(r) == 488 and "Q.850;cause=88" in (hdr(r or "", "Reason") or ""), r)
+        check("f: the log names the trunk and the insecure transport",
+              re.search(r"core_srtp.*UDP|UDP.*core_srtp", log) is not None and
+              "allow_sdes_over_insecure" in log, log[-2000:])
+        got, _ = uas.recv(is_req("INVITE"), 0.5)
+        check("f: nothing forwarded", got is None, got)
+        check("f: no mediad session left", wait_count(sock, 0) == 0)
+
+        # g. sipp UAC and UAS with SRTP through the proxy.
+        if shutil.which("sipp"):
+            sipp_call(d, pport, sock)
+
+        # h. mediad gone: 503 for SDP, a call without SDP still works.
+        stop(mediad)
+        c = Call(uac, uas, proxy, "bob", sdp("127.0.0.1", 40050, "RTP/SAVP", key()))
+        c.invite()
+        r = c.caller_gets(minimum=200)
+        got, _ = uas.recv(is_req("INVITE"), 0.3)
+        check("h: mediad down: call with SDP gets 503, not forwarded",
+              status(r) == 503 and got is None, r)
+        check("h: the log says mediad is unavailable",
+              "unavailable" in open(plog).read() or "unreachable" in open(plog).read())
+        c = Call(uac, uas, proxy, "bob", "")
+        c.invite()
+        binv = c.callee_gets_invite()
+        if binv:
+            c.answer(200, "OK")
+        r = c.caller_gets(minimum=200)
+        check("h: mediad down: call without SDP goes through", binv is not None and
+              status(r) == 200, r)
+        if r:
+            c.ack(r)
+        check("proxy still running", proxy_p.poll() is None)
+        ok_all = not failures
+    finally:
+        stop(proxy_p)
+        stop(mediad)
+        log = open(plog).read()
+        bad = [l for l in log.splitlines() if "AddressSanitizer" in l or "runtime error" in l]
+        check("no sanitizer report in the proxy log", not bad, "\n".join(bad))
+        if not failures and ok_all:
+            shutil.rmtree(d, ignore_errors=True)
+        else:
+            print("--- proxy log (%s)" % d)
+            print(log[-6000:])
+    return 1 if failures else 0
+
+
+def free_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def sipp_call(d, pport, sock):
+    """sipp UAC -> proxy -> sipp UAS, SRTP offer from the require side. The
+    UAS checks it got plain RTP/AVP without a=crypto; the UAC that the
+    answer carries RTP/SAVP + a=crypto."""
+    sd = os.path.join(d, "sipp")
+    os.makedirs(sd, exist_ok=True)
+    for attempt in range(3):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.2", 0))
+        uas_port = s.getsockname()[1]
+        s.close()
+        # R-URI user 'sippuas': the script relays to the R-URI (no trunk:
+        # 'allow' toward it, so plain RTP over UDP).
+        uas = subprocess.Popen(["sipp", "-sf", os.path.join(HERE, "srtp_uas.xml"), "-t", "u1",
+                                "-i", "127.0.0.2", "-p", str(uas_port), "-m", "1",
+                                "-timeout", "20s", "-timeout_error", "-nostdin",
+                                "-trace_err", "-trace_msg", "-cp", str(free_port()),
+                                "-mp", str(free_port())],
+                               cwd=sd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        time.sleep(0.3)
+        if uas.poll() is not None:
+            continue
+        uac = subprocess.run(["sipp", "-sf", os.path.join(HERE, "srtp_uac.xml"), "-t", "u1",
+                              "-i", "127.0.0.1", "-p", "0", "-m", "1", "-s", "sippuas",
+                              "-rsa", "127.0.0.1:%d" % pport, "127.0.0.2:%d" % uas_port,
+                              "-timeout", "20s", "-timeout_error", "-nostdin",
+                              "-trace_err", "-cp", str(free_port()),
+                              "-mp", str(free_port())],
+                             cwd=sd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             timeout=60)
+        try:
+            uas_out = uas.communicate(timeout=30)[0]
+        except subprocess.TimeoutExpired:
+            uas.kill()
+            uas_out = uas.communicate()[0]
+        out = uac.stdout.decode(errors="replace")
+        if "Unable to bind" in out:
+            continue
+        errs = "".join(open(os.path.join(sd, f), errors="replace").read()[-1500:]
+                       for f in os.listdir(sd) if f.endswith("_errors.log"))
+        check("g: sipp SRTP call through the proxy (UAS sees plain RTP/AVP, UAC our "
+              "a=crypto)", uac.returncode == 0 and uas.returncode == 0,
+              out[-1500:] + uas_out.decode(errors="replace")[-800:] + errs)
+        check("g: mediad session gone after the sipp call's BYE", wait_count(sock, 0) == 0)
+        return
+    check("g: sipp could not start", False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
