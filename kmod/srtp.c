@@ -9,6 +9,8 @@
 #include <crypto/aead.h>
 #include <crypto/algapi.h>
 #include <crypto/hash.h>
+#include <asm/simd.h>
+#include <crypto/internal/simd.h>
 #include <crypto/skcipher.h>
 #include <linux/bitmap.h>
 #include <linux/kref.h>
@@ -41,6 +43,10 @@ struct rampart_srtp {
 	u8 salt_len;
 	u8 salt[SALT_LEN];
 	struct crypto_sync_skcipher *ctr;
+	/* The CPU's whole-request CTR (AES-NI: one FPU section, eight blocks
+	 * at a time) where there is one; usable only when the FPU is
+	 * (crypto_simd_usable()), else ctr above does the packet. */
+	struct crypto_sync_skcipher *ctr_simd;
 	struct crypto_shash *hmac;
 	struct crypto_aead *gcm;
 	struct aead_request *req;	/* GCM only; under lock */
@@ -85,6 +91,8 @@ static void srtp_free(struct rampart_srtp *s)
 		crypto_free_aead(s->gcm);
 	if (!IS_ERR_OR_NULL(s->ctr))
 		crypto_free_sync_skcipher(s->ctr);
+	if (s->ctr_simd)
+		crypto_free_sync_skcipher(s->ctr_simd);
 	if (!IS_ERR_OR_NULL(s->hmac))
 		crypto_free_shash(s->hmac);
 	kfree_sensitive(s);
@@ -224,6 +232,15 @@ int rampart_srtp_new(const struct rampart_xf *xf, bool inbound,
 				goto out;
 			s->ctr = kdf;
 			kdf = NULL;
+			s->ctr_simd = crypto_alloc_sync_skcipher("__ctr(aes)",
+					CRYPTO_ALG_INTERNAL, CRYPTO_ALG_INTERNAL);
+			if (IS_ERR(s->ctr_simd)) {
+				s->ctr_simd = NULL;	/* optional */
+			} else if (crypto_sync_skcipher_setkey(s->ctr_simd, buf,
+							       xf->key_len)) {
+				crypto_free_sync_skcipher(s->ctr_simd);
+				s->ctr_simd = NULL;
+			}
 		}
 	}
 	ret = 0;
@@ -370,7 +387,9 @@ static int hmac_tag(struct rampart_srtp *s, const u8 *pkt, unsigned int len,
 static int cm_crypt(struct rampart_srtp *s, const u8 *hdr, u8 *data,
 		    unsigned int len, s64 idx)
 {
-	SYNC_SKCIPHER_REQUEST_ON_STACK(req, s->ctr);
+	struct crypto_sync_skcipher *tfm =
+		s->ctr_simd && crypto_simd_usable() ? s->ctr_simd : s->ctr;
+	SYNC_SKCIPHER_REQUEST_ON_STACK(req, tfm);
 	struct scatterlist sg;
 	u8 iv[16] = { 0 };
 	int i, ret;
@@ -383,7 +402,7 @@ static int cm_crypt(struct rampart_srtp *s, const u8 *hdr, u8 *data,
 	for (i = 0; i < 6; i++)
 		iv[8 + i] ^= (u8)(idx >> (40 - 8 * i));	/* 48-bit index */
 	sg_init_one(&sg, data, len);
-	skcipher_request_set_sync_tfm(req, s->ctr);
+	skcipher_request_set_sync_tfm(req, tfm);
 	skcipher_request_set_callback(req, 0, NULL, NULL);
 	skcipher_request_set_crypt(req, &sg, &sg, len, iv);
 	ret = crypto_skcipher_encrypt(req);
