@@ -4,8 +4,8 @@
 A real rampart-mediad (temporary control socket, random port range) and a
 real rampart-proxy wired to it (mediad_socket), SIP peers on loopback:
 callers on 127.0.0.1 (access trunk: media_encryption = require,
-allow_sdes_over_insecure) and 127.0.0.3 (access trunk: disable), the callee
-(a plain core) on 127.0.0.2. Scenarios (docs/media-policy.md):
+allow_sdes_over_insecure), 127.0.0.3 (access trunk: disable) and 127.0.0.4
+(no trunk: the listener's policy), the callee (a plain core) on 127.0.0.2. Scenarios (docs/media-policy.md):
  a. SRTP offer from the require side to the plain core: bridged; the callee
     gets RTP/AVP at mediad's address without a=crypto, the caller our
     a=crypto; mediad's session exists with SRTP on leg a only; BYE deletes it;
@@ -17,6 +17,10 @@ allow_sdes_over_insecure) and 127.0.0.3 (access trunk: disable), the callee
     488 and a log line naming the trunk;
  g. with sipp (UAC -> proxy -> UAS) a full SRTP call: sipp's UAS sees our
     plain SDP, sipp's UAC our a=crypto answer;
+ i. a caller over TLS (Python's ssl; no trunk, the TLS listener's require,
+    no allow_sdes_over_insecure): bridged, our key back over TLS;
+ j. the same SRTP-only offer over UDP from 127.0.0.4: 488 (our answer key
+    could not go back in clear);
  h. mediad stopped: a call with SDP gets 503, one without SDP still goes
     through.
 Every port is picked free; every wait is bounded."""
@@ -28,6 +32,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -83,19 +88,21 @@ def start_proxy(d, cfg):
     logf = os.path.join(d, "proxy.log")
     f = open(logf, "w")
     p = subprocess.Popen([PROXY, "--config", path, "--state-dir", d, "--workers", "2",
-                          "--log-level", "info", "--control", "none",
-                          "--listen", "udp:127.0.0.1:0"], stdout=f, stderr=subprocess.STDOUT)
+                          "--log-level", "info", "--control", "none"],
+                         stdout=f, stderr=subprocess.STDOUT)
     deadline = time.time() + 10
-    port = None
+    port = tls = None
     while time.time() < deadline and p.poll() is None:
-        m = re.search(r"listening on udp:127\.0\.0\.1:(\d+)", open(logf).read())
-        if m and "running" in open(logf).read():
-            port = int(m.group(1))
+        text = open(logf).read()
+        m = re.search(r"listening on udp:127\.0\.0\.1:(\d+)", text)
+        t = re.search(r"listening on tls:127\.0\.0\.1:(\d+)", text)
+        if m and t and "running" in text:
+            port, tls = int(m.group(1)), int(t.group(1))
             break
         time.sleep(0.05)
     if not port:
         raise RuntimeError("proxy did not start:\n" + open(logf).read())
-    return p, port, logf
+    return p, port, tls, logf
 
 
 def mediad_calls(sock):
@@ -181,7 +188,8 @@ def request(method, ruri, peer, callid, ftag, cseq, to_tag="", body_="", routes=
             branch=None, cseq_method=None):
     branch = branch or "z9hG4bK" + os.urandom(6).hex()
     lines = ["%s %s SIP/2.0" % (method, ruri),
-             "Via: SIP/2.0/UDP %s:%d;branch=%s;rport" % (peer.ip, peer.port, branch),
+             "Via: SIP/2.0/%s %s:%d;branch=%s;rport" % (getattr(peer, "via", "UDP"), peer.ip,
+                                                         peer.port, branch),
              "Max-Forwards: 70",
              "From: <sip:alice@test>;tag=%s" % ftag,
              "To: <%s>%s" % (ruri.split(";")[0], (";tag=" + to_tag) if to_tag else ""),
@@ -297,6 +305,8 @@ def main():
 log_level = info;
 timer_t1 = 100;
 mediad_socket = "%s";
+listen udp 127.0.0.1:%d;
+listen tls 127.0.0.1:%d { cert = auto; media_encryption = require; }
 trunk access {
     address = "127.0.0.1:9";
     inbound { source = 127.0.0.1/32; }
@@ -326,8 +336,16 @@ route request {
     record_route;
     relay core;
 }
-""" % (sock, uas.port, uas.port)
-    proxy_p, pport, plog = start_proxy(d, cfg)
+"""
+    for attempt in range(5):
+        try:
+            proxy_p, pport, tport, plog = start_proxy(
+                d, cfg % (sock, free_port(), free_port(socket.SOCK_STREAM), uas.port, uas.port))
+            break
+        except RuntimeError as e:
+            if attempt == 4:
+                raise
+            print("proxy start attempt %d: %s" % (attempt + 1, str(e)[-300:]))
     proxy = ("127.0.0.1", pport)
     ok_all = False
     try:
@@ -456,6 +474,22 @@ route request {
         check("f: nothing forwarded", got is None, got)
         check("f: no mediad session left", wait_count(sock, 0) == 0)
 
+        # i. TLS caller (no trunk: the TLS listener's require, no
+        # allow_sdes_over_insecure): our key goes back over TLS only.
+        tls_call(uas, tport, sock, plog)
+
+        # j. the same SRTP-only offer over UDP from a side without
+        # permission: our answer key could not go back: 488.
+        udp4 = Peer("127.0.0.4")
+        c = Call(udp4, uas, proxy, "bob", sdp("127.0.0.4", 40070, "RTP/SAVP", key()))
+        c.invite()
+        r = c.caller_gets(minimum=200)
+        got, _ = uas.recv(is_req("INVITE"), 0.3)
+        check("j: SRTP-only offer over UDP without allow_sdes_over_insecure -> 488, "
+              "not forwarded", status(r) == 488 and got is None and
+              "Q.850;cause=88" in (hdr(r or "", "Reason") or ""), r)
+        check("j: no mediad session left", wait_count(sock, 0) == 0)
+
         # g. sipp UAC and UAS with SRTP through the proxy.
         if shutil.which("sipp"):
             sipp_call(d, pport, sock)
@@ -496,8 +530,91 @@ route request {
     return 1 if failures else 0
 
 
-def free_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+class TlsPeer:
+    """A SIP UA over one TLS connection to the proxy (Python's ssl; the
+    proxy's certificate is self-signed, so not verified here)."""
+
+    def __init__(self, ip, port):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.bind((ip, 0))
+        raw.settimeout(5)
+        raw.connect(("127.0.0.1", port))
+        self.s = ctx.wrap_socket(raw, server_hostname="localhost")
+        self.ip, self.port = self.s.getsockname()
+        self.buf = b""
+        self.via = "TLS"
+
+    def send(self, data, to=None):
+        self.s.sendall(data.encode())
+
+    def recv(self, pred=lambda m: True, seconds=4.0):
+        deadline = time.time() + seconds
+        while True:
+            while b"\r\n\r\n" in self.buf:
+                head, rest = self.buf.split(b"\r\n\r\n", 1)
+                m = re.search(rb"(?im)^(?:Content-Length|l):\s*(\d+)", head)
+                n = int(m.group(1)) if m else 0
+                if len(rest) < n:
+                    break
+                msg = (head + b"\r\n\r\n" + rest[:n]).decode(errors="replace")
+                self.buf = rest[n:]
+                if pred(msg):
+                    return msg, None
+            left = deadline - time.time()
+            if left <= 0:
+                return None, None
+            self.s.settimeout(left)
+            try:
+                data = self.s.recv(65535)
+            except (socket.timeout, ssl.SSLError):
+                return None, None
+            if not data:
+                return None, None
+            self.buf += data
+
+    def close(self):
+        self.s.close()
+
+
+def tls_call(uas, tport, sock, plog):
+    tp = TlsPeer("127.0.0.4", tport)
+    try:
+        k = key()
+        c = Call(tp, uas, None, "bob", sdp("127.0.0.4", 40060, "RTP/SAVP", k))
+        c.inv, c.branch = request("INVITE", c.ruri, tp, c.callid, c.ftag, 1, body_=c.offer)
+        tp.send(c.inv)
+        binv = c.callee_gets_invite()
+        bsdp = body(binv or "")
+        check("i: TLS caller's SRTP offer reaches the plain core without a key",
+              binv is not None and " RTP/AVP " in bsdp and "a=crypto" not in bsdp and
+              k not in (binv or ""), binv or open(plog).read()[-2000:])
+        if binv:
+            c.answer(200, "OK", sdp("127.0.0.2", 42010, "RTP/AVP"))
+        r = c.caller_gets(minimum=200)
+        rs = body(r or "")
+        check("i: TLS caller gets RTP/SAVP with our key over TLS",
+              status(r) == 200 and " RTP/SAVP " in rs and crypto_key(rs) not in (None, k), r)
+        calls, raw = mediad_calls(sock)
+        check("i: mediad session for the TLS call, SRTP on leg a",
+              calls is not None and len(calls) == 1 and
+              (calls[0].get("a") or {}).get("srtp-in") == "srtp", raw)
+        if r:
+            c.ack(r)
+            c.in_dialog("BYE", r)
+            bye, baddr = uas.recv(is_req("BYE"))
+            if bye:
+                uas.send(response(bye, 200, "OK", ""), baddr)
+            c.caller_gets("BYE", 200)
+        check("i: TLS call's session gone after BYE", wait_count(sock, 0) == 0)
+    finally:
+        tp.close()
+
+
+def free_port(kind=socket.SOCK_DGRAM):
+    s = socket.socket(socket.AF_INET, kind)
     s.bind(("127.0.0.1", 0))
     p = s.getsockname()[1]
     s.close()

@@ -1387,6 +1387,59 @@ START_TEST(media_late_offer_answered_in_ack)
 }
 END_TEST
 
+START_TEST(media_timeout_ends_and_callee_reinvite_is_side_b)
+{
+	long i, j;
+	char ri[4096];
+	int n;
+
+	/* No answer at all: Timer B's 408 ends the session. */
+	invite_sdp("bob", "m9@x", "z9hG4bKm9", SDP_SRTP);
+	ck_assert_int_eq(fm.live, 1);
+	tick(64 * T1 + 500);
+	ck_assert_int_ge(find_sent(5070, "SIP/2.0 408", 0), 0);
+	ck_assert_int_eq(fm.live, 0);
+
+	/* An answered call; then the callee re-INVITEs (side B offers). */
+	invite_sdp("bob", "m10@x", "z9hG4bKm10", SDP_SRTP);
+	i = find_sent(5080, "INVITE ", 1);
+	ck_assert_int_ge(i, 0);
+	respond_sdp(i, 200, "OK", SDP_CORE);
+	ck_assert_int_eq(fm.live, 1);
+	n = snprintf(ri, sizeof(ri), "INVITE sip:alice@127.0.0.1:5070 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKm10r;rport\r\n"
+		"Route: <sip:127.0.0.1:5060;lr>\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:bob@127.0.0.1:5080>;tag=b1\r\n"
+		"To: <sip:alice@example.com>;tag=a1\r\nCall-ID: m10@x\r\nCSeq: 5 INVITE\r\n"
+		"Contact: <sip:bob@127.0.0.1:5080>\r\n"
+		"Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
+		strlen(SDP_CORE), SDP_CORE);
+	struct rp_msg_info mi = { .tp = RP_TP_UDP, .udp_fd = -1 };
+
+	rp_addr_parse("127.0.0.1", 5080, &mi.peer);
+	rp_addr_parse("127.0.0.1", 5060, &mi.local);
+	rp_core_handle_at(core, &mi, ri, (size_t)n, now);
+	j = find_sent(5070, "INVITE ", 0);
+	ck_assert_int_ge(j, 0);
+	/* Toward the caller (require): its leg's port, SRTP, our key. */
+	ck_assert_ptr_nonnull(strstr(out[j].buf, "m=audio 30000 RTP/SAVP"));
+	ck_assert_ptr_nonnull(strstr(out[j].buf, "a=crypto:"));
+	ck_assert_ptr_null(strstr(out[j].buf, "42000"));
+	ck_assert_int_eq(fm.creates, 2);     /* no new session for the re-INVITE */
+
+	/* BYE from the callee (side B) ends it. */
+	n = snprintf(ri, sizeof(ri), "BYE sip:alice@127.0.0.1:5070 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKm10b;rport\r\n"
+		"Route: <sip:127.0.0.1:5060;lr>\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:bob@127.0.0.1:5080>;tag=b1\r\n"
+		"To: <sip:alice@example.com>;tag=a1\r\nCall-ID: m10@x\r\nCSeq: 6 BYE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	rp_core_handle_at(core, &mi, ri, (size_t)n, now);
+	ck_assert_int_ge(find_sent(5070, "BYE ", 0), 0);
+	ck_assert_int_eq(fm.live, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_core");
@@ -1434,6 +1487,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, media_cancel_and_error_end_the_session);
 	tcase_add_test(tc, media_relay_down_503_plain_calls_pass);
 	tcase_add_test(tc, media_late_offer_answered_in_ack);
+	tcase_add_test(tc, media_timeout_ends_and_callee_reinvite_is_side_b);
 	suite_add_tcase(s, tc);
 	return s;
 }
