@@ -1508,9 +1508,88 @@ static void handle_cancel(struct req *r, rp_txn_srv *s)
 
 /* ---- responses ---- */
 
+/* The callee answered with a 2xx whose SDP the media layer refused: the
+ * caller gets 488, so the callee's dialog must end too. We ACK its 2xx and
+ * send BYE (a client transaction of its own) to the hop the INVITE went
+ * to, along the route set below us (the Record-Route values above ours,
+ * reversed) to its Contact (RFC 3261 §12.1.2, §13.2.2.4). */
+static void media_reject_2xx(rp_core *c, struct pctx *pc, const struct sip_msg *resp,
+	rp_txn_cli *cl, unsigned shard, uint64_t now)
+{
+	char store[8192];
+	rp_arena a;
+	struct sip_msg *req = NULL;
+	struct sip_parse_opts o = { .stream = false };
+	struct sip_hdr_iter it;
+	struct sip_nameaddr na, contact;
+	rp_str below[8];
+	unsigned nb = 0;
+	const struct rp_txn_dest *to = rp_txn_cli_dest(cl);
+	rp_addr lout;
+	rp_buf b;
+
+	if (!pc->fwd || !resp->h_contact || !cur_mi ||
+	    sip_nameaddr_parse(resp->h_contact->value, &contact, NULL) != SIP_OK ||
+	    local_for(c, to->tp, to->addr.u.sa.sa_family, cur_mi, &lout) < 0)
+		return;
+	rp_arena_init(&a, store, sizeof(store), 1u << 20);
+	if (sip_msg_parse(pc->fwd, pc->fwd_len, &a, &o, &req, NULL) != SIP_OK)
+		goto out;
+	sip_hdr_iter_init(&it, resp, SIP_HDR_RECORD_ROUTE);
+	while (nb < 8 && sip_hdr_iter_next_nameaddr(&it, &na, NULL) == SIP_OK) {
+		if (uri_is_us(c, pc->cfg, &na.uri, false))
+			break;
+		below[nb++] = na.raw;
+	}
+	rp_buf_init(&b, 8192);
+	for (int pass = 0; pass < 2; pass++) {
+		const char *meth = pass ? "BYE" : "ACK";
+		char br[RP_TXN_BRANCH_LEN];
+		rp_txn_cli *bye;
+
+		if (rp_txn_branch(c->txl, shard, 0, br) < 0)
+			break;
+		rp_buf_reset(&b);
+		rp_buf_append_cstr(&b, meth);
+		rp_buf_append_byte(&b, ' ');
+		rp_buf_append_str(&b, contact.uri_str);
+		rp_buf_append_cstr(&b, " SIP/2.0\r\nVia: ");
+		rp_sipout_via(&b, to->tp, &lout, rp_str_make(br, sizeof(br)));
+		rp_buf_append_cstr(&b, "\r\nMax-Forwards: 70\r\n");
+		for (unsigned i = nb; i-- > 0;) {
+			rp_buf_append_cstr(&b, "Route: ");
+			rp_buf_append_str(&b, below[i]);
+			rp_buf_append_cstr(&b, "\r\n");
+		}
+		rp_buf_append_cstr(&b, "From: ");
+		rp_buf_append_str(&b, req->h_from->value);
+		rp_buf_append_cstr(&b, "\r\nTo: ");
+		rp_buf_append_str(&b, resp->h_to->value);
+		rp_buf_append_cstr(&b, "\r\nCall-ID: ");
+		rp_buf_append_str(&b, req->call_id);
+		rp_buf_append_cstr(&b, "\r\nCSeq: ");
+		rp_buf_append_u64(&b, req->cseq.num + (uint32_t)pass);
+		rp_buf_append_byte(&b, ' ');
+		rp_buf_append_cstr(&b, meth);
+		if (pass)
+			rp_buf_append_cstr(&b, "\r\nReason: " RP_MEDIA_REASON);
+		rp_buf_append_cstr(&b, "\r\nContent-Length: 0\r\n\r\n");
+		if (rp_buf_error(&b))
+			break;
+		if (!pass)
+			core_send(c, to, b.p, b.len);
+		else if (rp_txn_cli_new(c->txl, shard, NULL, SIP_METHOD_BYE,
+			rp_str_make(br, sizeof(br)), to, b.p, b.len, 0, now, &bye) < 0)
+			rp_warn("call %.*s: BYE to the callee not sent", RP_STR_FMT(resp->call_id));
+	}
+	rp_buf_free(&b);
+out:
+	rp_arena_fini(&a);
+}
+
 /* Pops our Via and sends the response through the server transaction. */
-static void relay_response(rp_core *c, rp_txn_srv *s, const struct sip_msg *resp,
-	uint64_t now)
+static void relay_response(rp_core *c, rp_txn_srv *s, rp_txn_cli *cl,
+	const struct sip_msg *resp, uint64_t now)
 {
 	char store[8192];
 	rp_arena a;
@@ -1535,12 +1614,14 @@ static void relay_response(rp_core *c, rp_txn_srv *s, const struct sip_msg *resp
 	}
 	if (!media_response(c, pc, resp, e, &a)) {
 		if (resp->status >= 200) {
-			/* Never the callee's SDP unread; the caller gets the
-			 * error (the callee's dialog is left to its timers). */
+			/* Never the callee's SDP unread: the caller gets the
+			 * error, the callee ACK + BYE (initial INVITE). */
 			static const rp_str reason = RP_STR_LIT("Reason: " RP_MEDIA_REASON);
 
 			rp_warn("call %.*s: %u from the callee refused by the media layer",
 				RP_STR_FMT(resp->call_id), resp->status);
+			if (pc->method == SIP_METHOD_INVITE && pc->m_initial)
+				media_reject_2xx(c, pc, resp, cl, rp_txn_srv_shard(s), now);
 			reply_txn(c, s, 488, RP_STR_NULL, &reason, 1, now);
 		}
 		goto out;
@@ -1668,12 +1749,12 @@ static void cli_event(void *arg, rp_txn_cli *cl, const struct sip_msg *resp, uns
 		if (pc->cancelled && !pc->cancel_sent)
 			send_cancel(c, cl, now);
 		if (code > 100)
-			relay_response(c, s, resp, now);
+			relay_response(c, s, cl, resp, now);
 		return;
 	}
 	if (resp && code < 300) {
 		pc->cur = NULL;
-		relay_response(c, s, resp, now);
+		relay_response(c, s, cl, resp, now);
 		return;
 	}
 	/* A failure: try the next address, or answer with the best. */

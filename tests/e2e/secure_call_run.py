@@ -21,6 +21,8 @@ allow_sdes_over_insecure), 127.0.0.3 (access trunk: disable) and 127.0.0.4
     no allow_sdes_over_insecure): bridged, our key back over TLS;
  j. the same SRTP-only offer over UDP from 127.0.0.4: 488 (our answer key
     could not go back in clear);
+ k. a 200 whose SDP answer is refused: 488 to the caller, ACK + BYE to the
+    callee;
  h. mediad stopped: a call with SDP gets 503, one without SDP still goes
     through.
 Every port is picked free; every wait is bounded."""
@@ -489,6 +491,26 @@ route request {
               "not forwarded", status(r) == 488 and got is None and
               "Q.850;cause=88" in (hdr(r or "", "Reason") or ""), r)
         check("j: no mediad session left", wait_count(sock, 0) == 0)
+
+        # k. the callee's 200 carries an SDP answer the media layer refuses
+        # (an RTP/SAVP-only answer toward the plain core, with a key over
+        # UDP): the caller gets 488, the callee ACK + BYE, mediad is clean.
+        c = Call(uac, uas, proxy, "bob", sdp("127.0.0.1", 40080, "RTP/SAVP", key()))
+        c.invite()
+        binv = c.callee_gets_invite()
+        if binv:
+            c.answer(200, "OK", "garbage\r\n")
+        r = c.caller_gets(minimum=200)
+        check("k: refused 2xx answer -> caller gets 488 with Reason",
+              status(r) == 488 and "Q.850;cause=88" in (hdr(r or "", "Reason") or ""), r)
+        ack, _ = uas.recv(lambda x: x.startswith("ACK ") and hdr(x, "Call-ID") == c.callid)
+        bye, baddr = uas.recv(lambda x: x.startswith("BYE ") and hdr(x, "Call-ID") == c.callid)
+        check("k: the callee gets ACK and BYE (Reason Q.850 cause 88)",
+              ack is not None and bye is not None and c.ttag in (hdr(bye or "", "To") or "") and
+              "cause=88" in (hdr(bye or "", "Reason") or ""), (ack, bye))
+        if bye:
+            uas.send(response(bye, 200, "OK", ""), baddr)
+        check("k: no mediad session left", wait_count(sock, 0) == 0)
 
         # g. sipp UAC and UAS with SRTP through the proxy.
         if shutil.which("sipp"):

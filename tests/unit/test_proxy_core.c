@@ -1440,6 +1440,40 @@ START_TEST(media_timeout_ends_and_callee_reinvite_is_side_b)
 }
 END_TEST
 
+START_TEST(media_refused_2xx_answer_acked_and_byed)
+{
+	long i, j;
+	char r[128], cs[64];
+
+	invite_sdp("bob", "m11@x", "z9hG4bKm11", SDP_SRTP);
+	i = find_sent(5080, "INVITE ", 0);
+	ck_assert_int_ge(i, 0);
+	respond_sdp(i, 200, "OK", "not sdp at all\r\n");
+	/* The caller: 488 with the Reason, never the callee's body. */
+	j = find_sent(5070, "SIP/2.0 488", 0);
+	ck_assert_int_ge(j, 0);
+	ck_assert_str_eq(hdr(j, "Reason", r, sizeof(r)), "Q.850;cause=88");
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 200"), 0);
+	/* The callee: ACK of its 2xx and a BYE in its dialog. */
+	j = find_sent(5080, "ACK sip:bob@127.0.0.1:5080 ", 0);
+	ck_assert_int_ge(j, 0);
+	ck_assert_ptr_nonnull(strstr(hdr(j, "To", r, sizeof(r)), "tag=b1"));
+	ck_assert_str_eq(hdr(j, "CSeq", cs, sizeof(cs)), "1 ACK");
+	j = find_sent(5080, "BYE sip:bob@127.0.0.1:5080 ", 0);
+	ck_assert_int_ge(j, 0);
+	ck_assert_str_eq(hdr(j, "CSeq", cs, sizeof(cs)), "2 BYE");
+	ck_assert_str_eq(hdr(j, "Call-ID", r, sizeof(r)), "m11@x");
+	ck_assert_int_eq(fm.live, 0);
+	/* The BYE is retransmitted until answered (its own transaction). */
+	tick(2 * T1 + 20);
+	ck_assert_int_ge(count_sent(5080, "BYE "), 2);
+	respond(j, 5080, 200, "OK");
+	int n = count_sent(5080, "BYE ");
+	tick(8 * T1);
+	ck_assert_int_eq(count_sent(5080, "BYE "), n);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_core");
@@ -1488,6 +1522,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, media_relay_down_503_plain_calls_pass);
 	tcase_add_test(tc, media_late_offer_answered_in_ack);
 	tcase_add_test(tc, media_timeout_ends_and_callee_reinvite_is_side_b);
+	tcase_add_test(tc, media_refused_2xx_answer_acked_and_byed);
 	suite_add_tcase(s, tc);
 	return s;
 }
