@@ -63,6 +63,7 @@ struct media_link {
 	pthread_mutex_t mu;
 	char path[256];
 	rp_mediactl *mc;
+	bool warned;                /* the failure to connect was logged */
 	struct rp_media_backend be;
 };
 
@@ -71,14 +72,23 @@ static rp_mediactl *media_link_get(struct media_link *l)
 	rp_mediactl *mc;
 	int rc = 0;
 
+	bool log_down = false, log_up = false;
+
 	pthread_mutex_lock(&l->mu);
-	if (!l->mc)
+	if (!l->mc) {
 		rc = rp_mediactl_open(l->path, 2000, &l->mc);
+		/* Once per outage: the core logs each refused call anyway. */
+		log_down = rc < 0 && !l->warned;
+		log_up = rc == 0 && l->warned;
+		l->warned = rc < 0;
+	}
 	mc = l->mc;
 	pthread_mutex_unlock(&l->mu);
-	if (rc < 0)
+	if (log_down)
 		rp_warn("rampart-mediad unreachable at %s (%s): calls with SDP are "
 			"refused with 503", l->path, strerror(-rc));
+	if (log_up)
+		rp_notice("media relay: connected to rampart-mediad at %s", l->path);
 	return mc;
 }
 
@@ -166,9 +176,11 @@ static struct media_link *media_link_new(const struct cfg *cfg)
 		media_link_free(l);
 		return NULL;
 	}
-	if (rc < 0)
+	if (rc < 0) {
 		rp_warn("rampart-mediad not reachable at %s (%s): calls with SDP get 503 "
 			"until it is", path, strerror(-rc));
+		l->warned = true;
+	}
 	else
 		rp_notice("media relay: rampart-mediad at %s", path);
 	l->be.create = ml_create;

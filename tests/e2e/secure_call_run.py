@@ -23,8 +23,10 @@ allow_sdes_over_insecure), 127.0.0.3 (access trunk: disable) and 127.0.0.4
     could not go back in clear);
  k. a 200 whose SDP answer is refused: 488 to the caller, ACK + BYE to the
     callee;
+ l. a proxy started before mediad: 503 for SDP, then mediad starts at the
+    configured path and the next SRTP call is bridged;
  h. mediad stopped: a call with SDP gets 503, one without SDP still goes
-    through.
+    through; mediad started again: SRTP calls work again.
 Every port is picked free; every wait is bounded."""
 import base64
 import json
@@ -52,11 +54,11 @@ def check(name, cond, detail=""):
         failures.append(name)
 
 
-def start_mediad(d):
+def start_mediad(d, name="mediad"):
     for attempt in range(4):
         lo = random.randrange(20000, 59000) // 2 * 2
-        sock = os.path.join(d, "mediad.sock")
-        conf = os.path.join(d, "mediad.conf")
+        sock = os.path.join(d, name + ".sock")
+        conf = os.path.join(d, name + ".conf")
         with open(conf, "w") as f:
             f.write(f"listen = 127.0.0.1\nports = {lo}-{lo + 63}\nworkers = 1\n"
                     f"engine = mmsg\ncontrol = {sock}\nlog-level = notice\n")
@@ -83,11 +85,11 @@ def stop(p):
             p.wait()
 
 
-def start_proxy(d, cfg):
-    path = os.path.join(d, "proxy.conf")
+def start_proxy(d, cfg, name="proxy"):
+    path = os.path.join(d, name + ".conf")
     with open(path, "w") as f:
         f.write(cfg)
-    logf = os.path.join(d, "proxy.log")
+    logf = os.path.join(d, name + ".log")
     f = open(logf, "w")
     p = subprocess.Popen([PROXY, "--config", path, "--state-dir", d, "--workers", "2",
                           "--log-level", "info", "--control", "none"],
@@ -536,7 +538,29 @@ route request {
               status(r) == 200, r)
         if r:
             c.ack(r)
+        # mediad back (same socket): calls with SDP work again (mediactl
+        # reconnects).
+        if os.path.exists(sock):
+            os.unlink(sock)
+        mediad, sock, prange = start_mediad(d)
+        c = Call(uac, uas, proxy, "bob", sdp("127.0.0.1", 40090, "RTP/SAVP", key()))
+        c.invite()
+        binv = c.callee_gets_invite()
+        if binv:
+            c.answer(200, "OK", sdp("127.0.0.2", 42020, "RTP/AVP"))
+        r = c.caller_gets(minimum=200)
+        check("h: mediad restarted: SRTP call bridged again", status(r) == 200 and
+              crypto_key(body(r or "")) is not None and wait_count(sock, 1) == 1, r)
+        if r:
+            c.ack(r)
+            c.in_dialog("BYE", r)
+            bye, baddr = uas.recv(is_req("BYE"))
+            if bye:
+                uas.send(response(bye, 200, "OK", ""), baddr)
+            c.caller_gets("BYE", 200)
+        check("h: and its session is deleted at BYE", wait_count(sock, 0) == 0)
         check("proxy still running", proxy_p.poll() is None)
+        late_mediad(d, cfg, uac, uas)
         ok_all = not failures
     finally:
         stop(proxy_p)
@@ -633,6 +657,52 @@ def tls_call(uas, tport, sock, plog):
         check("i: TLS call's session gone after BYE", wait_count(sock, 0) == 0)
     finally:
         tp.close()
+
+
+def late_mediad(d, cfg, uac, uas):
+    """l. A proxy started before mediad: 503 for SDP meanwhile (one log line
+    per outage), then mediad comes up at the configured path and the next
+    SRTP call is bridged (the control socket is opened lazily)."""
+    sock = os.path.join(d, "late.sock")
+    p, port, _, log = start_proxy(d, cfg % (sock, free_port(), free_port(socket.SOCK_STREAM),
+                                            uas.port, uas.port), "proxy-late")
+    proxy = ("127.0.0.1", port)
+    m = None
+    try:
+        c = Call(uac, uas, proxy, "bob", sdp("127.0.0.1", 40100, "RTP/SAVP", key()))
+        c.invite()
+        r = c.caller_gets(minimum=200)
+        check("l: proxy up before mediad: SDP call gets 503", status(r) == 503, r)
+        m, sock2, _ = start_mediad(d, "late")
+        c = Call(uac, uas, proxy, "bob", sdp("127.0.0.1", 40100, "RTP/SAVP", key()))
+        c.invite()
+        binv = c.callee_gets_invite()
+        if binv:
+            c.answer(200, "OK", sdp("127.0.0.2", 42030, "RTP/AVP"))
+        r = c.caller_gets(minimum=200)
+        check("l: mediad started later: the next SRTP call is bridged",
+              status(r) == 200 and crypto_key(body(r or "")) is not None and
+              wait_count(sock, 1) == 1, (r, open(log).read()[-1500:]))
+        text = open(log).read()
+        check("l: the outage and the reconnection are logged once each",
+              text.count("calls with SDP are refused with 503") +
+              text.count("calls with SDP get 503 until it is") == 1 and
+              "connected to rampart-mediad" in text, text[-1500:])
+        if r:
+            c.ack(r)
+            c.in_dialog("BYE", r)
+            bye, baddr = uas.recv(is_req("BYE"))
+            if bye:
+                uas.send(response(bye, 200, "OK", ""), baddr)
+            c.caller_gets("BYE", 200)
+        check("l: session deleted at BYE", wait_count(sock, 0) == 0)
+    finally:
+        stop(p)
+        if m:
+            stop(m)
+        bad = [l for l in open(log).read().splitlines()
+               if "AddressSanitizer" in l or "runtime error" in l]
+        check("l: no sanitizer report in the second proxy's log", not bad, "\n".join(bad))
 
 
 def free_port(kind=socket.SOCK_DGRAM):
