@@ -97,6 +97,11 @@ struct pctx {
 	bool m_req_sdp;                 /* the request carried an offer/answer */
 	char *m_key;                    /* Call-ID NUL caller's tag (malloc) */
 	size_t m_cid_len, m_tag_len;
+	/* An initial INVITE without SDP: the call is made only when an SDP
+	 * shows up (late offer in a 18x/2xx), so SDP-less calls cost no
+	 * media call object (a large one). */
+	bool m_pending;
+	struct rp_media_leg_cfg m_la, m_lb;
 };
 
 /* The message info of the response being handled on this thread, for the
@@ -1093,6 +1098,22 @@ static int media_sdp(rp_media_call *mc, enum rp_media_side from, bool answer,
 	return rc;
 }
 
+/* The call of an initial INVITE, in the table (a retransmission through
+ * another transaction finds the existing one). */
+static int media_create(rp_core *c, struct pctx *pc, rp_str cid, rp_str tag,
+	const struct rp_media_leg_cfg *la, const struct rp_media_leg_cfg *lb)
+{
+	int rc = rp_media_calls_add(c->media, cid, tag, la, lb, &pc->mc);
+
+	if (rc == -EEXIST)
+		rc = 0;
+	if (rc == 0 && media_keep_key(pc, cid, tag) < 0)
+		rc = -ENOMEM;
+	if (rc < 0)
+		pc->mc = rp_media_call_free(pc->mc);
+	return rc;
+}
+
 /* The media step of a request about to be relayed (do_relay): creates the
  * call on an initial INVITE, finds it for in-dialog requests, rewrites an
  * SDP body into r->new_body, ends the call on BYE. 0, or the status to
@@ -1111,17 +1132,23 @@ static unsigned media_request(struct req *r, enum rp_tp out_tp)
 		return 0;
 	if (!pc->mc) {
 		if (meth == SIP_METHOD_INVITE && !m->to.tag.n) {
+			if (pc->m_pending) {
+				/* route failure relayed elsewhere: B is a new hop. */
+				media_leg_out(r, out_tp, &pc->m_lb);
+				return 0;
+			}
 			media_leg_in(r, &la);
 			media_leg_out(r, out_tp, &lb);
-			rc = rp_media_calls_add(c->media, m->call_id, m->from.tag, &la, &lb, &pc->mc);
-			if (rc == -EEXIST)
-				rc = 0;
-			if (rc < 0 || media_keep_key(pc, m->call_id, m->from.tag) < 0) {
-				pc->mc = rp_media_call_free(pc->mc);
-				return 500;
-			}
 			pc->mside = RP_MEDIA_A;
 			pc->m_initial = true;
+			if (!sdp) {
+				pc->m_la = la;
+				pc->m_lb = lb;
+				pc->m_pending = true;
+				return 0;
+			}
+			if (media_create(c, pc, m->call_id, m->from.tag, &la, &lb) < 0)
+				return 500;
 		} else if (m->to.tag.n && meth != SIP_METHOD_CANCEL) {
 			pc->mc = media_find(c, m, &pc->mside);
 		}
@@ -1176,9 +1203,17 @@ static bool media_response(rp_core *c, struct pctx *pc, const struct sip_msg *re
 	rp_str nb = RP_STR_NULL;
 	int rc;
 
-	if (!c->media || !pc->mc || !has_sdp(resp) || resp->status < 180 ||
+	if (!c->media || !has_sdp(resp) || resp->status < 180 ||
 	    (pc->method != SIP_METHOD_INVITE && pc->method != SIP_METHOD_UPDATE &&
 	     pc->method != SIP_METHOD_PRACK))
+		return true;
+	if (!pc->mc && pc->m_pending) {
+		/* Late offer: the call starts with the first SDP. */
+		if (media_create(c, pc, resp->call_id, resp->from.tag, &pc->m_la, &pc->m_lb) < 0)
+			return false;
+		pc->m_pending = false;
+	}
+	if (!pc->mc)
 		return true;
 	if (pc->m_req_sdp)
 		rc = media_sdp(pc->mc, from, true, resp->to.tag, resp->body, a, &nb, resp);
