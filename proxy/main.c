@@ -123,32 +123,10 @@ static void media_link_free(struct media_link *l)
 	free(l);
 }
 
-/* A signaling-only set-up from before the media relay existed: the
- * built-in mediad_socket, every listener and trunk plain (no TLS) with the
- * default policy 'allow'. Only there may SDP pass unchanged when no mediad
- * runs (no key can come from or go to a TLS hop). */
-static bool cfg_legacy_signaling(const struct cfg *cfg, const char *path)
-{
-	if (strcmp(path, "/run/rampart/mediad.sock"))
-		return false;
-	for (size_t i = 0; i < cfg_listen_count(cfg); i++) {
-		const struct cfg_listen *l = cfg_listen_at(cfg, i);
-
-		if (l->transport == CFG_TP_TLS || l->media != CFG_MEDIA_ALLOW)
-			return false;
-	}
-	for (size_t i = 0; i < cfg_trunk_count(cfg); i++) {
-		const struct cfg_trunk *t = cfg_trunk_at(cfg, i);
-
-		if (t->transport == CFG_TP_TLS || t->media != CFG_MEDIA_ALLOW)
-			return false;
-	}
-	return true;
-}
-
-/* The media link for the core, or NULL when media is not relayed:
- * mediad_socket = "none", or a signaling-only config (cfg_legacy_signaling)
- * and no mediad at start. */
+/* The media link for the core, or NULL when media is not relayed
+ * (mediad_socket = "none": signaling only, SDP passes unchanged). Without
+ * that explicit setting an unreachable mediad means 503 for calls with SDP:
+ * passing SDP through silently could carry keys where they must not go. */
 static struct media_link *media_link_new(const struct cfg *cfg)
 {
 	const char *path = cfg_settings(cfg)->mediad_socket;
@@ -168,14 +146,6 @@ static struct media_link *media_link_new(const struct cfg *cfg)
 	pthread_mutex_init(&l->mu, NULL);
 	snprintf(l->path, sizeof(l->path), "%s", path);
 	rc = rp_mediactl_open(l->path, 2000, &l->mc);
-	if (rc < 0 && cfg_legacy_signaling(cfg, path)) {
-		rp_warn("rampart-mediad not reachable at %s (%s), no TLS and no "
-			"media_encryption configured: SDP bodies pass unchanged (media not "
-			"relayed); set mediad_socket to require the relay", path,
-			strerror(-rc));
-		media_link_free(l);
-		return NULL;
-	}
 	if (rc < 0) {
 		rp_warn("rampart-mediad not reachable at %s (%s): calls with SDP get 503 "
 			"until it is", path, strerror(-rc));

@@ -232,6 +232,7 @@ def main():
     fo_uas = free_port()
     cfg = """
 log_level = info;
+mediad_socket = "none";   # signaling-only: SDP passes unchanged
 timer_t1 = 50;
 domain = "example.com";
 listen udp 127.0.0.1:5060;
@@ -437,6 +438,7 @@ route request {
     u2, t2 = free_port(), free_port(socket.SOCK_STREAM)
     cfg2 = """
 log_level = info;
+mediad_socket = "none";
 listen udp 127.0.0.1:%d;
 listen tls 127.0.0.1:%d {
     cert = "%s/server.pem"; key = "%s/server.key"; ca_file = "%s/ca.pem";
