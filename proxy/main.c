@@ -34,6 +34,7 @@
 #include "rp_log.h"
 #include "rp_version.h"
 #include "sip_msg.h"
+#include "sipout.h"
 #include "tls.h"
 #include "transport.h"
 #include "worker.h"
@@ -341,60 +342,16 @@ static void respond(const struct proxy *p, const struct rp_msg_info *mi,
 static void respond_400_raw(const struct rp_msg_info *mi, const char *msg,
 	size_t len, const char *reason)
 {
-	static const struct { const char *name, *cname, *out; } keep[] = {
-		{ "via", "v", "Via" }, { "from", "f", "From" }, { "to", "t", "To" },
-		{ "call-id", "i", "Call-ID" }, { "cseq", NULL, "CSeq" } };
-	bool have[5] = { false };
-	size_t i = 0;
+	char tag[24];
+	int n;
 	rp_buf b;
 
-	/* Skip the start line. */
-	while (i + 1 < len && !(msg[i] == '\r' && msg[i + 1] == '\n'))
-		i++;
-	i += 2;
+	/* A final response needs a To tag (RFC 3261 8.2.6.2): one derived
+	 * from the message, so a retransmission gets the same. */
+	n = snprintf(tag, sizeof(tag), "rp400%08x", (unsigned)rp_siphash13(tag_key, msg, len));
 	rp_buf_init(&b, 65536);
-	rp_buf_printf(&b, "SIP/2.0 400 %s\r\n", reason);
-	while (i < len) {
-		size_t e = i, c;
-
-		while (e + 1 < len && !(msg[e] == '\r' && msg[e + 1] == '\n'))
-			e++;
-		if (e + 1 >= len || e == i)
-			break;
-		for (c = i; c < e && msg[c] != ':'; c++)
-			;
-		if (c < e) {
-			rp_str name = rp_str_trim(rp_str_make(msg + i, c - i));
-			rp_str val = rp_str_trim(rp_str_make(msg + c + 1, e - c - 1));
-
-			for (size_t k = 0; k < 5; k++) {
-				if (!rp_str_caseeq_cstr(name, keep[k].name) &&
-				    !(keep[k].cname && rp_str_caseeq_cstr(name, keep[k].cname)))
-					continue;
-				/* Only printable header text goes back out. */
-				for (size_t q = 0; q < val.n; q++)
-					if ((unsigned char)val.p[q] < 0x20 && val.p[q] != '\t')
-						goto next;
-				if (k != 0 && have[k])
-					break;
-				have[k] = true;
-				rp_buf_printf(&b, "%s: %.*s", keep[k].out, RP_STR_FMT(val));
-				/* A final response needs a To tag (RFC 3261 8.2.6.2). */
-				if (k == 2 && !memmem(val.p, val.n, "tag=", 4))
-					rp_buf_printf(&b, ";tag=rp400%08x",
-						(unsigned)rp_siphash13(tag_key,
-							msg, len));
-				rp_buf_append_cstr(&b, "\r\n");
-				break;
-			}
-		}
-next:
-		i = e + 2;
-	}
-	rp_buf_append_cstr(&b, "Server: rampart-proxy/" RAMPART_VERSION "\r\n"
-		"Content-Length: 0\r\n\r\n");
-	/* Without a Via there is nowhere a response could be routed. */
-	if (have[0] && have[3] && have[4] && rp_buf_error(&b) == 0)
+	if (rp_sipout_400_raw(&b, msg, len, reason, rp_str_make(tag, (size_t)n),
+		RP_STR_LIT("rampart-proxy/" RAMPART_VERSION)) == 0 && rp_buf_error(&b) == 0)
 		send_response(mi, NULL, b.p, b.len);
 	rp_buf_free(&b);
 }
