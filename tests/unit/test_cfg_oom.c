@@ -18,76 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define NO_OOM_TESTS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NO_OOM_TESTS 1
-#endif
-#endif
-
-#ifndef NO_OOM_TESTS
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t m);
-extern void *__libc_realloc(void *p, size_t n);
-extern void __libc_free(void *p);
-
-static bool armed;
-static long countdown; /* allocations left before the one that fails */
-static long live;      /* blocks allocated minus freed while armed */
-
-/* The executable's text: our code and the static rp_* libraries. */
-extern const char __executable_start[], etext[];
-
-static bool ours(const void *caller)
-{
-	return (const char *)caller >= __executable_start && (const char *)caller < etext;
-}
-
-#define fail_now() (armed && ours(__builtin_return_address(0)) && countdown-- == 0)
-
-void *malloc(size_t n)
-{
-	void *p;
-
-	if (fail_now())
-		return NULL;
-	p = __libc_malloc(n);
-	if (p && armed)
-		live++;
-	return p;
-}
-
-void *calloc(size_t n, size_t m)
-{
-	void *p;
-
-	if (fail_now())
-		return NULL;
-	p = __libc_calloc(n, m);
-	if (p && armed)
-		live++;
-	return p;
-}
-
-void *realloc(void *old, size_t n)
-{
-	void *p;
-
-	if (fail_now())
-		return NULL;
-	p = __libc_realloc(old, n);
-	if (p && !old && armed)
-		live++;
-	return p;
-}
-
-void free(void *p)
-{
-	if (p && armed)
-		live--;
-	__libc_free(p);
-}
+#include "oom_inject.h"
+#ifdef OOM_INJECT
 
 static const char *const texts[] = {
 	NULL, /* the default config */
@@ -119,15 +51,15 @@ START_TEST(every_allocation_may_fail)
 		struct cfg *c = NULL;
 		int rc;
 
-		live = 0;
-		countdown = n;
-		armed = true;
+		oom_live = 0;
+		oom_countdown = n;
+		oom_armed = true;
 		rc = load(i, &c);
 		if (rc == 0)
 			cfg_put(c);
-		armed = false;
-		ck_assert_msg(live == 0, "text %u, failing allocation %ld: %ld blocks leaked", i, n, live);
-		if (countdown >= 0) /* the load needed fewer than n allocations: done */
+		oom_armed = false;
+		ck_assert_msg(oom_live == 0, "text %u, failing allocation %ld: %ld blocks leaked", i, n, oom_live);
+		if (oom_countdown >= 0) /* the load needed fewer than n allocations: done */
 			break;
 		ck_assert_msg(rc == -ENOMEM || (!expect_ok && rc == -EINVAL),
 			"text %u, failing allocation %ld: rc %d", i, n, rc);
@@ -142,7 +74,7 @@ static Suite *suite(void)
 	Suite *s = suite_create("cfg_oom");
 	TCase *tc = tcase_create("core");
 
-#ifndef NO_OOM_TESTS
+#ifdef OOM_INJECT
 	tcase_add_loop_test(tc, every_allocation_may_fail, 0, 3);
 #endif
 	suite_add_tcase(s, tc);

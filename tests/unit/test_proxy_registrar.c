@@ -15,77 +15,9 @@
 
 #define T0 5000000ull
 
-/* Allocation failure as a test mode (as in test_cfg_oom.c): this binary
- * counts and can fail the allocations our own code makes. Not under ASan
- * or TSan, which bring their own allocator. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define NO_OOM_TESTS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define NO_OOM_TESTS 1
-#endif
-#endif
-
-#ifndef NO_OOM_TESTS
-extern void *__libc_malloc(size_t n);
-extern void *__libc_calloc(size_t n, size_t m);
-extern void *__libc_realloc(void *p, size_t n);
-extern void __libc_free(void *p);
-extern const char __executable_start[], etext[];
-
-static bool armed;
-static long countdown, live;
-
-static bool ours(const void *caller)
-{
-	return (const char *)caller >= __executable_start && (const char *)caller < etext;
-}
-
-#define fail_now() (armed && ours(__builtin_return_address(0)) && countdown-- == 0)
-
-void *malloc(size_t n)
-{
-	void *p;
-
-	if (fail_now())
-		return NULL;
-	p = __libc_malloc(n);
-	if (p && armed)
-		live++;
-	return p;
-}
-
-void *calloc(size_t n, size_t m)
-{
-	void *p;
-
-	if (fail_now())
-		return NULL;
-	p = __libc_calloc(n, m);
-	if (p && armed)
-		live++;
-	return p;
-}
-
-void *realloc(void *old, size_t n)
-{
-	void *p;
-
-	if (fail_now())
-		return NULL;
-	p = __libc_realloc(old, n);
-	if (p && !old && armed)
-		live++;
-	return p;
-}
-
-void free(void *p)
-{
-	if (p && armed)
-		live--;
-	__libc_free(p);
-}
-#endif
+/* Allocation failure as a test mode: this binary counts and can fail the
+ * allocations our own code makes (not under ASan/TSan). */
+#include "oom_inject.h"
 
 static rp_registrar *reg;
 static struct rp_reg_source udp_src;
@@ -805,7 +737,7 @@ START_TEST(mutated_registers)
 }
 END_TEST
 
-#ifndef NO_OOM_TESTS
+#ifdef OOM_INJECT
 /* Text of every binding of an AOR, to compare states. */
 static void snapshot(rp_registrar *r, const char *aor, char *out, size_t outsz)
 {
@@ -838,10 +770,10 @@ START_TEST(every_allocation_may_fail)
 	void *probe;
 
 	/* Under valgrind our malloc is replaced by valgrind's: nothing to test. */
-	armed = true;
-	countdown = 0;
+	oom_armed = true;
+	oom_countdown = 0;
 	probe = malloc(16);
-	armed = false;
+	oom_armed = false;
 	if (probe) {
 		free(probe);
 		return;
@@ -868,14 +800,14 @@ START_TEST(every_allocation_may_fail)
 		len = snprintf(buf, sizeof(buf), msg, cseq++, (unsigned)n, (unsigned)n);
 		rp_arena_init(&a, NULL, 0, 0);
 		ck_assert_int_eq(sip_msg_parse(buf, (size_t)len, &a, NULL, &m, NULL), SIP_OK);
-		live = 0;
-		countdown = n;
-		armed = true;
+		oom_live = 0;
+		oom_countdown = n;
+		oom_armed = true;
 		res = rp_registrar_save(reg, m, &udp_src, T0, hdr, sizeof(hdr), &info);
-		armed = false;
+		oom_armed = false;
 		rp_arena_fini(&a);
 		if (res == RP_REG_NOMEM) {
-			ck_assert_msg(live == 0, "failing allocation %ld: %ld blocks leaked", n, live);
+			ck_assert_msg(oom_live == 0, "failing allocation %ld: %ld blocks leaked", n, oom_live);
 			snapshot(reg, "sip:alice@example.net", after, sizeof(after));
 			ck_assert_str_eq(before, after);
 		} else {
@@ -883,16 +815,16 @@ START_TEST(every_allocation_may_fail)
 			ck_assert_uint_eq(info.bindings, 2); /* one removed, one refreshed, one added */
 		}
 		/* The lookup too: 0 or -ENOMEM, nothing leaked. */
-		live = 0;
-		countdown = n;
-		armed = true;
+		oom_live = 0;
+		oom_countdown = n;
+		oom_armed = true;
 		rc = rp_registrar_lookup_str(reg, RP_STR_LIT("sip:alice@example.net"), T0, &l);
 		if (rc == 0)
 			rp_reg_list_free(l);
-		armed = false;
+		oom_armed = false;
 		ck_assert(rc == 0 || rc == -ENOMEM);
-		ck_assert_int_eq(live, 0);
-		if (res == RP_REG_OK && rc == 0 && countdown >= 0)
+		ck_assert_int_eq(oom_live, 0);
+		if (res == RP_REG_OK && rc == 0 && oom_countdown >= 0)
 			break;
 	}
 	ck_assert_int_ge(n, 5);
@@ -903,14 +835,14 @@ START_TEST(every_allocation_may_fail)
 		rp_registrar *x = NULL;
 		int rc;
 
-		live = 0;
-		countdown = n;
-		armed = true;
+		oom_live = 0;
+		oom_countdown = n;
+		oom_armed = true;
 		rc = rp_registrar_new(NULL, &x);
 		if (rc == 0)
 			rp_registrar_free(x);
-		armed = false;
-		ck_assert_int_eq(live, 0);
+		oom_armed = false;
+		ck_assert_int_eq(oom_live, 0);
 		if (rc == 0)
 			break;
 		ck_assert_int_eq(rc, -ENOMEM);
@@ -943,7 +875,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, list_all);
 	tcase_add_test(tc, concurrent_registrations);
 	tcase_add_test(tc, mutated_registers);
-#ifndef NO_OOM_TESTS
+#ifdef OOM_INJECT
 	tcase_add_test(tc, every_allocation_may_fail);
 #endif
 	suite_add_tcase(s, tc);
