@@ -2432,6 +2432,11 @@ int rp_core_start_timers(rp_core *c)
 	return 0;
 }
 
+struct rp_registrar *rp_core_registrar(rp_core *c)
+{
+	return c->reg;
+}
+
 void rp_core_get_stats(rp_core *c, struct rp_core_stats *st)
 {
 	memset(st, 0, sizeof(*st));

@@ -108,5 +108,8 @@ void rp_core_get_stats(rp_core *core, struct rp_core_stats *st);
 /* One line per live transaction (at most 'max', 0 = all) appended to b:
  * for a control-socket command (see rp_txn_dump). Returns the count. */
 size_t rp_core_dump_txns(rp_core *core, rp_buf *b, size_t max);
+/* The core's registrar (for the control socket's 'registrations'); owned
+ * by the core, valid until rp_core_free. */
+struct rp_registrar *rp_core_registrar(rp_core *core);
 
 #endif

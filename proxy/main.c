@@ -28,6 +28,8 @@
 #include "ctl.h"
 #include "media.h"
 #include "mediactl.h"
+#include "registrar.h"
+#include "rp_time.h"
 #include "rp_arena.h"
 #include "rp_buf.h"
 #include "rp_hash.h"
@@ -55,6 +57,10 @@ struct proxy {
 	rp_tls_store *client_tls;   /* outbound TLS (verifies servers) */
 	_Atomic(rp_core *) core;    /* NULL: the built-in minimal responder */
 	struct media_link *media;   /* rampart-mediad; NULL: media not relayed */
+	/* Control-socket state, touched only by the main thread. */
+	const char *config_path;    /* --config made absolute (ours); NULL: default */
+	struct cfg *cfg;            /* the config in force (one reference) */
+	uint64_t start_ms;          /* rp_now_ms() at start, for uptime-s */
 };
 
 /* The core's media backend: rampart-mediad through one rp_mediactl,
@@ -438,6 +444,8 @@ static int cmd_stats(ctl_req *req, rp_buf *resp, void *arg)
 	struct rp_workers_stats st;
 
 	rp_workers_get_stats(p->ws, &st);
+	/* rampartctl status reads its uptime from here. */
+	benc_put_kv_int(resp, "uptime-s", (int64_t)((rp_now_ms() - p->start_ms) / 1000));
 	benc_put_kv_int(resp, "workers", rp_workers_count(p->ws));
 	benc_put_kv_int(resp, "connections", st.conns);
 	benc_put_kv_int(resp, "accepted", (int64_t)st.accepted);
@@ -488,7 +496,214 @@ static int cmd_tls_reload(ctl_req *req, rp_buf *resp, void *arg)
 	return 0;
 }
 
+
+static int cmd_status(ctl_req *req, rp_buf *resp, void *arg)
+{
+	struct proxy *p = arg;
+
+	(void)req;
+	benc_put_kv_cstr(resp, "version", RAMPART_VERSION);
+	benc_put_kv_int(resp, "uptime-s", (int64_t)((rp_now_ms() - p->start_ms) / 1000));
+	benc_put_kv_int(resp, "workers", rp_workers_count(p->ws));
+	benc_put_kv_int(resp, "listeners", (int64_t)p->tcfg.n_listen);
+	benc_put_kv_cstr(resp, "core", atomic_load(&p->core) ? "on" : "off");
+	benc_put_kv_cstr(resp, "media", p->media ? p->media->path : "none");
+	benc_put_kv_cstr(resp, "config", p->config_path ? p->config_path : "<default>");
+	return rp_buf_error(resp);
+}
+
+static int cmd_registrations(ctl_req *req, rp_buf *resp, void *arg)
+{
+	struct proxy *p = arg;
+	rp_core *core = atomic_load(&p->core);
+	struct rp_reg_list *l = NULL;
+	int rc;
+
+	if (!core)
+		return ctl_req_error(req, "no proxy core (--no-core): no registrar");
+	/* Bounded so the answer fits one control message. */
+	rc = rp_registrar_list(rp_core_registrar(core), rp_now_ms(), 1000, &l);
+	if (rc < 0)
+		return ctl_req_error(req, "registrar list: %s", strerror(-rc));
+	benc_put_kv_list(resp, "registrations");
+	for (size_t i = 0; i < l->count; i++) {
+		const struct rp_reg_contact *c = &l->v[i];
+		char a[64];
+
+		rp_addr_fmt(&c->source, a, sizeof(a));
+		benc_put_dict(resp);
+		benc_put_kv_cstr(resp, "aor", c->aor);
+		benc_put_kv_cstr(resp, "contact", c->uri);
+		benc_put_kv_int(resp, "expires-in", c->expires_in);
+		benc_put_kv_cstr(resp, "transport", rp_tp_name(c->tp));
+		benc_put_kv_cstr(resp, "source", a);
+		benc_put_kv_int(resp, "nat", c->nat);
+		if (c->user_agent)
+			benc_put_kv_cstr(resp, "user-agent", c->user_agent);
+		benc_put_end(resp);
+	}
+	benc_put_end(resp);
+	rp_reg_list_free(l);
+	return rp_buf_error(resp);
+}
+
+static int cmd_trunks(ctl_req *req, rp_buf *resp, void *arg)
+{
+	struct proxy *p = arg;
+	size_t n = cfg_trunk_count(p->cfg);
+
+	(void)req;
+	benc_put_kv_list(resp, "trunks");
+	for (size_t i = 0; i < n; i++) {
+		const struct cfg_trunk *t = cfg_trunk_at(p->cfg, i);
+
+		benc_put_dict(resp);
+		benc_put_kv_cstr(resp, "name", t->name);
+		benc_put_kv_cstr(resp, "transport", cfg_transport_name(t->transport));
+		benc_put_kv_cstr(resp, "media", cfg_media_enc_name(t->media));
+		benc_put_kv_list(resp, "addresses");
+		for (unsigned k = 0; k < t->naddrs; k++) {
+			char hp[300];
+			bool v6 = strchr(t->addrs[k].host, ':') != NULL;
+
+			if (t->addrs[k].port)
+				snprintf(hp, sizeof(hp), v6 ? "[%s]:%u" : "%s:%u",
+					t->addrs[k].host, t->addrs[k].port);
+			else
+				snprintf(hp, sizeof(hp), "%s", t->addrs[k].host);
+			benc_put_cstr(resp, hp);
+		}
+		benc_put_end(resp);
+		/* No OPTIONS probing yet: reachability is not known, not assumed. */
+		benc_put_kv_cstr(resp, "reachability", "unknown");
+		benc_put_end(resp);
+	}
+	benc_put_end(resp);
+	return rp_buf_error(resp);
+}
+
+/* Optional "file" argument; else the file the proxy runs with. */
+static int cfg_arg_path(ctl_req *req, const struct proxy *p, char *path, size_t n)
+{
+	rp_str f;
+
+	if (benc_get_str(ctl_req_args(req), "file", &f, NULL) == 0) {
+		if (f.n == 0 || f.n >= n || memchr(f.p, 0, f.n))
+			return -EINVAL;
+		memcpy(path, f.p, f.n);
+		path[f.n] = 0;
+		return 0;
+	}
+	if (!p->config_path)
+		return -ENOENT;
+	snprintf(path, n, "%s", p->config_path);
+	return 0;
+}
+
+static int cmd_config_check(ctl_req *req, rp_buf *resp, void *arg)
+{
+	char path[512];
+	char *text = NULL;
+	size_t tlen = 0;
+	FILE *f;
+	int rc;
+
+	if (cfg_arg_path(req, arg, path, sizeof(path)) < 0)
+		return ctl_req_error(req, "give file=PATH (the proxy runs with the built-in default)");
+	f = open_memstream(&text, &tlen);
+	if (!f)
+		return ctl_req_error(req, "out of memory");
+	rc = cfg_check_file(path, f);
+	fclose(f);
+	/* A bad file is an error answer, so scripts see a non-zero exit. */
+	while (tlen && text[tlen - 1] == '\n')
+		text[--tlen] = 0;
+	if (rc != 0) {
+		/* error-reason is one line: the diagnostics joined by " | ". */
+		char one[1024];
+		size_t o = 0;
+
+		for (size_t i = 0; text && i < tlen && o + 4 < sizeof(one); i++) {
+			if (text[i] == '\n') {
+				memcpy(one + o, " | ", 3);
+				o += 3;
+			} else {
+				one[o++] = text[i];
+			}
+		}
+		one[o] = 0;
+		rc = ctl_req_error(req, "%s", o ? one : "check failed");
+		free(text);
+		return rc;
+	}
+	benc_put_kv_cstr(resp, "file", path);
+	benc_put_kv_int(resp, "valid", 1);
+	benc_put_kv_str(resp, "text", rp_str_make(text, tlen));
+	free(text);
+	return rp_buf_error(resp);
+}
+
+static int cmd_config_reload(ctl_req *req, rp_buf *resp, void *arg)
+{
+	struct proxy *p = arg;
+	struct cfg_diag *d;
+	struct cfg *nc = NULL;
+	rp_core *core = atomic_load(&p->core);
+	char why[512] = "";
+	int rc;
+
+	if (!p->config_path)
+		return ctl_req_error(req, "no configuration file (started without --config)");
+	d = malloc(sizeof(*d));
+	if (!d)
+		return ctl_req_error(req, "out of memory");
+	cfg_diag_init(d);
+	rc = cfg_load_file(p->config_path, &nc, d);
+	if (rc < 0) {
+		size_t off = 0;
+
+		for (size_t i = 0; i < d->n && off < sizeof(why) - 1; i++) {
+			int w = cfg_diag_format(&d->msg[i], why + off, sizeof(why) - off);
+
+			if (w < 0)
+				break;
+			off += (size_t)w < sizeof(why) - off ? (size_t)w : sizeof(why) - off - 1;
+			if (off < sizeof(why) - 2 && i + 1 < d->n)
+				why[off++] = ';', why[off++] = ' ', why[off] = 0;
+		}
+		free(d);
+		rp_err("config reload of %s refused, nothing changed: %s", p->config_path,
+			why[0] ? why : strerror(-rc));
+		return ctl_req_error(req, "%s: %s; nothing changed", p->config_path,
+			why[0] ? why : strerror(-rc));
+	}
+	free(d);
+	/* New transactions use the new config; those in progress keep theirs. */
+	if (core)
+		rp_core_set_cfg(core, nc);
+	cfg_put(p->cfg);
+	p->cfg = nc;
+	rp_notice("configuration %s reloaded (listeners and TLS files need a restart / tls-reload)",
+		p->config_path);
+	benc_put_kv_cstr(resp, "file", p->config_path);
+	benc_put_kv_cstr(resp, "applied", "routes, trunks, users, domains and settings used per transaction");
+	benc_put_kv_cstr(resp, "not-applied", "listeners, workers, control socket, mediad socket (restart)");
+	return rp_buf_error(resp);
+}
+
 static const struct ctl_command ctl_cmds[] = {
+	{ "status", cmd_status, "", "version, uptime, workers, listeners",
+		CTL_ACCESS_READ, NULL },
+	{ "registrations", cmd_registrations, "", "live registrar bindings (at most 1000)",
+		CTL_ACCESS_READ, NULL },
+	{ "trunks", cmd_trunks, "", "configured trunks; reachability is unknown (no probing)",
+		CTL_ACCESS_READ, NULL },
+	{ "config.check", cmd_config_check, "file?",
+		"check a configuration file (default: the one in use) without applying it",
+		CTL_ACCESS_READ, NULL },
+	{ "config.reload", cmd_config_reload, "",
+		"load and check the configuration file and use it for new transactions",
+		CTL_ACCESS_ADMIN, NULL },
 	{ "stats", cmd_stats, "", "transport counters: connections, messages, drops",
 		CTL_ACCESS_READ, NULL },
 	{ "listeners", cmd_listeners, "", "the addresses the proxy listens on",
@@ -910,6 +1125,13 @@ int main(int argc, char **argv)
 	if (!control)
 		control = cfg_settings(cfg)->control_socket ?
 			cfg_settings(cfg)->control_socket : "/run/rampart/proxy.sock";
+	/* Absolute, so 'config reload' reads the same file whatever the cwd. */
+	p->config_path = config ? realpath(config, NULL) : NULL;
+	if (config && !p->config_path)
+		p->config_path = strdup(config);
+	p->cfg = cfg;
+	cfg = NULL;
+	p->start_ms = rp_now_ms();
 	ctl = ctl_start(p, control);
 	rp_notice("rampart-proxy %s running with %u workers", RAMPART_VERSION,
 		rp_workers_count(p->ws));
@@ -954,6 +1176,7 @@ int main(int argc, char **argv)
 	rp_tls_store_free(p->client_tls);
 	rp_tls_store_free(tls);
 	rp_tls_global_fini();
-	cfg_put(cfg);
+	cfg_put(p->cfg);
+	free((char *)p->config_path);
 	return exit_code;
 }
