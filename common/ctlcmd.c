@@ -780,8 +780,15 @@ static int cmd_stats(ctlcmd_run *r, const struct ctlcmd *cmd, int argc, char **a
 static void leg_srtp(const benc_node *leg, const char *key, char *dst, size_t n)
 {
 	const benc_node *v = benc_dict_get(leg, key);
+	/* mediad names the suite in srtp-suite-in/-out ("plain" or e.g.
+	 * "AES_CM_128_HMAC_SHA1_80"); srtp-in/-out stay 0/1 for old clients. */
+	char sk[24];
+	const benc_node *sn;
 
-	/* A suite name if the daemon reports one; mediad 0.1 says only 0/1. */
+	snprintf(sk, sizeof(sk), "srtp-suite-%s", key + 5);
+	sn = benc_dict_get(leg, sk);
+	if (sn && sn->type == BENC_STR)
+		v = sn;
 	if (v && v->type == BENC_STR)
 		snprintf(dst, n, "%.*s", (int)(v->u.s.n > 40 ? 40 : v->u.s.n), v->u.s.p);
 	else if (v && v->type == BENC_INT && v->u.i)

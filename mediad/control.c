@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,17 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctl.h"
 #include "kernel.h"
 #include "msrtp.h"
 #include "pool.h"
+#include "rp_httpd.h"
 #include "rp_log.h"
+#include "rp_metrics.h"
+#include "rp_sdnotify.h"
 #include "rp_version.h"
 #include "worker.h"
 
@@ -31,8 +36,30 @@ struct evq_item {
 	struct evq_item *next;
 };
 
+/* SRTP suite per leg and direction, as last set by leg.update: the workers
+ * report only on/off. Control thread only (commands and event emission). */
+#define SUITE_BUCKETS 1024
+struct suite_ent {
+	uint64_t id;
+	int16_t suite[2][2]; /* [leg][0 in, 1 out]: enum msrtp_suite, -1 = none */
+	struct suite_ent *next;
+};
+
+/* What one scrape reads: gathered once by the first scrape-time callback
+ * (families render in registration order), read by the others. Touched
+ * only on the scraping thread with the registry lock held. */
+struct msnap {
+	struct mstats_total t;
+	uint64_t kernel_pkts, kernel_flows, ports_total, ports_in_use;
+};
+
 struct mcontrol {
 	struct mcfg cfg;
+	uint64_t start_ms;       /* CLOCK_MONOTONIC at start: uptime-s */
+	struct suite_ent *suites[SUITE_BUCKETS];
+	rp_metrics *metrics;     /* NULL without metrics-listen */
+	rp_httpd *httpd;
+	struct msnap snap;
 	struct mpool *pool;
 	struct mworker *w[MAX_WORKERS];
 	unsigned nw;
@@ -92,6 +119,65 @@ static struct evq_item *ev_pop(struct mcontrol *c)
 }
 
 /* ---------------- helpers ---------------- */
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static struct suite_ent **suite_slot(struct mcontrol *c, uint64_t id)
+{
+	struct suite_ent **pp = &c->suites[id % SUITE_BUCKETS];
+
+	while (*pp && (*pp)->id != id)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/* Records a leg.update's suites (dir < 0: unchanged). Out of memory only
+ * loses the names (the reply then says "srtp"), never the keys. */
+static void suite_set(struct mcontrol *c, uint64_t id, int leg, int in, int out)
+{
+	struct suite_ent **pp = suite_slot(c, id), *e = *pp;
+
+	if (!e) {
+		if (!(e = malloc(sizeof(*e))))
+			return;
+		e->id = id;
+		for (int i = 0; i < 2; i++)
+			e->suite[i][0] = e->suite[i][1] = -1;
+		e->next = NULL;
+		*pp = e;
+	}
+	if (in != -2)
+		e->suite[leg][0] = (int16_t)in;
+	if (out != -2)
+		e->suite[leg][1] = (int16_t)out;
+}
+
+static void suite_forget(struct mcontrol *c, uint64_t id)
+{
+	struct suite_ent **pp = suite_slot(c, id), *e = *pp;
+
+	if (e) {
+		*pp = e->next;
+		free(e);
+	}
+}
+
+static const char *suite_name(struct mcontrol *c, uint64_t id, int leg, int dir, bool on)
+{
+	struct suite_ent *e = *suite_slot(c, id);
+
+	if (!on)
+		return "plain";
+	if (!e || e->suite[leg][dir] < 0)
+		return "srtp"; /* keys set, name not known (cannot happen today) */
+	return msrtp_suite_name((enum msrtp_suite)e->suite[leg][dir]);
+}
 
 static void put_counters(void *ctx, const char *name, uint64_t v)
 {
@@ -222,6 +308,9 @@ static void put_info(struct mcontrol *c, rp_buf *b, const struct msess_info *in)
 		benc_put_kv_int(b, "rtcp-mux", in->leg[i].rtcp_mux);
 		benc_put_kv_int(b, "srtp-in", in->leg[i].srtp_in);
 		benc_put_kv_int(b, "srtp-out", in->leg[i].srtp_out);
+		benc_put_kv_cstr(b, "srtp-suite-in", suite_name(c, in->id, i, 0, in->leg[i].srtp_in));
+		benc_put_kv_cstr(b, "srtp-suite-out",
+			suite_name(c, in->id, i, 1, in->leg[i].srtp_out));
 		benc_put_kv_int(b, "kernel", in->leg[i].kernel);
 		benc_put_kv_int(b, "kernel-packets-in", (int64_t)in->leg[i].kernel_pkts_in);
 		benc_put_str(b, RP_STR_LIT("stats"));
@@ -387,7 +476,7 @@ static int cmd_create(struct mcontrol *c, const benc_node *req, rp_buf *out,
 	return 0;
 err_ports:
 	if (rc == -ENOSPC) {
-		c->port_exhausted++;
+		__atomic_fetch_add(&c->port_exhausted, 1, __ATOMIC_RELAXED); /* read by scrapes */
 		snprintf(why, whysz, "no free ports: port range %u-%u exhausted",
 			c->cfg.port_min, c->cfg.port_max);
 	} else {
@@ -595,7 +684,16 @@ static int cmd_update(struct mcontrol *c, const benc_node *req, rp_buf *out,
 	}
 	if (have)
 		cmd.upd.set |= MLEG_SET_OUT;
-	rc = mworker_call(worker_of(c, cmd.id), &cmd); /* contexts: the worker's now */
+	{
+		/* -2 unchanged, -1 "none", else the suite. */
+		int sin = !(cmd.upd.set & MLEG_SET_IN) ? -2
+			: cmd.upd.in_keys.set ? cmd.upd.in_keys.suite : -1;
+		int sout = !(cmd.upd.set & MLEG_SET_OUT) ? -2
+			: cmd.upd.out_keys.set ? cmd.upd.out_keys.suite : -1;
+		rc = mworker_call(worker_of(c, cmd.id), &cmd); /* contexts: the worker's now */
+		if (rc == 0)
+			suite_set(c, cmd.id, cmd.leg, sin, sout);
+	}
 	explicit_bzero(&cmd.upd.in_keys, sizeof(cmd.upd.in_keys));
 	explicit_bzero(&cmd.upd.out_keys, sizeof(cmd.upd.out_keys));
 	if (rc == -ENOENT) {
@@ -641,6 +739,8 @@ static int cmd_by_id(struct mcontrol *c, const benc_node *req, rp_buf *out,
 	 * follow the removal. */
 	add_kernel(c, &cmd.info, kind == MCMD_DELETE);
 	put_info(c, out, &cmd.info);
+	if (kind == MCMD_DELETE)
+		suite_forget(c, cmd.id);
 	if (kind == MCMD_DELETE)
 		rp_info("session %" PRIu64 " deleted", cmd.id);
 	return 0;
@@ -705,6 +805,23 @@ static int cmd_stats(struct mcontrol *c, const benc_node *req, rp_buf *out,
 		benc_put_end(out);
 	}
 	benc_put_kv_int(out, "workers", c->nw);
+	benc_put_kv_int(out, "uptime-s", (int64_t)((now_ms() - c->start_ms) / 1000));
+	{
+		/* One line for rampartctl status; the 'kernel' dict has the parts. */
+		struct mkern_info ki;
+		char kf[96];
+
+		mkern_get_info(c->kern, &ki);
+		if (c->cfg.kernel == MKERN_OFF)
+			snprintf(kf, sizeof(kf), "off");
+		else if (!ki.present)
+			snprintf(kf, sizeof(kf), "%s, no module", mkern_mode_name(c->cfg.kernel));
+		else
+			snprintf(kf, sizeof(kf), "%s, module %.31s, %" PRIu64 " flows",
+				mkern_mode_name(c->cfg.kernel), ki.release[0] ? ki.release : "?",
+				ki.flows);
+		benc_put_kv_cstr(out, "kernel-fastpath", kf);
+	}
 	benc_put_kv_int(out, "ports-total", mpool_capacity(c->pool));
 	benc_put_kv_int(out, "ports-in-use", mpool_in_use(c->pool));
 	pthread_mutex_lock(&c->evlock);
@@ -815,6 +932,8 @@ static void emit_events(struct mcontrol *c, ctl_server *srv)
 			rp_warn("control: cannot emit timeout event for session %" PRIu64,
 				it->ev.id);
 		rp_buf_free(&b);
+		if (it->ev.deleted)
+			suite_forget(c, it->ev.id);
 		free(it);
 	}
 }
@@ -912,6 +1031,9 @@ int mcontrol_run(struct mcontrol *c, volatile sig_atomic_t *stop)
 	ev.data.u32 = 1;
 	epoll_ctl(epfd, EPOLL_CTL_ADD, c->ev_fd, &ev);
 	rp_notice("control socket %s ready", c->cfg.control_path);
+	/* Ready = the proxy can create sessions now (Type=notify units). */
+	if ((rc = rp_sdnotify_ready()) < 0)
+		rp_warn("sd_notify READY: %s", strerror(-rc));
 	rc = 0;
 	while (!*stop) {
 		struct epoll_event evs[4];
@@ -934,9 +1056,147 @@ int mcontrol_run(struct mcontrol *c, volatile sig_atomic_t *stop)
 		if (rc < 0)
 			break;
 	}
+	(void)rp_sdnotify_stopping(); /* best effort: systemd times out anyway */
 	close(epfd);
 	ctl_server_free(srv);
 	return rc;
+}
+
+/* ---------------- metrics (scrape time only: nothing on the packet path) ---------------- */
+
+static void snap_take(struct mcontrol *c)
+{
+	struct msnap *s = &c->snap;
+	struct mstats_leg kl;
+	struct mkern_info ki;
+
+	memset(s, 0, sizeof(*s));
+	for (unsigned i = 0; i < c->nw; i++) {
+		struct mcmd cmd;
+
+		memset(&cmd, 0, sizeof(cmd));
+		cmd.kind = MCMD_STATS;
+		if (mworker_call(c->w[i], &cmd) == 0)
+			mstats_total_add(&s->t, &cmd.total);
+	}
+	memset(&kl, 0, sizeof(kl));
+	mkern_add_totals(c->kern, &kl);
+	mstats_leg_add(&s->t.pkt, &kl);
+	s->kernel_pkts = kl.pkts_in;
+	mkern_get_info(c->kern, &ki);
+	s->kernel_flows = ki.flows;
+	s->ports_total = mpool_capacity(c->pool);
+	s->ports_in_use = mpool_in_use(c->pool);
+	/* control-thread counter; a torn read is impossible on 64-bit */
+	s->t.port_exhausted = __atomic_load_n(&c->port_exhausted, __ATOMIC_RELAXED);
+}
+
+struct mfield {
+	struct mcontrol *c;
+	size_t off; /* into struct msnap */
+};
+
+enum { MF_MAX = 20 };
+static struct mfield mfields[MF_MAX];
+
+static int64_t mf_read(void *arg)
+{
+	const struct mfield *f = arg;
+
+	return (int64_t)*(const uint64_t *)((const char *)&f->c->snap + f->off);
+}
+
+/* The first family rendered: refreshes the snapshot for all the others. */
+static int64_t mf_first(void *arg)
+{
+	struct mfield *f = arg;
+
+	snap_take(f->c);
+	return mf_read(arg);
+}
+
+#define SNAP(field) offsetof(struct msnap, field)
+
+static int metrics_start(struct mcontrol *c)
+{
+	static const struct {
+		bool counter;
+		const char *name, *help;
+		size_t off;
+	} defs[] = {
+		{ false, "rampart_media_sessions_active", "Media sessions (calls) alive",
+		  SNAP(t.sessions_active) },
+		{ true, "rampart_media_sessions_total", "Media sessions created since start",
+		  SNAP(t.sessions_created) },
+		{ true, "rampart_media_sessions_timed_out_total",
+		  "Sessions deleted because no media arrived for delete-timeout",
+		  SNAP(t.sessions_timed_out) },
+		{ true, "rampart_media_packets_received_total",
+		  "RTP/RTCP packets received and accepted, all legs", SNAP(t.pkt.pkts_in) },
+		{ true, "rampart_media_packets_sent_total", "RTP/RTCP packets sent, all legs",
+		  SNAP(t.pkt.pkts_out) },
+		{ true, "rampart_media_received_bytes_total",
+		  "Bytes of accepted RTP/RTCP packets received, all legs", SNAP(t.pkt.bytes_in) },
+		{ true, "rampart_media_sent_bytes_total", "Bytes of RTP/RTCP packets sent, all legs",
+		  SNAP(t.pkt.bytes_out) },
+		{ true, "rampart_media_srtp_auth_failures_total",
+		  "SRTP/SRTCP packets dropped because authentication failed", SNAP(t.pkt.auth_fail) },
+		{ true, "rampart_media_srtp_replay_drops_total",
+		  "SRTP/SRTCP packets dropped by the replay check", SNAP(t.pkt.replay) },
+		{ true, "rampart_media_source_mismatch_total",
+		  "Packets dropped because they came from an address other than the latched one",
+		  SNAP(t.pkt.src_mismatch) },
+		{ true, "rampart_media_send_errors_total", "sendmsg/sendmmsg failures",
+		  SNAP(t.send_err) },
+		{ true, "rampart_media_rx_overflows_total", "Times the receive buffer ring ran empty",
+		  SNAP(t.rx_overflow) },
+		{ false, "rampart_media_ports",
+		  "Media port pairs (even RTP ports) in the configured range",
+		  SNAP(ports_total) },
+		{ false, "rampart_media_ports_in_use",
+		  "Media port pairs bound by session legs",
+		  SNAP(ports_in_use) },
+		{ true, "rampart_media_port_exhausted_total",
+		  "Session creations refused because no port pair was free", SNAP(t.port_exhausted) },
+		{ false, "rampart_media_kernel_streams_active",
+		  "Streams offloaded to the rampart kernel module", SNAP(kernel_flows) },
+		{ true, "rampart_media_kernel_packets_total",
+		  "Packets forwarded by the kernel module (read from it at scrape time)",
+		  SNAP(kernel_pkts) },
+	};
+	_Static_assert(sizeof(defs) / sizeof(defs[0]) <= MF_MAX, "mfields too small");
+	rp_httpd_cfg hc;
+	int rc;
+
+	if (!c->cfg.metrics_on)
+		return 0;
+	if ((rc = rp_metrics_new(&c->metrics)) < 0)
+		return rc;
+	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+		rp_metric_fn fn = i == 0 ? mf_first : mf_read;
+
+		mfields[i] = (struct mfield){ .c = c, .off = defs[i].off };
+		rc = defs[i].counter
+			? rp_metrics_counter_fn(c->metrics, defs[i].name, defs[i].help, fn, &mfields[i])
+			: rp_metrics_gauge_fn(c->metrics, defs[i].name, defs[i].help, fn, &mfields[i]);
+		if (rc < 0) {
+			rp_err("metrics: %s: %s", defs[i].name, strerror(-rc));
+			return rc;
+		}
+	}
+	memset(&hc, 0, sizeof(hc));
+	hc.addr = c->cfg.metrics_addr.text;
+	hc.port = c->cfg.metrics_port;
+	hc.metrics = c->metrics;
+	if ((rc = rp_httpd_start(&hc, &c->httpd)) < 0) {
+		rp_err("metrics-listen %s port %u: %s", c->cfg.metrics_addr.text,
+			c->cfg.metrics_port, strerror(-rc));
+		return rc;
+	}
+	rp_notice("metrics on http://%s%s%s:%u/metrics",
+		c->cfg.metrics_addr.family == AF_INET6 ? "[" : "", c->cfg.metrics_addr.text,
+		c->cfg.metrics_addr.family == AF_INET6 ? "]" : "", rp_httpd_port(c->httpd));
+	return 0;
 }
 
 /* ---------------- life cycle ---------------- */
@@ -995,6 +1255,9 @@ int mcontrol_new(const struct mcfg *cfg, struct mcontrol **out)
 		}
 	}
 	mkern_set_takeback(c->kern, on_takeback, c);
+	c->start_ms = now_ms();
+	if ((rc = metrics_start(c)) < 0)
+		goto err;
 	rp_notice("rampart-mediad %s: %u worker(s), engine %s, ports %u-%u on %s%s%s",
 		RAMPART_VERSION, c->nw, mworker_engine_name(c->w[0]), cfg->port_min,
 		cfg->port_max, cfg->listen4.family ? cfg->listen4.text : "",
@@ -1013,12 +1276,18 @@ void mcontrol_free(struct mcontrol *c)
 
 	if (!c)
 		return;
+	/* The scraper asks the workers: it goes first. */
+	rp_httpd_stop(c->httpd);
+	rp_metrics_free(c->metrics);
 	mkern_set_takeback(c->kern, NULL, NULL); /* before the workers go */
 	for (unsigned i = 0; i < c->nw; i++)
 		mworker_free(c->w[i]);
 	mkern_free(c->kern); /* workers gone: nothing posts to it any more */
 	while ((it = ev_pop(c)))
 		free(it);
+	for (unsigned b = 0; b < SUITE_BUCKETS; b++)
+		while (c->suites[b])
+			suite_forget(c, c->suites[b]->id);
 	mpool_free(c->pool);
 	if (c->ev_fd >= 0)
 		close(c->ev_fd);

@@ -245,6 +245,35 @@ int mcfg_set(struct mcfg *c, const char *key, size_t klen, const char *val,
 		}
 		return 0;
 	}
+	if (rp_str_eq_cstr(k, "metrics-listen")) {
+		struct mcfg_addr a;
+		ptrdiff_t colon = -1;
+
+		if (rp_str_eq_cstr(v, "off")) {
+			c->metrics_on = false;
+			return 0;
+		}
+		/* ADDR:PORT or [V6ADDR]:PORT: the port is after the last ':'. */
+		for (size_t i = 0; i < v.n; i++)
+			if (v.p[i] == ':')
+				colon = (ptrdiff_t)i;
+		if (colon <= 0) {
+			*why = "expected ADDR:PORT, [IPV6]:PORT or off";
+			return -EINVAL;
+		}
+		if (mcfg_addr_parse(v.p, (size_t)colon, &a) < 0 ||
+		    (a.family == AF_INET6 && v.p[0] != '[')) {
+			*why = "expected ADDR:PORT, [IPV6]:PORT or off";
+			return -EINVAL;
+		}
+		if ((rc = parse_uint(rp_str_make(v.p + colon + 1, v.n - (size_t)colon - 1),
+			     65535, &u, why)) < 0)
+			return rc;
+		c->metrics_addr = a;
+		c->metrics_port = (uint16_t)u;
+		c->metrics_on = true;
+		return 0;
+	}
 	if (rp_str_eq_cstr(k, "log-level")) {
 		char lv[16];
 		if (rp_str_copy(v, lv, sizeof(lv)) < 0 ||

@@ -51,6 +51,11 @@ struct mcfg {
 	char control_group[64];  /* "" = leave the group alone */
 	enum rp_log_level log_level;
 	bool listen_given;       /* a 'listen' key replaced the default address */
+	/* Prometheus endpoint (metrics-listen = ADDR:PORT, "off"): absent or
+	 * "off" = no HTTP server. Port 0 = any free port (logged). */
+	bool metrics_on;
+	struct mcfg_addr metrics_addr;
+	uint16_t metrics_port;
 };
 
 /* Fills in the defaults: 127.0.0.1, ports 10000-20000, workers auto,
