@@ -51,6 +51,7 @@ struct suite_ent {
 struct msnap {
 	struct mstats_total t;
 	uint64_t kernel_pkts, kernel_flows, ports_total, ports_in_use;
+	uint64_t other_drops; /* parse errors + no remote + protect errors */
 };
 
 struct mcontrol {
@@ -1085,6 +1086,7 @@ static void snap_take(struct mcontrol *c)
 	s->kernel_pkts = kl.pkts_in;
 	mkern_get_info(c->kern, &ki);
 	s->kernel_flows = ki.flows;
+	s->other_drops = s->t.pkt.parse_err + s->t.pkt.no_remote + s->t.pkt.protect_err;
 	s->ports_total = mpool_capacity(c->pool);
 	s->ports_in_use = mpool_in_use(c->pool);
 	/* control-thread counter; a torn read is impossible on 64-bit */
@@ -1146,6 +1148,8 @@ static int metrics_start(struct mcontrol *c)
 		{ true, "rampart_media_source_mismatch_total",
 		  "Packets dropped because they came from an address other than the latched one",
 		  SNAP(t.pkt.src_mismatch) },
+		{ true, "rampart_media_dropped_total",
+		  "Other drops: not RTP/RTCP, no remote yet, protect failures", SNAP(other_drops) },
 		{ true, "rampart_media_send_errors_total", "sendmsg/sendmmsg failures",
 		  SNAP(t.send_err) },
 		{ true, "rampart_media_rx_overflows_total", "Times the receive buffer ring ran empty",

@@ -23,8 +23,8 @@ static void usage(FILE *f)
 		"socket /run/rampart/mediad.sock. --config reads 'key = value' lines\n"
 		"(listen, advertise, ports, workers, engine, media-timeout,\n"
 		"delete-timeout, control, control-mode, control-group, log-level,\n"
-		"ring-buffers, kernel); see docs/mediad.md. RAMPART_MEDIAD_ENGINE=mmsg forces\n"
-		"the recvmmsg/epoll engine.\n");
+		"ring-buffers, kernel, metrics-listen); see docs/mediad.md.\n"
+		"RAMPART_MEDIAD_ENGINE=mmsg forces the recvmmsg/epoll engine.\n");
 }
 
 static volatile sig_atomic_t stop_flag;

@@ -181,7 +181,7 @@ FAMILIES = ["rampart_media_sessions_active", "rampart_media_sessions_total",
             "rampart_media_packets_sent_total", "rampart_media_received_bytes_total",
             "rampart_media_sent_bytes_total", "rampart_media_srtp_auth_failures_total",
             "rampart_media_srtp_replay_drops_total", "rampart_media_source_mismatch_total",
-            "rampart_media_send_errors_total", "rampart_media_rx_overflows_total",
+            "rampart_media_dropped_total", "rampart_media_send_errors_total", "rampart_media_rx_overflows_total",
             "rampart_media_ports", "rampart_media_ports_in_use",
             "rampart_media_port_exhausted_total", "rampart_media_kernel_streams_active",
             "rampart_media_kernel_packets_total"]
