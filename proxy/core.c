@@ -13,6 +13,7 @@
 #include "cfg_eval.h"
 #include "media.h"
 #include "registrar.h"
+#include "rp_metrics.h"
 #include "rp_buf.h"
 #include "rp_hash.h"
 #include "rp_log.h"
@@ -45,6 +46,7 @@ struct rp_core {
 	rp_media_calls *media;          /* NULL: no media layer */
 	rp_registrar *reg;
 	rp_auth *auth;
+	struct rp_core_metrics mx;      /* all NULL: no metrics */
 	pthread_rwlock_t dns_mu;
 	rp_hash *dns;                   /* host -> struct dns_ent */
 	_Atomic uint64_t next_sweep;
@@ -168,6 +170,15 @@ static int core_send(rp_core *c, const struct rp_txn_dest *d, const char *buf, s
 	return c->send(c->send_arg, d, buf, len);
 }
 
+/* Metrics: a response we sent or relayed. */
+static inline void count_resp(rp_core *c, unsigned code)
+{
+	unsigned k = code / 100;
+
+	if (k < 7 && c->mx.resp[k])
+		rp_mval_inc(c->mx.resp[k]);
+}
+
 static void reply_dest(const struct rp_msg_info *mi, const struct sip_msg *m,
 	struct rp_txn_dest *d)
 {
@@ -196,8 +207,8 @@ static void reply_stateless(rp_core *c, const struct rp_msg_info *mi,
 	rp_sipout_response(&b, m, &mi->peer, code, rp_str_cstr(reason), rp_str_cstr(tag),
 		extra, nextra, server_name(cfg));
 	reply_dest(mi, m, &d);
-	if (rp_buf_error(&b) == 0)
-		core_send(c, &d, b.p, b.len);
+	if (rp_buf_error(&b) == 0 && core_send(c, &d, b.p, b.len) == 0)
+		count_resp(c, code);
 	rp_buf_free(&b);
 	atomic_fetch_add(&c->st.local_replies, 1);
 }
@@ -218,6 +229,8 @@ static int reply_msg(rp_core *c, rp_txn_srv *s, const struct sip_msg *m, unsigne
 	rc = rp_buf_error(&b);
 	if (rc == 0)
 		rc = rp_txn_srv_respond(c->txl, s, code, b.p, b.len, now);
+	if (rc == 0)
+		count_resp(c, code);
 	rp_buf_free(&b);
 	atomic_fetch_add(&c->st.local_replies, 1);
 	if (code >= 300)
@@ -1105,6 +1118,8 @@ static int media_create(rp_core *c, struct pctx *pc, rp_str cid, rp_str tag,
 {
 	int rc = rp_media_calls_add(c->media, cid, tag, la, lb, &pc->mc);
 
+	if (rc == 0 && c->mx.calls_total)
+		rp_mval_inc(c->mx.calls_total);
 	if (rc == -EEXIST)
 		rc = 0;
 	if (rc == 0 && media_keep_key(pc, cid, tag) < 0)
@@ -1664,6 +1679,7 @@ static void relay_response(rp_core *c, rp_txn_srv *s, rp_txn_cli *cl,
 	if (sip_edit_pop_via(e) == SIP_OK && sip_edit_write_arena(e, &a, &out) == SIP_OK) {
 		rp_txn_srv_respond(c->txl, s, resp->status, out.p, out.n, now);
 		atomic_fetch_add(&c->st.relayed_responses, 1);
+		count_resp(c, resp->status);
 		if (pc->mc && has_sdp(resp))
 			explicit_bzero((char *)out.p, out.n);
 	}
@@ -1808,6 +1824,7 @@ static void cli_event(void *arg, rp_txn_cli *cl, const struct sip_msg *resp, uns
 	if (pc->best) {
 		rp_txn_srv_respond(c->txl, s, pc->best_code, pc->best, pc->best_len, now);
 		atomic_fetch_add(&c->st.relayed_responses, 1);
+		count_resp(c, pc->best_code);
 		media_end(c, pc);
 	} else {
 		reply_txn(c, s, pc->cancelled ? 487 : pc->best_code, RP_STR_NULL, NULL, 0, now);
@@ -2041,6 +2058,8 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 	int v;
 
 	atomic_fetch_add(&c->st.requests, 1);
+	if ((unsigned)m->method <= SIP_METHOD_UPDATE && c->mx.req[m->method])
+		rp_mval_inc(c->mx.req[m->method]);
 	r.cfg = cfg_holder_get(&c->holder);
 	if (!r.cfg)
 		return;
@@ -2317,6 +2336,8 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 	if (!c)
 		return -ENOMEM;
 	st = cfg_settings(cc->cfg);
+	if (cc->metrics)
+		c->mx = *cc->metrics;
 	tc.t1_ms = cc->t1_ms ? cc->t1_ms : st->timer_t1_ms;
 	tc.t2_ms = cc->t2_ms ? cc->t2_ms : st->timer_t2_ms;
 	tc.t4_ms = cc->t4_ms ? cc->t4_ms : st->timer_t4_ms;
@@ -2435,6 +2456,11 @@ int rp_core_start_timers(rp_core *c)
 struct rp_registrar *rp_core_registrar(rp_core *c)
 {
 	return c->reg;
+}
+
+size_t rp_core_calls_active(rp_core *c)
+{
+	return c->media ? rp_media_calls_count(c->media) : 0;
 }
 
 void rp_core_get_stats(rp_core *c, struct rp_core_stats *st)

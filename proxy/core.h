@@ -45,6 +45,16 @@ typedef struct rp_core rp_core;
 
 struct rp_media_backend;
 
+struct rp_mval;
+/* Metric cells (common/rp_metrics.h) the core bumps on its paths: one
+ * relaxed atomic add each. Any pointer may be NULL. Owned by the caller's
+ * registry, which must outlive the core. */
+struct rp_core_metrics {
+	struct rp_mval *req[SIP_METHOD_UPDATE + 1]; /* by enum sip_method; [0] other */
+	struct rp_mval *resp[7];                    /* sent or relayed, by code / 100 */
+	struct rp_mval *calls_total;                /* calls (media) created */
+};
+
 struct rp_core_cfg {
 	struct cfg *cfg;                /* required; a reference is taken */
 	const struct rp_listen *listen; /* our listeners as bound (copied) */
@@ -65,6 +75,8 @@ struct rp_core_cfg {
 	 * refusals get 488 + Reason: Q.850;cause=88, a mediad failure 503.
 	 * Copied; its arg must outlive the core. NULL: bodies pass unchanged. */
 	const struct rp_media_backend *media;
+	/* Copied; NULL: no metrics. */
+	const struct rp_core_metrics *metrics;
 };
 
 /* Creates the core. 'ws' may be NULL (set it later with
@@ -111,5 +123,7 @@ size_t rp_core_dump_txns(rp_core *core, rp_buf *b, size_t max);
 /* The core's registrar (for the control socket's 'registrations'); owned
  * by the core, valid until rp_core_free. */
 struct rp_registrar *rp_core_registrar(rp_core *core);
+/* Calls with a media object alive now (0 without a media layer). */
+size_t rp_core_calls_active(rp_core *core);
 
 #endif

@@ -33,7 +33,9 @@
 #include "rp_arena.h"
 #include "rp_buf.h"
 #include "rp_hash.h"
+#include "rp_httpd.h"
 #include "rp_log.h"
+#include "rp_metrics.h"
 #include "rp_version.h"
 #include "sip_msg.h"
 #include "sipout.h"
@@ -61,6 +63,8 @@ struct proxy {
 	const char *config_path;    /* --config made absolute (ours); NULL: default */
 	struct cfg *cfg;            /* the config in force (one reference) */
 	uint64_t start_ms;          /* rp_now_ms() at start, for uptime-s */
+	rp_metrics *metrics;        /* NULL: no --metrics-listen */
+	struct rp_core_metrics mx;  /* cells in 'metrics' the core bumps */
 };
 
 /* The core's media backend: rampart-mediad through one rp_mediactl,
@@ -188,6 +192,9 @@ static void usage(FILE *f)
 "                         'none' for no control socket)\n"
 "  --idle-timeout SEC --max-conns N --max-conns-per-ip N --handshake-timeout SEC\n"
 "  --log-level err|warn|notice|info|debug\n"
+"  --metrics-listen ADDR:PORT  serve Prometheus text at http://ADDR:PORT/metrics\n"
+"                         (numeric address; port 0 = any free one, logged;\n"
+"                         default: no metrics server)\n"
 "  --no-core              answer with the built-in minimal responder only\n"
 "                         (OPTIONS 200 / 400 / 404 / 501), no routing\n"
 "  --version, --help\n"
@@ -754,6 +761,183 @@ static ctl_server *ctl_start(struct proxy *p, const char *path)
 	return s;
 }
 
+/* ---- metrics (docs/metrics.md) ---- */
+
+/* Scrape-time values: read from counters the proxy keeps anyway, so the
+ * SIP path pays nothing for them. */
+static struct rp_core_stats core_stats_now(struct proxy *p)
+{
+	struct rp_core_stats cs = { 0 };
+	rp_core *core = atomic_load(&p->core);
+
+	if (core)
+		rp_core_get_stats(core, &cs);
+	return cs;
+}
+
+static int64_t m_txns(void *arg)
+{
+	struct rp_core_stats cs = core_stats_now(arg);
+
+	return (int64_t)(cs.server_txns + cs.client_txns);
+}
+
+static int64_t m_malformed(void *arg) { return (int64_t)core_stats_now(arg).malformed; }
+static int64_t m_retrans(void *arg) { return (int64_t)core_stats_now(arg).retransmissions; }
+static int64_t m_timeouts(void *arg) { return (int64_t)core_stats_now(arg).timeouts; }
+static int64_t m_failovers(void *arg) { return (int64_t)core_stats_now(arg).failovers; }
+static int64_t m_overload(void *arg) { return (int64_t)core_stats_now(arg).overload; }
+
+static int64_t m_calls_active(void *arg)
+{
+	struct proxy *p = arg;
+	rp_core *core = atomic_load(&p->core);
+
+	return core ? (int64_t)rp_core_calls_active(core) : 0;
+}
+
+static int64_t m_regs(void *arg)
+{
+	struct proxy *p = arg;
+	rp_core *core = atomic_load(&p->core);
+	struct rp_reg_stats rs = { 0 };
+
+	if (core)
+		rp_registrar_stats(rp_core_registrar(core), &rs);
+	return (int64_t)rs.bindings;
+}
+
+static int64_t m_conns(void *arg)
+{
+	struct proxy *p = arg;
+	struct rp_workers_stats st;
+
+	rp_workers_get_stats(p->ws, &st);
+	return st.conns;
+}
+
+static int64_t m_refused(void *arg)
+{
+	struct proxy *p = arg;
+	struct rp_workers_stats st;
+
+	rp_workers_get_stats(p->ws, &st);
+	return (int64_t)st.refused;
+}
+
+static int64_t m_uptime(void *arg)
+{
+	struct proxy *p = arg;
+
+	return (int64_t)((rp_now_ms() - p->start_ms) / 1000);
+}
+
+/* Registers every metric; the cells the core bumps go into p->mx. */
+static int metrics_setup(struct proxy *p)
+{
+	static const char *const classes[] = { NULL, "1xx", "2xx", "3xx", "4xx", "5xx", "6xx" };
+	rp_metric *req = NULL, *resp = NULL;
+	rp_metrics *m = NULL;
+	int rc = rp_metrics_new(&m);
+
+	if (rc < 0)
+		return rc;
+	if (!rc)
+		rc = rp_metrics_counter_vec(m, "rampart_sip_requests_total",
+			"SIP requests received, by method (other: any other method)", 1,
+			(const char *[]){ "method" }, 16, &req);
+	for (unsigned i = 0; !rc && i <= SIP_METHOD_UPDATE; i++) {
+		const char *name = i ? sip_method_name((enum sip_method)i) : "other";
+
+		rc = rp_metric_with(req, (const char *[]){ name }, &p->mx.req[i]);
+	}
+	if (!rc)
+		rc = rp_metrics_counter_vec(m, "rampart_sip_responses_total",
+			"SIP responses sent or relayed by the proxy, by status class", 1,
+			(const char *[]){ "class" }, 8, &resp);
+	for (unsigned i = 1; !rc && i < 7; i++)
+		rc = rp_metric_with(resp, (const char *[]){ classes[i] }, &p->mx.resp[i]);
+	if (!rc)
+		rc = rp_metrics_counter(m, "rampart_proxy_calls_total",
+			"Calls with SDP set up through the media layer since start", &p->mx.calls_total);
+	if (!rc)
+		rc = rp_metrics_gauge_fn(m, "rampart_proxy_calls_active",
+			"Calls with SDP (media) not yet ended", m_calls_active, p);
+	if (!rc)
+		rc = rp_metrics_gauge_fn(m, "rampart_proxy_transactions_active",
+			"Server and client transactions alive", m_txns, p);
+	if (!rc)
+		rc = rp_metrics_gauge_fn(m, "rampart_proxy_registrations_active",
+			"Registrar bindings held", m_regs, p);
+	if (!rc)
+		rc = rp_metrics_counter_fn(m, "rampart_sip_malformed_total",
+			"SIP messages that failed to parse and were answered 400 or dropped",
+			m_malformed, p);
+	if (!rc)
+		rc = rp_metrics_counter_fn(m, "rampart_sip_retransmissions_total",
+			"Retransmitted requests absorbed by a transaction", m_retrans, p);
+	if (!rc)
+		rc = rp_metrics_counter_fn(m, "rampart_proxy_timeouts_total",
+			"Client transactions that timed out (Timer B/F)", m_timeouts, p);
+	if (!rc)
+		rc = rp_metrics_counter_fn(m, "rampart_proxy_failovers_total",
+			"Requests retried on another address or trunk", m_failovers, p);
+	if (!rc)
+		rc = rp_metrics_counter_fn(m, "rampart_proxy_overload_total",
+			"Requests refused with 503 because the transaction limit was reached",
+			m_overload, p);
+	if (!rc)
+		rc = rp_metrics_gauge_fn(m, "rampart_proxy_stream_connections_active",
+			"Open TCP and TLS connections", m_conns, p);
+	if (!rc)
+		rc = rp_metrics_counter_fn(m, "rampart_tcp_connections_refused_total",
+			"TCP/TLS connections refused at accept (connection limits)", m_refused, p);
+	if (!rc)
+		rc = rp_metrics_gauge_fn(m, "rampart_proxy_uptime_seconds",
+			"Seconds since rampart-proxy started", m_uptime, p);
+	if (rc < 0) {
+		memset(&p->mx, 0, sizeof(p->mx));
+		rp_metrics_free(m);
+		return rc;
+	}
+	p->metrics = m;
+	return 0;
+}
+
+/* "127.0.0.1:9464" or "[::1]:9464" into a numeric host and a port. */
+static int parse_hostport(const char *s, char *host, size_t n, uint16_t *port)
+{
+	const char *colon, *h = s;
+	size_t hl;
+	char *end;
+	unsigned long v;
+
+	if (*s == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hl = (size_t)(rb - h);
+		colon = rb + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return -EINVAL;
+		hl = (size_t)(colon - s);
+	}
+	if (hl == 0 || hl >= n)
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || v > 65535)
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	*port = (uint16_t)v;
+	return 0;
+}
+
 /* ---- configuration ---- */
 
 static enum rp_tp tp_from_cfg(enum cfg_transport t)
@@ -890,6 +1074,7 @@ static void start_core(struct proxy *p, struct cfg *cfg)
 	start_client_tls(p, cfg);
 	p->media = media_link_new(cfg);
 	cc.media = p->media ? &p->media->be : NULL;
+	cc.metrics = p->metrics ? &p->mx : NULL;
 	rc = rp_core_new(&cc, p->ws, &core);
 	if (rc == 0)
 		rc = rp_core_start_timers(core);
@@ -905,7 +1090,7 @@ static void start_core(struct proxy *p, struct cfg *cfg)
 enum {
 	O_CONFIG = 256, O_CHECK, O_LISTEN, O_WORKERS, O_CERT, O_KEY, O_CA, O_CADIR,
 	O_CIPHERS, O_VERIFY, O_DOMAIN, O_STATE, O_IDLE, O_MAXC, O_MAXIP, O_HS,
-	O_LOG, O_VERSION, O_HELP, O_CONTROL, O_NOCORE,
+	O_LOG, O_VERSION, O_HELP, O_CONTROL, O_NOCORE, O_METRICS,
 };
 
 static unsigned long num_arg(const char *s, const char *opt)
@@ -944,6 +1129,7 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "control", required_argument, NULL, O_CONTROL },
 		{ "no-core", no_argument, NULL, O_NOCORE },
+		{ "metrics-listen", required_argument, NULL, O_METRICS },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -953,6 +1139,8 @@ int main(int argc, char **argv)
 	struct rp_listen cli_listen[RP_MAX_LISTEN];
 	size_t n_cli_listen = 0;
 	const char *config = NULL, *state_dir = "/run/rampart", *control = NULL;
+	const char *metrics_listen = NULL;
+	rp_httpd *httpd = NULL;
 	ctl_server *ctl = NULL;
 	int sfd;
 	const char *cert = NULL, *key = NULL, *ca = NULL, *cadir = NULL, *ciphers = NULL;
@@ -993,6 +1181,7 @@ int main(int argc, char **argv)
 		case O_STATE: state_dir = optarg; break;
 		case O_CONTROL: control = optarg; break;
 		case O_NOCORE: no_core = true; break;
+		case O_METRICS: metrics_listen = optarg; break;
 		case O_IDLE: idle = (long)num_arg(optarg, "--idle-timeout"); break;
 		case O_MAXC: maxc = (long)num_arg(optarg, "--max-conns"); break;
 		case O_MAXIP: maxip = (long)num_arg(optarg, "--max-conns-per-ip"); break;
@@ -1120,6 +1309,32 @@ int main(int argc, char **argv)
 			rp_notice("listening on %s:%s", rp_tp_name(ls[i].tp), a);
 		}
 	}
+	p->start_ms = rp_now_ms();
+	if (metrics_listen) {
+		char mhost[64];
+		uint16_t mport;
+		rp_httpd_cfg hc = { 0 };
+
+		rc = parse_hostport(metrics_listen, mhost, sizeof(mhost), &mport);
+		if (rc == 0)
+			rc = metrics_setup(p);
+		if (rc == 0) {
+			hc.addr = mhost;
+			hc.port = mport;
+			hc.metrics = p->metrics;
+			rc = rp_httpd_start(&hc, &httpd);
+		}
+		if (rc < 0) {
+			/* Like any other listener: refuse to start without it. */
+			rp_err("--metrics-listen %s: %s", metrics_listen, strerror(-rc));
+			rp_workers_stop(p->ws);
+			rp_metrics_free(p->metrics);
+			cfg_put(cfg);
+			return 1;
+		}
+		rp_notice("metrics on http://%s%s%s:%u/metrics", strchr(mhost, ':') ? "[" : "",
+			mhost, strchr(mhost, ':') ? "]" : "", rp_httpd_port(httpd));
+	}
 	if (!no_core)
 		start_core(p, cfg);
 	if (!control)
@@ -1131,7 +1346,6 @@ int main(int argc, char **argv)
 		p->config_path = strdup(config);
 	p->cfg = cfg;
 	cfg = NULL;
-	p->start_ms = rp_now_ms();
 	ctl = ctl_start(p, control);
 	rp_notice("rampart-proxy %s running with %u workers", RAMPART_VERSION,
 		rp_workers_count(p->ws));
@@ -1168,6 +1382,8 @@ int main(int argc, char **argv)
 		break;
 	}
 	ctl_server_free(ctl);
+	/* The metrics server reads the core through its callbacks: stop it first. */
+	rp_httpd_stop(httpd);
 	close(sfd);
 	/* Workers first: nothing calls into the core after this. */
 	rp_workers_stop(p->ws);
@@ -1177,6 +1393,7 @@ int main(int argc, char **argv)
 	rp_tls_store_free(tls);
 	rp_tls_global_fini();
 	cfg_put(p->cfg);
+	rp_metrics_free(p->metrics);
 	free((char *)p->config_path);
 	return exit_code;
 }

@@ -74,15 +74,35 @@ def start(d, port, core):
     log = open(logf, "w")
     # Relative --config: 'config reload' must still find it after startup.
     p = subprocess.Popen([PROXY, "--config", "proxy.conf", "--state-dir", d,
-                          "--workers", "1"], stdout=log, stderr=subprocess.STDOUT, cwd=d)
+                          "--workers", "1", "--metrics-listen", "127.0.0.1:0"],
+                         stdout=log, stderr=subprocess.STDOUT, cwd=d)
     deadline = time.time() + 10
     while time.time() < deadline and p.poll() is None:
-        if os.path.exists(sock) and "running" in open(logf).read():
+        text = open(logf).read()
+        m = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", text)
+        if os.path.exists(sock) and "running" in text and m:
+            global METRICS_URL
+            METRICS_URL = "http://127.0.0.1:%s/metrics" % m.group(1)
             return p, sock, conf, logf
         time.sleep(0.05)
     p.kill()
     p.wait()
     raise RuntimeError("proxy did not start:\n" + open(logf).read())
+
+
+METRICS_URL = None
+
+
+def scrape():
+    """Prometheus text from the proxy, with curl as an operator would."""
+    r = subprocess.run(["curl", "-sS", "--max-time", "5", METRICS_URL],
+                       capture_output=True, text=True, timeout=10)
+    vals = {}
+    for line in r.stdout.splitlines():
+        if line and not line.startswith("#"):
+            name, _, v = line.rpartition(" ")
+            vals[name] = float(v)
+    return vals, r.stdout + r.stderr
 
 
 def register(port, user):
@@ -145,6 +165,13 @@ def main():
 
         rc, doc, raw = ctl(sock, "registrations")
         check("registrations: empty at start", rc == 0 and doc == {"registrations": []}, raw)
+        m0, raw = scrape()
+        check("metrics: served, SIP families present and at zero",
+              m0.get('rampart_sip_requests_total{method="REGISTER"}') == 0 and
+              m0.get('rampart_sip_responses_total{class="2xx"}') == 0 and
+              m0.get("rampart_proxy_registrations_active") == 0 and
+              m0.get("rampart_proxy_transactions_active") == 0 and
+              "rampart_proxy_calls_active" in m0 and "rampart_proxy_calls_total" in m0, raw)
         resp, me = register(port, "alice")
         check("REGISTER answered 200", resp.startswith("SIP/2.0 200"), resp)
         rc, doc, raw = ctl(sock, "registrations")
@@ -155,6 +182,13 @@ def main():
               regs[0].get("source") == "127.0.0.1:%d" % me and
               regs[0].get("transport") == "udp" and 0 < regs[0].get("expires-in", 0) <= 600 and
               regs[0].get("user-agent") == "ops-test", raw)
+
+        m1, raw = scrape()
+        check("metrics: the REGISTER and its 200 are counted, one binding held",
+              m1.get('rampart_sip_requests_total{method="REGISTER"}') == 1 and
+              m1.get('rampart_sip_responses_total{class="2xx"}') == 1 and
+              m1.get('rampart_sip_requests_total{method="INVITE"}') == 0 and
+              m1.get("rampart_proxy_registrations_active") == 1, raw)
 
         rc, doc, raw = ctl(sock, "config", "check")
         check("config check: the running file is valid", rc == 0 and doc and
@@ -208,6 +242,10 @@ def main():
             got = ""
         check("config reload: the next request follows the new route",
               got.startswith("OPTIONS ") and "ops-opt-1" in got, got)
+        m2, raw = scrape()
+        check("metrics: the relayed OPTIONS is counted (its transaction is live)",
+              m2.get('rampart_sip_requests_total{method="OPTIONS"}') == 1 and
+              m2.get("rampart_proxy_transactions_active", 0) >= 1, raw)
         s.close()
         core2.close()
 
@@ -224,6 +262,11 @@ def main():
                 p.kill()
                 p.wait()
         core_sock.close()
+    r = subprocess.run([PROXY, "--config", conf, "--state-dir", d, "--control", "none",
+                        "--metrics-listen", "127.0.0.1:notaport"],
+                       capture_output=True, text=True, timeout=20)
+    check("a bad --metrics-listen refuses to start", r.returncode == 1 and
+          "metrics-listen" in r.stderr, r.stderr)
     log = open(logf).read()
     check("proxy exited cleanly", p.returncode == 0, log[-2000:])
     bad = [l for l in log.splitlines() if "AddressSanitizer" in l or "runtime error" in l
