@@ -54,6 +54,14 @@ struct msnap {
 	uint64_t other_drops; /* parse errors + no remote + protect errors */
 };
 
+struct mcontrol;
+/* One scrape-time metric: which snapshot field it reads. */
+struct mfield {
+	struct mcontrol *c;
+	size_t off; /* into struct msnap */
+};
+#define MF_MAX 20
+
 struct mcontrol {
 	struct mcfg cfg;
 	uint64_t start_ms;       /* CLOCK_MONOTONIC at start: uptime-s */
@@ -61,6 +69,7 @@ struct mcontrol {
 	rp_metrics *metrics;     /* NULL without metrics-listen */
 	rp_httpd *httpd;
 	struct msnap snap;
+	struct mfield mf[MF_MAX]; /* the callbacks' arguments */
 	struct mpool *pool;
 	struct mworker *w[MAX_WORKERS];
 	unsigned nw;
@@ -1093,14 +1102,6 @@ static void snap_take(struct mcontrol *c)
 	s->t.port_exhausted = __atomic_load_n(&c->port_exhausted, __ATOMIC_RELAXED);
 }
 
-struct mfield {
-	struct mcontrol *c;
-	size_t off; /* into struct msnap */
-};
-
-enum { MF_MAX = 20 };
-static struct mfield mfields[MF_MAX];
-
 static int64_t mf_read(void *arg)
 {
 	const struct mfield *f = arg;
@@ -1168,7 +1169,7 @@ static int metrics_start(struct mcontrol *c)
 		  "Packets forwarded by the kernel module (read from it at scrape time)",
 		  SNAP(kernel_pkts) },
 	};
-	_Static_assert(sizeof(defs) / sizeof(defs[0]) <= MF_MAX, "mfields too small");
+	_Static_assert(sizeof(defs) / sizeof(defs[0]) <= MF_MAX, "mf[] too small");
 	rp_httpd_cfg hc;
 	int rc;
 
@@ -1179,10 +1180,10 @@ static int metrics_start(struct mcontrol *c)
 	for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
 		rp_metric_fn fn = i == 0 ? mf_first : mf_read;
 
-		mfields[i] = (struct mfield){ .c = c, .off = defs[i].off };
+		c->mf[i] = (struct mfield){ .c = c, .off = defs[i].off };
 		rc = defs[i].counter
-			? rp_metrics_counter_fn(c->metrics, defs[i].name, defs[i].help, fn, &mfields[i])
-			: rp_metrics_gauge_fn(c->metrics, defs[i].name, defs[i].help, fn, &mfields[i]);
+			? rp_metrics_counter_fn(c->metrics, defs[i].name, defs[i].help, fn, &c->mf[i])
+			: rp_metrics_gauge_fn(c->metrics, defs[i].name, defs[i].help, fn, &c->mf[i]);
 		if (rc < 0) {
 			rp_err("metrics: %s: %s", defs[i].name, strerror(-rc));
 			return rc;
