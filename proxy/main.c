@@ -860,41 +860,38 @@ static int metrics_setup(struct proxy *p)
 	if (!rc)
 		rc = rp_metrics_counter(m, "rampart_proxy_calls_total",
 			"Calls with SDP set up through the media layer since start", &p->mx.calls_total);
-	if (!rc)
-		rc = rp_metrics_gauge_fn(m, "rampart_proxy_calls_active",
-			"Calls with SDP (media) not yet ended", m_calls_active, p);
-	if (!rc)
-		rc = rp_metrics_gauge_fn(m, "rampart_proxy_transactions_active",
-			"Server and client transactions alive", m_txns, p);
-	if (!rc)
-		rc = rp_metrics_gauge_fn(m, "rampart_proxy_registrations_active",
-			"Registrar bindings held", m_regs, p);
-	if (!rc)
-		rc = rp_metrics_counter_fn(m, "rampart_sip_malformed_total",
-			"SIP messages that failed to parse and were answered 400 or dropped",
-			m_malformed, p);
-	if (!rc)
-		rc = rp_metrics_counter_fn(m, "rampart_sip_retransmissions_total",
-			"Retransmitted requests absorbed by a transaction", m_retrans, p);
-	if (!rc)
-		rc = rp_metrics_counter_fn(m, "rampart_proxy_timeouts_total",
-			"Client transactions that timed out (Timer B/F)", m_timeouts, p);
-	if (!rc)
-		rc = rp_metrics_counter_fn(m, "rampart_proxy_failovers_total",
-			"Requests retried on another address or trunk", m_failovers, p);
-	if (!rc)
-		rc = rp_metrics_counter_fn(m, "rampart_proxy_overload_total",
-			"Requests refused with 503 because the transaction limit was reached",
-			m_overload, p);
-	if (!rc)
-		rc = rp_metrics_gauge_fn(m, "rampart_proxy_stream_connections_active",
-			"Open TCP and TLS connections", m_conns, p);
-	if (!rc)
-		rc = rp_metrics_counter_fn(m, "rampart_tcp_connections_refused_total",
-			"TCP/TLS connections refused at accept (connection limits)", m_refused, p);
-	if (!rc)
-		rc = rp_metrics_gauge_fn(m, "rampart_proxy_uptime_seconds",
-			"Seconds since rampart-proxy started", m_uptime, p);
+	/* Everything else is read when Prometheus scrapes. */
+	static const struct {
+		bool counter;
+		const char *name, *help;
+		rp_metric_fn fn;
+	} scraped[] = {
+		{ false, "rampart_proxy_calls_active", "Calls with SDP (media) not yet ended",
+		  m_calls_active },
+		{ false, "rampart_proxy_transactions_active", "Server and client transactions alive",
+		  m_txns },
+		{ false, "rampart_proxy_registrations_active", "Registrar bindings held", m_regs },
+		{ true, "rampart_sip_malformed_total",
+		  "SIP messages that failed to parse and were answered 400 or dropped", m_malformed },
+		{ true, "rampart_sip_retransmissions_total",
+		  "Retransmitted requests absorbed by a transaction", m_retrans },
+		{ true, "rampart_proxy_timeouts_total",
+		  "Client transactions that timed out (Timer B/F)", m_timeouts },
+		{ true, "rampart_proxy_failovers_total",
+		  "Requests retried on another address or trunk", m_failovers },
+		{ true, "rampart_proxy_overload_total",
+		  "Requests refused with 503 because the transaction limit was reached", m_overload },
+		{ false, "rampart_proxy_stream_connections_active", "Open TCP and TLS connections",
+		  m_conns },
+		{ true, "rampart_tcp_connections_refused_total",
+		  "TCP/TLS connections refused at accept (connection limits)", m_refused },
+		{ false, "rampart_proxy_uptime_seconds", "Seconds since rampart-proxy started",
+		  m_uptime },
+	};
+	for (size_t i = 0; !rc && i < sizeof(scraped) / sizeof(scraped[0]); i++)
+		rc = scraped[i].counter ?
+			rp_metrics_counter_fn(m, scraped[i].name, scraped[i].help, scraped[i].fn, p) :
+			rp_metrics_gauge_fn(m, scraped[i].name, scraped[i].help, scraped[i].fn, p);
 	if (rc < 0) {
 		memset(&p->mx, 0, sizeof(p->mx));
 		rp_metrics_free(m);
