@@ -21,6 +21,7 @@
 #include "rp_time.h"
 #include "sip_edit.h"
 #include "sipout.h"
+#include "trunk.h"
 
 #define MAX_TARGETS 8
 #define DNS_MAX_ADDRS 4
@@ -46,6 +47,7 @@ struct rp_core {
 	rp_media_calls *media;          /* NULL: no media layer */
 	rp_registrar *reg;
 	rp_auth *auth;
+	rp_trunk_dlgs *tdlg;            /* dialogs whose CSeq we map (trunk.h) */
 	struct rp_core_metrics mx;      /* all NULL: no metrics */
 	pthread_rwlock_t dns_mu;
 	rp_hash *dns;                   /* host -> struct dns_ent */
@@ -104,6 +106,12 @@ struct pctx {
 	 * media call object (a large one). */
 	bool m_pending;
 	struct rp_media_leg_cfg m_la, m_lb;
+	/* Answering the trunk's 401/407 (trunk.h): the caller's CSeq and the
+	 * one sent now; the trunk whose credentials answer. */
+	const struct cfg_trunk *auth_trunk;
+	rp_trunk_auth *ta;
+	uint32_t cseq_orig, cseq_sent;
+	bool t_initial, t_rr;           /* no To tag; we record-routed */
 };
 
 /* The message info of the response being handled on this thread, for the
@@ -1462,6 +1470,187 @@ static bool start_branch(rp_core *c, rp_txn_srv *s, struct pctx *pc, uint64_t no
 	return false;
 }
 
+/* ---- the trunk's 401/407 (trunk.h) ---- */
+
+/* Before a request is forwarded: whose credentials answer a challenge,
+ * and the CSeq delta of a dialog of the caller's side that had one. */
+static int trunk_prepare(struct req *r)
+{
+	struct pctx *pc = r->pc;
+	const struct sip_msg *m = r->m;
+	struct rp_trunk_dlg dl;
+	rp_str v;
+
+	pc->ta = rp_trunk_auth_free(pc->ta);
+	pc->cseq_orig = pc->cseq_sent = m->cseq.num;
+	pc->auth_trunk = r->trunk && r->trunk->out_username ? r->trunk : NULL;
+	pc->t_initial = !m->to.tag.n;
+	pc->t_rr = r->rr;
+	if (m->to.tag.n && rp_trunk_dlg_get(r->core->tdlg, m->call_id, m->from.tag, r->now,
+		r->a, &dl)) {
+		if (!pc->auth_trunk) {
+			const struct cfg_trunk *t = cfg_trunk_find(pc->cfg, dl.trunk);
+
+			pc->auth_trunk = t && t->out_username ? t : NULL;
+		}
+		if (dl.delta) {
+			if (rp_trunk_cseq_value(m, m->cseq.num + dl.delta, r->a, &v) < 0 ||
+			    sip_edit_replace_value(r->e, (size_t)(m->h_cseq - m->hdrs), v) !=
+			    SIP_OK)
+				return -EINVAL;
+			pc->cseq_sent = m->cseq.num + dl.delta;
+		}
+	}
+	if (m->method == SIP_METHOD_BYE && m->to.tag.n) {
+		rp_trunk_dlg_del(r->core->tdlg, m->call_id, m->from.tag);
+		rp_trunk_dlg_del(r->core->tdlg, m->call_id, m->to.tag);
+	}
+	return 0;
+}
+
+/* A response on its way to the caller: the caller's own CSeq number. */
+static bool trunk_cseq_back(const struct pctx *pc, const struct sip_msg *resp,
+	struct sip_edit *e, rp_arena *a)
+{
+	rp_str v;
+
+	if (pc->cseq_sent == pc->cseq_orig || !resp->h_cseq)
+		return true;
+	return rp_trunk_cseq_value(resp, pc->cseq_orig, a, &v) == 0 &&
+		sip_edit_replace_value(e, (size_t)(resp->h_cseq - resp->hdrs), v) == SIP_OK;
+}
+
+static bool dialog_method(enum sip_method m)
+{
+	return m == SIP_METHOD_INVITE || m == SIP_METHOD_SUBSCRIBE;
+}
+
+/* The trunk challenged the request: answer with its credentials, once per
+ * realm at this address (a new branch to the same address, CSeq + 1).
+ * True when the request went out again. */
+static bool trunk_retry(rp_core *c, rp_txn_srv *s, struct pctx *pc,
+	const struct sip_msg *resp, uint64_t now)
+{
+	const char *tn;
+	char *nf = NULL;
+	size_t nl = 0;
+	uint32_t cseq = 0;
+	const char *bp;
+	int rc;
+
+	if (!pc->auth_trunk || pc->cancelled || !pc->fwd || !pc->next)
+		return false;
+	tn = pc->auth_trunk->name;
+	if (pc->t_initial && !pc->t_rr && dialog_method(pc->method)) {
+		/* Its ACK and later requests would not pass through us to get
+		 * the CSeq they need: the caller gets the challenge. */
+		rp_info("trunk %s: %u to %.*s not answered: the dialog is not record-routed",
+			tn, resp->status, RP_STR_FMT(resp->cseq.method_str));
+		return false;
+	}
+	rc = rp_trunk_auth_answer(&pc->ta, pc->auth_trunk, resp, pc->fwd, pc->fwd_len,
+		&nf, &nl, &cseq);
+	if (rc < 0) {
+		rp_info("trunk %s: %u to %.*s goes back to the caller: %s", tn, resp->status,
+			RP_STR_FMT(resp->cseq.method_str), rc == -EALREADY ?
+			"credentials already answered for that realm" : strerror(-rc));
+		return false;
+	}
+	bp = memmem(nf, nl, pc->fwd + pc->br_off, RP_TXN_BRANCH_LEN);
+	if (!bp) {
+		explicit_bzero(nf, nl);
+		free(nf);
+		return false;
+	}
+	explicit_bzero(pc->fwd, pc->fwd_len);
+	free(pc->fwd);
+	pc->fwd = nf;
+	pc->fwd_len = nl;
+	pc->br_off = (size_t)(bp - nf);
+	pc->cseq_sent = cseq;
+	if (pc->method != SIP_METHOD_BYE && (!pc->t_initial || dialog_method(pc->method))) {
+		struct rp_trunk_dlg dl = { .delta = cseq - pc->cseq_orig,
+			.trunk = rp_str_cstr(tn), .lines = rp_trunk_auth_lines(pc->ta),
+			.lines_cseq = cseq };
+
+		rc = rp_trunk_dlg_set(c->tdlg, resp->call_id, resp->from.tag, &dl, now);
+		if (rc < 0)
+			rp_warn("trunk %s: call %.*s: CSeq mapping not kept (%s): its later "
+				"requests will be refused", tn, RP_STR_FMT(resp->call_id),
+				strerror(-rc));
+	}
+	rp_info("trunk %s: answered %u to %.*s (CSeq %u toward the trunk, %u for the caller)",
+		tn, resp->status, RP_STR_FMT(resp->cseq.method_str), cseq, pc->cseq_orig);
+	pc->next--;     /* the same address again */
+	return start_branch(c, s, pc, now);
+}
+
+/* A dialog-creating request that failed: forget its CSeq mapping. */
+static void trunk_dlg_end(rp_core *c, struct pctx *pc, const struct sip_msg *resp)
+{
+	char store[8192];
+	rp_arena a;
+	struct sip_msg *m = NULL;
+	struct sip_parse_opts o = { .stream = false };
+
+	if (!pc->ta || !pc->t_initial)
+		return;
+	if (resp) {
+		rp_trunk_dlg_del(c->tdlg, resp->call_id, resp->from.tag);
+		return;
+	}
+	rp_arena_init(&a, store, sizeof(store), 1u << 20);
+	if (sip_msg_parse(pc->fwd, pc->fwd_len, &a, &o, &m, NULL) == SIP_OK)
+		rp_trunk_dlg_del(c->tdlg, m->call_id, m->from.tag);
+	rp_arena_fini(&a);
+}
+
+/* A stateless request of the caller's side of a mapped dialog (the ACK of
+ * a 2xx): the trunk's CSeq and, for the ACK of a request we answered a
+ * challenge for, the same credentials (RFC 3261 §13.2.2.4, §22.1). */
+static bool trunk_stateless_req(struct req *r)
+{
+	const struct sip_msg *m = r->m;
+	struct rp_trunk_dlg dl;
+	rp_str v, l;
+
+	if (!m->to.tag.n || !rp_trunk_dlg_get(r->core->tdlg, m->call_id, m->from.tag, r->now,
+		r->a, &dl))
+		return true;
+	if (dl.delta && (rp_trunk_cseq_value(m, m->cseq.num + dl.delta, r->a, &v) < 0 ||
+	    sip_edit_replace_value(r->e, (size_t)(m->h_cseq - m->hdrs), v) != SIP_OK))
+		return false;
+	if (m->method != SIP_METHOD_ACK || m->cseq.num + dl.delta != dl.lines_cseq)
+		return true;
+	for (l = dl.lines; l.n;) {
+		const char *crlf = memmem(l.p, l.n, "\r\n", 2);
+		size_t ll = crlf ? (size_t)(crlf - l.p) : l.n;
+		const char *col = memchr(l.p, ':', ll);
+
+		if (col && sip_edit_add_header(r->e, SIP_EDIT_BOTTOM, 0,
+			rp_str_make(l.p, (size_t)(col - l.p)),
+			rp_str_trim(rp_str_make(col + 1, ll - (size_t)(col + 1 - l.p)))) != SIP_OK)
+			return false;
+		l.p += crlf ? ll + 2 : ll;
+		l.n -= crlf ? ll + 2 : ll;
+	}
+	return true;
+}
+
+/* A 2xx retransmission (stateless) to the caller of a mapped dialog. */
+static bool trunk_stateless_resp(rp_core *c, const struct sip_msg *m, struct sip_edit *e,
+	rp_arena *a)
+{
+	struct rp_trunk_dlg dl;
+	rp_str v;
+
+	if (!rp_trunk_dlg_get(c->tdlg, m->call_id, m->from.tag, rp_now_ms(), a, &dl) ||
+	    !dl.delta || m->cseq.num <= dl.delta)
+		return true;
+	return rp_trunk_cseq_value(m, m->cseq.num - dl.delta, a, &v) == 0 &&
+		sip_edit_replace_value(e, (size_t)(m->h_cseq - m->hdrs), v) == SIP_OK;
+}
+
 static void do_relay(struct req *r)
 {
 	rp_core *c = r->core;
@@ -1485,7 +1674,9 @@ static void do_relay(struct req *r)
 			mcode == 488 || mcode == 503 ? 1 : 0, r->now);
 		return;
 	}
-	rc = rp_txn_branch(c->txl, r->shard, loop_hash(c, r->m), br);
+	rc = trunk_prepare(r);
+	if (rc == 0)
+		rc = rp_txn_branch(c->txl, r->shard, loop_hash(c, r->m), br);
 	if (rc == 0)
 		rc = build_forward(r, pc->tg[0].d.tp, &pc->tg[0].d.addr,
 			rp_str_make(br, sizeof(br)));
@@ -1676,7 +1867,8 @@ static void relay_response(rp_core *c, rp_txn_srv *s, rp_txn_cli *cl,
 		}
 		goto out;
 	}
-	if (sip_edit_pop_via(e) == SIP_OK && sip_edit_write_arena(e, &a, &out) == SIP_OK) {
+	if (trunk_cseq_back(pc, resp, e, &a) && sip_edit_pop_via(e) == SIP_OK &&
+	    sip_edit_write_arena(e, &a, &out) == SIP_OK) {
 		rp_txn_srv_respond(c->txl, s, resp->status, out.p, out.n, now);
 		atomic_fetch_add(&c->st.relayed_responses, 1);
 		count_resp(c, resp->status);
@@ -1768,8 +1960,8 @@ static void keep_best(struct pctx *pc, const struct sip_msg *resp, unsigned code
 	if (!resp)
 		return;
 	rp_arena_init(&a, store, sizeof(store), 1u << 20);
-	if (sip_edit_new(resp, &a, &e) == SIP_OK && sip_edit_pop_via(e) == SIP_OK &&
-	    sip_edit_write_arena(e, &a, &out) == SIP_OK) {
+	if (sip_edit_new(resp, &a, &e) == SIP_OK && trunk_cseq_back(pc, resp, e, &a) &&
+	    sip_edit_pop_via(e) == SIP_OK && sip_edit_write_arena(e, &a, &out) == SIP_OK) {
 		pc->best = malloc(out.n);
 		if (pc->best) {
 			memcpy(pc->best, out.p, out.n);
@@ -1810,17 +2002,21 @@ static void cli_event(void *arg, rp_txn_cli *cl, const struct sip_msg *resp, uns
 	}
 	/* A failure: try the next address, or answer with the best. */
 	pc->cur = NULL;
+	if (resp && (code == 401 || code == 407) && trunk_retry(c, s, pc, resp, now))
+		return;
 	if (!resp && code == 408)
 		atomic_fetch_add(&c->st.timeouts, 1);
 	keep_best(pc, resp, code);
 	if (!pc->cancelled && (code == 408 || (code >= 500 && code < 600)) &&
 	    pc->next < pc->ntg) {
 		atomic_fetch_add(&c->st.failovers, 1);
+		rp_trunk_auth_next_address(pc->ta);
 		if (start_branch(c, s, pc, now))
 			return;
 	}
 	if (!pc->cancelled && run_failure_route(c, s, pc, now))
 		return;
+	trunk_dlg_end(c, pc, resp);
 	if (pc->best) {
 		rp_txn_srv_respond(c->txl, s, pc->best_code, pc->best, pc->best_len, now);
 		atomic_fetch_add(&c->st.relayed_responses, 1);
@@ -1855,6 +2051,7 @@ static void srv_gone(void *arg, rp_txn_srv *s)
 	free(pc->fwd);
 	free(pc->best);
 	free(pc->m_key);
+	pc->ta = rp_trunk_auth_free(pc->ta);
 	pc->mc = rp_media_call_free(pc->mc);
 	cfg_put(pc->cfg);
 }
@@ -1889,7 +2086,7 @@ static void forward_response_stateless(rp_core *c, const struct sip_msg *m)
 		return;
 	rp_arena_init(&a, store, sizeof(store), 1u << 20);
 	if (sip_edit_new(m, &a, &e) == SIP_OK && media_stateless(c, m, e, &a) &&
-	    sip_edit_pop_via(e) == SIP_OK && sip_edit_write_arena(e, &a, &out) == SIP_OK) {
+	    trunk_stateless_resp(c, m, e, &a) && sip_edit_pop_via(e) == SIP_OK && sip_edit_write_arena(e, &a, &out) == SIP_OK) {
 		core_send(c, &d, out.p, out.n);
 		atomic_fetch_add(&c->st.stateless, 1);
 		if (c->media && has_sdp(m))
@@ -1965,7 +2162,7 @@ static void forward_request_stateless(struct req *r)
 		return;
 	if (r->ruri_changed && sip_edit_set_ruri(r->e, r->ruri) != SIP_OK)
 		return;
-	if (!media_stateless(c, m, r->e, r->a))
+	if (!media_stateless(c, m, r->e, r->a) || !trunk_stateless_req(r))
 		return;
 	if (m->h_max_forwards) {
 		int n = snprintf(mf, sizeof(mf), "%d", m->max_forwards - 1);
@@ -2354,9 +2551,12 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 		rc = rp_auth_new(NULL, &c->auth);
 	if (rc == 0)
 		rc = rp_hash_new(16, 0, &c->dns);
+	if (rc == 0)
+		rc = rp_trunk_dlgs_new(0, 0, &c->tdlg);
 	if (rc == 0 && cc->media)
 		rc = rp_media_calls_new(cc->media, 0, &c->media);
 	if (rc < 0) {
+		rp_trunk_dlgs_free(c->tdlg);
 		rp_hash_free(c->dns);
 		rp_auth_free(c->auth);
 		rp_registrar_free(c->reg);
@@ -2390,6 +2590,7 @@ void rp_core_free(rp_core *c)
 	rp_media_calls_free(c->media);
 	rp_registrar_free(c->reg);
 	rp_auth_free(c->auth);
+	rp_trunk_dlgs_free(c->tdlg);
 	if (c->dns) {
 		rp_hash_iter it;
 		rp_str k;

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""proxy_trunk_run.py PROXY: outbound trunks through rampart-proxy on loopback.
+
+Challenges (RFC 3261 §22.2/22.3, RFC 8760): a sipp caller (proxy_call_uac.xml)
+calls through the proxy to a sipp "carrier" (proxy_trunk_auth_uas.xml) that
+answers the first INVITE with 407 (MD5, qop=auth) and wants credentials in
+the second; the digest response is recomputed here from sipp's trace. The trace shows the CSeq mapping: the
+carrier sees INVITE 1, INVITE 2 (with Proxy-Authorization), ACK 2 (the same
+credentials), BYE 3; the caller sees its own numbers. Raw sockets for a
+SHA-256 401 (the response digest recomputed here), a second challenge for the
+same realm passed back to the caller, and a CANCEL after an answered
+challenge (CSeq of the retried INVITE toward the carrier, 487 back with the
+caller's).
+
+Every port is picked free by the kernel; every wait is bounded."""
+import hashlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import proxy_call_run as pcr  # noqa: E402  (same PROXY argument)
+
+check = pcr.check
+
+
+def hdr(text, name):
+    for line in text.split("\r\n"):
+        if line.lower().startswith(name.lower() + ":"):
+            return line.split(":", 1)[1].strip()
+    return ""
+
+
+def digest_params(v):
+    assert v.startswith("Digest ")
+    out = {}
+    for k, q, t in re.findall(r'(\w+)=(?:"([^"]*)"|([^,\s]+))', v[7:]):
+        out[k.lower()] = q if q else t
+    return out
+
+
+def expected_response(p, method, password, hfn):
+    h = lambda s: hfn(s.encode()).hexdigest()
+    ha1 = h("%s:%s:%s" % (p["username"], p["realm"], password))
+    ha2 = h("%s:%s" % (method, p["uri"]))
+    return h("%s:%s:%s:%s:%s:%s" % (ha1, p["nonce"], p["nc"], p["cnonce"], p["qop"], ha2))
+
+
+def challenge(req, code, hname, value, to_tag="tc"):
+    r = pcr.answer(req, code, "Unauthorized" if code == 401 else
+                   "Proxy Authentication Required", to_tag).decode()
+    r = r.replace("Content-Length: 0\r\n", "%s: %s\r\nContent-Length: 0\r\n" % (hname, value))
+    return r.encode()
+
+
+def main():
+    if subprocess.run(["which", "sipp"], capture_output=True).returncode != 0:
+        print("SKIP: sipp not installed (scripts/setup installs it)")
+        return 77
+    tmp = tempfile.mkdtemp(prefix="rp-trunk-")
+    sipp_uas = pcr.free_port()
+    callee, eport = pcr.udp_sock()
+    cfg = """
+log_level = info;
+mediad_socket = "none";
+timer_t1 = 100;
+domain = "example.com";
+listen udp 127.0.0.1:5060;
+trunk carrier {
+    address = "127.0.0.1:%d";
+    inbound { source = 192.0.2.1; }
+    outbound { username = "edge01"; password = "s3cret"; }
+}
+trunk carrier2 {
+    address = "127.0.0.1:%d";
+    inbound { source = 192.0.2.2; }
+    outbound { username = "edge02"; password = "pa\\"ss"; }
+}
+route request {
+    if (has_header("Route")) { relay; }
+    if (method == "ACK" || method == "CANCEL") { relay; }
+    record_route;
+    if (ruri.user == "sipp") { relay carrier; }
+    relay carrier2;
+}
+""" % (sipp_uas, eport)
+    proxy = pcr.Proxy(tmp, cfg)
+    udp = proxy.ports["udp"]
+    try:
+        # 1. sipp caller, sipp carrier with an MD5 407.
+        ok, detail, trace = pcr.run_call(tmp, "auth", "proxy_call_uac.xml",
+                                         "proxy_trunk_auth_uas.xml", udp, service="sipp",
+                                         uas_port=sipp_uas)
+        check("sipp: 407 answered with the trunk's credentials, call set up and ended",
+              ok, detail + proxy.text()[-1500:])
+        seen = re.findall(r"^(INVITE|ACK|BYE) sip:.*?^CSeq: *(\d+) (\w+)", trace, re.M | re.S)
+        check("carrier saw INVITE 1, ACK 1 (of the 407), INVITE 2, ACK 2, BYE 3",
+              [(m, n) for m, n, _ in seen] ==
+              [("INVITE", "1"), ("ACK", "1"), ("INVITE", "2"), ("ACK", "2"), ("BYE", "3")],
+              seen)
+        msgs = re.split(r"\n-{10,}.*\n", trace)
+        inv2 = [m for m in msgs if re.search(r"^INVITE sip:", m, re.M) and
+                re.search(r"^CSeq: *2 INVITE", m, re.M)]
+        ack2 = [m for m in msgs if re.search(r"^ACK sip:", m, re.M) and
+                re.search(r"^CSeq: *2 ACK", m, re.M)]
+        pa = re.search(r"^Proxy-Authorization: *(.*)$", inv2[0], re.M) if inv2 else None
+        p = digest_params(pa.group(1).strip()) if pa else {}
+        rl = re.search(r"^INVITE (\S+) SIP/2.0", inv2[0], re.M) if inv2 else None
+        check("retried INVITE: Proxy-Authorization for edge01, MD5, qop=auth, nc=00000001, "
+              "a correct response",
+              p.get("username") == "edge01" and p.get("algorithm") == "MD5" and
+              p.get("qop") == "auth" and p.get("nc") == "00000001" and rl and
+              p.get("uri") == rl.group(1) and p.get("realm") == "carrier.example" and
+              p.get("opaque") == "0a1b" and
+              p.get("response") == expected_response(p, "INVITE", "s3cret", hashlib.md5),
+              inv2)
+        pa2 = re.search(r"^Proxy-Authorization: *(.*)$", ack2[0], re.M) if ack2 else None
+        check("ACK of the 2xx carries the INVITE's credentials (RFC 3261 13.2.2.4)",
+              pa and pa2 and pa.group(1).strip() == pa2.group(1).strip(), ack2)
+        d = os.path.join(tmp, "auth-0")
+        uac_trace = ""
+        for fn in os.listdir(d) if os.path.isdir(d) else []:
+            if fn.startswith("proxy_call_uac") and fn.endswith("_messages.log"):
+                uac_trace = open(os.path.join(d, fn), errors="replace").read()
+        resp = re.findall(r"^SIP/2.0 (\d+) .*?^CSeq: *(\d+) (\w+)", uac_trace, re.M | re.S)
+        check("caller saw only its own CSeq numbers (200 INVITE 1, 200 BYE 2) and no 407",
+              ("200", "1", "INVITE") in resp and ("200", "2", "BYE") in resp and
+              not any(c == "407" for c, _, _ in resp), resp)
+
+        # 2. Raw sockets: SHA-256 401; the same realm again goes back.
+        caller, cport = pcr.udp_sock()
+        ruri = "sip:+4930123@127.0.0.1:%d" % eport
+        caller.sendto(pcr.msg("INVITE", ruri, "z9hG4bKta1", "trunk-auth-2", 7, cport),
+                      ("127.0.0.1", udp))
+        got = pcr.recv_until(callee, lambda t: t.startswith("INVITE "), 3)
+        check("raw: INVITE reached the carrier", got is not None)
+        if got:
+            inv, paddr = got
+            chal = ('Digest realm="sbc.carrier", nonce="n0nce-256", opaque="op", '
+                    'algorithm=SHA-256, qop="auth,auth-int"')
+            callee.sendto(challenge(inv, 401, "WWW-Authenticate", chal), paddr)
+            ack = pcr.recv_until(callee, lambda t: t.startswith("ACK "), 3)
+            check("raw: the proxy ACKs the 401 itself (CSeq 7)",
+                  ack is not None and hdr(ack[0], "CSeq") == "7 ACK", ack)
+            got2 = pcr.recv_until(callee, lambda t: t.startswith("INVITE "), 3)
+            check("raw: INVITE re-sent with CSeq 8 and a new branch",
+                  got2 is not None and hdr(got2[0], "CSeq") == "8 INVITE" and
+                  hdr(got2[0], "Via") != hdr(inv, "Via"), got2)
+            if got2:
+                inv2t = got2[0]
+                av = hdr(inv2t, "Authorization")
+                p = digest_params(av) if av else {}
+                ok = (p.get("username") == "edge02" and p.get("algorithm") == "SHA-256" and
+                      p.get("realm") == "sbc.carrier" and p.get("opaque") == "op" and
+                      p.get("qop") == "auth" and p.get("uri") == ruri and
+                      p.get("response") == expected_response(p, "INVITE", 'pa"ss',
+                                                             hashlib.sha256))
+                check("raw: Authorization is a valid RFC 8760 SHA-256 response", ok, av)
+                check("raw: no Proxy-Authorization for a 401", not hdr(inv2t, "Proxy-Authorization"))
+                chal2 = chal.replace("n0nce-256", "n0nce-again")
+                callee.sendto(challenge(inv2t, 401, "WWW-Authenticate", chal2, "td"), got2[1])
+                back = pcr.recv_until(caller, lambda t: t.startswith("SIP/2.0 401"), 3)
+                check("raw: a second 401 for the same realm goes back to the caller, CSeq 7",
+                      back is not None and hdr(back[0], "CSeq") == "7 INVITE" and
+                      "n0nce-again" in hdr(back[0], "WWW-Authenticate"), back)
+                third = pcr.recv_until(callee, lambda t: t.startswith("INVITE "), 1)
+                check("raw: no third INVITE", third is None, third)
+
+        # 3. CANCEL after an answered 407: CSeq of the retried INVITE.
+        caller.sendto(pcr.msg("INVITE", ruri, "z9hG4bKta3", "trunk-auth-3", 20, cport),
+                      ("127.0.0.1", udp))
+        got = pcr.recv_until(callee, lambda t: t.startswith("INVITE ") and "trunk-auth-3" in t, 3)
+        if got:
+            callee.sendto(challenge(got[0], 407, "Proxy-Authenticate",
+                                    'Digest realm="c", nonce="x1", algorithm=MD5'), got[1])
+        got2 = pcr.recv_until(callee, lambda t: t.startswith("INVITE ") and
+                              "trunk-auth-3" in t, 3)
+        check("cancel: INVITE re-sent (CSeq 21) with RFC 2069 credentials (no qop)",
+              got2 is not None and hdr(got2[0], "CSeq") == "21 INVITE" and
+              "qop" not in hdr(got2[0], "Proxy-Authorization") and
+              'username="edge02"' in hdr(got2[0], "Proxy-Authorization"), got2)
+        if got2:
+            callee.sendto(pcr.answer(got2[0], 180, "Ringing"), got2[1])
+            r = pcr.recv_until(caller, lambda t: t.startswith("SIP/2.0 180"), 3)
+            check("cancel: 180 to the caller with CSeq 20",
+                  r is not None and hdr(r[0], "CSeq") == "20 INVITE", r)
+            caller.sendto(pcr.msg("CANCEL", ruri, "z9hG4bKta3", "trunk-auth-3", 20, cport),
+                          ("127.0.0.1", udp))
+            c = pcr.recv_until(callee, lambda t: t.startswith("CANCEL "), 3)
+            br = lambda t: re.search(r"branch=([^;\r]+)", t).group(1)
+            check("cancel: CANCEL to the carrier with CSeq 21 and the retried INVITE's branch",
+                  c is not None and hdr(c[0], "CSeq") == "21 CANCEL" and
+                  br(c[0]) == br(got2[0]), c)
+            if c:
+                callee.sendto(pcr.answer(c[0], 200, "OK"), c[1])
+            callee.sendto(pcr.answer(got2[0], 487, "Request Terminated"), got2[1])
+            r = pcr.recv_until(caller, lambda t: t.startswith("SIP/2.0 487"), 3)
+            check("cancel: 487 to the caller with CSeq 20",
+                  r is not None and hdr(r[0], "CSeq") == "20 INVITE", r)
+        check("proxy still running", proxy.alive(), proxy.text()[-2000:])
+    finally:
+        proxy.stop()
+    if pcr.failures:
+        print("FAILED: " + ", ".join(pcr.failures))
+        print(proxy.text()[-3000:])
+        return 1
+    shutil.rmtree(tmp, ignore_errors=True)
+    print("all passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
