@@ -999,13 +999,15 @@ static const char *const global_keys[] = {
 	"mediad_socket", "realm", "domain", "timer_t1", "timer_t2", "timer_t4",
 	"registration_min_expires", "registration_max_expires",
 	"registration_default_expires", "tcp_idle_timeout", "users_file",
+	"cdr_file", "cdr_fsync_lines", "cdr_fsync_ms", "cdr_hash", "cdr_secret_file",
 	/* blocks */
 	"tls", "listen", "trunk", "user", "route", NULL,
 };
 enum {
 	G_LOG_LEVEL, G_WORKERS, G_USER_AGENT, G_MAX_MSG, G_CONTROL, G_MEDIAD, G_REALM,
 	G_DOMAIN, G_T1, G_T2, G_T4, G_REG_MIN, G_REG_MAX, G_REG_DEF, G_TCP_IDLE,
-	G_USERS_FILE, G_TLS, G_LISTEN, G_TRUNK, G_USER, G_ROUTE,
+	G_USERS_FILE, G_CDR_FILE, G_CDR_FSYNC_LINES, G_CDR_FSYNC_MS, G_CDR_HASH,
+	G_CDR_SECRET, G_TLS, G_LISTEN, G_TRUNK, G_USER, G_ROUTE,
 };
 
 static void defaults(struct cfg_settings *s)
@@ -1067,6 +1069,18 @@ static void check_global(struct cfg_ck *k, const struct cfg_item *it, int i, uin
 	case G_REG_DEF: get_u32(k, it, 1, 604800, &s->reg_default_expires); break;
 	case G_TCP_IDLE: get_u32(k, it, 1, 86400, &s->tcp_idle_timeout); break;
 	case G_USERS_FILE: get_str(k, it, &s->users_file); break;
+	case G_CDR_FILE: get_str(k, it, &s->cdr_file); break;
+	case G_CDR_FSYNC_LINES: get_u32(k, it, 1, 1000000, &s->cdr_fsync_lines); break;
+	case G_CDR_FSYNC_MS: get_u32(k, it, 1, 3600000, &s->cdr_fsync_ms); break;
+	case G_CDR_HASH: {
+		static const char *const hashes[] = { "none", "sha256", "hmac", NULL };
+
+		if (want_assign(k, it, 1, 1) &&
+		    (e = cfg_ck_enum(k, &it->vals[0], "cdr_hash", hashes)) >= 0)
+			s->cdr_hash = (unsigned)e;
+		break;
+	}
+	case G_CDR_SECRET: get_str(k, it, &s->cdr_secret_file); break;
 	}
 }
 
@@ -1120,6 +1134,9 @@ static int check_items(struct cfg_ck *k)
 	if (c->settings.reg_min_expires > c->settings.reg_max_expires)
 		cfg_ck_err(k, c->items ? c->items->pos : (struct cfg_pos){ c->file, 0, 0 },
 			"registration_min_expires is above registration_max_expires");
+	if (c->settings.cdr_hash == 2 && !c->settings.cdr_secret_file)
+		cfg_ck_err(k, c->items ? c->items->pos : (struct cfg_pos){ c->file, 0, 0 },
+			"cdr_hash = hmac needs cdr_secret_file (a file of 16..256 secret bytes)");
 	if (users_file_item && c->settings.users_file)
 		load_users_file(k, users_file_item, &fu, &file_users);
 	if (k->nomem)

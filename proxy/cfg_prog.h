@@ -156,6 +156,12 @@ struct cfg_settings {
 	uint32_t tcp_idle_timeout;   /* seconds */
 	struct cfg_tls tls;          /* defaults for listeners and trunks */
 	const char *users_file;      /* as written, resolved against the config dir */
+	/* Call detail records (docs/cdr.md): NULL = none. */
+	const char *cdr_file;
+	uint32_t cdr_fsync_lines;    /* 0: 100 */
+	uint32_t cdr_fsync_ms;       /* 0: 1000 */
+	unsigned cdr_hash;           /* 0 none, 1 sha256, 2 hmac (enum rp_cdr_hash) */
+	const char *cdr_secret_file; /* cdr_hash = hmac: 16..256 bytes */
 };
 
 enum cfg_route_kind {

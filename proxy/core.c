@@ -1,6 +1,7 @@
 #include "core.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 
 #include "auth.h"
+#include "calls.h"
 #include "cfg_eval.h"
 #include "media.h"
 #include "registrar.h"
@@ -45,6 +47,7 @@ struct rp_core {
 	int (*send)(void *arg, const struct rp_txn_dest *d, const char *buf, size_t len);
 	void *send_arg;
 	rp_media_calls *media;          /* NULL: no media layer */
+	rp_calls *calls;                /* the call registry (calls.h) */
 	rp_registrar *reg;
 	rp_auth *auth;
 	rp_trunk_dlgs *tdlg;            /* dialogs whose CSeq we map (trunk.h) */
@@ -112,6 +115,10 @@ struct pctx {
 	rp_trunk_auth *ta;
 	uint32_t cseq_orig, cseq_sent;
 	bool t_initial, t_rr;           /* no To tag; we record-routed */
+	int m_rc;                       /* the media layer's last refusal */
+	/* The call of an initial INVITE (a reference while the transaction
+	 * lives), NULL for any other request. */
+	rp_call *call;
 };
 
 /* The message info of the response being handled on this thread, for the
@@ -222,6 +229,7 @@ static void reply_stateless(rp_core *c, const struct rp_msg_info *mi,
 }
 
 static void media_end(rp_core *c, struct pctx *pc);
+static void call_failed(rp_core *c, struct pctx *pc, unsigned code);
 
 /* A response made by us to 'm', the request of server transaction 's'. */
 static int reply_msg(rp_core *c, rp_txn_srv *s, const struct sip_msg *m, unsigned code,
@@ -241,8 +249,10 @@ static int reply_msg(rp_core *c, rp_txn_srv *s, const struct sip_msg *m, unsigne
 		count_resp(c, code);
 	rp_buf_free(&b);
 	atomic_fetch_add(&c->st.local_replies, 1);
-	if (code >= 300)
+	if (code >= 300) {
+		call_failed(c, pc, code);
 		media_end(c, pc);
+	}
 	return rc;
 }
 
@@ -1126,8 +1136,8 @@ static int media_create(rp_core *c, struct pctx *pc, rp_str cid, rp_str tag,
 {
 	int rc = rp_media_calls_add(c->media, cid, tag, la, lb, &pc->mc);
 
-	if (rc == 0 && c->mx.calls_total)
-		rp_mval_inc(c->mx.calls_total);
+	if (rc == 0 && pc->call)
+		rp_call_set_media(pc->call, pc->mc);
 	if (rc == -EEXIST)
 		rc = 0;
 	if (rc == 0 && media_keep_key(pc, cid, tag) < 0)
@@ -1202,6 +1212,7 @@ static unsigned media_request(struct req *r, enum rp_tp out_tp)
 	}
 	pc->m_req_sdp = true;
 	rc = media_sdp(pc->mc, pc->mside, answer, RP_STR_NULL, m->body, r->a, &r->new_body, m);
+	pc->m_rc = rc;
 	switch (rc) {
 	case RP_MEDIA_OK:
 		r->set_body = true;
@@ -1281,6 +1292,301 @@ static bool media_stateless(rp_core *c, const struct sip_msg *m, struct sip_edit
 	}
 	rp_media_call_free(mc);
 	return rc == RP_MEDIA_OK && sip_edit_set_body(e, nb) == SIP_OK;
+}
+
+/* ---- calls (calls.h: registry, CDRs, drop) ---- */
+
+/* TLS version / cipher of a stream's connection, and the subject of a
+ * verified peer certificate (NULL mi or not TLS: all empty). */
+static void call_tls(const struct rp_msg_info *mi, const struct rp_tls_peer *vp,
+	struct rp_call_sig *sg)
+{
+	rp_tls_sess *ts;
+
+	if (!mi || mi->tp != RP_TP_TLS || !mi->conn || !(ts = rp_conn_tls(mi->conn)))
+		return;
+	sg->tls_version = rp_str_cstr(rp_tls_sess_version(ts) ? rp_tls_sess_version(ts) : "");
+	sg->tls_cipher = rp_str_cstr(rp_tls_sess_cipher(ts) ? rp_tls_sess_cipher(ts) : "");
+	if (vp && vp->subject)
+		sg->cert_subject = rp_str_cstr(vp->subject);
+}
+
+/* Record-Route values of m as one comma-joined list in the arena: in
+ * message order (reverse = false) or reversed, stopping at our own entry
+ * when stop_at_us. */
+static rp_str call_routes(rp_core *c, const struct cfg *cfg, const struct sip_msg *m,
+	bool stop_at_us, bool reverse, rp_arena *a)
+{
+	struct sip_hdr_iter it;
+	struct sip_nameaddr na;
+	rp_str v[16];
+	unsigned n = 0;
+	size_t len = 0, off = 0;
+	char *d;
+
+	sip_hdr_iter_init(&it, m, SIP_HDR_RECORD_ROUTE);
+	while (n < 16 && sip_hdr_iter_next_nameaddr(&it, &na, NULL) == SIP_OK) {
+		if (stop_at_us && uri_is_us(c, cfg, &na.uri, false))
+			break;
+		v[n] = na.raw;
+		len += na.raw.n + 2;
+		n++;
+	}
+	if (!n || !(d = rp_arena_alloc(a, len)))
+		return RP_STR_NULL;
+	for (unsigned i = 0; i < n; i++) {
+		rp_str x = v[reverse ? n - 1 - i : i];
+
+		if (i) {
+			d[off++] = ',';
+			d[off++] = ' ';
+		}
+		memcpy(d + off, x.p, x.n);
+		off += x.n;
+	}
+	return rp_str_make(d, off);
+}
+
+static rp_str contact_uri(const struct sip_msg *m)
+{
+	struct sip_nameaddr na;
+
+	if (!m->h_contact || sip_nameaddr_parse(m->h_contact->value, &na, NULL) != SIP_OK)
+		return RP_STR_NULL;
+	return na.uri_str;
+}
+
+/* The live call an in-dialog request belongs to, and the side it came
+ * from (the caller's tag is A's From tag and B's To tag). */
+static rp_call *call_find(rp_core *c, const struct sip_msg *m, enum rp_call_side *side)
+{
+	rp_call *call = rp_calls_find(c->calls, m->call_id, m->from.tag);
+
+	*side = RP_CALL_A;
+	if (!call && m->to.tag.n) {
+		call = rp_calls_find(c->calls, m->call_id, m->to.tag);
+		*side = RP_CALL_B;
+	}
+	return call;
+}
+
+/* A request about to be relayed: an initial INVITE starts a call; BYE
+ * ends one; any other in-dialog request moves its side's CSeq. */
+static void call_request(struct req *r)
+{
+	rp_core *c = r->core;
+	struct pctx *pc = r->pc;
+	const struct sip_msg *m = r->m;
+	const struct rp_msg_info *mi = r->mi;
+
+	if (m->method == SIP_METHOD_INVITE && !m->to.tag.n) {
+		struct rp_call_start st = {
+			.call_id = m->call_id, .from_tag = m->from.tag,
+			.from_hdr = m->h_from->value, .to_hdr = m->h_to->value,
+			.from_uri = m->from.uri_str, .to_uri = m->to.uri_str,
+			.contact_a = contact_uri(m),
+			.route_a = call_routes(c, r->cfg, m, false, false, r->a),
+			.cseq = m->cseq.num,
+			.a = { .tp = mi->tp, .peer = mi->peer },
+			.dest_a = { .tp = mi->tp, .addr = mi->peer, .flow = mi->tp != RP_TP_UDP },
+			.local = mi->local,
+			.now_ms = r->now,
+		};
+		const struct cfg_trunk *t;
+
+		if (pc->call)
+			return;   /* route failure relaying again: the same call */
+		call_tls(mi, verified_peer(r), &st.a);
+		t = cfg_trunk_by_source(r->cfg, &mi->peer.u.sa);
+		if (t && t->name)
+			st.trunk = rp_str_cstr(t->name);
+		if (rp_calls_start(c->calls, &st, &pc->call) < 0 && !pc->call)
+			rp_warn("call %.*s: not in the call registry (out of memory)",
+				RP_STR_FMT(m->call_id));
+		return;
+	}
+	if (m->to.tag.n && m->method != SIP_METHOD_CANCEL && m->method != SIP_METHOD_ACK) {
+		enum rp_call_side side;
+		rp_call *call = call_find(c, m, &side);
+
+		if (!call)
+			return;
+		if (m->method == SIP_METHOD_BYE)
+			rp_calls_end(c->calls, call, 0, side == RP_CALL_A ? "caller-bye" :
+				"callee-bye");
+		else
+			rp_call_saw_cseq(call, side, m->cseq.num);
+		rp_call_put(call);
+	}
+}
+
+/* The targets are known: B is the first of them (until a 2xx says which). */
+static void call_target(struct req *r)
+{
+	struct pctx *pc = r->pc;
+	struct rp_call_sig b = { 0 };
+
+	if (!pc->call || !pc->ntg)
+		return;
+	b.tp = pc->tg[0].d.tp;
+	b.peer = pc->tg[0].d.addr;
+	rp_call_set_b(pc->call, &b, &pc->tg[0].d,
+		rp_str_cstr(r->trunk && r->trunk->name ? r->trunk->name : ""));
+}
+
+/* A 2xx to the initial INVITE went to the caller: the callee's dialog
+ * (To tag, Contact, the Record-Route values below us, reversed: nearest
+ * first) and the branch that answered. */
+static void call_answered(rp_core *c, struct pctx *pc, const struct sip_msg *resp,
+	rp_txn_cli *cl, rp_arena *a)
+{
+	const struct rp_txn_dest *d = cl ? rp_txn_cli_dest(cl) : NULL;
+	struct rp_call_sig b = { 0 };
+
+	if (resp->status >= 300)
+		return;
+	if (d) {
+		b.tp = d->tp;
+		b.peer = d->addr;
+		call_tls(cur_mi, NULL, &b);
+		rp_call_set_b(pc->call, &b, d, RP_STR_NULL);
+	}
+	rp_call_answered(pc->call, resp->status, resp->h_to ? resp->h_to->value : RP_STR_NULL,
+		contact_uri(resp), call_routes(c, pc->cfg, resp, true, true, a));
+}
+
+/* The initial INVITE got a final failure: the call ends with it. */
+static void call_failed(rp_core *c, struct pctx *pc, unsigned code)
+{
+	char why[32];
+
+	if (!pc->call)
+		return;
+	if (pc->cancelled)
+		snprintf(why, sizeof(why), "cancel");
+	else if (code == 408 && pc->best_code == 408 && !pc->best)
+		snprintf(why, sizeof(why), "timeout");   /* nobody answered at all */
+	else
+		snprintf(why, sizeof(why), "rejected-%u", code);
+	rp_calls_end(c->calls, pc->call, code, why);
+}
+
+/* One BYE toward 'to', on a client transaction of its own (its answer is
+ * absorbed by cli_event: no parent). */
+static int call_send_bye(rp_core *c, rp_call *call, enum rp_call_side to, const char *why)
+{
+	char info[8192];
+	struct rp_call_bye bi;
+	struct rp_msg_info mi = { .udp_fd = -1 };
+	char br[RP_TXN_BRANCH_LEN];
+	rp_addr lout;
+	unsigned shard;
+	rp_txn_cli *cl;
+	rp_buf b;
+	int rc = rp_call_bye_info(call, to, info, sizeof(info), &bi);
+
+	if (rc < 0)
+		return rc;
+	if (to == RP_CALL_B) {
+		/* A trunk's challenge made us send the INVITE with a higher
+		 * CSeq than the caller's (trunk.h): the callee counts from it. */
+		char st[1024];
+		rp_arena a;
+		struct rp_trunk_dlg dl;
+
+		rp_arena_init(&a, st, sizeof(st), 1u << 16);
+		if (rp_trunk_dlg_get(c->tdlg, rp_str_cstr(bi.call_id), rp_str_cstr(bi.caller_tag),
+			rp_now_ms(), &a, &dl))
+			bi.cseq += dl.delta;
+		rp_arena_fini(&a);
+	}
+	mi.local = bi.local;
+	if (local_for(c, bi.dest.tp, bi.dest.addr.u.sa.sa_family, &mi, &lout) < 0)
+		return -EHOSTUNREACH;
+	shard = rp_txn_shard_of(c->txl, rp_str_cstr(bi.call_id));
+	rp_buf_init(&b, 16384);
+	rp_txn_lock(c->txl, shard);
+	rc = rp_txn_branch(c->txl, shard, 0, br);
+	if (rc == 0) {
+		rp_buf_append_cstr(&b, "BYE ");
+		rp_buf_append_cstr(&b, bi.ruri);
+		rp_buf_append_cstr(&b, " SIP/2.0\r\nVia: ");
+		rp_sipout_via(&b, bi.dest.tp, &lout, rp_str_make(br, sizeof(br)));
+		rp_buf_append_cstr(&b, "\r\nMax-Forwards: 70\r\n");
+		if (bi.route[0]) {
+			rp_buf_append_cstr(&b, "Route: ");
+			rp_buf_append_cstr(&b, bi.route);
+			rp_buf_append_cstr(&b, "\r\n");
+		}
+		rp_buf_printf(&b, "From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u BYE\r\n"
+			"Reason: SIP;cause=200;text=\"%s\"\r\nContent-Length: 0\r\n\r\n",
+			bi.from, bi.to, bi.call_id, (unsigned)bi.cseq, why);
+		rc = rp_buf_error(&b);
+	}
+	if (rc == 0)
+		rc = rp_txn_cli_new(c->txl, shard, NULL, SIP_METHOD_BYE,
+			rp_str_make(br, sizeof(br)), &bi.dest, b.p, b.len, 0, rp_now_ms(), &cl);
+	rp_txn_unlock(c->txl, shard);
+	rp_buf_free(&b);
+	if (rc == 0)
+		rp_call_saw_cseq(call, to == RP_CALL_A ? RP_CALL_B : RP_CALL_A, bi.cseq);
+	return rc;
+}
+
+/* Ends an answered call from the proxy: BYE to both sides, the CDR, then
+ * the media. */
+static int call_drop(rp_core *c, rp_call *call, const char *why)
+{
+	char key[1024];
+	struct rp_call_bye bi;
+	int ra, rb;
+
+	if (!call)
+		return -ENOENT;
+	if (rp_call_ended(call))
+		return -ENOENT;
+	if (!rp_call_answered_p(call))
+		return -EAGAIN;
+	ra = call_send_bye(c, call, RP_CALL_A, why);
+	rb = call_send_bye(c, call, RP_CALL_B, why);
+	if (ra < 0 || rb < 0)
+		rp_warn("call %" PRIu64 ": BYE not sent to %s: %s", rp_call_id(call),
+			ra < 0 ? "the caller" : "the callee", strerror(-(ra < 0 ? ra : rb)));
+	/* CDR first: it asks mediad for the counters of the session. */
+	if (!rp_calls_end(c->calls, call, 0, why))
+		return -ENOENT;
+	if (rp_call_bye_info(call, RP_CALL_A, key, sizeof(key), &bi) == 0) {
+		if (c->media)
+			rp_media_calls_remove(c->media, rp_str_cstr(bi.call_id),
+				rp_str_cstr(bi.caller_tag));
+		rp_trunk_dlg_del(c->tdlg, rp_str_cstr(bi.call_id), rp_str_cstr(bi.caller_tag));
+	}
+	rp_notice("call %" PRIu64 " ended by the proxy (%s): BYE sent to both sides",
+		rp_call_id(call), why);
+	return 0;
+}
+
+int rp_core_call_drop(rp_core *c, uint64_t id, const char *why)
+{
+	rp_call *call = rp_calls_find_id(c->calls, id);
+	int rc = call_drop(c, call, why);
+
+	rp_call_put(call);
+	return rc;
+}
+
+int rp_core_call_drop_session(rp_core *c, uint64_t session, const char *why)
+{
+	rp_call *call = rp_calls_find_session(c->calls, session);
+	int rc = call_drop(c, call, why);
+
+	rp_call_put(call);
+	return rc;
+}
+
+rp_calls *rp_core_calls(rp_core *c)
+{
+	return c->calls;
 }
 
 /* Fills pc->tg from the trunk or the Route set / Request-URI. */
@@ -1658,12 +1964,17 @@ static void do_relay(struct req *r)
 	char br[RP_TXN_BRANCH_LEN];
 	int rc;
 
+	call_request(r);
 	rc = targets(r);
 	if (rc < 0) {
 		reply_msg(c, r->stx, r->m, 404, RP_STR_LIT("No Usable Destination"), NULL, 0, r->now);
 		return;
 	}
+	call_target(r);
 	unsigned mcode = media_request(r, pc->tg[0].d.tp);
+	if (mcode == 488 && pc->call)
+		rp_calls_refuse(c->calls, pc->call, rp_call_refusal_of(pc->m_rc,
+			pc->mc ? rp_media_last_error(pc->mc) : NULL));
 	if (mcode) {
 		static const rp_str reason = RP_STR_LIT("Reason: " RP_MEDIA_REASON);
 		static const rp_str retry = RP_STR_LIT("Retry-After: 5");
@@ -1736,6 +2047,8 @@ static void handle_cancel(struct req *r, rp_txn_srv *s)
 	if (rp_txn_srv_final(s) || pc->cancelled)
 		return;
 	pc->cancelled = true;
+	if (pc->call)
+		rp_calls_end(c->calls, pc->call, 487, "cancel");
 	media_end(c, pc);
 	if (pc->cur) {
 		/* A branch that has not answered yet is cancelled once it
@@ -1861,6 +2174,9 @@ static void relay_response(rp_core *c, rp_txn_srv *s, rp_txn_cli *cl,
 
 			rp_warn("call %.*s: %u from the callee refused by the media layer",
 				RP_STR_FMT(resp->call_id), resp->status);
+			if (pc->call && pc->mc)
+				rp_calls_refuse(c->calls, pc->call, rp_call_refusal_of(
+					RP_MEDIA_REFUSE, rp_media_last_error(pc->mc)));
 			if (pc->method == SIP_METHOD_INVITE && pc->m_initial)
 				media_reject_2xx(c, pc, resp, cl, rp_txn_srv_shard(s), now);
 			reply_txn(c, s, 488, RP_STR_NULL, &reason, 1, now);
@@ -1872,6 +2188,8 @@ static void relay_response(rp_core *c, rp_txn_srv *s, rp_txn_cli *cl,
 		rp_txn_srv_respond(c->txl, s, resp->status, out.p, out.n, now);
 		atomic_fetch_add(&c->st.relayed_responses, 1);
 		count_resp(c, resp->status);
+		if (pc->call && resp->status >= 200)
+			call_answered(c, pc, resp, cl, &a);
 		if (pc->mc && has_sdp(resp))
 			explicit_bzero((char *)out.p, out.n);
 	}
@@ -2021,6 +2339,7 @@ static void cli_event(void *arg, rp_txn_cli *cl, const struct sip_msg *resp, uns
 		rp_txn_srv_respond(c->txl, s, pc->best_code, pc->best, pc->best_len, now);
 		atomic_fetch_add(&c->st.relayed_responses, 1);
 		count_resp(c, pc->best_code);
+		call_failed(c, pc, pc->best_code);
 		media_end(c, pc);
 	} else {
 		reply_txn(c, s, pc->cancelled ? 487 : pc->best_code, RP_STR_NULL, NULL, 0, now);
@@ -2052,6 +2371,9 @@ static void srv_gone(void *arg, rp_txn_srv *s)
 	free(pc->best);
 	free(pc->m_key);
 	pc->ta = rp_trunk_auth_free(pc->ta);
+	if (pc->call && !rp_call_answered_p(pc->call))
+		rp_calls_end(c->calls, pc->call, 0, "error"); /* no final response went out */
+	pc->call = rp_call_put(pc->call);
 	pc->mc = rp_media_call_free(pc->mc);
 	cfg_put(pc->cfg);
 }
@@ -2555,8 +2877,18 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 		rc = rp_trunk_dlgs_new(0, 0, &c->tdlg);
 	if (rc == 0 && cc->media)
 		rc = rp_media_calls_new(cc->media, 0, &c->media);
+	if (rc == 0) {
+		struct rp_calls_cfg kc = { 0 };
+
+		if (cc->calls)
+			kc = *cc->calls;
+		kc.total = c->mx.calls_total;
+		memcpy(kc.refused, c->mx.refused, sizeof(kc.refused));
+		rc = rp_calls_new(&kc, &c->calls);
+	}
 	if (rc < 0) {
 		rp_trunk_dlgs_free(c->tdlg);
+		rp_media_calls_free(c->media);
 		rp_hash_free(c->dns);
 		rp_auth_free(c->auth);
 		rp_registrar_free(c->reg);
@@ -2587,6 +2919,7 @@ void rp_core_free(rp_core *c)
 		pthread_join(c->thr, NULL);
 	}
 	rp_txn_layer_free(c->txl);
+	rp_calls_free(c->calls);
 	rp_media_calls_free(c->media);
 	rp_registrar_free(c->reg);
 	rp_auth_free(c->auth);
@@ -2661,7 +2994,7 @@ struct rp_registrar *rp_core_registrar(rp_core *c)
 
 size_t rp_core_calls_active(rp_core *c)
 {
-	return c->media ? rp_media_calls_count(c->media) : 0;
+	return rp_calls_count(c->calls);
 }
 
 void rp_core_get_stats(rp_core *c, struct rp_core_stats *st)

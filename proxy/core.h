@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "calls.h"
 #include "cfg_prog.h"
 #include "rp_arena.h"
 #include "rp_buf.h"
@@ -52,7 +53,8 @@ struct rp_mval;
 struct rp_core_metrics {
 	struct rp_mval *req[SIP_METHOD_UPDATE + 1]; /* by enum sip_method; [0] other */
 	struct rp_mval *resp[7];                    /* sent or relayed, by code / 100 */
-	struct rp_mval *calls_total;                /* calls (media) created */
+	struct rp_mval *calls_total;                /* calls started (calls.h) */
+	struct rp_mval *refused[RP_REFUSAL_COUNT];  /* 488 by the media policy */
 };
 
 struct rp_core_cfg {
@@ -77,6 +79,9 @@ struct rp_core_cfg {
 	const struct rp_media_backend *media;
 	/* Copied; NULL: no metrics. */
 	const struct rp_core_metrics *metrics;
+	/* The call registry's CDR writer and mediad counters (calls.h);
+	 * copied (its metric cells come from 'metrics'). NULL: no CDRs. */
+	const struct rp_calls_cfg *calls;
 };
 
 /* Creates the core. 'ws' may be NULL (set it later with
@@ -123,7 +128,16 @@ size_t rp_core_dump_txns(rp_core *core, rp_buf *b, size_t max);
 /* The core's registrar (for the control socket's 'registrations'); owned
  * by the core, valid until rp_core_free. */
 struct rp_registrar *rp_core_registrar(rp_core *core);
-/* Calls with a media object alive now (0 without a media layer). */
+/* Calls in the registry now (set up or answered, not ended). */
 size_t rp_core_calls_active(rp_core *core);
+/* The call registry (owned by the core, valid until rp_core_free). */
+rp_calls *rp_core_calls(rp_core *core);
+/* Ends an answered call from the proxy: in-dialog BYE to both sides (with
+ * 'why' in a Reason header), CDR with end reason 'why' ("operator-drop",
+ * "media-timeout"), mediad session deleted. By registry id or by mediad
+ * session id. 0, -ENOENT (no such live call), -EAGAIN (not answered yet:
+ * there is no dialog to send BYE in). */
+int rp_core_call_drop(rp_core *core, uint64_t id, const char *why);
+int rp_core_call_drop_session(rp_core *core, uint64_t session, const char *why);
 
 #endif

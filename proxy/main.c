@@ -6,7 +6,9 @@
  * responses are dropped (RFC 3261 18.1.2 / 16.3).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -23,15 +25,18 @@
 #include "cfg_check.h"
 #include "cfg_default.h"
 #include "cfg_diag.h"
+#include "calls_ctl.h"
 #include "cfg_prog.h"
 #include "core.h"
 #include "ctl.h"
 #include "media.h"
 #include "mediactl.h"
+#include "mediaev.h"
 #include "registrar.h"
 #include "rp_time.h"
 #include "rp_arena.h"
 #include "rp_buf.h"
+#include "rp_cdr.h"
 #include "rp_hash.h"
 #include "rp_httpd.h"
 #include "rp_log.h"
@@ -65,6 +70,8 @@ struct proxy {
 	uint64_t start_ms;          /* rp_now_ms() at start, for uptime-s */
 	rp_metrics *metrics;        /* NULL: no --metrics-listen */
 	struct rp_core_metrics mx;  /* cells in 'metrics' the core bumps */
+	rp_cdr *cdr;                /* NULL: no cdr_file */
+	rp_mediaev *mev;            /* mediad's timeout events; NULL: no media */
 };
 
 /* The core's media backend: rampart-mediad through one rp_mediactl,
@@ -123,6 +130,26 @@ static int ml_del(void *arg, uint64_t id)
 	rp_mediactl *mc = media_link_get(arg);
 
 	return mc ? rp_mediactl_delete(mc, id) : -ECONNREFUSED;
+}
+
+/* The call registry's final counters for a CDR (calls.h). */
+static int ml_stats(void *arg, uint64_t id, struct rp_call_media_stats *a,
+	struct rp_call_media_stats *b)
+{
+	struct rp_mediactl_leg_state s[2];
+	rp_mediactl *mc = media_link_get(arg);
+	int rc = mc ? rp_mediactl_query(mc, id, &s[0], &s[1]) : -ECONNREFUSED;
+
+	for (int i = 0; rc == 0 && i < 2; i++) {
+		struct rp_call_media_stats *o = i ? b : a;
+
+		o->packets_in = s[i].packets_in;
+		o->packets_out = s[i].packets_out;
+		o->bytes_in = s[i].bytes_in;
+		o->bytes_out = s[i].bytes_out;
+		o->auth_failures = s[i].auth_failures;
+	}
+	return rc;
 }
 
 static void media_link_free(struct media_link *l)
@@ -752,6 +779,8 @@ static ctl_server *ctl_start(struct proxy *p, const char *path)
 		cmds[i].arg = p;
 	}
 	rc = ctl_server_register(s, cmds, sizeof(cmds) / sizeof(cmds[0]));
+	if (rc == 0)
+		rc = rp_calls_ctl_register(s, &p->core);
 	if (rc < 0) {
 		rp_warn("control socket: cannot register commands: %s", strerror(-rc));
 		ctl_server_free(s);
@@ -836,7 +865,7 @@ static int64_t m_uptime(void *arg)
 static int metrics_setup(struct proxy *p)
 {
 	static const char *const classes[] = { NULL, "1xx", "2xx", "3xx", "4xx", "5xx", "6xx" };
-	rp_metric *req = NULL, *resp = NULL;
+	rp_metric *req = NULL, *resp = NULL, *refused = NULL;
 	rp_metrics *m = NULL;
 	int rc = rp_metrics_new(&m);
 
@@ -859,14 +888,21 @@ static int metrics_setup(struct proxy *p)
 		rc = rp_metric_with(resp, (const char *[]){ classes[i] }, &p->mx.resp[i]);
 	if (!rc)
 		rc = rp_metrics_counter(m, "rampart_proxy_calls_total",
-			"Calls with SDP set up through the media layer since start", &p->mx.calls_total);
+			"Calls started (initial INVITEs relayed) since start", &p->mx.calls_total);
+	if (!rc)
+		rc = rp_metrics_counter_vec(m, "rampart_proxy_calls_refused_total",
+			"Calls refused with 488 by the media-encryption policy, by reason", 1,
+			(const char *[]){ "reason" }, RP_REFUSAL_COUNT, &refused);
+	for (unsigned i = 0; !rc && i < RP_REFUSAL_COUNT; i++)
+		rc = rp_metric_with(refused, (const char *[]){ rp_call_refusal_name(i) },
+			&p->mx.refused[i]);
 	/* Everything else is read when Prometheus scrapes. */
 	static const struct {
 		bool counter;
 		const char *name, *help;
 		rp_metric_fn fn;
 	} scraped[] = {
-		{ false, "rampart_proxy_calls_active", "Calls with SDP (media) not yet ended",
+		{ false, "rampart_proxy_calls_active", "Calls set up or answered, not yet ended",
 		  m_calls_active },
 		{ false, "rampart_proxy_transactions_active", "Server and client transactions alive",
 		  m_txns },
@@ -1061,6 +1097,59 @@ static void start_client_tls(struct proxy *p, const struct cfg *cfg)
 	rp_workers_set_client_tls(p->ws, p->client_tls);
 }
 
+/* mediad saw no media for media-timeout: the call ends (BYE both sides). */
+static void on_media_timeout(void *arg, uint64_t session, bool deleted)
+{
+	struct proxy *p = arg;
+	rp_core *core = atomic_load(&p->core);
+	int rc;
+
+	if (!core)
+		return;
+	rc = rp_core_call_drop_session(core, session, "media-timeout");
+	if (rc == 0)
+		rp_notice("mediad session %" PRIu64 " had no media%s: call ended", session,
+			deleted ? " (deleted)" : "");
+	else if (rc != -ENOENT)
+		rp_info("mediad session %" PRIu64 " timed out; call not ended: %s", session,
+			strerror(-rc));
+}
+
+/* The audit trail (docs/cdr.md): refuse to run without it once asked for. */
+static int cdr_open(struct proxy *p, const struct cfg *cfg)
+{
+	const struct cfg_settings *st = cfg_settings(cfg);
+	rp_cdr_cfg cc = { .path = st->cdr_file, .fsync_lines = st->cdr_fsync_lines,
+		.fsync_ms = st->cdr_fsync_ms, .hash = (enum rp_cdr_hash)st->cdr_hash };
+	uint8_t secret[257];
+	ssize_t n = 0;
+	int rc, fd;
+
+	if (!st->cdr_file)
+		return 0;
+	if (cc.hash == RP_CDR_HASH_HMAC) {
+		fd = open(st->cdr_secret_file, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || (n = read(fd, secret, sizeof(secret))) < 16 || n > 256) {
+			rp_err("cdr_secret_file %s: %s", st->cdr_secret_file, fd < 0 ?
+				strerror(errno) : "want 16..256 bytes");
+			if (fd >= 0)
+				close(fd);
+			explicit_bzero(secret, sizeof(secret));
+			return -EINVAL;
+		}
+		close(fd);
+		cc.secret = secret;
+		cc.secret_len = (size_t)n;
+	}
+	rc = rp_cdr_open(&cc, &p->cdr);
+	explicit_bzero(secret, sizeof(secret));
+	if (rc < 0)
+		rp_err("cdr_file %s: %s", st->cdr_file, strerror(-rc));
+	else
+		rp_notice("call detail records to %s", st->cdr_file);
+	return rc;
+}
+
 static void start_core(struct proxy *p, struct cfg *cfg)
 {
 	struct rp_core_cfg cc = { .cfg = cfg, .listen = p->tcfg.listen,
@@ -1068,10 +1157,17 @@ static void start_core(struct proxy *p, struct cfg *cfg)
 	rp_core *core = NULL;
 	int rc;
 
+	struct rp_calls_cfg kc = { .cdr = p->cdr };
+
 	start_client_tls(p, cfg);
 	p->media = media_link_new(cfg);
 	cc.media = p->media ? &p->media->be : NULL;
 	cc.metrics = p->metrics ? &p->mx : NULL;
+	if (p->media) {
+		kc.stats = ml_stats;
+		kc.stats_arg = p->media;
+	}
+	cc.calls = &kc;
 	rc = rp_core_new(&cc, p->ws, &core);
 	if (rc == 0)
 		rc = rp_core_start_timers(core);
@@ -1082,6 +1178,8 @@ static void start_core(struct proxy *p, struct cfg *cfg)
 		return;
 	}
 	atomic_store(&p->core, core);
+	if (p->media && rp_mediaev_start(p->media->path, on_media_timeout, p, &p->mev) < 0)
+		rp_warn("mediad timeout events not followed: calls without media stay up");
 }
 
 enum {
@@ -1332,6 +1430,13 @@ int main(int argc, char **argv)
 		rp_notice("metrics on http://%s%s%s:%u/metrics", strchr(mhost, ':') ? "[" : "",
 			mhost, strchr(mhost, ':') ? "]" : "", rp_httpd_port(httpd));
 	}
+	if (!no_core && cdr_open(p, cfg) < 0) {
+		rp_workers_stop(p->ws);
+		rp_httpd_stop(httpd);
+		rp_metrics_free(p->metrics);
+		cfg_put(cfg);
+		return 1;
+	}
 	if (!no_core)
 		start_core(p, cfg);
 	if (!control)
@@ -1351,7 +1456,12 @@ int main(int argc, char **argv)
 			{ .fd = ctl ? ctl_server_fd(ctl) : -1, .events = POLLIN } };
 		struct signalfd_siginfo si;
 
-		if (poll(pf, 2, -1) < 0) {
+		/* A 1 s wake-up applies the CDR fsync time bound when calls are quiet. */
+		int pr = poll(pf, 2, p->cdr ? 1000 : -1);
+
+		if (p->cdr)
+			(void)rp_cdr_tick(p->cdr);
+		if (pr < 0) {
 			if (errno == EINTR)
 				continue;
 			rp_err("poll: %s", strerror(errno));
@@ -1369,6 +1479,13 @@ int main(int argc, char **argv)
 		if (si.ssi_signo == SIGHUP) {
 			char err[320];
 
+			/* logrotate renamed the CDR file: write to a new one. */
+			if (p->cdr && rp_cdr_reopen(p->cdr) < 0)
+				rp_err("SIGHUP: cannot reopen %s; CDRs keep going to the old file",
+					cfg_settings(p->cfg)->cdr_file);
+			else if (p->cdr)
+				rp_notice("SIGHUP: CDR file reopened");
+
 			if (!tls)
 				rp_notice("SIGHUP: no TLS listener, nothing to reload");
 			else
@@ -1382,9 +1499,12 @@ int main(int argc, char **argv)
 	/* The metrics server reads the core through its callbacks: stop it first. */
 	rp_httpd_stop(httpd);
 	close(sfd);
-	/* Workers first: nothing calls into the core after this. */
+	/* Workers and the mediad event thread first: nothing calls into the
+	 * core after this. */
+	rp_mediaev_stop(p->mev);
 	rp_workers_stop(p->ws);
 	rp_core_free(atomic_load(&p->core));
+	rp_cdr_close(p->cdr);
 	media_link_free(p->media);
 	rp_tls_store_free(p->client_tls);
 	rp_tls_store_free(tls);

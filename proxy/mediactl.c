@@ -232,6 +232,12 @@ static void read_state(const benc_node *leg, struct rp_mediactl_leg_state *s)
 			s->packets_in = (uint64_t)v;
 		if (benc_get_int(st, "packets-out", 0, INT64_MAX, &v, NULL) == 0)
 			s->packets_out = (uint64_t)v;
+		if (benc_get_int(st, "bytes-in", 0, INT64_MAX, &v, NULL) == 0)
+			s->bytes_in = (uint64_t)v;
+		if (benc_get_int(st, "bytes-out", 0, INT64_MAX, &v, NULL) == 0)
+			s->bytes_out = (uint64_t)v;
+		if (benc_get_int(st, "auth-failures", 0, INT64_MAX, &v, NULL) == 0)
+			s->auth_failures = (uint64_t)v;
 	}
 }
 

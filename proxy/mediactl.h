@@ -74,7 +74,7 @@ struct rp_mediactl_leg_state {
 	uint16_t port;
 	char remote[RP_MEDIACTL_ADDR_MAX]; /* "ip:port", "" when none */
 	bool srtp_in, srtp_out;
-	uint64_t packets_in, packets_out;
+	uint64_t packets_in, packets_out, bytes_in, bytes_out, auth_failures;
 };
 /* session.query. -EREMOTEIO when mediad has no such session. */
 int rp_mediactl_query(rp_mediactl *c, uint64_t id, struct rp_mediactl_leg_state *a,
