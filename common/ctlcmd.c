@@ -890,15 +890,240 @@ static bool no_such_session(const ctlcmd_run *r)
 	return strstr(r->why, "no session") != NULL;
 }
 
+/* ---- calls as rampart-proxy knows them, joined with mediad's counters ---- */
+
+static void json_str_or_null(rp_json *j, const char *key, const benc_node *d, const char *k)
+{
+	const benc_node *v = benc_dict_get(d, k);
+
+	rp_json_key(j, key);
+	if (v && v->type == BENC_STR)
+		json_benc(j, v, false);
+	else
+		rp_json_null(j);
+}
+
+/* One proxy call ('pc', from the proxy's 'calls'), with the mediad session
+ * 'q' (session.query) when there is one. */
+static void json_pcall(ctlcmd_run *r, const benc_node *pc, const benc_node *q)
+{
+	rp_json *j = &r->j;
+	const benc_node *pa = benc_dict_get(pc, "a");
+	char buf[48];
+
+	rp_json_obj_begin(j);
+	rp_json_kv_int(j, "id", get_int(pc, "id", 0));
+	json_str_or_null(j, "call-id", pc, "call-id");
+	json_str_or_null(j, "state", pc, "state");
+	rp_json_kv_int(j, "age-ms", get_int(pc, "age-ms", -1));
+	json_str_or_null(j, "from", pc, "from");
+	json_str_or_null(j, "to", pc, "to");
+	json_str_or_null(j, "trunk", pc, "trunk");
+	json_str_or_null(j, "start", pc, "start");
+	json_str_or_null(j, "answer", pc, "answer");
+	/* The caller's leg, under the names the mediad-only listing uses. */
+	json_str_or_null(j, "signaling", pa, "transport");
+	json_str_or_null(j, "tls-version", pa, "tls-version");
+	json_str_or_null(j, "tls-cipher", pa, "tls-cipher");
+	rp_json_key(j, "session");
+	if (get_int(pc, "session", 0) > 0)
+		rp_json_int(j, get_int(pc, "session", 0));
+	else
+		rp_json_null(j);
+	rp_json_key(j, "idle-ms");
+	if (q)
+		rp_json_int(j, get_int(q, "idle-ms", -1));
+	else
+		rp_json_null(j);
+	for (int l = 0; l < 2; l++) {
+		const benc_node *leg = benc_dict_get(pc, l ? "b" : "a");
+		const benc_node *ml = q ? benc_dict_get(q, l ? "b" : "a") : NULL;
+		const benc_node *st = benc_dict_get(ml, "stats");
+		static const char *const counters[] = { "packets-in", "packets-out", "bytes-in",
+			"bytes-out", "auth-failures", "replay-drops" };
+
+		rp_json_key(j, l ? "b" : "a");
+		rp_json_obj_begin(j);
+		json_str_or_null(j, "role", leg, "role");
+		json_str_or_null(j, "transport", leg, "transport");
+		json_str_or_null(j, "peer", leg, "peer");
+		json_str_or_null(j, "tls-version", leg, "tls-version");
+		json_str_or_null(j, "tls-cipher", leg, "tls-cipher");
+		json_str_or_null(j, "cert-subject", leg, "cert-subject");
+		json_str_or_null(j, "media", leg, "media");
+		if (ml) {
+			rp_json_kv_int(j, "port", get_int(ml, "port", 0));
+			json_str_or_null(j, "remote", ml, "remote");
+			leg_srtp(ml, "srtp-in", buf, sizeof(buf));
+			rp_json_kv_cstr(j, "srtp-in", buf);
+			leg_srtp(ml, "srtp-out", buf, sizeof(buf));
+			rp_json_kv_cstr(j, "srtp-out", buf);
+			for (size_t k = 0; k < sizeof(counters) / sizeof(counters[0]); k++)
+				rp_json_kv_int(j, counters[k], get_int(st, counters[k], 0));
+			rp_json_kv_bool(j, "offloaded", get_int(ml, "kernel", 0) != 0);
+		} else {
+			/* No media session (no SDP, or mediad not reachable). */
+			static const char *const nulls[] = { "port", "remote", "srtp-in",
+				"srtp-out", "packets-in", "packets-out", "bytes-in", "bytes-out",
+				"auth-failures", "replay-drops", "offloaded" };
+
+			for (size_t k = 0; k < sizeof(nulls) / sizeof(nulls[0]); k++) {
+				rp_json_key(j, nulls[k]);
+				rp_json_null(j);
+			}
+		}
+		rp_json_obj_end(j);
+	}
+	rp_json_obj_end(j);
+}
+
+static void cell_str(rp_table *t, const benc_node *d, const char *k)
+{
+	const benc_node *v = benc_dict_get(d, k);
+
+	if (v && v->type == BENC_STR && v->u.s.n)
+		rp_table_cell(t, v->u.s);
+	else
+		rp_table_cell_cstr(t, "-");
+}
+
+static void text_pcall(rp_table *t, const benc_node *pc, const benc_node *q)
+{
+	char buf[48];
+
+	rp_table_row(t);
+	rp_table_cellf(t, "%" PRId64, get_int(pc, "id", 0));
+	fmt_ms(buf, sizeof(buf), get_int(pc, "age-ms", -1));
+	rp_table_cell_cstr(t, buf);
+	cell_str(t, pc, "state");
+	cell_str(t, pc, "from");
+	cell_str(t, pc, "to");
+	for (int l = 0; l < 2; l++) {
+		const benc_node *leg = benc_dict_get(pc, l ? "b" : "a");
+		const benc_node *ml = q ? benc_dict_get(q, l ? "b" : "a") : NULL;
+		const benc_node *st = benc_dict_get(ml, "stats");
+		const benc_node *tv = benc_dict_get(leg, "tls-version");
+		const benc_node *tc = benc_dict_get(leg, "tls-cipher");
+
+		cell_str(t, leg, "transport");
+		if (tv && tv->type == BENC_STR && tc && tc->type == BENC_STR)
+			rp_table_cellf(t, "%.*s/%.*s", (int)tv->u.s.n, tv->u.s.p,
+				       (int)(tc->u.s.n > 60 ? 60 : tc->u.s.n), tc->u.s.p);
+		else
+			rp_table_cell_cstr(t, "-");
+		cell_str(t, leg, "media");
+		if (ml) {
+			rp_table_cellf(t, "%" PRId64 "/%" PRId64, get_int(st, "packets-in", 0),
+				       get_int(st, "packets-out", 0));
+			rp_table_cellf(t, "%" PRId64, get_int(st, "auth-failures", 0));
+			rp_table_cell_cstr(t, get_int(ml, "kernel", 0) ? "yes" : "no");
+		} else {
+			for (int k = 0; k < 3; k++)
+				rp_table_cell_cstr(t, "-");
+		}
+	}
+}
+
+/* The proxy's calls, each joined with its mediad session when mediad is
+ * up ('m' NULL: not). */
+static int proxy_calls(ctlcmd_run *r, struct dconn *p, struct dconn *m)
+{
+	const benc_node *resp, *list;
+	rp_table *t = NULL;
+	int64_t count = 0;
+	int rc = dcall(r, p, "calls", NULL, &resp);
+
+	if (rc != CTLCMD_EXIT_OK)
+		return rc;
+	if (benc_get_list(resp, "calls", &list, NULL) < 0)
+		return fail(r, CTLCMD_EXIT_PROTO, "rampart-proxy: 'calls' has no 'calls' list");
+	if (r->o->json) {
+		rp_json_obj_begin(&r->j);
+		rp_json_key(&r->j, "calls");
+		rp_json_arr_begin(&r->j);
+	} else {
+		static const char *const titles[] = { "ID", "AGE", "STATE", "FROM", "TO",
+			"A-SIG", "A-TLS", "A-MEDIA", "A-PKTS", "A-AUTHF", "A-KERNEL",
+			"B-SIG", "B-TLS", "B-MEDIA", "B-PKTS", "B-AUTHF", "B-KERNEL" };
+		static const uint8_t right[] = { 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0 };
+
+		if (rp_table_new(17, &t) < 0)
+			return fail(r, CTLCMD_EXIT_PROTO, "out of memory");
+		for (size_t c = 0; c < 17; c++)
+			rp_table_column(t, c, titles[c], right[c] ? RP_TABLE_RIGHT : RP_TABLE_LEFT);
+	}
+	BENC_FOREACH(pc, list) {
+		const benc_node *q = NULL;
+		int64_t sess = get_int(pc, "session", 0);
+
+		if (pc->type != BENC_DICT)
+			continue;
+		if (m && sess > 0) {
+			rp_buf args = RP_BUF_INIT;
+
+			benc_put_kv_int(&args, "session", sess);
+			if (dcall(r, m, "session.query", &args, &q) != CTLCMD_EXIT_OK)
+				q = NULL;   /* ended meanwhile, or mediad went away */
+			rp_buf_free(&args);
+		}
+		if (r->o->json)
+			json_pcall(r, pc, q);
+		else
+			text_pcall(t, pc, q);
+		count++;
+	}
+	if (r->o->json) {
+		rp_json_arr_end(&r->j);
+		rp_json_kv_int(&r->j, "count", count);
+		rp_json_kv_int(&r->j, "total", get_int(resp, "total", count));
+		rp_json_kv_bool(&r->j, "media-counters", m != NULL);
+		rp_json_obj_end(&r->j);
+		r->emitted = true;
+		return CTLCMD_EXIT_OK;
+	}
+	rc = render_table(r, t);
+	if (rc == CTLCMD_EXIT_OK)
+		rp_buf_printf(&r->ob, "%" PRId64 " call%s%s\n", count, count == 1 ? "" : "s",
+			      m ? "" : " (rampart-mediad not reachable: no media counters)");
+	return rc;
+}
+
+/* Connects to what 'calls' / 'call' may ask: the proxy and mediad (or the
+ * one --socket names). Sets *p / *m to those that are up. Exit status of
+ * the first failure when none is. */
+static int calls_daemons(ctlcmd_run *r, struct dconn **p, struct dconn **m)
+{
+	*p = *m = NULL;
+	pick(r, CTLCMD_BOTH);
+	for (size_t i = 0; i < r->nd; i++) {
+		if (dconnect(r, &r->d[i]) != CTLCMD_EXIT_OK)
+			continue;
+		if (r->d[i].kind == CTLCMD_PROXY)
+			*p = &r->d[i];
+		else
+			*m = &r->d[i];
+	}
+	if (!*p && !*m && r->nd == 2)
+		return fail(r, r->d[0].exit, "%s; %s", r->d[0].why, r->d[1].why);
+	if (!*p && !*m)
+		return fail(r, r->d[0].exit, "%s", r->d[0].why);
+	return CTLCMD_EXIT_OK;
+}
+
 static int cmd_calls(ctlcmd_run *r, const struct ctlcmd *cmd, int argc, char **argv)
 {
 	const benc_node *list, *ids;
 	rp_table *t = NULL;
 	int64_t count = 0;
-	int rc;
+	struct dconn *pd, *md;
+	int rc = calls_daemons(r, &pd, &md);
 
-	pick(r, CTLCMD_MEDIAD);
-	rc = dcall(r, &r->d[0], "session.list", NULL, &list);
+	if (rc != CTLCMD_EXIT_OK)
+		return rc;
+	if (pd)
+		return proxy_calls(r, pd, md);
+	/* rampart-proxy is not running: mediad's sessions, proxy columns null. */
+	rc = dcall(r, md, "session.list", NULL, &list);
 	if (rc != CTLCMD_EXIT_OK)
 		return rc;
 	if (benc_get_list(list, "sessions", &ids, NULL) < 0)
@@ -927,7 +1152,7 @@ static int cmd_calls(ctlcmd_run *r, const struct ctlcmd *cmd, int argc, char **a
 		if (id->type != BENC_INT)
 			continue;
 		benc_put_kv_int(&args, "session", id->u.i);
-		rc = dcall(r, &r->d[0], "session.query", &args, &q);
+		rc = dcall(r, md, "session.query", &args, &q);
 		rp_buf_free(&args);
 		/* Gone between the list and the query: not a call any more. */
 		if (rc == CTLCMD_EXIT_DAEMON && no_such_session(r))
@@ -955,6 +1180,66 @@ static int cmd_calls(ctlcmd_run *r, const struct ctlcmd *cmd, int argc, char **a
 	return rc;
 }
 
+/* call show / call drop through rampart-proxy: ID is its call id. */
+static int proxy_call_by_id(ctlcmd_run *r, const struct ctlcmd *cmd, struct dconn *p,
+			    struct dconn *m, int64_t id)
+{
+	const benc_node *resp, *call = NULL, *q = NULL;
+	rp_buf args = RP_BUF_INIT;
+	int rc;
+
+	benc_put_kv_int(&args, "id", id);
+	rc = dcall(r, p, cmd->remote, &args, &resp);
+	rp_buf_free(&args);
+	if (rc != CTLCMD_EXIT_OK)
+		return rc;
+	if (cmd->access != CTL_ACCESS_ADMIN) {
+		int64_t sess;
+
+		call = benc_dict_get(resp, "call");
+		sess = get_int(call, "session", 0);
+		if (m && sess > 0) {
+			rp_buf qa = RP_BUF_INIT;
+
+			benc_put_kv_int(&qa, "session", sess);
+			if (dcall(r, m, "session.query", &qa, &q) != CTLCMD_EXIT_OK)
+				q = NULL;
+			rp_buf_free(&qa);
+		}
+	}
+	if (r->o->json) {
+		rp_json_obj_begin(&r->j);
+		rp_json_kv_int(&r->j, "call", id);
+		if (cmd->access == CTL_ACCESS_ADMIN)
+			rp_json_kv_bool(&r->j, "dropped", true);
+		rp_json_key(&r->j, "proxy");
+		json_benc(&r->j, call ? call : resp, call == NULL);
+		rp_json_key(&r->j, "mediad");
+		if (q)
+			json_benc(&r->j, q, true);
+		else
+			rp_json_null(&r->j);
+		rp_json_obj_end(&r->j);
+		r->emitted = true;
+		return CTLCMD_EXIT_OK;
+	}
+	if (cmd->access == CTL_ACCESS_ADMIN) {
+		rp_buf_printf(&r->ob, "call %" PRId64 " dropped: BYE sent to both sides, "
+			      "media released, CDR reason operator-drop\n", id);
+		return CTLCMD_EXIT_OK;
+	}
+	{
+		rp_table *t;
+
+		if (rp_table_new(2, &t) < 0)
+			return fail(r, CTLCMD_EXIT_PROTO, "out of memory");
+		kv_rows(t, "proxy", call, false);
+		if (q)
+			kv_rows(t, "mediad", q, true);
+		return render_table(r, t);
+	}
+}
+
 static int cmd_call_by_id(ctlcmd_run *r, const struct ctlcmd *cmd, int argc, char **argv)
 {
 	const benc_node *q;
@@ -962,11 +1247,19 @@ static int cmd_call_by_id(ctlcmd_run *r, const struct ctlcmd *cmd, int argc, cha
 	int64_t id = 0;
 	int rc = parse_id(r, cmd, argv[0], &id);
 
+	struct dconn *pd, *md;
+
 	if (rc != CTLCMD_EXIT_OK)
 		return rc;
-	pick(r, CTLCMD_MEDIAD);
+	rc = calls_daemons(r, &pd, &md);
+	if (rc != CTLCMD_EXIT_OK)
+		return rc;
+	if (pd)
+		return proxy_call_by_id(r, cmd, pd, md, id);
+	/* rampart-proxy is not running: ID is mediad's session number. */
 	benc_put_kv_int(&args, "session", id);
-	rc = dcall(r, &r->d[0], cmd->remote, &args, &q);
+	rc = dcall(r, md, cmd->access == CTL_ACCESS_ADMIN ? "session.delete" : "session.query",
+		   &args, &q);
 	rp_buf_free(&args);
 	if (rc != CTLCMD_EXIT_OK)
 		return rc;
@@ -1160,20 +1453,26 @@ static const struct ctlcmd table[] = {
 	  "Every counter the daemon's 'stats' command returns. A daemon that is down or\n"
 	  "has no 'stats' is listed as unavailable; exit 0 when at least one answered.",
 	  CTLCMD_BOTH, CTL_ACCESS_READ, CTLCMD_RENDER_KV, cmd_stats, "stats", 0, 1 },
-	{ "calls", "", "one line per call: id, age, per leg port, remote, SRTP, packets, "
-	  "bytes, auth failures, replay drops",
-	  "From rampart-mediad's session.list and session.query. FROM, TO, SIG (signaling\n"
-	  "transport) and TLS are rampart-proxy's and show \"-\" (JSON: null) until it\n"
-	  "reports them. SRTP is \"plain\", or IN/OUT per direction (\"srtp\" when the\n"
-	  "daemon does not name the suite). PKTS and BYTES are IN/OUT.",
-	  CTLCMD_MEDIAD, CTL_ACCESS_READ, CTLCMD_RENDER_TABLE, cmd_calls, NULL, 0, 0 },
-	{ "call show", "ID", "everything about one call (session) and its legs",
-	  "ID is the session number 'calls' shows. Unknown ID: the daemon's error, exit 1.",
-	  CTLCMD_MEDIAD, CTL_ACCESS_READ, CTLCMD_RENDER_KV, cmd_call_by_id, "session.query", 1, 1 },
-	{ "call drop", "ID", "end a call: frees its media ports and prints the final counters",
-	  "For now this deletes the media session on rampart-mediad (the endpoints are\n"
-	  "not told); once rampart-proxy has calls it will send BYE to both sides.",
-	  CTLCMD_MEDIAD, CTL_ACCESS_ADMIN, CTLCMD_RENDER_KV, cmd_call_by_id, "session.delete", 1, 1 },
+	{ "calls", "", "one line per call: id, age, from/to, per leg signaling transport, "
+	  "TLS version and cipher, SRTP suite or plain, packets, auth failures, kernel offload",
+	  "From rampart-proxy's 'calls', each joined with its rampart-mediad session\n"
+	  "(session.query) for the counters: PKTS is IN/OUT, KERNEL whether the kernel\n"
+	  "fast path carries it. MEDIA is the SRTP suite, \"plain\", or \"none\" (no SDP).\n"
+	  "mediad down: counters \"-\" (JSON: null). Proxy down: mediad's sessions, with\n"
+	  "the proxy's columns null (ID is then the session number). Losses: mediad keeps\n"
+	  "no loss counter yet.",
+	  CTLCMD_BOTH, CTL_ACCESS_READ, CTLCMD_RENDER_TABLE, cmd_calls, "calls", 0, 0 },
+	{ "call show", "ID", "everything about one call and its legs",
+	  "ID is the call id 'calls' shows (rampart-proxy's call.show), with the mediad\n"
+	  "session's state. Proxy down: ID is a mediad session number (session.query).\n"
+	  "Unknown ID: the daemon's error, exit 1.",
+	  CTLCMD_BOTH, CTL_ACCESS_READ, CTLCMD_RENDER_KV, cmd_call_by_id, "call.show", 1, 1 },
+	{ "call drop", "ID", "end a call: BYE to both sides, media released, CDR reason operator-drop",
+	  "Through rampart-proxy's call.drop: in-dialog BYE to caller and callee, the\n"
+	  "mediad session deleted, a CDR written. Only answered calls (a call in setup\n"
+	  "has no dialog yet: exit 1). Proxy down: deletes mediad session ID\n"
+	  "(session.delete; the endpoints are not told) and prints its final counters.",
+	  CTLCMD_BOTH, CTL_ACCESS_ADMIN, CTLCMD_RENDER_KV, cmd_call_by_id, "call.drop", 1, 1 },
 	{ "ping", "[proxy|mediad]", "check that each daemon answers, with the round-trip time",
 	  "Exit 0 when at least one daemon answers; name one to test just that one.",
 	  CTLCMD_BOTH, CTL_ACCESS_READ, CTLCMD_RENDER_TEXT, cmd_ping, "ping", 0, 1 },

@@ -225,7 +225,8 @@ static void usage(FILE *f)
 "  --no-core              answer with the built-in minimal responder only\n"
 "                         (OPTIONS 200 / 400 / 404 / 501), no routing\n"
 "  --version, --help\n"
-"Signals: SIGTERM/SIGINT stop, SIGHUP reloads the TLS certificate, key and CAs.\n");
+"Signals: SIGTERM/SIGINT stop, SIGHUP reloads the TLS certificate, key and CAs\n"
+"and reopens the CDR file (cdr_file, after logrotate renamed it).\n");
 }
 
 /* ---- SIP answers ---- */
