@@ -119,6 +119,7 @@ struct pctx {
 	/* The call of an initial INVITE (a reference while the transaction
 	 * lives), NULL for any other request. */
 	rp_call *call;
+	bool call_rr;                   /* we record-routed it: BYE comes our way */
 };
 
 /* The message info of the response being handled on this thread, for the
@@ -1382,7 +1383,8 @@ static void call_request(struct req *r)
 	if (m->method == SIP_METHOD_INVITE && !m->to.tag.n) {
 		struct rp_call_start st = {
 			.call_id = m->call_id, .from_tag = m->from.tag,
-			.from_hdr = m->h_from->value, .to_hdr = m->h_to->value,
+			.from_hdr = m->h_from ? m->h_from->value : RP_STR_NULL,
+			.to_hdr = m->h_to ? m->h_to->value : RP_STR_NULL,
 			.from_uri = m->from.uri_str, .to_uri = m->to.uri_str,
 			.contact_a = contact_uri(m),
 			.route_a = call_routes(c, r->cfg, m, false, false, r->a),
@@ -1428,6 +1430,7 @@ static void call_target(struct req *r)
 
 	if (!pc->call || !pc->ntg)
 		return;
+	pc->call_rr = r->rr;
 	b.tp = pc->tg[0].d.tp;
 	b.peer = pc->tg[0].d.addr;
 	rp_call_set_b(pc->call, &b, &pc->tg[0].d,
@@ -1453,6 +1456,10 @@ static void call_answered(rp_core *c, struct pctx *pc, const struct sip_msg *res
 	}
 	rp_call_answered(pc->call, resp->status, resp->h_to ? resp->h_to->value : RP_STR_NULL,
 		contact_uri(resp), call_routes(c, pc->cfg, resp, true, true, a));
+	/* Without our Record-Route the dialog's BYE bypasses us: the record
+	 * would stay forever, so the CDR is written now and says why. */
+	if (!pc->call_rr)
+		rp_calls_end(c->calls, pc->call, 0, "answered-not-record-routed");
 }
 
 /* The initial INVITE got a final failure: the call ends with it. */
