@@ -537,6 +537,120 @@ static void check_tls(struct cfg_ck *k, const struct cfg_tls *t, struct cfg_pos 
 
 static const char *const listen_keys[] = { "media_encryption", NULL };
 
+#define CFG_MAX_SNI_CERTS 16
+#define CFG_MAX_SNI_NAMES 8
+
+/* A host name as SNI carries it, or "*.domain" (one wildcard label). */
+static bool sni_name_ok(rp_str n)
+{
+	size_t i = 0, label = 0;
+
+	if (n.n == 0 || n.n > 253)
+		return false;
+	if (n.n > 2 && n.p[0] == '*' && n.p[1] == '.')
+		i = 2;
+	for (; i < n.n; i++) {
+		char c = n.p[i];
+
+		if (c == '.') {
+			if (label == 0)
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-') || ++label > 63)
+			return false;
+	}
+	return label > 0;
+}
+
+/* sni_cert NAME... { cert = ...; key = ...; chain = ...; } */
+static void check_sni_cert(struct cfg_ck *k, const struct cfg_item *it, struct cfg_sni_cert *sc)
+{
+	static const char *const keys[] = { "cert", "key", "chain", NULL };
+	const char **names;
+	uint64_t seen = 0;
+
+	memset(sc, 0, sizeof(*sc));
+	sc->line = it->pos.line;
+	if (it->assign || !it->has_body || it->nvals == 0) {
+		cfg_ck_err(k, it->pos, "expected 'sni_cert \"NAME\" ... { cert = ...; key = ...; }'");
+		return;
+	}
+	if (it->nvals > CFG_MAX_SNI_NAMES) {
+		cfg_ck_err(k, it->vals[CFG_MAX_SNI_NAMES].pos, "at most %d names per sni_cert",
+			CFG_MAX_SNI_NAMES);
+		return;
+	}
+	names = cfg_ck_alloc(k, (it->nvals + 1) * sizeof(*names));
+	if (!names)
+		return;
+	for (unsigned i = 0; i < it->nvals; i++) {
+		if (!sni_name_ok(it->vals[i].text)) {
+			cfg_ck_err(k, it->vals[i].pos, "'%.*s' is not a host name (or *.domain) a client can ask for",
+				SHOWN(it->vals[i].text));
+			return;
+		}
+		names[i] = cfg_ck_strdup(k, it->vals[i].text);
+		if (!names[i])
+			return;
+	}
+	sc->names = names;
+	sc->nnames = it->nvals;
+	for (const struct cfg_item *c = it->children; c; c = c->next) {
+		int i = key_index(keys, c->key);
+
+		if (i < 0) {
+			unknown_key(k, c, keys, "sni_cert");
+			continue;
+		}
+		if (!first_time(k, c, &seen, i))
+			continue;
+		get_str(k, c, i == 0 ? &sc->cert : i == 1 ? &sc->key : &sc->chain);
+	}
+	if (!sc->cert || !sc->key)
+		cfg_ck_err(k, it->pos, "sni_cert needs 'cert' and 'key'");
+}
+
+/* Collects a tls listener's sni_cert blocks into l->tls.sni_certs. */
+static void check_sni_certs(struct cfg_ck *k, const struct cfg_item *it, struct cfg_listen *l)
+{
+	struct cfg_sni_cert *v;
+	unsigned n = 0, i = 0;
+
+	for (const struct cfg_item *c = it->children; c; c = c->next)
+		n += rp_str_eq_cstr(c->key, "sni_cert");
+	if (!n)
+		return;
+	if (l->transport != CFG_TP_TLS) {
+		cfg_ck_err(k, it->pos, "'sni_cert' is only valid on a tls listener");
+		return;
+	}
+	if (n > CFG_MAX_SNI_CERTS) {
+		cfg_ck_err(k, it->pos, "at most %d sni_cert blocks per listener", CFG_MAX_SNI_CERTS);
+		return;
+	}
+	v = cfg_ck_alloc(k, n * sizeof(*v));
+	if (!v)
+		return;
+	for (const struct cfg_item *c = it->children; c; c = c->next) {
+		if (!rp_str_eq_cstr(c->key, "sni_cert"))
+			continue;
+		check_sni_cert(k, c, &v[i]);
+		/* One name, one certificate: a second would never be picked. */
+		for (unsigned a = 0; a < v[i].nnames; a++)
+			for (unsigned b = 0; b < i; b++)
+				for (unsigned m = 0; m < v[b].nnames; m++)
+					if (!strcasecmp(v[i].names[a], v[b].names[m]))
+						cfg_ck_err(k, c->pos, "SNI name '%s' already has an sni_cert (line %u)",
+							v[i].names[a], v[b].line);
+		i++;
+	}
+	l->tls.sni_certs = v;
+	l->tls.n_sni_certs = n;
+}
+
 static void check_listen(struct cfg_ck *k, const struct cfg_item *it, struct cfg_listen *l)
 {
 	rp_str host;
@@ -567,6 +681,8 @@ static void check_listen(struct cfg_ck *k, const struct cfg_item *it, struct cfg
 	for (const struct cfg_item *c = it->children; c; c = c->next) {
 		int i = key_index(listen_keys, c->key);
 
+		if (rp_str_eq_cstr(c->key, "sni_cert"))
+			continue; /* check_sni_certs */
 		if (i == 0) {
 			if (first_time(k, c, &seen, 63))
 				get_media(k, c, &l->media);
@@ -580,10 +696,11 @@ static void check_listen(struct cfg_ck *k, const struct cfg_item *it, struct cfg
 		{
 			static const char *const all[] = { "media_encryption", "cert", "key",
 				"ca_file", "ca_dir", "ciphers", "min_version", "verify_client",
-				"require_client_cert", "sni", NULL };
+				"require_client_cert", "sni", "sni_cert", NULL };
 			unknown_key(k, c, all, "listen");
 		}
 	}
+	check_sni_certs(k, it, l);
 	if (l->transport == CFG_TP_TLS)
 		check_tls(k, &l->tls, it->pos, true);
 }

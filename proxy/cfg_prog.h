@@ -65,6 +65,17 @@ enum cfg_tls_version {
 	CFG_TLS_1_3 = 13,
 };
 
+/* A certificate a TLS listener presents to clients that ask (SNI) for one
+ * of its names: 'sni_cert "edge.example.net" "*.edge.example.net" {
+ * cert = ...; key = ...; [chain = ...;] }'. */
+struct cfg_sni_cert {
+	const char *const *names; /* host names or "*.domain" */
+	unsigned nnames;
+	const char *cert, *key;
+	const char *chain;        /* intermediates, appended to cert; NULL: none */
+	uint32_t line;
+};
+
 /* TLS settings of a listener (server side) or a trunk (client side). Unset
  * strings are NULL. Listener and trunk values start as copies of the global
  * 'tls' block and override it key by key. */
@@ -80,8 +91,10 @@ struct cfg_tls {
 	bool require_client_cert;/* refuse handshakes without one */
 	bool verify_server;      /* trunks: verify the server (default yes) */
 	const char *server_name; /* trunks: SNI to send; NULL = the host */
-	const char *const *sni;  /* listeners: names served; NULL-terminated */
+	const char *const *sni;  /* listeners: names the default cert serves */
 	unsigned nsni;
+	const struct cfg_sni_cert *sni_certs; /* listeners: certificates by SNI */
+	unsigned n_sni_certs;
 };
 
 struct cfg_cidr {

@@ -45,6 +45,7 @@
 #include "sip_msg.h"
 #include "sipout.h"
 #include "tls.h"
+#include "tlsctl.h"
 #include "transport.h"
 #include "worker.h"
 
@@ -60,8 +61,10 @@ struct proxy {
 	char hostname[256];
 	uint8_t tag_key[16];
 	rp_workers *ws;
-	rp_tls_store *tls;
-	rp_tls_store *client_tls;   /* outbound TLS (verifies servers) */
+	rp_tlsctl *tlsctl;          /* TLS stores, tls.* commands, TLS metrics */
+	/* The config's listen line behind each tcfg.listen[i] (NULL: --listen). */
+	const struct cfg_listen *lcfg[RP_MAX_LISTEN];
+	const char *auto_cert, *auto_key; /* generated for cert = auto; NULL: none */
 	_Atomic(rp_core *) core;    /* NULL: the built-in minimal responder */
 	struct media_link *media;   /* rampart-mediad; NULL: media not relayed */
 	/* Control-socket state, touched only by the main thread. */
@@ -459,18 +462,7 @@ out:
 
 static int tls_reload(struct proxy *p, char *err, size_t n)
 {
-	if (!p->tls) {
-		snprintf(err, n, "no TLS listener");
-		return -ENOENT;
-	}
-	if (rp_tls_store_reload(p->tls, err, n) < 0) {
-		rp_err("TLS reload failed, keeping the current certificate: %s", err);
-		return -EINVAL;
-	}
-	if (p->client_tls && rp_tls_store_reload(p->client_tls, err, n) < 0)
-		rp_warn("outbound TLS CA reload failed, keeping the current CAs: %s", err);
-	rp_notice("TLS certificate, key and CAs reloaded; established connections keep theirs");
-	return 0;
+	return rp_tlsctl_reload(p->tlsctl, err, n);
 }
 
 static int cmd_stats(ctl_req *req, rp_buf *resp, void *arg)
@@ -503,6 +495,7 @@ static int cmd_stats(ctl_req *req, rp_buf *resp, void *arg)
 		benc_put_kv_int(resp, "server-transactions", (int64_t)cs.server_txns);
 		benc_put_kv_int(resp, "client-transactions", (int64_t)cs.client_txns);
 	}
+	rp_tlsctl_put_stats(p->tlsctl, resp);
 	return rp_buf_error(resp);
 }
 
@@ -520,6 +513,32 @@ static int cmd_listeners(ctl_req *req, rp_buf *resp, void *arg)
 	}
 	benc_put_end(resp);
 	return rp_buf_error(resp);
+}
+
+/* The tls.* commands live in tlsctl.c; these only pick its object. */
+static int cmd_tls_connections(ctl_req *req, rp_buf *resp, void *arg)
+{
+	return rp_tlsctl_cmd_connections(req, resp, ((struct proxy *)arg)->tlsctl);
+}
+
+static int cmd_tls_cert_show(ctl_req *req, rp_buf *resp, void *arg)
+{
+	return rp_tlsctl_cmd_cert_show(req, resp, ((struct proxy *)arg)->tlsctl);
+}
+
+static int cmd_tls_cert_stage(ctl_req *req, rp_buf *resp, void *arg)
+{
+	return rp_tlsctl_cmd_cert_stage(req, resp, ((struct proxy *)arg)->tlsctl);
+}
+
+static int cmd_tls_cert_commit(ctl_req *req, rp_buf *resp, void *arg)
+{
+	return rp_tlsctl_cmd_cert_commit(req, resp, ((struct proxy *)arg)->tlsctl);
+}
+
+static int cmd_tls_cert_abort(ctl_req *req, rp_buf *resp, void *arg)
+{
+	return rp_tlsctl_cmd_cert_abort(req, resp, ((struct proxy *)arg)->tlsctl);
 }
 
 static int cmd_tls_reload(ctl_req *req, rp_buf *resp, void *arg)
@@ -746,6 +765,21 @@ static const struct ctl_command ctl_cmds[] = {
 	{ "tls-reload", cmd_tls_reload, "",
 		"re-read TLS certificate, key and CAs (like SIGHUP); old connections keep theirs",
 		CTL_ACCESS_ADMIN, NULL },
+	{ "tls.connections", cmd_tls_connections, "[max=N]",
+		"open TLS connections: peer, listener, version, cipher, SNI, peer certificate, age, idle",
+		CTL_ACCESS_READ, NULL },
+	{ "tls.cert.show", cmd_tls_cert_show, "",
+		"each TLS listener's certificates in use and staged: subject, SANs, issuer, dates, key",
+		CTL_ACCESS_READ, NULL },
+	{ "tls.cert.stage", cmd_tls_cert_stage,
+		"file=CERT key=KEY [chain=FILE] [name=SNI-NAME] [listener=tls:ADDR:PORT]",
+		"validate a certificate and key and keep them staged (nothing in use changes)",
+		CTL_ACCESS_ADMIN, NULL },
+	{ "tls.cert.commit", cmd_tls_cert_commit, "",
+		"new TLS connections use the staged certificate; established ones keep theirs",
+		CTL_ACCESS_ADMIN, NULL },
+	{ "tls.cert.abort", cmd_tls_cert_abort, "", "drop the staged certificate",
+		CTL_ACCESS_ADMIN, NULL },
 };
 
 static ctl_server *ctl_start(struct proxy *p, const char *path)
@@ -929,6 +963,8 @@ static int metrics_setup(struct proxy *p)
 		rc = scraped[i].counter ?
 			rp_metrics_counter_fn(m, scraped[i].name, scraped[i].help, scraped[i].fn, p) :
 			rp_metrics_gauge_fn(m, scraped[i].name, scraped[i].help, scraped[i].fn, p);
+	if (!rc)
+		rc = rp_tlsctl_metrics(p->tlsctl, m);
 	if (rc < 0) {
 		memset(&p->mx, 0, sizeof(p->mx));
 		rp_metrics_free(m);
@@ -979,9 +1015,9 @@ static enum rp_tp tp_from_cfg(enum cfg_transport t)
 	return t == CFG_TP_TLS ? RP_TP_TLS : t == CFG_TP_TCP ? RP_TP_TCP : RP_TP_UDP;
 }
 
-/* Copies listeners, TLS settings and limits from a loaded config. Only the
- * first TLS listener's certificate settings are used for all TLS
- * listeners. */
+/* Copies listeners, TLS settings and limits from a loaded config. Each TLS
+ * listener of the config gets its own store (tls_listener_cfg); the first
+ * one's settings are also the base for --listen tls:... listeners. */
 static int apply_cfg(struct proxy *p, const struct cfg *c, bool keep_listen,
 	bool *cert_auto)
 {
@@ -1024,13 +1060,74 @@ static int apply_cfg(struct proxy *p, const struct cfg *c, bool keep_listen,
 			continue;
 		if (p->tcfg.n_listen >= RP_MAX_LISTEN)
 			return -E2BIG;
+		memset(&rl, 0, sizeof(rl));
 		rl.tp = tp_from_cfg(l->transport);
 		if (rp_addr_parse(l->addr, l->port ? l->port :
 			    (rl.tp == RP_TP_TLS ? 5061 : 5060), &rl.addr) < 0)
 			return -EINVAL;
+		p->lcfg[p->tcfg.n_listen] = l;
 		p->tcfg.listen[p->tcfg.n_listen++] = rl;
 	}
 	return 0;
+}
+
+/* "tls:127.0.0.1:5061", the name tls.cert.* and tls.connections use. */
+static void listener_label(const struct rp_listen *l, char *buf, size_t n)
+{
+	char a[64];
+
+	rp_addr_fmt(&l->addr, a, sizeof(a));
+	snprintf(buf, n, "%s:%s", rp_tp_name(l->tp), a);
+}
+
+/* Which --tls-* options the command line gave (they win over the config). */
+struct tls_cli {
+	bool cert, ca, ca_dir, ciphers, verify;
+};
+
+/* The TLS settings of listener i: its own listen block's, with the command
+ * line's --tls-* on top. base: p->tcfg.tls, which holds the command line's
+ * values (and the first TLS listen block's, for --listen listeners). */
+static void tls_listener_cfg(const struct proxy *p, size_t i, const struct tls_cli *cli,
+	const struct rp_tls_cfg *base, struct rp_tls_cfg *out)
+{
+	const struct cfg_listen *l = p->lcfg[i];
+	const struct cfg_tls *t;
+
+	*out = *base;
+	if (!l)
+		return;
+	t = &l->tls;
+	if (!cli->cert) {
+		out->cert_file = t->cert_auto || !t->cert ? p->auto_cert : t->cert;
+		out->key_file = t->cert_auto || !t->cert ? p->auto_key : t->key;
+	}
+	if (!cli->ca)
+		out->ca_file = t->ca_file;
+	if (!cli->ca_dir)
+		out->ca_dir = t->ca_dir;
+	if (!cli->ciphers)
+		out->ciphers = t->ciphers;
+	if (!cli->verify) {
+		out->verify_client = t->verify_client;
+		out->require_client_cert = t->require_client_cert;
+	}
+	out->tls13_only = t->min_version == CFG_TLS_1_3;
+	out->n_names = 0;
+	for (unsigned k = 0; k < t->nsni && k < RP_TLS_SNI_NAMES; k++)
+		out->names[out->n_names++] = t->sni[k];
+	out->n_sni = 0;
+	for (unsigned k = 0; k < t->n_sni_certs && k < RP_TLS_MAX_SNI; k++) {
+		const struct cfg_sni_cert *sc = &t->sni_certs[k];
+		struct rp_tls_sni_cert *o = &out->sni[out->n_sni++];
+
+		memset(o, 0, sizeof(*o));
+		for (unsigned j = 0; j < sc->nnames && j < RP_TLS_SNI_NAMES; j++)
+			o->names[o->n_names++] = sc->names[j];
+		o->cert_file = sc->cert;
+		o->key_file = sc->key;
+		o->chain_file = sc->chain;
+	}
 }
 
 static int load_cfg(const char *path, struct cfg **out)
@@ -1072,8 +1169,8 @@ static int auto_cert(struct proxy *p, const char *state_dir, char *cert, char *k
 		return rc;
 	}
 	rp_notice("generated a self-signed ECDSA P-256 certificate for localhost: %s", cert);
-	p->tcfg.tls.cert_file = cert;
-	p->tcfg.tls.key_file = key;
+	p->auto_cert = cert;
+	p->auto_key = key;
 	return 0;
 }
 
@@ -1084,6 +1181,7 @@ static void start_client_tls(struct proxy *p, const struct cfg *cfg)
 	struct rp_tls_cfg cc = { .ca_file = t->ca_file, .ca_dir = t->ca_dir,
 		.ciphers = t->ciphers, .tls13_only = t->min_version == CFG_TLS_1_3 };
 	char err[320];
+	rp_tls_store *client = NULL;
 
 	if (!cc.ca_file && !cc.ca_dir) {
 		if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
@@ -1091,11 +1189,11 @@ static void start_client_tls(struct proxy *p, const struct cfg *cfg)
 		else
 			cc.ca_dir = "/etc/ssl/certs";
 	}
-	if (rp_tls_store_new(RP_TLS_CLIENT, &cc, &p->client_tls, err, sizeof(err)) < 0) {
+	if (rp_tlsctl_set_client(p->tlsctl, &cc, &client, err, sizeof(err)) < 0) {
 		rp_warn("outbound TLS disabled: %s", err);
 		return;
 	}
-	rp_workers_set_client_tls(p->ws, p->client_tls);
+	rp_workers_set_client_tls(p->ws, client);
 }
 
 /* mediad saw no media for media-timeout: the call ends (BYE both sides). */
@@ -1241,6 +1339,8 @@ int main(int argc, char **argv)
 	int sfd;
 	const char *cert = NULL, *key = NULL, *ca = NULL, *cadir = NULL, *ciphers = NULL;
 	bool verify = false, cert_auto = true, need_tls = false, no_core = false;
+	bool need_auto = false;
+	struct tls_cli tcli = { 0 };
 	enum rp_log_level lvl = RP_LOG_NOTICE;
 	long idle = -1, maxc = -1, maxip = -1, hs = -1, workers = -1;
 	char gcert[300], gkey[300];
@@ -1342,7 +1442,12 @@ int main(int argc, char **argv)
 		p->tcfg.tls.cert_file = cert;
 		p->tcfg.tls.key_file = key;
 		cert_auto = false;
+		tcli.cert = true;
 	}
+	tcli.ca = ca != NULL;
+	tcli.ca_dir = cadir != NULL;
+	tcli.ciphers = ciphers != NULL;
+	tcli.verify = verify;
 	if (ca)
 		p->tcfg.tls.ca_file = ca;
 	if (cadir)
@@ -1354,21 +1459,49 @@ int main(int argc, char **argv)
 		p->tcfg.tls.require_client_cert = true;
 	}
 
-	for (size_t i = 0; i < p->tcfg.n_listen; i++)
-		need_tls |= p->tcfg.listen[i].tp == RP_TP_TLS;
+	for (size_t i = 0; i < p->tcfg.n_listen; i++) {
+		const struct cfg_listen *l = p->lcfg[i];
+
+		if (p->tcfg.listen[i].tp != RP_TP_TLS)
+			continue;
+		need_tls = true;
+		/* Generated once if any TLS listener is left without a certificate. */
+		if (!tcli.cert && (l ? l->tls.cert_auto || !l->tls.cert : cert_auto))
+			need_auto = true;
+	}
 	if (rp_tls_global_init() < 0) {
 		rp_err("wolfSSL init failed");
 		return 1;
 	}
+	if (rp_tlsctl_new(&p->tlsctl) < 0) {
+		rp_err("out of memory");
+		return 1;
+	}
 	if (need_tls) {
-		char err[320];
+		char err[400], label[80];
 
-		if (cert_auto && auto_cert(p, state_dir, gcert, gkey, sizeof(gcert)) < 0)
+		if (need_auto && auto_cert(p, state_dir, gcert, gkey, sizeof(gcert)) < 0)
 			return 1;
-		rc = rp_tls_store_new(RP_TLS_SERVER, &p->tcfg.tls, &tls, err, sizeof(err));
-		if (rc < 0) {
-			rp_err("TLS: %s", err);
-			return 1;
+		if (!p->tcfg.tls.cert_file) {
+			p->tcfg.tls.cert_file = p->auto_cert;
+			p->tcfg.tls.key_file = p->auto_key;
+		}
+		for (size_t i = 0; i < p->tcfg.n_listen; i++) {
+			struct rp_tls_cfg lc;
+
+			if (p->tcfg.listen[i].tp != RP_TP_TLS)
+				continue;
+			tls_listener_cfg(p, i, &tcli, &p->tcfg.tls, &lc);
+			listener_label(&p->tcfg.listen[i], label, sizeof(label));
+			lc.label = label;
+			rc = rp_tlsctl_add_listener(p->tlsctl, &lc, &p->tcfg.listen[i].tls,
+				err, sizeof(err));
+			if (rc < 0) {
+				rp_err("TLS (%s): %s", label, err);
+				return 1;
+			}
+			if (!tls)
+				tls = p->tcfg.listen[i].tls;
 		}
 	}
 
@@ -1384,12 +1517,10 @@ int main(int argc, char **argv)
 		rp_err("signalfd: %s", strerror(errno));
 		return 1;
 	}
-	p->tls = tls;
-
 	rc = rp_workers_start(&p->tcfg, tls, on_message, p, &p->ws);
 	if (rc < 0) {
 		rp_err("cannot start: %s", strerror(-rc));
-		rp_tls_store_free(tls);
+		rp_tlsctl_free(p->tlsctl);
 		return 1;
 	}
 	{
@@ -1403,6 +1534,14 @@ int main(int argc, char **argv)
 			p->tcfg.listen[i] = ls[i];
 			rp_addr_fmt(&ls[i].addr, a, sizeof(a));
 			rp_notice("listening on %s:%s", rp_tp_name(ls[i].tp), a);
+			if (ls[i].tls) {
+				/* Port 0 is resolved now: name the listener by it. */
+				char label[80], err[400];
+
+				listener_label(&ls[i], label, sizeof(label));
+				if (rp_tls_store_set_label(ls[i].tls, label, err, sizeof(err)) < 0)
+					rp_warn("TLS listener %s: %s", label, err);
+			}
 		}
 	}
 	p->start_ms = rp_now_ms();
@@ -1491,6 +1630,7 @@ int main(int argc, char **argv)
 				rp_notice("SIGHUP: no TLS listener, nothing to reload");
 			else
 				(void)tls_reload(p, err, sizeof(err));
+			/* The reload logs each listener's outcome. */
 			continue;
 		}
 		rp_notice("%s: shutting down", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
@@ -1507,8 +1647,8 @@ int main(int argc, char **argv)
 	rp_core_free(atomic_load(&p->core));
 	rp_cdr_close(p->cdr);
 	media_link_free(p->media);
-	rp_tls_store_free(p->client_tls);
-	rp_tls_store_free(tls);
+	/* After the workers: the stores outlive every TLS session. */
+	rp_tlsctl_free(p->tlsctl);
 	rp_tls_global_fini();
 	cfg_put(p->cfg);
 	rp_metrics_free(p->metrics);

@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <wolfssl/options.h>
@@ -21,6 +23,7 @@
 #include <wolfssl/wolfcrypt/random.h>
 
 #include "rp_log.h"
+#include "rp_time.h"
 
 /* Forward secrecy only; TLS 1.3 suites are always added. */
 #define DEFAULT_CIPHERS \
@@ -31,9 +34,15 @@
 #define TLS13_CIPHERS \
 	"TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384:TLS13-CHACHA20-POLY1305-SHA256"
 
-struct sni_entry {
-	char *host;
+/* One certificate a server context can present: the default (slot 0) or
+ * one picked by SNI. */
+struct slot {
 	WOLFSSL_CTX *ctx;
+	char *names[RP_TLS_SNI_NAMES];
+	size_t n_names;
+	char *cert_file, *key_file, *chain_file;
+	struct rp_tls_cert_info info;
+	char chain_check[200];
 };
 
 struct rp_tls_ctx {
@@ -41,9 +50,10 @@ struct rp_tls_ctx {
 	enum rp_tls_role role;
 	unsigned generation;
 	bool allow_wildcards;
-	WOLFSSL_CTX *ctx;
-	struct sni_entry sni[RP_TLS_MAX_SNI];
-	size_t n_sni;
+	char *label;
+	rp_tls_reg *reg;
+	struct slot *slots; /* [0]: default; client contexts have only [0] */
+	size_t n_slots;
 };
 
 struct rp_tls_store {
@@ -52,6 +62,26 @@ struct rp_tls_store {
 	struct rp_tls_cfg cfg; /* strings below are heap copies */
 	rp_tls_ctx *cur;
 	unsigned generation;
+	rp_tls_ctx *staged;           /* NULL: nothing staged */
+	struct rp_tls_cfg staged_cfg; /* the files 'staged' was built from */
+};
+
+struct rp_tls_reg {
+	pthread_mutex_t lock;
+	rp_tls_sess *head;
+	size_t count;
+	atomic_uint_fast64_t hs[2], fail[2][RP_TLS_FAIL_COUNT], resumed[2];
+};
+
+/* What tls.connections shows, filled by the owning thread under the
+ * registry lock so the control thread can read it under the same lock. */
+struct sess_view {
+	bool ready;            /* handshake done: the fields below are set */
+	bool failed;
+	char peer[64], local[64];
+	char version[16], cipher[64];
+	char sni[256];
+	bool resumed;
 };
 
 enum sess_state { S_PICK, S_HANDSHAKE, S_OPEN, S_FAILED };
@@ -69,6 +99,17 @@ struct rp_tls_sess {
 	char san_buf[1024];
 	unsigned char *pre; /* SNI: ClientHello bytes read before wolfSSL */
 	size_t pre_len, pre_off;
+	size_t slot;        /* the certificate presented (server) */
+	char sni[256];      /* server: the name asked for; client: the one sent */
+	int wolf_err;       /* wolfSSL's code for the last failure */
+	bool attempted;     /* rp_tls_handshake ran at least once */
+	bool counted;       /* the handshake's outcome is in the counters */
+	/* Registry (ctx->reg) links and view, under the registry lock. */
+	rp_tls_sess *next, *prev;
+	bool registered;
+	uint64_t created_ms;
+	_Atomic uint64_t last_ms;
+	struct sess_view view;
 };
 
 /* TLS record payloads are at most 16 KiB (+ the 5-byte header). */
@@ -152,7 +193,7 @@ static int mem_send(WOLFSSL *ssl, char *buf, int sz, void *arg)
  * key type, by a handshake against ourselves in memory: the server must
  * sign with the key and the client checks the signature with the
  * certificate. Run before a new context replaces a working one. */
-static bool self_test(const char *cert, const char *key)
+static bool self_test(const unsigned char *pem, size_t pem_len, const char *key)
 {
 	WOLFSSL_CTX *sctx = wolfSSL_CTX_new(wolfSSLv23_server_method());
 	WOLFSSL_CTX *cctx = wolfSSL_CTX_new(wolfSSLv23_client_method());
@@ -162,7 +203,7 @@ static bool self_test(const char *cert, const char *key)
 	bool sdone = false, cdone = false, ok = false;
 
 	if (!sctx || !cctx || !p ||
-	    wolfSSL_CTX_use_certificate_chain_file(sctx, cert) != WOLFSSL_SUCCESS ||
+	    wolfSSL_CTX_use_certificate_chain_buffer(sctx, pem, (long)pem_len) != WOLFSSL_SUCCESS ||
 	    wolfSSL_CTX_use_PrivateKey_file(sctx, key, WOLFSSL_FILETYPE_PEM) != WOLFSSL_SUCCESS)
 		goto out;
 	se = (struct mem_end){ &p[0], &p[1] };
@@ -215,8 +256,10 @@ out:
 	return ok;
 }
 
+/* cert: the file name for messages; pem: its contents (+ chain). */
 static WOLFSSL_CTX *make_ctx(enum rp_tls_role role, const struct rp_tls_cfg *cfg,
-	const char *cert, const char *key, char *err, size_t errlen)
+	const char *cert, const unsigned char *pem, size_t pem_len, const char *key,
+	char *err, size_t errlen)
 {
 	WOLFSSL_CTX *ctx;
 	char ciphers[1024], why[96];
@@ -262,7 +305,7 @@ static WOLFSSL_CTX *make_ctx(enum rp_tls_role role, const struct rp_tls_cfg *cfg
 		}
 	}
 	if (cert) {
-		rc = wolfSSL_CTX_use_certificate_chain_file(ctx, cert);
+		rc = wolfSSL_CTX_use_certificate_chain_buffer(ctx, pem, (long)pem_len);
 		if (rc != WOLFSSL_SUCCESS) {
 			seterr(err, errlen, "%s: cannot load certificate chain: %s",
 				cert, wolf_reason(rc, why, sizeof(why)));
@@ -277,7 +320,7 @@ static WOLFSSL_CTX *make_ctx(enum rp_tls_role role, const struct rp_tls_cfg *cfg
 			goto fail;
 		}
 		if (cert && (wolfSSL_CTX_check_private_key(ctx) != WOLFSSL_SUCCESS ||
-			     !self_test(cert, key))) {
+			     !self_test(pem, pem_len, key))) {
 			seterr(err, errlen, "%s does not match certificate %s", key, cert);
 			goto fail;
 		}
@@ -324,21 +367,123 @@ fail:
 	return NULL;
 }
 
+static void slot_clear(struct slot *sl)
+{
+	if (sl->ctx)
+		wolfSSL_CTX_free(sl->ctx);
+	for (size_t i = 0; i < sl->n_names; i++)
+		free(sl->names[i]);
+	free(sl->cert_file);
+	free(sl->key_file);
+	free(sl->chain_file);
+	memset(sl, 0, sizeof(*sl));
+}
+
 static void ctx_free(rp_tls_ctx *c)
 {
-	for (size_t i = 0; i < c->n_sni; i++) {
-		wolfSSL_CTX_free(c->sni[i].ctx);
-		free(c->sni[i].host);
-	}
-	if (c->ctx)
-		wolfSSL_CTX_free(c->ctx);
+	for (size_t i = 0; i < c->n_slots; i++)
+		slot_clear(&c->slots[i]);
+	free(c->label);
 	free(c);
 }
 
-int rp_tls_ctx_new(enum rp_tls_role role, const struct rp_tls_cfg *cfg,
-	rp_tls_ctx **out, char *err, size_t errlen)
+static char *dup_opt(const char *s, bool *oom)
 {
-	rp_tls_ctx *c = calloc(1, sizeof(*c));
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*oom = true;
+	return d;
+}
+
+/* Loads one certificate slot: the files are read once, described, and the
+ * WOLFSSL_CTX is built from the same bytes. 'strict' (a staged
+ * replacement) also refuses a chain that does not verify, a certificate
+ * outside its validity period and one that does not cover the names. */
+static int slot_build(enum rp_tls_role role, const struct rp_tls_cfg *cfg,
+	struct slot *sl, const char *cert, const char *key, const char *chain,
+	const char *const *names, size_t n_names, bool strict, char *err, size_t errlen)
+{
+	unsigned char *pem = NULL;
+	size_t pem_len = 0;
+	bool oom = false;
+	char why[256];
+	int rc;
+
+	memset(sl, 0, sizeof(*sl));
+	if (cert) {
+		rc = rp_tlscert_read_pem(cert, chain, &pem, &pem_len, err, errlen);
+		if (rc < 0)
+			return rc;
+		rc = rp_tlscert_info(pem, pem_len, &sl->info, why, sizeof(why));
+		if (rc < 0) {
+			seterr(err, errlen, "%s: %s", cert, why);
+			goto fail;
+		}
+		rc = rp_tlscert_verify_chain(pem, pem_len, cfg->ca_file, cfg->ca_dir,
+			sl->chain_check, sizeof(sl->chain_check), why, sizeof(why));
+		if (rc < 0) {
+			if (strict) {
+				seterr(err, errlen, "%s: %s", cert, why);
+				goto fail;
+			}
+			snprintf(sl->chain_check, sizeof(sl->chain_check), "NOT verified: %.180s", why);
+		}
+		if (strict) {
+			rc = rp_tlscert_check_dates(&sl->info, (int64_t)time(NULL), why, sizeof(why));
+			if (rc < 0) {
+				seterr(err, errlen, "%s: %s", cert, why);
+				goto fail;
+			}
+			for (size_t i = 0; i < n_names; i++)
+				if (!rp_tlscert_covers(&sl->info, names[i])) {
+					seterr(err, errlen, "%s: does not cover the name '%s' it must serve (certificate has CN=%s%s%s)",
+						cert, names[i], sl->info.cn,
+						sl->info.n_sans ? ", " : "",
+						sl->info.n_sans ? sl->info.sans[0] : "");
+					rc = -EINVAL;
+					goto fail;
+				}
+		}
+	}
+	sl->ctx = make_ctx(role, cfg, cert, pem, pem_len, key, err, errlen);
+	if (!sl->ctx) {
+		rc = -EINVAL;
+		goto fail;
+	}
+	sl->cert_file = dup_opt(cert, &oom);
+	sl->key_file = dup_opt(key, &oom);
+	sl->chain_file = dup_opt(chain, &oom);
+	for (size_t i = 0; i < n_names && i < RP_TLS_SNI_NAMES; i++) {
+		sl->names[i] = dup_opt(names[i], &oom);
+		sl->n_names = i + 1;
+	}
+	free(pem);
+	if (oom) {
+		slot_clear(sl);
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+fail:
+	if (pem)
+		explicit_bzero(pem, pem_len);
+	free(pem);
+	slot_clear(sl);
+	return rc < 0 ? rc : -EINVAL;
+}
+
+/* Builds every slot of cfg; slot 'strict_slot' (or none: -1) strictly. */
+static int ctx_build(enum rp_tls_role role, const struct rp_tls_cfg *cfg,
+	long strict_slot, rp_tls_ctx **out, char *err, size_t errlen)
+{
+	size_t n = role == RP_TLS_SERVER ? 1 + cfg->n_sni : 1;
+	rp_tls_ctx *c = calloc(1, sizeof(*c) + n * sizeof(struct slot));
+	bool oom = false;
+	int rc;
 
 	if (!c) {
 		seterr(err, errlen, "out of memory");
@@ -347,32 +492,66 @@ int rp_tls_ctx_new(enum rp_tls_role role, const struct rp_tls_cfg *cfg,
 	atomic_init(&c->refs, 1);
 	c->role = role;
 	c->allow_wildcards = cfg->allow_wildcards;
-	c->ctx = make_ctx(role, cfg, cfg->cert_file, cfg->key_file, err, errlen);
-	if (!c->ctx)
+	c->reg = cfg->reg;
+	c->label = dup_opt(cfg->label ? cfg->label : "", &oom);
+	c->slots = (struct slot *)(c + 1);
+	if (oom) {
+		seterr(err, errlen, "out of memory");
+		rc = -ENOMEM;
 		goto fail;
-	for (size_t i = 0; role == RP_TLS_SERVER && i < cfg->n_sni && i < RP_TLS_MAX_SNI; i++) {
+	}
+	rc = slot_build(role, cfg, &c->slots[0], cfg->cert_file, cfg->key_file,
+		cfg->chain_file, cfg->names, cfg->n_names, strict_slot == 0, err, errlen);
+	if (rc < 0)
+		goto fail;
+	c->n_slots = 1;
+	for (size_t i = 0; i + 1 < n; i++) {
 		const struct rp_tls_sni_cert *sc = &cfg->sni[i];
+		char why[320];
 
-		if (!sc->host || !sc->cert_file || !sc->key_file) {
-			seterr(err, errlen, "SNI entry %zu incomplete", i);
+		if (!sc->n_names || !sc->cert_file || !sc->key_file) {
+			seterr(err, errlen, "SNI certificate %zu: names, cert and key are needed", i + 1);
+			rc = -EINVAL;
 			goto fail;
 		}
-		c->sni[i].ctx = make_ctx(role, cfg, sc->cert_file, sc->key_file,
-			err, errlen);
-		if (!c->sni[i].ctx)
-			goto fail;
-		c->sni[i].host = strdup(sc->host);
-		c->n_sni = i + 1;
-		if (!c->sni[i].host) {
-			seterr(err, errlen, "out of memory");
+		rc = slot_build(role, cfg, &c->slots[i + 1], sc->cert_file, sc->key_file,
+			sc->chain_file, sc->names, sc->n_names, strict_slot == (long)(i + 1),
+			why, sizeof(why));
+		if (rc < 0) {
+			seterr(err, errlen, "SNI certificate for %s: %s", sc->names[0], why);
 			goto fail;
 		}
+		c->n_slots = i + 2;
 	}
 	*out = c;
 	return 0;
 fail:
 	ctx_free(c);
-	return -EINVAL;
+	return rc;
+}
+
+int rp_tls_ctx_new(enum rp_tls_role role, const struct rp_tls_cfg *cfg,
+	rp_tls_ctx **out, char *err, size_t errlen)
+{
+	return ctx_build(role, cfg, -1, out, err, errlen);
+}
+
+size_t rp_tls_ctx_slots(const rp_tls_ctx *c)
+{
+	return c->role == RP_TLS_SERVER ? c->n_slots : 0;
+}
+
+int rp_tls_ctx_slot(const rp_tls_ctx *c, size_t i, struct rp_tls_slot_view *out)
+{
+	const struct slot *sl;
+
+	if (i >= rp_tls_ctx_slots(c))
+		return -ENOENT;
+	sl = &c->slots[i];
+	*out = (struct rp_tls_slot_view){ .names = (const char *const *)sl->names,
+		.n_names = sl->n_names, .cert_file = sl->cert_file, .key_file = sl->key_file,
+		.chain_file = sl->chain_file, .info = &sl->info, .chain_check = sl->chain_check };
+	return 0;
 }
 
 rp_tls_ctx *rp_tls_ctx_get(rp_tls_ctx *c)
@@ -393,66 +572,78 @@ unsigned rp_tls_ctx_generation(const rp_tls_ctx *c)
 	return c->generation;
 }
 
-/* ---- store: current context + reload ---- */
-
-static char *dup_opt(const char *s, bool *oom)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		*oom = true;
-	return d;
-}
+/* ---- store: current context, reload, staging ---- */
 
 static void cfg_free_copy(struct rp_tls_cfg *c)
 {
 	free((char *)c->cert_file);
 	free((char *)c->key_file);
+	free((char *)c->chain_file);
 	free((char *)c->ca_file);
 	free((char *)c->ca_dir);
 	free((char *)c->ciphers);
 	free((char *)c->dh_file);
+	free((char *)c->label);
+	for (size_t i = 0; i < c->n_names; i++)
+		free((char *)c->names[i]);
 	for (size_t i = 0; i < c->n_sni; i++) {
-		free((char *)c->sni[i].host);
+		for (size_t k = 0; k < c->sni[i].n_names; k++)
+			free((char *)c->sni[i].names[k]);
 		free((char *)c->sni[i].cert_file);
 		free((char *)c->sni[i].key_file);
+		free((char *)c->sni[i].chain_file);
 	}
 	memset(c, 0, sizeof(*c));
+}
+
+/* Deep copy of cfg into d; -ENOMEM leaves d empty. */
+static int cfg_copy(struct rp_tls_cfg *d, const struct rp_tls_cfg *cfg)
+{
+	bool oom = false;
+
+	*d = *cfg;
+	d->cert_file = dup_opt(cfg->cert_file, &oom);
+	d->key_file = dup_opt(cfg->key_file, &oom);
+	d->chain_file = dup_opt(cfg->chain_file, &oom);
+	d->ca_file = dup_opt(cfg->ca_file, &oom);
+	d->ca_dir = dup_opt(cfg->ca_dir, &oom);
+	d->ciphers = dup_opt(cfg->ciphers, &oom);
+	d->dh_file = dup_opt(cfg->dh_file, &oom);
+	d->label = dup_opt(cfg->label, &oom);
+	d->n_names = cfg->n_names < RP_TLS_SNI_NAMES ? cfg->n_names : RP_TLS_SNI_NAMES;
+	for (size_t i = 0; i < d->n_names; i++)
+		d->names[i] = dup_opt(cfg->names[i], &oom);
+	d->n_sni = cfg->n_sni < RP_TLS_MAX_SNI ? cfg->n_sni : RP_TLS_MAX_SNI;
+	for (size_t i = 0; i < d->n_sni; i++) {
+		struct rp_tls_sni_cert *sc = &d->sni[i];
+
+		sc->n_names = cfg->sni[i].n_names < RP_TLS_SNI_NAMES ? cfg->sni[i].n_names :
+			RP_TLS_SNI_NAMES;
+		for (size_t k = 0; k < sc->n_names; k++)
+			sc->names[k] = dup_opt(cfg->sni[i].names[k], &oom);
+		sc->cert_file = dup_opt(cfg->sni[i].cert_file, &oom);
+		sc->key_file = dup_opt(cfg->sni[i].key_file, &oom);
+		sc->chain_file = dup_opt(cfg->sni[i].chain_file, &oom);
+	}
+	if (oom) {
+		cfg_free_copy(d);
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 int rp_tls_store_new(enum rp_tls_role role, const struct rp_tls_cfg *cfg,
 	rp_tls_store **out, char *err, size_t errlen)
 {
 	rp_tls_store *s = calloc(1, sizeof(*s));
-	bool oom = false;
 	int rc;
 
-	if (!s) {
+	if (!s || cfg_copy(&s->cfg, cfg) < 0) {
+		free(s);
 		seterr(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
 	s->role = role;
-	s->cfg = *cfg;
-	s->cfg.cert_file = dup_opt(cfg->cert_file, &oom);
-	s->cfg.key_file = dup_opt(cfg->key_file, &oom);
-	s->cfg.ca_file = dup_opt(cfg->ca_file, &oom);
-	s->cfg.ca_dir = dup_opt(cfg->ca_dir, &oom);
-	s->cfg.ciphers = dup_opt(cfg->ciphers, &oom);
-	s->cfg.dh_file = dup_opt(cfg->dh_file, &oom);
-	s->cfg.n_sni = cfg->n_sni < RP_TLS_MAX_SNI ? cfg->n_sni : RP_TLS_MAX_SNI;
-	for (size_t i = 0; i < s->cfg.n_sni; i++) {
-		s->cfg.sni[i].host = dup_opt(cfg->sni[i].host, &oom);
-		s->cfg.sni[i].cert_file = dup_opt(cfg->sni[i].cert_file, &oom);
-		s->cfg.sni[i].key_file = dup_opt(cfg->sni[i].key_file, &oom);
-	}
-	if (oom) {
-		seterr(err, errlen, "out of memory");
-		rc = -ENOMEM;
-		goto fail;
-	}
 	rc = rp_tls_ctx_new(role, &s->cfg, &s->cur, err, errlen);
 	if (rc < 0)
 		goto fail;
@@ -494,12 +685,200 @@ int rp_tls_store_reload(rp_tls_store *s, char *err, size_t errlen)
 	return 0;
 }
 
+int rp_tls_store_set_label(rp_tls_store *s, const char *label, char *err, size_t errlen)
+{
+	char *old = (char *)s->cfg.label;
+
+	if (old && !strcmp(old, label))
+		return 0;
+	s->cfg.label = strdup(label);
+	if (!s->cfg.label) {
+		s->cfg.label = old;
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	free(old);
+	/* Contexts are immutable: the new name comes with a new one. */
+	return rp_tls_store_reload(s, err, errlen);
+}
+
+const char *rp_tls_store_label(const rp_tls_store *s)
+{
+	return s->cfg.label ? s->cfg.label : "";
+}
+
+struct rp_tls_staged {
+	rp_tls_ctx *ctx;
+	struct rp_tls_cfg cfg;
+};
+
+void rp_tls_staged_free(rp_tls_staged *st)
+{
+	if (!st)
+		return;
+	rp_tls_ctx_put(st->ctx);
+	cfg_free_copy(&st->cfg);
+	free(st);
+}
+
+int rp_tls_store_prepare(rp_tls_store *s, const struct rp_tls_stage_req *rq,
+	rp_tls_staged **out, char *err, size_t errlen)
+{
+	struct rp_tls_cfg nc;
+	rp_tls_ctx *fresh = NULL;
+	rp_tls_staged *st;
+	long slot = -1;
+	bool oom = false;
+	int rc;
+
+	if (s->role != RP_TLS_SERVER) {
+		seterr(err, errlen, "outbound TLS has no certificate to replace");
+		return -EINVAL;
+	}
+	if (!rq->cert_file || !rq->key_file) {
+		seterr(err, errlen, "a certificate file and a key file are needed");
+		return -EINVAL;
+	}
+	if (!rq->sni_name) {
+		slot = 0;
+	} else {
+		for (size_t i = 0; i < s->cfg.n_sni && slot < 0; i++)
+			for (size_t k = 0; k < s->cfg.sni[i].n_names; k++)
+				if (strcasecmp(s->cfg.sni[i].names[k], rq->sni_name) == 0)
+					slot = (long)i + 1;
+		if (slot < 0) {
+			seterr(err, errlen, "no sni_cert of %s serves '%s'",
+				rp_tls_store_label(s), rq->sni_name);
+			return -ENOENT;
+		}
+	}
+	if (cfg_copy(&nc, &s->cfg) < 0) {
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	if (slot == 0) {
+		free((char *)nc.cert_file);
+		free((char *)nc.key_file);
+		free((char *)nc.chain_file);
+		nc.cert_file = dup_opt(rq->cert_file, &oom);
+		nc.key_file = dup_opt(rq->key_file, &oom);
+		nc.chain_file = dup_opt(rq->chain_file, &oom);
+	} else {
+		struct rp_tls_sni_cert *sc = &nc.sni[slot - 1];
+
+		free((char *)sc->cert_file);
+		free((char *)sc->key_file);
+		free((char *)sc->chain_file);
+		sc->cert_file = dup_opt(rq->cert_file, &oom);
+		sc->key_file = dup_opt(rq->key_file, &oom);
+		sc->chain_file = dup_opt(rq->chain_file, &oom);
+	}
+	if (oom) {
+		cfg_free_copy(&nc);
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	/* The whole context, as commit will publish it: the other slots are
+	 * re-read too, so a commit cannot fail half way. */
+	rc = ctx_build(s->role, &nc, slot, &fresh, err, errlen);
+	if (rc < 0) {
+		cfg_free_copy(&nc);
+		return rc;
+	}
+	st = malloc(sizeof(*st));
+	if (!st) {
+		rp_tls_ctx_put(fresh);
+		cfg_free_copy(&nc);
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	st->ctx = fresh;
+	st->cfg = nc;
+	*out = st;
+	return 0;
+}
+
+void rp_tls_store_set_staged(rp_tls_store *s, rp_tls_staged *st)
+{
+	rp_tls_ctx *old;
+	struct rp_tls_cfg oldcfg;
+
+	pthread_mutex_lock(&s->lock);
+	old = s->staged;
+	oldcfg = s->staged_cfg;
+	s->staged = st->ctx;
+	s->staged_cfg = st->cfg;
+	pthread_mutex_unlock(&s->lock);
+	free(st);
+	rp_tls_ctx_put(old);
+	cfg_free_copy(&oldcfg);
+}
+
+int rp_tls_store_stage(rp_tls_store *s, const struct rp_tls_stage_req *rq,
+	char *err, size_t errlen)
+{
+	rp_tls_staged *st;
+	int rc = rp_tls_store_prepare(s, rq, &st, err, errlen);
+
+	if (rc == 0)
+		rp_tls_store_set_staged(s, st);
+	return rc;
+}
+
+rp_tls_ctx *rp_tls_store_acquire_staged(rp_tls_store *s)
+{
+	rp_tls_ctx *c;
+
+	pthread_mutex_lock(&s->lock);
+	c = s->staged ? rp_tls_ctx_get(s->staged) : NULL;
+	pthread_mutex_unlock(&s->lock);
+	return c;
+}
+
+int rp_tls_store_commit(rp_tls_store *s)
+{
+	rp_tls_ctx *old;
+	struct rp_tls_cfg oldcfg;
+
+	pthread_mutex_lock(&s->lock);
+	if (!s->staged) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENOENT;
+	}
+	s->staged->generation = ++s->generation;
+	old = s->cur;
+	s->cur = s->staged;
+	s->staged = NULL;
+	oldcfg = s->cfg;
+	s->cfg = s->staged_cfg;
+	memset(&s->staged_cfg, 0, sizeof(s->staged_cfg));
+	pthread_mutex_unlock(&s->lock);
+	cfg_free_copy(&oldcfg);
+	rp_tls_ctx_put(old);
+	return 0;
+}
+
+bool rp_tls_store_abort(rp_tls_store *s)
+{
+	rp_tls_ctx *old;
+
+	pthread_mutex_lock(&s->lock);
+	old = s->staged;
+	s->staged = NULL;
+	cfg_free_copy(&s->staged_cfg);
+	pthread_mutex_unlock(&s->lock);
+	rp_tls_ctx_put(old);
+	return old != NULL;
+}
+
 void rp_tls_store_free(rp_tls_store *s)
 {
 	if (!s)
 		return;
 	rp_tls_ctx_put(s->cur);
+	rp_tls_ctx_put(s->staged);
 	cfg_free_copy(&s->cfg);
+	cfg_free_copy(&s->staged_cfg);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
@@ -547,6 +926,179 @@ bool rp_tls_name_match(const char *domain, const char *const *dns, size_t n_dns,
 
 /* ---- sessions ---- */
 
+static const char *const fail_names[RP_TLS_FAIL_COUNT] = {
+	"protocol-version", "no-client-cert", "bad-certificate", "expired-certificate",
+	"name-mismatch", "no-shared-cipher", "peer-alert", "peer-closed", "timeout", "other",
+};
+
+const char *rp_tls_fail_name(enum rp_tls_fail f)
+{
+	return (unsigned)f < RP_TLS_FAIL_COUNT ? fail_names[f] : "other";
+}
+
+int rp_tls_reg_new(rp_tls_reg **out)
+{
+	rp_tls_reg *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return -ENOMEM;
+	pthread_mutex_init(&r->lock, NULL);
+	*out = r;
+	return 0;
+}
+
+void rp_tls_reg_free(rp_tls_reg *r)
+{
+	if (!r)
+		return;
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+}
+
+void rp_tls_reg_counts(rp_tls_reg *r, struct rp_tls_counts *o)
+{
+	for (int d = 0; d < 2; d++) {
+		o->handshakes[d] = atomic_load_explicit(&r->hs[d], memory_order_relaxed);
+		o->resumed[d] = atomic_load_explicit(&r->resumed[d], memory_order_relaxed);
+		for (int i = 0; i < RP_TLS_FAIL_COUNT; i++)
+			o->failures[d][i] = atomic_load_explicit(&r->fail[d][i],
+				memory_order_relaxed);
+	}
+}
+
+static enum rp_tls_dir sess_dir(const rp_tls_sess *s)
+{
+	return s->ctx->role == RP_TLS_SERVER ? RP_TLS_IN : RP_TLS_OUT;
+}
+
+static void sockname(int fd, bool peer, char *dst, size_t n)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+	unsigned port;
+
+	dst[0] = 0;
+	if ((peer ? getpeername(fd, (struct sockaddr *)&ss, &sl) :
+		    getsockname(fd, (struct sockaddr *)&ss, &sl)) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+		port = ntohs(a->sin_port);
+		snprintf(dst, n, "%s:%u", host, port);
+	} else if (ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+		port = ntohs(a->sin6_port);
+		snprintf(dst, n, "[%s]:%u", host, port);
+	}
+}
+
+static void reg_add(rp_tls_sess *s)
+{
+	rp_tls_reg *r = s->ctx->reg;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->lock);
+	s->prev = NULL;
+	s->next = r->head;
+	if (r->head)
+		r->head->prev = s;
+	r->head = s;
+	r->count++;
+	s->registered = true;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void reg_del(rp_tls_sess *s)
+{
+	rp_tls_reg *r = s->ctx->reg;
+
+	if (!r || !s->registered)
+		return;
+	pthread_mutex_lock(&r->lock);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		r->head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	r->count--;
+	s->registered = false;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void load_peer(rp_tls_sess *s);
+
+/* The handshake's outcome, once: counters and the session's view. */
+static void hs_done(rp_tls_sess *s, bool ok, enum rp_tls_fail why)
+{
+	rp_tls_reg *r = s->ctx->reg;
+	enum rp_tls_dir d = sess_dir(s);
+	struct sess_view v = { 0 };
+
+	if (s->counted || !r)
+		return;
+	s->counted = true;
+	atomic_fetch_add_explicit(&r->hs[d], 1, memory_order_relaxed);
+	if (!ok) {
+		atomic_fetch_add_explicit(&r->fail[d][why], 1, memory_order_relaxed);
+		pthread_mutex_lock(&r->lock);
+		s->view.failed = true;
+		pthread_mutex_unlock(&r->lock);
+		return;
+	}
+	v.ready = true;
+	v.resumed = wolfSSL_session_reused(s->ssl) == 1;
+	if (v.resumed)
+		atomic_fetch_add_explicit(&r->resumed[d], 1, memory_order_relaxed);
+	sockname(s->fd, true, v.peer, sizeof(v.peer));
+	sockname(s->fd, false, v.local, sizeof(v.local));
+	snprintf(v.version, sizeof(v.version), "%s", wolfSSL_get_version(s->ssl));
+	snprintf(v.cipher, sizeof(v.cipher), "%s", rp_tls_sess_cipher(s));
+	snprintf(v.sni, sizeof(v.sni), "%s", s->sni);
+	/* The peer certificate is read now, on the owning thread, so the
+	 * control thread only ever reads finished strings. */
+	load_peer(s);
+	pthread_mutex_lock(&r->lock);
+	s->view = v;
+	pthread_mutex_unlock(&r->lock);
+}
+
+size_t rp_tls_reg_each(rp_tls_reg *r, size_t max,
+	void (*fn)(const struct rp_tls_conn_view *v, void *arg), void *arg)
+{
+	uint64_t now = rp_now_ms();
+	size_t n, k = 0;
+
+	pthread_mutex_lock(&r->lock);
+	n = r->count;
+	for (rp_tls_sess *s = r->head; s && k < max; s = s->next, k++) {
+		const struct sess_view *sv = &s->view;
+		uint64_t last = atomic_load_explicit(&s->last_ms, memory_order_relaxed);
+		struct rp_tls_conn_view v = {
+			.dir = sess_dir(s),
+			.state = sv->ready ? "established" : sv->failed ? "failed" : "handshake",
+			.peer = sv->peer, .local = sv->local, .label = s->ctx->label,
+			.version = sv->version, .cipher = sv->cipher, .sni = sv->sni,
+			.cert_subject = s->ctx->role == RP_TLS_SERVER && sv->ready ?
+				s->ctx->slots[s->slot].info.subject : "",
+			.peer_cert = sv->ready ? &s->peer : NULL,
+			.resumed = sv->resumed, .generation = s->ctx->generation,
+			.age_ms = now - s->created_ms,
+			.idle_ms = now > last ? now - last : 0,
+		};
+
+		fn(&v, arg);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
 int rp_tls_sess_new(rp_tls_ctx *c, int fd, const char *peer_domain,
 	rp_tls_sess **out)
 {
@@ -560,6 +1112,7 @@ int rp_tls_sess_new(rp_tls_ctx *c, int fd, const char *peer_domain,
 			free(s);
 			return -ENOMEM;
 		}
+		snprintf(s->sni, sizeof(s->sni), "%s", peer_domain);
 	}
 	if (c->role == RP_TLS_CLIENT && !peer_domain) {
 		free(s);
@@ -567,9 +1120,13 @@ int rp_tls_sess_new(rp_tls_ctx *c, int fd, const char *peer_domain,
 	}
 	s->fd = fd;
 	s->ctx = rp_tls_ctx_get(c);
-	s->state = (c->role == RP_TLS_SERVER && c->n_sni) ? S_PICK : S_HANDSHAKE;
+	s->created_ms = rp_now_ms();
+	atomic_init(&s->last_ms, s->created_ms);
+	/* A server always reads the ClientHello first: the SNI name picks the
+	 * certificate and is shown by tls.connections. */
+	s->state = c->role == RP_TLS_SERVER ? S_PICK : S_HANDSHAKE;
 	if (s->state == S_HANDSHAKE) {
-		s->ssl = wolfSSL_new(c->ctx);
+		s->ssl = wolfSSL_new(c->slots[0].ctx);
 		if (!s->ssl || wolfSSL_set_fd(s->ssl, fd) != WOLFSSL_SUCCESS)
 			goto fail;
 		if (c->role == RP_TLS_CLIENT &&
@@ -577,6 +1134,9 @@ int rp_tls_sess_new(rp_tls_ctx *c, int fd, const char *peer_domain,
 			    (unsigned short)strlen(peer_domain)) != WOLFSSL_SUCCESS)
 			goto fail;
 	}
+	if (c->role == RP_TLS_SERVER)
+		sockname(fd, true, s->view.peer, sizeof(s->view.peer));
+	reg_add(s);
 	*out = s;
 	return 0;
 fail:
@@ -588,10 +1148,24 @@ fail:
 	return -ENOMEM;
 }
 
+void rp_tls_sess_note_timeout(rp_tls_sess *s)
+{
+	if (s->state != S_PICK && s->state != S_HANDSHAKE)
+		return;
+	/* An outbound session that never got past connect() is a TCP
+	 * failure, not a TLS one. */
+	if (sess_dir(s) == RP_TLS_OUT && !s->attempted)
+		return;
+	snprintf(s->err, sizeof(s->err), "TLS handshake timeout");
+	s->state = S_FAILED;
+	hs_done(s, false, RP_TLS_FAIL_TIMEOUT);
+}
+
 void rp_tls_sess_free(rp_tls_sess *s)
 {
 	if (!s)
 		return;
+	reg_del(s);
 	if (s->ssl)
 		wolfSSL_free(s->ssl);
 	free(s->pre);
@@ -636,6 +1210,28 @@ static int sni_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
 	return WOLFSSL_CBIO_ERR_GENERAL;
 }
 
+/* The slot serving an SNI name: an exact name first, then a "*.domain"
+ * name matching exactly one leftmost label; 0 (the default) otherwise. */
+static size_t pick_slot(const rp_tls_ctx *c, const char *name)
+{
+	const char *dot = strchr(name, '.');
+
+	for (size_t i = 1; i < c->n_slots; i++)
+		for (size_t k = 0; k < c->slots[i].n_names; k++)
+			if (strcasecmp(c->slots[i].names[k], name) == 0)
+				return i;
+	if (!dot || dot == name)
+		return 0;
+	for (size_t i = 1; i < c->n_slots; i++)
+		for (size_t k = 0; k < c->slots[i].n_names; k++) {
+			const char *n = c->slots[i].names[k];
+
+			if (n[0] == '*' && n[1] == '.' && strcasecmp(n + 1, dot) == 0)
+				return i;
+		}
+	return 0;
+}
+
 /* Reads the first TLS record (the ClientHello) to pick the certificate by
  * SNI before the WOLFSSL object exists: the native API cannot change an
  * object's context afterwards. The bytes are consumed, not peeked, so a
@@ -645,7 +1241,7 @@ static enum rp_tls_status pick_by_sni(rp_tls_sess *s)
 {
 	unsigned char name[256];
 	unsigned int nlen = sizeof(name) - 1;
-	WOLFSSL_CTX *use = s->ctx->ctx;
+	size_t use = 0;
 	size_t want = 5;
 	ssize_t n;
 
@@ -682,11 +1278,11 @@ static enum rp_tls_status pick_by_sni(rp_tls_sess *s)
 	if (wolfSSL_SNI_GetFromBuffer(s->pre, (unsigned int)s->pre_len,
 		    WOLFSSL_SNI_HOST_NAME, name, &nlen) == WOLFSSL_SUCCESS) {
 		name[nlen] = 0;
-		for (size_t i = 0; i < s->ctx->n_sni; i++)
-			if (strcasecmp(s->ctx->sni[i].host, (char *)name) == 0)
-				use = s->ctx->sni[i].ctx;
+		snprintf(s->sni, sizeof(s->sni), "%s", (char *)name);
+		use = pick_slot(s->ctx, (char *)name);
 	}
-	s->ssl = wolfSSL_new(use);
+	s->slot = use;
+	s->ssl = wolfSSL_new(s->ctx->slots[use].ctx);
 	if (!s->ssl || wolfSSL_set_fd(s->ssl, s->fd) != WOLFSSL_SUCCESS) {
 		snprintf(s->err, sizeof(s->err), "out of memory");
 		return RP_TLS_ERROR;
@@ -799,6 +1395,7 @@ static enum rp_tls_status classify(rp_tls_sess *s, int ret, const char *what)
 	int e = wolfSSL_get_error(s->ssl, ret);
 	char why[96];
 
+	s->wolf_err = e;
 	switch (e) {
 	case WOLFSSL_ERROR_WANT_READ:
 		return RP_TLS_WANT_READ;
@@ -827,6 +1424,36 @@ static enum rp_tls_status classify(rp_tls_sess *s, int ret, const char *what)
 	return RP_TLS_ERROR;
 }
 
+static enum rp_tls_fail fail_reason(int e)
+{
+	switch (e) {
+	case VERSION_ERROR:
+		return RP_TLS_FAIL_VERSION;
+	case NO_PEER_CERT:
+		return RP_TLS_FAIL_NO_CERT;
+	case ASN_AFTER_DATE_E:
+	case ASN_BEFORE_DATE_E:
+		return RP_TLS_FAIL_EXPIRED;
+	case ASN_NO_SIGNER_E:
+	case ASN_SELF_SIGNED_E:
+	case ASN_SIG_CONFIRM_E:
+	case ASN_PARSE_E:
+	case VERIFY_CERT_ERROR:
+	case BAD_CERT_MANAGER_ERROR:
+		return RP_TLS_FAIL_BAD_CERT;
+	case MATCH_SUITE_ERROR:
+		return RP_TLS_FAIL_CIPHER;
+	case FATAL_ERROR:
+		return RP_TLS_FAIL_ALERT;
+	case ZERO_RETURN:
+	case SOCKET_PEER_CLOSED_E:
+	case SOCKET_ERROR_E:
+		return RP_TLS_FAIL_CLOSED;
+	default:
+		return RP_TLS_FAIL_OTHER;
+	}
+}
+
 enum rp_tls_status rp_tls_handshake(rp_tls_sess *s)
 {
 	enum rp_tls_status st;
@@ -836,11 +1463,15 @@ enum rp_tls_status rp_tls_handshake(rp_tls_sess *s)
 		return RP_TLS_OK;
 	if (s->state == S_FAILED)
 		return RP_TLS_ERROR;
+	s->attempted = true;
 	if (s->state == S_PICK) {
 		st = pick_by_sni(s);
 		if (st != RP_TLS_OK) {
-			if (st == RP_TLS_ERROR || st == RP_TLS_CLOSED)
+			if (st == RP_TLS_ERROR || st == RP_TLS_CLOSED) {
 				s->state = S_FAILED;
+				hs_done(s, false, st == RP_TLS_CLOSED ? RP_TLS_FAIL_CLOSED :
+					RP_TLS_FAIL_OTHER);
+			}
 			return st;
 		}
 	}
@@ -848,15 +1479,21 @@ enum rp_tls_status rp_tls_handshake(rp_tls_sess *s)
 					    : wolfSSL_connect(s->ssl);
 	if (ret != WOLFSSL_SUCCESS) {
 		st = classify(s, ret, "TLS handshake");
-		if (st == RP_TLS_ERROR || st == RP_TLS_CLOSED)
+		if (st == RP_TLS_ERROR || st == RP_TLS_CLOSED) {
 			s->state = S_FAILED;
+			hs_done(s, false, st == RP_TLS_CLOSED ? RP_TLS_FAIL_CLOSED :
+				fail_reason(s->wolf_err));
+		}
 		return st;
 	}
 	if (s->ctx->role == RP_TLS_CLIENT && !check_identity(s)) {
 		s->state = S_FAILED;
+		hs_done(s, false, RP_TLS_FAIL_NAME);
 		return RP_TLS_ERROR;
 	}
 	s->state = S_OPEN;
+	atomic_store_explicit(&s->last_ms, rp_now_ms(), memory_order_relaxed);
+	hs_done(s, true, RP_TLS_FAIL_OTHER);
 	return RP_TLS_OK;
 }
 
@@ -875,6 +1512,8 @@ size_t rp_tls_read(rp_tls_sess *s, void *buf, size_t n, enum rp_tls_status *st)
 	}
 	ret = wolfSSL_read(s->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
 	if (ret > 0) {
+		/* For 'idle' in tls.connections only; relaxed is enough. */
+		atomic_store_explicit(&s->last_ms, rp_now_ms(), memory_order_relaxed);
 		*st = RP_TLS_OK;
 		return (size_t)ret;
 	}
@@ -893,6 +1532,7 @@ size_t rp_tls_write(rp_tls_sess *s, const void *buf, size_t n,
 	}
 	ret = wolfSSL_write(s->ssl, buf, n > INT32_MAX ? INT32_MAX : (int)n);
 	if (ret > 0) {
+		atomic_store_explicit(&s->last_ms, rp_now_ms(), memory_order_relaxed);
 		*st = RP_TLS_OK;
 		return (size_t)ret;
 	}

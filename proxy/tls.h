@@ -23,16 +23,25 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
-#define RP_TLS_MAX_SNI 8
+#include "tlscert.h"
+
+#define RP_TLS_MAX_SNI 16
+#define RP_TLS_SNI_NAMES 8
 #define RP_TLS_MAX_SANS 16
 
-/* Another certificate served when the client asks for 'host' by SNI. */
+typedef struct rp_tls_reg rp_tls_reg;
+
+/* Another certificate, served when the client's SNI host name is one of
+ * 'names' ("edge.example.net", or "*.example.net" for any one label). */
 struct rp_tls_sni_cert {
-	const char *host;
+	const char *names[RP_TLS_SNI_NAMES];
+	size_t n_names;
 	const char *cert_file;
 	const char *key_file;
+	const char *chain_file; /* intermediates appended to cert_file; NULL: none */
 };
 
 /* File paths and options; strings are copied by rp_tls_store_new, read
@@ -40,6 +49,7 @@ struct rp_tls_sni_cert {
 struct rp_tls_cfg {
 	const char *cert_file;  /* PEM chain, leaf first (server: required) */
 	const char *key_file;   /* PEM key (server: required) */
+	const char *chain_file; /* intermediates appended to cert_file */
 	const char *ca_file;    /* CA bundle (client: required unless ca_dir) */
 	const char *ca_dir;     /* hashed CA directory */
 	const char *ciphers;    /* TLS 1.2 list, wolfSSL/OpenSSL names */
@@ -48,8 +58,18 @@ struct rp_tls_cfg {
 	bool require_client_cert; /* mutual TLS: refuse clients without one */
 	bool tls13_only;        /* minimum TLS 1.3 instead of 1.2 */
 	bool allow_wildcards;   /* client: accept *.example.com for a.example.com */
+	/* Names the default certificate must serve (config 'sni'); checked
+	 * when a replacement is staged. */
+	const char *names[RP_TLS_SNI_NAMES];
+	size_t n_names;
 	struct rp_tls_sni_cert sni[RP_TLS_MAX_SNI];
 	size_t n_sni;
+	/* Shown by tls.connections for sessions of this context ("tls:ADDR:PORT",
+	 * "outbound"); NULL: "". */
+	const char *label;
+	/* Where sessions register and handshakes are counted (borrowed; must
+	 * outlive every context built from this cfg). NULL: not tracked. */
+	rp_tls_reg *reg;
 };
 
 enum rp_tls_role { RP_TLS_SERVER, RP_TLS_CLIENT };
@@ -83,7 +103,9 @@ int rp_tls_store_new(enum rp_tls_role role, const struct rp_tls_cfg *cfg,
 /* New reference to the current context (never NULL). */
 rp_tls_ctx *rp_tls_store_acquire(rp_tls_store *s);
 /* Re-reads the same files. On error the old context stays current and the
- * reason is in err. */
+ * reason is in err. Reload, stage, commit and abort of one store are
+ * called from one thread (the control thread); acquire from any. A
+ * staged certificate is not touched by a reload. */
 int rp_tls_store_reload(rp_tls_store *s, char *err, size_t errlen);
 void rp_tls_store_free(rp_tls_store *s);
 
@@ -131,6 +153,120 @@ struct rp_tls_peer {
 	size_t n_sans;
 };
 const struct rp_tls_peer *rp_tls_sess_peer(rp_tls_sess *s);
+
+/* ---- certificates in a context (tls.cert.show) ---- */
+
+/* Slot 0 is the default certificate, 1.. the SNI certificates. Server
+ * contexts only; a client context has none. */
+size_t rp_tls_ctx_slots(const rp_tls_ctx *c);
+/* The slot's names (SNI names; the configured 'sni' names for slot 0),
+ * files and the certificate read when the context was built. */
+struct rp_tls_slot_view {
+	const char *const *names;
+	size_t n_names;
+	const char *cert_file, *key_file, *chain_file;
+	const struct rp_tls_cert_info *info;
+	const char *chain_check; /* what the chain was verified against */
+};
+int rp_tls_ctx_slot(const rp_tls_ctx *c, size_t i, struct rp_tls_slot_view *out);
+
+/* ---- staging a certificate (tls.cert.stage / commit / abort) ---- */
+
+/* Replacement for one slot of a store: the default certificate
+ * (sni_name NULL) or the SNI certificate serving sni_name. */
+struct rp_tls_stage_req {
+	const char *cert_file;
+	const char *key_file;
+	const char *chain_file; /* may be NULL */
+	const char *sni_name;   /* NULL: the default certificate */
+};
+/* Validates the files (chain parses and verifies against the store's
+ * ca_file/ca_dir if any, key matches, inside its validity period, covers
+ * the slot's names) and builds the complete context that commit will
+ * publish; it replaces an earlier staged one. Nothing in use changes. On
+ * error returns -errno with the reason in err, and the store (including
+ * an earlier staged certificate) is unchanged. -ENOENT: no slot serves
+ * sni_name. */
+int rp_tls_store_stage(rp_tls_store *s, const struct rp_tls_stage_req *rq,
+	char *err, size_t errlen);
+/* The same in two steps, to stage on several stores all or nothing:
+ * prepare validates and builds (nothing changes); set_staged installs it
+ * (takes ownership). */
+typedef struct rp_tls_staged rp_tls_staged;
+int rp_tls_store_prepare(rp_tls_store *s, const struct rp_tls_stage_req *rq,
+	rp_tls_staged **out, char *err, size_t errlen);
+void rp_tls_store_set_staged(rp_tls_store *s, rp_tls_staged *st);
+void rp_tls_staged_free(rp_tls_staged *st);
+/* New reference to the staged context, or NULL when nothing is staged. */
+rp_tls_ctx *rp_tls_store_acquire_staged(rp_tls_store *s);
+/* Publishes the staged context for new connections (established ones keep
+ * theirs) and makes its files the ones a reload re-reads. -ENOENT when
+ * nothing is staged. */
+int rp_tls_store_commit(rp_tls_store *s);
+/* Drops the staged context; returns true if there was one. */
+bool rp_tls_store_abort(rp_tls_store *s);
+const char *rp_tls_store_label(const rp_tls_store *s);
+/* Renames the store (rebuilding its context when the name changes), for a
+ * listener whose port was only known once bound. Same thread rules as
+ * reload. */
+int rp_tls_store_set_label(rp_tls_store *s, const char *label, char *err, size_t errlen);
+
+/* ---- live sessions and handshake counters ---- */
+
+/* Why a handshake failed; names are the metric's reason label. */
+enum rp_tls_fail {
+	RP_TLS_FAIL_VERSION,      /* "protocol-version": below TLS 1.2 */
+	RP_TLS_FAIL_NO_CERT,      /* "no-client-cert": mutual TLS, none sent */
+	RP_TLS_FAIL_BAD_CERT,     /* "bad-certificate": untrusted or invalid chain */
+	RP_TLS_FAIL_EXPIRED,      /* "expired-certificate": outside its dates */
+	RP_TLS_FAIL_NAME,         /* "name-mismatch": outbound RFC 5922 check */
+	RP_TLS_FAIL_CIPHER,       /* "no-shared-cipher" */
+	RP_TLS_FAIL_ALERT,        /* "peer-alert": the peer sent a fatal alert */
+	RP_TLS_FAIL_CLOSED,       /* "peer-closed": closed during the handshake */
+	RP_TLS_FAIL_TIMEOUT,      /* "timeout": handshake_timeout ran out */
+	RP_TLS_FAIL_OTHER,        /* "other": anything else (not TLS, ...) */
+	RP_TLS_FAIL_COUNT,
+};
+const char *rp_tls_fail_name(enum rp_tls_fail f);
+
+enum rp_tls_dir { RP_TLS_IN, RP_TLS_OUT };
+
+struct rp_tls_counts {
+	uint64_t handshakes[2];             /* finished, ok or failed, per rp_tls_dir */
+	uint64_t failures[2][RP_TLS_FAIL_COUNT];
+	uint64_t resumed[2];                /* ok handshakes that resumed a session */
+};
+
+/* A registry of live sessions plus counters, shared by every store of the
+ * process (mutex on session start/end and on listing; counters atomic). */
+int rp_tls_reg_new(rp_tls_reg **out);
+/* Every session registered in it must be freed first. */
+void rp_tls_reg_free(rp_tls_reg *r);
+void rp_tls_reg_counts(rp_tls_reg *r, struct rp_tls_counts *out);
+
+/* One session as tls.connections shows it; strings valid during the
+ * callback only. */
+struct rp_tls_conn_view {
+	enum rp_tls_dir dir;
+	const char *state;        /* "handshake", "established", "failed" */
+	const char *peer, *local; /* "127.0.0.1:40000" ("" before known) */
+	const char *label;        /* the listener ("tls:127.0.0.1:5061") or "outbound" */
+	const char *version, *cipher; /* "" before the handshake */
+	const char *sni;          /* inbound: what the client asked for; outbound: what we sent */
+	const char *cert_subject; /* the certificate we presented (inbound) */
+	const struct rp_tls_peer *peer_cert;
+	bool resumed;
+	unsigned generation;      /* of the context it started on */
+	uint64_t age_ms, idle_ms;
+};
+/* Calls fn for at most 'max' sessions, newest first, under the registry
+ * lock (fn must not call into tls). Returns how many exist in total. */
+size_t rp_tls_reg_each(rp_tls_reg *r, size_t max,
+	void (*fn)(const struct rp_tls_conn_view *v, void *arg), void *arg);
+
+/* The owner closes a session whose handshake ran out of time: counted as
+ * a "timeout" failure (nothing when the handshake had finished). */
+void rp_tls_sess_note_timeout(rp_tls_sess *s);
 
 /* RFC 5922 7.2 matching of one certificate against 'domain'; exposed for
  * tests. dns/uris: the certificate's SAN entries; cn used only when both

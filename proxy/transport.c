@@ -134,6 +134,7 @@ int rp_listen_parse(const char *spec, struct rp_listen *out)
 	unsigned long port;
 	size_t hl;
 
+	memset(&l, 0, sizeof(l));
 	if (!p)
 		return -EINVAL;
 	if ((size_t)(p - spec) == 3 && !strncmp(spec, "udp", 3))

@@ -54,6 +54,9 @@ void rp_addr_key(enum rp_tp tp, const rp_addr *a, uint8_t key[RP_ADDR_KEY_LEN]);
 struct rp_listen {
 	enum rp_tp tp;
 	rp_addr addr;
+	/* TLS: this listener's certificates (borrowed; NULL: the store given
+	 * to rp_workers_start). */
+	rp_tls_store *tls;
 };
 /* "udp:127.0.0.1:5060", "tls:[::1]", "tcp:0.0.0.0:5070"; the port
  * defaults to 5060 (5061 for TLS). Returns 0 or -EINVAL. */

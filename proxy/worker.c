@@ -260,7 +260,7 @@ static void handle_accept(struct rp_worker *w, struct tag *t, uint64_t now)
 		}
 		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (t->l->tp == RP_TP_TLS) {
-			rp_tls_ctx *ctx = rp_tls_store_acquire(ws->tls);
+			rp_tls_ctx *ctx = rp_tls_store_acquire(t->l->tls ? t->l->tls : ws->tls);
 
 			rc = rp_tls_sess_new(ctx, fd, NULL, &sess);
 			rp_tls_ctx_put(ctx);
@@ -310,6 +310,8 @@ drop:
 
 static void expire_cb(rp_conn *c, void *arg)
 {
+	if (rp_conn_tls(c))
+		rp_tls_sess_note_timeout(rp_conn_tls(c));
 	conn_close(arg, c, true);
 }
 
@@ -598,7 +600,7 @@ int rp_workers_start(const struct rp_transport_cfg *cfg, rp_tls_store *tls,
 	ws->arg = arg;
 	pthread_mutex_init(&ws->dir_lock, NULL);
 	for (size_t i = 0; i < cfg->n_listen; i++)
-		if (cfg->listen[i].tp == RP_TP_TLS && !tls) {
+		if (cfg->listen[i].tp == RP_TP_TLS && !tls && !cfg->listen[i].tls) {
 			rp_err("a TLS listener needs TLS settings");
 			rc = -EINVAL;
 			goto fail_early;

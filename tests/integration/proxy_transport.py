@@ -372,7 +372,15 @@ def main():
                                     "-key", os.path.join(pki, cert + ".key"), "-quiet"],
                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             procs.append(srv)
-            time.sleep(0.3)
+            # A loaded machine may take seconds to start it: wait for the
+            # port (this s_server accepts any number of connections).
+            deadline = time.time() + 10
+            while time.time() < deadline:
+                try:
+                    socket.create_connection(("127.0.0.1", sport), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.05)
             r = subprocess.run([TLS_CLIENT, "127.0.0.1", str(sport), domain,
                                 os.path.join(pki, "ca.pem")] + extra,
                                capture_output=True, timeout=30)

@@ -391,8 +391,8 @@ START_TEST(sni_picks_certificate)
 	char err[256];
 	struct pair p;
 
-	sc.sni[0] = (struct rp_tls_sni_cert){ "sip2.test.example", f("server2.pem"),
-		f("server2.key") };
+	sc.sni[0] = (struct rp_tls_sni_cert){ .names = { "sip2.test.example" }, .n_names = 1,
+		.cert_file = f("server2.pem"), .key_file = f("server2.key") };
 	ck_assert_msg(rp_tls_ctx_new(RP_TLS_SERVER, &sc, &s, err, sizeof(err)) == 0, "%s", err);
 	connect_pair(&p, s, c, "sip2.test.example");
 	ck_assert_msg(p.cs == RP_TLS_OK, "%s", rp_tls_sess_error(p.cli));
