@@ -352,9 +352,15 @@ static void process_msg(ctl_server *s, struct conn *c, const char *p, size_t n)
 		return;
 	}
 	if (cmd->access > c->access) {
-		send_error(s, c, &cookie,
-			   "permission denied: '%s' needs %s access and this connection has %s access",
-			   cmd->name, ctl_access_name(cmd->access), ctl_access_name(c->access));
+		if (s->o.read_only)
+			send_error(s, c, &cookie,
+				   "permission denied: '%s' changes state and this is the read-only "
+				   "control socket; use the admin socket", cmd->name);
+		else
+			send_error(s, c, &cookie,
+				   "permission denied: '%s' needs %s access and this connection has %s access",
+				   cmd->name, ctl_access_name(cmd->access),
+				   ctl_access_name(c->access));
 		return;
 	}
 	rp_debug("ctl: client %llu: %s cookie=%.*s", (unsigned long long)c->id, cmd->name,
@@ -476,6 +482,8 @@ static void accept_clients(ctl_server *s)
 			c->gid = (gid_t)-1;
 			c->access = CTL_ACCESS_READ;
 		}
+		if (s->o.read_only)
+			c->access = CTL_ACCESS_READ;
 		/* Room for a full-size message in the socket buffer (best effort;
 		 * capped by net.core.wmem_max). */
 		int sndbuf = (int)(s->o.max_msg * 2 + 4096);
@@ -564,6 +572,8 @@ static int cmd_hello(ctl_req *r, rp_buf *resp, void *arg)
 	benc_put_kv_cstr(resp, "software", s->o.software);
 	benc_put_kv_int(resp, "max-message", (int64_t)s->o.max_msg);
 	benc_put_kv_cstr(resp, "access", ctl_access_name(r->c->access));
+	benc_put_kv_int(resp, "read-only", s->o.read_only);
+	benc_put_kv_int(resp, "uptime-s", (int64_t)((rp_now_ms() - s->o.start_ms) / 1000));
 	benc_put_kv_list(resp, "events");
 	for (size_t i = 0; i < s->nevents; i++)
 		benc_put_cstr(resp, s->events[i].name);
@@ -799,6 +809,8 @@ int ctl_server_listen(const char *path, mode_t mode, gid_t gid,
 		s->o.max_clients = DEF_MAX_CLIENTS;
 	if (!s->o.max_queue)
 		s->o.max_queue = DEF_MAX_QUEUE;
+	if (!s->o.start_ms)
+		s->o.start_ms = rp_now_ms();
 	if (!mode)
 		mode = 0660;
 	rp_buf_init(&s->tx, s->o.max_msg);

@@ -84,6 +84,13 @@ struct ctl_server_opts {
 	 * that got in through the socket file's group permission).
 	 * Zero-initialised: read-only. */
 	enum ctl_access group_access;
+	/* A read-only socket: every peer, root and the daemon's own user
+	 * included, gets CTL_ACCESS_READ (a changing command is refused with
+	 * result=error and an error-reason naming the admin socket's job). */
+	bool read_only;
+	/* rp_now_ms() when the daemon started, for hello's "uptime-s"; 0 =
+	 * when this server was created. */
+	uint64_t start_ms;
 };
 
 /* Creates the listening socket at 'path' with permissions 'mode' (0 = 0660)

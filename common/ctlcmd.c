@@ -18,6 +18,9 @@
 struct dconn {
 	unsigned kind;      /* CTLCMD_PROXY / CTLCMD_MEDIAD; 0 = not known yet */
 	const char *path;
+	/* A read-only command tries the daemon's read-only socket first
+	 * (ctlcmd_ro_path); NULL: none. */
+	char ro_path[256];
 	ctl_client *c;
 	int state;          /* 0 not tried, 1 up, -1 down */
 	int exit;           /* when down: the exit status it stands for */
@@ -37,6 +40,7 @@ struct ctlcmd_run {
 	rp_json j;
 	bool emitted;       /* ob holds the command's output */
 	char why[512];      /* the error to print on stderr */
+	enum ctl_access access; /* of the command being run */
 };
 
 static int fail(ctlcmd_run *r, int code, const char *fmt, ...)
@@ -81,6 +85,17 @@ const char *ctlcmd_daemons_name(unsigned daemons)
 	return "rampartctl";
 }
 
+int ctlcmd_ro_path(const char *admin, char *out, size_t n)
+{
+	size_t l = strlen(admin);
+	int w;
+
+	if (l < 5 || strcmp(admin + l - 5, ".sock"))
+		return -EINVAL;
+	w = snprintf(out, n, "%.*s-ro.sock", (int)(l - 5), admin);
+	return w < 0 || (size_t)w >= n ? -ENAMETOOLONG : 0;
+}
+
 static const char *default_path(const struct ctlcmd_opts *o, unsigned kind)
 {
 	const char *p;
@@ -115,6 +130,10 @@ static void pick(ctlcmd_run *r, unsigned mask)
 		memset(&r->d[r->nd], 0, sizeof(r->d[0]));
 		r->d[r->nd].kind = k;
 		r->d[r->nd].path = default_path(r->o, k);
+		if (r->access == CTL_ACCESS_READ &&
+		    ctlcmd_ro_path(r->d[r->nd].path, r->d[r->nd].ro_path,
+				   sizeof(r->d[r->nd].ro_path)) < 0)
+			r->d[r->nd].ro_path[0] = 0;
 		r->nd++;
 	}
 }
@@ -163,7 +182,15 @@ static int dconnect(ctlcmd_run *r, struct dconn *d)
 	if (d->state < 0)
 		return d->exit;
 	d->state = -1;
-	rc = ctl_client_connect(d->path, 0, &d->c);
+	rc = -ENOENT;
+	if (d->ro_path[0]) {
+		/* Not there, or not ours to use: the admin socket serves reads too. */
+		rc = ctl_client_connect(d->ro_path, 0, &d->c);
+		if (rc == 0)
+			d->path = d->ro_path;
+	}
+	if (rc < 0)
+		rc = ctl_client_connect(d->path, 0, &d->c);
 	if (rc < 0) {
 		const char *hint = "";
 
@@ -1662,6 +1689,7 @@ int ctlcmd_run_words(const struct ctlcmd_opts *o, int argc, char **argv,
 		return CTLCMD_EXIT_USAGE;
 	}
 	c = ctlcmd_find(argc, argv, &w);
+	r.access = c ? c->access : CTL_ACCESS_ADMIN;
 	if (!c) {
 		snprintf(r.why, sizeof(r.why), "unknown command '%s'; 'rampartctl help' lists them",
 			 argv[0]);

@@ -109,6 +109,12 @@ int ctlcmd_print_cmd_help(FILE *f, int argc, char *const *argv);
 /* The commands section of docs/rampartctl.md (Markdown). */
 void ctlcmd_print_doc_table(FILE *f);
 
+/* The read-only socket that goes with an admin socket: "X.sock" ->
+ * "X-ro.sock" (the daemons' read-only socket should be named so: a
+ * read-only command tries it first and falls back to the admin socket).
+ * Returns 0, -EINVAL (no ".sock" suffix) or -ENAMETOOLONG. */
+int ctlcmd_ro_path(const char *admin, char *out, size_t n);
+
 /* "rampart-proxy", "rampart-mediad", "proxy, mediad", "rampartctl". */
 const char *ctlcmd_daemons_name(unsigned daemons);
 

@@ -966,7 +966,8 @@ static int make_run_dir(const char *path)
 	return 0;
 }
 
-static int server_start(struct mcontrol *c, ctl_server **out)
+static int server_start(struct mcontrol *c, const char *path, mode_t mode,
+	const char *group, bool read_only, ctl_server **out)
 {
 	struct ctl_server_opts o;
 	struct ctl_command cmds[sizeof(commands) / sizeof(commands[0])];
@@ -974,12 +975,13 @@ static int server_start(struct mcontrol *c, ctl_server **out)
 	ctl_server *srv;
 	int rc;
 
-	if ((rc = make_run_dir(c->cfg.control_path)) < 0)
+	if ((rc = make_run_dir(path)) < 0)
 		return rc;
-	if (c->cfg.control_group[0]) {
-		struct group *g = getgrnam(c->cfg.control_group);
+	if (group[0]) {
+		struct group *g = getgrnam(group);
 		if (!g) {
-			rp_err("control-group '%s': no such group", c->cfg.control_group);
+			rp_err("%s '%s': no such group", read_only ? "control-readonly-group" :
+				"control-group", group);
 			return -EINVAL;
 		}
 		gid = g->gr_gid;
@@ -991,9 +993,12 @@ static int server_start(struct mcontrol *c, ctl_server **out)
 	/* The socket's group is the list of who may drive media (the proxy
 	 * runs as a member): they need state-changing commands. */
 	o.group_access = CTL_ACCESS_ADMIN;
-	rc = ctl_server_listen(c->cfg.control_path, c->cfg.control_mode, gid, &o, &srv);
+	/* Monitoring: everyone on it only looks, whatever their uid. */
+	o.read_only = read_only;
+	o.start_ms = c->start_ms;   /* both CLOCK_MONOTONIC (rp_now_ms) */
+	rc = ctl_server_listen(path, mode, gid, &o, &srv);
 	if (rc < 0) {
-		rp_err("control socket %s: %s", c->cfg.control_path, strerror(-rc));
+		rp_err("control socket %s: %s", path, strerror(-rc));
 		return rc;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -1022,15 +1027,23 @@ static int server_start(struct mcontrol *c, ctl_server **out)
 
 int mcontrol_run(struct mcontrol *c, volatile sig_atomic_t *stop)
 {
-	ctl_server *srv;
+	ctl_server *srv, *ro = NULL;
 	struct epoll_event ev;
 	int epfd, rc;
 
-	if ((rc = server_start(c, &srv)) < 0)
+	if ((rc = server_start(c, c->cfg.control_path, c->cfg.control_mode,
+		c->cfg.control_group, false, &srv)) < 0)
 		return rc;
+	if (c->cfg.control_ro_path[0] &&
+	    (rc = server_start(c, c->cfg.control_ro_path, c->cfg.control_ro_mode,
+		c->cfg.control_ro_group, true, &ro)) < 0) {
+		ctl_server_free(srv);
+		return rc;
+	}
 	epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (epfd < 0) {
 		rc = -errno;
+		ctl_server_free(ro);
 		ctl_server_free(srv);
 		return rc;
 	}
@@ -1040,6 +1053,11 @@ int mcontrol_run(struct mcontrol *c, volatile sig_atomic_t *stop)
 	epoll_ctl(epfd, EPOLL_CTL_ADD, ctl_server_fd(srv), &ev);
 	ev.data.u32 = 1;
 	epoll_ctl(epfd, EPOLL_CTL_ADD, c->ev_fd, &ev);
+	if (ro) {
+		ev.data.u32 = 2;
+		epoll_ctl(epfd, EPOLL_CTL_ADD, ctl_server_fd(ro), &ev);
+		rp_notice("read-only control socket %s ready", c->cfg.control_ro_path);
+	}
 	rp_notice("control socket %s ready", c->cfg.control_path);
 	/* Ready = the proxy can create sessions now (Type=notify units). */
 	if ((rc = rp_sdnotify_ready()) < 0)
@@ -1058,6 +1076,14 @@ int mcontrol_run(struct mcontrol *c, volatile sig_atomic_t *stop)
 		for (int i = 0; i < n; i++) {
 			if (evs[i].data.u32 == 1) {
 				emit_events(c, srv);
+			} else if (evs[i].data.u32 == 2) {
+				/* A broken read-only socket is not worth stopping for. */
+				if (ro && ctl_server_handle(ro) < 0) {
+					rp_warn("read-only control socket failed; closing it");
+					epoll_ctl(epfd, EPOLL_CTL_DEL, ctl_server_fd(ro), NULL);
+					ctl_server_free(ro);
+					ro = NULL;
+				}
 			} else if ((rc = ctl_server_handle(srv)) < 0) {
 				rp_err("control: server failed: %s", strerror(-rc));
 				break;
@@ -1068,6 +1094,7 @@ int mcontrol_run(struct mcontrol *c, volatile sig_atomic_t *stop)
 	}
 	(void)rp_sdnotify_stopping(); /* best effort: systemd times out anyway */
 	close(epfd);
+	ctl_server_free(ro);
 	ctl_server_free(srv);
 	return rc;
 }

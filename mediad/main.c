@@ -22,7 +22,8 @@ static void usage(FILE *f)
 		"With no options: listen on 127.0.0.1, RTP ports 10000-20000, control\n"
 		"socket /run/rampart/mediad.sock. --config reads 'key = value' lines\n"
 		"(listen, advertise, ports, workers, engine, media-timeout,\n"
-		"delete-timeout, control, control-mode, control-group, log-level,\n"
+		"delete-timeout, control, control-mode, control-group, control-readonly,\n"
+		"control-readonly-mode, control-readonly-group, log-level,\n"
 		"ring-buffers, kernel, metrics-listen); see docs/mediad.md.\n"
 		"RAMPART_MEDIAD_ENGINE=mmsg forces the recvmmsg/epoll engine.\n");
 }

@@ -22,6 +22,7 @@ void mcfg_defaults(struct mcfg *c)
 	snprintf(c->control_path, sizeof(c->control_path), "%s",
 		"/run/rampart/mediad.sock");
 	c->control_mode = 0660;
+	c->control_ro_mode = 0660;
 	c->log_level = RP_LOG_INFO;
 }
 
@@ -222,7 +223,27 @@ int mcfg_set(struct mcfg *c, const char *key, size_t klen, const char *val,
 		}
 		return 0;
 	}
-	if (rp_str_eq_cstr(k, "control-mode")) {
+	if (rp_str_eq_cstr(k, "control-readonly")) {
+		if (rp_str_eq_cstr(v, "none")) {
+			c->control_ro_path[0] = 0;
+			return 0;
+		}
+		if (v.n == 0 || rp_str_copy(v, c->control_ro_path, sizeof(c->control_ro_path)) < 0) {
+			*why = "path empty or longer than 107 bytes";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (rp_str_eq_cstr(k, "control-readonly-group")) {
+		if (rp_str_copy(v, c->control_ro_group, sizeof(c->control_ro_group)) < 0) {
+			*why = "group name too long";
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (rp_str_eq_cstr(k, "control-mode") || rp_str_eq_cstr(k, "control-readonly-mode")) {
+		bool ro = rp_str_eq_cstr(k, "control-readonly-mode");
+
 		u = 0;
 		if (v.n == 0 || v.n > 4) {
 			*why = "expected an octal mode like 0660";
@@ -235,7 +256,14 @@ int mcfg_set(struct mcfg *c, const char *key, size_t klen, const char *val,
 			}
 			u = u * 8 + (uint64_t)(v.p[i] - '0');
 		}
-		c->control_mode = (mode_t)u;
+		if (u > 0777) {
+			*why = "expected an octal mode like 0660";
+			return -EINVAL;
+		}
+		if (ro)
+			c->control_ro_mode = (mode_t)u;
+		else
+			c->control_mode = (mode_t)u;
 		return 0;
 	}
 	if (rp_str_eq_cstr(k, "control-group")) {

@@ -49,6 +49,11 @@ struct mcfg {
 	char control_path[MCFG_PATH_MAX];
 	mode_t control_mode;
 	char control_group[64];  /* "" = leave the group alone */
+	/* A second socket that takes only read commands ("" = none), with its
+	 * own mode (0660) and group. */
+	char control_ro_path[MCFG_PATH_MAX];
+	mode_t control_ro_mode;
+	char control_ro_group[64];
 	enum rp_log_level log_level;
 	bool listen_given;       /* a 'listen' key replaced the default address */
 	/* Prometheus endpoint (metrics-listen = ADDR:PORT, "off"): absent or

@@ -1117,6 +1117,9 @@ static const char *const global_keys[] = {
 	"registration_min_expires", "registration_max_expires",
 	"registration_default_expires", "tcp_idle_timeout", "users_file",
 	"cdr_file", "cdr_fsync_lines", "cdr_fsync_ms", "cdr_hash", "cdr_secret_file",
+	"metrics_listen", "control_socket_mode", "control_socket_group",
+	"control_socket_readonly", "control_socket_readonly_mode",
+	"control_socket_readonly_group",
 	/* blocks */
 	"tls", "listen", "trunk", "user", "route", NULL,
 };
@@ -1124,8 +1127,71 @@ enum {
 	G_LOG_LEVEL, G_WORKERS, G_USER_AGENT, G_MAX_MSG, G_CONTROL, G_MEDIAD, G_REALM,
 	G_DOMAIN, G_T1, G_T2, G_T4, G_REG_MIN, G_REG_MAX, G_REG_DEF, G_TCP_IDLE,
 	G_USERS_FILE, G_CDR_FILE, G_CDR_FSYNC_LINES, G_CDR_FSYNC_MS, G_CDR_HASH,
-	G_CDR_SECRET, G_TLS, G_LISTEN, G_TRUNK, G_USER, G_ROUTE,
+	G_CDR_SECRET, G_METRICS, G_CTL_MODE, G_CTL_GROUP, G_CTL_RO, G_CTL_RO_MODE,
+	G_CTL_RO_GROUP, G_TLS, G_LISTEN, G_TRUNK, G_USER, G_ROUTE,
 };
+
+/* A socket file mode: octal, at most 0777. */
+static void get_mode(struct cfg_ck *k, const struct cfg_item *it, uint32_t *out)
+{
+	uint32_t v = 0;
+	rp_str t;
+
+	if (!want_assign(k, it, 1, 1))
+		return;
+	t = it->vals[0].text;
+	if (t.n < 3 || t.n > 4)
+		goto bad;
+	for (size_t i = 0; i < t.n; i++) {
+		if (t.p[i] < '0' || t.p[i] > '7')
+			goto bad;
+		v = v * 8 + (uint32_t)(t.p[i] - '0');
+	}
+	if (v > 0777)
+		goto bad;
+	if (v & 0002)
+		cfg_ck_warn(k, it->vals[0].pos, "socket mode %.*s lets every local user write to "
+			"it (connect)", SHOWN(t));
+	*out = v;
+	return;
+bad:
+	cfg_ck_err(k, it->vals[0].pos, "bad socket mode '%.*s' (octal, e.g. 0660)", SHOWN(t));
+}
+
+/* metrics_listen: off | PORT (loopback) | IPV4:PORT | [IPV6]:PORT. */
+static void get_metrics(struct cfg_ck *k, const struct cfg_item *it, const char **out)
+{
+	rp_str v, host;
+	uint16_t port = 0;
+	sa_family_t fam;
+	uint8_t addr[16];
+	uint32_t n;
+
+	if (!want_assign(k, it, 1, 1))
+		return;
+	v = it->vals[0].text;
+	if (rp_str_eq_cstr(v, "off") || rp_str_eq_cstr(v, "none")) {
+		*out = NULL;
+		return;
+	}
+	if (rp_str_to_u32(v, &n) == 0) {
+		if (n > 65535)
+			goto bad;
+		*out = cfg_ck_strdup(k, v);
+		return;
+	}
+	if (!parse_hostport(v, &host, &port) || !parse_ip(host, &fam, addr))
+		goto bad;
+	/* The port is required: after the host (and its ']') comes ':'. */
+	size_t after = (size_t)(host.p - v.p) + host.n + (v.p[0] == '[' ? 1 : 0);
+	if (after >= v.n || v.p[after] != ':')
+		goto bad;
+	*out = cfg_ck_strdup(k, v);
+	return;
+bad:
+	cfg_ck_err(k, it->vals[0].pos, "bad metrics_listen '%.*s' (expected off, PORT, "
+		"IPV4:PORT or [IPV6]:PORT; names are not accepted)", SHOWN(v));
+}
 
 static void defaults(struct cfg_settings *s)
 {
@@ -1134,6 +1200,8 @@ static void defaults(struct cfg_settings *s)
 	s->user_agent = "Rampart";
 	s->max_message_size = 65535;
 	s->control_socket = "/run/rampart/proxy.sock";
+	s->control_mode = 0660;
+	s->control_ro_mode = 0660;
 	s->mediad_socket = "/run/rampart/mediad.sock";
 	s->realm = "rampart";
 	s->timer_t1_ms = 500;
@@ -1198,6 +1266,12 @@ static void check_global(struct cfg_ck *k, const struct cfg_item *it, int i, uin
 		break;
 	}
 	case G_CDR_SECRET: get_str(k, it, &s->cdr_secret_file); break;
+	case G_METRICS: get_metrics(k, it, &s->metrics_listen); break;
+	case G_CTL_MODE: get_mode(k, it, &s->control_mode); break;
+	case G_CTL_GROUP: get_str(k, it, &s->control_group); break;
+	case G_CTL_RO: get_str(k, it, &s->control_socket_ro); break;
+	case G_CTL_RO_MODE: get_mode(k, it, &s->control_ro_mode); break;
+	case G_CTL_RO_GROUP: get_str(k, it, &s->control_ro_group); break;
 	}
 }
 

@@ -160,6 +160,15 @@ struct cfg_settings {
 	const char *user_agent;      /* Server / User-Agent value */
 	uint32_t max_message_size;
 	const char *control_socket;  /* rampartctl socket of the proxy */
+	uint32_t control_mode;       /* its permissions (0660) */
+	const char *control_group;   /* its group (members: admin); NULL = ours */
+	/* A second socket taking only read commands; NULL = none. */
+	const char *control_socket_ro;
+	uint32_t control_ro_mode;    /* 0660 */
+	const char *control_ro_group;
+	/* Prometheus endpoint "ADDR:PORT" (a bare PORT means 127.0.0.1);
+	 * NULL = off. --metrics-listen overrides it. */
+	const char *metrics_listen;
 	const char *mediad_socket;   /* mediad's control socket */
 	const char *realm;           /* default digest realm */
 	const char *const *domains;  /* local domains (is_local()) */

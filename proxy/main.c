@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -228,8 +229,10 @@ static void usage(FILE *f)
 "  --no-core              answer with the built-in minimal responder only\n"
 "                         (OPTIONS 200 / 400 / 404 / 501), no routing\n"
 "  --version, --help\n"
-"Signals: SIGTERM/SIGINT stop, SIGHUP reloads the TLS certificate, key and CAs\n"
-"and reopens the CDR file (cdr_file, after logrotate renamed it).\n");
+"Signals: SIGTERM/SIGINT stop; SIGHUP reloads the configuration file (routing\n"
+"program, trunks, users; calls in progress keep theirs; a bad file changes\n"
+"nothing) and the TLS certificate, key and CAs, and reopens the CDR file\n"
+"(cdr_file, after logrotate renamed it).\n");
 }
 
 /* ---- SIP answers ---- */
@@ -697,39 +700,47 @@ static int cmd_config_check(ctl_req *req, rp_buf *resp, void *arg)
 	return rp_buf_error(resp);
 }
 
-static int cmd_config_reload(ctl_req *req, rp_buf *resp, void *arg)
+/* Loads and checks the file the proxy runs with and, only if it has no
+ * errors, installs it for new transactions (those in progress keep
+ * theirs). On failure nothing changes, the reason (file:line:col:
+ * message, joined by "; ") is logged and left in why. SIGHUP and
+ * config.reload. */
+static int config_reload(struct proxy *p, char *why, size_t whysz)
 {
-	struct proxy *p = arg;
 	struct cfg_diag *d;
 	struct cfg *nc = NULL;
 	rp_core *core = atomic_load(&p->core);
-	char why[512] = "";
 	int rc;
 
-	if (!p->config_path)
-		return ctl_req_error(req, "no configuration file (started without --config)");
+	why[0] = 0;
+	if (!p->config_path) {
+		snprintf(why, whysz, "no configuration file (started without --config)");
+		return -ENOENT;
+	}
 	d = malloc(sizeof(*d));
-	if (!d)
-		return ctl_req_error(req, "out of memory");
+	if (!d) {
+		snprintf(why, whysz, "out of memory");
+		return -ENOMEM;
+	}
 	cfg_diag_init(d);
 	rc = cfg_load_file(p->config_path, &nc, d);
 	if (rc < 0) {
 		size_t off = 0;
 
-		for (size_t i = 0; i < d->n && off < sizeof(why) - 1; i++) {
-			int w = cfg_diag_format(&d->msg[i], why + off, sizeof(why) - off);
+		for (size_t i = 0; i < d->n && off < whysz - 1; i++) {
+			int w = cfg_diag_format(&d->msg[i], why + off, whysz - off);
 
 			if (w < 0)
 				break;
-			off += (size_t)w < sizeof(why) - off ? (size_t)w : sizeof(why) - off - 1;
-			if (off < sizeof(why) - 2 && i + 1 < d->n)
+			off += (size_t)w < whysz - off ? (size_t)w : whysz - off - 1;
+			if (off < whysz - 2 && i + 1 < d->n)
 				why[off++] = ';', why[off++] = ' ', why[off] = 0;
 		}
 		free(d);
-		rp_err("config reload of %s refused, nothing changed: %s", p->config_path,
-			why[0] ? why : strerror(-rc));
-		return ctl_req_error(req, "%s: %s; nothing changed", p->config_path,
-			why[0] ? why : strerror(-rc));
+		if (!why[0])
+			snprintf(why, whysz, "%s", strerror(-rc));
+		rp_err("config reload of %s refused, nothing changed: %s", p->config_path, why);
+		return rc;
 	}
 	free(d);
 	/* New transactions use the new config; those in progress keep theirs. */
@@ -737,11 +748,27 @@ static int cmd_config_reload(ctl_req *req, rp_buf *resp, void *arg)
 		rp_core_set_cfg(core, nc);
 	cfg_put(p->cfg);
 	p->cfg = nc;
-	rp_notice("configuration %s reloaded (listeners and TLS files need a restart / tls-reload)",
-		p->config_path);
+	rp_notice("configuration %s reloaded: new transactions use it, those in progress "
+		"keep theirs (listeners, workers, sockets need a restart)", p->config_path);
+	return 0;
+}
+
+static int cmd_config_reload(ctl_req *req, rp_buf *resp, void *arg)
+{
+	struct proxy *p = arg;
+	char why[512], terr[320];
+	int rc = config_reload(p, why, sizeof(why));
+
+	if (rc == -ENOENT)
+		return ctl_req_error(req, "%s", why);
+	if (rc < 0)
+		return ctl_req_error(req, "%s: %s; nothing changed", p->config_path, why);
+	/* Like SIGHUP: the certificates too (each store logs its outcome). */
+	rc = tls_reload(p, terr, sizeof(terr));
+	benc_put_kv_cstr(resp, "tls", rc == 0 ? "reloaded" : terr);
 	benc_put_kv_cstr(resp, "file", p->config_path);
 	benc_put_kv_cstr(resp, "applied", "routes, trunks, users, domains and settings used per transaction");
-	benc_put_kv_cstr(resp, "not-applied", "listeners, workers, control socket, mediad socket (restart)");
+	benc_put_kv_cstr(resp, "not-applied", "listeners, workers, control sockets, mediad socket, metrics address (restart)");
 	return rp_buf_error(resp);
 }
 
@@ -756,7 +783,8 @@ static const struct ctl_command ctl_cmds[] = {
 		"check a configuration file (default: the one in use) without applying it",
 		CTL_ACCESS_READ, NULL },
 	{ "config.reload", cmd_config_reload, "",
-		"load and check the configuration file and use it for new transactions",
+		"like SIGHUP: load and check the configuration file, use it for new "
+		"transactions; reload the TLS certificates",
 		CTL_ACCESS_ADMIN, NULL },
 	{ "stats", cmd_stats, "", "transport counters: connections, messages, drops",
 		CTL_ACCESS_READ, NULL },
@@ -782,10 +810,14 @@ static const struct ctl_command ctl_cmds[] = {
 		CTL_ACCESS_ADMIN, NULL },
 };
 
-static ctl_server *ctl_start(struct proxy *p, const char *path)
+static ctl_server *ctl_start(struct proxy *p, const char *path, uint32_t mode,
+	const char *group, bool read_only)
 {
 	struct ctl_server_opts o = { .name = "rampart-proxy",
-		.software = RAMPART_VERSION };
+		.software = RAMPART_VERSION, .read_only = read_only, .start_ms = p->start_ms,
+		/* Members of the configured group are the operators. */
+		.group_access = group ? CTL_ACCESS_ADMIN : CTL_ACCESS_READ };
+	gid_t gid = (gid_t)-1;
 	struct ctl_command cmds[sizeof(ctl_cmds) / sizeof(ctl_cmds[0])];
 	ctl_server *s = NULL;
 	int rc;
@@ -804,9 +836,18 @@ static ctl_server *ctl_start(struct proxy *p, const char *path)
 			(void)mkdir(dir, 0750);
 		}
 	}
-	rc = ctl_server_listen(path, 0, (gid_t)-1, &o, &s);
+	if (group) {
+		struct group *g = getgrnam(group);
+
+		if (!g) {
+			rp_warn("control socket %s: no group '%s'; running without it", path, group);
+			return NULL;
+		}
+		gid = g->gr_gid;
+	}
+	rc = ctl_server_listen(path, (mode_t)mode, gid, &o, &s);
 	if (rc < 0) {
-		rp_warn("control socket %s: %s; running without one", path, strerror(-rc));
+		rp_warn("control socket %s: %s; running without it", path, strerror(-rc));
 		return NULL;
 	}
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
@@ -821,7 +862,8 @@ static ctl_server *ctl_start(struct proxy *p, const char *path)
 		ctl_server_free(s);
 		return NULL;
 	}
-	rp_notice("control socket %s", path);
+	rp_notice("%s control socket %s (mode %04o%s%s)", read_only ? "read-only" : "admin",
+		path, (unsigned)mode, group ? ", group " : "", group ? group : "");
 	return s;
 }
 
@@ -1335,7 +1377,7 @@ int main(int argc, char **argv)
 	const char *config = NULL, *state_dir = "/run/rampart", *control = NULL;
 	const char *metrics_listen = NULL;
 	rp_httpd *httpd = NULL;
-	ctl_server *ctl = NULL;
+	ctl_server *ctl = NULL, *ctl_ro = NULL;
 	int sfd;
 	const char *cert = NULL, *key = NULL, *ca = NULL, *cadir = NULL, *ciphers = NULL;
 	bool verify = false, cert_auto = true, need_tls = false, no_core = false;
@@ -1545,6 +1587,17 @@ int main(int argc, char **argv)
 		}
 	}
 	p->start_ms = rp_now_ms();
+	char mcfg[80];
+	if (!metrics_listen && cfg_settings(cfg)->metrics_listen) {
+		const char *m = cfg_settings(cfg)->metrics_listen;
+
+		/* A bare port: loopback only. */
+		if (!strchr(m, ':'))
+			snprintf(mcfg, sizeof(mcfg), "127.0.0.1:%s", m);
+		else
+			snprintf(mcfg, sizeof(mcfg), "%s", m);
+		metrics_listen = mcfg;
+	}
 	if (metrics_listen) {
 		char mhost[64];
 		uint16_t mport;
@@ -1561,7 +1614,8 @@ int main(int argc, char **argv)
 		}
 		if (rc < 0) {
 			/* Like any other listener: refuse to start without it. */
-			rp_err("--metrics-listen %s: %s", metrics_listen, strerror(-rc));
+			rp_err("metrics address %s (--metrics-listen / metrics_listen): %s", metrics_listen,
+				strerror(-rc));
 			rp_workers_stop(p->ws);
 			rp_metrics_free(p->metrics);
 			cfg_put(cfg);
@@ -1588,16 +1642,24 @@ int main(int argc, char **argv)
 		p->config_path = strdup(config);
 	p->cfg = cfg;
 	cfg = NULL;
-	ctl = ctl_start(p, control);
+	{
+		const struct cfg_settings *st = cfg_settings(p->cfg);
+
+		ctl = ctl_start(p, control, st->control_mode, st->control_group, false);
+		if (st->control_socket_ro && strcmp(st->control_socket_ro, "none"))
+			ctl_ro = ctl_start(p, st->control_socket_ro, st->control_ro_mode,
+				st->control_ro_group, true);
+	}
 	rp_notice("rampart-proxy %s running with %u workers", RAMPART_VERSION,
 		rp_workers_count(p->ws));
 	for (;;) {
-		struct pollfd pf[2] = { { .fd = sfd, .events = POLLIN },
-			{ .fd = ctl ? ctl_server_fd(ctl) : -1, .events = POLLIN } };
+		struct pollfd pf[3] = { { .fd = sfd, .events = POLLIN },
+			{ .fd = ctl ? ctl_server_fd(ctl) : -1, .events = POLLIN },
+			{ .fd = ctl_ro ? ctl_server_fd(ctl_ro) : -1, .events = POLLIN } };
 		struct signalfd_siginfo si;
 
 		/* A 1 s wake-up applies the CDR fsync time bound when calls are quiet. */
-		int pr = poll(pf, 2, p->cdr ? 1000 : -1);
+		int pr = poll(pf, 3, p->cdr ? 1000 : -1);
 
 		if (p->cdr)
 			(void)rp_cdr_tick(p->cdr);
@@ -1613,11 +1675,16 @@ int main(int argc, char **argv)
 			ctl_server_free(ctl);
 			ctl = NULL;
 		}
+		if (ctl_ro && (pf[2].revents & POLLIN) && ctl_server_handle(ctl_ro) < 0) {
+			rp_warn("read-only control socket failed; closing it");
+			ctl_server_free(ctl_ro);
+			ctl_ro = NULL;
+		}
 		if (!(pf[0].revents & POLLIN) ||
 		    read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP) {
-			char err[320];
+			char err[512];
 
 			/* logrotate renamed the CDR file: write to a new one. */
 			if (p->cdr && rp_cdr_reopen(p->cdr) < 0)
@@ -1626,9 +1693,12 @@ int main(int argc, char **argv)
 			else if (p->cdr)
 				rp_notice("SIGHUP: CDR file reopened");
 
-			if (!tls)
-				rp_notice("SIGHUP: no TLS listener, nothing to reload");
+			/* Each logs its own outcome; a bad file changes nothing. */
+			if (p->config_path)
+				(void)config_reload(p, err, sizeof(err));
 			else
+				rp_notice("SIGHUP: built-in configuration, nothing to re-read");
+			if (tls)
 				(void)tls_reload(p, err, sizeof(err));
 			/* The reload logs each listener's outcome. */
 			continue;
@@ -1636,6 +1706,7 @@ int main(int argc, char **argv)
 		rp_notice("%s: shutting down", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
 		break;
 	}
+	ctl_server_free(ctl_ro);
 	ctl_server_free(ctl);
 	/* The metrics server reads the core through its callbacks: stop it first. */
 	rp_httpd_stop(httpd);

@@ -751,6 +751,48 @@ START_TEST(test_other_user_gets_read_access)
 }
 END_TEST
 
+START_TEST(test_read_only_socket)
+{
+	struct srv sv;
+	struct ctl_server_opts o = { .name = "test-daemon", .software = "9.9",
+		.read_only = true, .start_ms = rp_now_ms() - 5000 };
+	ctl_client *c;
+	const benc_node *resp;
+	int64_t v;
+	rp_str why;
+
+	/* Even the socket's owner (this test) only reads on a read-only socket. */
+	start_server_opts(&sv, 0, (gid_t)-1, &o);
+	c = connect_client();
+	ck_assert_int_eq(ctl_call(c, "hello", NULL, &arena, &resp, CALL_TIMEOUT), 0);
+	ck_assert(benc_str_eq(benc_dict_get(resp, "access"), "read"));
+	ck_assert_int_eq(benc_get_int(resp, "read-only", 0, 1, &v, NULL), 0);
+	ck_assert_int_eq(v, 1);
+	/* uptime-s counts from the daemon's start given in the options. */
+	ck_assert_int_eq(benc_get_int(resp, "uptime-s", 0, INT64_MAX, &v, NULL), 0);
+	ck_assert_int_ge(v, 5);
+	ck_assert_int_le(v, 100);
+	ck_assert_int_eq(ctl_call(c, "ping", NULL, &arena, &resp, CALL_TIMEOUT), 0);
+	ck_assert_int_eq(ctl_call(c, "fail", NULL, &arena, &resp, CALL_TIMEOUT), -EREMOTEIO);
+	why = ctl_resp_reason(resp);
+	ck_assert_ptr_nonnull(memmem(why.p, why.n, "read-only control socket", 24));
+	ctl_client_close(c);
+	stop_server(&sv);
+
+	/* The same owner on an ordinary socket is admin, hello says not read-only. */
+	start_server(&sv);
+	c = connect_client();
+	ck_assert_int_eq(ctl_call(c, "hello", NULL, &arena, &resp, CALL_TIMEOUT), 0);
+	ck_assert(benc_str_eq(benc_dict_get(resp, "access"), "admin"));
+	ck_assert_int_eq(benc_get_int(resp, "read-only", 0, 1, &v, NULL), 0);
+	ck_assert_int_eq(v, 0);
+	ck_assert_int_eq(benc_get_int(resp, "uptime-s", 0, INT64_MAX, &v, NULL), 0);
+	ck_assert_int_le(v, 60);
+	ctl_client_close(c);
+	stop_server(&sv);
+}
+END_TEST
+
 START_TEST(test_registration_rules)
 {
 	ctl_server *s = NULL;
@@ -845,6 +887,7 @@ static Suite *ctl_suite(void)
 	tcase_add_test(tc, test_max_clients);
 	tcase_add_test(tc, test_socket_file_permissions);
 	tcase_add_test(tc, test_other_user_gets_read_access);
+	tcase_add_test(tc, test_read_only_socket);
 	tcase_add_test(tc, test_registration_rules);
 	tcase_add_test(tc, test_server_gone);
 	tcase_add_test(tc, test_call_timeout_then_late_answer_discarded);
