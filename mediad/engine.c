@@ -8,18 +8,18 @@
 #include "rp_log.h"
 
 int meng_new(enum mcfg_engine kind, struct mworker *w, int wake_fd,
-	unsigned nbufs, struct meng *out)
+	const struct meng_params *p, struct meng *out)
 {
 	int rc;
 
 	if (kind != MCFG_ENGINE_MMSG) {
-		rc = meng_uring_new(w, wake_fd, nbufs, out);
+		rc = meng_uring_new(w, wake_fd, p, out);
 		if (rc == 0 || kind == MCFG_ENGINE_URING)
 			return rc;
 		rp_notice("io_uring unavailable (%s); using recvmmsg/sendmmsg + epoll",
 			strerror(-rc));
 	}
-	return meng_mmsg_new(w, wake_fd, out);
+	return meng_mmsg_new(w, wake_fd, p, out);
 }
 
 void meng_free(struct meng *e)

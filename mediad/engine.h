@@ -39,12 +39,21 @@ struct meng {
 	void *impl;
 };
 
+/* How an engine batches (mcfg.h: ring-buffers, batch-wait-us, batch-size). */
+struct meng_params {
+	unsigned nbufs;         /* io_uring provided buffers (power of two) */
+	unsigned batch_wait_us; /* 0: run as soon as one packet is there */
+	unsigned batch_size;    /* packets worth waiting for (0 = 1) */
+};
+
 /* Creates the engine 'kind' for worker w (AUTO: io_uring, else mmsg, with
  * the reason logged). wake_fd is an eventfd the engine watches; when it is
- * readable the engine calls mworker_wake(w). Returns 0 or a negative errno
- * (-ENOSYS/-EPERM when io_uring was forced but is unavailable). */
+ * readable the engine calls mworker_wake(w). Before handing a batch of
+ * packets to mworker_packet() the engine calls mworker_batch_begin(w) once
+ * (the batch's timestamp). Returns 0 or a negative errno (-ENOSYS/-EPERM
+ * when io_uring was forced but is unavailable). */
 int meng_new(enum mcfg_engine kind, struct mworker *w, int wake_fd,
-	unsigned nbufs, struct meng *out);
+	const struct meng_params *p, struct meng *out);
 void meng_free(struct meng *e);
 
 static inline int meng_add(struct meng *e, struct msock *s)

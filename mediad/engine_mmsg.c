@@ -100,15 +100,10 @@ static void rx_socket(struct mmsg *m, struct msock *s)
 {
 	int n;
 
-	for (unsigned i = 0; i < BATCH; i++) {
-		m->rxiov[i].iov_base = m->bufs[i];
-		m->rxiov[i].iov_len = MENG_BUF_SIZE;
-		memset(&m->rx[i].msg_hdr, 0, sizeof(m->rx[i].msg_hdr));
-		m->rx[i].msg_hdr.msg_iov = &m->rxiov[i];
-		m->rx[i].msg_hdr.msg_iovlen = 1;
-		m->rx[i].msg_hdr.msg_name = &m->rxaddr[i];
+	/* The headers point at fixed buffers (set once); the kernel only
+	 * rewrote the lengths and flags. */
+	for (unsigned i = 0; i < BATCH; i++)
 		m->rx[i].msg_hdr.msg_namelen = sizeof(m->rxaddr[i]);
-	}
 	n = recvmmsg(s->fd, m->rx, BATCH, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return;
@@ -149,6 +144,7 @@ static int mmsg_run(void *impl, int timeout_ms)
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	mworker_batch_begin(m->w);
 	for (int i = 0; i < n; i++) {
 		struct msock *s = ev[i].data.ptr;
 
@@ -182,7 +178,8 @@ static const struct meng_vt mmsg_vt = {
 	.free = mmsg_free,
 };
 
-int meng_mmsg_new(struct mworker *w, int wake_fd, struct meng *out)
+int meng_mmsg_new(struct mworker *w, int wake_fd, const struct meng_params *p,
+	struct meng *out)
 {
 	struct mmsg *m = calloc(1, sizeof(*m));
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL };
@@ -190,8 +187,16 @@ int meng_mmsg_new(struct mworker *w, int wake_fd, struct meng *out)
 
 	if (!m)
 		return -ENOMEM;
+	(void)p; /* epoll has no "wait for N": batches are what is ready */
 	m->w = w;
 	m->wake_fd = wake_fd;
+	for (unsigned i = 0; i < BATCH; i++) {
+		m->rxiov[i].iov_base = m->bufs[i];
+		m->rxiov[i].iov_len = MENG_BUF_SIZE;
+		m->rx[i].msg_hdr.msg_iov = &m->rxiov[i];
+		m->rx[i].msg_hdr.msg_iovlen = 1;
+		m->rx[i].msg_hdr.msg_name = &m->rxaddr[i];
+	}
 	m->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (m->epfd < 0) {
 		rc = -errno;

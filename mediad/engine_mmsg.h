@@ -4,6 +4,7 @@
 
 #include "engine.h"
 
-int meng_mmsg_new(struct mworker *w, int wake_fd, struct meng *out);
+int meng_mmsg_new(struct mworker *w, int wake_fd, const struct meng_params *p,
+	struct meng *out);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "rp_log.h"
@@ -20,6 +21,11 @@
 
 #define BGID 0
 #define SQ_ENTRIES 1024
+
+/* Kernel 6.12+: io_uring_getevents_arg's former 'pad' is min_wait_usec. */
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
+#endif
 
 enum { ARMED = 1 };
 enum { DYING = 1 };
@@ -42,6 +48,18 @@ struct uring {
 	int br_pending; /* buffers added since the last advance */
 	struct msghdr rxmsg; /* the multishot template: name only, no cmsg */
 	struct txslot *tx;   /* one per buffer id */
+	/* Buffers of sends queued since the last enter. Sends carry
+	 * MSG_DONTWAIT, so the kernel does them (or fails them) inside the
+	 * enter that submits them and never retries later: once the SQ is
+	 * empty again their buffers are free. Success posts no CQE. */
+	unsigned *txq;
+	unsigned ntxq;
+	/* One enter waits for wait_nr completions, or min_wait_us after the
+	 * first one (kernel min-wait; 0 = return at the first). */
+	unsigned wait_nr, min_wait_us;
+	/* Send with IORING_OP_SEND + address; cleared (sendmsg from then on)
+	 * if the kernel refuses an address there (before 6.0: -EINVAL). */
+	bool send_to;
 };
 
 static struct io_uring_sqe *get_sqe(struct uring *u)
@@ -122,13 +140,15 @@ static void uring_del(void *impl, struct msock *s)
 		return;
 	}
 	/* The multishot receive ends with a final CQE (-ECANCELED); the
-	 * socket is released then, so no CQE can name freed memory. */
+	 * socket is released then, so no CQE can name freed memory. Cancel
+	 * by user_data: the kernel finds it in a hash, where a cancel by fd
+	 * walks every armed request (quadratic when 1,000 calls end). */
 	sqe = get_sqe(u);
 	if (!sqe) {
 		rp_err("io_uring: no SQE to cancel fd %d", s->fd);
 		return;
 	}
-	io_uring_prep_cancel_fd(sqe, s->fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_prep_cancel64(sqe, (uint64_t)(uintptr_t)s | UD_RECV, 0);
 	io_uring_sqe_set_data64(sqe, UD_CANCEL);
 }
 
@@ -157,17 +177,27 @@ static void on_recv(struct uring *u, struct io_uring_cqe *cqe)
 				struct io_uring_sqe *sqe = get_sqe(u);
 				if (sqe) {
 					struct txslot *t = &u->tx[bid];
+
 					t->dst = *fwd.dst;
-					t->iov.iov_base = pl;
-					t->iov.iov_len = len;
-					memset(&t->mh, 0, sizeof(t->mh));
-					t->mh.msg_name = &t->dst;
-					t->mh.msg_namelen = fwd.dstlen;
-					t->mh.msg_iov = &t->iov;
-					t->mh.msg_iovlen = 1;
-					io_uring_prep_sendmsg(sqe, fwd.fd, &t->mh, 0);
-					io_uring_sqe_set_data64(sqe,
-						((uint64_t)bid << 3) | UD_SEND);
+					if (u->send_to) {
+						/* IORING_OP_SEND with an address (6.0+):
+						 * no msghdr to copy in. */
+						io_uring_prep_send(sqe, fwd.fd, pl, len, MSG_DONTWAIT);
+						io_uring_prep_send_set_addr(sqe, &t->dst.sa,
+							(uint16_t)fwd.dstlen);
+					} else {
+						t->iov.iov_base = pl;
+						t->iov.iov_len = len;
+						memset(&t->mh, 0, sizeof(t->mh));
+						t->mh.msg_name = &t->dst;
+						t->mh.msg_namelen = fwd.dstlen;
+						t->mh.msg_iov = &t->iov;
+						t->mh.msg_iovlen = 1;
+						io_uring_prep_sendmsg(sqe, fwd.fd, &t->mh, MSG_DONTWAIT);
+					}
+					sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+					io_uring_sqe_set_data64(sqe, UD_SEND);
+					u->txq[u->ntxq++] = bid;
 					sent = true;
 				} else {
 					mworker_count_send_err(u->w);
@@ -199,20 +229,52 @@ static void on_recv(struct uring *u, struct io_uring_cqe *cqe)
 		rp_err("io_uring: cannot re-arm fd %d", s->fd);
 }
 
-static int uring_run(void *impl, int timeout_ms)
+/* Submits what is queued and waits, in one io_uring_enter: for wait_nr
+ * completions, or min_wait_us once one is there, or timeout_ms for the
+ * first. liburing 2.3 cannot pass min_wait_usec, hence the raw call (the
+ * SQ tail is published the way io_uring_submit does). */
+static int enter(struct uring *u, int timeout_ms)
 {
-	struct uring *u = impl;
+	struct io_uring_sq *sq = &u->ring.sq;
 	struct __kernel_timespec ts = {
 		.tv_sec = timeout_ms / 1000,
 		.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
 	};
+	struct io_uring_getevents_arg arg;
+	unsigned submit;
+	long rc;
+
+	if (sq->sqe_head != sq->sqe_tail) {
+		sq->sqe_head = sq->sqe_tail;
+		io_uring_smp_store_release(sq->ktail, sq->sqe_tail);
+	}
+	submit = sq->sqe_tail - io_uring_smp_load_acquire(sq->khead);
+	memset(&arg, 0, sizeof(arg));
+	arg.ts = (uint64_t)(uintptr_t)&ts;
+	arg.pad = u->min_wait_us;
+	rc = syscall(__NR_io_uring_enter, u->ring.ring_fd, submit, u->wait_nr,
+		IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+	return rc < 0 ? -errno : 0;
+}
+
+static int uring_run(void *impl, int timeout_ms)
+{
+	struct uring *u = impl;
 	struct io_uring_cqe *cqe;
 	unsigned head, n = 0;
 	int rc;
 
-	rc = io_uring_submit_and_wait_timeout(&u->ring, &cqe, 1, &ts, NULL);
-	if (rc < 0 && rc != -ETIME && rc != -EINTR)
+	rc = enter(u, timeout_ms);
+	/* ETIME: nothing came; EINTR: a signal; EBUSY/EAGAIN: the CQ is
+	 * full (reap, then enter again). Anything else is the ring's end. */
+	if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY && rc != -EAGAIN)
 		return rc;
+	if (io_uring_sq_ready(&u->ring) == 0) {
+		for (unsigned i = 0; i < u->ntxq; i++)
+			recycle(u, u->txq[i]);
+		u->ntxq = 0;
+	}
+	mworker_batch_begin(u->w);
 	io_uring_for_each_cqe(&u->ring, head, cqe) {
 		n++;
 		switch (cqe->user_data & UD_MASK) {
@@ -220,9 +282,13 @@ static int uring_run(void *impl, int timeout_ms)
 			on_recv(u, cqe);
 			break;
 		case UD_SEND:
-			if (cqe->res < 0)
-				mworker_count_send_err(u->w);
-			recycle(u, (unsigned)(cqe->user_data >> 3));
+			/* Only failures post a CQE; the buffer is in txq. */
+			mworker_count_send_err(u->w);
+			if (cqe->res == -EINVAL && u->send_to) {
+				rp_notice("io_uring: send with an address refused; "
+					"using sendmsg");
+				u->send_to = false;
+			}
 			break;
 		case UD_WAKE:
 			mworker_wake(u->w);
@@ -247,6 +313,7 @@ static void uring_free(void *impl)
 		munmap(u->br, u->br_bytes);
 	free(u->bufs);
 	free(u->tx);
+	free(u->txq);
 	free(u);
 }
 
@@ -258,28 +325,35 @@ static const struct meng_vt uring_vt = {
 	.free = uring_free,
 };
 
-static int ring_init(struct io_uring *ring, unsigned cq_entries)
+static int ring_init(struct io_uring *ring, unsigned cq_entries, unsigned *features)
 {
+	/* DEFER_TASKRUN: completions are made only when we wait, and the
+	 * kernel wakes us only when enough are due (6.1+); else COOP_TASKRUN
+	 * (5.19+); else none of the optional flags. */
+	static const unsigned flag_sets[] = {
+		IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER |
+			IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+			IORING_SETUP_SINGLE_ISSUER,
+		IORING_SETUP_CQSIZE,
+	};
 	struct io_uring_params p;
-	int rc;
+	int rc = -EINVAL;
 
-	memset(&p, 0, sizeof(p));
-	p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL |
-		  IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SINGLE_ISSUER;
-	p.cq_entries = cq_entries;
-	rc = io_uring_queue_init_params(SQ_ENTRIES, ring, &p);
-	if (rc == -EINVAL) {
-		/* Older kernel: drop the optional flags. */
+	for (size_t i = 0; i < sizeof(flag_sets) / sizeof(flag_sets[0]) && rc == -EINVAL; i++) {
 		memset(&p, 0, sizeof(p));
-		p.flags = IORING_SETUP_CQSIZE;
+		p.flags = flag_sets[i];
 		p.cq_entries = cq_entries;
 		rc = io_uring_queue_init_params(SQ_ENTRIES, ring, &p);
 	}
+	*features = p.features;
 	return rc;
 }
 
-int meng_uring_new(struct mworker *w, int wake_fd, unsigned nbufs, struct meng *out)
+int meng_uring_new(struct mworker *w, int wake_fd, const struct meng_params *prm,
+	struct meng *out)
 {
+	unsigned nbufs = prm->nbufs, features = 0;
 	struct uring *u;
 	struct io_uring_buf_reg reg;
 	int rc;
@@ -296,15 +370,31 @@ int meng_uring_new(struct mworker *w, int wake_fd, unsigned nbufs, struct meng *
 	u->wake_fd = wake_fd;
 	u->nbufs = nbufs;
 	u->rxmsg.msg_namelen = sizeof(union maddr);
-	rc = ring_init(&u->ring, nbufs * 4 > SQ_ENTRIES * 2 ? nbufs * 4 : SQ_ENTRIES * 2);
+	rc = ring_init(&u->ring, nbufs * 4 > SQ_ENTRIES * 2 ? nbufs * 4 : SQ_ENTRIES * 2,
+		&features);
 	if (rc < 0)
 		goto err_free;
+	u->wait_nr = 1;
+	u->send_to = true;
+	if (prm->batch_wait_us && prm->batch_size > 1) {
+		if (features & IORING_FEAT_MIN_TIMEOUT) {
+			u->wait_nr = prm->batch_size;
+			u->min_wait_us = prm->batch_wait_us;
+		} else {
+			rp_info("io_uring: this kernel has no min-wait (6.12+): a worker runs "
+				"as soon as one packet is there");
+		}
+	}
 	u->bufs = aligned_alloc(4096, (size_t)nbufs * MENG_BUF_SIZE);
 	u->tx = calloc(nbufs, sizeof(*u->tx));
-	if (!u->bufs || !u->tx) {
+	u->txq = calloc(nbufs, sizeof(*u->txq));
+	if (!u->bufs || !u->tx || !u->txq) {
 		rc = -ENOMEM;
 		goto err_ring;
 	}
+	/* Touch the buffers now: they are the worker's fixed memory, and a
+	 * first-touch page fault does not belong on the packet path. */
+	memset(u->bufs, 0, (size_t)nbufs * MENG_BUF_SIZE);
 	u->br_bytes = (size_t)nbufs * sizeof(struct io_uring_buf);
 	u->br = mmap(NULL, u->br_bytes, PROT_READ | PROT_WRITE,
 		MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
@@ -339,6 +429,7 @@ err_ring:
 err_free:
 	free(u->bufs);
 	free(u->tx);
+	free(u->txq);
 	free(u);
 	return rc;
 }

@@ -1,5 +1,6 @@
 /* meng_uring: the io_uring engine (multishot recvmsg into a provided-buffer
- * ring, sendmsg SQEs, one submit per batch). See engine.h. */
+ * ring, sendmsg SQEs, one io_uring_enter per batch that submits the sends
+ * and waits for the next batch). See engine.h and docs/mediad.md. */
 #ifndef MENG_URING_H
 #define MENG_URING_H
 
@@ -7,6 +8,7 @@
 
 /* Returns 0 or a negative errno if io_uring (or a feature it needs:
  * buffer rings, multishot recvmsg) is not available here. */
-int meng_uring_new(struct mworker *w, int wake_fd, unsigned nbufs, struct meng *out);
+int meng_uring_new(struct mworker *w, int wake_fd, const struct meng_params *p,
+	struct meng *out);
 
 #endif

@@ -19,6 +19,9 @@ void mcfg_defaults(struct mcfg *c)
 	c->media_timeout = 60;
 	c->delete_timeout = 300;
 	c->ring_buffers = 1024;
+	c->batch_wait_us = 50;
+	c->batch_size = 32;
+	c->socket_rcvbuf = 1u << 20;
 	snprintf(c->control_path, sizeof(c->control_path), "%s",
 		"/run/rampart/mediad.sock");
 	c->control_mode = 0660;
@@ -214,6 +217,28 @@ int mcfg_set(struct mcfg *c, const char *key, size_t klen, const char *val,
 			return -ERANGE;
 		}
 		c->ring_buffers = (unsigned)u;
+		return 0;
+	}
+	if (rp_str_eq_cstr(k, "batch-wait-us")) {
+		if ((rc = parse_uint(v, 1000, &u, why)) < 0)
+			return rc;
+		c->batch_wait_us = (unsigned)u;
+		return 0;
+	}
+	if (rp_str_eq_cstr(k, "batch-size")) {
+		if ((rc = parse_uint(v, 256, &u, why)) < 0)
+			return rc;
+		if (u == 0) {
+			*why = "must be 1..256";
+			return -ERANGE;
+		}
+		c->batch_size = (unsigned)u;
+		return 0;
+	}
+	if (rp_str_eq_cstr(k, "socket-rcvbuf")) {
+		if ((rc = parse_uint(v, 64u << 20, &u, why)) < 0)
+			return rc;
+		c->socket_rcvbuf = (unsigned)u;
 		return 0;
 	}
 	if (rp_str_eq_cstr(k, "control")) {

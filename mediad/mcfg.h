@@ -46,6 +46,12 @@ struct mcfg {
 	unsigned media_timeout;  /* s without media before a 'timeout' event */
 	unsigned delete_timeout; /* s without media before the session is deleted */
 	unsigned ring_buffers;   /* provided buffers per worker (power of 2) */
+	/* Batching (docs/mediad.md, "Batching"): a worker that woke for one
+	 * packet waits up to batch_wait_us for batch_size of them before it
+	 * runs (io_uring on kernels with min-wait; 0 = run at the first). */
+	unsigned batch_wait_us;
+	unsigned batch_size;
+	unsigned socket_rcvbuf;  /* SO_RCVBUF of media sockets, bytes; 0 = kernel default */
 	char control_path[MCFG_PATH_MAX];
 	mode_t control_mode;
 	char control_group[64];  /* "" = leave the group alone */
@@ -64,7 +70,9 @@ struct mcfg {
 };
 
 /* Fills in the defaults: 127.0.0.1, ports 10000-20000, workers auto,
- * engine auto, timeouts 60/300 s, 1024 buffers, /run/rampart/mediad.sock
+ * engine auto, timeouts 60/300 s, 1024 buffers, batches of up to 32
+ * packets waited for at most 50 us, 1 MiB socket receive buffers,
+ * /run/rampart/mediad.sock
  * mode 0660, log level info. */
 void mcfg_defaults(struct mcfg *c);
 

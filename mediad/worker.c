@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,8 @@ struct mworker {
 	uint64_t ndying;        /* deleted, waiting for the engine to let go */
 	struct mstats_total retired; /* deleted sessions' counters + events */
 	uint64_t last_scan_ms;
+	uint64_t batch_ms;      /* mworker_batch_begin(): 'now' for the packet path */
+	bool rcvbuf_warned;
 };
 
 uint64_t mworker_now_ms(void)
@@ -230,12 +233,17 @@ static void takeback_roc(struct msrtp *ctx, uint32_t ssrc, uint32_t roc)
 		rp_warn("kernel take-back: cannot set the SRTP rollover counter");
 }
 
+void mworker_batch_begin(struct mworker *w)
+{
+	w->batch_ms = mworker_now_ms();
+}
+
 bool mworker_packet(struct mworker *w, struct msock *s, const union maddr *src,
 	uint8_t *pkt, size_t *len, size_t cap, struct mfwd *fwd)
 {
 	if (s->sess->dying)
 		return false;
-	if (msess_packet(s->sess, s, src, pkt, len, cap, mworker_now_ms(), fwd) !=
+	if (msess_packet(s->sess, s, src, pkt, len, cap, w->batch_ms, fwd) !=
 	    MSESS_FORWARD)
 		return false;
 	if (w->cfg.kern && *len >= 12)
@@ -254,6 +262,33 @@ void mworker_count_overflow(struct mworker *w)
 	w->retired.rx_overflow++;
 }
 
+/* Room for bursts: a worker that is off the CPU for a few ms must not
+ * lose packets in the kernel. As root past net.core.rmem_max, else capped
+ * by it (said once). */
+static void set_rcvbuf(struct mworker *w, int fd)
+{
+	int want = (int)w->cfg.socket_rcvbuf, got = 0;
+	socklen_t n = sizeof(got);
+
+	if (want <= 0)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof(want)) == 0)
+		return;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof(want)) < 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &n) < 0) {
+		if (!w->rcvbuf_warned)
+			rp_warn("worker %u: SO_RCVBUF: %s", w->cfg.idx, strerror(errno));
+		w->rcvbuf_warned = true;
+		return;
+	}
+	/* The kernel reports twice what it grants (its bookkeeping share). */
+	if (got / 2 < want && !w->rcvbuf_warned) {
+		rp_notice("worker %u: socket-rcvbuf %d capped at %d by net.core.rmem_max",
+			w->cfg.idx, want, got / 2);
+		w->rcvbuf_warned = true;
+	}
+}
+
 static void do_add(struct mworker *w, struct mcmd *c)
 {
 	struct msess *s = c->sess;
@@ -269,6 +304,8 @@ static void do_add(struct mworker *w, struct mcmd *c)
 	link_sess(w, s);
 	w->retired.sessions_created++;
 	socks_of(s, v, &n);
+	for (int i = 0; i < n; i++)
+		set_rcvbuf(w, v[i]->fd);
 	for (int i = 0; i < n && rc == 0; i++)
 		rc = meng_add(&w->eng, v[i]);
 	if (rc < 0) {
@@ -482,7 +519,12 @@ static void *worker_main(void *arg)
 	pthread_setname_np(pthread_self(), name);
 	/* The engine is made on this thread: an io_uring set up with
 	 * SINGLE_ISSUER must be used by the thread that created it. */
-	w->start_rc = meng_new(w->cfg.engine, w, w->wake_fd, w->cfg.ring_buffers, &w->eng);
+	struct meng_params ep = {
+		.nbufs = w->cfg.ring_buffers,
+		.batch_wait_us = w->cfg.batch_wait_us,
+		.batch_size = w->cfg.batch_size,
+	};
+	w->start_rc = meng_new(w->cfg.engine, w, w->wake_fd, &ep, &w->eng);
 	sem_post(&w->started);
 	if (w->start_rc < 0)
 		return NULL;

@@ -45,6 +45,9 @@ struct mworker_cfg {
 	unsigned idx;
 	enum mcfg_engine engine;
 	unsigned ring_buffers;
+	unsigned batch_wait_us;    /* engine batching (engine.h struct meng_params) */
+	unsigned batch_size;
+	unsigned socket_rcvbuf;    /* SO_RCVBUF for every media socket; 0 = leave */
 	struct mpool *pool;        /* ports go back here when sessions die */
 	mworker_event_fn on_event; /* may be NULL */
 	void *event_ctx;
@@ -109,6 +112,9 @@ const char *mworker_engine_name(const struct mworker *w);
 int mworker_call(struct mworker *w, struct mcmd *c);
 
 /* Engine hooks (called on the worker thread by engine_*.c). */
+/* Once per batch, before its packets: takes the batch's timestamp (one
+ * clock read per batch, not per packet). */
+void mworker_batch_begin(struct mworker *w);
 /* Returns true with *fwd filled if the packet is to be sent. */
 bool mworker_packet(struct mworker *w, struct msock *s, const union maddr *src,
 	uint8_t *pkt, size_t *len, size_t cap, struct mfwd *fwd);

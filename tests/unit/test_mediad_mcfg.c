@@ -39,6 +39,9 @@ START_TEST(test_defaults)
 	ck_assert_int_eq(c.engine, MCFG_ENGINE_AUTO);
 	ck_assert_str_eq(c.control_path, "/run/rampart/mediad.sock");
 	ck_assert_uint_eq(c.control_mode, 0660);
+	ck_assert_uint_eq(c.batch_wait_us, 50);
+	ck_assert_uint_eq(c.batch_size, 32);
+	ck_assert_uint_eq(c.socket_rcvbuf, 1u << 20);
 	ck_assert_int_eq(mcfg_check(&c, err, sizeof(err)), 0);
 }
 END_TEST
@@ -62,6 +65,9 @@ START_TEST(test_full_file)
 		"media-timeout = 5\n"
 		"delete-timeout = 9\n"
 		"ring-buffers = 256\n"
+		"batch-wait-us = 0\n"
+		"batch-size = 64\n"
+		"socket-rcvbuf = 262144\n"
 		"control = /tmp/x.sock\n"
 		"control-mode = 0600\n"
 		"control-group = rampart\n"
@@ -78,6 +84,9 @@ START_TEST(test_full_file)
 	ck_assert_uint_eq(c.media_timeout, 5);
 	ck_assert_uint_eq(c.delete_timeout, 9);
 	ck_assert_uint_eq(c.ring_buffers, 256);
+	ck_assert_uint_eq(c.batch_wait_us, 0);
+	ck_assert_uint_eq(c.batch_size, 64);
+	ck_assert_uint_eq(c.socket_rcvbuf, 262144);
 	ck_assert_str_eq(c.control_path, "/tmp/x.sock");
 	ck_assert_uint_eq(c.control_mode, 0600);
 	ck_assert_str_eq(c.control_group, "rampart");
@@ -100,6 +109,9 @@ static const struct {
 	{ "media-timeout = 0\n", "1: media-timeout: must be at least 1 second" },
 	{ "media-timeout = -3\n", "1: media-timeout: expected an unsigned decimal number" },
 	{ "ring-buffers = 100\n", "1: ring-buffers: must be a power of two, 16..32768" },
+	{ "batch-wait-us = 1001\n", "1: batch-wait-us: value out of range" },
+	{ "batch-size = 0\n", "1: batch-size: must be 1..256" },
+	{ "socket-rcvbuf = 1G\n", "1: socket-rcvbuf: expected an unsigned decimal number" },
 	{ "control-mode = 0999\n", "1: control-mode: expected an octal mode like 0660" },
 	{ "listen6 = 10.0.0.1\n", "1: listen6: expected an IPv6 address" },
 	{ "log-level = loud\n", "1: log-level: expected err, warn, notice, info or debug" },
