@@ -167,6 +167,39 @@ static double sched_seconds(int pid)
 	return n ? sum : NAN;
 }
 
+/* Context switches of all the daemon's threads (voluntary + involuntary,
+ * /proc/PID/task/X/status): per packet, how often the relay slept and was
+ * woken, the cost batching cuts. Threads that ended are not counted. */
+static double ctx_switches(int pid)
+{
+	char path[64];
+	struct dirent *de;
+	double sum = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if (!(d = opendir(path)))
+		return NAN;
+	for (int n = 0; (de = readdir(d)) && n < 4096; n++) {
+		char p2[300], line[128];
+		unsigned long long v;
+		FILE *f;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p2, sizeof(p2), "/proc/%d/task/%s/status", pid, de->d_name);
+		if (!(f = fopen(p2, "re")))
+			continue;
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1 ||
+			    sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+				sum += (double)v;
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
 /* Packets the kernel dropped on the relay's sockets (full receive buffer):
  * the 'drops' column of /proc/net/udp for the given local ports. Read before
  * the calls are deleted (the sockets and their counters go with them). */
@@ -309,12 +342,12 @@ static void trial_run(struct daemon *d, enum dir dir, unsigned n, double rate, d
 	streams_set(g, c, n, dir);
 	struct mdrv_counters k0, k1;
 	bool have_k = mdrv_counters(d->drv, &k0) == 0;
-	double s0 = sched_seconds(d->pid);
+	double s0 = sched_seconds(d->pid), x0 = ctx_switches(d->pid);
 	c0 = cpu_seconds(d->pid);
 	if ((rc = mload_run(g, rate, secs, &t->r)) < 0)
 		die("load generator: %s", strerror(-rc));
 	c1 = cpu_seconds(d->pid);
-	double s1 = sched_seconds(d->pid);
+	double s1 = sched_seconds(d->pid), x1 = ctx_switches(d->pid);
 	have_k = have_k && mdrv_counters(d->drv, &k1) == 0;
 	uint64_t rdrops = relay_socket_drops(c, n);
 	calls_delete(d, c, n);
@@ -322,17 +355,22 @@ static void trial_run(struct daemon *d, enum dir dir, unsigned n, double rate, d
 
 	t->cpu_s = c1 - c0;
 	t->per_cpu = t->cpu_s > 0 ? (double)t->r.received / t->cpu_s : 0;
+	/* Per forwarded packet: CPU (from the scheduler's ns clock) and
+	 * context switches. */
+	double pkts = t->r.received ? (double)t->r.received : NAN;
 	double loss = t->r.sent ? (double)t->r.lost / (double)t->r.sent : 1;
 	t->sustained = loss < 0.001 && lat_p99(&t->r) < opt.bound_us && t->r.sent > 0;
 	/* Losses in our own receive buffers are the generator's, not the relay's. */
 	t->valid = !t->r.gen_limited && t->r.gen_drops <= t->r.sent / 1000;
 	printf("media: %-9s %s %4u calls %7.0f pps: sent %" PRIu64 " fwd %" PRIu64
-	       " loss %.3f%% reord %" PRIu64 " bad %" PRIu64 " cpu %.2fs (sched %.3fs) -> %.0f pkts/cpu-s,"
+	       " loss %.3f%% reord %" PRIu64 " bad %" PRIu64 " cpu %.2fs (sched %.3fs) -> %.0f pkts/cpu-s"
+	       " (%.2f us and %.3f context switches per packet),"
 	       " latency p50 %.0f p99 %.0f us (read by us: p50 %.0f p99 %.0f max %.0f us);"
 	       " relay socket drops %" PRIu64 ", gen drops %" PRIu64 ", sent %.0f pps,"
 	       " set-up %.2fs%s%s\n",
 	       d->name, dir_text[dir], n, rate, t->r.sent, t->r.received, 100 * loss,
-	       t->r.reordered, t->r.bad, t->cpu_s, s1 - s0, t->per_cpu, lat_p50(&t->r), lat_p99(&t->r),
+	       t->r.reordered, t->r.bad, t->cpu_s, s1 - s0, t->per_cpu, (s1 - s0) * 1e6 / pkts,
+	       (x1 - x0) / pkts, lat_p50(&t->r), lat_p99(&t->r),
 	       t->r.p50_us, t->r.p99_us, t->r.max_us, rdrops, t->r.gen_drops, t->r.sent_pps,
 	       (double)(ts1.tv_sec - ts0.tv_sec) + (double)(ts1.tv_nsec - ts0.tv_nsec) / 1e9,
 	       t->valid ? "" : " [generator-limited]",
@@ -371,6 +409,12 @@ static void fmt(char *dst, size_t n, double v, const char *f)
 		snprintf(dst, n, "n/a");
 	else
 		snprintf(dst, n, f, v);
+}
+
+/* The larger; NAN unless both were measured. */
+static double worse(double a, double b)
+{
+	return isnan(a) || isnan(b) ? NAN : fmax(a, b);
 }
 
 static void line2(const char *name, double a, double b, bool ratio, const char *f)
@@ -427,6 +471,7 @@ static void usage(void)
 		"usage: bench_media --rampart-ctl PATH --rampart-pid PID\n"
 		"                   [--rtpengine-ng IP:PORT --rtpengine-pid PID] [--floor PKTS_PER_CPU_S]\n"
 		"                   [--runs N] [--seconds S] [--rate PPS] [--bound-us US] [--quick]\n"
+		"                   [--calls 1|100|1000] (only that fixed-rate row)\n"
 		"environment: RAMPART_BENCH_MEDIA_QUICK=1 (smoke run), RAMPART_BENCH_MEDIA_RUNS,\n"
 		"             RAMPART_BENCH_MEDIA_SECONDS (per trial),\n"
 		"             RAMPART_BENCH_MEDIA_BUDGET (seconds for the whole run, default 600;\n"
@@ -458,6 +503,7 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "rate", required_argument, NULL, 'R' },
 		{ "bound-us", required_argument, NULL, 'b' },
+		{ "calls", required_argument, NULL, 'C' },
 		{ "quick", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 },
@@ -488,6 +534,18 @@ int main(int argc, char **argv)
 			opt.rates[0] = opt.rates[1] = opt.rates[2] = atof(optarg);
 			break;
 		case 'b': opt.bound_us = atof(optarg); break;
+		case 'C': {
+			/* Only the fixed-rate trials with this many calls. */
+			unsigned want = (unsigned)atoi(optarg), i;
+			for (i = 0; i < opt.nsessions && opt.sessions[i] != want; i++)
+				;
+			if (i == opt.nsessions)
+				usage();
+			opt.sessions[0] = want;
+			opt.rates[0] = opt.rates[i];
+			opt.nsessions = 1;
+			break;
+		}
 		case 'q': set_quick(); break;
 		default: usage();
 		}
@@ -536,8 +594,10 @@ int main(int argc, char **argv)
 	/* 3. ladder: highest sustained rate per daemon and direction */
 	double maxrate[NDIR][NDAEMON];
 	enum { CAP_NONE, CAP_TOP, CAP_GEN, CAP_TIME } capped[NDIR][NDAEMON];
-	/* Whatever the grid left of the time budget, half per direction. */
-	double lad0 = mono_s(), lad_left = opt.budget_s - (lad0 - t_start);
+	/* Whatever the grid left of the time budget, half per direction, less
+	 * what the trials at half the highest rate (step 4) need. */
+	double half_need = NDIR * nd * opt.ladder_runs * (opt.ladder_seconds + 3);
+	double lad0 = mono_s(), lad_left = opt.budget_s - (lad0 - t_start) - half_need;
 	for (int dir = 0; dir < NDIR; dir++) {
 		bool alive[NDAEMON] = { true, nd > 1 };
 		double deadline = lad0 + (lad_left > 0 ? lad_left : 0) * (dir + 1) / NDIR;
@@ -580,6 +640,30 @@ int main(int argc, char **argv)
 				}
 			}
 		}
+	}
+
+	/* 4. p99 added latency at half the highest sustained rate, per daemon
+	 * (each at half its own), same calls as the ladder, interleaved. */
+	double half_p99[NDIR][NDAEMON], half_rate[NDIR][NDAEMON];
+	for (int dir = 0; dir < NDIR; dir++) {
+		double v[NDAEMON][MAX_RUNS];
+		int nv[NDAEMON] = { 0, 0 };
+		for (int k = 0; k < NDAEMON; k++) {
+			half_p99[dir][k] = NAN;
+			half_rate[dir][k] = k < nd && maxrate[dir][k] > 0 ? maxrate[dir][k] / 2 : NAN;
+		}
+		for (int run = 0; run < opt.ladder_runs; run++)
+			for (int k = 0; k < nd; k++) {
+				struct trial t;
+				if (isnan(half_rate[dir][k]))
+					continue;
+				trial_run(&dm[k], (enum dir)dir, opt.ladder_sessions, half_rate[dir][k],
+					  opt.ladder_seconds, &t);
+				v[k][nv[k]++] = lat_p99(&t.r);
+			}
+		for (int k = 0; k < nd; k++)
+			if (nv[k])
+				half_p99[dir][k] = median(v[k], nv[k]);
 	}
 
 	/* ---- figures ---- */
@@ -645,9 +729,21 @@ int main(int argc, char **argv)
 		printf("bench: media_crypto_floor_fraction rampart=%.3f\n", pc[S2R][hs][0] / opt.floor);
 	else
 		printf("bench: media_crypto_floor_fraction rampart=n/a\n");
-	/* The worse of the two directions. */
-	line2("media_p99_added_latency_us", fmax(p99[S2R][hs][0], p99[R2S][hs][0]),
-	      nd > 1 ? fmax(p99[S2R][hs][1], p99[R2S][hs][1]) : NAN, false, "%.0f");
+	/* p99 added latency at half each daemon's highest sustained rate
+	 * (1,000 calls), the worse of the two directions; n/a where a daemon
+	 * sustained no step of the ladder. */
+	for (int dir = 0; dir < NDIR; dir++) {
+		char name[96];
+		snprintf(name, sizeof(name), "media_%s_p99_added_latency_us_half_max", dir_key[dir]);
+		line2(name, half_p99[dir][0], half_p99[dir][1], false, "%.0f");
+		for (int k = 0; k < nd; k++)
+			if (!isnan(half_rate[dir][k]))
+				printf("media: %s %s: half the highest sustained rate = %.0f pps"
+				       " with %u calls\n", dm[k].name, dir_text[dir], half_rate[dir][k],
+				       opt.ladder_sessions);
+	}
+	line2("media_p99_added_latency_us", worse(half_p99[S2R][0], half_p99[R2S][0]),
+	      worse(half_p99[S2R][1], half_p99[R2S][1]), false, "%.0f");
 	if (!isnan(mem[1]))
 		printf("media: rtpengine RSS growth per session: %.0f bytes\n", mem[1]);
 	if (isnan(mem[0]))
