@@ -48,9 +48,10 @@ struct meng_params {
 
 /* Creates the engine 'kind' for worker w (AUTO: io_uring, else mmsg, with
  * the reason logged). wake_fd is an eventfd the engine watches; when it is
- * readable the engine calls mworker_wake(w). Before handing a batch of
- * packets to mworker_packet() the engine calls mworker_batch_begin(w) once
- * (the batch's timestamp). Returns 0 or a negative errno (-ENOSYS/-EPERM
+ * readable the engine calls mworker_wake(w). Every run calls
+ * mworker_batch_begin(w) once after its wait, before any packet goes to
+ * mworker_packet(), even when nothing came (the worker's clock for the
+ * round). Returns 0 or a negative errno (-ENOSYS/-EPERM
  * when io_uring was forced but is unavailable). */
 int meng_new(enum mcfg_engine kind, struct mworker *w, int wake_fd,
 	const struct meng_params *p, struct meng *out);

@@ -142,9 +142,9 @@ static int mmsg_run(void *impl, int timeout_ms)
 	struct epoll_event ev[MAX_EVENTS];
 	int n = epoll_wait(m->epfd, ev, MAX_EVENTS, timeout_ms);
 
+	mworker_batch_begin(m->w);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
-	mworker_batch_begin(m->w);
 	for (int i = 0; i < n; i++) {
 		struct msock *s = ev[i].data.ptr;
 

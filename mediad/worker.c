@@ -537,6 +537,8 @@ static void *worker_main(void *arg)
 				meng_name(&w->eng), strerror(-rc));
 			break;
 		}
+		/* A fresh read: commands of this round may have stamped
+		 * sessions after the batch's time (idle = now - last). */
 		now = mworker_now_ms();
 		if (now - w->last_scan_ms >= SCAN_MS) {
 			w->last_scan_ms = now;
