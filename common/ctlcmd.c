@@ -1460,6 +1460,217 @@ static int cmd_help(ctlcmd_run *r, const struct ctlcmd *cmd, int argc, char **ar
 	return CTLCMD_EXIT_OK;
 }
 
+/* ---------------- tls ---------------- */
+
+static const char *cstr_field(ctlcmd_run *r, const benc_node *d, const char *key)
+{
+	rp_str v;
+
+	if (benc_get_str(d, key, &v, NULL) < 0 || v.n == 0)
+		return "-";
+	return rp_arena_strndup(&r->arena, v.p, v.n);
+}
+
+/* A list of strings joined by sep into the arena; "-" when empty. */
+static const char *joined(ctlcmd_run *r, const benc_node *d, const char *key, const char *sep)
+{
+	const benc_node *l;
+	rp_buf b = RP_BUF_INIT;
+	const char *out;
+
+	if (benc_get_list(d, key, &l, NULL) < 0)
+		return "-";
+	BENC_FOREACH(it, l) {
+		if (it->type != BENC_STR)
+			continue;
+		if (b.len)
+			rp_buf_append_cstr(&b, sep);
+		rp_buf_append_str(&b, it->u.s);
+	}
+	out = b.len && !rp_buf_error(&b) ? rp_arena_strndup(&r->arena, b.p, b.len) : "-";
+	rp_buf_free(&b);
+	return out ? out : "-";
+}
+
+/* Calls the proxy; with --json the whole answer is the output. Returns an
+ * exit status; *resp is NULL when the output is already done. */
+static int tls_call(ctlcmd_run *r, const struct ctlcmd *cmd, const rp_buf *args,
+		    const benc_node **resp)
+{
+	int rc;
+
+	pick(r, CTLCMD_PROXY);
+	rc = dcall(r, &r->d[0], cmd->remote, args, resp);
+	if (rc != CTLCMD_EXIT_OK)
+		return rc;
+	if (r->o->json) {
+		json_benc(&r->j, *resp, true);
+		r->emitted = true;
+		*resp = NULL;
+	}
+	return CTLCMD_EXIT_OK;
+}
+
+/* tls connections [max=N]: one row per connection. */
+static int cmd_tls_connections(ctlcmd_run *r, const struct ctlcmd *cmd, int argc, char **argv)
+{
+	static const char *const titles[] = { "DIR", "PEER", "LISTENER", "STATE", "VERSION",
+		"CIPHER", "SNI", "PEER-CERT", "RESUMED", "AGE", "IDLE" };
+	const size_t ncol = sizeof(titles) / sizeof(titles[0]);
+	const benc_node *resp, *list;
+	rp_buf args = RP_BUF_INIT;
+	rp_table *t;
+	int rc;
+
+	rp_buf_init(&args, CTL_DEFAULT_MAX_MSG);
+	rc = kv_args(r, cmd, argc, argv, &args);
+	if (rc == CTLCMD_EXIT_OK)
+		rc = tls_call(r, cmd, &args, &resp);
+	rp_buf_free(&args);
+	if (rc != CTLCMD_EXIT_OK || !resp)
+		return rc;
+	if (benc_get_list(resp, "connections", &list, NULL) < 0)
+		return fail(r, CTLCMD_EXIT_PROTO, "rampart-proxy's tls.connections answer has no list");
+	if (rp_table_new(ncol, &t) < 0)
+		return fail(r, CTLCMD_EXIT_PROTO, "out of memory");
+	for (size_t c = 0; c < ncol; c++)
+		rp_table_column(t, c, titles[c], c >= 9 ? RP_TABLE_RIGHT : RP_TABLE_LEFT);
+	BENC_FOREACH(c, list) {
+		char age[32], idle[32];
+		const char *subj = cstr_field(r, c, "peer-subject");
+
+		fmt_ms(age, sizeof(age), get_int(c, "age-ms", -1));
+		fmt_ms(idle, sizeof(idle), get_int(c, "idle-ms", -1));
+		rp_table_row(t);
+		rp_table_cell_cstr(t, !strcmp(cstr_field(r, c, "direction"), "outbound") ? "out" : "in");
+		rp_table_cell_cstr(t, cstr_field(r, c, "peer"));
+		rp_table_cell_cstr(t, cstr_field(r, c, "listener"));
+		rp_table_cell_cstr(t, cstr_field(r, c, "state"));
+		rp_table_cell_cstr(t, cstr_field(r, c, "tls-version"));
+		rp_table_cell_cstr(t, cstr_field(r, c, "cipher"));
+		rp_table_cell_cstr(t, cstr_field(r, c, "sni"));
+		if (strcmp(subj, "-") != 0)
+			rp_table_cellf(t, "%s [%s]", subj, joined(r, c, "peer-sans", " "));
+		else
+			rp_table_cell_cstr(t, "-");
+		rp_table_cell_cstr(t, get_int(c, "resumed", 0) ? "yes" : "no");
+		rp_table_cell_cstr(t, age);
+		rp_table_cell_cstr(t, idle);
+	}
+	rc = render_table(r, t);
+	if (rc == CTLCMD_EXIT_OK && get_int(resp, "listed", 0) < get_int(resp, "total", 0))
+		rp_buf_printf(&r->ob, "(%" PRId64 " of %" PRId64 " connections listed)\n",
+			      get_int(resp, "listed", 0), get_int(resp, "total", 0));
+	return rc;
+}
+
+/* One certificate of tls.cert.show (or of the stage answer) as a block. */
+static void cert_block(ctlcmd_run *r, const benc_node *c)
+{
+	rp_buf *o = &r->ob;
+	const char *chain = cstr_field(r, c, "chain-file");
+
+	rp_buf_printf(o, "%s  %s  %s%s%s\n", cstr_field(r, c, "listener"),
+		      cstr_field(r, c, "state"), cstr_field(r, c, "slot"),
+		      strcmp(joined(r, c, "names", ", "), "-") ? ": " : "",
+		      strcmp(joined(r, c, "names", ", "), "-") ? joined(r, c, "names", ", ") : "");
+	rp_buf_printf(o, "  subject      %s\n", cstr_field(r, c, "subject"));
+	rp_buf_printf(o, "  sans         %s\n", joined(r, c, "sans", " "));
+	rp_buf_printf(o, "  issuer       %s\n", cstr_field(r, c, "issuer"));
+	rp_buf_printf(o, "  serial       %s\n", cstr_field(r, c, "serial"));
+	rp_buf_printf(o, "  valid        %s .. %s (%" PRId64 " days left)\n",
+		      cstr_field(r, c, "not-before"), cstr_field(r, c, "not-after"),
+		      get_int(c, "expires-in-days", 0));
+	rp_buf_printf(o, "  key          %s\n", cstr_field(r, c, "key-type"));
+	rp_buf_printf(o, "  chain        %" PRId64 " certificate(s); %s\n",
+		      get_int(c, "chain-length", 0), cstr_field(r, c, "chain-check"));
+	rp_buf_printf(o, "  files        %s, key %s%s%s\n", cstr_field(r, c, "cert-file"),
+		      cstr_field(r, c, "key-file"), strcmp(chain, "-") ? ", chain " : "",
+		      strcmp(chain, "-") ? chain : "");
+}
+
+static int cert_blocks(ctlcmd_run *r, const benc_node *resp, const char *only_state)
+{
+	const benc_node *list;
+	bool first = true;
+
+	if (benc_get_list(resp, "certificates", &list, NULL) < 0)
+		return fail(r, CTLCMD_EXIT_PROTO, "rampart-proxy's answer has no certificate list");
+	BENC_FOREACH(c, list) {
+		if (only_state && strcmp(cstr_field(r, c, "state"), only_state) != 0)
+			continue;
+		if (!first)
+			rp_buf_append_byte(&r->ob, '\n');
+		first = false;
+		cert_block(r, c);
+	}
+	r->emitted = true;
+	return CTLCMD_EXIT_OK;
+}
+
+static int cmd_tls_cert_show(ctlcmd_run *r, const struct ctlcmd *cmd, int argc, char **argv)
+{
+	const benc_node *resp;
+	int rc = tls_call(r, cmd, NULL, &resp);
+
+	if (rc != CTLCMD_EXIT_OK || !resp)
+		return rc;
+	return cert_blocks(r, resp, NULL);
+}
+
+/* tls cert stage CERT KEY [CHAIN] [name=SNI] [listener=tls:ADDR:PORT] */
+static int cmd_tls_cert_stage(ctlcmd_run *r, const struct ctlcmd *cmd, int argc, char **argv)
+{
+	static const char *const pos[] = { "file", "key", "chain" };
+	const benc_node *resp, *l;
+	rp_buf args = RP_BUF_INIT;
+	int rc, npos = 0;
+
+	rp_buf_init(&args, CTL_DEFAULT_MAX_MSG);
+	/* Leading words without '=' are the files, in order. */
+	while (npos < argc && npos < 3 && !strchr(argv[npos], '=')) {
+		benc_put_cstr(&args, pos[npos]);
+		benc_put_cstr(&args, argv[npos]);
+		npos++;
+	}
+	if (npos < 2) {
+		rp_buf_free(&args);
+		return fail(r, CTLCMD_EXIT_USAGE, "usage: rampartctl tls cert stage CERT.pem KEY.pem "
+			    "[CHAIN.pem] [name=SNI-NAME] [listener=tls:ADDR:PORT]");
+	}
+	rc = kv_args(r, cmd, argc - npos, argv + npos, &args);
+	if (rc == CTLCMD_EXIT_OK)
+		rc = tls_call(r, cmd, &args, &resp);
+	rp_buf_free(&args);
+	if (rc != CTLCMD_EXIT_OK || !resp)
+		return rc;
+	rp_buf_printf(&r->ob, "staged (slot %s) for: %s\n'rampartctl tls cert commit' puts it "
+		      "in use, 'rampartctl tls cert abort' drops it.\n\n",
+		      cstr_field(r, resp, "slot"),
+		      benc_get_list(resp, "staged", &l, NULL) == 0 ?
+		      joined(r, resp, "staged", ", ") : "-");
+	return cert_blocks(r, resp, "staged");
+}
+
+/* commit / abort: one line saying what happened. */
+static int cmd_tls_cert_change(ctlcmd_run *r, const struct ctlcmd *cmd, int argc, char **argv)
+{
+	const benc_node *resp;
+	int rc = tls_call(r, cmd, NULL, &resp);
+
+	if (rc != CTLCMD_EXIT_OK || !resp)
+		return rc;
+	if (benc_dict_get(resp, "committed"))
+		rp_buf_printf(&r->ob, "committed on %s: new TLS connections get the new "
+			      "certificate; established ones keep theirs\n",
+			      joined(r, resp, "committed", ", "));
+	else
+		rp_buf_printf(&r->ob, "staged certificate dropped (%" PRId64 " listener(s))\n",
+			      get_int(resp, "aborted", 0));
+	r->emitted = true;
+	return CTLCMD_EXIT_OK;
+}
+
 /* ---------------- the table ---------------- */
 
 #define PASS(name_, remote_, help_, access_) \
@@ -1508,16 +1719,39 @@ static const struct ctlcmd table[] = {
 	PASS("registrations", "registrations", "SIP registrations held by the proxy",
 	     CTL_ACCESS_READ),
 	PASS("trunks", "trunks", "trunks and their state", CTL_ACCESS_READ),
-	PASS("tls connections", "tls.connections",
-	     "open TLS connections: peer, TLS version, cipher, certificate", CTL_ACCESS_READ),
-	PASS("tls cert show", "tls.cert.show", "the certificate in use and a staged one, if any",
-	     CTL_ACCESS_READ),
-	PASS("tls cert stage", "tls.cert.stage",
-	     "load a new certificate and key next to the one in use", CTL_ACCESS_ADMIN),
-	PASS("tls cert commit", "tls.cert.commit",
-	     "use the staged certificate for new connections", CTL_ACCESS_ADMIN),
-	PASS("tls cert abort", "tls.cert.abort", "discard the staged certificate",
-	     CTL_ACCESS_ADMIN),
+	{ "tls connections", "[max=N]",
+	  "open TLS connections: peer, listener, version, cipher, SNI, peer certificate, age, idle",
+	  "Inbound and outbound, newest first (at most N, default 1000, and what fits one\n"
+	  "control message). PEER-CERT is the client certificate's subject and SANs\n"
+	  "(mutual TLS). STATE is handshake, established or failed.",
+	  CTLCMD_PROXY, CTL_ACCESS_READ, CTLCMD_RENDER_TABLE, cmd_tls_connections,
+	  "tls.connections", 0, 1 },
+	{ "tls cert show", "", "each TLS listener's certificates in use, and a staged one",
+	  "Per certificate: listener, state (in-use / staged), slot (default or the SNI\n"
+	  "names), subject, SANs, issuer, serial, validity and days left, key type,\n"
+	  "chain length and what the chain was verified against, files.",
+	  CTLCMD_PROXY, CTL_ACCESS_READ, CTLCMD_RENDER_TEXT, cmd_tls_cert_show,
+	  "tls.cert.show", 0, 0 },
+	{ "tls cert stage", "CERT KEY [CHAIN] [name=SNI-NAME] [listener=tls:ADDR:PORT]",
+	  "validate a new certificate and key and keep them staged (nothing in use changes)",
+	  "Checked before it is accepted: the files parse, the key matches, the chain\n"
+	  "verifies against the listener's ca_file/ca_dir (else its own order and\n"
+	  "signatures), the certificate is inside its validity period and covers the\n"
+	  "names of the slot it replaces. name= replaces the sni_cert serving that name\n"
+	  "instead of the default certificate; listener= limits it to one listener\n"
+	  "(default: every TLS listener with that slot). Refused: exit 1 with the reason,\n"
+	  "and nothing changes (an earlier staged certificate stays staged).",
+	  CTLCMD_PROXY, CTL_ACCESS_ADMIN, CTLCMD_RENDER_TEXT, cmd_tls_cert_stage,
+	  "tls.cert.stage", 2, 5 },
+	{ "tls cert commit", "", "put the staged certificate in use for new connections",
+	  "Swapped atomically; established TLS connections keep the certificate they\n"
+	  "started with. A later SIGHUP or tls-reload re-reads the new files.\n"
+	  "Exit 1 when nothing is staged.",
+	  CTLCMD_PROXY, CTL_ACCESS_ADMIN, CTLCMD_RENDER_TEXT, cmd_tls_cert_change,
+	  "tls.cert.commit", 0, 0 },
+	{ "tls cert abort", "", "drop the staged certificate", "Exit 1 when nothing is staged.",
+	  CTLCMD_PROXY, CTL_ACCESS_ADMIN, CTLCMD_RENDER_TEXT, cmd_tls_cert_change,
+	  "tls.cert.abort", 0, 0 },
 	PASS("config check", "config.check", "check the configuration file without applying it",
 	     CTL_ACCESS_READ),
 	PASS("config reload", "config.reload", "apply the configuration file", CTL_ACCESS_ADMIN),

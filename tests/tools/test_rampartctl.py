@@ -350,7 +350,8 @@ try:
 
     # ---- proxy-only commands ----
     placeholders = [["registrations"], ["trunks"], ["tls", "connections"], ["tls", "cert", "show"],
-                    ["tls", "cert", "stage"], ["tls", "cert", "commit"], ["tls", "cert", "abort"],
+                    ["tls", "cert", "stage", "c.pem", "k.pem"], ["tls", "cert", "commit"],
+                    ["tls", "cert", "abort"],
                     ["config", "check"], ["config", "reload"]]
     for p in placeholders:
         rc, out, err = run(*M, *p)
@@ -424,7 +425,10 @@ try:
         check(rc == 0 and out.startswith(f"usage: rampartctl {n}"), f"help {n}")
     for p in placeholders + [["status"], ["calls"], ["call", "show"], ["call", "drop"],
                              ["stats"], ["ping"], ["commands"]]:
+        p = [w for w in p if not w.endswith(".pem")]
         check(" ".join(p) in names, f"'{' '.join(p)}' is in the table")
+    rc, out, err = run(*P, "tls", "cert", "stage", "only-one.pem")
+    check(rc == 2 and "usage" in err, f"tls cert stage without a key: usage, exit 2 ({rc}, {err})")
     rc, out, err = run("help", "nosuch")
     check(rc == 2, "help of an unknown command: exit 2")
     doc_text = open(doc_md).read()
