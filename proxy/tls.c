@@ -423,6 +423,15 @@ static int slot_build(enum rp_tls_role role, const struct rp_tls_cfg *cfg,
 			seterr(err, errlen, "%s: %s", cert, why);
 			goto fail;
 		}
+		/* Dates first: an expired certificate is said so, not "chain
+		 * does not verify". */
+		if (strict) {
+			rc = rp_tlscert_check_dates(&sl->info, (int64_t)time(NULL), why, sizeof(why));
+			if (rc < 0) {
+				seterr(err, errlen, "%s: %s", cert, why);
+				goto fail;
+			}
+		}
 		rc = rp_tlscert_verify_chain(pem, pem_len, cfg->ca_file, cfg->ca_dir,
 			sl->chain_check, sizeof(sl->chain_check), why, sizeof(why));
 		if (rc < 0) {
@@ -433,11 +442,6 @@ static int slot_build(enum rp_tls_role role, const struct rp_tls_cfg *cfg,
 			snprintf(sl->chain_check, sizeof(sl->chain_check), "NOT verified: %.180s", why);
 		}
 		if (strict) {
-			rc = rp_tlscert_check_dates(&sl->info, (int64_t)time(NULL), why, sizeof(why));
-			if (rc < 0) {
-				seterr(err, errlen, "%s: %s", cert, why);
-				goto fail;
-			}
 			for (size_t i = 0; i < n_names; i++)
 				if (!rp_tlscert_covers(&sl->info, names[i])) {
 					seterr(err, errlen, "%s: does not cover the name '%s' it must serve (certificate has CN=%s%s%s)",

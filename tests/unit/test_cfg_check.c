@@ -394,6 +394,56 @@ START_TEST(edit_distance)
 }
 END_TEST
 
+/* sni_cert blocks on tls listeners: names, files, and each error named. */
+START_TEST(sni_cert_blocks)
+{
+	static const char good[] =
+		"listen tls 127.0.0.1:5061 {\n"
+		"    cert = \"/a.pem\"; key = \"/a.key\";\n"
+		"    sni = \"sip.example.net\";\n"
+		"    sni_cert \"edge.example.net\" \"*.edge.example.net\" {\n"
+		"        cert = \"/e.pem\"; key = \"/e.key\"; chain = \"/i.pem\";\n"
+		"    }\n"
+		"    sni_cert other.example.net { cert = \"/o.pem\"; key = \"/o.key\"; }\n"
+		"}\n"
+		"route request { drop; }\n";
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{ "listen tls 127.0.0.1:5061 { cert = \"/a\"; key = \"/b\"; sni_cert \"e.example\" { cert = \"/e\"; } }\n",
+		  "1:54: error: sni_cert needs 'cert' and 'key'" },
+		{ "listen tls 127.0.0.1:5061 { cert = \"/a\"; key = \"/b\"; sni_cert \"bad name!\" { cert = \"/e\"; key = \"/k\"; } }\n",
+		  "is not a host name" },
+		{ "listen tls 127.0.0.1:5061 { cert = \"/a\"; key = \"/b\"; sni_cert a.example { cert = \"/e\"; key = \"/k\"; }\n"
+		  "sni_cert A.example { cert = \"/e\"; key = \"/k\"; } }\n",
+		  "SNI name 'A.example' already has an sni_cert (line 1)" },
+		{ "listen tcp 127.0.0.1:5060 { sni_cert a.example { cert = \"/e\"; key = \"/k\"; } }\n",
+		  "'sni_cert' is only valid on a tls listener" },
+		{ "listen tls 127.0.0.1:5061 { cert = \"/a\"; key = \"/b\"; sni_cert a.example { cert = \"/e\"; key = \"/k\"; kee = 1; } }\n",
+		  "unknown setting 'kee' in sni_cert (did you mean 'key'?)" },
+	};
+	const struct cfg_listen *l;
+	struct cfg *c = NULL;
+	char buf[512];
+
+	ck_assert_msg(load_str(good, &c) == 0, "%s", diag.n ? first_msg(buf, sizeof(buf)) : "");
+	l = cfg_listen_at(c, 0);
+	ck_assert_uint_eq(l->tls.n_sni_certs, 2);
+	ck_assert_uint_eq(l->tls.sni_certs[0].nnames, 2);
+	ck_assert_str_eq(l->tls.sni_certs[0].names[1], "*.edge.example.net");
+	ck_assert_str_eq(l->tls.sni_certs[0].chain, "/i.pem");
+	ck_assert_str_eq(l->tls.sni_certs[1].names[0], "other.example.net");
+	ck_assert_ptr_null(l->tls.sni_certs[1].chain);
+	ck_assert_uint_eq(l->tls.nsni, 1);
+	cfg_put(c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		c = NULL;
+		ck_assert_int_lt(load_str(bad[i].text, &c), 0);
+		ck_assert_msg(strstr(first_msg(buf, sizeof(buf)), bad[i].want), "%zu: got '%s'", i, buf);
+	}
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("cfg_check");
@@ -416,6 +466,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, check_file_entry_point);
 	tcase_add_test(tc, users_file_errors);
 	tcase_add_test(tc, edit_distance);
+	tcase_add_test(tc, sni_cert_blocks);
 	suite_add_tcase(s, tc);
 	return s;
 }

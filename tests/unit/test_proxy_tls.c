@@ -407,6 +407,220 @@ START_TEST(sni_picks_certificate)
 }
 END_TEST
 
+/* Staging: every kind of bad replacement is refused with a reason and
+ * changes nothing; a good one is only used after commit, and then a reload
+ * re-reads the new files. */
+START_TEST(stage_validates_and_commit_swaps)
+{
+	struct rp_tls_cfg sc = { .cert_file = f("server.pem"), .key_file = f("server.key"),
+		.ca_file = f("ca.pem"), .names = { "sip.test.example" }, .n_names = 1,
+		.n_sni = 1, .label = "tls:test" };
+	static const struct {
+		const char *cert, *key, *chain, *name, *why;
+		int rc;
+	} bad[] = {
+		{ "nosuch.pem", "server.key", NULL, NULL, "No such file", -ENOENT },
+		{ "server.key", "server.key", NULL, NULL, "no PEM certificate", -EINVAL },
+		{ "server2.pem", "server.key", NULL, NULL, "does not match", -EINVAL },
+		{ "expired.pem", "expired.key", NULL, NULL, "expired on 2020-01-02", -EKEYEXPIRED },
+		{ "wrong.pem", "wrong.key", NULL, NULL, "does not cover the name 'sip.test.example'", -EINVAL },
+		{ "other.pem", "other.key", NULL, NULL, "chain does not verify", -EINVAL },
+		{ "leaf3.pem", "leaf3.key", NULL, NULL, "chain does not verify", -EINVAL },
+		{ "edge2.pem", "edge2.key", NULL, "nosuch.example", "serves 'nosuch.example'", -ENOENT },
+	};
+	rp_tls_store *st = NULL;
+	rp_tls_ctx *c, *cli = client_ctx(false, false);
+	struct rp_tls_slot_view v;
+	char err[400];
+	struct pair p;
+
+	sc.sni[0] = (struct rp_tls_sni_cert){ .names = { "edge.test.example" }, .n_names = 1,
+		.cert_file = f("edge.pem"), .key_file = f("edge.key") };
+	ck_assert_msg(rp_tls_store_new(RP_TLS_SERVER, &sc, &st, err, sizeof(err)) == 0, "%s", err);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct rp_tls_stage_req rq = { .cert_file = f(bad[i].cert), .key_file = f(bad[i].key),
+			.chain_file = bad[i].chain ? f(bad[i].chain) : NULL, .sni_name = bad[i].name };
+		int rc;
+
+		err[0] = 0;
+		rc = rp_tls_store_stage(st, &rq, err, sizeof(err));
+		ck_assert_msg(rc == bad[i].rc && strstr(err, bad[i].why),
+			"%s: rc %d, '%s'", bad[i].cert, rc, err);
+		ck_assert_ptr_null(rp_tls_store_acquire_staged(st));
+		ck_assert_int_eq(rp_tls_store_commit(st), -ENOENT);
+	}
+	/* An intermediate in chain= makes leaf3 verify against the CA. */
+	{
+		struct rp_tls_stage_req rq = { .cert_file = f("leaf3.pem"), .key_file = f("leaf3.key"),
+			.chain_file = f("inter.pem") };
+
+		ck_assert_msg(rp_tls_store_stage(st, &rq, err, sizeof(err)) == 0, "%s", err);
+		c = rp_tls_store_acquire_staged(st);
+		ck_assert_int_eq(rp_tls_ctx_slot(c, 0, &v), 0);
+		ck_assert_int_eq(v.info->chain_len, 2);
+		ck_assert_ptr_nonnull(strstr(v.chain_check, "verified against"));
+		rp_tls_ctx_put(c);
+		ck_assert(rp_tls_store_abort(st));
+		ck_assert(!rp_tls_store_abort(st));
+	}
+	{
+		struct rp_tls_stage_req rq = { .cert_file = f("server2.pem"),
+			.key_file = f("server2.key") };
+
+		ck_assert_msg(rp_tls_store_stage(st, &rq, err, sizeof(err)) == 0, "%s", err);
+	}
+	/* Staged, not in use: a handshake still gets the old certificate. */
+	c = rp_tls_store_acquire(st);
+	connect_pair(&p, c, cli, "sip.test.example");
+	ck_assert_int_eq(p.cs, RP_TLS_OK);
+	ck_assert_ptr_nonnull(strstr(rp_tls_sess_peer(p.cli)->subject, "CN=sip.test.example"));
+	ck_assert_int_eq(rp_tls_store_commit(st), 0);
+	rp_tls_ctx_put(c);
+	c = rp_tls_store_acquire(st);
+	ck_assert_uint_eq(rp_tls_ctx_generation(c), 1);
+	ck_assert_int_eq(rp_tls_ctx_slot(c, 0, &v), 0);
+	ck_assert_str_eq(v.cert_file, f("server2.pem"));
+	ck_assert_ptr_nonnull(strstr(v.info->subject, "CN=sip2.test.example"));
+	ck_assert_int_eq(rp_tls_ctx_slot(c, 1, &v), 0);
+	ck_assert_str_eq(v.names[0], "edge.test.example");
+	/* The session from before the commit still works on the old context. */
+	{
+		enum rp_tls_status s1, s2;
+		char buf[8];
+
+		ck_assert_int_eq(rp_tls_write(p.cli, "ping", 4, &s1), 4);
+		for (int i = 0; i < 200; i++) {
+			if (rp_tls_read(p.srv, buf, sizeof(buf), &s2) == 4)
+				break;
+			poll(NULL, 0, 2);
+		}
+		ck_assert_int_eq(s2, RP_TLS_OK);
+		ck_assert_uint_eq(rp_tls_sess_generation(p.srv), 0);
+	}
+	close_pair(&p);
+	connect_pair(&p, c, cli, "sip.test.example");
+	ck_assert_int_eq(p.cs, RP_TLS_OK);
+	ck_assert_ptr_nonnull(strstr(rp_tls_sess_peer(p.cli)->subject, "CN=sip2.test.example"));
+	close_pair(&p);
+	rp_tls_ctx_put(c);
+	/* A reload re-reads the committed files. */
+	ck_assert_int_eq(rp_tls_store_reload(st, err, sizeof(err)), 0);
+	c = rp_tls_store_acquire(st);
+	ck_assert_int_eq(rp_tls_ctx_slot(c, 0, &v), 0);
+	ck_assert_ptr_nonnull(strstr(v.info->subject, "CN=sip2.test.example"));
+	rp_tls_ctx_put(c);
+	rp_tls_store_free(st);
+	rp_tls_ctx_put(cli);
+}
+END_TEST
+
+struct seen {
+	int n;
+	char sni[64], state[16], version[16], subject[128];
+};
+
+static void note_conn(const struct rp_tls_conn_view *v, void *arg)
+{
+	struct seen *s = arg;
+
+	if (v->dir != RP_TLS_IN)
+		return;
+	s->n++;
+	snprintf(s->sni, sizeof(s->sni), "%s", v->sni);
+	snprintf(s->state, sizeof(s->state), "%s", v->state);
+	snprintf(s->version, sizeof(s->version), "%s", v->version);
+	snprintf(s->subject, sizeof(s->subject), "%s",
+		v->peer_cert && v->peer_cert->present ? v->peer_cert->subject : "");
+}
+
+/* The registry lists live sessions with what the handshake found and
+ * counts outcomes by reason. */
+START_TEST(registry_lists_and_counts)
+{
+	rp_tls_reg *reg = NULL;
+	struct rp_tls_cfg sc = { .cert_file = f("server.pem"), .key_file = f("server.key"),
+		.ca_file = f("ca.pem"), .verify_client = true, .require_client_cert = true };
+	struct rp_tls_cfg cc = { .ca_file = f("ca.pem"), .cert_file = f("client.pem"),
+		.key_file = f("client.key") };
+	struct rp_tls_cfg nocert = { .ca_file = f("ca.pem") };
+	rp_tls_ctx *s = NULL, *c = NULL, *c2 = NULL;
+	struct rp_tls_counts n;
+	struct seen seen = { 0 };
+	char err[256];
+	struct pair p;
+
+	ck_assert_int_eq(rp_tls_reg_new(&reg), 0);
+	sc.reg = cc.reg = nocert.reg = reg;
+	ck_assert_msg(rp_tls_ctx_new(RP_TLS_SERVER, &sc, &s, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(rp_tls_ctx_new(RP_TLS_CLIENT, &cc, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(rp_tls_ctx_new(RP_TLS_CLIENT, &nocert, &c2, err, sizeof(err)) == 0, "%s", err);
+	connect_pair(&p, s, c, "sip.test.example");
+	ck_assert_int_eq(p.ss, RP_TLS_OK);
+	ck_assert_uint_eq(rp_tls_reg_each(reg, 100, note_conn, &seen), 2);
+	ck_assert_int_eq(seen.n, 1);
+	ck_assert_str_eq(seen.state, "established");
+	ck_assert_str_eq(seen.sni, "sip.test.example");
+	ck_assert(!strcmp(seen.version, "TLSv1.3") || !strcmp(seen.version, "TLSv1.2"));
+	ck_assert_ptr_nonnull(strstr(seen.subject, "client.test.example"));
+	close_pair(&p);
+	ck_assert_uint_eq(rp_tls_reg_each(reg, 100, note_conn, &seen), 0);
+	connect_pair(&p, s, c2, "sip.test.example");
+	ck_assert_int_ne(p.ss, RP_TLS_OK);
+	close_pair(&p);
+	rp_tls_reg_counts(reg, &n);
+	ck_assert_uint_eq(n.handshakes[RP_TLS_IN], 2);
+	ck_assert_uint_eq(n.failures[RP_TLS_IN][RP_TLS_FAIL_NO_CERT], 1);
+	ck_assert_uint_eq(n.handshakes[RP_TLS_OUT], 2);
+	ck_assert_str_eq(rp_tls_fail_name(RP_TLS_FAIL_NO_CERT), "no-client-cert");
+	/* A session that never finished its handshake, closed by the owner's
+	 * timeout, counts as "timeout". */
+	{
+		int a, b;
+		rp_tls_sess *t = NULL;
+
+		tcp_pair(&a, &b);
+		ck_assert_int_eq(rp_tls_sess_new(s, b, NULL, &t), 0);
+		ck_assert_int_eq(rp_tls_handshake(t), RP_TLS_WANT_READ);
+		rp_tls_sess_note_timeout(t);
+		rp_tls_sess_free(t);
+		close(a);
+		close(b);
+		rp_tls_reg_counts(reg, &n);
+		ck_assert_uint_eq(n.failures[RP_TLS_IN][RP_TLS_FAIL_TIMEOUT], 1);
+		ck_assert_uint_eq(n.handshakes[RP_TLS_IN], 3);
+	}
+	rp_tls_ctx_put(s);
+	rp_tls_ctx_put(c);
+	rp_tls_ctx_put(c2);
+	rp_tls_reg_free(reg);
+}
+END_TEST
+
+START_TEST(sni_wildcard_names)
+{
+	struct rp_tls_cfg sc = { .cert_file = f("server.pem"), .key_file = f("server.key"),
+		.n_sni = 1 };
+	rp_tls_ctx *s = NULL, *c = client_ctx(false, true);
+	char err[256];
+	struct pair p;
+
+	sc.sni[0] = (struct rp_tls_sni_cert){ .names = { "*.test.example" }, .n_names = 1,
+		.cert_file = f("wild.pem"), .key_file = f("wild.key") };
+	ck_assert_msg(rp_tls_ctx_new(RP_TLS_SERVER, &sc, &s, err, sizeof(err)) == 0, "%s", err);
+	connect_pair(&p, s, c, "a.test.example");
+	ck_assert_int_eq(p.cs, RP_TLS_OK);
+	ck_assert_ptr_nonnull(strstr(rp_tls_sess_peer(p.cli)->subject, "CN=wild"));
+	close_pair(&p);
+	/* Two labels do not match "*.test.example": the default. */
+	connect_pair(&p, s, c, "localhost");
+	ck_assert_int_eq(p.cs, RP_TLS_OK);
+	ck_assert_ptr_nonnull(strstr(rp_tls_sess_peer(p.cli)->subject, "CN=sip.test.example"));
+	close_pair(&p);
+	rp_tls_ctx_put(s);
+	rp_tls_ctx_put(c);
+}
+END_TEST
+
 START_TEST(selfsigned_generation)
 {
 	char err[256];
@@ -436,6 +650,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, reload_keeps_old_connections);
 	tcase_add_test(tc, sni_picks_certificate);
 	tcase_add_test(tc, selfsigned_generation);
+	tcase_add_test(tc, stage_validates_and_commit_swaps);
+	tcase_add_test(tc, registry_lists_and_counts);
+	tcase_add_test(tc, sni_wildcard_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
