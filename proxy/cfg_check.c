@@ -709,11 +709,13 @@ static void check_listen(struct cfg_ck *k, const struct cfg_item *it, struct cfg
 
 static const char *const trunk_keys[] = {
 	"address", "transport", "numbers", "inbound", "outbound", "media_encryption",
-	"srtp_suites", "allow_sdes_over_insecure", NULL,
+	"srtp_suites", "allow_sdes_over_insecure", "probe_interval", "probe_down_after",
+	"probe_up_after", NULL,
 };
 static const char *const trunk_all_keys[] = {
 	"address", "transport", "numbers", "inbound", "outbound", "media_encryption",
-	"srtp_suites", "allow_sdes_over_insecure", "cert", "key", "ca_file", "ca_dir",
+	"srtp_suites", "allow_sdes_over_insecure", "probe_interval", "probe_down_after",
+	"probe_up_after", "cert", "key", "ca_file", "ca_dir",
 	"ciphers", "min_version", "verify_server", "server_name", NULL,
 };
 static const char *const inbound_keys[] = {
@@ -816,6 +818,8 @@ static void check_trunk(struct cfg_ck *k, const struct cfg_item *it, struct cfg_
 	t->tls = k->c->settings.tls;
 	t->transport = CFG_TP_UDP;
 	t->media = CFG_MEDIA_ALLOW;
+	t->probe_down_after = 3;
+	t->probe_up_after = 2;
 	if (it->assign || it->nvals != 1 || !it->has_body || it->vals[0].quoted ||
 	    !cfg_ck_valid_name(it->vals[0].text)) {
 		cfg_ck_err(k, it->pos, "expected 'trunk NAME { ... }' (NAME: letters, digits, '_', '-')");
@@ -904,6 +908,9 @@ static void check_trunk(struct cfg_ck *k, const struct cfg_item *it, struct cfg_
 			}
 			break;
 		case 7: get_bool(k, c, &t->allow_sdes_over_insecure); break;
+		case 8: get_u32(k, c, 1, 86400, &t->probe_interval_s); break;
+		case 9: get_u32(k, c, 1, 100, &t->probe_down_after); break;
+		case 10: get_u32(k, c, 1, 100, &t->probe_up_after); break;
 		}
 	}
 	if (!t->naddrs)

@@ -143,6 +143,11 @@ struct cfg_trunk {
 	unsigned nsuites;
 	bool allow_sdes_over_insecure;
 	struct cfg_tls tls;
+	/* OPTIONS probing of each address (docs/proxy.md "Trunk probing"):
+	 * every probe_interval_s seconds (0 = not probed); an address is down
+	 * after probe_down_after failures in a row, up again after
+	 * probe_up_after successes in a row. */
+	uint32_t probe_interval_s, probe_down_after, probe_up_after;
 };
 
 /* A registrar account. HA1 values as lowercase hex: MD5 (RFC 2617) and

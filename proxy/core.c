@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "auth.h"
 #include "calls.h"
@@ -23,6 +24,7 @@
 #include "rp_time.h"
 #include "sip_edit.h"
 #include "sipout.h"
+#include "probe.h"
 #include "trunk.h"
 
 #define MAX_TARGETS 8
@@ -51,6 +53,10 @@ struct rp_core {
 	rp_registrar *reg;
 	rp_auth *auth;
 	rp_trunk_dlgs *tdlg;            /* dialogs whose CSeq we map (trunk.h) */
+	rp_probe *probe;                /* trunk addresses' reachability (probe.h) */
+	pthread_mutex_t pn_mu;
+	rp_hash *pnames;                /* host names probed over TLS: interned for
+	                                 * the transactions' tls_domain */
 	struct rp_core_metrics mx;      /* all NULL: no metrics */
 	pthread_rwlock_t dns_mu;
 	rp_hash *dns;                   /* host -> struct dns_ent */
@@ -1635,6 +1641,16 @@ static int targets(struct req *r)
 				rp_warn("trunk %s: %s did not resolve; skipped", t->name,
 					t->addrs[i].host);
 		}
+		/* Serial failover skips addresses probing found down, unless
+		 * all are: then they are tried anyway (the probe may be stale). */
+		unsigned up = 0;
+
+		for (unsigned i = 0; i < pc->ntg; i++)
+			if (!rp_probe_is_down(r->core->probe, t->name, pc->tg[i].d.tp,
+				&pc->tg[i].d.addr))
+				pc->tg[up++] = pc->tg[i];
+		if (up)
+			pc->ntg = up;
 		return pc->ntg ? 0 : -EHOSTUNREACH;
 	}
 	const struct sip_uri *u = r->have_route ? &r->route0.uri : &r->ruri_p;
@@ -2296,6 +2312,9 @@ static void keep_best(struct pctx *pc, const struct sip_msg *resp, unsigned code
 	rp_arena_fini(&a);
 }
 
+static void probe_event(rp_core *c, rp_txn_cli *cl, const struct sip_msg *resp,
+	unsigned code, uint64_t now);
+
 static void cli_event(void *arg, rp_txn_cli *cl, const struct sip_msg *resp, unsigned code,
 	uint64_t now)
 {
@@ -2303,6 +2322,10 @@ static void cli_event(void *arg, rp_txn_cli *cl, const struct sip_msg *resp, uns
 	rp_txn_srv *s = rp_txn_cli_parent(cl);
 	struct pctx *pc;
 
+	if (!s && rp_txn_cli_method(cl) == SIP_METHOD_OPTIONS) {
+		probe_event(c, cl, resp, code, now);
+		return;
+	}
 	if (!s || rp_txn_cli_method(cl) == SIP_METHOD_CANCEL)
 		return;
 	pc = rp_txn_srv_user(s);
@@ -2835,6 +2858,224 @@ static void resolve_trunks(rp_core *c, const struct cfg *cfg)
 	}
 }
 
+
+/* ---- trunk probing (probe.h) ---- */
+
+#define PROBE_MAGIC 0x70726f62u
+
+/* The user area of a probe's client transaction. */
+struct probe_ref {
+	uint32_t magic;
+	uint32_t id;
+};
+
+/* The addresses of the config's probed trunks (names as resolved). */
+static void probe_configure(rp_core *c, const struct cfg *cfg, uint64_t now)
+{
+	struct rp_probe_addr *v = NULL;
+	size_t n = 0, cap = 0;
+
+	for (size_t i = 0; i < cfg_trunk_count(cfg); i++) {
+		const struct cfg_trunk *t = cfg_trunk_at(cfg, i);
+		enum rp_tp tp = tp_of_cfg(t->transport);
+
+		if (!t->probe_interval_s)
+			continue;
+		for (unsigned k = 0; k < t->naddrs; k++) {
+			uint16_t port = t->addrs[k].port ? t->addrs[k].port :
+				(tp == RP_TP_TLS ? 5061 : 5060);
+			rp_addr a[DNS_MAX_ADDRS];
+			unsigned na = 0;
+
+			if (rp_addr_parse(t->addrs[k].host, port, &a[0]) == 0) {
+				na = 1;
+			} else {
+				struct dns_ent *de;
+
+				pthread_rwlock_rdlock(&c->dns_mu);
+				de = rp_hash_find(c->dns, rp_str_cstr(t->addrs[k].host));
+				for (unsigned j = 0; de && j < de->n; j++) {
+					a[na] = de->a[j];
+					rp_addr_set_port(&a[na++], port);
+				}
+				pthread_rwlock_unlock(&c->dns_mu);
+			}
+			for (unsigned j = 0; j < na; j++) {
+				if (n == cap) {
+					size_t nc = cap ? cap * 2 : 16;
+					struct rp_probe_addr *nv = realloc(v, nc * sizeof(*v));
+
+					if (!nv) {
+						rp_warn("trunk probing: out of memory, probes unchanged");
+						free(v);
+						return;
+					}
+					v = nv;
+					cap = nc;
+				}
+				v[n++] = (struct rp_probe_addr){ .trunk = t->name,
+					.host = t->tls.server_name && tp == RP_TP_TLS ?
+						t->tls.server_name : t->addrs[k].host,
+					.port = port, .tp = tp, .addr = a[j],
+					.interval_ms = t->probe_interval_s * 1000u,
+					.down_after = t->probe_down_after,
+					.up_after = t->probe_up_after };
+			}
+		}
+	}
+	if (rp_probe_set(c->probe, v, n, now) < 0)
+		rp_warn("trunk probing: out of memory, probes unchanged");
+	free(v);
+}
+
+/* A name that lives as long as the core (a transaction's tls_domain is
+ * borrowed and may outlive the config the name came from). */
+static const char *probe_name(rp_core *c, const char *host)
+{
+	char *v;
+
+	pthread_mutex_lock(&c->pn_mu);
+	v = rp_hash_find(c->pnames, rp_str_cstr(host));
+	if (!v && rp_hash_count(c->pnames) < 4096 && (v = strdup(host)) &&
+	    rp_hash_insert(c->pnames, rp_str_cstr(v), v) < 0) {
+		free(v);
+		v = NULL;
+	}
+	pthread_mutex_unlock(&c->pn_mu);
+	return v;
+}
+
+/* Sends one OPTIONS on its own client transaction (no parent). */
+static void probe_send(rp_core *c, const struct rp_probe_send *ps, uint64_t now)
+{
+	struct cfg *cfg = cfg_holder_get(&c->holder);
+	struct rp_msg_info mi = { .tp = ps->tp, .udp_fd = -1 };
+	struct rp_txn_dest d = { .tp = ps->tp, .addr = ps->addr };
+	char br[RP_TXN_BRANCH_LEN], cid[48], tag[24], host[300];
+	const char *why = NULL;
+	uint8_t rnd[16];
+	rp_addr lout;
+	rp_buf b;
+	rp_txn_cli *cl = NULL;
+	unsigned shard;
+	int rc, fd;
+
+	/* The source address the kernel would use, for a wildcard listener. */
+	fd = socket(ps->addr.u.sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0) {
+		socklen_t sl = sizeof(mi.local.u);
+
+		if (connect(fd, &ps->addr.u.sa, ps->addr.len) == 0 &&
+		    getsockname(fd, &mi.local.u.sa, &sl) == 0)
+			mi.local.len = sl;
+		close(fd);
+	}
+	if (local_for(c, ps->tp, ps->addr.u.sa.sa_family, &mi, &lout) < 0) {
+		why = "no listener for its transport and family";
+		goto fail;
+	}
+	if (rp_rand_bytes(rnd, sizeof(rnd)) < 0) {
+		why = "no randomness";
+		goto fail;
+	}
+	snprintf(cid, sizeof(cid), "rpprobe-%016llx@rampart",
+		(unsigned long long)rp_siphash13(c->key, rnd, 8));
+	snprintf(tag, sizeof(tag), "rp%016llx",
+		(unsigned long long)rp_siphash13(c->key, rnd + 8, 8));
+	snprintf(host, sizeof(host), strchr(ps->host, ':') ? "[%s]:%u" : "%s:%u", ps->host,
+		ps->port);
+	if (ps->tp == RP_TP_TLS && !(d.tls_domain = probe_name(c, ps->host))) {
+		why = "out of memory";
+		goto fail;
+	}
+	shard = rp_txn_shard_of(c->txl, rp_str_cstr(cid));
+	if (rp_txn_branch(c->txl, shard, 0, br) < 0) {
+		why = "no branch";
+		goto fail;
+	}
+	rp_buf_init(&b, 4096);
+	rp_buf_printf(&b, "OPTIONS sip:%s%s%s SIP/2.0\r\nVia: ", host,
+		ps->tp == RP_TP_UDP ? "" : ";transport=", ps->tp == RP_TP_UDP ? "" :
+		rp_tp_name(ps->tp));
+	rp_sipout_via(&b, ps->tp, &lout, rp_str_make(br, sizeof(br)));
+	rp_buf_printf(&b, "\r\nMax-Forwards: 70\r\nFrom: <sip:rampart@%s>;tag=%s\r\n"
+		"To: <sip:%s>\r\nCall-ID: %s\r\nCSeq: 1 OPTIONS\r\nUser-Agent: %.*s\r\n"
+		"Accept: application/sdp\r\nContent-Length: 0\r\n\r\n", host, tag, host, cid,
+		RP_STR_FMT(cfg ? server_name(cfg) : RP_STR_LIT("Rampart")));
+	rc = rp_buf_error(&b);
+	if (rc == 0) {
+		rp_txn_lock(c->txl, shard);
+		rc = rp_txn_cli_new(c->txl, shard, NULL, SIP_METHOD_OPTIONS,
+			rp_str_make(strstr(b.p, br), sizeof(br)), &d, b.p, b.len,
+			sizeof(struct probe_ref), now, &cl);
+		if (rc == 0)
+			*(struct probe_ref *)rp_txn_cli_user(cl) =
+				(struct probe_ref){ .magic = PROBE_MAGIC, .id = ps->id };
+		rp_txn_unlock(c->txl, shard);
+	}
+	rp_buf_free(&b);
+	cfg_put(cfg);
+	if (rc < 0) {
+		why = strerror(-rc);
+		goto fail_nocfg;
+	}
+	return;
+fail:
+	cfg_put(cfg);
+fail_nocfg:
+	rp_debug("probe of %s not sent: %s", ps->host, why);
+	(void)rp_probe_result(c->probe, ps->id, 0, "not sent", now, NULL);
+}
+
+static void probe_event(rp_core *c, rp_txn_cli *cl, const struct sip_msg *resp,
+	unsigned code, uint64_t now)
+{
+	struct probe_ref *pr = rp_txn_cli_user(cl);
+	struct rp_probe_info info;
+	char what[48], a[64];
+	int st;
+
+	if (!pr || pr->magic != PROBE_MAGIC || (resp && code < 200))
+		return;
+	pr->magic = 0;
+	if (resp)
+		snprintf(what, sizeof(what), "%u %.*s", code,
+			(int)(resp->reason.n > 30 ? 30 : resp->reason.n), resp->reason.p);
+	else
+		snprintf(what, sizeof(what), "%s", code == 408 ? "timeout" : "transport error");
+	st = rp_probe_result(c->probe, pr->id, resp ? code : 0, what, now, &info);
+	if (st < 0)
+		return;
+	rp_addr_fmt(&info.addr, a, sizeof(a));
+	if (st == RP_PROBE_DOWN)
+		rp_warn("trunk %s: %s (%s) is down: %u probe(s) failed in a row, last: %s",
+			info.trunk, a, info.host, info.fails, info.last);
+	else
+		rp_notice("trunk %s: %s (%s) is %s (%s)", info.trunk, a, info.host,
+			rp_probe_state_name((enum rp_probe_state)st), info.last);
+	if (c->mx.trunk_up) {
+		const char *lv[2] = { info.trunk, a };
+		struct rp_mval *v;
+
+		if (rp_metric_with(c->mx.trunk_up, lv, &v) == 0)
+			rp_mval_set(v, st == RP_PROBE_UP);
+	}
+}
+
+static void probe_tick(rp_core *c, uint64_t now)
+{
+	struct rp_probe_send ps[16];
+	size_t n = rp_probe_due(c->probe, now, ps, 16);
+
+	for (size_t i = 0; i < n; i++)
+		probe_send(c, &ps[i], now);
+}
+
+rp_probe *rp_core_probe(rp_core *c)
+{
+	return c->probe;
+}
+
 /* ---- life cycle ---- */
 
 void rp_core_set_listeners(rp_core *c, const struct rp_listen *l, size_t n)
@@ -2882,6 +3123,10 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 		rc = rp_hash_new(16, 0, &c->dns);
 	if (rc == 0)
 		rc = rp_trunk_dlgs_new(0, 0, &c->tdlg);
+	if (rc == 0)
+		rc = rp_probe_new(&c->probe);
+	if (rc == 0)
+		rc = rp_hash_new(16, 0, &c->pnames);
 	if (rc == 0 && cc->media)
 		rc = rp_media_calls_new(cc->media, 0, &c->media);
 	if (rc == 0) {
@@ -2894,6 +3139,8 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 		rc = rp_calls_new(&kc, &c->calls);
 	}
 	if (rc < 0) {
+		rp_hash_free(c->pnames);
+		rp_probe_free(c->probe);
 		rp_trunk_dlgs_free(c->tdlg);
 		rp_media_calls_free(c->media);
 		rp_hash_free(c->dns);
@@ -2905,7 +3152,9 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 	}
 	pthread_mutex_init(&c->lmu, NULL);
 	pthread_rwlock_init(&c->dns_mu, NULL);
+	pthread_mutex_init(&c->pn_mu, NULL);
 	resolve_trunks(c, cc->cfg);
+	probe_configure(c, cc->cfg, rp_now_ms());
 	cfg_holder_init(&c->holder, cfg_get(cc->cfg));
 	atomic_init(&c->ws, ws);
 	c->send = cc->send ? cc->send : ws_send;
@@ -2931,6 +3180,20 @@ void rp_core_free(rp_core *c)
 	rp_registrar_free(c->reg);
 	rp_auth_free(c->auth);
 	rp_trunk_dlgs_free(c->tdlg);
+	rp_probe_free(c->probe);
+	if (c->pnames) {
+		rp_hash_iter it;
+		rp_str k;
+		void *v;
+
+		rp_hash_iter_init(c->pnames, &it);
+		while (rp_hash_iter_next(&it, &k, &v)) {
+			rp_hash_remove(c->pnames, k);
+			free(v);
+		}
+		rp_hash_free(c->pnames);
+	}
+	pthread_mutex_destroy(&c->pn_mu);
 	if (c->dns) {
 		rp_hash_iter it;
 		rp_str k;
@@ -2957,6 +3220,7 @@ void rp_core_set_workers(rp_core *c, rp_workers *ws)
 void rp_core_set_cfg(rp_core *c, struct cfg *cfg)
 {
 	resolve_trunks(c, cfg);
+	probe_configure(c, cfg, rp_now_ms());
 	cfg_holder_swap(&c->holder, cfg_get(cfg));
 }
 
@@ -2965,6 +3229,7 @@ void rp_core_tick(rp_core *c, uint64_t now)
 	uint64_t next = atomic_load(&c->next_sweep);
 
 	rp_txn_expire(c->txl, now);
+	probe_tick(c, now);
 	if (now >= next && atomic_compare_exchange_strong(&c->next_sweep, &next, now + 1000))
 		rp_registrar_sweep(c->reg, now);
 }

@@ -47,6 +47,8 @@ typedef struct rp_core rp_core;
 struct rp_media_backend;
 
 struct rp_mval;
+struct rp_metric;
+struct rp_probe;
 /* Metric cells (common/rp_metrics.h) the core bumps on its paths: one
  * relaxed atomic add each. Any pointer may be NULL. Owned by the caller's
  * registry, which must outlive the core. */
@@ -55,6 +57,8 @@ struct rp_core_metrics {
 	struct rp_mval *resp[7];                    /* sent or relayed, by code / 100 */
 	struct rp_mval *calls_total;                /* calls started (calls.h) */
 	struct rp_mval *refused[RP_REFUSAL_COUNT];  /* 488 by the media policy */
+	/* gauge_vec {trunk, address}: 1 up, 0 down, set when probing decides */
+	struct rp_metric *trunk_up;
 };
 
 struct rp_core_cfg {
@@ -128,6 +132,9 @@ size_t rp_core_dump_txns(rp_core *core, rp_buf *b, size_t max);
 /* The core's registrar (for the control socket's 'registrations'); owned
  * by the core, valid until rp_core_free. */
 struct rp_registrar *rp_core_registrar(rp_core *core);
+/* Reachability of the trunks' addresses from OPTIONS probing (probe.h);
+ * owned by the core, valid until rp_core_free. */
+struct rp_probe *rp_core_probe(rp_core *core);
 /* Calls in the registry now (set up or answered, not ended). */
 size_t rp_core_calls_active(rp_core *core);
 /* The call registry (owned by the core, valid until rp_core_free). */

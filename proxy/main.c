@@ -33,6 +33,7 @@
 #include "media.h"
 #include "mediactl.h"
 #include "mediaev.h"
+#include "probe.h"
 #include "registrar.h"
 #include "rp_time.h"
 #include "rp_arena.h"
@@ -604,10 +605,51 @@ static int cmd_registrations(ctl_req *req, rp_buf *resp, void *arg)
 	return rp_buf_error(resp);
 }
 
+/* Per address of one trunk: what probing found (docs/control-protocol.md). */
+static const char *put_probes(rp_buf *resp, rp_core *core, const char *trunk)
+{
+	struct rp_probe_info pi[32];
+	size_t n = core ? rp_probe_list(rp_core_probe(core), trunk, pi, 32) : 0;
+	unsigned up = 0, down = 0;
+	uint64_t now = rp_now_ms();
+
+	benc_put_kv_list(resp, "probes");
+	for (size_t i = 0; i < n && i < 32; i++) {
+		char a[64];
+
+		rp_addr_fmt(&pi[i].addr, a, sizeof(a));
+		benc_put_dict(resp);
+		benc_put_kv_cstr(resp, "address", a);
+		benc_put_kv_cstr(resp, "host", pi[i].host);
+		benc_put_kv_cstr(resp, "transport", rp_tp_name(pi[i].tp));
+		benc_put_kv_cstr(resp, "state", rp_probe_state_name(pi[i].state));
+		benc_put_kv_cstr(resp, "last-result", pi[i].last);
+		benc_put_kv_int(resp, "rtt-ms", pi[i].rtt_ms);
+		benc_put_kv_int(resp, "last-probe-s-ago", pi[i].last_ms ?
+			(int64_t)((now - pi[i].last_ms) / 1000) : -1);
+		benc_put_kv_int(resp, "failures-in-row", pi[i].fails);
+		benc_put_kv_int(resp, "successes-in-row", pi[i].oks);
+		benc_put_kv_int(resp, "probes", (int64_t)pi[i].probes);
+		benc_put_kv_int(resp, "failures", (int64_t)pi[i].failures);
+		benc_put_end(resp);
+		up += pi[i].state == RP_PROBE_UP;
+		down += pi[i].state == RP_PROBE_DOWN;
+	}
+	benc_put_end(resp);
+	if (!n || (!up && !down))
+		return "unknown";
+	if (!down && up == n)
+		return "up";
+	if (!up && down == n)
+		return "down";
+	return up ? "partial" : "unknown";
+}
+
 static int cmd_trunks(ctl_req *req, rp_buf *resp, void *arg)
 {
 	struct proxy *p = arg;
 	size_t n = cfg_trunk_count(p->cfg);
+	rp_core *core = atomic_load(&p->core);
 
 	(void)req;
 	benc_put_kv_list(resp, "trunks");
@@ -631,8 +673,10 @@ static int cmd_trunks(ctl_req *req, rp_buf *resp, void *arg)
 			benc_put_cstr(resp, hp);
 		}
 		benc_put_end(resp);
-		/* No OPTIONS probing yet: reachability is not known, not assumed. */
-		benc_put_kv_cstr(resp, "reachability", "unknown");
+		if (t->probe_interval_s)
+			benc_put_kv_int(resp, "probe-interval-s", t->probe_interval_s);
+		/* Not known is said, never assumed. */
+		benc_put_kv_cstr(resp, "reachability", put_probes(resp, core, t->name));
 		benc_put_end(resp);
 	}
 	benc_put_end(resp);
@@ -777,7 +821,7 @@ static const struct ctl_command ctl_cmds[] = {
 		CTL_ACCESS_READ, NULL },
 	{ "registrations", cmd_registrations, "", "live registrar bindings (at most 1000)",
 		CTL_ACCESS_READ, NULL },
-	{ "trunks", cmd_trunks, "", "configured trunks; reachability is unknown (no probing)",
+	{ "trunks", cmd_trunks, "", "configured trunks; each address's reachability from OPTIONS probing",
 		CTL_ACCESS_READ, NULL },
 	{ "config.check", cmd_config_check, "file?",
 		"check a configuration file (default: the one in use) without applying it",
@@ -973,6 +1017,12 @@ static int metrics_setup(struct proxy *p)
 	for (unsigned i = 0; !rc && i < RP_REFUSAL_COUNT; i++)
 		rc = rp_metric_with(refused, (const char *[]){ rp_call_refusal_name(i) },
 			&p->mx.refused[i]);
+	/* Set by the core when probing decides (docs/proxy.md "Trunk probing"). */
+	if (!rc)
+		rc = rp_metrics_gauge_vec(m, "rampart_proxy_trunk_address_up",
+			"Trunk address reachability from OPTIONS probing: 1 up, 0 down "
+			"(absent until probing decided)", 2, (const char *[]){ "trunk", "address" },
+			1024, &p->mx.trunk_up);
 	/* Everything else is read when Prometheus scrapes. */
 	static const struct {
 		bool counter;

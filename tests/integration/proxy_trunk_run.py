@@ -12,19 +12,28 @@ same realm passed back to the caller, and a CANCEL after an answered
 challenge (CSeq of the retried INVITE toward the carrier, 487 back with the
 caller's).
 
+OPTIONS probing (probe_interval): two raw "trunk addresses" answer; one goes
+silent and is marked down after 2 timeouts (control command 'trunks',
+Prometheus metric scraped with curl), a call then skips it, and it is up
+again once it answers.
+
 Every port is picked free by the kernel; every wait is bounded."""
 import hashlib
 import os
 import re
 import shutil
 import socket
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import proxy_call_run as pcr  # noqa: E402  (same PROXY argument)
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+from ctlproto import Client  # noqa: E402
 
 check = pcr.check
 
@@ -56,6 +65,167 @@ def challenge(req, code, hname, value, to_tag="tc"):
                    "Proxy Authentication Required", to_tag).decode()
     r = r.replace("Content-Length: 0\r\n", "%s: %s\r\nContent-Length: 0\r\n" % (hname, value))
     return r.encode()
+
+
+def answer_options(sock, alive, seconds):
+    """Serves OPTIONS on a raw 'trunk address' for a while: 200 when
+    alive, silence otherwise. Returns the OPTIONS seen and other requests."""
+    seen, other = [], []
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        sock.settimeout(max(0.01, deadline - time.time()))
+        try:
+            data, addr = sock.recvfrom(65535)
+        except socket.timeout:
+            break
+        t = data.decode(errors="replace")
+        if t.startswith("OPTIONS "):
+            seen.append(t)
+            if alive:
+                sock.sendto(pcr.answer(t, 200, "OK"), addr)
+        elif not t.startswith("SIP/2.0"):
+            other.append((t, addr))
+    return seen, other
+
+
+def probe_part(tmp):
+    """OPTIONS probing: both addresses up, the first goes silent and is
+    marked down after 2 timeouts (trunks, metrics), a call then goes straight
+    to the second address, the first answers again and is up."""
+    a, aport = pcr.udp_sock()
+    b, bport = pcr.udp_sock()
+    sock = os.path.join(tmp, "probe.sock")
+    cfg = """
+log_level = info;
+mediad_socket = "none";
+timer_t1 = 50;
+control_socket = "%s";
+listen udp 127.0.0.1:5060;
+trunk probed {
+    address = "127.0.0.1:%d", "127.0.0.1:%d";
+    inbound { source = 192.0.2.3; }
+    probe_interval = 1;
+    probe_down_after = 2;
+    probe_up_after = 1;
+}
+route request {
+    if (method == "ACK" || method == "CANCEL") { relay; }
+    relay probed;
+}
+""" % (sock, aport, bport)
+    conf = os.path.join(tmp, "probe.conf")
+    with open(conf, "w") as f:
+        f.write(cfg)
+    logf = os.path.join(tmp, "probe.log")
+    with open(logf, "w") as lf:
+        p = subprocess.Popen([pcr.PROXY, "--config", conf, "--state-dir", tmp, "--workers", "2",
+                              "--listen", "udp:127.0.0.1:0", "--metrics-listen", "127.0.0.1:0"],
+                             stdout=lf, stderr=subprocess.STDOUT)
+    text = lambda: open(logf).read()
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and not (os.path.exists(sock) and "running" in text()):
+            time.sleep(0.05)
+        m = re.search(r"metrics on (http://127\.0\.0\.1:\d+/metrics)", text())
+        ports = [int(x) for x in re.findall(r"listening on udp:127\.0\.0\.1:(\d+)", text())]
+        check("probe: proxy started (control socket, metrics)", m is not None and ports, text())
+        if not m or not ports:
+            return
+        url, udp = m.group(1), ports[-1]
+
+        def trunk():
+            r = Client(sock).call("trunks")
+            return next((t for t in r.get("trunks", []) if t.get("name") == "probed"), {})
+
+        def scrape():
+            r = subprocess.run(["curl", "-sS", "--max-time", "5", url], capture_output=True,
+                               text=True, timeout=10)
+            return r.stdout
+
+        # Both answer: up after one success each.
+        sa, _ = answer_options(a, True, 1.5)
+        sb, _ = answer_options(b, True, 0.2)
+        t = trunk()
+        pr = {x.get("address"): x for x in t.get("probes", [])}
+        ka, kb = "127.0.0.1:%d" % aport, "127.0.0.1:%d" % bport
+        check("probe: OPTIONS reach both addresses, well formed",
+              sa and sb and "CSeq: 1 OPTIONS" in sa[0] and
+              sa[0].startswith("OPTIONS sip:127.0.0.1:%d SIP/2.0" % aport) and
+              "Max-Forwards: 70" in sa[0], (sa[:1], sb[:1]))
+        check("probe: trunks shows both up, last result 200 OK, an RTT, interval",
+              t.get("reachability") == "up" and t.get("probe-interval-s") == 1 and
+              pr.get(ka, {}).get("state") == "up" and pr.get(kb, {}).get("state") == "up" and
+              pr.get(ka, {}).get("last-result") == "200 OK" and
+              pr.get(ka, {}).get("rtt-ms", -1) >= 0, t)
+        met = scrape()
+        check("probe: metric rampart_proxy_trunk_address_up 1 for both",
+              ('rampart_proxy_trunk_address_up{trunk="probed",address="%s"} 1' % ka) in met and
+              ('rampart_proxy_trunk_address_up{trunk="probed",address="%s"} 1' % kb) in met,
+              met[-1500:])
+
+        # The first address goes silent: down after 2 timeouts (Timer F 3.2 s each).
+        deadline = time.time() + 15
+        down = False
+        while time.time() < deadline and not down:
+            answer_options(a, False, 0.3)
+            answer_options(b, True, 0.2)
+            down = "is down" in text()
+        t = trunk()
+        pr = {x.get("address"): x for x in t.get("probes", [])}
+        check("probe: silent address down after 2 failed probes (logged, trunks)",
+              down and pr.get(ka, {}).get("state") == "down" and
+              pr.get(ka, {}).get("last-result") == "timeout" and
+              pr.get(ka, {}).get("failures-in-row", 0) >= 2 and
+              pr.get(kb, {}).get("state") == "up" and t.get("reachability") == "partial",
+              (t, text()[-1500:]))
+        met = scrape()
+        check("probe: metric 0 for the down address, 1 for the other",
+              ('rampart_proxy_trunk_address_up{trunk="probed",address="%s"} 0' % ka) in met and
+              ('rampart_proxy_trunk_address_up{trunk="probed",address="%s"} 1' % kb) in met,
+              met[-1500:])
+
+        # A call now skips the down address: the INVITE goes to b at once.
+        caller, cport = pcr.udp_sock()
+        caller.sendto(pcr.msg("INVITE", "sip:+4930@example.com", "z9hG4bKpr1", "probe-call-1",
+                              1, cport), ("127.0.0.1", udp))
+        t0 = time.time()
+        got = None
+        while time.time() < t0 + 3 and got is None:
+            _, other = answer_options(b, True, 0.2)
+            got = next((o for o in other if o[0].startswith("INVITE ")), None)
+        _, other_a = answer_options(a, False, 0.1)
+        check("probe: serial failover skips the down address (INVITE straight to b)",
+              got is not None and not any(o[0].startswith("INVITE ") for o in other_a),
+              (got, other_a))
+        if got:
+            b.sendto(pcr.answer(got[0], 486, "Busy Here"), got[1])
+            r = pcr.recv_until(caller, lambda x: x.startswith("SIP/2.0 486"), 3)
+            check("probe: the call's answer comes back", r is not None)
+        caller.close()
+
+        # a answers again: up after one success.
+        deadline = time.time() + 6
+        up = False
+        while time.time() < deadline and not up:
+            answer_options(a, True, 0.3)
+            answer_options(b, True, 0.1)
+            pr = {x.get("address"): x for x in trunk().get("probes", [])}
+            up = pr.get(ka, {}).get("state") == "up"
+        check("probe: the address is up again after it answers", up, pr)
+        check("probe: state change back to up logged", re.search(
+            r"trunk probed: %s \(127\.0\.0\.1\) is up" % re.escape(ka), text()) is not None,
+            text()[-1500:])
+    finally:
+        if p.poll() is None:
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        a.close()
+        b.close()
+    check("probe: proxy exited cleanly", p.returncode == 0, text()[-1500:])
 
 
 def main():
@@ -205,6 +375,7 @@ route request {
         check("proxy still running", proxy.alive(), proxy.text()[-2000:])
     finally:
         proxy.stop()
+    probe_part(tmp)
     if pcr.failures:
         print("FAILED: " + ", ".join(pcr.failures))
         print(proxy.text()[-3000:])
