@@ -552,6 +552,9 @@ static const char *media_name(const struct rp_media_info *inf, int side)
 	return sdes_suite_name(inf->leg[side].suite);
 }
 
+/* A fixed-size NUL-terminated field as a slice (bounded by its array). */
+#define FIELD_STR(f) rp_str_make((f), strnlen((f), sizeof(f)))
+
 static void write_cdr(rp_calls *t, rp_call *c, const struct rp_media_info *inf,
 	const struct rp_call_media_stats *st)
 {
@@ -563,7 +566,7 @@ static void write_cdr(rp_calls *t, rp_call *c, const struct rp_media_info *inf,
 	k.start_ns = c->start_ns;
 	k.answer_ns = c->answer_ns;
 	k.end_ns = c->end_ns;
-	k.trunk = rp_str_cstr(c->trunk);
+	k.trunk = FIELD_STR(c->trunk);
 	k.from = c->from_uri;
 	k.to = c->to_uri;
 	k.final_code = (int)c->final_code;
@@ -580,9 +583,9 @@ static void write_cdr(rp_calls *t, rp_call *c, const struct rp_media_info *inf,
 		o->role = rp_str_cstr(i == RP_CALL_A ? "caller" : "callee");
 		o->peer = rp_str_cstr(peer[i]);
 		o->transport = rp_str_cstr(rp_tp_name(l->tp));
-		o->tls_version = rp_str_cstr(l->tls_version);
-		o->tls_cipher = rp_str_cstr(l->tls_cipher);
-		o->peer_cert_subject = rp_str_cstr(l->subject);
+		o->tls_version = FIELD_STR(l->tls_version);
+		o->tls_cipher = FIELD_STR(l->tls_cipher);
+		o->peer_cert_subject = FIELD_STR(l->subject);
 		o->media = rp_str_cstr(mn ? mn : "plain");
 		o->packets_in = st[i].packets_in;
 		o->packets_out = st[i].packets_out;

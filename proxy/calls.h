@@ -105,7 +105,7 @@ struct rp_call_start {
 	rp_str from_hdr;             /* the From value (with the tag) */
 	rp_str to_hdr;               /* the To value (no tag yet) */
 	rp_str from_uri, to_uri;     /* for listings and the CDR */
-	rp_str contact_a;            /* the caller's Contact URI */
+	rp_str contact_a;            /* the caller's Contact value (as received) */
 	rp_str route_a;              /* Route values toward A, comma-joined,
 	                              * nearest first (the INVITE's Record-Route) */
 	uint32_t cseq;               /* the INVITE's CSeq */
@@ -145,7 +145,8 @@ void rp_call_set_tls(rp_call *c, enum rp_call_side side, rp_str version, rp_str 
 /* The call's media (a reference is taken; NULL drops it). */
 void rp_call_set_media(rp_call *c, struct rp_media_call *mc);
 /* A 2xx to the INVITE was relayed: the callee's To (with its tag),
- * Contact URI and the Route values toward B (nearest first, comma-joined).
+ * Contact value (as received) and its Record-Route values (comma-joined,
+ * as received: the BYE's builder takes those below the proxy, reversed).
  * The first one counts as the answer time. */
 void rp_call_answered(rp_call *c, unsigned code, rp_str to_hdr, rp_str contact_b,
 	rp_str route_b);
@@ -160,8 +161,9 @@ struct rp_call_bye {
 	const char *call_id;
 	const char *from;            /* From value of the BYE (the other side's) */
 	const char *to;              /* To value (the receiver's) */
-	const char *ruri;            /* the receiver's Contact */
-	const char *route;           /* Route values, comma-joined; "" none */
+	const char *ruri;            /* the receiver's Contact value (parse it) */
+	const char *route;           /* toward A: Route values, nearest first;
+	                              * toward B: the 2xx's Record-Route list */
 	uint32_t cseq;
 	struct rp_txn_dest dest;
 	rp_addr local;               /* our address the call came in on */

@@ -1318,49 +1318,59 @@ static void call_tls(const struct rp_msg_info *mi, const struct rp_tls_peer *vp,
 		sg->cert_subject = rp_str_cstr(vp->subject);
 }
 
-/* Record-Route values of m as one comma-joined list in the arena: in
- * message order (reverse = false) or reversed, stopping at our own entry
- * when stop_at_us. */
-static rp_str call_routes(rp_core *c, const struct cfg *cfg, const struct sip_msg *m,
-	bool stop_at_us, bool reverse, rp_arena *a)
+/* The Record-Route header values of m joined with ", ", as received (no
+ * parsing on the call path: only a BYE of ours reads them). */
+static rp_str rr_raw(const struct sip_msg *m, rp_arena *a)
 {
-	struct sip_hdr_iter it;
-	struct sip_nameaddr na;
-	rp_str v[16];
-	unsigned n = 0;
 	size_t len = 0, off = 0;
 	char *d;
 
-	sip_hdr_iter_init(&it, m, SIP_HDR_RECORD_ROUTE);
-	while (n < 16 && sip_hdr_iter_next_nameaddr(&it, &na, NULL) == SIP_OK) {
-		if (stop_at_us && uri_is_us(c, cfg, &na.uri, false))
-			break;
-		v[n] = na.raw;
-		len += na.raw.n + 2;
-		n++;
-	}
-	if (!n || !(d = rp_arena_alloc(a, len)))
+	for (size_t i = 0; i < m->nhdrs; i++)
+		if (m->hdrs[i].id == SIP_HDR_RECORD_ROUTE)
+			len += m->hdrs[i].value.n + 2;
+	if (!len || !(d = rp_arena_alloc(a, len)))
 		return RP_STR_NULL;
-	for (unsigned i = 0; i < n; i++) {
-		rp_str x = v[reverse ? n - 1 - i : i];
+	for (size_t i = 0; i < m->nhdrs; i++) {
+		rp_str v = m->hdrs[i].value;
 
-		if (i) {
+		if (m->hdrs[i].id != SIP_HDR_RECORD_ROUTE)
+			continue;
+		if (off) {
 			d[off++] = ',';
 			d[off++] = ' ';
 		}
-		memcpy(d + off, x.p, x.n);
-		off += x.n;
+		memcpy(d + off, v.p, v.n);
+		off += v.n;
 	}
 	return rp_str_make(d, off);
 }
 
-static rp_str contact_uri(const struct sip_msg *m)
+/* Route toward the callee from its 2xx's Record-Route list: the values
+ * above ours (downstream of us), nearest first (reversed), into b. */
+static void route_below(rp_core *c, const struct cfg *cfg, rp_str rr, rp_buf *b)
 {
+	rp_str it = rr, e, v[16];
+	unsigned n = 0;
 	struct sip_nameaddr na;
 
-	if (!m->h_contact || sip_nameaddr_parse(m->h_contact->value, &na, NULL) != SIP_OK)
-		return RP_STR_NULL;
-	return na.uri_str;
+	while (n < 16 && sip_hdr_list_next(&it, &e)) {
+		if (!e.n || sip_nameaddr_parse(e, &na, NULL) != SIP_OK)
+			continue;
+		if (uri_is_us(c, cfg, &na.uri, false))
+			break;
+		v[n++] = e;
+	}
+	for (unsigned i = n; i-- > 0;) {
+		rp_buf_append_str(b, v[i]);
+		if (i)
+			rp_buf_append_cstr(b, ", ");
+	}
+}
+
+/* The Contact value as received: parsed only if a BYE of ours needs it. */
+static rp_str contact_raw(const struct sip_msg *m)
+{
+	return m->h_contact ? m->h_contact->value : RP_STR_NULL;
 }
 
 /* The live call an in-dialog request belongs to, and the side it came
@@ -1392,8 +1402,8 @@ static void call_request(struct req *r)
 			.from_hdr = m->h_from ? m->h_from->value : RP_STR_NULL,
 			.to_hdr = m->h_to ? m->h_to->value : RP_STR_NULL,
 			.from_uri = m->from.uri_str, .to_uri = m->to.uri_str,
-			.contact_a = contact_uri(m),
-			.route_a = call_routes(c, r->cfg, m, false, false, r->a),
+			.contact_a = contact_raw(m),
+			.route_a = rr_raw(m, r->a),
 			.cseq = m->cseq.num,
 			.a = { .tp = mi->tp, .peer = mi->peer },
 			.dest_a = { .tp = mi->tp, .addr = mi->peer, .flow = mi->tp != RP_TP_UDP },
@@ -1461,7 +1471,7 @@ static void call_answered(rp_core *c, struct pctx *pc, const struct sip_msg *res
 		rp_call_set_b(pc->call, &b, d, RP_STR_NULL);
 	}
 	rp_call_answered(pc->call, resp->status, resp->h_to ? resp->h_to->value : RP_STR_NULL,
-		contact_uri(resp), call_routes(c, pc->cfg, resp, true, true, a));
+		contact_raw(resp), rr_raw(resp, a));
 	/* Without our Record-Route the dialog's BYE bypasses us: the record
 	 * would stay forever, so the CDR is written now and says why. */
 	if (!pc->call_rr)
@@ -1490,6 +1500,7 @@ static int call_send_bye(rp_core *c, rp_call *call, enum rp_call_side to, const 
 {
 	char info[8192];
 	struct rp_call_bye bi;
+	struct sip_nameaddr contact;
 	struct rp_msg_info mi = { .udp_fd = -1 };
 	char br[RP_TXN_BRANCH_LEN];
 	rp_addr lout;
@@ -1500,6 +1511,8 @@ static int call_send_bye(rp_core *c, rp_call *call, enum rp_call_side to, const 
 
 	if (rc < 0)
 		return rc;
+	if (sip_nameaddr_parse(rp_str_cstr(bi.ruri), &contact, NULL) != SIP_OK)
+		return -EBADMSG;   /* no usable Contact: nowhere to send the BYE */
 	if (to == RP_CALL_B) {
 		/* A trunk's challenge made us send the INVITE with a higher
 		 * CSeq than the caller's (trunk.h): the callee counts from it. */
@@ -1522,14 +1535,26 @@ static int call_send_bye(rp_core *c, rp_call *call, enum rp_call_side to, const 
 	rc = rp_txn_branch(c->txl, shard, 0, br);
 	if (rc == 0) {
 		rp_buf_append_cstr(&b, "BYE ");
-		rp_buf_append_cstr(&b, bi.ruri);
+		rp_buf_append_str(&b, contact.uri_str);
 		rp_buf_append_cstr(&b, " SIP/2.0\r\nVia: ");
 		rp_sipout_via(&b, bi.dest.tp, &lout, rp_str_make(br, sizeof(br)));
 		rp_buf_append_cstr(&b, "\r\nMax-Forwards: 70\r\n");
 		if (bi.route[0]) {
-			rp_buf_append_cstr(&b, "Route: ");
-			rp_buf_append_cstr(&b, bi.route);
-			rp_buf_append_cstr(&b, "\r\n");
+			struct cfg *cfg = cfg_holder_get(&c->holder);
+			rp_buf rt;
+
+			rp_buf_init(&rt, 8192);
+			if (to == RP_CALL_A)
+				rp_buf_append_cstr(&rt, bi.route);
+			else if (cfg)
+				route_below(c, cfg, rp_str_cstr(bi.route), &rt);
+			cfg_put(cfg);
+			if (rt.len) {   /* nothing below us: no Route header */
+				rp_buf_append_cstr(&b, "Route: ");
+				rp_buf_append_str(&b, rp_buf_str(&rt));
+				rp_buf_append_cstr(&b, "\r\n");
+			}
+			rp_buf_free(&rt);
 		}
 		rp_buf_printf(&b, "From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u BYE\r\n"
 			"Reason: SIP;cause=200;text=\"%s\"\r\nContent-Length: 0\r\n\r\n",

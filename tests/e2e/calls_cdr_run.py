@@ -23,7 +23,8 @@ cdr_file), peers on loopback (the helpers of secure_call_run.py):
  7. metrics scraped with curl: calls_total, calls_active 0,
     calls_refused_total{reason="srtp-required"} 1;
  8. a second mediad with media-timeout = 1 and its proxy: a call without
-    media gets BYE on both sides (Reason media-timeout), CDR media-timeout.
+    media gets BYE on both sides (Reason media-timeout; toward the callee
+    along the Record-Route value a proxy below us added), CDR media-timeout.
 Every port is picked free; every wait is bounded."""
 import json
 import os
@@ -441,7 +442,13 @@ def main():
                     sc.sdp("127.0.0.1", 40240, "RTP/SAVP", sc.key()))
         c.invite()
         if c.callee_gets_invite():
-            c.answer(200, "OK", sc.sdp("127.0.0.2", 42040, "RTP/AVP"))
+            # A proxy below us (downstream) record-routed too: our BYE to the
+            # callee must go along it.
+            ok = sc.response(c.b_inv, 200, "OK", c.ttag, sc.sdp("127.0.0.2", 42040, "RTP/AVP"),
+                             uas2)
+            ok = ok.replace("\r\nRecord-Route: ", "\r\nRecord-Route: <sip:127.0.0.9;lr>\r\n"
+                            "Record-Route: ", 1)
+            uas2.send(ok, c.b_addr)
         r = c.caller_gets(minimum=200)
         if r:
             c.ack(r)
@@ -456,6 +463,9 @@ def main():
               tag_of(sc.hdr(b2, "From")) == c.ftag and tag_of(sc.hdr(b2, "To")) == c.ttag and
               sc.hdr(b2, "CSeq") == "2 BYE" and sc.hdr(b1, "Call-ID") == c.callid,
               (b1, b2))
+        check("8: the callee's BYE follows the route below us, the caller's has none",
+              b1 is not None and b2 is not None and sc.hdr(b2, "Route") == "<sip:127.0.0.9;lr>"
+              and sc.hdr(b1, "Route") is None, (b1, b2))
         rec = wait_cdr(px2.cdr, c.callid)
         check("8: CDR media-timeout", rec is not None and rec.get("end_reason") == "media-timeout",
               rec)
