@@ -117,6 +117,40 @@ void rp_media_backend_mediactl(rp_mediactl *c, struct rp_media_backend *out)
 
 /* ---- call state ---- */
 
+/* A key as a call keeps it: all that a usable a=crypto line can carry
+ * (sdpx_check_crypto refuses several keys, FEC keys and the session
+ * parameters we cannot honour; our own lines have none), in a sixteenth of
+ * a struct sdes_crypto, which has room for 8 keys, 8 FEC keys and unknown
+ * parameters. A call holds a dozen keys per stream: kept whole they made a
+ * call ~256 KB (an mmap, its page faults and a munmap per call). */
+struct mkey {
+	uint32_t tag;
+	enum sdes_suite suite;
+	struct sdes_key k;
+};
+
+static void mkey_set(struct mkey *m, const struct sdes_crypto *c)
+{
+	m->tag = c->tag;
+	m->suite = c->suite;
+	m->k = c->keys[0];
+}
+
+/* The attribute again (for sdes_format and mediactl); the caller wipes *c. */
+static void mkey_expand(const struct mkey *m, struct sdes_crypto *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->tag = m->tag;
+	c->suite = m->suite;
+	c->n_keys = 1;
+	c->keys[0] = m->k;
+}
+
+static void mkey_wipe(struct mkey *m)
+{
+	explicit_bzero(m, sizeof(*m));
+}
+
 /* One side of one relayed stream. */
 struct side_state {
 	struct rp_mediactl_local local;  /* mediad's port for this side */
@@ -125,15 +159,15 @@ struct side_state {
 	uint16_t port;
 	bool have_addr;
 	bool peer_srtp;
-	struct sdes_crypto peer;         /* key it sends with (our 'in') */
+	struct mkey peer;                /* key it sends with (our 'in') */
 	/* Ours toward it: the lines we offered, or the one we answered. */
 	unsigned nours;
-	struct sdes_crypto ours[SDPX_MAX_CRYPTO];
+	struct mkey ours[SDPX_MAX_CRYPTO];
 	int chosen;                      /* index into ours of the key in use, -1 */
 	bool srtp;                       /* leg carries SRTP (committed) */
 	/* What mediad has now, so an unchanged key is not re-sent (ROC). */
 	bool prog_in, prog_out;
-	struct sdes_crypto prog_in_key, prog_out_key;
+	struct mkey prog_in_key, prog_out_key;
 	bool prog_addr;
 	char prog_addr_s[64];
 	uint16_t prog_port;
@@ -173,7 +207,9 @@ struct rp_media_call {
 	char from_tag[128];
 	struct rp_media_leg_cfg cfg[2];
 	unsigned nstreams;
-	struct stream_state st[SDPX_MAX_STREAMS];
+	/* st[0..st_cap): one per m= section seen so far (most calls: 1). */
+	struct stream_state *st;
+	unsigned st_cap;
 	bool offer_pending;
 	enum rp_media_side offerer;
 	bool answered;
@@ -263,8 +299,6 @@ int rp_media_call_new(const struct rp_media_backend *be, rp_str call_id,
 		(int)(from_tag.n > 127 ? 127 : from_tag.n), from_tag.p ? from_tag.p : "");
 	c->cfg[0] = *a;
 	c->cfg[1] = *b;
-	for (unsigned i = 0; i < SDPX_MAX_STREAMS; i++)
-		c->st[i].side[0].chosen = c->st[i].side[1].chosen = -1;
 	*out = c;
 	return 0;
 }
@@ -312,6 +346,10 @@ rp_media_call *rp_media_call_free(rp_media_call *c)
 	cache_clear(&c->last_offer);
 	cache_clear(&c->last_answer);
 	pthread_mutex_destroy(&c->mu);
+	if (c->st) {
+		explicit_bzero(c->st, c->st_cap * sizeof(*c->st));
+		free(c->st);
+	}
 	explicit_bzero(c, sizeof(*c));
 	free(c);
 	return NULL;
@@ -352,20 +390,101 @@ static bool keys_may_go(const struct rp_media_leg_cfg *l)
 	return l->transport == RP_MEDIA_TP_TLS || l->allow_sdes_over_insecure;
 }
 
-static bool same_key(const struct sdes_crypto *x, const struct sdes_crypto *y)
+static bool same_key(const struct mkey *x, const struct mkey *y)
 {
 	return x->suite == y->suite && x->tag == y->tag &&
-	       x->keys[0].key_salt_len == y->keys[0].key_salt_len &&
-	       memcmp(x->keys[0].key_salt, y->keys[0].key_salt, x->keys[0].key_salt_len) == 0 &&
-	       x->keys[0].has_mki == y->keys[0].has_mki && x->keys[0].mki == y->keys[0].mki;
+	       x->k.key_salt_len == y->k.key_salt_len &&
+	       memcmp(x->k.key_salt, y->k.key_salt, x->k.key_salt_len) == 0 &&
+	       x->k.has_mki == y->k.has_mki && x->k.mki == y->k.mki;
 }
 
 static void wipe_ours(struct side_state *s)
 {
 	for (unsigned i = 0; i < s->nours; i++)
-		sdes_crypto_wipe(&s->ours[i]);
+		mkey_wipe(&s->ours[i]);
 	s->nours = 0;
 	s->chosen = -1;
+}
+
+/* sdpx_write with our keys: each stream's outs[i].ncrypto lines from
+ * keys[i], expanded to attributes in the message's arena just for the
+ * write and wiped right after it. */
+static int write_body(struct sdpx_desc *d, struct sdpx_out *outs,
+	const struct mkey *const *keys, rp_arena *a, rp_str *body)
+{
+	struct sdes_crypto *kx = NULL;
+	size_t total = 0, at = 0;
+	int rc;
+
+	for (unsigned i = 0; i < d->nstreams; i++)
+		if (!outs[i].disable && keys[i])
+			total += outs[i].ncrypto;
+	if (total > 0 && !(kx = rp_arena_alloc(a, total * sizeof(*kx))))
+		return SDPX_E_NOMEM;
+	for (unsigned i = 0; i < d->nstreams; i++) {
+		if (outs[i].disable || !keys[i]) {
+			outs[i].ncrypto = 0;
+			continue;
+		}
+		outs[i].crypto = kx + at;
+		for (unsigned j = 0; j < outs[i].ncrypto; j++)
+			mkey_expand(&keys[i][j], &kx[at++]);
+	}
+	rc = sdpx_write(d, outs, a, body);
+	if (kx)
+		explicit_bzero(kx, total * sizeof(*kx));
+	return rc;
+}
+
+/* The offerer's line to use (sdpx_pick_crypto) as a call's key: true if
+ * there is one. */
+static bool pick_key(const struct sdpx_stream *ss, const struct rp_media_leg_cfg *l,
+	const struct sdpx_crypto_opts *fo, struct mkey *out)
+{
+	struct sdes_crypto k;
+	bool ok = sdpx_pick_crypto(ss, l->nsuites ? l->suites : NULL, l->nsuites, fo, &k) ==
+		SDPX_OK;
+
+	if (ok) {
+		mkey_set(out, &k);
+		sdes_crypto_wipe(&k);
+	}
+	return ok;
+}
+
+/* Room for n streams' state (new ones: nothing relayed, no key chosen).
+ * The old array holds keys: wiped before it is freed. */
+static int grow_streams(rp_media_call *c, unsigned n)
+{
+	struct stream_state *st;
+
+	if (n <= c->st_cap)
+		return 0;
+	st = calloc(n, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	if (c->st_cap) {
+		memcpy(st, c->st, c->st_cap * sizeof(*st));
+		explicit_bzero(c->st, c->st_cap * sizeof(*st));
+	}
+	free(c->st);
+	for (unsigned i = c->st_cap; i < n; i++)
+		st[i].side[0].chosen = st[i].side[1].chosen = -1;
+	c->st = st;
+	c->st_cap = n;
+	return 0;
+}
+
+/* sdes_generate into a call's key. */
+static int generate_key(uint32_t tag, enum sdes_suite suite, struct mkey *out)
+{
+	struct sdes_crypto g;
+	int rc = sdes_generate(tag, suite, NULL, &g);
+
+	if (rc == SDES_OK)
+		mkey_set(out, &g);
+	sdes_crypto_wipe(&g);
+	return rc;
 }
 
 /* Our lines toward a side for an offer: one per preferred suite, fresh keys
@@ -384,7 +503,7 @@ static int make_offer_keys(rp_media_call *c, struct side_state *s,
 		const struct sdes_suite_info *si = sdes_suite_info(suites[i]);
 		if (!si || !si->supported)
 			continue;
-		int rc = sdes_generate(n + 1, suites[i], NULL, &s->ours[n]);
+		int rc = generate_key(n + 1, suites[i], &s->ours[n]);
 		if (rc != SDES_OK) {
 			wipe_ours(s);
 			return fail(c, RP_MEDIA_NOMEM, "cannot generate an SRTP key: %s",
@@ -428,6 +547,7 @@ int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 	const struct rp_media_leg_cfg *lf, *lt;
 	struct sdpx_desc d;
 	struct sdpx_out outs[SDPX_MAX_STREAMS];
+	const struct mkey *okeys[SDPX_MAX_STREAMS] = { 0 };
 	struct sdpx_crypto_opts fo;
 	size_t off = 0;
 	int rc;
@@ -465,7 +585,7 @@ int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 	fo.allow_mki = lf->allow_mki;
 	memset(outs, 0, sizeof(outs));
 	bool f_srtp[SDPX_MAX_STREAMS] = { 0 }, t_srtp[SDPX_MAX_STREAMS] = { 0 };
-	struct sdes_crypto picked[SDPX_MAX_STREAMS];
+	struct mkey picked[SDPX_MAX_STREAMS];
 	bool active[SDPX_MAX_STREAMS] = { 0 };
 	unsigned nactive = 0;
 	memset(picked, 0, sizeof(picked));
@@ -479,8 +599,7 @@ int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 		nactive++;
 		/* No list configured: any supported suite that encrypts, in the
 		 * offer's order. */
-		usable = sdpx_pick_crypto(ss, lf->nsuites ? lf->suites : NULL, lf->nsuites,
-			&fo, &picked[i]) == SDPX_OK;
+		usable = pick_key(ss, lf, &fo, &picked[i]);
 		if (lf->policy == CFG_MEDIA_REQUIRE && !usable) {
 			rc = fail(c, RP_MEDIA_REFUSE, "offer from %s (policy require) has no usable "
 				"SRTP crypto line on m=%.*s", leg_name(lf, from), RP_STR_FMT(ss->media));
@@ -537,6 +656,10 @@ int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 		/* Nothing to relay (all disabled): pass through with ports 0. */
 	}
 	/* Apply: sessions, keys, rewrite. */
+	if (grow_streams(c, d.nstreams) < 0) {
+		rc = fail(c, RP_MEDIA_NOMEM, "out of memory");
+		goto wipe;
+	}
 	for (unsigned i = 0; i < d.nstreams; i++) {
 		struct stream_state *s = &c->st[i];
 		struct sdpx_stream *ss = &d.s[i];
@@ -554,7 +677,7 @@ int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 		keep = f_srtp[i] && sf->peer_srtp && same_key(&sf->peer, &picked[i]);
 		keep = keep || (!f_srtp[i] && !sf->peer_srtp);
 		if (sf->peer_srtp)
-			sdes_crypto_wipe(&sf->peer);
+			mkey_wipe(&sf->peer);
 		sf->peer_srtp = f_srtp[i];
 		if (f_srtp[i])
 			sf->peer = picked[i];
@@ -583,13 +706,12 @@ int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 		outs[i].proto = sdpx_proto_name(sdpx_proto_feedback(ss->proto),
 			t_srtp[i] && s->toward_required);
 		outs[i].ncrypto = t_srtp[i] ? stt->nours : 0;
-		outs[i].crypto = stt->ours;
+		okeys[i] = stt->ours;
 	}
-	for (unsigned i = 0; i < SDPX_MAX_STREAMS; i++)
-		sdes_crypto_wipe(&picked[i]); /* copied where kept */
+	explicit_bzero(picked, sizeof(picked)); /* copied where kept */
 	if (d.nstreams > c->nstreams)
 		c->nstreams = d.nstreams;
-	rc = sdpx_write(&d, outs, a, out);
+	rc = write_body(&d, outs, okeys, a, out);
 	sdp_wipe(d.sdp);
 	if (rc < 0) {
 		rc = fail(c, rc == SDPX_E_NOMEM ? RP_MEDIA_NOMEM : RP_MEDIA_BAD_SDP,
@@ -606,8 +728,7 @@ int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 	rc = RP_MEDIA_OK;
 	goto out;
 wipe:
-	for (unsigned i = 0; i < SDPX_MAX_STREAMS; i++)
-		sdes_crypto_wipe(&picked[i]);
+	explicit_bzero(picked, sizeof(picked));
 	if (d.sdp)
 		sdp_wipe(d.sdp);
 out:
@@ -615,14 +736,14 @@ out:
 	return rc;
 }
 
-static void set_srtp_op(struct rp_mediactl_srtp *op, bool want, const struct sdes_crypto *k,
-	bool *prog, struct sdes_crypto *prog_key)
+static void set_srtp_op(struct rp_mediactl_srtp *op, bool want, const struct mkey *k,
+	bool *prog, struct mkey *prog_key, struct sdes_crypto *buf)
 {
 	if (!want) {
 		op->op = *prog ? RP_MEDIACTL_SRTP_NONE : RP_MEDIACTL_SRTP_KEEP;
 		if (*prog) {
 			*prog = false;
-			sdes_crypto_wipe(prog_key);
+			mkey_wipe(prog_key);
 		}
 		return;
 	}
@@ -631,7 +752,8 @@ static void set_srtp_op(struct rp_mediactl_srtp *op, bool want, const struct sde
 		return;
 	}
 	op->op = RP_MEDIACTL_SRTP_SET;
-	op->crypto = k;
+	mkey_expand(k, buf);
+	op->crypto = buf;
 	*prog_key = *k;
 	*prog = true;
 }
@@ -640,8 +762,9 @@ static int program_side(rp_media_call *c, struct stream_state *s, enum rp_media_
 {
 	struct side_state *ss = &s->side[side];
 	struct rp_mediactl_leg l;
-	struct sdes_crypto old_in = ss->prog_in_key, old_out = ss->prog_out_key;
+	struct mkey old_in = ss->prog_in_key, old_out = ss->prog_out_key;
 	bool old_pi = ss->prog_in, old_po = ss->prog_out;
+	struct sdes_crypto kin, kout; /* what leg.update sends, wiped here */
 	int rc;
 
 	memset(&l, 0, sizeof(l));
@@ -651,15 +774,21 @@ static int program_side(rp_media_call *c, struct stream_state *s, enum rp_media_
 		l.address = ss->addr;
 		l.port = ss->port;
 	}
-	set_srtp_op(&l.in, ss->srtp && ss->peer_srtp, &ss->peer, &ss->prog_in, &ss->prog_in_key);
+	set_srtp_op(&l.in, ss->srtp && ss->peer_srtp, &ss->peer, &ss->prog_in, &ss->prog_in_key,
+		&kin);
 	set_srtp_op(&l.out, ss->srtp && ss->chosen >= 0,
-		ss->chosen >= 0 ? &ss->ours[ss->chosen] : NULL, &ss->prog_out, &ss->prog_out_key);
+		ss->chosen >= 0 ? &ss->ours[ss->chosen] : NULL, &ss->prog_out, &ss->prog_out_key,
+		&kout);
 	if (!l.address && l.in.op == RP_MEDIACTL_SRTP_KEEP && l.out.op == RP_MEDIACTL_SRTP_KEEP) {
 		explicit_bzero(&old_in, sizeof(old_in));
 		explicit_bzero(&old_out, sizeof(old_out));
 		return 0;
 	}
 	rc = c->be.update(c->be.arg, s->sid, &l);
+	if (l.in.op == RP_MEDIACTL_SRTP_SET)
+		sdes_crypto_wipe(&kin);
+	if (l.out.op == RP_MEDIACTL_SRTP_SET)
+		sdes_crypto_wipe(&kout);
 	if (rc < 0) {
 		/* mediad kept the old state: so do we. */
 		ss->prog_in_key = old_in;
@@ -685,6 +814,7 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 	const struct rp_media_leg_cfg *lf;
 	struct sdpx_desc d;
 	struct sdpx_out outs[SDPX_MAX_STREAMS];
+	const struct mkey *okeys[SDPX_MAX_STREAMS] = { 0 };
 	struct sdpx_crypto_opts fo;
 	size_t off = 0;
 	int rc;
@@ -720,7 +850,7 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 	memset(outs, 0, sizeof(outs));
 	/* Check the answerer's crypto against what we offered it. */
 	int ans_idx[SDPX_MAX_STREAMS];
-	struct sdes_crypto akey[SDPX_MAX_STREAMS];
+	struct mkey akey[SDPX_MAX_STREAMS];
 	memset(akey, 0, sizeof(akey));
 	for (unsigned i = 0; i < d.nstreams; i++) {
 		struct stream_state *s = &c->st[i];
@@ -738,12 +868,11 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 				for (unsigned o = 0; o < sa->nours; o++) {
 					if (sa->ours[o].tag == k.tag && sa->ours[o].suite == k.suite) {
 						ans_idx[i] = (int)o;
-						akey[i] = k;
+						mkey_set(&akey[i], &k);
 						break;
 					}
 				}
-				if (ans_idx[i] < 0)
-					sdes_crypto_wipe(&k);
+				sdes_crypto_wipe(&k);
 			}
 		}
 		if (ans_idx[i] < 0 && s->toward_srtp && s->toward_required) {
@@ -772,14 +901,14 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 		}
 		if (ans_idx[i] >= 0) {
 			if (sa->peer_srtp)
-				sdes_crypto_wipe(&sa->peer);
+				mkey_wipe(&sa->peer);
 			sa->peer = akey[i];
 			sa->peer_srtp = true;
 			sa->chosen = ans_idx[i];
 			sa->srtp = true;
 		} else {
 			if (sa->peer_srtp)
-				sdes_crypto_wipe(&sa->peer);
+				mkey_wipe(&sa->peer);
 			sa->peer_srtp = false;
 			sa->srtp = false;
 			sa->chosen = -1;
@@ -791,16 +920,16 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 				so->ours[so->chosen].tag == so->peer.tag;
 			if (reuse && so->chosen != 0) {
 				/* Keep only the key in use. */
-				struct sdes_crypto k = so->ours[so->chosen];
+				struct mkey k = so->ours[so->chosen];
 				wipe_ours(so);
 				so->ours[0] = k;
-				sdes_crypto_wipe(&k);
+				mkey_wipe(&k);
 				so->nours = 1;
 				so->chosen = 0;
 			}
 			if (!reuse) {
 				wipe_ours(so);
-				int g = sdes_generate(so->peer.tag, so->peer.suite, NULL, &so->ours[0]);
+				int g = generate_key(so->peer.tag, so->peer.suite, &so->ours[0]);
 				if (g != SDES_OK) {
 					rc = fail(c, RP_MEDIA_NOMEM, "cannot generate an SRTP key: %s",
 						sdes_strerror(g));
@@ -822,10 +951,10 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 		outs[i].proto = sdpx_proto_name(sdpx_proto_feedback(s->offer_proto),
 			sdpx_proto_secure(s->offer_proto));
 		outs[i].ncrypto = so->srtp ? 1 : 0;
-		outs[i].crypto = so->srtp ? &so->ours[so->chosen] : NULL;
+		okeys[i] = so->srtp ? &so->ours[so->chosen] : NULL;
 	}
 	/* Rewrite first: if that fails, mediad has not been changed. */
-	rc = sdpx_write(&d, outs, a, out);
+	rc = write_body(&d, outs, okeys, a, out);
 	if (rc < 0) {
 		rc = fail(c, rc == SDPX_E_NOMEM ? RP_MEDIA_NOMEM : RP_MEDIA_BAD_SDP,
 			"cannot rewrite the answer (%d)", rc);
@@ -852,8 +981,7 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 	rc = RP_MEDIA_OK;
 	goto out;
 wipe:
-	for (unsigned i = 0; i < SDPX_MAX_STREAMS; i++)
-		sdes_crypto_wipe(&akey[i]);
+	explicit_bzero(akey, sizeof(akey));
 wipe_sdp:
 	sdp_wipe(d.sdp);
 out:

@@ -931,6 +931,54 @@ START_TEST(audio_and_video_each_get_a_session)
 END_TEST
 
 
+/* A re-INVITE that adds a video stream to an SRTP audio call: the call's
+ * per-stream state grows (it is sized to the m= lines seen), the audio
+ * stream keeps our keys both ways and mediad's contexts (ROC), and the
+ * video stream gets its own session and fresh keys. */
+START_TEST(reinvite_adding_a_stream_keeps_the_first_streams_keys)
+{
+	char *o, *a, *o2, *a2;
+	char off2[2048], ans2[2048];
+	struct sdes_crypto kb1, ka1, kv;
+	struct sdpx_desc d;
+	basic_srtp_call(&o, &a);
+	ck_assert(get_crypto(o, 0, &kb1));
+	ck_assert(get_crypto(a, 0, &ka1));
+	unsigned updates = R.updates;
+	snprintf(off2, sizeof(off2), "%sm=video 4002 RTP/SAVP 96\r\n%s",
+		peer_sdp("192.0.2.10", 2, 4000, "RTP/SAVP",
+			crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)),
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 3));
+	ck_assert_int_eq(offer(RP_MEDIA_A, off2, &o2), RP_MEDIA_OK);
+	ck_assert_uint_eq(R.creates, 2);
+	snprintf(ans2, sizeof(ans2), "%sm=video 5002 RTP/SAVP 96\r\n%s",
+		peer_sdp("10.1.1.1", 2, 5000, "RTP/SAVP",
+			crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 50)),
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 51));
+	ck_assert_int_eq(answer(RP_MEDIA_B, "tt", ans2, &a2), RP_MEDIA_OK);
+	/* Audio: the same keys of ours both ways, mediad's audio contexts untouched. */
+	ck_assert_ptr_nonnull(strstr(o2, strstr(o, "a=crypto:1 ")));
+	ck_assert_ptr_nonnull(strstr(a2, strstr(a, "a=crypto:1 ")));
+	ck_assert_uint_eq(R.leg[1][0].in_sets, 1);
+	ck_assert_uint_eq(R.leg[1][1].out_sets, 1);
+	/* Video: session 2, programmed both legs with keys of its own. */
+	ck_assert_uint_eq(R.updates, updates + 2);
+	ck_assert(R.leg[2][0].in && R.leg[2][0].out && R.leg[2][1].in && R.leg[2][1].out);
+	ck_assert_uint_eq(R.leg[2][1].port, 5002);
+	ck_assert_int_eq(sdpx_read(a2, strlen(a2), &ar, &d, NULL), SDPX_OK);
+	ck_assert_uint_eq(d.nstreams, 2);
+	ck_assert_uint_eq(d.s[1].ncrypto, 1);
+	ck_assert_int_eq(sdes_parse(d.s[1].crypto[0], &kv, NULL), SDES_OK);
+	ck_assert(!same_key(&kv, &ka1));
+	ck_assert(same_key(&kv, &R.leg[2][0].kout));
+	ck_assert(!same_key(&R.leg[2][1].kout, &kb1));
+	ck_assert_int_eq(rp_media_end(C), 0);
+	ck_assert_uint_eq(R.deletes, 2);
+	FREE(o); FREE(a); FREE(o2); FREE(a2);
+}
+END_TEST
+
+
 /* Hostile offers: every truncation and a bounded set of byte mutations of
  * a golden SRTP offer, each in an exact-size heap copy (so ASan sees any
  * read past the end). Every result is a defined code; an accepted offer
@@ -1152,6 +1200,7 @@ int main(void)
 	tcase_add_test(tc, callee_reinvite_with_same_key_keeps_contexts);
 	tcase_add_test(tc, call_table_find_add_remove_deletes_session);
 	tcase_add_test(tc, audio_and_video_each_get_a_session);
+	tcase_add_test(tc, reinvite_adding_a_stream_keeps_the_first_streams_keys);
 	tcase_add_test(tc, mutated_offers_never_misbehave);
 	tcase_add_test(tc, arena_exhaustion_is_nomem_only);
 	tcase_add_test(tc, mediad_failures_reported_and_recoverable);

@@ -56,6 +56,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", "..", ".."))
 # The signaling benchmark's harness (ports, processes, CPU accounting, sipp
 # statistics, packages) is reused as is.
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 sys.path.insert(0, os.path.join(HERE, "..", "signaling"))
 sys.path.insert(0, os.path.join(ROOT, "tests", "tools"))
 import run as sig  # noqa: E402
