@@ -255,6 +255,20 @@ static int opt_str(const benc_node *req, const char *key, rp_str *out, bool *hav
 	return 0;
 }
 
+/* brief=1 (leg.update, session.delete): the reply carries the session id
+ * only. The proxy needs nothing else, and two legs' state and counters
+ * were most of the control traffic of a call: encoding them here and
+ * decoding them there, three times a call. */
+static int opt_brief(const benc_node *req, bool *brief, char *why, size_t whysz)
+{
+	int64_t v = 0;
+	bool have;
+	int rc = opt_int(req, "brief", 0, 1, &v, &have, why, whysz);
+
+	*brief = rc == 0 && have && v == 1;
+	return rc;
+}
+
 static int get_session_id(const benc_node *req, uint64_t *id, char *why, size_t whysz)
 {
 	struct benc_field_err fe;
@@ -631,13 +645,15 @@ static int cmd_update(struct mcontrol *c, const benc_node *req, rp_buf *out,
 	struct mcmd cmd;
 	struct benc_field_err fe;
 	rp_str s;
-	bool have;
+	bool have, brief;
 	int64_t v;
 	int rc;
 
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.kind = MCMD_UPDATE;
 	if ((rc = get_session_id(req, &cmd.id, why, whysz)) < 0)
+		return rc;
+	if ((rc = opt_brief(req, &brief, why, whysz)) < 0)
 		return rc;
 	if ((rc = benc_get_str(req, "leg", &s, &fe)) < 0)
 		return field_error(&fe, why, whysz, rc);
@@ -722,7 +738,10 @@ static int cmd_update(struct mcontrol *c, const benc_node *req, rp_buf *out,
 	/* Also runs the worker's take-back now: no packet may follow the old
 	 * flow to the old remote once the reply is out. */
 	add_kernel(c, &cmd.info, false);
-	put_info(c, out, &cmd.info);
+	if (brief)
+		benc_put_kv_int(out, "session", (int64_t)cmd.id);
+	else
+		put_info(c, out, &cmd.info);
 	return 0;
 }
 
@@ -730,11 +749,14 @@ static int cmd_by_id(struct mcontrol *c, const benc_node *req, rp_buf *out,
 	char *why, size_t whysz, enum mcmd_kind kind)
 {
 	struct mcmd cmd;
+	bool brief = false;
 	int rc;
 
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.kind = kind;
 	if ((rc = get_session_id(req, &cmd.id, why, whysz)) < 0)
+		return rc;
+	if (kind == MCMD_DELETE && (rc = opt_brief(req, &brief, why, whysz)) < 0)
 		return rc;
 	rc = mworker_call(worker_of(c, cmd.id), &cmd);
 	if (rc == -ENOENT) {
@@ -748,7 +770,10 @@ static int cmd_by_id(struct mcontrol *c, const benc_node *req, rp_buf *out,
 	/* After the worker's delete: no offload request for this session can
 	 * follow the removal. */
 	add_kernel(c, &cmd.info, kind == MCMD_DELETE);
-	put_info(c, out, &cmd.info);
+	if (brief)
+		benc_put_kv_int(out, "session", (int64_t)cmd.id);
+	else
+		put_info(c, out, &cmd.info);
 	if (kind == MCMD_DELETE)
 		suite_forget(c, cmd.id);
 	if (kind == MCMD_DELETE)
@@ -869,11 +894,12 @@ static const struct mcontrol_cmd commands[] = {
 	{ "leg.update", cmd_update,
 		"leg.update session=<int> leg=a|b [address=<ip> port=<int>] "
 		"[rtcp-address=<ip>] [rtcp-port=<int>] [srtp-in=<dict>|none] "
-		"[srtp-out=<dict>|none] [latch=off|on|strict] [rtcp-mux=0|1]",
+		"[srtp-out=<dict>|none] [latch=off|on|strict] [rtcp-mux=0|1] [brief=0|1]",
 		"set a leg's remote, SRTP keys ({suite, key, salt, mki}), latching, rtcp-mux; "
-		"all or nothing", true },
-	{ "session.delete", cmd_delete, "session.delete session=<int>",
-		"delete a session; returns its final state and counters", true },
+		"all or nothing; returns the session's state (brief=1: its id only)", true },
+	{ "session.delete", cmd_delete, "session.delete session=<int> [brief=0|1]",
+		"delete a session; returns its final state and counters (brief=1: its id "
+		"only)", true },
 	{ "session.query", cmd_query, "session.query session=<int>",
 		"a session's state and per-leg counters", false },
 	{ "session.list", cmd_list, "session.list", "ids of all sessions", false },

@@ -201,6 +201,7 @@ int rp_mediactl_leg_update(rp_mediactl *c, uint64_t id, const struct rp_mediactl
 	}
 	put_srtp(&args, "srtp-in", &l->in);
 	put_srtp(&args, "srtp-out", &l->out);
+	benc_put_kv_int(&args, "brief", 1); /* we read nothing but the result */
 	if ((rc = rp_buf_error(&args)) < 0)
 		goto out;
 	pthread_mutex_lock(&c->mu);
@@ -252,6 +253,8 @@ static int id_call(rp_mediactl *c, const char *cmd, uint64_t id,
 
 	rp_arena_init(&ar, store, sizeof(store), 0);
 	benc_put_kv_int(&args, "session", (int64_t)id);
+	if (!a || !b)
+		benc_put_kv_int(&args, "brief", 1); /* the caller reads nothing but the result */
 	if ((rc = rp_buf_error(&args)) < 0)
 		goto out;
 	pthread_mutex_lock(&c->mu);

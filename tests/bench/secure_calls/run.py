@@ -165,6 +165,19 @@ class Run(sig.Run):
         self.parts = {}       # CPU seconds per SBC process
 
 
+def wait_log(d, text, timeout=30.0):
+    """rampart-proxy listens before its core is installed (it answers 501
+    until then): ready is its 'running with N workers' notice. Slow only
+    under valgrind, which profiling runs use."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and d.alive():
+        with open(d.logpath, errors="replace") as f:
+            if text in f.read():
+                return True
+        time.sleep(0.05)
+    return False
+
+
 def start_sbc(name, rundir, cert, key, transport, rampart, mediad):
     """The SBC's daemons (relay first: the proxy connects to it), and the
     SIP ports to send to: (daemons, udp_port, tls_port, uas_port, info)."""
@@ -234,7 +247,8 @@ def start_sbc(name, rundir, cert, key, transport, rampart, mediad):
             os.path.join(rundir, "kamailio.log"), rundir)
     daemons.append(p)
     ports = [(udp_port, "udp")] + ([(tls_port, "tcp")] if tls_port else [])
-    if not p.wait_ports(ports):
+    if not p.wait_ports(ports) or \
+            (name == "rampart" and not wait_log(p, "running with")):
         return daemons, None, f"{p.name} did not start: " + \
             " | ".join(p.log_tail())
     return daemons, (udp_port, tls_port, uas_port, info), ""
