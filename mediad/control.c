@@ -639,32 +639,22 @@ static int parse_remote(const benc_node *req, const char *afield, const char *pf
 	return 0;
 }
 
-static int cmd_update(struct mcontrol *c, const benc_node *req, rp_buf *out,
-	char *why, size_t whysz)
+/* One leg's update, all or nothing: the fields are read from 'req' (the
+ * leg.update request itself, or a session.update 'a'/'b' dictionary). On
+ * success *info is the session's state. */
+static int update_leg(struct mcontrol *c, uint64_t id, int leg, const benc_node *req,
+	struct msess_info *info, char *why, size_t whysz)
 {
 	struct mcmd cmd;
-	struct benc_field_err fe;
 	rp_str s;
-	bool have, brief;
+	bool have;
 	int64_t v;
 	int rc;
 
 	memset(&cmd, 0, sizeof(cmd));
 	cmd.kind = MCMD_UPDATE;
-	if ((rc = get_session_id(req, &cmd.id, why, whysz)) < 0)
-		return rc;
-	if ((rc = opt_brief(req, &brief, why, whysz)) < 0)
-		return rc;
-	if ((rc = benc_get_str(req, "leg", &s, &fe)) < 0)
-		return field_error(&fe, why, whysz, rc);
-	if (rp_str_caseeq_cstr(s, "a"))
-		cmd.leg = 0;
-	else if (rp_str_caseeq_cstr(s, "b"))
-		cmd.leg = 1;
-	else {
-		snprintf(why, whysz, "field 'leg' must be \"a\" or \"b\"");
-		return -EINVAL;
-	}
+	cmd.id = id;
+	cmd.leg = leg;
 	if ((rc = parse_remote(req, "address", "port", true, NULL, &cmd.upd.remote, &have,
 		     why, whysz)) < 0)
 		return rc;
@@ -738,10 +728,84 @@ static int cmd_update(struct mcontrol *c, const benc_node *req, rp_buf *out,
 	/* Also runs the worker's take-back now: no packet may follow the old
 	 * flow to the old remote once the reply is out. */
 	add_kernel(c, &cmd.info, false);
+	*info = cmd.info;
+	return 0;
+}
+
+static int cmd_update(struct mcontrol *c, const benc_node *req, rp_buf *out,
+	char *why, size_t whysz)
+{
+	struct benc_field_err fe;
+	struct msess_info info;
+	uint64_t id;
+	rp_str s;
+	bool brief;
+	int leg, rc;
+
+	if ((rc = get_session_id(req, &id, why, whysz)) < 0)
+		return rc;
+	if ((rc = opt_brief(req, &brief, why, whysz)) < 0)
+		return rc;
+	if ((rc = benc_get_str(req, "leg", &s, &fe)) < 0)
+		return field_error(&fe, why, whysz, rc);
+	if (rp_str_caseeq_cstr(s, "a"))
+		leg = 0;
+	else if (rp_str_caseeq_cstr(s, "b"))
+		leg = 1;
+	else {
+		snprintf(why, whysz, "field 'leg' must be \"a\" or \"b\"");
+		return -EINVAL;
+	}
+	if ((rc = update_leg(c, id, leg, req, &info, why, whysz)) < 0)
+		return rc;
 	if (brief)
-		benc_put_kv_int(out, "session", (int64_t)cmd.id);
+		benc_put_kv_int(out, "session", (int64_t)id);
 	else
-		put_info(c, out, &cmd.info);
+		put_info(c, out, &info);
+	return 0;
+}
+
+/* Both legs in one request (the proxy programs a and b at every answer):
+ * one round trip instead of two. Leg a first, then b, each all or nothing;
+ * an error in b leaves a's change in place and names the leg. */
+static int cmd_session_update(struct mcontrol *c, const benc_node *req, rp_buf *out,
+	char *why, size_t whysz)
+{
+	const benc_node *legs[2] = { benc_dict_get(req, "a"), benc_dict_get(req, "b") };
+	struct msess_info info;
+	uint64_t id;
+	bool brief;
+	int rc;
+
+	if ((rc = get_session_id(req, &id, why, whysz)) < 0)
+		return rc;
+	if ((rc = opt_brief(req, &brief, why, whysz)) < 0)
+		return rc;
+	if (!legs[0] && !legs[1]) {
+		snprintf(why, whysz, "field 'a' or 'b' is required");
+		return -EINVAL;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (legs[i] && legs[i]->type != BENC_DICT) {
+			snprintf(why, whysz, "field '%c' must be a dictionary", 'a' + i);
+			return -EINVAL;
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		char sub[224];
+
+		if (!legs[i])
+			continue;
+		sub[0] = '\0';
+		if ((rc = update_leg(c, id, i, legs[i], &info, sub, sizeof(sub))) < 0) {
+			snprintf(why, whysz, "leg %c: %s", 'a' + i, sub[0] ? sub : strerror(-rc));
+			return rc;
+		}
+	}
+	if (brief)
+		benc_put_kv_int(out, "session", (int64_t)id);
+	else
+		put_info(c, out, &info);
 	return 0;
 }
 
@@ -897,6 +961,10 @@ static const struct mcontrol_cmd commands[] = {
 		"[srtp-out=<dict>|none] [latch=off|on|strict] [rtcp-mux=0|1] [brief=0|1]",
 		"set a leg's remote, SRTP keys ({suite, key, salt, mki}), latching, rtcp-mux; "
 		"all or nothing; returns the session's state (brief=1: its id only)", true },
+	{ "session.update", cmd_session_update,
+		"session.update session=<int> [a=<dict>] [b=<dict>] [brief=0|1]",
+		"leg.update for both legs in one request: a and b hold leg.update's fields; "
+		"a first, then b, each all or nothing", true },
 	{ "session.delete", cmd_delete, "session.delete session=<int> [brief=0|1]",
 		"delete a session; returns its final state and counters (brief=1: its id "
 		"only)", true },

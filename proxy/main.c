@@ -130,6 +130,14 @@ static int ml_update(void *arg, uint64_t id, const struct rp_mediactl_leg *leg)
 	return mc ? rp_mediactl_leg_update(mc, id, leg) : -ECONNREFUSED;
 }
 
+static int ml_update2(void *arg, uint64_t id, const struct rp_mediactl_leg *a,
+	const struct rp_mediactl_leg *b)
+{
+	rp_mediactl *mc = media_link_get(arg);
+
+	return mc ? rp_mediactl_session_update(mc, id, a, b) : -ECONNREFUSED;
+}
+
 static int ml_del(void *arg, uint64_t id)
 {
 	rp_mediactl *mc = media_link_get(arg);
@@ -198,6 +206,7 @@ static struct media_link *media_link_new(const struct cfg *cfg)
 		rp_notice("media relay: rampart-mediad at %s", path);
 	l->be.create = ml_create;
 	l->be.update = ml_update;
+	l->be.update2 = ml_update2;
 	l->be.del = ml_del;
 	l->be.arg = l;
 	return l;

@@ -106,6 +106,11 @@ static int be_del(void *arg, uint64_t id)
 {
 	return rp_mediactl_delete(arg, id);
 }
+static int be_update2(void *arg, uint64_t id, const struct rp_mediactl_leg *a,
+	const struct rp_mediactl_leg *b)
+{
+	return rp_mediactl_session_update(arg, id, a, b);
+}
 
 void rp_media_backend_mediactl(rp_mediactl *c, struct rp_media_backend *out)
 {
@@ -113,6 +118,7 @@ void rp_media_backend_mediactl(rp_mediactl *c, struct rp_media_backend *out)
 	out->update = be_update;
 	out->del = be_del;
 	out->arg = c;
+	out->update2 = be_update2;
 }
 
 /* ---- call state ---- */
@@ -758,52 +764,90 @@ static void set_srtp_op(struct rp_mediactl_srtp *op, bool want, const struct mke
 	*prog = true;
 }
 
-static int program_side(rp_media_call *c, struct stream_state *s, enum rp_media_side side)
-{
-	struct side_state *ss = &s->side[side];
+/* One leg's leg.update, prepared from what mediad has and what it should
+ * have; the programmed state is updated as if it succeeded, and put back by
+ * prog_finish() if it did not. */
+struct leg_prog {
 	struct rp_mediactl_leg l;
-	struct mkey old_in = ss->prog_in_key, old_out = ss->prog_out_key;
-	bool old_pi = ss->prog_in, old_po = ss->prog_out;
-	struct sdes_crypto kin, kout; /* what leg.update sends, wiped here */
-	int rc;
+	bool send;                     /* anything to change */
+	struct mkey old_in, old_out;
+	bool old_pi, old_po;
+	struct sdes_crypto kin, kout;  /* what leg.update sends, wiped after */
+};
 
-	memset(&l, 0, sizeof(l));
-	l.leg = side == RP_MEDIA_A ? 'a' : 'b';
+static void prog_prepare(struct side_state *ss, enum rp_media_side side, struct leg_prog *p)
+{
+	memset(&p->l, 0, sizeof(p->l));
+	p->l.leg = side == RP_MEDIA_A ? 'a' : 'b';
+	p->old_in = ss->prog_in_key;
+	p->old_out = ss->prog_out_key;
+	p->old_pi = ss->prog_in;
+	p->old_po = ss->prog_out;
 	if (ss->have_addr && (!ss->prog_addr || ss->prog_port != ss->port ||
 			      strcmp(ss->prog_addr_s, ss->addr) != 0)) {
-		l.address = ss->addr;
-		l.port = ss->port;
+		p->l.address = ss->addr;
+		p->l.port = ss->port;
 	}
-	set_srtp_op(&l.in, ss->srtp && ss->peer_srtp, &ss->peer, &ss->prog_in, &ss->prog_in_key,
-		&kin);
-	set_srtp_op(&l.out, ss->srtp && ss->chosen >= 0,
+	set_srtp_op(&p->l.in, ss->srtp && ss->peer_srtp, &ss->peer, &ss->prog_in,
+		&ss->prog_in_key, &p->kin);
+	set_srtp_op(&p->l.out, ss->srtp && ss->chosen >= 0,
 		ss->chosen >= 0 ? &ss->ours[ss->chosen] : NULL, &ss->prog_out, &ss->prog_out_key,
-		&kout);
-	if (!l.address && l.in.op == RP_MEDIACTL_SRTP_KEEP && l.out.op == RP_MEDIACTL_SRTP_KEEP) {
-		explicit_bzero(&old_in, sizeof(old_in));
-		explicit_bzero(&old_out, sizeof(old_out));
-		return 0;
-	}
-	rc = c->be.update(c->be.arg, s->sid, &l);
-	if (l.in.op == RP_MEDIACTL_SRTP_SET)
-		sdes_crypto_wipe(&kin);
-	if (l.out.op == RP_MEDIACTL_SRTP_SET)
-		sdes_crypto_wipe(&kout);
+		&p->kout);
+	p->send = p->l.address || p->l.in.op != RP_MEDIACTL_SRTP_KEEP ||
+		  p->l.out.op != RP_MEDIACTL_SRTP_KEEP;
+}
+
+static void prog_finish(struct side_state *ss, struct leg_prog *p, int rc)
+{
 	if (rc < 0) {
 		/* mediad kept the old state: so do we. */
-		ss->prog_in_key = old_in;
-		ss->prog_out_key = old_out;
-		ss->prog_in = old_pi;
-		ss->prog_out = old_po;
-	} else if (l.address) {
+		ss->prog_in_key = p->old_in;
+		ss->prog_out_key = p->old_out;
+		ss->prog_in = p->old_pi;
+		ss->prog_out = p->old_po;
+	} else if (p->l.address) {
 		ss->prog_addr = true;
 		ss->prog_port = ss->port;
 		memcpy(ss->prog_addr_s, ss->addr, sizeof(ss->prog_addr_s));
 	}
-	explicit_bzero(&old_in, sizeof(old_in));
-	explicit_bzero(&old_out, sizeof(old_out));
-	if (rc < 0)
-		return fail(c, RP_MEDIA_RELAY, "mediad leg.update (leg %c) failed (%d)", l.leg, rc);
+	if (p->l.in.op == RP_MEDIACTL_SRTP_SET)
+		sdes_crypto_wipe(&p->kin);
+	if (p->l.out.op == RP_MEDIACTL_SRTP_SET)
+		sdes_crypto_wipe(&p->kout);
+	explicit_bzero(&p->old_in, sizeof(p->old_in));
+	explicit_bzero(&p->old_out, sizeof(p->old_out));
+}
+
+/* Programs mediad with both legs of a stream: one session.update when
+ * both change and the backend has it, else a leg.update per leg. If
+ * session.update fails we take both legs as unchanged (a may have been
+ * applied: it is sent again next time, which only renews its contexts). */
+static int program_stream(rp_media_call *c, struct stream_state *s)
+{
+	struct leg_prog p[2];
+	int rc = 0;
+
+	prog_prepare(&s->side[0], RP_MEDIA_A, &p[0]);
+	prog_prepare(&s->side[1], RP_MEDIA_B, &p[1]);
+	if (p[0].send && p[1].send && c->be.update2) {
+		rc = c->be.update2(c->be.arg, s->sid, &p[0].l, &p[1].l);
+		prog_finish(&s->side[0], &p[0], rc);
+		prog_finish(&s->side[1], &p[1], rc);
+		if (rc < 0)
+			return fail(c, RP_MEDIA_RELAY, "mediad session.update failed (%d)", rc);
+		return 0;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (p[i].send)
+			rc = c->be.update(c->be.arg, s->sid, &p[i].l);
+		prog_finish(&s->side[i], &p[i], rc);
+		if (rc < 0) {
+			if (i == 0)
+				prog_finish(&s->side[1], &p[1], rc); /* not sent */
+			return fail(c, RP_MEDIA_RELAY, "mediad leg.update (leg %c) failed (%d)",
+				p[i].l.leg, rc);
+		}
+	}
 	return 0;
 }
 
@@ -964,8 +1008,7 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 		struct stream_state *s = &c->st[i];
 		if (!s->offer_active || !s->relayed || d.s[i].port == 0)
 			continue;
-		if ((rc = program_side(c, s, RP_MEDIA_A)) < 0 ||
-		    (rc = program_side(c, s, RP_MEDIA_B)) < 0) {
+		if ((rc = program_stream(c, s)) < 0) {
 			explicit_bzero((char *)out->p, out->n);
 			*out = RP_STR_NULL;
 			goto wipe_sdp;

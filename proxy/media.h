@@ -91,6 +91,10 @@ struct rp_media_backend {
 	int (*update)(void *arg, uint64_t id, const struct rp_mediactl_leg *l);
 	int (*del)(void *arg, uint64_t id);
 	void *arg;
+	/* Optional: both legs in one call (mediad's session.update: one round
+	 * trip instead of two at every answer). NULL: update() per leg. */
+	int (*update2)(void *arg, uint64_t id, const struct rp_mediactl_leg *a,
+		const struct rp_mediactl_leg *b);
 };
 void rp_media_backend_mediactl(rp_mediactl *c, struct rp_media_backend *out);
 

@@ -181,36 +181,71 @@ static void put_srtp(rp_buf *b, const char *field, const struct rp_mediactl_srtp
 	benc_put_end(b);
 }
 
-int rp_mediactl_leg_update(rp_mediactl *c, uint64_t id, const struct rp_mediactl_leg *l)
+/* leg.update's fields of one leg (also a session.update 'a'/'b' dict). */
+static void put_leg(rp_buf *b, const struct rp_mediactl_leg *l)
 {
-	rp_buf args = RP_BUF_INIT;
+	if (l->address) {
+		benc_put_kv_cstr(b, "address", l->address);
+		benc_put_kv_int(b, "port", l->port);
+	}
+	put_srtp(b, "srtp-in", &l->in);
+	put_srtp(b, "srtp-out", &l->out);
+}
+
+/* args holds keys: it is a secure buffer (wiped when freed). */
+static int update_call(rp_mediactl *c, const char *cmd, rp_buf *args)
+{
 	rp_arena ar;
 	char store[2048];
 	const benc_node *resp = NULL;
 	int rc;
 
+	benc_put_kv_int(args, "brief", 1); /* we read nothing but the result */
+	if ((rc = rp_buf_error(args)) < 0)
+		goto out;
+	rp_arena_init(&ar, store, sizeof(store), 0);
+	pthread_mutex_lock(&c->mu);
+	rc = call_locked(c, cmd, args, &ar, &resp);
+	pthread_mutex_unlock(&c->mu);
+	rp_arena_fini(&ar);
+out:
+	rp_buf_free(args);
+	return rc;
+}
+
+int rp_mediactl_leg_update(rp_mediactl *c, uint64_t id, const struct rp_mediactl_leg *l)
+{
+	rp_buf args = RP_BUF_INIT;
+
 	if (l->leg != 'a' && l->leg != 'b')
 		return -EINVAL;
-	rp_arena_init(&ar, store, sizeof(store), 0);
 	rp_buf_set_secure(&args, true);
 	benc_put_kv_int(&args, "session", (int64_t)id);
 	benc_put_kv_cstr(&args, "leg", l->leg == 'a' ? "a" : "b");
-	if (l->address) {
-		benc_put_kv_cstr(&args, "address", l->address);
-		benc_put_kv_int(&args, "port", l->port);
+	put_leg(&args, l);
+	return update_call(c, "leg.update", &args);
+}
+
+int rp_mediactl_session_update(rp_mediactl *c, uint64_t id, const struct rp_mediactl_leg *a,
+	const struct rp_mediactl_leg *b)
+{
+	rp_buf args = RP_BUF_INIT;
+
+	if ((!a && !b) || (a && a->leg != 'a') || (b && b->leg != 'b'))
+		return -EINVAL;
+	rp_buf_set_secure(&args, true);
+	benc_put_kv_int(&args, "session", (int64_t)id);
+	if (a) {
+		benc_put_kv_dict(&args, "a");
+		put_leg(&args, a);
+		benc_put_end(&args);
 	}
-	put_srtp(&args, "srtp-in", &l->in);
-	put_srtp(&args, "srtp-out", &l->out);
-	benc_put_kv_int(&args, "brief", 1); /* we read nothing but the result */
-	if ((rc = rp_buf_error(&args)) < 0)
-		goto out;
-	pthread_mutex_lock(&c->mu);
-	rc = call_locked(c, "leg.update", &args, &ar, &resp);
-	pthread_mutex_unlock(&c->mu);
-out:
-	rp_buf_free(&args);
-	rp_arena_fini(&ar);
-	return rc;
+	if (b) {
+		benc_put_kv_dict(&args, "b");
+		put_leg(&args, b);
+		benc_put_end(&args);
+	}
+	return update_call(c, "session.update", &args);
 }
 
 static void read_state(const benc_node *leg, struct rp_mediactl_leg_state *s)

@@ -1,6 +1,6 @@
 /* mediactl: the proxy's client of rampart-mediad's control socket
- * (docs/mediad.md): session.create, leg.update, session.query,
- * session.delete over common/ctl + common/benc.
+ * (docs/mediad.md): session.create, leg.update, session.update,
+ * session.query, session.delete over common/ctl + common/benc.
  *
  * One rp_mediactl holds one connection and a mutex, so the proxy's workers
  * can share it: each call is one request/response, serialised. A call
@@ -68,6 +68,13 @@ struct rp_mediactl_leg {
 /* leg.update. Returns 0, -EREMOTEIO (mediad refused: see last_error),
  * or another negative errno. */
 int rp_mediactl_leg_update(rp_mediactl *c, uint64_t id, const struct rp_mediactl_leg *l);
+
+/* session.update: both legs in one round trip (a then b, each all or
+ * nothing; either may be NULL, not both; a->leg must be 'a', b->leg 'b').
+ * Returns like rp_mediactl_leg_update(); on -EREMOTEIO the last error
+ * names the leg that failed (a's change stays if b failed). */
+int rp_mediactl_session_update(rp_mediactl *c, uint64_t id, const struct rp_mediactl_leg *a,
+	const struct rp_mediactl_leg *b);
 
 /* What session.query tells about one leg. */
 struct rp_mediactl_leg_state {

@@ -247,7 +247,7 @@ static int b_del(void *arg, uint64_t id)
 	return 0;
 }
 
-static const struct rp_media_backend BE = { b_create, b_update, b_del, NULL };
+static const struct rp_media_backend BE = { b_create, b_update, b_del, NULL, NULL };
 
 #define SDP_HEAD "v=0\r\no=p 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
 #define CRYPTO "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r\n"

@@ -26,6 +26,7 @@ struct relay_leg {
 };
 struct relay {
 	unsigned creates, updates, deletes;
+	unsigned update2s;              /* session.update calls (both legs at once) */
 	int fail_create, fail_update;   /* errno to return once, 0 = none */
 	uint64_t next_id;
 	bool live[16];
@@ -94,6 +95,28 @@ static int r_update(void *arg, uint64_t id, const struct rp_mediactl_leg *l)
 	return 0;
 }
 
+/* session.update: both legs in one call, a then b, like mediad. */
+static int r_update2(void *arg, uint64_t id, const struct rp_mediactl_leg *a,
+	const struct rp_mediactl_leg *b)
+{
+	struct relay *r = arg;
+	int rc = 0;
+	ck_assert(a || b);
+	ck_assert(!a || a->leg == 'a');
+	ck_assert(!b || b->leg == 'b');
+	if (r->fail_update) {
+		rc = -r->fail_update;
+		r->fail_update = 0;
+		return rc;
+	}
+	r->update2s++;
+	if (a && (rc = r_update(arg, id, a)) < 0)
+		return rc;
+	if (b)
+		rc = r_update(arg, id, b);
+	return rc;
+}
+
 static int r_del(void *arg, uint64_t id)
 {
 	struct relay *r = arg;
@@ -115,7 +138,7 @@ static rp_media_call *C;
 static void setup(void)
 {
 	memset(&R, 0, sizeof(R));
-	BE = (struct rp_media_backend){ r_create, r_update, r_del, &R };
+	BE = (struct rp_media_backend){ r_create, r_update, r_del, &R, NULL };
 	rp_arena_init(&ar, store, sizeof(store), 0);
 	/* Default: carrier trunk on TLS (A), operator core on UDP (B). */
 	rp_media_leg_cfg_init(&CA, RP_MEDIA_TP_TLS);
@@ -979,6 +1002,41 @@ START_TEST(reinvite_adding_a_stream_keeps_the_first_streams_keys)
 END_TEST
 
 
+/* With a backend that takes both legs at once (mediad's session.update),
+ * an answer programs a stream in one call: SRTP in and out on leg a, the
+ * remotes of both legs. A failed call is reported, changes nothing we
+ * remember, and the same answer again programs both legs again. */
+START_TEST(answer_programs_both_legs_in_one_call_when_the_backend_can)
+{
+	char *o, *a, *a2;
+	BE.update2 = r_update2;
+	CA.policy = CFG_MEDIA_REQUIRE;
+	CB.policy = CFG_MEDIA_DISABLE;
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1)), &o), RP_MEDIA_OK);
+	R.fail_update = EREMOTEIO;
+	ck_assert_int_eq(answer(RP_MEDIA_B, "tt", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&a), RP_MEDIA_RELAY);
+	ck_assert_uint_eq(R.update2s, 0);
+	ck_assert_uint_eq(R.updates, 0);
+	ck_assert_ptr_nonnull(strstr(rp_media_last_error(C), "session.update"));
+	ck_assert_int_eq(answer(RP_MEDIA_B, "tt", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+		&a2), RP_MEDIA_OK);
+	ck_assert_uint_eq(R.update2s, 1);
+	ck_assert_uint_eq(R.updates, 2); /* both legs, through the one call */
+	ck_assert(R.leg[1][0].in && R.leg[1][0].out);
+	ck_assert(!R.leg[1][1].in && !R.leg[1][1].out);
+	ck_assert_str_eq(R.leg[1][0].addr, "192.0.2.10");
+	ck_assert_uint_eq(R.leg[1][0].port, 4000);
+	ck_assert_str_eq(R.leg[1][1].addr, "10.1.1.1");
+	ck_assert_uint_eq(R.leg[1][1].port, 5000);
+	FREE(o); FREE(a2);
+	(void)a;
+}
+END_TEST
+
+
 /* Hostile offers: every truncation and a bounded set of byte mutations of
  * a golden SRTP offer, each in an exact-size heap copy (so ASan sees any
  * read past the end). Every result is a defined code; an accepted offer
@@ -1201,6 +1259,7 @@ int main(void)
 	tcase_add_test(tc, call_table_find_add_remove_deletes_session);
 	tcase_add_test(tc, audio_and_video_each_get_a_session);
 	tcase_add_test(tc, reinvite_adding_a_stream_keeps_the_first_streams_keys);
+	tcase_add_test(tc, answer_programs_both_legs_in_one_call_when_the_backend_can);
 	tcase_add_test(tc, mutated_offers_never_misbehave);
 	tcase_add_test(tc, arena_exhaustion_is_nomem_only);
 	tcase_add_test(tc, mediad_failures_reported_and_recoverable);

@@ -163,6 +163,7 @@ class Run(sig.Run):
         self.logs = []
         self.left = None      # relay sessions still open after the run
         self.parts = {}       # CPU seconds per SBC process
+        self.relay = ""       # the relay's own counters, when it has them
 
 
 def wait_log(d, text, timeout=30.0):
@@ -189,6 +190,7 @@ def start_sbc(name, rundir, cert, key, transport, rampart, mediad):
     if name == "rampart":
         vals.update(PORT_MIN=MEDIAD_PORTS[0], PORT_MAX=MEDIAD_PORTS[1],
                     INSECURE="yes" if transport == "udp" else "no",
+                    TRANSPORT=transport,
                     TLS_LISTEN=(f"listen tls {ADDR}:{tls_port} {{\n"
                                 f"    cert = \"{cert}\";\n"
                                 f"    key = \"{key}\";\n"
@@ -377,6 +379,8 @@ def session1(name, transport, idx, calls, rate, settle, work, cert, key,
         if name == "rampart":
             st = mediad_stats(info["mediad_sock"])
             r.left = st.get("sessions-active")
+            r.relay = (f"mediad: {st.get('sessions-created')} sessions created, "
+                       f"port-exhausted {st.get('port-exhausted')}")
         else:
             r.left = rtpengine_calls(info["ng_port"])
 
@@ -421,6 +425,8 @@ def describe(r):
             + ")"
     if r.left is not None:
         s += f"; relay sessions left after the run: {r.left}"
+    if r.relay:
+        s += f" ({r.relay})"
     return s
 
 
