@@ -1127,6 +1127,7 @@ static const char *const global_keys[] = {
 	"metrics_listen", "control_socket_mode", "control_socket_group",
 	"control_socket_readonly", "control_socket_readonly_mode",
 	"control_socket_readonly_group",
+	"auth_algorithms",
 	/* blocks */
 	"tls", "listen", "trunk", "user", "route", NULL,
 };
@@ -1135,7 +1136,7 @@ enum {
 	G_DOMAIN, G_T1, G_T2, G_T4, G_REG_MIN, G_REG_MAX, G_REG_DEF, G_TCP_IDLE,
 	G_USERS_FILE, G_CDR_FILE, G_CDR_FSYNC_LINES, G_CDR_FSYNC_MS, G_CDR_HASH,
 	G_CDR_SECRET, G_METRICS, G_CTL_MODE, G_CTL_GROUP, G_CTL_RO, G_CTL_RO_MODE,
-	G_CTL_RO_GROUP, G_TLS, G_LISTEN, G_TRUNK, G_USER, G_ROUTE,
+	G_CTL_RO_GROUP, G_AUTH_ALGS, G_TLS, G_LISTEN, G_TRUNK, G_USER, G_ROUTE,
 };
 
 /* A socket file mode: octal, at most 0777. */
@@ -1218,8 +1219,32 @@ static void defaults(struct cfg_settings *s)
 	s->reg_max_expires = 3600;
 	s->reg_default_expires = 3600;
 	s->tcp_idle_timeout = 600;
+	s->auth_algorithms = CFG_AUTH_ALG_SHA256 | CFG_AUTH_ALG_MD5;
 	s->tls.min_version = CFG_TLS_1_2;
 	s->tls.verify_server = true;
+}
+
+/* auth_algorithms = sha256, md5; (one or both, each once). */
+static void get_auth_algs(struct cfg_ck *k, const struct cfg_item *it, unsigned *out)
+{
+	static const char *const names[] = { "sha256", "md5", NULL };
+	static const unsigned bits[] = { CFG_AUTH_ALG_SHA256, CFG_AUTH_ALG_MD5 };
+	unsigned v = 0;
+
+	if (!want_assign(k, it, 1, 2))
+		return;
+	for (unsigned i = 0; i < it->nvals; i++) {
+		int e = cfg_ck_enum(k, &it->vals[i], "digest algorithm", names);
+
+		if (e < 0)
+			return;
+		if (v & bits[e]) {
+			cfg_ck_err(k, it->vals[i].pos, "'%.*s' is listed twice", SHOWN(it->vals[i].text));
+			return;
+		}
+		v |= bits[e];
+	}
+	*out = v;
 }
 
 static void check_global(struct cfg_ck *k, const struct cfg_item *it, int i, uint64_t *seen)
@@ -1279,6 +1304,7 @@ static void check_global(struct cfg_ck *k, const struct cfg_item *it, int i, uin
 	case G_CTL_RO: get_str(k, it, &s->control_socket_ro); break;
 	case G_CTL_RO_MODE: get_mode(k, it, &s->control_ro_mode); break;
 	case G_CTL_RO_GROUP: get_str(k, it, &s->control_ro_group); break;
+	case G_AUTH_ALGS: get_auth_algs(k, it, &s->auth_algorithms); break;
 	}
 }
 

@@ -159,6 +159,12 @@ struct cfg_user {
 	const char *ha1_sha256;
 };
 
+/* Digest algorithms a challenge offers (auth_algorithms). */
+enum {
+	CFG_AUTH_ALG_SHA256 = 1 << 0,
+	CFG_AUTH_ALG_MD5 = 1 << 1,
+};
+
 struct cfg_settings {
 	enum rp_log_level log_level;
 	unsigned workers;            /* 0: one per CPU */
@@ -181,6 +187,7 @@ struct cfg_settings {
 	uint32_t timer_t1_ms, timer_t2_ms, timer_t4_ms;
 	uint32_t reg_min_expires, reg_max_expires, reg_default_expires;
 	uint32_t tcp_idle_timeout;   /* seconds */
+	unsigned auth_algorithms;    /* CFG_AUTH_ALG_* bits offered in challenges */
 	struct cfg_tls tls;          /* defaults for listeners and trunks */
 	const char *users_file;      /* as written, resolved against the config dir */
 	/* Call detail records (docs/cdr.md): NULL = none. */

@@ -26,6 +26,7 @@
 #include "sipout.h"
 #include "probe.h"
 #include "trunk.h"
+#include "worker.h"
 
 #define MAX_TARGETS 8
 #define DNS_MAX_ADDRS 4
@@ -854,7 +855,16 @@ static int op_authenticate(void *mv, enum cfg_auth kind, rp_str realm)
 	if (code == 401 || code == 407) {
 		/* After NO_HASH offer only what the account has a HA1 for, or a UA
 		 * that prefers the other algorithm is challenged forever. */
-		unsigned offer = res == RP_AUTH_NO_HASH ? info.offer : 0;
+		unsigned algs = cfg_settings(r->cfg)->auth_algorithms;
+		unsigned allowed = ((algs & CFG_AUTH_ALG_SHA256) ? RP_AUTH_OFFER_SHA256 : 0) |
+			((algs & CFG_AUTH_ALG_MD5) ? RP_AUTH_OFFER_MD5 : 0);
+		unsigned offer = res == RP_AUTH_NO_HASH ? info.offer & allowed : 0;
+
+		/* auth_algorithms: some UAs (libre before 2.x: Debian 12's
+		 * baresip) abandon the whole challenge when any header names an
+		 * algorithm they lack, instead of using the one they know. */
+		if (!offer)
+			offer = allowed;
 
 		if (rp_auth_challenge_offer(r->core->auth, realm, code == 407,
 			rp_auth_result_stale(res), offer, r->now, buf, sizeof(buf), &n) < 0) {
@@ -1070,8 +1080,22 @@ static void media_leg_in(struct req *r, struct rp_media_leg_cfg *l)
 static void media_leg_out(struct req *r, enum rp_tp out_tp, struct rp_media_leg_cfg *l)
 {
 	rp_media_leg_cfg_init(l, media_tp(out_tp));
-	if (r->trunk)
+	if (r->trunk) {
 		rp_media_leg_cfg_trunk(l, r->trunk);
+	} else if (r->have_dst && r->dst.tp == out_tp) {
+		/* A registered contact reached over the flow it registered on
+		 * gets the policy it would have calling in on that listener:
+		 * 'require' for TLS, so a phone that insists on SRTP (baresip's
+		 * srtp-mand) is offered RTP/SAVP, not optimistic RTP/AVP. */
+		for (size_t i = 0; i < cfg_listen_count(r->cfg); i++) {
+			const struct cfg_listen *cl = cfg_listen_at(r->cfg, i);
+
+			if (tp_of_cfg(cl->transport) == out_tp) {
+				rp_media_leg_cfg_override(l, cl->media);
+				break;
+			}
+		}
+	}
 	rp_media_leg_cfg_override(l, r->media);
 	rp_media_leg_cfg_uri(l, r->ruri);
 }
@@ -2515,7 +2539,7 @@ static void forward_request_stateless(struct req *r)
 	rp_addr lout;
 	rp_buf b;
 	rp_str out;
-	char mf[8], br[40];
+	char mf[8], br[40], host[256];
 	uint64_t h;
 
 	if (strict_route_fixup(r) < 0)
@@ -2526,7 +2550,10 @@ static void forward_request_stateless(struct req *r)
 		u = &na.uri;
 	} else {
 		u = &r->ruri_p;
-		if (uri_is_us(c, r->cfg, u, true))
+		/* After our own Route values the Request-URI is the remote
+		 * target (a Contact), which may well sit on a host in 'domain'
+		 * (UAs on the proxy's host): only a listener of ours is us. */
+		if (uri_is_us(c, r->cfg, u, r->nroute_rm == 0))
 			return;   /* for us and nobody else: nothing to do */
 	}
 	if (m->max_forwards == 0)
@@ -2535,6 +2562,11 @@ static void forward_request_stateless(struct req *r)
 	if (rp_sipout_uri_addr(u, d.tp, &d.addr) < 0 ||
 	    local_for(c, d.tp, d.addr.u.sa.sa_family, r->mi, &lout) < 0)
 		return;
+	/* TLS: an existing connection (or its alias) is used; a new one must
+	 * verify the host we were asked to reach. */
+	if (rp_str_copy(u->host, host, sizeof(host)) < 0)
+		return;
+	d.tls_domain = host;
 	if (apply_route_removal(r) < 0)
 		return;
 	if (r->ruri_changed && sip_edit_set_ruri(r->e, r->ruri) != SIP_OK)
@@ -2621,6 +2653,32 @@ static int strict_route_fixup(struct req *r)
 	return set_ruri(r, na.uri_str);
 }
 
+/* A UA on a stream transport often listens nowhere at its Via sent-by and
+ * Contact (baresip over TLS without a certificate of its own): what we send
+ * there later (the ACK and BYE of a call it answered, calls to its
+ * registration) must reuse the connection it opened. RFC 5923's alias
+ * without the parameter, which such UAs do not send: kept to the
+ * connection's own IP (rp_conn_table_alias refuses others) and to requests
+ * that create registrations and dialogs. */
+static void stream_alias(const rp_core *c, const struct rp_msg_info *mi,
+	const struct sip_msg *m)
+{
+	char h[64];
+	rp_addr sb;
+
+	if (c->send != ws_send || !mi->conn || !mi->w || mi->tp == RP_TP_UDP ||
+	    m->via.host_type == SIP_HOST_FQDN ||
+	    (m->method != SIP_METHOD_REGISTER && m->method != SIP_METHOD_INVITE &&
+	     m->method != SIP_METHOD_SUBSCRIBE))
+		return;
+	if (rp_str_copy(m->via.host, h, sizeof(h)) != 0 ||
+	    rp_addr_parse(h, m->via.has_port ? m->via.port :
+		    (mi->tp == RP_TP_TLS ? 5061 : 5060), &sb) != 0 ||
+	    rp_addr_port(&sb) == rp_addr_port(&mi->peer))
+		return;
+	(void)rp_reply_alias(mi, &sb);
+}
+
 static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_msg *m,
 	rp_arena *a, uint64_t now)
 {
@@ -2642,6 +2700,7 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 	if (sip_edit_new(m, a, &r.e) != SIP_OK)
 		goto out;
 	r.shard = rp_txn_shard_of(c->txl, m->call_id);
+	stream_alias(c, mi, m);
 
 	if (m->method == SIP_METHOD_ACK) {
 		rp_txn_lock(c->txl, r.shard);

@@ -96,6 +96,8 @@ START_TEST(default_config_passes_checker)
 	s = cfg_settings(c);
 	ck_assert_str_eq(s->control_socket, "/run/rampart/proxy.sock");
 	ck_assert_str_eq(s->realm, "rampart");
+	/* baresip on Debian 12 knows MD5 only and fails on any SHA-256 challenge */
+	ck_assert_uint_eq(s->auth_algorithms, CFG_AUTH_ALG_MD5);
 	ck_assert_uint_eq(cfg_listen_count(c), 3);
 	l = cfg_listen_at(c, 0);
 	ck_assert_int_eq(l->transport, CFG_TP_UDP);
@@ -135,6 +137,7 @@ START_TEST(global_settings)
 		"domain = a.example, \"b.example\"; timer_t1 = 250; timer_t2 = 8000; timer_t4 = 9000;\n"
 		"registration_min_expires = 30; registration_max_expires = 7200;\n"
 		"registration_default_expires = 600; tcp_idle_timeout = 90;\n"
+		"auth_algorithms = md5, sha256;\n"
 		"tls { min_version = 1.3; ciphers = \"TLS_AES_256_GCM_SHA384\"; ca_dir = \"/etc/ssl/certs\"; }\n"
 		"listen udp 127.0.0.1:5060;\n"
 		"route request { drop; }\n");
@@ -156,6 +159,7 @@ START_TEST(global_settings)
 	ck_assert_uint_eq(s->reg_max_expires, 7200);
 	ck_assert_uint_eq(s->reg_default_expires, 600);
 	ck_assert_uint_eq(s->tcp_idle_timeout, 90);
+	ck_assert_uint_eq(s->auth_algorithms, CFG_AUTH_ALG_MD5 | CFG_AUTH_ALG_SHA256);
 	ck_assert_int_eq(s->tls.min_version, CFG_TLS_1_3);
 	ck_assert_str_eq(s->tls.ciphers, "TLS_AES_256_GCM_SHA384");
 	cfg_free(c);

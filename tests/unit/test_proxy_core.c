@@ -673,6 +673,46 @@ START_TEST(loose_route_removes_ours)
 }
 END_TEST
 
+/* A UA on a host named in 'domain' (the default configuration's
+ * 127.0.0.1, baresip on the same host): the ACK of its 2xx, after our
+ * Route value, goes to its Contact. Without a Route of ours the same
+ * Request-URI is still taken as ours and not forwarded. */
+START_TEST(ack_after_our_route_to_contact_in_local_domain)
+{
+	static const char text[] =
+		"domain = \"127.0.0.1\";\n"
+		"listen udp 127.0.0.1:5060;\n"
+		"route request { relay; }\n";
+	struct rp_listen l = { .tp = RP_TP_UDP };
+	struct rp_core_cfg cc = { 0 };
+
+	rp_core_free(core);
+	cfg_put(cfg);
+	ck_assert_int_eq(cfg_load_string("d", text, sizeof(text) - 1, &cfg, NULL), 0);
+	rp_addr_parse("127.0.0.1", 5060, &l.addr);
+	cc.cfg = cfg;
+	cc.listen = &l;
+	cc.nlisten = 1;
+	cc.send = cap_send;
+	cc.shards = 4;
+	ck_assert_int_eq(rp_core_new(&cc, NULL, &core), 0);
+
+	feed(5070, "ACK sip:bob-1@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKackdom;rport\r\n"
+		"Route: <sip:127.0.0.1:5060;lr>\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1>;tag=b1\r\nCall-ID: ackdom\r\nCSeq: 1 ACK\r\n"
+		"Content-Length: 0\r\n\r\n");
+	ck_assert_int_ge(find_sent(5080, "ACK sip:bob-1@127.0.0.1:5080 ", 0), 0);
+	feed(5070, "ACK sip:bob-1@127.0.0.1:5080 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKackdom2;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@127.0.0.1>;tag=a2\r\n"
+		"To: <sip:bob@127.0.0.1>;tag=b2\r\nCall-ID: ackdom2\r\nCSeq: 1 ACK\r\n"
+		"Content-Length: 0\r\n\r\n");
+	ck_assert_int_eq(count_sent(5080, "ACK "), 1);
+}
+END_TEST
+
 START_TEST(double_route_of_ours_in_one_line)
 {
 	long i;
@@ -1498,6 +1538,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, proxy_require_420);
 	tcase_add_test(tc, require_on_register_and_options_420);
 	tcase_add_test(tc, loose_route_removes_ours);
+	tcase_add_test(tc, ack_after_our_route_to_contact_in_local_domain);
 	tcase_add_test(tc, double_route_of_ours_in_one_line);
 	tcase_add_test(tc, strict_router_ruri);
 	tcase_add_test(tc, double_rr_on_transport_change);
