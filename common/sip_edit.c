@@ -166,6 +166,8 @@ enum sip_err sip_edit_remove_value(struct sip_edit *e, size_t idx, size_t nth)
 			next = v;
 		i++;
 		count++;
+		if (next.p)
+			break; /* what follows changes nothing below */
 	}
 	if (nth >= count)
 		return SIP_E_INVALID_ARG;

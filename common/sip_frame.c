@@ -43,26 +43,42 @@ static size_t line_end(const char *b, size_t i, size_t n)
 	return n;
 }
 
+/* "Content-Length" or its compact form "l", any case. */
+static bool is_clen_name(const char *p, size_t n)
+{
+	if (n == 1)
+		return p[0] == 'l' || p[0] == 'L';
+	return n == 14 && (p[0] == 'c' || p[0] == 'C') &&
+	       rp_str_caseeq_cstr(rp_str_make(p, n), "content-length");
+}
+
 /* Scans the header block b[0, n) (n includes the final CRLFCRLF) for
  * Content-Length / l. Returns 0 with found and clen set, or an error with
- * *err_off. Folded values (continuation lines) are part of the value. */
+ * *err_off. Folded values (continuation lines) are part of the value.
+ * With 'end' (datagrams, n then only a limit), also where the block ends
+ * (just past its empty line), or 0 if no empty line came before n. */
 static enum sip_frame_result find_clen(const char *b, size_t n,
-	size_t max_body, bool *found, size_t *clen, size_t *err_off)
+	size_t max_body, bool *found, size_t *clen, size_t *err_off, size_t *end)
 {
 	size_t i = line_end(b, 0, n);
 
 	*found = false;
+	if (end)
+		*end = 0;
 	if (i >= n)
 		return SIP_FRAME_MSG; /* start line only: no headers */
 	i += 2;
 	while (i < n) {
 		size_t e = line_end(b, i, n), name_end, v0, v1;
-		rp_str name, val;
+		rp_str val;
 		uint64_t v;
 		int rc;
 
-		if (e == i)
+		if (e == i) {
+			if (end && i + 1 < n)
+				*end = i + 2;
 			break; /* the empty line that ends the block */
+		}
 		/* A continuation line belongs to the previous header. */
 		if (is_ws(b[i])) {
 			i = e + 2;
@@ -71,9 +87,7 @@ static enum sip_frame_result find_clen(const char *b, size_t n,
 		name_end = i;
 		while (name_end < e && b[name_end] != ':' && !is_ws(b[name_end]))
 			name_end++;
-		name = rp_str_make(b + i, name_end - i);
-		if (!rp_str_caseeq_cstr(name, "content-length") &&
-		    !rp_str_caseeq_cstr(name, "l")) {
+		if (!is_clen_name(b + i, name_end - i)) {
 			i = e + 2;
 			continue;
 		}
@@ -195,7 +209,7 @@ enum sip_frame_result sip_framer_next(sip_framer *f, const char *buf,
 			bool found;
 
 			r = find_clen(buf, hl, f->lim.max_body, &found, &clen,
-				&out->err_off);
+				&out->err_off, NULL);
 			if (r != SIP_FRAME_MSG)
 				return r;
 			if (!found) {
@@ -244,6 +258,12 @@ enum sip_frame_result sip_frame_datagram(const struct sip_frame_limits *lim,
 		return SIP_FRAME_E_TRUNCATED;
 	}
 	hlim = len - s < lim->max_hdr ? len - s : lim->max_hdr;
+	/* One pass finds both the end of the header block and Content-Length
+	 * (the common case); anything odd (no end, a bad Content-Length) is
+	 * looked at again the long way, so its error is the same as ever. */
+	r = find_clen(buf + s, hlim, lim->max_body, &found, &clen, &out->err_off, &hl);
+	if (r == SIP_FRAME_MSG && hl)
+		goto have_block;
 	e = hlim >= 4 ? memmem(buf + s, hlim, "\r\n\r\n", 4) : NULL;
 	if (!e) {
 		if (len - s > lim->max_hdr) {
@@ -254,11 +274,12 @@ enum sip_frame_result sip_frame_datagram(const struct sip_frame_limits *lim,
 		return SIP_FRAME_E_TRUNCATED;
 	}
 	hl = (size_t)(e - (buf + s)) + 4;
-	r = find_clen(buf + s, hl, lim->max_body, &found, &clen, &out->err_off);
+	r = find_clen(buf + s, hl, lim->max_body, &found, &clen, &out->err_off, NULL);
 	if (r != SIP_FRAME_MSG) {
 		out->err_off += s;
 		return r;
 	}
+have_block:
 	avail = len - s - hl;
 	if (!found) {
 		if (avail > lim->max_body) {

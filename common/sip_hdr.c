@@ -483,6 +483,14 @@ static const char *scan_quoted(const char *p, const char *end)
 	return NULL;
 }
 
+/* Bytes that change the list scanner's state: quote, backslash (only
+ * inside quotes), angle brackets, comma. Everything else is skipped in a
+ * tight loop: the scan runs over every Via/Route/Record-Route value of
+ * every message. */
+static const unsigned char list_special[256] = {
+	['"'] = 1, ['\\'] = 1, ['<'] = 1, ['>'] = 1, [','] = 1,
+};
+
 bool sip_hdr_list_next(rp_str *it, rp_str *elem)
 {
 	const char *p = it->p, *end = it->p + it->n, *start;
@@ -493,8 +501,13 @@ bool sip_hdr_list_next(rp_str *it, rp_str *elem)
 		return false;
 	start = p;
 	for (; p < end; p++) {
-		char c = *p;
+		char c;
 
+		while (p < end && !list_special[(unsigned char)*p])
+			p++;
+		if (p == end)
+			break;
+		c = *p;
 		if (quoted) {
 			if (c == '\\' && p + 1 < end)
 				p++;

@@ -287,6 +287,53 @@ START_TEST(datagrams)
 }
 END_TEST
 
+/* A datagram's header end and Content-Length come from one scan; what
+ * that scan cannot settle gets the same answer as the two-step one. */
+START_TEST(datagram_one_pass)
+{
+	struct sip_frame_limits lim = { 64, 100 };
+	struct sip_frame fr;
+	const char *cases[] = {
+		"A\r\nCONTENT-length: 3\r\n\r\nabcde",          /* any case */
+		"A\r\nL: 3\r\n\r\nabcde",                       /* compact */
+		"A\r\nContent-Lengthx: 1\r\nl: 3\r\n\r\nabcde",  /* not a prefix */
+		"A\r\nContent-Length:\r\n 3\r\n\r\nabcde",        /* folded value */
+		"A\r\nX: a\r\r\n\r\nabcde",                     /* lone CR before CRLF */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(sip_frame_datagram(NULL, cases[i], strlen(cases[i]), &fr),
+			SIP_FRAME_MSG);
+		ck_assert_uint_eq(fr.body_len, i == 4 ? 5 : 3);
+		ck_assert_uint_eq(fr.hdr_len, strlen(cases[i]) - 5);
+	}
+	/* A bad Content-Length in a block that never ends: truncated, as
+	 * before the one-pass scan (the end is looked for first). */
+	ck_assert_int_eq(sip_frame_datagram(NULL, "A\r\nl: x\r\n", 10, &fr),
+		SIP_FRAME_E_TRUNCATED);
+	ck_assert_int_eq(sip_frame_datagram(NULL, "A\r\nl: x\r\n\r\n", 12, &fr),
+		SIP_FRAME_E_BAD_CLEN);
+	ck_assert_uint_eq(fr.err_off, 6);
+	ck_assert_int_eq(sip_frame_datagram(NULL, "A\r\nl: 1\r\nl: 1\r\n\r\nx", 19, &fr),
+		SIP_FRAME_E_DUP_CLEN);
+	ck_assert_int_eq(sip_frame_datagram(&lim, "A\r\nl: 101\r\n\r\n", 14, &fr),
+		SIP_FRAME_E_BODY_TOO_BIG);
+	/* The empty line must end inside max_hdr. */
+	{
+		char big[128];
+
+		memset(big, 'x', sizeof(big));
+		memcpy(big, "A\r\nX: ", 6);
+		memcpy(big + 62, "\r\n\r\n", 4);
+		ck_assert_int_eq(sip_frame_datagram(&lim, big, 66, &fr), SIP_FRAME_E_HDR_TOO_BIG);
+		ck_assert_uint_eq(fr.err_off, 64);
+		memcpy(big + 60, "\r\n\r\n", 4);
+		ck_assert_int_eq(sip_frame_datagram(&lim, big, 64, &fr), SIP_FRAME_MSG);
+		ck_assert_uint_eq(fr.hdr_len, 64);
+	}
+}
+END_TEST
+
 START_TEST(no_read_past_len)
 {
 	/* Exact-size heap copies so ASan catches any over-read. */
@@ -325,6 +372,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, folded_content_length);
 	tcase_add_test(tc, hostile_sizes);
 	tcase_add_test(tc, datagrams);
+	tcase_add_test(tc, datagram_one_pass);
 	tcase_add_test(tc, no_read_past_len);
 	suite_add_tcase(s, tc);
 	return s;
