@@ -248,6 +248,9 @@ static int reply_msg(rp_core *c, rp_txn_srv *s, const struct sip_msg *m, unsigne
 	int rc;
 
 	rp_buf_init(&b, 65536);
+	/* One allocation for a typical response instead of doubling from 64
+	 * bytes; a failure stays in b and is checked below. */
+	(void)rp_buf_reserve(&b, 1024);
 	rp_sipout_response(&b, m, &pc->src, code, reason, rp_str_cstr(pc->tag),
 		extra, nextra, server_name(pc->cfg));
 	rc = rp_buf_error(&b);
@@ -1758,6 +1761,7 @@ static int build_forward(struct req *r, enum rp_tp out_tp, const rp_addr *to,
 		return -EINVAL;
 
 	rp_buf_init(&b, 65536);
+	(void)rp_buf_reserve(&b, 256); /* a Via or Record-Route; error kept in b */
 	/* received/rport on the previous hop's Via (§18.2.1, RFC 3581). */
 	rp_sipout_top_via(&b, m, &r->mi->peer);
 	rc = rp_buf_error(&b);

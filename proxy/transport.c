@@ -61,6 +61,21 @@ int rp_addr_parse(const char *host, uint16_t port, rp_addr *out)
 	return 0;
 }
 
+/* Decimal digits of v at o (no NUL); returns the count. */
+static size_t put_dec(char *o, unsigned v)
+{
+	char t[10];
+	size_t k = 0, n;
+
+	do {
+		t[k++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (n = 0; n < k; n++)
+		o[n] = t[k - 1 - n];
+	return k;
+}
+
 void rp_addr_host(const rp_addr *a, char *buf, size_t n)
 {
 	const void *src = a->u.sa.sa_family == AF_INET6 ?
@@ -68,19 +83,44 @@ void rp_addr_host(const rp_addr *a, char *buf, size_t n)
 
 	if (!n)
 		return;
+	/* IPv4 by hand: inet_ntop goes through sprintf, and this runs for
+	 * every Via, Record-Route and received= the proxy writes. */
+	if (a->u.sa.sa_family == AF_INET && n >= INET_ADDRSTRLEN) {
+		const unsigned char *b = (const unsigned char *)&a->u.in4.sin_addr;
+		size_t o = 0;
+
+		for (int i = 0; i < 4; i++) {
+			o += put_dec(buf + o, b[i]);
+			buf[o++] = i < 3 ? '.' : '\0';
+		}
+		return;
+	}
 	if (!inet_ntop(a->u.sa.sa_family, src, buf, (socklen_t)n))
 		snprintf(buf, n, "?");
 }
 
 void rp_addr_fmt(const rp_addr *a, char *buf, size_t n)
 {
-	char h[INET6_ADDRSTRLEN];
+	char t[INET6_ADDRSTRLEN + 8];
+	size_t o = 0, hl;
+	bool v6 = a->u.sa.sa_family == AF_INET6;
 
-	rp_addr_host(a, h, sizeof(h));
-	if (a->u.sa.sa_family == AF_INET6)
-		snprintf(buf, n, "[%s]:%u", h, rp_addr_port(a));
-	else
-		snprintf(buf, n, "%s:%u", h, rp_addr_port(a));
+	if (!n)
+		return;
+	if (v6)
+		t[o++] = '[';
+	rp_addr_host(a, t + o, INET6_ADDRSTRLEN);
+	hl = strlen(t + o);
+	o += hl;
+	if (v6)
+		t[o++] = ']';
+	t[o++] = ':';
+	o += put_dec(t + o, rp_addr_port(a));
+	/* Truncated like snprintf when buf is short. */
+	if (o >= n)
+		o = n - 1;
+	memcpy(buf, t, o);
+	buf[o] = 0;
 }
 
 uint16_t rp_addr_port(const rp_addr *a)

@@ -1,3 +1,4 @@
+#include <arpa/inet.h>
 /* proxy/transport + proxy/conn: address and listen parsing, the connection
  * limiter, framing on a real socket, keep-alive answers, the bounded write
  * queue and the timeouts (driven by explicit clock values). */
@@ -53,6 +54,42 @@ START_TEST(addresses)
 	rp_addr_key(RP_TP_TCP, &a, ka);
 	rp_addr_key(RP_TP_TLS, &a, kb);
 	ck_assert(memcmp(ka, kb, sizeof(ka)) != 0); /* transport is part of the key */
+}
+END_TEST
+
+/* rp_addr_host/rp_addr_fmt write IPv4 by hand: the same text as
+ * inet_ntop, and snprintf-like truncation into a short buffer. */
+START_TEST(address_text)
+{
+	static const struct { const char *ip; uint16_t port; const char *want; } v[] = {
+		{ "0.0.0.0", 0, "0.0.0.0:0" },
+		{ "255.255.255.255", 65535, "255.255.255.255:65535" },
+		{ "10.0.100.9", 5060, "10.0.100.9:5060" },
+		{ "192.0.2.1", 9, "192.0.2.1:9" },
+		{ "2001:db8::1", 5061, "[2001:db8::1]:5061" },
+		{ "::ffff:1.2.3.4", 80, "[::ffff:1.2.3.4]:80" },
+	};
+	char buf[64], host[64], ref[64];
+	rp_addr a;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		ck_assert_int_eq(rp_addr_parse(v[i].ip, v[i].port, &a), 0);
+		rp_addr_fmt(&a, buf, sizeof(buf));
+		ck_assert_str_eq(buf, v[i].want);
+		rp_addr_host(&a, host, sizeof(host));
+		ck_assert_ptr_nonnull(inet_ntop(a.u.sa.sa_family, a.u.sa.sa_family == AF_INET ?
+			(const void *)&a.u.in4.sin_addr : (const void *)&a.u.in6.sin6_addr,
+			ref, sizeof(ref)));
+		ck_assert_str_eq(host, ref);
+	}
+	ck_assert_int_eq(rp_addr_parse("192.0.2.1", 5060, &a), 0);
+	rp_addr_fmt(&a, buf, 6);
+	ck_assert_str_eq(buf, "192.0");
+	rp_addr_fmt(&a, buf, 1);
+	ck_assert_str_eq(buf, "");
+	/* Too small for the whole IPv4 text: inet_ntop's answer, "?". */
+	rp_addr_host(&a, host, 8);
+	ck_assert_str_eq(host, "?");
 }
 END_TEST
 
@@ -303,6 +340,7 @@ static Suite *suite(void)
 
 	tcase_add_test(tc, listen_specs);
 	tcase_add_test(tc, addresses);
+	tcase_add_test(tc, address_text);
 	tcase_add_test(tc, iplimit);
 	tcase_add_test(tc, frames_byte_by_byte_and_pongs);
 	tcase_add_test(tc, framing_error_closes);
