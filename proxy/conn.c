@@ -194,6 +194,11 @@ int rp_conn_send(rp_conn *c, const void *data, size_t len)
 	return 0;
 }
 
+int rp_conn_error(const rp_conn *c)
+{
+	return c->dead;
+}
+
 void rp_conn_set_outbound(rp_conn *c)
 {
 	c->outbound = true;

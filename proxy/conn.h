@@ -61,6 +61,9 @@ int rp_conn_on_writable(rp_conn *c, uint64_t now_ms);
  * would be exceeded (the caller closes the connection), -ENOTCONN while
  * the TLS handshake is not done and the queue is full. */
 int rp_conn_send(rp_conn *c, const void *data, size_t len);
+/* The error a failed rp_conn_send left (the connection is to be closed),
+ * or 0. */
+int rp_conn_error(const rp_conn *c);
 /* Does the connection wait for the socket to be writable? */
 bool rp_conn_wants_write(const rp_conn *c);
 /* RFC 5626 4.4.1 for flows we opened: queues a CRLFCRLF ping when nothing

@@ -183,6 +183,11 @@ static int ws_send(void *arg, const struct rp_txn_dest *d, const char *buf, size
 	if (!ws)
 		return -ENOTCONN;
 
+	/* Responses and stateless forwards: nobody acts on a send error, so
+	 * they may wait for the worker's batched send. A request of a client
+	 * transaction goes out now: its error fails the branch at once. */
+	if (d->tp == RP_TP_UDP && (d->reply || d->nowait))
+		return rp_workers_send_later(ws, d->tp, &d->addr, buf, len);
 	if (d->reply || d->flow || d->tp == RP_TP_UDP)
 		return rp_workers_send(ws, d->tp, &d->addr, buf, len);
 	return rp_workers_send_to(ws, d->tp, &d->addr, d->tls_domain, buf, len);
@@ -2539,7 +2544,7 @@ static void forward_request_stateless(struct req *r)
 	const struct sip_msg *m = r->m;
 	struct sip_nameaddr na;
 	const struct sip_uri *u;
-	struct rp_txn_dest d = { .reply = false };
+	struct rp_txn_dest d = { .reply = false, .nowait = true };
 	rp_addr lout;
 	rp_buf b;
 	rp_str out;

@@ -56,13 +56,16 @@ const char *rp_txn_state_name(enum rp_txn_state s);
  * certificate must match (RFC 5922); it is borrowed and must outlive the
  * transaction. 'reply' says the message is a response, 'flow' that it is a
  * request to a UA over the connection it registered on: both must go over
- * an existing connection and never open one. */
+ * an existing connection and never open one. 'nowait' (a request sent
+ * without a transaction) lets a UDP send be batched like a response's
+ * (rp_workers_send_later): no send error is reported for either. */
 struct rp_txn_dest {
 	enum rp_tp tp;
 	rp_addr addr;
 	const char *tls_domain;
 	bool reply;
 	bool flow;
+	bool nowait;
 };
 
 struct rp_txn_cfg {

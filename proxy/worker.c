@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "rp_hash.h"
@@ -51,6 +52,11 @@ struct rp_worker {
 	pthread_mutex_t inbox_lock;
 	struct inbox_item *inbox, *inbox_tail;
 	uint64_t last_expire;
+	/* Connections a handler's direct send failed on (post): closed after
+	 * the round of events, found again by address (not kept as pointers:
+	 * the connection's own event may close it first). */
+	struct { enum rp_tp tp; rp_addr peer; } failed[8];
+	unsigned nfailed;
 };
 
 struct rp_workers {
@@ -69,11 +75,85 @@ struct rp_workers {
 		frame_errors, dropped_slow, opened;
 };
 
+/* UDP sends made by the handlers while a worker handles what one
+ * epoll_wait returned, held until then and sent with one sendmmsg. Besides the syscalls,
+ * this saves context switches: each datagram to a local peer wakes it,
+ * and a woken peer often preempts the worker in the middle of the batch. */
+#define OUTQ_MAX 64
+#define OUTQ_BYTES 65536
+
+struct udp_outq {
+	unsigned n;
+	int fd;
+	size_t used;
+	struct mmsghdr mm[OUTQ_MAX];
+	struct iovec iov[OUTQ_MAX];
+	rp_addr to[OUTQ_MAX];
+	char data[OUTQ_BYTES];
+};
+
+/* A worker thread's queue (worker_main); NULL on other threads. */
+static _Thread_local struct udp_outq *cur_outq;
+/* The worker running on this thread; NULL on other threads. */
+static _Thread_local struct rp_worker *cur_w;
+
+static void outq_flush(struct udp_outq *q)
+{
+	unsigned off = 0;
+
+	while (off < q->n) {
+		int k = sendmmsg(q->fd, q->mm + off, q->n - off, MSG_NOSIGNAL);
+
+		if (k < 0) {
+			/* The datagram at 'off' failed; like a failed sendto of a
+			 * response, it is lost (the peer retransmits). */
+			if (errno != EINTR)
+				off++;
+			continue;
+		}
+		off += (unsigned)k;
+	}
+	q->n = 0;
+	q->used = 0;
+}
+
+/* Queues a datagram; false when it does not fit (the caller sends it now). */
+static bool outq_add(struct udp_outq *q, int fd, const rp_addr *peer, const void *data,
+	size_t len)
+{
+	struct msghdr *h;
+
+	if (len > OUTQ_BYTES / 4)
+		return false;
+	if (q->n && (q->fd != fd || q->n == OUTQ_MAX || q->used + len > OUTQ_BYTES))
+		outq_flush(q);
+	q->fd = fd;
+	memcpy(q->data + q->used, data, len);
+	q->to[q->n] = *peer;
+	q->iov[q->n] = (struct iovec){ .iov_base = q->data + q->used, .iov_len = len };
+	h = &q->mm[q->n].msg_hdr;
+	*h = (struct msghdr){ .msg_name = &q->to[q->n].u.sa, .msg_namelen = peer->len,
+		.msg_iov = &q->iov[q->n], .msg_iovlen = 1 };
+	q->used += len;
+	q->n++;
+	return true;
+}
+
+/* Before a send that goes out at once: the queued ones first, so that
+ * datagrams leave in the order they were made. */
+static void outq_before_send(void)
+{
+	if (cur_outq && cur_outq->n)
+		outq_flush(cur_outq);
+}
+
 int rp_reply(const struct rp_msg_info *mi, const void *data, size_t len)
 {
 	if (mi->tp == RP_TP_UDP) {
-		ssize_t n = sendto(mi->udp_fd, data, len, MSG_NOSIGNAL,
-			&mi->peer.u.sa, mi->peer.len);
+		ssize_t n;
+
+		outq_before_send();
+		n = sendto(mi->udp_fd, data, len, MSG_NOSIGNAL, &mi->peer.u.sa, mi->peer.len);
 
 		return n < 0 ? -errno : 0;
 	}
@@ -207,7 +287,7 @@ static void handle_udp(struct rp_worker *w, struct tag *t)
 		enum sip_frame_result r;
 
 		if (n < 0)
-			return; /* EAGAIN or a transient ICMP error */
+			break; /* EAGAIN or a transient ICMP error */
 		mi.peer.len = sl;
 		r = sip_frame_datagram(&w->ws->cfg.frame, buf, (size_t)n, &fr);
 		if (r == SIP_FRAME_PING || r == SIP_FRAME_PONG)
@@ -421,11 +501,26 @@ static void drain_inbox(struct rp_worker *w)
 	}
 }
 
+static void close_failed(struct rp_worker *w)
+{
+	for (unsigned i = 0; i < w->nfailed; i++) {
+		rp_conn *c = rp_conn_table_find(w->conns, w->failed[i].tp, &w->failed[i].peer);
+
+		if (c && rp_conn_error(c))
+			conn_close(w, c, true);
+	}
+	w->nfailed = 0;
+}
+
 static void *worker_main(void *arg)
 {
 	struct rp_worker *w = arg;
 	struct epoll_event evs[64];
+	/* Without the queue (no memory), sends simply go out at once. */
+	struct udp_outq *q = calloc(1, sizeof(*q));
 
+	cur_outq = q;
+	cur_w = w;
 	while (!atomic_load(&w->ws->stop)) {
 		int n = epoll_wait(w->ep, evs, 64, 500);
 		uint64_t now = rp_now_ms();
@@ -454,7 +549,14 @@ static void *worker_main(void *arg)
 			if (w->ws->cfg.keepalive_ms)
 				rp_conn_table_each(w->conns, keepalive_cb, w);
 		}
+		/* The handlers' UDP sends of this round, before sleeping. */
+		if (q && q->n)
+			outq_flush(q);
+		close_failed(w);
 	}
+	cur_outq = NULL;
+	cur_w = NULL;
+	free(q);
 	/* Close this worker's connections on its own thread, so TLS state
 	 * and thread-local crypto caches go away together. */
 	{
@@ -662,15 +764,20 @@ void rp_workers_set_client_tls(rp_workers *ws, rp_tls_store *client)
 	atomic_store(&ws->client_tls, client);
 }
 
-static int send_udp(rp_workers *ws, const rp_addr *peer, const void *data, size_t len)
+static int send_udp(rp_workers *ws, const rp_addr *peer, const void *data, size_t len,
+	bool later)
 {
 	for (size_t i = 0; i < ws->cfg.n_listen; i++) {
 		const struct rp_listen *l = &ws->cfg.listen[i];
 
 		if (l->tp == RP_TP_UDP && l->addr.u.sa.sa_family == peer->u.sa.sa_family) {
-			ssize_t n = sendto(ws->w[0].socks[i].fd, data, len, MSG_NOSIGNAL,
-				&peer->u.sa, peer->len);
+			int fd = ws->w[0].socks[i].fd;
+			ssize_t n;
 
+			if (later && cur_outq && outq_add(cur_outq, fd, peer, data, len))
+				return 0;
+			outq_before_send();
+			n = sendto(fd, data, len, MSG_NOSIGNAL, &peer->u.sa, peer->len);
 			return n < 0 ? -errno : 0;
 		}
 	}
@@ -700,6 +807,26 @@ static int post(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 		owner = 1 + (uintptr_t)(rp_siphash13((const uint8_t *)"rampart-conn-own",
 			key, sizeof(key)) % ws->n);
 	}
+	w = &ws->w[owner - 1];
+	if (w == cur_w) {
+		/* A handler on the owner's own thread: no hand-over needed. */
+		rp_conn *c = rp_conn_table_find(w->conns, tp, peer);
+
+		if (c) {
+			int rc = rp_conn_send(c, data, len);
+
+			if (rc < 0) {
+				if (w->nfailed < sizeof(w->failed) / sizeof(w->failed[0])) {
+					w->failed[w->nfailed].tp = tp;
+					w->failed[w->nfailed].peer = *peer;
+					w->nfailed++;
+				}
+				return rc;
+			}
+			update_events(w, c);
+			return 0;
+		}
+	}
 	it = malloc(sizeof(*it) + len);
 	if (!it)
 		return -ENOMEM;
@@ -709,7 +836,6 @@ static int post(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 	snprintf(it->domain, sizeof(it->domain), "%s", domain ? domain : "");
 	it->len = len;
 	memcpy(it->data, data, len);
-	w = &ws->w[owner - 1];
 	pthread_mutex_lock(&w->inbox_lock);
 	/* FIFO: messages to one peer keep their order. */
 	it->next = NULL;
@@ -726,7 +852,15 @@ int rp_workers_send(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 	const void *data, size_t len)
 {
 	if (tp == RP_TP_UDP)
-		return send_udp(ws, peer, data, len);
+		return send_udp(ws, peer, data, len, false);
+	return post(ws, tp, peer, NULL, false, data, len);
+}
+
+int rp_workers_send_later(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
+	const void *data, size_t len)
+{
+	if (tp == RP_TP_UDP)
+		return send_udp(ws, peer, data, len, true);
 	return post(ws, tp, peer, NULL, false, data, len);
 }
 
@@ -734,7 +868,7 @@ int rp_workers_send_to(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 	const char *tls_domain, const void *data, size_t len)
 {
 	if (tp == RP_TP_UDP)
-		return send_udp(ws, peer, data, len);
+		return send_udp(ws, peer, data, len, false);
 	if (tp == RP_TP_TLS && (!tls_domain || !*tls_domain))
 		return -EINVAL;
 	return post(ws, tp, peer, tls_domain, true, data, len);

@@ -67,6 +67,15 @@ unsigned rp_workers_count(const rp_workers *ws);
 int rp_workers_send(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 	const void *data, size_t len);
 
+/* Like rp_workers_send, for a message whose send error nobody acts on (a
+ * response, a stateless forward): called on a worker thread while it
+ * handles received UDP datagrams, a UDP send is queued and goes out with
+ * the others when the batch ends (sendmmsg); 0 then means queued, and a
+ * later failure loses the datagram as a failed sendto would. Any send
+ * that goes out at once sends the queued ones first: order is kept. */
+int rp_workers_send_later(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
+	const void *data, size_t len);
+
 /* Like rp_workers_send, but opens a connection when there is none: TCP, or
  * TLS verified against 'tls_domain' (RFC 5922; required for TLS) with the
  * client settings given to rp_workers_set_client_tls(). The data is queued

@@ -20,12 +20,52 @@
 static atomic_int handled;
 static atomic_int alias_rc_same = 1, alias_rc_other = 1;
 
+/* The "BATCH" message: sends through rp_workers_send_later and
+ * rp_workers_send to batch_peer (a socket of the test) and notes what that
+ * socket had received at each step. */
+static rp_workers *batch_ws;
+static int batch_fd = -1;
+static rp_addr batch_peer;
+static atomic_int batch_queued = -1, batch_flushed_first = -1, batch_err;
+static atomic_int self_rc = 1;
+
+static void batch_sends(void)
+{
+	char pk[8];
+	ssize_t r;
+
+	for (int i = 1; i <= 3; i++) {
+		char d[3] = { 'B', (char)('0' + i), 0 };
+
+		if (rp_workers_send_later(batch_ws, RP_TP_UDP, &batch_peer, d, 2) != 0)
+			atomic_fetch_add(&batch_err, 1);
+	}
+	/* Loopback delivers at sendto: nothing there yet means queued. */
+	r = recv(batch_fd, pk, sizeof(pk), MSG_DONTWAIT | MSG_PEEK);
+	atomic_store(&batch_queued, r < 0 && errno == EAGAIN);
+	/* A send that goes out now sends the queued ones before it. */
+	if (rp_workers_send(batch_ws, RP_TP_UDP, &batch_peer, "B4", 2) != 0)
+		atomic_fetch_add(&batch_err, 1);
+	r = recv(batch_fd, pk, sizeof(pk), MSG_DONTWAIT | MSG_PEEK);
+	atomic_store(&batch_flushed_first, r == 2 && !memcmp(pk, "B1", 2));
+	if (rp_workers_send_later(batch_ws, RP_TP_UDP, &batch_peer, "B5", 2) != 0)
+		atomic_fetch_add(&batch_err, 1);
+}
+
 /* Echo handler: answers "ECHO <first line>" with a Content-Length. */
 static void echo(const struct rp_msg_info *mi, const char *msg, size_t len, void *arg)
 {
 	char out[600];
 	size_t l = 0;
 	int n;
+
+	if (len >= 5 && !memcmp(msg, "BATCH", 5))
+		batch_sends();
+	/* rp_workers_send to the connection the message came on, from its
+	 * owner's own thread (sent directly, not through the inbox). */
+	if (len >= 4 && !memcmp(msg, "SELF", 4) && mi->conn)
+		atomic_store(&self_rc, rp_workers_send(batch_ws, mi->tp, &mi->peer,
+			"SELF-BACK\r\n", 11));
 
 	while (l < len && l < 500 && msg[l] != '\r')
 		l++;
@@ -157,6 +197,17 @@ START_TEST(send_from_other_thread)
 	memset(&peer, 0, sizeof(peer));
 	memcpy(&peer.u.in4, &me, sizeof(me));
 	peer.len = sizeof(me);
+	/* From the owner's own thread (a handler): sent directly. */
+	{
+		int t2 = tcp_connect(ws);
+
+		batch_ws = ws;
+		ck_assert_int_eq(write(t2, "SELF sip:x SIP/2.0\r\nl: 0\r\n\r\n", 28), 28);
+		ck_assert_msg(wait_for(t2, "SELF-BACK", buf, sizeof(buf)), "rc %d got %s",
+			atomic_load(&self_rc), buf);
+		ck_assert_int_eq(atomic_load(&self_rc), 0);
+		close(t2);
+	}
 	/* This thread is not a worker: the send goes through the owner. */
 	rc = rp_workers_send(ws, RP_TP_TCP, &peer, "NOTIFY-BACK", 11);
 	ck_assert_int_eq(rc, 0);
@@ -165,6 +216,54 @@ START_TEST(send_from_other_thread)
 	rp_addr_set_port(&peer, 1);
 	ck_assert_int_eq(rp_workers_send(ws, RP_TP_TCP, &peer, "x", 1), -ENOTCONN);
 	close(t);
+	rp_workers_stop(ws);
+}
+END_TEST
+
+/* UDP sends a handler makes with rp_workers_send_later leave together
+ * after it returns, in order with the ones sent at once; from a thread
+ * that is not a worker they leave at once. */
+START_TEST(udp_sends_batched_in_order)
+{
+	rp_workers *ws = start(0, 0, 0);
+	const rp_addr *ua = listen_addr(ws, RP_TP_UDP);
+	int u = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in any = { .sin_family = AF_INET,
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(any);
+	const char *m = "BATCH sip:a SIP/2.0\r\nl: 0\r\n\r\n";
+	char buf[1024], got[16] = "";
+	ssize_t r;
+
+	batch_fd = socket(AF_INET, SOCK_DGRAM, 0);
+	ck_assert_int_eq(bind(batch_fd, (struct sockaddr *)&any, sizeof(any)), 0);
+	ck_assert_int_eq(getsockname(batch_fd, (struct sockaddr *)&any, &al), 0);
+	memset(&batch_peer, 0, sizeof(batch_peer));
+	memcpy(&batch_peer.u.in4, &any, sizeof(any));
+	batch_peer.len = sizeof(any);
+	batch_ws = ws;
+	ck_assert_int_eq(sendto(u, m, strlen(m), 0, &ua->u.sa, ua->len), (ssize_t)strlen(m));
+	ck_assert(wait_for(u, "ECHO BATCH", buf, sizeof(buf)));
+	for (int i = 0; i < 5; i++) {
+		struct pollfd pf = { .fd = batch_fd, .events = POLLIN };
+
+		ck_assert_int_eq(poll(&pf, 1, 5000), 1);
+		r = recv(batch_fd, buf, sizeof(buf), 0);
+		ck_assert_int_eq(r, 2);
+		memcpy(got + 2 * i, buf, 2);
+	}
+	ck_assert_str_eq(got, "B1B2B3B4B5");
+	ck_assert_int_eq(atomic_load(&batch_err), 0);
+	ck_assert_int_eq(atomic_load(&batch_queued), 1);
+	ck_assert_int_eq(atomic_load(&batch_flushed_first), 1);
+	/* Not a worker thread: sent before the call returns. */
+	ck_assert_int_eq(rp_workers_send_later(ws, RP_TP_UDP, &batch_peer, "N1", 2), 0);
+	r = recv(batch_fd, buf, sizeof(buf), MSG_DONTWAIT);
+	ck_assert_int_eq(r, 2);
+	ck_assert_int_eq(memcmp(buf, "N1", 2), 0);
+	close(batch_fd);
+	batch_fd = -1;
+	close(u);
 	rp_workers_stop(ws);
 }
 END_TEST
@@ -484,6 +583,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, udp_and_tcp_echo);
 	tcase_add_test(tc, send_from_other_thread);
+	tcase_add_test(tc, udp_sends_batched_in_order);
 	tcase_add_test(tc, per_ip_limit);
 	tcase_add_test(tc, rfc5923_alias);
 	tcase_add_test(tc, idle_connection_closed);
