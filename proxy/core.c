@@ -164,6 +164,8 @@ struct req {
 	const struct cfg_user *auth_user;
 	rp_str new_body;                /* media: the rewritten SDP to forward */
 	bool set_body;
+	uint64_t lh;                    /* loop_hash(m), once have_lh */
+	bool have_lh;
 };
 
 static rp_str server_name(const struct cfg *c)
@@ -379,6 +381,17 @@ static uint64_t loop_hash(rp_core *c, const struct sip_msg *m)
 	return h;
 }
 
+/* The request's loop hash, computed once (the loop check and the branch
+ * both need it; m does not change in between). */
+static uint64_t req_loop_hash(struct req *r)
+{
+	if (!r->have_lh) {
+		r->lh = loop_hash(r->core, r->m);
+		r->have_lh = true;
+	}
+	return r->lh;
+}
+
 static bool is_loop(rp_core *c, const struct sip_msg *m, uint64_t lh)
 {
 	struct sip_hdr_iter it;
@@ -386,7 +399,18 @@ static bool is_loop(rp_core *c, const struct sip_msg *m, uint64_t lh)
 	uint64_t seen;
 
 	sip_hdr_iter_init(&it, m, SIP_HDR_VIA);
-	while (sip_hdr_iter_next_via(&it, &v, NULL) == SIP_OK) {
+	for (;;) {
+		rp_str val;
+
+		if (!sip_hdr_iter_next(&it, &val))
+			break;
+		/* Only a value with our branch prefix can be a loop: no parse
+		 * for the others (every Via of every request). */
+		if (!val.n || !memmem(val.p, val.n, RP_TXN_BRANCH_PREFIX,
+			sizeof(RP_TXN_BRANCH_PREFIX) - 1))
+			continue;
+		if (sip_via_parse(val, &v, NULL) != SIP_OK)
+			break;
 		if (!rp_txn_branch_loop(v.branch, &seen))
 			continue;
 		if (seen == lh && host_is_listener(c, v.host, true, v.has_port ? v.port : 5060))
@@ -2068,7 +2092,7 @@ static void do_relay(struct req *r)
 	}
 	rc = trunk_prepare(r);
 	if (rc == 0)
-		rc = rp_txn_branch(c->txl, r->shard, loop_hash(c, r->m), br);
+		rc = rp_txn_branch(c->txl, r->shard, req_loop_hash(r), br);
 	if (rc == 0)
 		rc = build_forward(r, pc->tg[0].d.tp, &pc->tg[0].d.addr,
 			rp_str_make(br, sizeof(br)));
@@ -2744,7 +2768,7 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 			goto unlock;
 		}
 	}
-	if (is_loop(c, m, loop_hash(c, m))) {
+	if (is_loop(c, m, req_loop_hash(&r))) {
 		atomic_fetch_add(&c->st.loops, 1);
 		reply_stateless(c, mi, m, r.cfg, 482, NULL, NULL, 0);
 		goto unlock;
