@@ -3120,10 +3120,14 @@ static void probe_send(rp_core *c, const struct rp_probe_send *ps, uint64_t now)
 		"Accept: application/sdp\r\nContent-Length: 0\r\n\r\n", host, tag, host, cid,
 		RP_STR_FMT(cfg ? server_name(cfg) : RP_STR_LIT("Rampart")));
 	rc = rp_buf_error(&b);
+	/* The branch as it sits in the message (br has no NUL). */
+	const char *bp = rc == 0 ? memmem(b.p, b.len, br, sizeof(br)) : NULL;
+	if (rc == 0 && !bp)
+		rc = -EINVAL;
 	if (rc == 0) {
 		rp_txn_lock(c->txl, shard);
 		rc = rp_txn_cli_new(c->txl, shard, NULL, SIP_METHOD_OPTIONS,
-			rp_str_make(strstr(b.p, br), sizeof(br)), &d, b.p, b.len,
+			rp_str_make(bp, sizeof(br)), &d, b.p, b.len,
 			sizeof(struct probe_ref), now, &cl);
 		if (rc == 0)
 			*(struct probe_ref *)rp_txn_cli_user(cl) =

@@ -226,6 +226,7 @@ route request {
         a.close()
         b.close()
     check("probe: proxy exited cleanly", p.returncode == 0, text()[-1500:])
+    check("probe: no AddressSanitizer report", "AddressSanitizer" not in text(), text()[-3000:])
 
 
 def main():
@@ -375,6 +376,8 @@ route request {
         check("proxy still running", proxy.alive(), proxy.text()[-2000:])
     finally:
         proxy.stop()
+    check("no AddressSanitizer report from the proxy", "AddressSanitizer" not in proxy.text(),
+          proxy.text()[-3000:])
     probe_part(tmp)
     if pcr.failures:
         print("FAILED: " + ", ".join(pcr.failures))

@@ -231,6 +231,8 @@ def proxy_part(d):
         ta.close()
         tb.close()
     check("proxy exited cleanly", p.returncode == 0, text()[-1500:])
+    check("no AddressSanitizer report from the proxy", "AddressSanitizer" not in text(),
+          text()[-3000:])
     check("both sockets removed at exit", not os.path.exists(sock) and not os.path.exists(ro))
 
     # --metrics-listen overrides the file.
@@ -323,6 +325,9 @@ def mediad_part(d):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+    mlog = open(logf).read()
+    check("mediad exited cleanly, no AddressSanitizer report",
+          p.returncode == 0 and "AddressSanitizer" not in mlog, mlog[-3000:])
 
 
 def main():
