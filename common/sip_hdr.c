@@ -493,12 +493,15 @@ static const unsigned char list_special[256] = {
 
 bool sip_hdr_list_next(rp_str *it, rp_str *elem)
 {
-	const char *p = it->p, *end = it->p + it->n, *start;
+	const char *p, *end, *start;
 	bool quoted = false;
 	int angle = 0;
 
+	/* Before any arithmetic: NULL + 0 is undefined behaviour (UBSan). */
 	if (it->n == 0 || it->p == NULL)
 		return false;
+	p = it->p;
+	end = it->p + it->n;
 	start = p;
 	for (; p < end; p++) {
 		char c;
