@@ -10,7 +10,8 @@ credentials), BYE 3; the caller sees its own numbers. Raw sockets for a
 SHA-256 401 (the response digest recomputed here), a second challenge for the
 same realm passed back to the caller, and a CANCEL after an answered
 challenge (CSeq of the retried INVITE toward the carrier, 487 back with the
-caller's).
+caller's), a challenged MESSAGE, and a dialog whose INVITE and BYE are both
+challenged (ACK and BYE carry the dialog's delta; the BYE is answered too).
 
 OPTIONS probing (probe_interval): two raw "trunk addresses" answer; one goes
 silent and is marked down after 2 timeouts (control command 'trunks',
@@ -373,6 +374,81 @@ route request {
             r = pcr.recv_until(caller, lambda t: t.startswith("SIP/2.0 487"), 3)
             check("cancel: 487 to the caller with CSeq 20",
                   r is not None and hdr(r[0], "CSeq") == "20 INVITE", r)
+        # 4. A request outside any dialog (MESSAGE): answered the same way.
+        caller.sendto(pcr.msg("MESSAGE", ruri, "z9hG4bKta4", "trunk-auth-4", 5, cport),
+                      ("127.0.0.1", udp))
+        got = pcr.recv_until(callee, lambda t: t.startswith("MESSAGE ") and
+                             "trunk-auth-4" in t, 3)
+        if got:
+            callee.sendto(challenge(got[0], 407, "Proxy-Authenticate",
+                                    'Digest realm="m", nonce="mm", algorithm=SHA-256, '
+                                    'qop="auth"'), got[1])
+        got2 = pcr.recv_until(callee, lambda t: t.startswith("MESSAGE ") and
+                              "trunk-auth-4" in t, 3)
+        pa = digest_params(hdr(got2[0], "Proxy-Authorization")) if got2 else {}
+        check("message: MESSAGE re-sent with CSeq 6 and valid SHA-256 credentials",
+              got2 is not None and hdr(got2[0], "CSeq") == "6 MESSAGE" and
+              pa.get("response") == expected_response(pa, "MESSAGE", 'pa"ss', hashlib.sha256),
+              got2)
+        if got2:
+            callee.sendto(pcr.answer(got2[0], 200, "OK"), got2[1])
+            r = pcr.recv_until(caller, lambda t: t.startswith("SIP/2.0 200") and
+                               "trunk-auth-4" in t, 3)
+            check("message: 200 to the caller with its CSeq 5",
+                  r is not None and hdr(r[0], "CSeq") == "5 MESSAGE", r)
+        # 5. A challenge inside a dialog: the INVITE was challenged (delta 1),
+        # then the carrier challenges the caller's BYE too (delta 2).
+        cid = "trunk-auth-5"
+        caller.sendto(pcr.msg("INVITE", ruri, "z9hG4bKta5", cid, 1, cport), ("127.0.0.1", udp))
+        got = pcr.recv_until(callee, lambda t: t.startswith("INVITE ") and cid in t, 3)
+        if got:
+            callee.sendto(challenge(got[0], 407, "Proxy-Authenticate",
+                                    'Digest realm="d", nonce="d1", algorithm=MD5'), got[1])
+        got2 = pcr.recv_until(callee, lambda t: t.startswith("INVITE ") and cid in t, 3)
+        bye_ok = False
+        if got2:
+            rr = [l for l in got2[0].split("\r\n") if l.lower().startswith("record-route:")]
+            ok200 = pcr.answer(got2[0], 200, "OK", "tdlg").decode().replace(
+                "Content-Length: 0\r\n", "%s\r\nContact: <sip:carrier@127.0.0.1:%d>\r\n"
+                "Content-Length: 0\r\n" % ("\r\n".join(rr), eport))
+            callee.sendto(ok200.encode(), got2[1])
+            r = pcr.recv_until(caller, lambda t: t.startswith("SIP/2.0 200") and cid in t, 3)
+            if r:
+                # The caller's route set: the Record-Route values, as received.
+                routes = [l.split(":", 1)[1].strip() for l in r[0].split("\r\n")
+                          if l.lower().startswith("record-route:")]
+                route_hdr = "Route: %s\r\n" % ", ".join(routes)
+                caller.sendto(pcr.msg("ACK", "sip:carrier@127.0.0.1:%d" % eport, "z9hG4bKta5a",
+                                      cid, 1, cport, route_hdr, ";tag=tdlg"), ("127.0.0.1", udp))
+                ack = pcr.recv_until(callee, lambda t: t.startswith("ACK ") and cid in t, 3)
+                check("dialog: ACK of the 2xx with CSeq 2 and the INVITE's credentials",
+                      ack is not None and hdr(ack[0], "CSeq") == "2 ACK" and
+                      hdr(ack[0], "Proxy-Authorization") ==
+                      hdr(got2[0], "Proxy-Authorization"), ack)
+                caller.sendto(pcr.msg("BYE", "sip:carrier@127.0.0.1:%d" % eport, "z9hG4bKta5b",
+                                      cid, 2, cport, route_hdr, ";tag=tdlg"), ("127.0.0.1", udp))
+                b1 = pcr.recv_until(callee, lambda t: t.startswith("BYE ") and cid in t, 3)
+                check("dialog: BYE to the carrier with CSeq 3 (caller's 2 + 1)",
+                      b1 is not None and hdr(b1[0], "CSeq") == "3 BYE", b1)
+                if b1:
+                    callee.sendto(challenge(b1[0], 401, "WWW-Authenticate",
+                                            'Digest realm="d", nonce="d2", algorithm=MD5',
+                                            "tdlg"), b1[1])
+                    b2 = pcr.recv_until(callee, lambda t: t.startswith("BYE ") and cid in t, 3)
+                    pa = digest_params(hdr(b2[0], "Authorization")) if b2 else {}
+                    check("dialog: challenged BYE re-sent with CSeq 4 and the trunk's credentials",
+                          b2 is not None and hdr(b2[0], "CSeq") == "4 BYE" and
+                          pa.get("username") == "edge02" and pa.get("response") ==
+                          hashlib.md5(("%s:%s:%s" % (
+                              hashlib.md5(b'edge02:d:pa"ss').hexdigest(), "d2",
+                              hashlib.md5(("BYE:" + pa.get("uri", "")).encode()).hexdigest()))
+                              .encode()).hexdigest(), b2)
+                    if b2:
+                        callee.sendto(pcr.answer(b2[0], 200, "OK", "tdlg"), b2[1])
+                        r = pcr.recv_until(caller, lambda t: t.startswith("SIP/2.0 200") and
+                                           "BYE" in hdr(t, "CSeq") and cid in t, 3)
+                        bye_ok = r is not None and hdr(r[0], "CSeq") == "2 BYE"
+        check("dialog: the BYE's 200 reaches the caller with its CSeq 2", bye_ok)
         check("proxy still running", proxy.alive(), proxy.text()[-2000:])
     finally:
         proxy.stop()
