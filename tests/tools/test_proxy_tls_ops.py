@@ -47,6 +47,27 @@ def free_port(kind=socket.SOCK_STREAM):
     return p
 
 
+def free_udp_block(n):
+    """n consecutive free UDP ports (sipp's -mp binds several from there)."""
+    for _ in range(200):
+        base = free_port(socket.SOCK_DGRAM)
+        if base + n > 65535:
+            continue
+        socks = []
+        try:
+            for i in range(n):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                socks.append(s)
+                s.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no block of %d free UDP ports" % n)
+
+
 def wait_port(port, secs=10):
     deadline = time.time() + secs
     while time.time() < deadline:
@@ -304,16 +325,19 @@ def main():
         uas_port = free_port(socket.SOCK_DGRAM)
         uas = subprocess.Popen(["sipp", "-sf", os.path.join(SIG, "uas.xml"), "-i", "127.0.0.1",
                                 "-p", str(uas_port), "-t", "u1", "-cp", str(free_port()),
-                                "-mp", str(free_port()), "-nostdin",
+                                "-mp", str(free_udp_block(4)), "-nostdin",
                                 "-trace_err", "-error_file", os.path.join(tmp, "uas_err.log")],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp)
         procs.append(uas)
         time.sleep(0.5)
+        if uas.poll() is not None:
+            check("sipp UAS runs", False, open(os.path.join(tmp, "uas_err.log")).read()[-800:])
+            return 1
         calls, rate = 300, 20
         uac_csv = os.path.join(tmp, "uac.csv")
         uac = subprocess.Popen(["sipp", "-sf", os.path.join(SIG, "uac.xml"), "-i", "127.0.0.1",
                                 "-p", str(free_port()), "-t", "t1", "-cp", str(free_port()),
-                                "-mp", str(free_port()), "-recv_timeout", "10000",
+                                "-mp", str(free_udp_block(4)), "-recv_timeout", "10000",
                                 "-key", "via_transport", "TLS", "-key", "contact_transport", "tls",
                                 "-key", "uas", "127.0.0.1:%d" % uas_port, "-s", "ops",
                                 "-r", str(rate), "-m", str(calls), "-timeout", "120s",
@@ -333,12 +357,13 @@ def main():
         r = read_response(keep)
         check("long-lived TLS connection answers before the change", r.startswith("SIP/2.0 200"), r)
         # Wait until calls flow.
-        deadline = time.time() + 20
-        while time.time() < deadline:
+        deadline = time.time() + 30
+        flowing = False
+        while time.time() < deadline and not flowing:
             st = sipp_stat(uac_csv)
-            if st and int(st.get("SuccessfulCall(C)", "0") or 0) >= 10:
-                break
+            flowing = bool(st) and int(st.get("SuccessfulCall(C)", "0") or 0) >= 10
             time.sleep(0.2)
+        check("calls over TLS complete before the certificate changes", flowing, st)
         rc, doc, err = ctl(sock, "tls", "connections")
         conns = (doc or {}).get("connections", [])
         stun = [c for c in conns if c.get("listener") == label and c.get("sni") == "sip.test.example"
@@ -453,6 +478,16 @@ def main():
         check("metrics (curl): TLS connections gauge present",
               "rampart_proxy_tls_connections_active" in mx, sorted(mx)[:20])
         check("proxy alive after all of the above", px.poll() is None, text()[-800:])
+        px.terminate()
+        try:
+            px.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            px.kill()
+            px.wait()
+        # Under -Db_sanitize an error or a leak is reported here.
+        check("proxy exits 0 on SIGTERM, no sanitizer report",
+              px.returncode == 0 and "Sanitizer" not in text() and "runtime error" not in text(),
+              (px.returncode, text()[-3000:]))
     finally:
         for p in reversed(procs):
             try:
