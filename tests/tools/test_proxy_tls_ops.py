@@ -454,19 +454,23 @@ def main():
         cl.wait()
         s_client(tls, ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
         s_client(mtls, ["-CAfile", ca])
+        s_client(mtls, ["-CAfile", ca, "-cert", P("other.pem"), "-key", P("other.key")])
         deadline = time.time() + 10
         f1 = {}
         while time.time() < deadline:
             rc, doc, err = ctl(sock, "stats", "proxy")
             f1 = (doc or {}).get("proxy", {}).get("tls-failures", {})
             if f1.get("protocol-version", 0) > f0.get("protocol-version", 0) and \
-               f1.get("no-client-cert", 0) > f0.get("no-client-cert", 0):
+               f1.get("no-client-cert", 0) > f0.get("no-client-cert", 0) and \
+               f1.get("bad-certificate", 0) > f0.get("bad-certificate", 0):
                 break
             time.sleep(0.1)
         check("stats: a TLS 1.1 attempt counts as protocol-version",
               f1.get("protocol-version", 0) == f0.get("protocol-version", 0) + 1, (f0, f1))
         check("stats: a client without a certificate under mTLS counts as no-client-cert",
               f1.get("no-client-cert", 0) == f0.get("no-client-cert", 0) + 1, (f0, f1))
+        check("stats: a client certificate from another CA counts as bad-certificate",
+              f1.get("bad-certificate", 0) == f0.get("bad-certificate", 0) + 1, (f0, f1))
         rc, mx = metrics(mport)
         fk = 'rampart_proxy_tls_handshake_failures_total{direction="inbound",reason="%s"}'
         hk = 'rampart_proxy_tls_handshakes_total{direction="inbound"}'

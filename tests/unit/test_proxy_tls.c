@@ -515,16 +515,22 @@ START_TEST(stage_validates_and_commit_swaps)
 END_TEST
 
 struct seen {
-	int n;
+	int n, nout;
 	char sni[64], state[16], version[16], subject[128];
+	char out_sni[64], out_subject[128];
 };
 
 static void note_conn(const struct rp_tls_conn_view *v, void *arg)
 {
 	struct seen *s = arg;
 
-	if (v->dir != RP_TLS_IN)
+	if (v->dir != RP_TLS_IN) {
+		s->nout++;
+		snprintf(s->out_sni, sizeof(s->out_sni), "%s", v->sni);
+		snprintf(s->out_subject, sizeof(s->out_subject), "%s",
+			v->peer_cert && v->peer_cert->present ? v->peer_cert->subject : "");
 		return;
+	}
 	s->n++;
 	snprintf(s->sni, sizeof(s->sni), "%s", v->sni);
 	snprintf(s->state, sizeof(s->state), "%s", v->state);
@@ -562,6 +568,10 @@ START_TEST(registry_lists_and_counts)
 	ck_assert_str_eq(seen.sni, "sip.test.example");
 	ck_assert(!strcmp(seen.version, "TLSv1.3") || !strcmp(seen.version, "TLSv1.2"));
 	ck_assert_ptr_nonnull(strstr(seen.subject, "client.test.example"));
+	/* The outbound side: the name we sent and the server's certificate. */
+	ck_assert_int_eq(seen.nout, 1);
+	ck_assert_str_eq(seen.out_sni, "sip.test.example");
+	ck_assert_ptr_nonnull(strstr(seen.out_subject, "CN=sip.test.example"));
 	close_pair(&p);
 	ck_assert_uint_eq(rp_tls_reg_each(reg, 100, note_conn, &seen), 0);
 	connect_pair(&p, s, c2, "sip.test.example");
