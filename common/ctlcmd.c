@@ -977,6 +977,7 @@ static void json_pcall(ctlcmd_run *r, const benc_node *pc, const benc_node *q)
 		json_str_or_null(j, "tls-version", leg, "tls-version");
 		json_str_or_null(j, "tls-cipher", leg, "tls-cipher");
 		json_str_or_null(j, "cert-subject", leg, "cert-subject");
+		json_str_or_null(j, "trunk", leg, "trunk");
 		json_str_or_null(j, "media", leg, "media");
 		if (ml) {
 			rp_json_kv_int(j, "port", get_int(ml, "port", 0));

@@ -28,6 +28,7 @@ struct leg {
 	char tls_version[16];
 	char tls_cipher[64];
 	char subject[160];
+	char trunk[48];             /* the trunk of this hop, "" none */
 };
 
 struct rp_call {
@@ -295,6 +296,7 @@ int rp_calls_start(rp_calls *t, const struct rp_call_start *s, rp_call **out)
 	c->dest[RP_CALL_A].tls_domain = NULL;
 	c->local = s->local;
 	copy_field(c->trunk, sizeof(c->trunk), s->trunk);
+	copy_field(c->leg[RP_CALL_A].trunk, sizeof(c->leg[RP_CALL_A].trunk), s->trunk);
 	pthread_mutex_init(&c->mu, NULL);
 	atomic_init(&c->refs, 2);   /* the table's and the caller's */
 	atomic_init(&c->ended, false);
@@ -427,8 +429,10 @@ void rp_call_set_b(rp_call *c, const struct rp_call_sig *b, const struct rp_txn_
 	c->dest[RP_CALL_B] = *dest_b;
 	c->dest[RP_CALL_B].tls_domain = NULL;
 	c->have_dest_b = true;
-	if (trunk.n)
+	if (trunk.n) {
 		copy_field(c->trunk, sizeof(c->trunk), trunk);
+		copy_field(c->leg[RP_CALL_B].trunk, sizeof(c->leg[RP_CALL_B].trunk), trunk);
+	}
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -703,6 +707,8 @@ int rp_call_put_info(rp_call *c, rp_buf *b)
 				benc_put_kv_cstr(b, "tls-cipher", l->tls_cipher);
 			if (l->subject[0])
 				benc_put_kv_cstr(b, "cert-subject", l->subject);
+			if (l->trunk[0])
+				benc_put_kv_cstr(b, "trunk", l->trunk);
 		}
 		/* "none": no SDP went through this call (nothing relayed). */
 		benc_put_kv_cstr(b, "media", mn ? mn : "none");

@@ -112,7 +112,7 @@ struct rp_call_start {
 	struct rp_call_sig a;        /* caller leg */
 	struct rp_txn_dest dest_a;   /* where requests to A go (tls_domain unused) */
 	rp_addr local;               /* the address the INVITE arrived on */
-	rp_str trunk;                /* "" if none */
+	rp_str trunk;                /* the caller leg's trunk (by source), "" none */
 	uint64_t now_ms;             /* rp_now_ms() */
 };
 
@@ -136,7 +136,8 @@ bool rp_call_ended(rp_call *c);
 bool rp_call_answered_p(rp_call *c);
 
 /* The callee side is known (the branch now in use): its signaling and
- * where its requests go; trunk ("" keeps the one set). */
+ * where its requests go; trunk: the callee leg's trunk, which also becomes
+ * the call's (the CDR's 'trunk'); "" keeps what is set. */
 void rp_call_set_b(rp_call *c, const struct rp_call_sig *b, const struct rp_txn_dest *dest_b,
 	rp_str trunk);
 /* The TLS details of a leg once known (an outbound TLS connection). */

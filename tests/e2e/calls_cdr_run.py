@@ -207,9 +207,10 @@ def tls_call_listed(px, msock, uas):
               a.get("transport") == "tls" and (a.get("tls-version") or "").startswith("TLSv1.") and
               a.get("tls-cipher") and a.get("media") == "AES_CM_128_HMAC_SHA1_80" and
               cl.get("signaling") == "tls" and cl.get("tls-version") == a.get("tls-version"), a)
-        check("1: callee leg: udp, no TLS, plain",
+        check("1: callee leg: udp, no TLS, plain, trunk core",
               b.get("transport") == "udp" and b.get("tls-version") is None and
-              b.get("media") == "plain", b)
+              b.get("media") == "plain" and b.get("trunk") == "core" and
+              a.get("trunk") is None and cl.get("trunk") == "core", b)
         check("1: joined with mediad's session: port, counters, offload flag",
               isinstance(cl.get("session"), int) and cl["session"] > 0 and
               isinstance(a.get("port"), int) and a["port"] > 0 and
@@ -306,7 +307,8 @@ def sipp_drop(d, px, msock):
         check("2: the sipp call listed: udp on both legs, SRTP toward the caller, plain core",
               call["a"].get("transport") == "udp" and call["b"].get("transport") == "udp" and
               call["a"].get("media") == "AES_CM_128_HMAC_SHA1_80" and
-              call["b"].get("media") == "plain", call)
+              call["b"].get("media") == "plain" and call["a"].get("trunk") == "access" and
+              call["b"].get("trunk") is None, call)
         rc, doc, raw = ctl(px.psock, msock, "call", "drop", str(call["id"]), "--json")
         check("2: call drop --json: exit 0, dropped",
               rc == 0 and (doc or {}).get("dropped") is True and

@@ -385,6 +385,37 @@ START_TEST(users_file_errors)
 }
 END_TEST
 
+/* cdr_* keys (docs/cdr.md): values, ranges, hmac needs a secret file. */
+START_TEST(cdr_keys)
+{
+	struct cfg *c = NULL;
+	const struct cfg_settings *st;
+	char m[256];
+
+	ck_assert_int_eq(load_str("cdr_file = \"/var/log/rampart/cdr.jsonl\";\n"
+		"cdr_fsync_lines = 1;\ncdr_fsync_ms = 250;\ncdr_hash = hmac;\n"
+		"cdr_secret_file = \"/etc/rampart/cdr.key\";\nroute request { drop; }\n", &c), 0);
+	st = cfg_settings(c);
+	ck_assert_str_eq(st->cdr_file, "/var/log/rampart/cdr.jsonl");
+	ck_assert_uint_eq(st->cdr_fsync_lines, 1);
+	ck_assert_uint_eq(st->cdr_fsync_ms, 250);
+	ck_assert_uint_eq(st->cdr_hash, 2);
+	ck_assert_str_eq(st->cdr_secret_file, "/etc/rampart/cdr.key");
+	cfg_put(c);
+	c = NULL;
+	/* Defaults: no CDRs. */
+	ck_assert_int_eq(load_str("route request { drop; }\n", &c), 0);
+	ck_assert_ptr_null(cfg_settings(c)->cdr_file);
+	ck_assert_uint_eq(cfg_settings(c)->cdr_hash, 0);
+	cfg_put(c);
+	c = NULL;
+	ck_assert_int_eq(load_str("cdr_hash = hmac;\nroute request { drop; }\n", &c), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(first_msg(m, sizeof(m)), "cdr_hash = hmac needs cdr_secret_file"));
+	ck_assert_int_eq(load_str("cdr_hash = md5;\nroute request { drop; }\n", &c), -EINVAL);
+	ck_assert_int_eq(load_str("cdr_fsync_lines = 0;\nroute request { drop; }\n", &c), -EINVAL);
+}
+END_TEST
+
 START_TEST(edit_distance)
 {
 	ck_assert_uint_eq(cfg_edit_distance("relai", 5, "relay", 5), 1);
@@ -466,6 +497,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, check_file_entry_point);
 	tcase_add_test(tc, users_file_errors);
 	tcase_add_test(tc, edit_distance);
+	tcase_add_test(tc, cdr_keys);
 	tcase_add_test(tc, sni_cert_blocks);
 	suite_add_tcase(s, tc);
 	return s;

@@ -392,6 +392,15 @@ START_TEST(listing_is_bencode_with_every_call)
 		ck_assert(rp_str_eq_cstr(v, "TLS_AES_128_GCM_SHA256"));
 		ck_assert_int_eq(benc_get_str(leg, "media", &v, NULL), 0);
 		ck_assert(rp_str_eq_cstr(v, "none"));   /* no SDP relayed */
+		ck_assert_int_eq(benc_get_str(leg, "trunk", &v, NULL), 0);
+		ck_assert(rp_str_eq_cstr(v, "carrier"));
+		ck_assert_int_eq(benc_get_dict(e, "b", &leg, NULL), 0);
+		if ((uint64_t)id == rp_call_id(c[1])) {
+			ck_assert_int_eq(benc_get_str(leg, "trunk", &v, NULL), 0);
+			ck_assert(rp_str_eq_cstr(v, "core"));
+		} else {
+			ck_assert_int_eq(benc_get_str(leg, "trunk", &v, NULL), -ENOENT);
+		}
 		ck_assert_int_eq(benc_get_str(e, "state", &v, NULL), 0);
 		ck_assert(rp_str_eq_cstr(v, (uint64_t)id == rp_call_id(c[1]) ? "answered" : "setup"));
 		n++;
