@@ -1521,9 +1521,18 @@ static void call_answered(rp_core *c, struct pctx *pc, const struct sip_msg *res
 	if (resp->status >= 300)
 		return;
 	if (d) {
+		const struct rp_tls_peer *sp = NULL;
+		rp_tls_sess *ts;
+
 		b.tp = d->tp;
 		b.peer = d->addr;
-		call_tls(cur_mi, NULL, &b);
+		/* Our TLS client always verifies the server, and a listener asks
+		 * for a client certificate only to verify it: a certificate
+		 * present on the 2xx's connection is a verified one. */
+		if (cur_mi && cur_mi->tp == RP_TP_TLS && cur_mi->conn &&
+		    (ts = rp_conn_tls(cur_mi->conn)) != NULL)
+			sp = rp_tls_sess_peer(ts);
+		call_tls(cur_mi, sp && sp->present ? sp : NULL, &b);
 		rp_call_set_b(pc->call, &b, d, RP_STR_NULL);
 	}
 	rp_call_answered(pc->call, resp->status, resp->h_to ? resp->h_to->value : RP_STR_NULL,

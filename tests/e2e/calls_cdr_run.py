@@ -22,6 +22,9 @@ cdr_file), peers on loopback (the helpers of secure_call_run.py):
     new file and the earlier ones stay in the renamed one;
  7. metrics scraped with curl: calls_total, calls_active 0,
     calls_refused_total{reason="srtp-required"} 1;
+ 9. (run after 2) a callee over TLS (trunk transport = tls, the test PKI):
+    the callee leg's TLS version, cipher and server certificate subject in
+    'calls' and in the CDR; both legs TLS + SRTP: unencrypted false;
  8. a second mediad with media-timeout = 1 and its proxy: a call without
     media gets BYE on both sides (Reason media-timeout; toward the callee
     along the Record-Route value a proxy below us added), CDR media-timeout.
@@ -47,6 +50,7 @@ check = sc.check
 CFG = """
 log_level = info;
 timer_t1 = 100;
+tls { ca_file = "%(ca)s"; }
 mediad_socket = "%(msock)s";
 control_socket = "%(psock)s";
 cdr_file = "%(cdr)s";
@@ -64,10 +68,18 @@ trunk core {
     inbound { source = 192.0.2.1/32; }
     media_encryption = disable;
 }
+trunk core_tls {
+    address = "127.0.0.2:%(core_tls)d";
+    transport = tls;
+    server_name = "sip.test.example";
+    inbound { source = 192.0.2.2/32; }
+    media_encryption = require;
+}
 route request {
     if (has_header("Route")) { relay; }
     if (method == "ACK" || method == "CANCEL") { relay; }
     if (ruri.user == "sippuas") { record_route; relay; }
+    if (ruri.user == "tlsuas") { record_route; relay core_tls; }
     record_route;
     relay core;
 }
@@ -96,7 +108,7 @@ def start_mediad(d, name, extra=""):
 
 
 class Proxy:
-    def __init__(self, d, name, msock, core_port):
+    def __init__(self, d, name, msock, core_port, ca, core_tls=9):
         self.psock = os.path.join(d, name + ".sock")
         self.cdr = os.path.join(d, name + "-cdr.jsonl")
         self.logf = os.path.join(d, name + ".log")
@@ -105,7 +117,7 @@ class Proxy:
             with open(conf, "w") as f:
                 f.write(CFG % {"msock": msock, "psock": self.psock, "cdr": self.cdr,
                                "udp": sc.free_port(), "tls": sc.free_port(socket.SOCK_STREAM),
-                               "core": core_port})
+                               "core": core_port, "ca": ca, "core_tls": core_tls})
             log = open(self.logf, "w")
             self.p = subprocess.Popen([PROXY, "--config", conf, "--state-dir", d,
                                        "--workers", "2", "--log-level", "info",
@@ -172,6 +184,95 @@ def bye_ok(peer, seconds=4.0):
     if m:
         peer.send(sc.response(m, 200, "OK", ""), addr)
     return m
+
+
+class TlsUas:
+    """The callee over TLS: a listening socket on 127.0.0.2 with the test
+    PKI's server certificate (CN=sip.test.example); one connection."""
+
+    def __init__(self, pki):
+        ctx = sc.ssl.SSLContext(sc.ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(os.path.join(pki, "server.pem"), os.path.join(pki, "server.key"))
+        self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.ls.bind(("127.0.0.2", 0))
+        self.ls.listen(4)
+        self.port = self.ls.getsockname()[1]
+        self.ctx = ctx
+        self.peer = None
+        self.ip = "127.0.0.2"
+        self.via = "TLS"
+
+    def accept(self, seconds=5.0):
+        self.ls.settimeout(seconds)
+        try:
+            raw, _ = self.ls.accept()
+        except socket.timeout:
+            return False
+        raw.settimeout(seconds)
+        s = self.ctx.wrap_socket(raw, server_side=True)
+        self.peer = sc.TlsPeer.__new__(sc.TlsPeer)
+        self.peer.s, self.peer.buf, self.peer.via = s, b"", "TLS"
+        self.peer.ip, self.peer.port = "127.0.0.2", self.port
+        return True
+
+    def close(self):
+        if self.peer:
+            self.peer.close()
+        self.ls.close()
+
+
+def tls_callee(uas, px, msock):
+    """9. Callee over TLS (a trunk with transport = tls): the callee leg's TLS
+    version, cipher and the server certificate's subject are listed and in
+    the CDR; SRTP on both legs, so the CDR says encrypted."""
+    tp = sc.TlsPeer("127.0.0.4", px.tls)
+    try:
+        c = sc.Call(tp, uas, None, "tlsuas", sc.sdp("127.0.0.4", 40300, "RTP/SAVP", sc.key()))
+        c.ruri = "sip:tlsuas@127.0.0.2:%d;transport=tls" % uas.port
+        c.inv, c.branch = sc.request("INVITE", c.ruri, tp, c.callid, c.ftag, 1, body_=c.offer)
+        tp.send(c.inv)
+        binv = None
+        if uas.accept():
+            binv, _ = uas.peer.recv(lambda x: x.startswith("INVITE "))
+        check("9: the INVITE reaches the callee over TLS with our a=crypto",
+              binv is not None and sc.crypto_key(sc.body(binv)) is not None, px.log()[-2000:])
+        if binv:
+            resp = sc.response(binv, 200, "OK", c.ttag,
+                               sc.sdp("127.0.0.2", 42300, "RTP/SAVP", sc.key()), uas)
+            resp = resp.replace("Contact: <sip:bob@127.0.0.2:%d>" % uas.port,
+                                "Contact: <sip:bob@127.0.0.2:%d;transport=tls>" % uas.port)
+            uas.peer.send(resp)
+        r = c.caller_gets(minimum=200)
+        check("9: the caller gets the 200", sc.status(r) == 200, r)
+        if r:
+            c.ack(r)
+        rc, doc, raw = ctl(px.psock, msock, "calls", "--json")
+        calls = [x for x in (doc or {}).get("calls", []) if x.get("call-id") == c.callid]
+        b = (calls[0].get("b") or {}) if calls else {}
+        check("9: callee leg listed as tls with version, cipher, the server's subject, "
+              "SRTP, trunk core_tls",
+              b.get("transport") == "tls" and (b.get("tls-version") or "").startswith("TLSv1.")
+              and b.get("tls-cipher") and "sip.test.example" in (b.get("cert-subject") or "")
+              and b.get("media") == "AES_CM_128_HMAC_SHA1_80" and b.get("trunk") == "core_tls",
+              raw)
+        if r:
+            msg, _ = sc.request("BYE", "sip:bob@127.0.0.2:%d;transport=tls" % uas.port, tp,
+                                c.callid, c.ftag, 2, to_tag=c.ttag, routes=c.routes(r))
+            tp.send(msg)
+            bye, _ = uas.peer.recv(sc.is_req("BYE"))
+            if bye:
+                uas.peer.send(sc.response(bye, 200, "OK", ""))
+            c.caller_gets("BYE", 200)
+        rec = wait_cdr(px.cdr, c.callid)
+        legs = (rec or {}).get("legs") or [{}, {}]
+        check("9: CDR: both legs TLS + SRTP, callee's certificate subject, not unencrypted",
+              rec is not None and len(legs) == 2 and legs[1].get("transport") == "tls" and
+              "sip.test.example" in (legs[1].get("peer_cert_subject") or "") and
+              legs[1].get("tls_cipher") and legs[0].get("transport") == "tls" and
+              rec.get("unencrypted") is False and rec.get("end_reason") == "caller-bye", rec)
+    finally:
+        tp.close()
+        uas.close()
 
 
 def tag_of(v):
@@ -346,15 +447,20 @@ def main():
         print("SKIP: sipp and curl are needed (scripts/setup installs them)")
         return 77
     d = tempfile.mkdtemp(prefix="rp-calls-")
+    subprocess.run(["sh", os.path.join(HERE, "..", "integration", "proxy_mkcerts.sh"),
+                    os.path.join(d, "pki")], check=True, timeout=60)
     mediad, msock = start_mediad(d, "mediad")
     uac = sc.Peer("127.0.0.1")
     uas = sc.Peer("127.0.0.2")
-    px = Proxy(d, "proxy", msock, uas.port)
+    # The TLS callee listens before the proxy starts: its port is in the trunk.
+    tls_uas = TlsUas(os.path.join(d, "pki"))
+    px = Proxy(d, "proxy", msock, uas.port, os.path.join(d, "pki", "ca.pem"), tls_uas.port)
     proxy = ("127.0.0.1", px.port)
     mediad2 = px2 = None
     try:
         tls_call_listed(px, msock, uas)
         sipp_drop(d, px, msock)
+        tls_callee(tls_uas, px, msock)
 
         # 3. CANCEL
         c = sc.Call(uac, uas, proxy, "bob", sc.sdp("127.0.0.1", 40200, "RTP/SAVP", sc.key()))
@@ -417,7 +523,7 @@ def main():
               rec is not None and len(cdr_lines(px.cdr)) == 1, px.log()[-1500:])
         check("6: the renamed file keeps every earlier line",
               [x["call_id"] for x in cdr_lines(rotated)] == [x["call_id"] for x in before] and
-              len(before) >= 5, (before, cdr_lines(rotated)))
+              len(before) >= 6, (before, cdr_lines(rotated)))
 
         # 7. metrics
         r = subprocess.run(["curl", "-s", "--max-time", "5",
@@ -428,8 +534,8 @@ def main():
         def val(name):
             m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
             return int(m.group(1)) if m else None
-        check("7: metrics: calls_total counts the 6 calls, calls_active 0",
-              val("rampart_proxy_calls_total") == 6 and val("rampart_proxy_calls_active") == 0,
+        check("7: metrics: calls_total counts the 7 calls, calls_active 0",
+              val("rampart_proxy_calls_total") == 7 and val("rampart_proxy_calls_active") == 0,
               text[-3000:])
         check("7: metrics: refused by reason (2 srtp-required, 0 srtp-disabled)",
               val('rampart_proxy_calls_refused_total{reason="srtp-required"}') == 2 and
@@ -439,7 +545,7 @@ def main():
         # 8. media timeout through a second mediad + proxy
         mediad2, msock2 = start_mediad(d, "mediad2", "media-timeout = 1\ndelete-timeout = 30\n")
         uas2 = sc.Peer("127.0.0.2")
-        px2 = Proxy(d, "proxy2", msock2, uas2.port)
+        px2 = Proxy(d, "proxy2", msock2, uas2.port, os.path.join(d, "pki", "ca.pem"))
         c = sc.Call(uac, uas2, ("127.0.0.1", px2.port), "bob",
                     sc.sdp("127.0.0.1", 40240, "RTP/SAVP", sc.key()))
         c.invite()
