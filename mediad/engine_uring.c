@@ -22,10 +22,19 @@
 #define BGID 0
 #define SQ_ENTRIES 1024
 
-/* Kernel 6.12+: io_uring_getevents_arg's former 'pad' is min_wait_usec. */
 #ifndef IORING_FEAT_MIN_TIMEOUT
 #define IORING_FEAT_MIN_TIMEOUT (1U << 15)
 #endif
+
+/* struct io_uring_getevents_arg as kernel 6.12+ defines it (liburing 2.3
+ * calls min_wait_usec 'pad', newer ones rename it: our own copy builds
+ * with either). */
+struct enter_arg {
+	uint64_t sigmask;
+	uint32_t sigmask_sz;
+	uint32_t min_wait_usec;
+	uint64_t ts;
+};
 
 enum { ARMED = 1 };
 enum { DYING = 1 };
@@ -229,6 +238,9 @@ static void on_recv(struct uring *u, struct io_uring_cqe *cqe)
 		rp_err("io_uring: cannot re-arm fd %d", s->fd);
 }
 
+_Static_assert(sizeof(struct enter_arg) == sizeof(struct io_uring_getevents_arg),
+	"io_uring_getevents_arg layout");
+
 /* Submits what is queued and waits, in one io_uring_enter: for wait_nr
  * completions, or min_wait_us once one is there, or timeout_ms for the
  * first. liburing 2.3 cannot pass min_wait_usec, hence the raw call (the
@@ -240,7 +252,7 @@ static int enter(struct uring *u, int timeout_ms)
 		.tv_sec = timeout_ms / 1000,
 		.tv_nsec = (long long)(timeout_ms % 1000) * 1000000,
 	};
-	struct io_uring_getevents_arg arg;
+	struct enter_arg arg;
 	unsigned submit;
 	long rc;
 
@@ -251,7 +263,7 @@ static int enter(struct uring *u, int timeout_ms)
 	submit = sq->sqe_tail - io_uring_smp_load_acquire(sq->khead);
 	memset(&arg, 0, sizeof(arg));
 	arg.ts = (uint64_t)(uintptr_t)&ts;
-	arg.pad = u->min_wait_us;
+	arg.min_wait_usec = u->min_wait_us;
 	rc = syscall(__NR_io_uring_enter, u->ring.ring_fd, submit, u->wait_nr,
 		IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
 	return rc < 0 ? -errno : 0;
