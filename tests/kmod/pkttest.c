@@ -353,7 +353,7 @@ int fwdtest(struct nlc *c)
 {
 	struct sockaddr_in from;
 	struct flow_view f;
-	int pl, ps, ps2, pr, pl2;
+	int pl = 0, ps = 0, ps2 = 0, pr = 0, pl2 = 0;
 	int l = udp_bound(&pl), s = udp_bound(&ps), s2 = udp_bound(&ps2);
 	int r = udp_bound(&pr), l2 = udp_bound(&pl2);
 	int ret, got = 0, good = 0;
