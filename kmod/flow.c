@@ -61,10 +61,22 @@ int rampart_table_new(u32 limit, struct rampart_table **out)
 	return 0;
 }
 
+struct rampart_flow_cfg *rampart_flow_cfg_alloc(void)
+{
+	struct rampart_flow_cfg *cfg = kzalloc(sizeof(*cfg), GFP_KERNEL);
+
+	if (cfg && dst_cache_init(&cfg->route, GFP_KERNEL)) {
+		kfree(cfg);
+		cfg = NULL;
+	}
+	return cfg;
+}
+
 void rampart_flow_cfg_free(struct rampart_flow_cfg *cfg)
 {
 	if (!cfg)
 		return;
+	dst_cache_destroy(&cfg->route);	/* no-op when never set up */
 	rampart_srtp_put(cfg->in_srtp);
 	rampart_srtp_put(cfg->out_srtp);
 	kfree_sensitive(cfg);
@@ -205,6 +217,16 @@ int rampart_flow_update(struct rampart_table *t, const struct rampart_ep *local,
 	old = rcu_dereference_protected(f->cfg, lockdep_is_held(&t->lock));
 	cfg = kmemdup(old, sizeof(*old), GFP_KERNEL);
 	if (!cfg) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	/* The copy gets a cache of its own: the old one dies with the old
+	 * configuration, and the addresses may change. */
+	cfg->route.cache = NULL;
+	if (dst_cache_init(&cfg->route, GFP_KERNEL)) {
+		cfg->in_srtp = NULL;	/* not ours yet */
+		cfg->out_srtp = NULL;
+		rampart_flow_cfg_free(cfg);
 		ret = -ENOMEM;
 		goto out;
 	}

@@ -21,6 +21,7 @@
 #include <linux/rcupdate.h>
 #include <linux/types.h>
 #include <linux/workqueue.h>
+#include <net/dst_cache.h>
 
 #include "uapi/rampart_nl.h"
 
@@ -63,6 +64,11 @@ struct rampart_flow_cfg {
 	struct rampart_srtp *out_srtp;
 	struct rampart_ep out_src;
 	struct rampart_ep out_dst;
+	/* The route from out_src to out_dst, per CPU (the hook runs with BH
+	 * disabled), so that a packet costs no FIB lookup; entries go stale
+	 * by themselves when routes change (dst_check). Owned by this
+	 * configuration: never shared with the one UPDATE makes from it. */
+	struct dst_cache route;
 	/* Freed in process context after a grace period (crypto transforms). */
 	struct rcu_work free_work;
 };
@@ -131,8 +137,10 @@ int rampart_table_walk(struct rampart_table *t, unsigned long *bucket,
 		       unsigned long *idx,
 		       int (*fn)(struct rampart_flow *f, void *arg), void *arg);
 
-/* Wipes (key material), drops its SRTP contexts and frees a configuration
- * nobody references. Process context. */
+/* A zeroed configuration with its own (empty) route cache, or NULL. */
+struct rampart_flow_cfg *rampart_flow_cfg_alloc(void);
+/* Wipes (key material), drops its SRTP contexts and cached routes and frees
+ * a configuration nobody references. Process context. */
 void rampart_flow_cfg_free(struct rampart_flow_cfg *cfg);
 
 /* The workqueue that frees configurations; flow_init before any table,

@@ -119,16 +119,23 @@ static void forward(struct net *net, struct sk_buff *skb,
 	unsigned int ulen = ntohs(uh->len);
 
 	if (has_srtp(cfg)) {
-		/* The payload changed: a new checksum from scratch. */
+		/* The payload changed: the checksum is left to the output
+		 * device as for a packet from a local UDP socket (the NIC,
+		 * or skb_checksum_help() when it cannot), instead of reading
+		 * the whole payload once more here. */
 		uh->source = cfg->out_src.port;
 		uh->dest = cfg->out_dst.port;
-		uh->check = 0;
-		uh->check = csum_tcpudp_magic(saddr, daddr, ulen, IPPROTO_UDP,
-					      skb_checksum(skb, iph->ihl * 4, ulen, 0));
-		if (!uh->check)
-			uh->check = CSUM_MANGLED_0;
+		uh->check = ~csum_tcpudp_magic(saddr, daddr, ulen, IPPROTO_UDP, 0);
+		if (!skb_partial_csum_set(skb, iph->ihl * 4,
+					  offsetof(struct udphdr, check))) {
+			uh->check = 0;
+			uh->check = csum_tcpudp_magic(saddr, daddr, ulen, IPPROTO_UDP,
+						      skb_checksum(skb, iph->ihl * 4, ulen, 0));
+			if (!uh->check)
+				uh->check = CSUM_MANGLED_0;
+			skb->ip_summed = CHECKSUM_NONE;
+		}
 		iph->tot_len = htons(skb->len);
-		skb->ip_summed = CHECKSUM_NONE;
 	} else if (uh->check) {
 		inet_proto_csum_replace4(&uh->check, skb, iph->saddr, saddr, true);
 		inet_proto_csum_replace4(&uh->check, skb, iph->daddr, daddr, true);
@@ -160,16 +167,49 @@ static void forward(struct net *net, struct sk_buff *skb,
 	ip_local_out(net, NULL, skb);
 }
 
+/*
+ * The route from OUT_SRC to OUT_DST with a reference for the skb, or NULL
+ * (no route, OUT_SRC not ours). Every packet of a flow takes the same
+ * route, so the FIB is asked once and the answer kept in the flow
+ * configuration's per-CPU cache; a marked packet (policy routing may depend
+ * on the mark) always looks up afresh.
+ */
+static struct rtable *route4(struct net *net, struct sk_buff *skb,
+			     struct rampart_flow_cfg *cfg)
+{
+	__be32 saddr;
+	struct flowi4 fl4;
+	struct rtable *rt;
+
+	if (!skb->mark) {
+		rt = dst_cache_get_ip4(&cfg->route, &saddr);
+		if (rt)
+			return rt;
+	}
+	memset(&fl4, 0, sizeof(fl4));
+	fl4.daddr = cfg->out_dst.addr.v4;
+	fl4.saddr = cfg->out_src.addr.v4;
+	fl4.flowi4_proto = IPPROTO_UDP;
+	fl4.flowi4_mark = skb->mark;
+	fl4.fl4_sport = cfg->out_src.port;
+	fl4.fl4_dport = cfg->out_dst.port;
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt))
+		return NULL;
+	if (!skb->mark)
+		dst_cache_set_ip4(&cfg->route, &rt->dst, fl4.saddr);
+	return rt;
+}
+
 static unsigned int rampart_hook_v4(void *priv, struct sk_buff *skb,
 				    const struct nf_hook_state *state)
 {
-	const struct rampart_flow_cfg *cfg;
+	struct rampart_flow_cfg *cfg;
 	struct rampart_table *t;
 	struct rampart_flow *f;
 	struct rampart_ep key;
 	const struct iphdr *iph;
 	const struct udphdr *uh;
-	struct flowi4 fl4;
 	struct rtable *rt;
 	unsigned int ulen;
 	const u8 *rtp;
@@ -217,15 +257,8 @@ static unsigned int rampart_hook_v4(void *priv, struct sk_buff *skb,
 	if (iph->ttl <= 1)
 		return NF_DROP;
 
-	memset(&fl4, 0, sizeof(fl4));
-	fl4.daddr = cfg->out_dst.addr.v4;
-	fl4.saddr = cfg->out_src.addr.v4;
-	fl4.flowi4_proto = IPPROTO_UDP;
-	fl4.flowi4_mark = skb->mark;
-	fl4.fl4_sport = cfg->out_src.port;
-	fl4.fl4_dport = cfg->out_dst.port;
-	rt = ip_route_output_key(state->net, &fl4);
-	if (IS_ERR(rt))
+	rt = route4(state->net, skb, cfg);
+	if (!rt)
 		return NF_ACCEPT;	/* e.g. OUT_SRC not local: mediad copes */
 	if (has_srtp(cfg)) {
 		enum xform_verdict v = srtp_xform(skb, sizeof(*iph), ulen, cfg, f);
@@ -241,7 +274,7 @@ static unsigned int rampart_hook_v4(void *priv, struct sk_buff *skb,
 
 	atomic64_inc(&f->stats.packets);
 	atomic64_add(ulen - sizeof(*uh), &f->stats.bytes);
-	atomic64_set(&f->stats.last_seen_ns, ktime_get_ns());
+	atomic64_set(&f->stats.last_seen_ns, ktime_get_coarse_ns());
 	forward(state->net, skb, cfg, rt);
 	return NF_STOLEN;
 }
@@ -265,16 +298,22 @@ static void forward6(struct net *net, struct sk_buff *skb,
 	unsigned int ulen = ntohs(uh->len);
 
 	if (has_srtp(cfg)) {
+		/* As forward() does: the output device completes it. */
 		uh->source = cfg->out_src.port;
 		uh->dest = cfg->out_dst.port;
-		uh->check = 0;
-		uh->check = csum_ipv6_magic(&cfg->out_src.addr.v6,
-					    &cfg->out_dst.addr.v6, ulen, IPPROTO_UDP,
-					    skb_checksum(skb, sizeof(*ip6h), ulen, 0));
-		if (!uh->check)
-			uh->check = CSUM_MANGLED_0;
+		uh->check = ~csum_ipv6_magic(&cfg->out_src.addr.v6,
+					     &cfg->out_dst.addr.v6, ulen, IPPROTO_UDP, 0);
+		if (!skb_partial_csum_set(skb, sizeof(*ip6h),
+					  offsetof(struct udphdr, check))) {
+			uh->check = 0;
+			uh->check = csum_ipv6_magic(&cfg->out_src.addr.v6,
+						    &cfg->out_dst.addr.v6, ulen, IPPROTO_UDP,
+						    skb_checksum(skb, sizeof(*ip6h), ulen, 0));
+			if (!uh->check)
+				uh->check = CSUM_MANGLED_0;
+			skb->ip_summed = CHECKSUM_NONE;
+		}
 		ip6h->payload_len = htons(ulen);
-		skb->ip_summed = CHECKSUM_NONE;
 		goto addresses;
 	}
 	/* The UDP checksum is mandatory over IPv6. */
@@ -304,17 +343,50 @@ addresses:
 	ip6_local_out(net, NULL, skb);
 }
 
+/* route4() for IPv6. Like IPv4's output route lookup, it sends only from
+ * one of our own addresses; that is checked on a cache miss only: removing
+ * an address invalidates the cached routes. */
+static struct dst_entry *route6(struct net *net, struct sk_buff *skb,
+				struct rampart_flow_cfg *cfg)
+{
+	struct dst_entry *dst;
+	struct in6_addr saddr;
+	struct flowi6 fl6;
+
+	if (!skb->mark) {
+		dst = dst_cache_get_ip6(&cfg->route, &saddr);
+		if (dst)
+			return dst;
+	}
+	if (!ipv6_chk_addr(net, &cfg->out_src.addr.v6, NULL, 0))
+		return NULL;
+	memset(&fl6, 0, sizeof(fl6));
+	fl6.daddr = cfg->out_dst.addr.v6;
+	fl6.saddr = cfg->out_src.addr.v6;
+	fl6.flowi6_proto = IPPROTO_UDP;
+	fl6.flowi6_mark = skb->mark;
+	fl6.fl6_sport = cfg->out_src.port;
+	fl6.fl6_dport = cfg->out_dst.port;
+	dst = ip6_route_output(net, NULL, &fl6);
+	if (dst->error) {
+		dst_release(dst);
+		return NULL;
+	}
+	if (!skb->mark)
+		dst_cache_set_ip6(&cfg->route, dst, &fl6.saddr);
+	return dst;
+}
+
 static unsigned int rampart_hook_v6(void *priv, struct sk_buff *skb,
 				    const struct nf_hook_state *state)
 {
-	const struct rampart_flow_cfg *cfg;
+	struct rampart_flow_cfg *cfg;
 	const struct ipv6hdr *ip6h;
 	const struct udphdr *uh;
 	struct rampart_table *t;
 	struct rampart_flow *f;
 	struct rampart_ep key;
 	struct dst_entry *dst;
-	struct flowi6 fl6;
 	unsigned int ulen;
 	const u8 *rtp;
 
@@ -358,21 +430,9 @@ static unsigned int rampart_hook_v6(void *priv, struct sk_buff *skb,
 	if (ip6h->hop_limit <= 1)
 		return NF_DROP;
 
-	/* Like IPv4's output route lookup, send only from our own address. */
-	if (!ipv6_chk_addr(state->net, &cfg->out_src.addr.v6, NULL, 0))
+	dst = route6(state->net, skb, cfg);
+	if (!dst)
 		return NF_ACCEPT;
-	memset(&fl6, 0, sizeof(fl6));
-	fl6.daddr = cfg->out_dst.addr.v6;
-	fl6.saddr = cfg->out_src.addr.v6;
-	fl6.flowi6_proto = IPPROTO_UDP;
-	fl6.flowi6_mark = skb->mark;
-	fl6.fl6_sport = cfg->out_src.port;
-	fl6.fl6_dport = cfg->out_dst.port;
-	dst = ip6_route_output(state->net, NULL, &fl6);
-	if (dst->error) {
-		dst_release(dst);
-		return NF_ACCEPT;
-	}
 	if (has_srtp(cfg)) {
 		enum xform_verdict v = srtp_xform(skb, sizeof(*ip6h), ulen, cfg, f);
 
@@ -387,7 +447,7 @@ static unsigned int rampart_hook_v6(void *priv, struct sk_buff *skb,
 
 	atomic64_inc(&f->stats.packets);
 	atomic64_add(ulen - sizeof(*uh), &f->stats.bytes);
-	atomic64_set(&f->stats.last_seen_ns, ktime_get_ns());
+	atomic64_set(&f->stats.last_seen_ns, ktime_get_coarse_ns());
 	forward6(state->net, skb, cfg, dst);
 	return NF_STOLEN;
 }

@@ -456,7 +456,7 @@ static int nl_flow_add(struct sk_buff *skb, struct genl_info *info)
 	ret = parse_flow_key(info, tb, &local, false);
 	if (ret)
 		return ret;
-	cfg = kzalloc(sizeof(*cfg), GFP_KERNEL);
+	cfg = rampart_flow_cfg_alloc();
 	if (!cfg)
 		return -ENOMEM;
 	ret = apply_cfg(cfg, &a);

@@ -363,21 +363,18 @@ static void advance(struct rampart_srtp *s, s64 idx)
 	}
 }
 
+/* HMAC-SHA1 over the @len bytes at @pkt followed by the ROC (RFC 3711
+ * 4.2), in one digest call: the caller has put the ROC at pkt + len (the
+ * tag's place), so the hash runs over one contiguous buffer with one
+ * FPU section for the inner hash instead of init/update/update/final. */
 static int hmac_tag(struct rampart_srtp *s, const u8 *pkt, unsigned int len,
-		    u32 roc, u8 *out)
+		    u8 *out)
 {
 	SHASH_DESC_ON_STACK(desc, s->hmac);
-	__be32 r = cpu_to_be32(roc);
 	int ret;
 
 	desc->tfm = s->hmac;
-	ret = crypto_shash_init(desc);
-	if (!ret)
-		ret = crypto_shash_update(desc, pkt, len);
-	if (!ret)
-		ret = crypto_shash_update(desc, (const u8 *)&r, sizeof(r));
-	if (!ret)
-		ret = crypto_shash_final(desc, out);
+	ret = crypto_shash_digest(desc, pkt, len + 4, out);
 	shash_desc_zero(desc);
 	return ret;
 }
@@ -441,7 +438,7 @@ enum rampart_srtp_res rampart_srtp_unprotect(struct rampart_srtp *s, u8 *pkt,
 					     unsigned int *newlen)
 {
 	enum rampart_srtp_res res = RAMPART_SRTP_OK;
-	u8 tag[SHA1_LEN];
+	u8 tag[SHA1_LEN], want[SHA1_LEN];
 	unsigned int hlen, body;
 	s64 idx, v;
 
@@ -462,8 +459,12 @@ enum rampart_srtp_res rampart_srtp_unprotect(struct rampart_srtp *s, u8 *pkt,
 			goto out;
 		}
 	} else {
-		if (hmac_tag(s, pkt, body, (u32)v, tag) ||
-		    crypto_memneq(tag, pkt + body, s->tag_len)) {
+		/* The tag's first bytes make room for the ROC (the packet is
+		 * dropped or trimmed to @body after this either way). */
+		memcpy(want, pkt + body, s->tag_len);
+		put_unaligned_be32((u32)v, pkt + body);
+		if (hmac_tag(s, pkt, body, tag) ||
+		    crypto_memneq(tag, want, s->tag_len)) {
 			res = RAMPART_SRTP_AUTH;
 			goto out;
 		}
@@ -507,9 +508,14 @@ enum rampart_srtp_res rampart_srtp_protect(struct rampart_srtp *s, u8 *pkt,
 			goto out;
 		}
 	} else {
-		if ((!s->null_cipher &&
-		     cm_crypt(s, pkt, pkt + hlen, len - hlen, idx)) ||
-		    hmac_tag(s, pkt, len, (u32)v, tag)) {
+		if (!s->null_cipher &&
+		    cm_crypt(s, pkt, pkt + hlen, len - hlen, idx)) {
+			res = RAMPART_SRTP_PASS;
+			goto out;
+		}
+		/* The ROC goes where the tag will be (cap has room). */
+		put_unaligned_be32((u32)v, pkt + len);
+		if (hmac_tag(s, pkt, len, tag)) {
 			res = RAMPART_SRTP_PASS;
 			goto out;
 		}

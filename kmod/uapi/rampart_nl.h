@@ -116,7 +116,8 @@
  *   AUTH_FAIL          dropped: SRTP authentication failed
  *   REPLAY_DROP        dropped: SRTP replay check failed
  *   SRC_MISMATCH       packets from an unexpected source (dropped or passed)
- *   LAST_SEEN_NS       CLOCK_MONOTONIC ns of the last packet; 0 = never
+ *   LAST_SEEN_NS       CLOCK_MONOTONIC ns of the last packet (read from the
+ *                      coarse clock: resolution one scheduler tick); 0 = never
  */
 #ifndef _UAPI_RAMPART_NL_H
 #define _UAPI_RAMPART_NL_H
