@@ -11,6 +11,12 @@
  *   srtptest send PORT N PPS  send N valid SRTP packets to PORT (N/PPS s)
  *   srtptest churn ITERS      SRTP flows added/updated/deleted/flushed
  *                             while SRTP packets run through them
+ *   srtptest veth-flow LOCAL LPORT OUTSRC OSPORT OUTDST ODPORT in|out|both
+ *   srtptest veth-send DST PORT N SEQ0 in|out|both
+ *   srtptest veth-recv ADDR PORT N SEQ0 SECS in|out|both
+ *                             SRTP across namespaces and veth pairs
+ *                             (tests/kmod/netns-test.sh): AES_CM_128_HMAC_SHA1_80,
+ *                             key 1 toward rampart, key 2 from it
  *   srtptest bench NFLOWS NPKTS [aes|null|plain]
  *                             kernel SRTP->RTP (AES_CM_128_HMAC_SHA1_80)
  *                             packets per CPU-second (tests/kmod/bench-kernel.sh);
@@ -27,6 +33,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -552,6 +559,46 @@ static int busy_ticks(uint64_t *busy)
 	return 0;
 }
 
+/* utime + stime of @pid in clock ticks (the unit of /proc/stat). */
+static int proc_ticks(pid_t pid, uint64_t *ticks)
+{
+	char path[64], buf[1024], *p;
+	unsigned long ut, st;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	if (!p || !(p = strrchr(buf, ')')) ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+		   &ut, &st) != 2)
+		return -1;
+	*ticks = ut + st;
+	return 0;
+}
+
+/* The receiver of the forwarded packets reads them as mtraffic reads
+ * mediad's: a process of its own, so that the kernel path pays for
+ * queueing each packet on a socket and waking its reader, as mediad's
+ * sends do; the reader's own CPU time is not the kernel path's and is
+ * taken out of the busy time. */
+static pid_t reader_start(int fd)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		uint8_t b[2048];
+
+		for (;;)
+			if (recv(fd, b, sizeof(b), 0) < 0 && errno != EINTR)
+				_exit(0);
+	}
+	return pid;
+}
+
 static void b_mismatch(struct nlmsghdr *nlh, long port)
 {
 	put_ep(nlh, RAMPART_FLOW_A_LOCAL, "127.0.0.1", port);
@@ -567,10 +614,11 @@ static void b_unmatch(struct nlmsghdr *nlh, long port)
 }
 
 /* Sends the @n prepared packets round robin over the flows, 32 per
- * sendmmsg; returns the busy ticks it took. */
+ * sendmmsg; returns the busy ticks it took, less those of @reader. */
 static uint64_t blast(int s, uint8_t *pkts, size_t *lens, long n, long nflows,
-		      int base)
+		      int base, pid_t reader)
 {
+	uint64_t r0 = 0, r1 = 0;
 	struct sockaddr_in *to = calloc((size_t)nflows, sizeof(*to));
 	struct mmsghdr mm[32];
 	struct iovec iov[32];
@@ -581,6 +629,7 @@ static uint64_t blast(int s, uint8_t *pkts, size_t *lens, long n, long nflows,
 		to[i].sin_port = htons((uint16_t)(base + i));
 		to[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	}
+	proc_ticks(reader, &r0);
 	busy_ticks(&b0);
 	for (long i = 0; i < n;) {
 		int k = 0;
@@ -598,9 +647,12 @@ static uint64_t blast(int s, uint8_t *pkts, size_t *lens, long n, long nflows,
 			break;
 		i += k;
 	}
+	/* Let the reader drain what is queued, inside this window. */
+	usleep(20000);
 	busy_ticks(&b1);
+	proc_ticks(reader, &r1);
 	free(to);
-	return b1 - b0;
+	return b1 - b0 - (r1 - r0 < b1 - b0 ? r1 - r0 : b1 - b0);
 }
 
 /* NFLOWS SRTP->RTP flows, NPKTS packets prepared with libsrtp beforehand.
@@ -608,7 +660,9 @@ static uint64_t blast(int s, uint8_t *pkts, size_t *lens, long n, long nflows,
  * switched to drop everything right after the lookup (an unexpected
  * source). The difference is what the kernel path costs past receiving a
  * packet: unprotect, route, rewrite, send, delivery to the receiver's
- * socket (which is kept full, so its reading costs nothing here). */
+ * socket and waking its reader (a child process whose own CPU time is
+ * subtracted: mediad is not charged for mtraffic reading its output
+ * either). */
 /* @mode: "aes" (AES_CM_128_HMAC_SHA1_80, the figure), "null"
  * (NULL_HMAC_SHA1_80: authentication only) or "plain" (no SRTP), to see
  * where the time goes. */
@@ -620,8 +674,9 @@ static int cmd_bench(struct nlc *c, long nflows, long npkts, const char *mode)
 	uint64_t t_fwd, t_drop;
 	uint8_t *pkts;
 	size_t *lens;
-	int sp = 0, s = bound(&sp), base = -1, *ls;
-	int rcv = 1;
+	int sp = 0, s = bound(&sp), base = -1, *ls, rfd;
+	int rcv = 1 << 20;
+	pid_t reader;
 
 	if (nflows < 1 || nflows > 1000 || npkts < 1000 || npkts > 2000000 || s < 0)
 		return 2;
@@ -635,13 +690,13 @@ static int cmd_bench(struct nlc *c, long nflows, long npkts, const char *mode)
 	fl.in = strcmp(mode, "plain") != 0;
 	fl.out = false;
 	make_key(&fl.kin, 1);
-	{
-		int r = bound(&fl.pr);
-
-		/* The smallest receive buffer: forwarded packets are delivered
-		 * into it and then dropped, nobody reads them. */
-		setsockopt(r, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
-	}
+	rfd = bound(&fl.pr);
+	if (rfd < 0)
+		return 2;
+	setsockopt(rfd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	reader = reader_start(rfd);
+	if (reader < 0)
+		return 2;
 	/* Consecutive local ports: bind them so no one else takes them. */
 	for (int tries = 0; tries < 50; tries++) {
 		long i;
@@ -691,10 +746,10 @@ static int cmd_bench(struct nlc *c, long nflows, long npkts, const char *mode)
 		uint8_t *p0 = pkts + (size_t)(r * chunk) * 256;
 		size_t *l0 = lens + r * chunk;
 
-		t_fwd += blast(s, p0, l0, chunk, nflows, base);
+		t_fwd += blast(s, p0, l0, chunk, nflows, base, reader);
 		for (long i = 0; i < nflows; i++)
 			flow_cmd(c, RAMPART_CMD_FLOW_UPDATE, b_mismatch, base + i, NULL);
-		t_drop += blast(s, p0, l0, chunk, nflows, base);
+		t_drop += blast(s, p0, l0, chunk, nflows, base, reader);
 		for (long i = 0; i < nflows; i++)
 			flow_cmd(c, RAMPART_CMD_FLOW_UPDATE, b_unmatch, base + i, NULL);
 	}
@@ -715,6 +770,9 @@ static int cmd_bench(struct nlc *c, long nflows, long npkts, const char *mode)
 		       mode, nflows, npkts, fwd, (double)t_fwd / (double)hz,
 		       (double)t_drop / (double)hz, (double)fwd / cpu);
 	}
+	kill(reader, SIGKILL);
+	waitpid(reader, NULL, 0);
+	close(rfd);
 	flush(c, NULL);
 	for (long i = 0; i < nflows; i++) {
 		msrtp_free(tx[i]);
@@ -725,6 +783,155 @@ static int cmd_bench(struct nlc *c, long nflows, long npkts, const char *mode)
 	free(pkts);
 	free(lens);
 	return fwd > npkts / 2 ? 0 : 1;
+}
+
+/* ---- veth: SRTP across namespaces (tests/kmod/netns-test.sh) ------------- */
+
+/* Which side is SRTP: "in" (SRTP->RTP), "out" (RTP->SRTP), "both" (re-key).
+ * Keys: make_key(1) toward rampart, make_key(2) from it; suite
+ * AES_CM_128_HMAC_SHA1_80. */
+static int veth_mode(const char *m, bool *in, bool *out)
+{
+	*in = !strcmp(m, "in") || !strcmp(m, "both");
+	*out = !strcmp(m, "out") || !strcmp(m, "both");
+	return *in || *out ? 0 : -1;
+}
+
+static struct {
+	const char *local, *src, *odst;
+	long lport, osport, odport;
+} vf;
+
+static void b_veth_any(struct nlmsghdr *nlh, long port)
+{
+	put_ep(nlh, RAMPART_FLOW_A_LOCAL, vf.local, vf.lport);
+	if (fl.in)
+		put_srtp(nlh, RAMPART_FLOW_A_SRTP_IN, suites[0].m, suites[0].k, &fl.kin, true);
+	if (fl.out)
+		put_srtp(nlh, RAMPART_FLOW_A_SRTP_OUT, suites[0].m, suites[0].k, &fl.kout,
+			 false);
+	put_ep(nlh, RAMPART_FLOW_A_OUT_SRC, vf.src, vf.osport);
+	put_ep(nlh, RAMPART_FLOW_A_OUT_DST, vf.odst, vf.odport);
+	(void)port;
+}
+
+/* veth-flow LOCAL LPORT OUTSRC OSPORT OUTDST ODPORT MODE: one SRTP flow
+ * from any source. */
+static int cmd_veth_flow(struct nlc *c, char **a)
+{
+	if (veth_mode(a[6], &fl.in, &fl.out))
+		return 2;
+	vf.local = a[0];
+	vf.lport = atol(a[1]);
+	vf.src = a[2];
+	vf.osport = atol(a[3]);
+	vf.odst = a[4];
+	vf.odport = atol(a[5]);
+	make_key(&fl.kin, 1);
+	make_key(&fl.kout, 2);
+	if (flow_cmd(c, RAMPART_CMD_FLOW_ADD, b_veth_any, 0, NULL)) {
+		fprintf(stderr, "veth-flow: ADD: %s\n", c->errmsg);
+		return 1;
+	}
+	return 0;
+}
+
+static int v4_addr(const char *s, long port, struct sockaddr_in *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->sin_family = AF_INET;
+	a->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, s, &a->sin_addr) == 1 ? 0 : -1;
+}
+
+/* veth-send DST PORT N SEQ0 MODE: N RTP packets with sequence numbers from
+ * SEQ0, protected with key 1 when rampart expects SRTP. */
+static int cmd_veth_send(char **a)
+{
+	long n = atol(a[2]), seq0 = atol(a[3]);
+	struct msrtp *tx = NULL;
+	struct sockaddr_in to;
+	bool in, out;
+	struct key k;
+	uint8_t p[512];
+	int s;
+
+	if (veth_mode(a[4], &in, &out) || v4_addr(a[0], atol(a[1]), &to) || n < 1)
+		return 2;
+	make_key(&k, 1);
+	if (in && !(tx = ctx(MSRTP_PROTECT, suites[0].m, &k)))
+		return 1;
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	if (s < 0)
+		return 1;
+	for (long i = 0; i < n; i++) {
+		size_t len = make_rtp(p, (uint16_t)(seq0 + i));
+
+		if (tx && msrtp_protect_rtp(tx, p, &len, sizeof(p)))
+			return 1;
+		if (sendto(s, p, len, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)len)
+			return 1;
+		usleep(2000);
+	}
+	msrtp_free(tx);
+	close(s);
+	return 0;
+}
+
+/* veth-recv ADDR PORT N SEQ0 SECS MODE: waits up to SECS for N packets;
+ * each must be (after unprotecting with key 2 when rampart sends SRTP) the
+ * exact RTP packet the sender made for SEQ0 + i. Prints "listening", then
+ * "received R exact E from ADDR:PORT"; 0 if all N arrived exact. */
+static int cmd_veth_recv(char **a)
+{
+	long n = atol(a[2]), seq0 = atol(a[3]), secs = atol(a[4]), got = 0, exact = 0;
+	struct sockaddr_in me, from = { 0 };
+	socklen_t fl_len = sizeof(from);
+	struct msrtp *rx = NULL;
+	uint8_t p[512], want[512];
+	char fa[INET_ADDRSTRLEN] = "-";
+	struct timespec t0, t;
+	bool in, out;
+	struct key k;
+	int s;
+
+	if (veth_mode(a[5], &in, &out) || v4_addr(a[0], atol(a[1]), &me) || n < 1)
+		return 2;
+	make_key(&k, 2);
+	if (out && !(rx = ctx(MSRTP_UNPROTECT, suites[0].m, &k)))
+		return 1;
+	s = socket(AF_INET, SOCK_DGRAM, 0);
+	if (s < 0 || bind(s, (struct sockaddr *)&me, sizeof(me)))
+		return 1;
+	printf("listening\n");
+	fflush(stdout);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (got < n) {
+		struct pollfd pf = { .fd = s, .events = POLLIN };
+		ssize_t r;
+		size_t len;
+
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= secs || poll(&pf, 1, 200) < 0)
+			break;
+		if (!(pf.revents & POLLIN))
+			continue;
+		fl_len = sizeof(from);
+		r = recvfrom(s, p, sizeof(p), 0, (struct sockaddr *)&from, &fl_len);
+		if (r < 0)
+			break;
+		len = (size_t)r;
+		got++;
+		if (rx && msrtp_unprotect_rtp(rx, p, &len))
+			continue;
+		exact += len == make_rtp(want, (uint16_t)(seq0 + got - 1)) &&
+			 !memcmp(p, want, len);
+	}
+	inet_ntop(AF_INET, &from.sin_addr, fa, sizeof(fa));
+	printf("received %ld exact %ld from %s:%u\n", got, exact, fa, ntohs(from.sin_port));
+	msrtp_free(rx);
+	close(s);
+	return got == n && exact == n ? 0 : 1;
 }
 
 int main(int argc, char **argv)
@@ -742,6 +949,10 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "send") && argc == 5)
 		return cmd_send(atol(argv[2]), atol(argv[3]), atol(argv[4]));
+	if (!strcmp(argv[1], "veth-send") && argc == 7)
+		return cmd_veth_send(argv + 2);
+	if (!strcmp(argv[1], "veth-recv") && argc == 8)
+		return cmd_veth_recv(argv + 2);
 	if (nlc_open(&c)) {
 		fprintf(stderr, "srtptest: cannot open the rampart family\n");
 		return 1;
@@ -753,6 +964,8 @@ int main(int argc, char **argv)
 	else if (!strcmp(argv[1], "bench") && (argc == 4 || argc == 5))
 		ret = cmd_bench(&c, atol(argv[2]), atol(argv[3]),
 				argc == 5 ? argv[4] : "aes");
+	else if (!strcmp(argv[1], "veth-flow") && argc == 9)
+		ret = cmd_veth_flow(&c, argv + 2);
 	else if (!strcmp(argv[1], "churn") && argc == 3)
 		ret = cmd_churn(&c, atol(argv[2]));
 	else

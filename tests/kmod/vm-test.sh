@@ -43,8 +43,8 @@ else
 	echo "# accelerated crypto drivers not available; skipped"
 fi
 
-step "packet path: namespaces and veth (caller -> rampart -> callee)"
-sh "$(dirname "$0")/netns-test.sh" "$nlc" || bad "netns-test"
+step "packet path: namespaces and veth (caller -> rampart -> callee), RTP and SRTP"
+sh "$(dirname "$0")/netns-test.sh" "$nlc" "$srtp" || bad "netns-test"
 
 step "stress: add/update/get/del/dump/flush racing forwarded packets"
 "$nlc" stress 3000 || bad "stress"
