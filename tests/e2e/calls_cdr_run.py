@@ -25,10 +25,13 @@ cdr_file), peers on loopback (the helpers of secure_call_run.py):
  9. (run after 2) a callee over TLS (trunk transport = tls, the test PKI):
     the callee leg's TLS version, cipher and server certificate subject in
     'calls' and in the CDR; both legs TLS + SRTP: unencrypted false;
- 8. a second mediad with media-timeout = 1 and its proxy: a call without
+ 8. a second mediad with media-timeout = 1 and its proxy (cdr_hash = hmac
+    with a secret file: from/to are HMAC-SHA256 pseudonyms): a call without
     media gets BYE on both sides (Reason media-timeout; toward the callee
     along the Record-Route value a proxy below us added), CDR media-timeout.
 Every port is picked free; every wait is bounded."""
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -55,6 +58,7 @@ mediad_socket = "%(msock)s";
 control_socket = "%(psock)s";
 cdr_file = "%(cdr)s";
 cdr_fsync_lines = 1;
+%(extra)s
 listen udp 127.0.0.1:%(udp)d;
 listen tls 127.0.0.1:%(tls)d { cert = auto; media_encryption = require; }
 trunk access {
@@ -108,7 +112,7 @@ def start_mediad(d, name, extra=""):
 
 
 class Proxy:
-    def __init__(self, d, name, msock, core_port, ca, core_tls=9):
+    def __init__(self, d, name, msock, core_port, ca, core_tls=9, extra=""):
         self.psock = os.path.join(d, name + ".sock")
         self.cdr = os.path.join(d, name + "-cdr.jsonl")
         self.logf = os.path.join(d, name + ".log")
@@ -117,7 +121,8 @@ class Proxy:
             with open(conf, "w") as f:
                 f.write(CFG % {"msock": msock, "psock": self.psock, "cdr": self.cdr,
                                "udp": sc.free_port(), "tls": sc.free_port(socket.SOCK_STREAM),
-                               "core": core_port, "ca": ca, "core_tls": core_tls})
+                               "core": core_port, "ca": ca, "core_tls": core_tls,
+                               "extra": extra})
             log = open(self.logf, "w")
             self.p = subprocess.Popen([PROXY, "--config", conf, "--state-dir", d,
                                        "--workers", "2", "--log-level", "info",
@@ -545,7 +550,13 @@ def main():
         # 8. media timeout through a second mediad + proxy
         mediad2, msock2 = start_mediad(d, "mediad2", "media-timeout = 1\ndelete-timeout = 30\n")
         uas2 = sc.Peer("127.0.0.2")
-        px2 = Proxy(d, "proxy2", msock2, uas2.port, os.path.join(d, "pki", "ca.pem"))
+        # This proxy pseudonymises from/to (HMAC with a secret file).
+        secret = os.urandom(32)
+        with open(os.path.join(d, "cdr.key"), "wb") as f:
+            f.write(secret)
+        px2 = Proxy(d, "proxy2", msock2, uas2.port, os.path.join(d, "pki", "ca.pem"),
+                    extra='cdr_hash = hmac;\ncdr_secret_file = "%s";'
+                    % os.path.join(d, "cdr.key"))
         c = sc.Call(uac, uas2, ("127.0.0.1", px2.port), "bob",
                     sc.sdp("127.0.0.1", 40240, "RTP/SAVP", sc.key()))
         c.invite()
@@ -577,6 +588,11 @@ def main():
         rec = wait_cdr(px2.cdr, c.callid)
         check("8: CDR media-timeout", rec is not None and rec.get("end_reason") == "media-timeout",
               rec)
+        want_from = "hmac-sha256:" + hmac.new(secret, b"sip:alice@test", hashlib.sha256).hexdigest()
+        want_to = "hmac-sha256:" + hmac.new(secret, c.ruri.encode(), hashlib.sha256).hexdigest()
+        check("8: cdr_hash = hmac: from/to written as HMAC-SHA256 of the URIs, no number in clear",
+              rec is not None and rec.get("from") == want_from and rec.get("to") == want_to and
+              b"alice" not in open(px2.cdr, "rb").read(), rec)
     finally:
         for p in (px2.p if px2 else None, px.p, mediad, mediad2):
             if p:
