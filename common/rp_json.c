@@ -159,7 +159,8 @@ int rp_json_escape(rp_buf *b, rp_str s)
 		i += len;
 		run = i;
 	}
-	rp_buf_append(b, s.p + run, s.n - run);
+	if (s.n > run)   /* an empty string may have p == NULL: no NULL + 0 */
+		rp_buf_append(b, s.p + run, s.n - run);
 	return rp_buf_append_byte(b, '"');
 }
 

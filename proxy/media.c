@@ -432,7 +432,8 @@ static int write_body(struct sdpx_desc *d, struct sdpx_out *outs,
 			outs[i].ncrypto = 0;
 			continue;
 		}
-		outs[i].crypto = kx + at;
+		/* kx is NULL when no stream has keys: NULL + 0 is undefined. */
+		outs[i].crypto = kx ? kx + at : NULL;
 		for (unsigned j = 0; j < outs[i].ncrypto; j++)
 			mkey_expand(&keys[i][j], &kx[at++]);
 	}
