@@ -465,6 +465,39 @@ int mworker_call(struct mworker *w, struct mcmd *c)
 	return c->result;
 }
 
+int mworker_call_n(struct mworker *w, struct mcmd **cmds, unsigned n)
+{
+	uint64_t one = 1;
+
+	if (n == 0)
+		return 0;
+	for (unsigned i = 0; i < n; i++) {
+		if (sem_init(&cmds[i]->done, 0, 0) != 0) {
+			int e = -errno;
+			while (i-- > 0)
+				sem_destroy(&cmds[i]->done);
+			return e;
+		}
+		cmds[i]->next = i + 1 < n ? cmds[i + 1] : NULL;
+	}
+	pthread_mutex_lock(&w->qlock);
+	if (w->qtail)
+		w->qtail->next = cmds[0];
+	else
+		w->qhead = cmds[0];
+	w->qtail = cmds[n - 1];
+	pthread_mutex_unlock(&w->qlock);
+	if (write(w->wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		rp_warn("worker %u: eventfd write: %s", w->cfg.idx, strerror(errno));
+	/* The worker runs the queue in order: once the last is done, so are
+	 * the others (their posts found no waiter: no wake-up each). */
+	while (sem_wait(&cmds[n - 1]->done) != 0 && errno == EINTR)
+		;
+	for (unsigned i = 0; i < n; i++)
+		sem_destroy(&cmds[i]->done);
+	return 0;
+}
+
 static void scan_timeouts(struct mworker *w, uint64_t now)
 {
 	struct msess *s = w->list.next, *next;

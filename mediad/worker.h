@@ -110,6 +110,10 @@ const char *mworker_engine_name(const struct mworker *w);
  * MCMD_ADD: on failure the session (and its sockets/ports) is released by
  * the worker too, so the caller never cleans up after a handed-over session. */
 int mworker_call(struct mworker *w, struct mcmd *c);
+/* Runs cmds[0..n) on the worker in this order, in one hand-off, and waits
+ * for all of them: one wake-up of each thread instead of n. Each result is
+ * in cmds[i]->result; returns 0, or a negative errno if none was queued. */
+int mworker_call_n(struct mworker *w, struct mcmd **cmds, unsigned n);
 
 /* Engine hooks (called on the worker thread by engine_*.c). */
 /* Once per batch, before its packets: takes the batch's timestamp (one
