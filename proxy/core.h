@@ -115,7 +115,7 @@ void rp_core_on_message(const struct rp_msg_info *mi, const char *msg, size_t le
 
 /* Fires every due transaction timer (now_ms on the rp_now_ms clock). */
 void rp_core_tick(rp_core *core, uint64_t now_ms);
-/* Starts a thread that calls rp_core_tick every 5 ms until rp_core_free. */
+/* Starts a thread that calls rp_core_tick every 20 ms until rp_core_free. */
 int rp_core_start_timers(rp_core *core);
 
 struct rp_core_stats {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdalign.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ struct shard {
 	rp_timers *tm;
 	struct rp_rand_pool *rnd;
 	uint64_t now;      /* of the rp_txn_expire call running */
+	atomic_uint busy;  /* rp_txn_expire found it locked this many times */
 };
 
 struct rp_txl {
@@ -278,7 +280,15 @@ void rp_txn_expire(rp_txl *l, uint64_t now)
 	for (unsigned i = 0; i < l->cfg.shards; i++) {
 		struct shard *s = &l->sh[i];
 
-		pthread_mutex_lock(&s->mu);
+		/* A shard a worker holds is looked at on the next call instead
+		 * of waiting for it (and making the worker wake us); after a few
+		 * misses in a row, waited for, so its timers stay bounded. */
+		if (pthread_mutex_trylock(&s->mu) != 0) {
+			if (atomic_fetch_add(&s->busy, 1) < 3)
+				continue;
+			pthread_mutex_lock(&s->mu);
+		}
+		atomic_store(&s->busy, 0);
 		s->now = now;
 		rp_timers_expire(s->tm, now, 0);
 		pthread_mutex_unlock(&s->mu);

@@ -9,6 +9,7 @@
 
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,6 +326,41 @@ START_TEST(client_invite_timer_a_b)
 }
 END_TEST
 
+static void *expire_thread(void *arg)
+{
+	rp_txn_expire(l, *(uint64_t *)arg);
+	return NULL;
+}
+
+/* A shard that is locked (a worker inside it) is passed over by the
+ * timer pass, at most three times in a row; the fourth pass waits for it. */
+START_TEST(expire_passes_over_a_busy_shard)
+{
+	pthread_t th;
+	uint64_t t;
+
+	cli("INVITE", SIP_METHOD_INVITE, "z9hG4bKb1", RP_TP_UDP);
+	ck_assert_int_eq(nsent, 1);
+	t = now + T1;
+	rp_txn_lock(l, 0);
+	for (int i = 0; i < 3; i++)
+		rp_txn_expire(l, t);            /* trylock fails: skipped */
+	ck_assert_int_eq(nsent, 1);
+	ck_assert_int_eq(pthread_create(&th, NULL, expire_thread, &t), 0);
+	rp_txn_unlock(l, 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(nsent, 2);             /* Timer A fired on the fourth */
+	/* The count starts again once the shard was taken. */
+	t += 2 * T1;
+	rp_txn_lock(l, 0);
+	rp_txn_expire(l, t);
+	ck_assert_int_eq(nsent, 2);
+	rp_txn_unlock(l, 0);
+	rp_txn_expire(l, t);
+	ck_assert_int_eq(nsent, 3);
+}
+END_TEST
+
 START_TEST(client_invite_reliable_no_retransmit)
 {
 	cli("INVITE", SIP_METHOD_INVITE, "z9hG4bKc2", RP_TP_TCP);
@@ -506,6 +542,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, server_rfc2543_matching);
 	tcase_add_test(tc, client_invite_timer_a_b);
 	tcase_add_test(tc, client_invite_reliable_no_retransmit);
+	tcase_add_test(tc, expire_passes_over_a_busy_shard);
 	tcase_add_test(tc, client_invite_non2xx_acks_and_absorbs);
 	tcase_add_test(tc, client_invite_2xx_terminates);
 	tcase_add_test(tc, client_non_invite_timer_e_f);
