@@ -569,8 +569,9 @@ static int op_source(void *mv, struct sockaddr_storage *out)
 	if (!r->mi)
 		return -ENOENT;
 	memset(out, 0, sizeof(*out));
-	memcpy(out, &r->mi->peer.u.ss, r->mi->peer.len <= sizeof(*out) ?
-		r->mi->peer.len : sizeof(*out));
+	memset(out, 0, sizeof(*out));
+	memcpy(out, &r->mi->peer.u, r->mi->peer.len <= sizeof(r->mi->peer.u) ?
+		r->mi->peer.len : sizeof(r->mi->peer.u));
 	return 0;
 }
 

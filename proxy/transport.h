@@ -26,12 +26,14 @@ const char *rp_tp_name(enum rp_tp tp);
 /* Upper case for Via: "UDP", "TCP", "TLS". */
 const char *rp_tp_via(enum rp_tp tp);
 
+/* An IPv4 or IPv6 socket address. Sized for those two only (32 bytes, not
+ * sockaddr_storage's 128): it is in every transaction's destination and
+ * target list, and the proxy never handles another family. */
 typedef struct rp_addr {
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in in4;
 		struct sockaddr_in6 in6;
-		struct sockaddr_storage ss;
 	} u;
 	socklen_t len;
 } rp_addr;
