@@ -184,23 +184,54 @@ static void dir_key(rp_workers *ws, const uint8_t key[RP_ADDR_KEY_LEN],
 	pthread_mutex_unlock(&ws->dir_lock);
 }
 
+/* Takes key for owner_plus1 in the directory unless another worker has
+ * it (*added: it was free). An alias never takes the address of a
+ * connection another worker owns: a peer on the same IP address (behind
+ * one NAT) claiming another's address would get its traffic. */
+static int dir_claim(rp_workers *ws, const uint8_t key[RP_ADDR_KEY_LEN],
+	unsigned owner_plus1, bool *added)
+{
+	rp_str k = rp_str_make((const char *)key, RP_ADDR_KEY_LEN);
+	uintptr_t cur;
+	int rc = 0;
+
+	*added = false;
+	pthread_mutex_lock(&ws->dir_lock);
+	cur = (uintptr_t)rp_hash_find(ws->dir, k);
+	if (cur && cur != owner_plus1)
+		rc = -EEXIST;
+	else if (!cur && (rc = rp_hash_insert(ws->dir, k, (void *)(uintptr_t)owner_plus1)) == 0)
+		*added = true;
+	pthread_mutex_unlock(&ws->dir_lock);
+	return rc;
+}
+
 int rp_reply_alias(const struct rp_msg_info *mi, const rp_addr *sent_by)
 {
 	struct rp_worker *w = mi->w;
+	uint8_t key[RP_ADDR_KEY_LEN];
 	struct tag *t;
+	bool added;
 	int rc;
 
 	if (!mi->conn)
 		return -ENOTCONN;
-	rc = rp_conn_table_alias(w->conns, mi->conn, sent_by);
+	rp_addr_key(rp_conn_tp(mi->conn), sent_by, key);
+	rc = dir_claim(w->ws, key, w->id + 1, &added);
 	if (rc < 0)
 		return rc;
+	/* Refuses an address another connection of this worker has. */
+	rc = rp_conn_table_alias(w->conns, mi->conn, sent_by);
+	if (rc < 0) {
+		if (added)
+			dir_key(w->ws, key, 0);
+		return rc;
+	}
 	t = rp_conn_owner(mi->conn);
-	if (t->has_alias)
+	if (t->has_alias && memcmp(t->alias_key, key, sizeof(key)) != 0)
 		dir_key(w->ws, t->alias_key, 0);
-	rp_addr_key(rp_conn_tp(mi->conn), sent_by, t->alias_key);
+	memcpy(t->alias_key, key, sizeof(key));
 	t->has_alias = true;
-	dir_key(w->ws, t->alias_key, w->id + 1);
 	return 0;
 }
 

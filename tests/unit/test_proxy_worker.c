@@ -309,6 +309,36 @@ START_TEST(rfc5923_alias)
 }
 END_TEST
 
+/* A second connection (from the same IP, as behind one NAT) claiming the
+ * same sent-by gets -EEXIST, on whichever worker it landed: requests for
+ * that address keep going to the first. */
+START_TEST(alias_never_taken_from_another_connection)
+{
+	rp_workers *ws = start(0, 0, 0);
+	int t1 = tcp_connect(ws), t2;
+	char buf[1024];
+	rp_addr alias;
+
+	ck_assert_int_eq(write(t1, "ALIAS sip:x SIP/2.0\r\nl: 0\r\n\r\n", 30), 30);
+	ck_assert(wait_for(t1, "ECHO ALIAS", buf, sizeof(buf)));
+	ck_assert_int_eq(atomic_load(&alias_rc_same), 0);
+	/* Several connections: some land on other workers, some on the same. */
+	for (int i = 0; i < 4; i++) {
+		t2 = tcp_connect(ws);
+		atomic_store(&alias_rc_same, 1);
+		ck_assert_int_eq(write(t2, "ALIAS sip:y SIP/2.0\r\nl: 0\r\n\r\n", 30), 30);
+		ck_assert(wait_for(t2, "ECHO ALIAS", buf, sizeof(buf)));
+		ck_assert_int_eq(atomic_load(&alias_rc_same), -EEXIST);
+		close(t2);
+	}
+	rp_addr_parse("127.0.0.1", 5999, &alias);
+	ck_assert_int_eq(rp_workers_send(ws, RP_TP_TCP, &alias, "TO-ALIAS", 8), 0);
+	ck_assert(wait_for(t1, "TO-ALIAS", buf, sizeof(buf)));
+	close(t1);
+	rp_workers_stop(ws);
+}
+END_TEST
+
 START_TEST(per_ip_limit)
 {
 	rp_workers *ws = start(2, 0, 0);
@@ -587,6 +617,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, udp_sends_batched_in_order);
 	tcase_add_test(tc, per_ip_limit);
 	tcase_add_test(tc, rfc5923_alias);
+	tcase_add_test(tc, alias_never_taken_from_another_connection);
 	tcase_add_test(tc, idle_connection_closed);
 	tcase_add_test(tc, slow_reader_disconnected);
 	suite_add_tcase(s, tc);
