@@ -420,14 +420,15 @@ def main():
         E.write_tones_wav(wav_a, TONES_ALICE, 30)
         E.write_tones_wav(wav_b, TONES_BOB, 30)
         # The UAs' RTP ranges lie below the ones the other tests' mediads
-        # and sipps use, so the capture filter catches only this test's
-        # media. (baresip 1.0 with a local address other than 127.0.0.1
+        # and sipps use (sipp's default media port is 6000), so the
+        # capture filter catches only this test's media and nobody else
+        # finds these ports taken. (baresip 1.0 with a local address other than 127.0.0.1
         # fails every request with ENOSYS, so both UAs are on 127.0.0.1.)
         alice_ip = bob_ip = "127.0.0.1"
-        alice_rtp = E.free_range(10, alice_ip, 2000, 9990)
-        bob_rtp = E.free_range(10, bob_ip, 2000, 9990)
+        alice_rtp = E.free_range(10, alice_ip, 2000, 5990)
+        bob_rtp = E.free_range(10, bob_ip, 2000, 5990)
         while abs(bob_rtp - alice_rtp) < 10:
-            bob_rtp = E.free_range(10, bob_ip, 2000, 9990)
+            bob_rtp = E.free_range(10, bob_ip, 2000, 5990)
         cap, pcap = start_capture(
             d, "(tcp port %d) or (udp port %d) or (udp and host %s and portrange %d-%d) or "
             "(udp and host %s and portrange %d-%d)" % (tls, udp, alice_ip, alice_rtp,
