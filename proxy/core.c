@@ -2043,7 +2043,8 @@ static bool trunk_stateless_req(struct req *r)
 		return false;
 	if (m->method != SIP_METHOD_ACK || m->cseq.num + dl.delta != dl.lines_cseq)
 		return true;
-	for (l = dl.lines; l.n;) {
+	/* l.p is tested too: gcc -fsanitize cannot prove n > 0 implies p != NULL. */
+	for (l = dl.lines; l.n && l.p;) {
 		const char *crlf = memmem(l.p, l.n, "\r\n", 2);
 		size_t ll = crlf ? (size_t)(crlf - l.p) : l.n;
 		const char *col = memchr(l.p, ':', ll);
