@@ -1252,8 +1252,9 @@ static int proxy_call_by_id(ctlcmd_run *r, const struct ctlcmd *cmd, struct dcon
 		return CTLCMD_EXIT_OK;
 	}
 	if (cmd->access == CTL_ACCESS_ADMIN) {
-		rp_buf_printf(&r->ob, "call %" PRId64 " dropped: BYE sent to both sides, "
-			      "media released, CDR reason operator-drop\n", id);
+		rp_buf_printf(&r->ob, "call %" PRId64 " dropped (answered: BYE to both sides; "
+			      "ringing: CANCEL and 487), media released, CDR reason operator-drop\n",
+			      id);
 		return CTLCMD_EXIT_OK;
 	}
 	{
@@ -1707,10 +1708,11 @@ static const struct ctlcmd table[] = {
 	  "Unknown ID: the daemon's error, exit 1.",
 	  CTLCMD_BOTH, CTL_ACCESS_READ, CTLCMD_RENDER_KV, cmd_call_by_id, "call.show", 1, 1 },
 	{ "call drop", "ID", "end a call: BYE to both sides, media released, CDR reason operator-drop",
-	  "Through rampart-proxy's call.drop: in-dialog BYE to caller and callee, the\n"
-	  "mediad session deleted, a CDR written. Only answered calls (a call in setup\n"
-	  "has no dialog yet: exit 1). Proxy down: deletes mediad session ID\n"
-	  "(session.delete; the endpoints are not told) and prints its final counters.",
+	  "Through rampart-proxy's call.drop: an answered call gets an in-dialog BYE to\n"
+	  "caller and callee, a call still ringing a CANCEL toward the callee and 487\n"
+	  "to the caller; the mediad session is deleted, a CDR written. Proxy down:\n"
+	  "deletes mediad session ID (session.delete; the endpoints are not told) and\n"
+	  "prints its final counters.",
 	  CTLCMD_BOTH, CTL_ACCESS_ADMIN, CTLCMD_RENDER_KV, cmd_call_by_id, "call.drop", 1, 1 },
 	{ "ping", "[proxy|mediad]", "check that each daemon answers, with the round-trip time",
 	  "Exit 0 when at least one daemon answers; name one to test just that one.",

@@ -55,6 +55,7 @@ struct rp_call {
 	unsigned final_code;
 	rp_media_call *mc;
 	char reason[48];
+	void *owner;
 };
 
 struct shard {
@@ -411,6 +412,23 @@ bool rp_call_ended(rp_call *c)
 	return atomic_load(&c->ended);
 }
 
+void rp_call_set_owner(rp_call *c, void *owner)
+{
+	pthread_mutex_lock(&c->mu);
+	c->owner = owner;
+	pthread_mutex_unlock(&c->mu);
+}
+
+void *rp_call_owner(rp_call *c)
+{
+	void *o;
+
+	pthread_mutex_lock(&c->mu);
+	o = c->owner;
+	pthread_mutex_unlock(&c->mu);
+	return o;
+}
+
 bool rp_call_answered_p(rp_call *c)
 {
 	bool a;
@@ -545,6 +563,17 @@ int rp_call_bye_info(rp_call *c, enum rp_call_side to, char *buf, size_t bufsz,
 out:
 	pthread_mutex_unlock(&c->mu);
 	return rc;
+}
+
+int rp_call_ids(rp_call *c, char *buf, size_t bufsz, struct rp_call_bye *o)
+{
+	size_t off = 0;
+
+	memset(o, 0, sizeof(*o));
+	/* call_id and from_tag never change after start: no lock needed. */
+	o->call_id = put_s(buf, bufsz, &off, c->call_id);
+	o->caller_tag = put_s(buf, bufsz, &off, c->from_tag);
+	return o->call_id && o->caller_tag ? 0 : -ENOSPC;
 }
 
 static const char *media_name(const struct rp_media_info *inf, int side)

@@ -134,6 +134,12 @@ uint64_t rp_call_id(const rp_call *c);
 bool rp_call_ended(rp_call *c);
 /* A 2xx was relayed (rp_call_answered). */
 bool rp_call_answered_p(rp_call *c);
+/* An opaque pointer the core keeps with the call (its server transaction
+ * of the initial INVITE while it lives; NULL after). The caller serialises
+ * setting it and using what it points to (the core: the transaction shard
+ * lock of the Call-ID). */
+void rp_call_set_owner(rp_call *c, void *owner);
+void *rp_call_owner(rp_call *c);
 
 /* The callee side is known (the branch now in use): its signaling and
  * where its requests go; trunk: the callee leg's trunk, which also becomes
@@ -172,6 +178,9 @@ struct rp_call_bye {
 };
 int rp_call_bye_info(rp_call *c, enum rp_call_side to, char *buf, size_t bufsz,
 	struct rp_call_bye *out);
+/* Only call_id and caller_tag of out (any time, answered or not).
+ * -ENOSPC when buf is too small. */
+int rp_call_ids(rp_call *c, char *buf, size_t bufsz, struct rp_call_bye *out);
 
 /* Ends the call: out of the table, final code (0 = keep), reason
  * ("caller-bye", "callee-bye", "cancel", "rejected-486",

@@ -82,8 +82,8 @@ static int cmd_call_drop(ctl_req *req, rp_buf *resp, void *arg)
 	if (rc == -ENOENT)
 		return ctl_req_error(req, "no call %" PRIu64, id);
 	if (rc == -EAGAIN)
-		return ctl_req_error(req, "call %" PRIu64 " is not answered yet: no dialog to "
-			"send BYE in", id);
+		return ctl_req_error(req, "call %" PRIu64 " is ending already (a final response "
+			"or a CANCEL is on its way)", id);
 	if (rc < 0)
 		return ctl_req_error(req, "call %" PRIu64 ": %s", id, strerror(-rc));
 	benc_put_kv_int(resp, "id", (int64_t)id);
@@ -99,7 +99,8 @@ int rp_calls_ctl_register(ctl_server *s, rp_core *_Atomic const *core)
 		{ "call.show", cmd_call_show, "id=<int>", "everything the proxy knows about one call",
 		  CTL_ACCESS_READ, (void *)core },
 		{ "call.drop", cmd_call_drop, "id=<int>",
-		  "end an answered call: BYE to both sides, media released, CDR reason operator-drop",
+		  "end a call: BYE to both sides (answered) or CANCEL + 487 (ringing), media "
+		  "released, CDR reason operator-drop",
 		  CTL_ACCESS_ADMIN, (void *)core },
 	};
 

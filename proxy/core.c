@@ -1478,6 +1478,8 @@ static void call_request(struct req *r)
 		if (rp_calls_start(c->calls, &st, &pc->call) < 0 && !pc->call)
 			rp_warn("call %.*s: not in the call registry (out of memory)",
 				RP_STR_FMT(m->call_id));
+		if (pc->call)
+			rp_call_set_owner(pc->call, r->stx);
 		return;
 	}
 	if (m->to.tag.n && m->method != SIP_METHOD_CANCEL && m->method != SIP_METHOD_ACK) {
@@ -1637,6 +1639,48 @@ static int call_send_bye(rp_core *c, rp_call *call, enum rp_call_side to, const 
 	return rc;
 }
 
+static void send_cancel(rp_core *c, rp_txn_cli *cl, uint64_t now);
+
+/* A call still being set up, ended from the proxy as if the caller had
+ * sent CANCEL: CANCEL to the callee's branch (at once if it answered
+ * provisionally, else at its first provisional response), 487 to the
+ * caller (relayed from the callee, or ours when no branch is up), CDR,
+ * media. -EAGAIN when it got its final response meanwhile. */
+static int call_cancel(rp_core *c, rp_call *call, const char *why)
+{
+	char buf[2048];
+	struct rp_call_bye bi;
+	unsigned shard;
+	rp_txn_srv *s;
+	int rc = 0;
+
+	/* Only the Call-ID is wanted here (it picks the transaction shard). */
+	if (rp_call_ids(call, buf, sizeof(buf), &bi) < 0)
+		return -ENOSPC;
+	shard = rp_txn_shard_of(c->txl, rp_str_cstr(bi.call_id));
+	rp_txn_lock(c->txl, shard);
+	s = rp_call_owner(call);
+	if (!s || rp_txn_srv_final(s) || ((struct pctx *)rp_txn_srv_user(s))->cancelled) {
+		rc = -EAGAIN;
+	} else {
+		struct pctx *pc = rp_txn_srv_user(s);
+
+		pc->cancelled = true;
+		rp_calls_end(c->calls, call, 487, why);
+		media_end(c, pc);
+		if (pc->cur) {
+			if (rp_txn_cli_state(pc->cur) == RP_TXN_PROCEEDING)
+				send_cancel(c, pc->cur, rp_now_ms());
+		} else {
+			reply_txn(c, s, 487, RP_STR_NULL, NULL, 0, rp_now_ms());
+		}
+	}
+	rp_txn_unlock(c->txl, shard);
+	if (rc == 0)
+		rp_notice("call %" PRIu64 " cancelled by the proxy (%s)", rp_call_id(call), why);
+	return rc;
+}
+
 /* Ends an answered call from the proxy: BYE to both sides, the CDR, then
  * the media. */
 static int call_drop(rp_core *c, rp_call *call, const char *why)
@@ -1649,6 +1693,8 @@ static int call_drop(rp_core *c, rp_call *call, const char *why)
 		return -ENOENT;
 	if (rp_call_ended(call))
 		return -ENOENT;
+	if (!rp_call_answered_p(call) && call_cancel(c, call, why) == 0)
+		return 0;
 	if (!rp_call_answered_p(call))
 		return -EAGAIN;
 	ra = call_send_bye(c, call, RP_CALL_A, why);
@@ -2494,6 +2540,8 @@ static void srv_gone(void *arg, rp_txn_srv *s)
 	free(pc->best);
 	free(pc->m_key);
 	pc->ta = rp_trunk_auth_free(pc->ta);
+	if (pc->call && rp_call_owner(pc->call) == s)
+		rp_call_set_owner(pc->call, NULL);
 	if (pc->call && !rp_call_answered_p(pc->call))
 		rp_calls_end(c->calls, pc->call, 0, "error"); /* no final response went out */
 	pc->call = rp_call_put(pc->call);

@@ -139,11 +139,12 @@ struct rp_probe *rp_core_probe(rp_core *core);
 size_t rp_core_calls_active(rp_core *core);
 /* The call registry (owned by the core, valid until rp_core_free). */
 rp_calls *rp_core_calls(rp_core *core);
-/* Ends an answered call from the proxy: in-dialog BYE to both sides (with
- * 'why' in a Reason header), CDR with end reason 'why' ("operator-drop",
- * "media-timeout"), mediad session deleted. By registry id or by mediad
- * session id. 0, -ENOENT (no such live call), -EAGAIN (not answered yet:
- * there is no dialog to send BYE in). */
+/* Ends a call from the proxy: an answered one with an in-dialog BYE to
+ * both sides (with 'why' in a Reason header), one still being set up as a
+ * CANCEL would (CANCEL toward the callee, 487 to the caller); CDR with end
+ * reason 'why' ("operator-drop", "media-timeout"), mediad session deleted.
+ * By registry id or by mediad session id. 0, -ENOENT (no such live call),
+ * -EAGAIN (its final response or a CANCEL is already under way). */
 int rp_core_call_drop(rp_core *core, uint64_t id, const char *why);
 int rp_core_call_drop_session(rp_core *core, uint64_t session, const char *why);
 

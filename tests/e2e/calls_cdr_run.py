@@ -18,6 +18,8 @@ cdr_file), peers on loopback (the helpers of secure_call_run.py):
  4. a plain offer from the 'require' trunk: 488; CDR
     policy-refused-srtp-required;
  5. a 486 from the callee: CDR rejected-486;
+ 10. (run after 5) 'call drop' while the callee rings: CANCEL to the callee,
+    487 to the caller, CDR operator-drop with final_code 487;
  6. logrotate: rename the CDR file, SIGHUP, the next call's line is in the
     new file and the earlier ones stay in the renamed one;
  7. metrics scraped with curl: calls_total, calls_active 0,
@@ -512,6 +514,33 @@ def main():
               sc.status(r) == 486 and rec is not None and
               rec.get("end_reason") == "rejected-486" and rec.get("final_code") == 486, rec)
 
+        # 10. call drop while the callee is ringing: CANCEL toward it, 487 back
+        c = sc.Call(uac, uas, proxy, "bob", sc.sdp("127.0.0.1", 40250, "RTP/SAVP", sc.key()))
+        c.invite()
+        binv = c.callee_gets_invite()
+        if binv:
+            c.answer(180, "Ringing")
+        c.caller_gets(minimum=180)
+        rc, doc, raw = ctl(px.psock, msock, "calls", "--json")
+        ids = [x["id"] for x in (doc or {}).get("calls", []) if x.get("call-id") == c.callid]
+        check("10: the ringing call is listed in state setup",
+              len(ids) == 1 and doc["calls"][0].get("state") == "setup", raw)
+        rc, doc, raw = ctl(px.psock, msock, "call", "drop", str(ids[0] if ids else 0), "--json")
+        check("10: call drop of a ringing call: exit 0", rc == 0 and (doc or {}).get("dropped"), raw)
+        bc, baddr = uas.recv(sc.is_req("CANCEL"))
+        check("10: the callee gets CANCEL for its INVITE",
+              bc is not None and sc.hdr(bc, "Call-ID") == c.callid and
+              sc.hdr(bc, "CSeq") == "1 CANCEL", bc)
+        if bc:
+            uas.send(sc.response(bc, 200, "OK", c.ttag), baddr)
+            uas.send(sc.response(c.b_inv, 487, "Request Terminated", c.ttag), baddr)
+        r = c.caller_gets(minimum=300)
+        rec = wait_cdr(px.cdr, c.callid)
+        check("10: the caller gets 487; CDR operator-drop, not answered, final 487",
+              sc.status(r) == 487 and rec is not None and rec.get("end_reason") == "operator-drop"
+              and rec.get("answer") is None and rec.get("final_code") == 487, (r, rec))
+        check("10: its mediad session is gone", sc.wait_count(msock, 0) == 0)
+
         # 6. logrotate: rename, SIGHUP, next line in the new file
         before = cdr_lines(px.cdr)
         rotated = px.cdr + ".1"
@@ -528,7 +557,7 @@ def main():
               rec is not None and len(cdr_lines(px.cdr)) == 1, px.log()[-1500:])
         check("6: the renamed file keeps every earlier line",
               [x["call_id"] for x in cdr_lines(rotated)] == [x["call_id"] for x in before] and
-              len(before) >= 6, (before, cdr_lines(rotated)))
+              len(before) >= 7, (before, cdr_lines(rotated)))
 
         # 7. metrics
         r = subprocess.run(["curl", "-s", "--max-time", "5",
@@ -539,8 +568,8 @@ def main():
         def val(name):
             m = re.search(r"^%s (\d+)$" % re.escape(name), text, re.M)
             return int(m.group(1)) if m else None
-        check("7: metrics: calls_total counts the 7 calls, calls_active 0",
-              val("rampart_proxy_calls_total") == 7 and val("rampart_proxy_calls_active") == 0,
+        check("7: metrics: calls_total counts the 8 calls, calls_active 0",
+              val("rampart_proxy_calls_total") == 8 and val("rampart_proxy_calls_active") == 0,
               text[-3000:])
         check("7: metrics: refused by reason (2 srtp-required, 0 srtp-disabled)",
               val('rampart_proxy_calls_refused_total{reason="srtp-required"}') == 2 and
