@@ -103,12 +103,19 @@ static int rebuild(rp_trunk_auth *st, uint32_t cseq, char **out, size_t *out_len
 	struct sip_msg *m = NULL;
 	struct sip_edit *e;
 	rp_str v, w;
+	enum sip_err pe;
 	int rc = -EINVAL;
 
 	rp_arena_init(&a, store, sizeof(store), 1u << 21);
-	if (sip_msg_parse(st->base, st->base_len, &a, &o, &m, NULL) != SIP_OK ||
-	    !m->h_cseq || sip_edit_new(m, &a, &e) != SIP_OK)
+	pe = sip_msg_parse(st->base, st->base_len, &a, &o, &m, NULL);
+	if (pe == SIP_OK && m->h_cseq)
+		pe = sip_edit_new(m, &a, &e);
+	else if (pe == SIP_OK)
+		pe = SIP_E_MISSING_HEADER;
+	if (pe != SIP_OK) {
+		rc = pe == SIP_E_NOMEM ? -ENOMEM : -EINVAL;
 		goto out;
+	}
 	rc = rp_trunk_cseq_value(m, cseq, &a, &v);
 	if (rc < 0)
 		goto out;
@@ -124,7 +131,7 @@ static int rebuild(rp_trunk_auth *st, uint32_t cseq, char **out, size_t *out_len
 			goto out;
 	}
 	if (sip_edit_write_arena(e, &a, &w) != SIP_OK)
-		goto out;
+		goto out;   /* rc is -ENOMEM here: the only way writing fails */
 	*out = malloc(w.n);
 	if (!*out)
 		goto wipe;
@@ -144,7 +151,11 @@ static int req_parts(const char *buf, size_t len, rp_arena *a, const struct sip_
 	struct sip_parse_opts o = { .stream = false };
 	struct sip_msg *m = NULL;
 
-	if (sip_msg_parse(buf, len, a, &o, &m, NULL) != SIP_OK || !m->is_request)
+	enum sip_err pe = sip_msg_parse(buf, len, a, &o, &m, NULL);
+
+	if (pe == SIP_E_NOMEM)
+		return -ENOMEM;
+	if (pe != SIP_OK || !m->is_request)
 		return -EINVAL;
 	*mp = m;
 	return 0;
@@ -157,7 +168,7 @@ int rp_trunk_auth_answer(rp_trunk_auth **stp, const struct cfg_trunk *t,
 	struct rp_auth_client ac;
 	rp_trunk_auth *st = *stp;
 	bool fresh = false;
-	struct cred *slot = NULL;
+	struct cred *slot = NULL, saved;
 	char store[16384];
 	rp_arena a;
 	const struct sip_msg *m;
@@ -208,6 +219,8 @@ int rp_trunk_auth_answer(rp_trunk_auth **stp, const struct cfg_trunk *t,
 		rc = -EALREADY;
 		goto out_st;
 	}
+	/* A failure below leaves the state as it was. */
+	saved = *slot;
 	rp_arena_init(&a, store, sizeof(store), 1u << 21);
 	rc = req_parts(st->base, st->base_len, &a, &m);
 	if (rc == 0 && fresh)
@@ -221,16 +234,20 @@ int rp_trunk_auth_answer(rp_trunk_auth **stp, const struct cfg_trunk *t,
 			slot->value, sizeof(slot->value), &n);
 	}
 	rp_arena_fini(&a);
-	if (rc < 0)
+	if (rc < 0) {
+		*slot = saved;
 		goto out_st;
+	}
 	slot->used = true;
 	slot->answered = true;
 	slot->proxy = ac.proxy;
 	snprintf(slot->realm, sizeof(slot->realm), "%s", ac.realm);
 	slot->vlen = n;
 	rc = rebuild(st, st->base_cseq + st->answers + 1, out, out_len);
-	if (rc < 0)
+	if (rc < 0) {
+		*slot = saved;
 		goto out_st;
+	}
 	st->answers++;
 	*cseq = st->base_cseq + st->answers;
 	join_lines(st);

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oom_inject.h"
+
 #define T0 5000000ull
 
 static struct cfg *cfg;
@@ -235,6 +237,116 @@ START_TEST(dialog_table)
 }
 END_TEST
 
+#ifdef OOM_INJECT
+/* Every allocation of an answer and of a dialog entry may fail: the result
+ * is success or -ENOMEM, a failure changes nothing and leaks nothing. */
+START_TEST(every_allocation_may_fail)
+{
+	const struct cfg_trunk *t = cfg_trunk_find(cfg, RP_STR_LIT("carrier"));
+	rp_arena a;
+	struct sip_msg *m407, *m401;
+	void *probe;
+	bool done = false;
+	unsigned nfail = 0, nfail2 = 0, nfail3 = 0;
+
+	/* Under valgrind our malloc is replaced by valgrind's: nothing to test. */
+	oom_armed = true;
+	oom_countdown = 0;
+	probe = malloc(16);
+	oom_armed = false;
+	if (probe) {
+		free(probe);
+		return;
+	}
+	rp_arena_init(&a, NULL, 0, 0);
+	m407 = challenge(req_text, sizeof(req_text) - 1, true, "carrier", &a);
+	m401 = challenge(req_text, sizeof(req_text) - 1, false, "carrier", &a);
+	for (long n = 0; n < 2000 && !done; n++) {
+		rp_trunk_auth *st = NULL;
+		char *out = NULL, *out2 = NULL;
+		size_t len = 0, len2 = 0;
+		uint32_t cseq = 0;
+		int rc;
+
+		/* The first answer, from nothing. */
+		oom_live = 0;
+		oom_countdown = n;
+		oom_armed = true;
+		rc = rp_trunk_auth_answer(&st, t, m407, req_text, sizeof(req_text) - 1, &out,
+			&len, &cseq);
+		oom_armed = false;
+		ck_assert_msg(rc == 0 || rc == -ENOMEM, "n=%ld rc=%d", n, rc);
+		if (rc < 0) {
+			nfail++;
+			ck_assert_ptr_null(st);
+			ck_assert_ptr_null(out);
+			ck_assert_int_eq(oom_live, 0);
+			continue;
+		}
+		/* A second realm on top: a failure keeps the first answer's state. */
+		rp_str before = rp_trunk_auth_lines(st);
+		char copy[8192];
+		ck_assert_uint_lt(before.n, sizeof(copy));
+		memcpy(copy, before.p, before.n);
+		long m = n;
+		do {
+			oom_countdown = m--;
+			oom_armed = true;
+			rc = rp_trunk_auth_answer(&st, t, m401, out, len, &out2, &len2, &cseq);
+			oom_armed = false;
+			ck_assert_msg(rc == 0 || rc == -ENOMEM, "n=%ld rc=%d", n, rc);
+			if (rc < 0) {
+				nfail2++;
+				ck_assert_ptr_null(out2);
+				ck_assert_uint_eq(rp_trunk_auth_lines(st).n, before.n);
+				ck_assert(!memcmp(rp_trunk_auth_lines(st).p, copy, before.n));
+			}
+		} while (rc < 0 && m >= 0);
+		if (rc == 0 && oom_countdown >= 0)
+			done = true;   /* no allocation failed any more */
+		free(out2);
+		free(out);
+		rp_trunk_auth_free(st);
+	}
+	ck_assert(done);
+	/* The failures were really injected, in both calls. */
+	ck_assert_uint_gt(nfail, 2);
+	ck_assert_uint_gt(nfail2, 2);
+
+	/* The dialog table. */
+	rp_trunk_dlgs *d;
+	struct rp_trunk_dlg v = { .delta = 1, .trunk = RP_STR_LIT("carrier"),
+		.lines = RP_STR_LIT("Authorization: Digest x\r\n"), .lines_cseq = 2 };
+	ck_assert_int_eq(rp_trunk_dlgs_new(0, 0, &d), 0);
+	done = false;
+	for (long n = 0; n < 100 && !done; n++) {
+		char cid[32];
+		int rc;
+
+		snprintf(cid, sizeof(cid), "oom-%ld", n);
+		oom_live = 0;
+		oom_countdown = n;
+		oom_armed = true;
+		rc = rp_trunk_dlg_set(d, rp_str_cstr(cid), RP_STR_LIT("t"), &v, T0);
+		oom_armed = false;
+		ck_assert_msg(rc == 0 || rc == -ENOMEM, "n=%ld rc=%d", n, rc);
+		if (rc < 0) {
+			nfail3++;
+			ck_assert_int_eq(oom_live, 0);
+			ck_assert_uint_eq(rp_trunk_dlgs_count(d), 0);
+		} else {
+			done = true;
+			ck_assert_uint_eq(rp_trunk_dlgs_count(d), 1);
+		}
+	}
+	ck_assert(done);
+	ck_assert_uint_ge(nfail3, 3);   /* entry, trunk name, lines (at least) */
+	rp_trunk_dlgs_free(d);
+	rp_arena_fini(&a);
+}
+END_TEST
+#endif
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_trunk");
@@ -244,6 +356,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, answer_is_verified_by_the_server_side);
 	tcase_add_test(tc, no_credentials_or_no_challenge);
 	tcase_add_test(tc, dialog_table);
+#ifdef OOM_INJECT
+	tcase_add_test(tc, every_allocation_may_fail);
+#endif
 	suite_add_tcase(s, tc);
 	return s;
 }
