@@ -183,8 +183,13 @@ class Kamailio:
                                   stdout=out, stderr=subprocess.STDOUT)
         deadline = time.time() + 20
         while time.time() < deadline and self.p.poll() is None:
+            # The ports may be busy because someone else took them: only a
+            # Kamailio still running a moment later counts as started.
             if self.listening():
-                return
+                time.sleep(0.5)
+                if self.p.poll() is None:
+                    return
+                break
             time.sleep(0.1)
         log = self.log()
         self.stop()
@@ -204,6 +209,19 @@ class Kamailio:
 
     def stop(self):
         E.stop(self.p, signal.SIGTERM, 10)
+
+
+def start_kamailio(d, name, cert):
+    """A Kamailio on free ports; another program may take a port between
+    our probe and Kamailio's bind, so a failed start is retried."""
+    for attempt in range(4):
+        try:
+            return Kamailio(d, name, E.free_port(), E.free_port(socket.SOCK_STREAM),
+                            os.path.join(d, cert + ".pem"), os.path.join(d, cert + ".key"))
+        except RuntimeError as e:
+            if attempt == 3:
+                raise
+            print("kamailio %s start attempt %d: %s" % (name, attempt + 1, str(e)[-300:]))
 
 
 def udp_busy(port):
@@ -311,11 +329,9 @@ def main():
     proxy_p = None
     ok_all = False
     try:
-        kam = Kamailio(d, "kam", E.free_port(), E.free_port(socket.SOCK_STREAM),
-                       os.path.join(d, "server.pem"), os.path.join(d, "server.key"))
+        kam = start_kamailio(d, "kam", "server")
         procs.append(kam)
-        kam2 = Kamailio(d, "kam-wrong", E.free_port(), E.free_port(socket.SOCK_STREAM),
-                        os.path.join(d, "wrong.pem"), os.path.join(d, "wrong.key"))
+        kam2 = start_kamailio(d, "kam-wrong", "wrong")
         procs.append(kam2)
         for attempt in range(5):
             try:
