@@ -42,6 +42,7 @@ static int id_arg(ctl_req *req, uint64_t *id)
 	struct benc_field_err fe;
 	int64_t v;
 
+	*id = 0; /* ctl_req_field_error's sign is not visible to gcc -O3 */
 	if (benc_get_int(ctl_req_args(req), "id", 1, INT64_MAX, &v, &fe) < 0)
 		return ctl_req_field_error(req, &fe);
 	*id = (uint64_t)v;

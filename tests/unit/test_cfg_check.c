@@ -33,8 +33,10 @@ static const char *first_msg(char *buf, size_t n)
 
 	ck_assert_uint_gt(diag.n, 0);
 	m = &diag.msg[0];
-	snprintf(buf, n, "%u:%u: %s: %s", (unsigned)m->line, (unsigned)m->col,
-		m->sev == CFG_SEV_ERROR ? "error" : "warning", m->text);
+	/* A cut message still starts the same: fine for the prefix checks. */
+	if (snprintf(buf, n, "%u:%u: %s: %s", (unsigned)m->line, (unsigned)m->col,
+		m->sev == CFG_SEV_ERROR ? "error" : "warning", m->text) >= (int)n)
+		buf[n - 1] = '\0';
 	return buf;
 }
 
