@@ -53,8 +53,8 @@ const char *mleg_latch_name(enum mleg_latch l);
 /* One of the sockets a session owns; the engines use it as the handle
  * they get back with each received packet. */
 struct msock {
+	struct msess *sess; /* first: with fd next, no padding (16 bytes) */
 	int fd;             /* -1 = none */
-	struct msess *sess;
 	uint8_t leg;        /* 0 = A, 1 = B */
 	uint8_t rtcp;       /* 1 = the port+1 RTCP socket */
 	uint8_t eng_state;  /* engine-private */
@@ -72,17 +72,20 @@ struct mleg_keys {
 	uint8_t key[32], salt[14];
 };
 
+/* Fields are ordered by alignment (8, 4, 2, 1) so the leg has no padding:
+ * two of them sit in every session (docs/mediad.md, Memory). */
 struct mleg {
 	struct msock rtp, rtcp;
-	uint16_t port;              /* local RTP port */
-	int family;                 /* AF_INET / AF_INET6 of the local sockets */
-	union maddr remote_rtp;     /* where RTP goes; family 0 = unknown */
-	union maddr remote_rtcp;    /* where RTCP goes (unused when muxed) */
-	bool latched_rtp, latched_rtcp;
-	bool rtcp_mux;
-	enum mleg_latch latch;
 	struct msrtp *in, *out;     /* NULL = plain RTP that way */
 	struct mstats_leg st;
+	int family;                 /* AF_INET / AF_INET6 of the local sockets */
+	enum mleg_latch latch;
+	union maddr remote_rtp;     /* where RTP goes; family 0 = unknown */
+	union maddr remote_rtcp;    /* where RTCP goes (unused when muxed) */
+	struct mstats_seq seq;      /* RTP received here: loss count (st.lost) */
+	uint16_t port;              /* local RTP port */
+	bool latched_rtp, latched_rtcp;
+	bool rtcp_mux;
 	bool koff;                  /* packets arriving here: offload asked of mkern (kernel.h) */
 	struct mleg_keys kin, kout; /* keys of in/out (set = false: none) */
 };

@@ -395,6 +395,10 @@ static void run_cmd(struct mworker *w, struct mcmd *c)
 		if (s->leg[0].koff || s->leg[1].koff) {
 			mkern_post_release(w->cfg.kern, s->id, false);
 			s->leg[0].koff = s->leg[1].koff = false;
+			/* What the kernel forwarded never reached the
+			 * sequence tracker: that gap is not loss. */
+			mstats_seq_resync(&s->leg[0].seq);
+			mstats_seq_resync(&s->leg[1].seq);
 		}
 		msess_leg_apply(s, c->leg, &c->upd, now);
 		fill_info(s, now, &c->info);

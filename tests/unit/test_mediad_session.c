@@ -481,6 +481,112 @@ START_TEST(test_maddr_helpers)
 }
 END_TEST
 
+/* Loss of received RTP, RFC 3550 A.3: each row feeds packets (ssrc, seq) to
+ * leg 0 through msess_packet and gives packets-lost after each one. */
+static const struct {
+	const char *name;
+	int n;
+	struct { uint32_t ssrc; uint16_t seq; uint64_t lost; } p[8];
+} loss_cases[] = {
+	{ "in order", 4, { { 1, 1, 0 }, { 1, 2, 0 }, { 1, 3, 0 }, { 1, 4, 0 } } },
+	{ "gap of 3", 4, { { 1, 10, 0 }, { 1, 11, 0 }, { 1, 15, 3 }, { 1, 16, 3 } } },
+	{ "reordering takes the loss back", 4,
+	  { { 1, 1, 0 }, { 1, 3, 1 }, { 1, 2, 0 }, { 1, 4, 0 } } },
+	{ "duplicate never goes negative", 5,
+	  { { 1, 1, 0 }, { 1, 2, 0 }, { 1, 2, 0 }, { 1, 1, 0 }, { 1, 3, 0 } } },
+	{ "wrap 65535 -> 0", 5,
+	  { { 1, 65534, 0 }, { 1, 65535, 0 }, { 1, 0, 0 }, { 1, 2, 1 }, { 1, 3, 1 } } },
+	{ "gap across the wrap", 2, { { 1, 65533, 0 }, { 1, 1, 3 } } },
+	{ "SSRC change keeps the old loss, starts anew", 5,
+	  { { 1, 1, 0 }, { 1, 3, 1 }, { 2, 500, 1 }, { 2, 501, 1 }, { 2, 504, 3 } } },
+	{ "a stray big jump is ignored", 4,
+	  { { 1, 1, 0 }, { 1, 2, 0 }, { 1, 9000, 0 }, { 1, 3, 0 } } },
+	{ "a confirmed big jump restarts the run", 5,
+	  { { 1, 1, 0 }, { 1, 2, 0 }, { 1, 9000, 0 }, { 1, 9001, 0 }, { 1, 9003, 1 } } },
+};
+
+START_TEST(test_rtp_loss_table)
+{
+	struct msess *s = mk();
+	union maddr pa = addr4("127.0.0.1", 4000), pb = addr4("127.0.0.2", 6000);
+	uint8_t buf[256];
+	size_t len;
+	struct mfwd f;
+
+	set_remote(s, 0, pa);
+	set_remote(s, 1, pb);
+	for (int i = 0; i < loss_cases[_i].n; i++) {
+		len = rtp(buf, loss_cases[_i].p[i].seq, loss_cases[_i].p[i].ssrc, 20);
+		ck_assert_int_eq(msess_packet(s, &s->leg[0].rtp, &pa, buf, &len, sizeof(buf),
+			2000, &f), MSESS_FORWARD);
+		ck_assert_msg(s->leg[0].st.lost == loss_cases[_i].p[i].lost,
+			"%s: packet %d: lost %llu, want %llu", loss_cases[_i].name, i,
+			(unsigned long long)s->leg[0].st.lost,
+			(unsigned long long)loss_cases[_i].p[i].lost);
+	}
+	ck_assert_uint_eq(s->leg[1].st.lost, 0); /* the other direction saw nothing */
+	msess_free(s);
+}
+END_TEST
+
+/* RTCP does not feed the tracker; packets failing SRTP authentication do
+ * not either; a resync (kernel took the leg) keeps the loss so far and
+ * does not count the gap it leaves. */
+START_TEST(test_rtp_loss_only_accepted_rtp)
+{
+	struct msess *s = mk();
+	union maddr pa = addr4("127.0.0.1", 4000), pb = addr4("127.0.0.2", 6000);
+	union maddr pa_rtcp = addr4("127.0.0.1", 4001);
+	uint8_t buf[256];
+	struct msrtp *tx;
+	struct mleg_update u;
+	size_t len;
+	struct mfwd f;
+
+	set_remote(s, 0, pa);
+	set_remote(s, 1, pb);
+	len = rtp(buf, 100, 7, 20);
+	ck_assert_int_eq(msess_packet(s, &s->leg[0].rtp, &pa, buf, &len, sizeof(buf), 2000, &f),
+		MSESS_FORWARD);
+	len = rtcp_rr(buf, 7);
+	ck_assert_int_eq(msess_packet(s, &s->leg[0].rtcp, &pa_rtcp, buf, &len, sizeof(buf),
+		2000, &f), MSESS_FORWARD);
+	len = rtp(buf, 102, 7, 20);
+	ck_assert_int_eq(msess_packet(s, &s->leg[0].rtp, &pa, buf, &len, sizeof(buf), 2000, &f),
+		MSESS_FORWARD);
+	ck_assert_uint_eq(s->leg[0].st.lost, 1);
+
+	mstats_seq_resync(&s->leg[0].seq);
+	len = rtp(buf, 2000, 7, 20);
+	ck_assert_int_eq(msess_packet(s, &s->leg[0].rtp, &pa, buf, &len, sizeof(buf), 2000, &f),
+		MSESS_FORWARD);
+	ck_assert_uint_eq(s->leg[0].st.lost, 1);
+
+	/* SRTP in on leg 0: a forged packet far ahead must not move max_seq. */
+	tx = ctx(MSRTP_PROTECT, MSRTP_AES_CM_128_HMAC_SHA1_80, 0x10);
+	memset(&u, 0, sizeof(u));
+	u.set = MLEG_SET_IN;
+	u.in = ctx(MSRTP_UNPROTECT, MSRTP_AES_CM_128_HMAC_SHA1_80, 0x10);
+	msess_leg_apply(s, 0, &u, 1000);
+	len = rtp(buf, 2001, 7, 20);
+	ck_assert_int_eq(msrtp_protect_rtp(tx, buf, &len, sizeof(buf)), MSRTP_OK);
+	ck_assert_int_eq(msess_packet(s, &s->leg[0].rtp, &pa, buf, &len, sizeof(buf), 2000, &f),
+		MSESS_FORWARD);
+	len = rtp(buf, 2010, 7, 20);
+	ck_assert_int_eq(msrtp_protect_rtp(tx, buf, &len, sizeof(buf)), MSRTP_OK);
+	buf[len - 1] ^= 1;
+	ck_assert_int_eq(msess_packet(s, &s->leg[0].rtp, &pa, buf, &len, sizeof(buf), 2000, &f),
+		MSESS_DROP_AUTH);
+	len = rtp(buf, 2002, 7, 20);
+	ck_assert_int_eq(msrtp_protect_rtp(tx, buf, &len, sizeof(buf)), MSRTP_OK);
+	ck_assert_int_eq(msess_packet(s, &s->leg[0].rtp, &pa, buf, &len, sizeof(buf), 2000, &f),
+		MSESS_FORWARD);
+	ck_assert_uint_eq(s->leg[0].st.lost, 1);
+	msrtp_free(tx);
+	msess_free(s);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mediad_session");
@@ -497,6 +603,9 @@ int main(void)
 	tcase_add_loop_test(tc, test_srtp_per_suite, 0, MSRTP_SUITE_COUNT);
 	tcase_add_test(tc, test_srtp_to_srtp_rekeyed);
 	tcase_add_test(tc, test_maddr_helpers);
+	tcase_add_loop_test(tc, test_rtp_loss_table, 0,
+		(int)(sizeof(loss_cases) / sizeof(loss_cases[0])));
+	tcase_add_test(tc, test_rtp_loss_only_accepted_rtp);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
