@@ -277,6 +277,8 @@ static void read_state(const benc_node *leg, struct rp_mediactl_leg_state *s)
 			s->bytes_out = (uint64_t)v;
 		if (benc_get_int(st, "auth-failures", 0, INT64_MAX, &v, NULL) == 0)
 			s->auth_failures = (uint64_t)v;
+		if (benc_get_int(st, "packets-lost", 0, INT64_MAX, &v, NULL) == 0)
+			s->packets_lost = (uint64_t)v;
 	}
 }
 

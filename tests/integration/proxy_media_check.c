@@ -236,6 +236,15 @@ int main(int argc, char **argv)
 		"identical re-INVITE changed our key");
 	CHECK(stream_once(fa, relay_a, fb, a_prot, NULL, 7), "stream after re-INVITE (A->B)");
 	CHECK(stream_once(fb, relay_b, fa, NULL, a_unprot, 6), "stream after re-INVITE (B->A)");
+	/* Loss as mediad counts it, read through rp_mediactl_query: A sent
+	 * 1..5, a tampered 6 (not authenticated: not received) and 7, so one
+	 * packet is lost toward leg a; B sent 1..6 in order. */
+	rc = rp_mediactl_query(mc, info.session, &la, &lb);
+	MUST(rc == 0, "session.query: %d %s", rc, rp_mediactl_last_error(mc));
+	CHECK(la.packets_lost == 1, "leg a packets-lost %llu, want 1",
+		(unsigned long long)la.packets_lost);
+	CHECK(lb.packets_lost == 0, "leg b packets-lost %llu, want 0",
+		(unsigned long long)lb.packets_lost);
 	sdes_crypto_wipe(&k2);
 
 	/* Rekey re-INVITE: the carrier sends a new key; we rotate ours and
