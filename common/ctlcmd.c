@@ -850,7 +850,7 @@ static void json_call(ctlcmd_run *r, const benc_node *q)
 		const benc_node *leg = benc_dict_get(q, l ? "b" : "a");
 		const benc_node *st = benc_dict_get(leg, "stats");
 		static const char *const counters[] = { "packets-in", "packets-out", "bytes-in",
-			"bytes-out", "auth-failures", "replay-drops" };
+			"bytes-out", "packets-lost", "auth-failures", "replay-drops" };
 
 		rp_json_key(j, l ? "b" : "a");
 		rp_json_obj_begin(j);
@@ -905,6 +905,7 @@ static void text_call(rp_table *t, const benc_node *q)
 			rp_table_cellf(t, "%s/%s", in, out);
 		rp_table_cellf(t, "%" PRId64 "/%" PRId64, get_int(st, "packets-in", 0),
 			       get_int(st, "packets-out", 0));
+		rp_table_cellf(t, "%" PRId64, get_int(st, "packets-lost", 0));
 		rp_table_cellf(t, "%" PRId64 "/%" PRId64, get_int(st, "bytes-in", 0),
 			       get_int(st, "bytes-out", 0));
 		rp_table_cellf(t, "%" PRId64, get_int(st, "auth-failures", 0));
@@ -967,7 +968,7 @@ static void json_pcall(ctlcmd_run *r, const benc_node *pc, const benc_node *q)
 		const benc_node *ml = q ? benc_dict_get(q, l ? "b" : "a") : NULL;
 		const benc_node *st = benc_dict_get(ml, "stats");
 		static const char *const counters[] = { "packets-in", "packets-out", "bytes-in",
-			"bytes-out", "auth-failures", "replay-drops" };
+			"bytes-out", "packets-lost", "auth-failures", "replay-drops" };
 
 		rp_json_key(j, l ? "b" : "a");
 		rp_json_obj_begin(j);
@@ -993,7 +994,7 @@ static void json_pcall(ctlcmd_run *r, const benc_node *pc, const benc_node *q)
 			/* No media session (no SDP, or mediad not reachable). */
 			static const char *const nulls[] = { "port", "remote", "srtp-in",
 				"srtp-out", "packets-in", "packets-out", "bytes-in", "bytes-out",
-				"auth-failures", "replay-drops", "offloaded" };
+				"packets-lost", "auth-failures", "replay-drops", "offloaded" };
 
 			for (size_t k = 0; k < sizeof(nulls) / sizeof(nulls[0]); k++) {
 				rp_json_key(j, nulls[k]);
@@ -1043,10 +1044,11 @@ static void text_pcall(rp_table *t, const benc_node *pc, const benc_node *q)
 		if (ml) {
 			rp_table_cellf(t, "%" PRId64 "/%" PRId64, get_int(st, "packets-in", 0),
 				       get_int(st, "packets-out", 0));
+			rp_table_cellf(t, "%" PRId64, get_int(st, "packets-lost", 0));
 			rp_table_cellf(t, "%" PRId64, get_int(st, "auth-failures", 0));
 			rp_table_cell_cstr(t, get_int(ml, "kernel", 0) ? "yes" : "no");
 		} else {
-			for (int k = 0; k < 3; k++)
+			for (int k = 0; k < 4; k++)
 				rp_table_cell_cstr(t, "-");
 		}
 	}
@@ -1071,13 +1073,14 @@ static int proxy_calls(ctlcmd_run *r, struct dconn *p, struct dconn *m)
 		rp_json_arr_begin(&r->j);
 	} else {
 		static const char *const titles[] = { "ID", "AGE", "STATE", "FROM", "TO",
-			"A-SIG", "A-TLS", "A-MEDIA", "A-PKTS", "A-AUTHF", "A-KERNEL",
-			"B-SIG", "B-TLS", "B-MEDIA", "B-PKTS", "B-AUTHF", "B-KERNEL" };
-		static const uint8_t right[] = { 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 1, 1, 0 };
+			"A-SIG", "A-TLS", "A-MEDIA", "A-PKTS", "A-LOST", "A-AUTHF", "A-KERNEL",
+			"B-SIG", "B-TLS", "B-MEDIA", "B-PKTS", "B-LOST", "B-AUTHF", "B-KERNEL" };
+		static const uint8_t right[] = { 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1,
+			1, 0 };
 
-		if (rp_table_new(17, &t) < 0)
+		if (rp_table_new(19, &t) < 0)
 			return fail(r, CTLCMD_EXIT_PROTO, "out of memory");
-		for (size_t c = 0; c < 17; c++)
+		for (size_t c = 0; c < 19; c++)
 			rp_table_column(t, c, titles[c], right[c] ? RP_TABLE_RIGHT : RP_TABLE_LEFT);
 	}
 	BENC_FOREACH(pc, list) {
@@ -1162,15 +1165,15 @@ static int cmd_calls(ctlcmd_run *r, const struct ctlcmd *cmd, int argc, char **a
 		rp_json_arr_begin(&r->j);
 	} else {
 		static const char *const titles[] = { "ID", "AGE", "LABEL", "FROM", "TO", "SIG",
-			"TLS", "A-PORT", "A-REMOTE", "A-SRTP", "A-PKTS", "A-BYTES", "A-AUTHF",
-			"A-REPLAY", "B-PORT", "B-REMOTE", "B-SRTP", "B-PKTS", "B-BYTES", "B-AUTHF",
-			"B-REPLAY" };
-		static const uint8_t right[] = { 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 0,
-			0, 1, 1, 1, 1 };
+			"TLS", "A-PORT", "A-REMOTE", "A-SRTP", "A-PKTS", "A-LOST", "A-BYTES",
+			"A-AUTHF", "A-REPLAY", "B-PORT", "B-REMOTE", "B-SRTP", "B-PKTS", "B-LOST",
+			"B-BYTES", "B-AUTHF", "B-REPLAY" };
+		static const uint8_t right[] = { 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1,
+			1, 0, 0, 1, 1, 1, 1, 1 };
 
-		if (rp_table_new(21, &t) < 0)
+		if (rp_table_new(23, &t) < 0)
 			return fail(r, CTLCMD_EXIT_PROTO, "out of memory");
-		for (size_t c = 0; c < 21; c++)
+		for (size_t c = 0; c < 23; c++)
 			rp_table_column(t, c, titles[c], right[c] ? RP_TABLE_RIGHT : RP_TABLE_LEFT);
 	}
 	BENC_FOREACH(id, ids) {
@@ -1694,13 +1697,14 @@ static const struct ctlcmd table[] = {
 	  "has no 'stats' is listed as unavailable; exit 0 when at least one answered.",
 	  CTLCMD_BOTH, CTL_ACCESS_READ, CTLCMD_RENDER_KV, cmd_stats, "stats", 0, 1 },
 	{ "calls", "", "one line per call: id, age, from/to, per leg signaling transport, "
-	  "TLS version and cipher, SRTP suite or plain, packets, auth failures, kernel offload",
+	  "TLS version and cipher, SRTP suite or plain, packets, losses, auth failures, kernel offload",
 	  "From rampart-proxy's 'calls', each joined with its rampart-mediad session\n"
-	  "(session.query) for the counters: PKTS is IN/OUT, KERNEL whether the kernel\n"
-	  "fast path carries it. MEDIA is the SRTP suite, \"plain\", or \"none\" (no SDP).\n"
-	  "mediad down: counters \"-\" (JSON: null). Proxy down: mediad's sessions, with\n"
-	  "the proxy's columns null (ID is then the session number). Losses: mediad keeps\n"
-	  "no loss counter yet.",
+	  "(session.query) for the counters: PKTS is IN/OUT, LOST the RTP packets lost\n"
+	  "on their way in (mediad's packets-lost, from sequence gaps), KERNEL whether\n"
+	  "the kernel fast path carries it. MEDIA is the SRTP suite, \"plain\", or\n"
+	  "\"none\" (no SDP). mediad down: counters \"-\" (JSON: null). Proxy down:\n"
+	  "mediad's sessions, with the proxy's columns null (ID is then the session\n"
+	  "number).",
 	  CTLCMD_BOTH, CTL_ACCESS_READ, CTLCMD_RENDER_TABLE, cmd_calls, "calls", 0, 0 },
 	{ "call show", "ID", "everything about one call and its legs",
 	  "ID is the call id 'calls' shows (rampart-proxy's call.show), with the mediad\n"
