@@ -1054,6 +1054,40 @@ static void text_pcall(rp_table *t, const benc_node *pc, const benc_node *q)
 	}
 }
 
+/* Columns of 'calls': the proxy's calls joined with mediad (p), or
+ * mediad's sessions alone when the proxy is down (m). */
+static const char *const ptitles[] = { "ID", "AGE", "STATE", "FROM", "TO",
+	"A-SIG", "A-TLS", "A-MEDIA", "A-PKTS", "A-LOST", "A-AUTHF", "A-KERNEL",
+	"B-SIG", "B-TLS", "B-MEDIA", "B-PKTS", "B-LOST", "B-AUTHF", "B-KERNEL" };
+static const uint8_t pright[] = { 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0 };
+static const char *const mtitles[] = { "ID", "AGE", "LABEL", "FROM", "TO", "SIG",
+	"TLS", "A-PORT", "A-REMOTE", "A-SRTP", "A-PKTS", "A-LOST", "A-BYTES",
+	"A-AUTHF", "A-REPLAY", "B-PORT", "B-REMOTE", "B-SRTP", "B-PKTS", "B-LOST",
+	"B-BYTES", "B-AUTHF", "B-REPLAY" };
+static const uint8_t mright[] = { 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1,
+	1, 0, 0, 1, 1, 1, 1, 1 };
+_Static_assert(sizeof(ptitles) / sizeof(ptitles[0]) == sizeof(pright), "calls columns");
+_Static_assert(sizeof(mtitles) / sizeof(mtitles[0]) == sizeof(mright), "calls columns");
+
+/* Opens a 'calls' listing: the JSON object and its "calls" array, or a
+ * table with these columns (right[c]: right-aligned). */
+static int calls_list_begin(ctlcmd_run *r, const char *const *titles, const uint8_t *right,
+	size_t n, rp_table **t)
+{
+	*t = NULL;
+	if (r->o->json) {
+		rp_json_obj_begin(&r->j);
+		rp_json_key(&r->j, "calls");
+		rp_json_arr_begin(&r->j);
+		return CTLCMD_EXIT_OK;
+	}
+	if (rp_table_new(n, t) < 0)
+		return fail(r, CTLCMD_EXIT_PROTO, "out of memory");
+	for (size_t c = 0; c < n; c++)
+		rp_table_column(*t, c, titles[c], right[c] ? RP_TABLE_RIGHT : RP_TABLE_LEFT);
+	return CTLCMD_EXIT_OK;
+}
+
 /* The proxy's calls, each joined with its mediad session when mediad is
  * up ('m' NULL: not). */
 static int proxy_calls(ctlcmd_run *r, struct dconn *p, struct dconn *m)
@@ -1067,22 +1101,9 @@ static int proxy_calls(ctlcmd_run *r, struct dconn *p, struct dconn *m)
 		return rc;
 	if (benc_get_list(resp, "calls", &list, NULL) < 0)
 		return fail(r, CTLCMD_EXIT_PROTO, "rampart-proxy: 'calls' has no 'calls' list");
-	if (r->o->json) {
-		rp_json_obj_begin(&r->j);
-		rp_json_key(&r->j, "calls");
-		rp_json_arr_begin(&r->j);
-	} else {
-		static const char *const titles[] = { "ID", "AGE", "STATE", "FROM", "TO",
-			"A-SIG", "A-TLS", "A-MEDIA", "A-PKTS", "A-LOST", "A-AUTHF", "A-KERNEL",
-			"B-SIG", "B-TLS", "B-MEDIA", "B-PKTS", "B-LOST", "B-AUTHF", "B-KERNEL" };
-		static const uint8_t right[] = { 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1,
-			1, 0 };
-
-		if (rp_table_new(19, &t) < 0)
-			return fail(r, CTLCMD_EXIT_PROTO, "out of memory");
-		for (size_t c = 0; c < 19; c++)
-			rp_table_column(t, c, titles[c], right[c] ? RP_TABLE_RIGHT : RP_TABLE_LEFT);
-	}
+	rc = calls_list_begin(r, ptitles, pright, sizeof(pright), &t);
+	if (rc != CTLCMD_EXIT_OK)
+		return rc;
 	BENC_FOREACH(pc, list) {
 		const benc_node *q = NULL;
 		int64_t sess = get_int(pc, "session", 0);
@@ -1159,23 +1180,9 @@ static int cmd_calls(ctlcmd_run *r, const struct ctlcmd *cmd, int argc, char **a
 		return rc;
 	if (benc_get_list(list, "sessions", &ids, NULL) < 0)
 		return fail(r, CTLCMD_EXIT_PROTO, "rampart-mediad: 'session.list' has no 'sessions' list");
-	if (r->o->json) {
-		rp_json_obj_begin(&r->j);
-		rp_json_key(&r->j, "calls");
-		rp_json_arr_begin(&r->j);
-	} else {
-		static const char *const titles[] = { "ID", "AGE", "LABEL", "FROM", "TO", "SIG",
-			"TLS", "A-PORT", "A-REMOTE", "A-SRTP", "A-PKTS", "A-LOST", "A-BYTES",
-			"A-AUTHF", "A-REPLAY", "B-PORT", "B-REMOTE", "B-SRTP", "B-PKTS", "B-LOST",
-			"B-BYTES", "B-AUTHF", "B-REPLAY" };
-		static const uint8_t right[] = { 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1,
-			1, 0, 0, 1, 1, 1, 1, 1 };
-
-		if (rp_table_new(23, &t) < 0)
-			return fail(r, CTLCMD_EXIT_PROTO, "out of memory");
-		for (size_t c = 0; c < 23; c++)
-			rp_table_column(t, c, titles[c], right[c] ? RP_TABLE_RIGHT : RP_TABLE_LEFT);
-	}
+	rc = calls_list_begin(r, mtitles, mright, sizeof(mright), &t);
+	if (rc != CTLCMD_EXIT_OK)
+		return rc;
 	BENC_FOREACH(id, ids) {
 		const benc_node *q;
 		rp_buf args = RP_BUF_INIT;
