@@ -47,6 +47,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import secure_call_run as sc  # noqa: E402  (same argv: PROXY MEDIAD RAMPARTCTL)
+import e2e_common as E  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROXY, MEDIAD, CTL = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -93,24 +94,8 @@ route request {
 
 
 def start_mediad(d, name, extra=""):
-    for attempt in range(4):
-        lo = sc.random.randrange(20000, 59000) // 2 * 2
-        sock = os.path.join(d, name + ".sock")
-        conf = os.path.join(d, name + ".conf")
-        with open(conf, "w") as f:
-            f.write(f"listen = 127.0.0.1\nports = {lo}-{lo + 63}\nworkers = 1\n"
-                    f"engine = mmsg\ncontrol = {sock}\nlog-level = notice\n{extra}")
-        log = open(os.path.join(d, name + ".log"), "a")
-        p = subprocess.Popen([MEDIAD, "--config", conf], stderr=log, stdout=log)
-        for _ in range(50):
-            if os.path.exists(sock) or p.poll() is not None:
-                break
-            time.sleep(0.1)
-        if os.path.exists(sock) and p.poll() is None:
-            return p, sock
-        p.kill()
-        p.wait()
-    raise RuntimeError("mediad did not start")
+    p, sock, _ = E.start_mediad(MEDIAD, d, name, extra=extra, log_level="notice")
+    return p, sock
 
 
 class Proxy:

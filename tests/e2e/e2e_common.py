@@ -84,16 +84,17 @@ def stop(p, sig=signal.SIGTERM, wait=10):
             p.wait()
 
 
-def start_mediad(mediad, d, name="mediad", nports=64):
+def start_mediad(mediad, d, name="mediad", nports=64, extra="", log_level="info"):
     """rampart-mediad on 127.0.0.1 with a free port range and a control
-    socket in d. Returns (Popen, socket path, (lo, hi))."""
+    socket in d; extra: more config lines. Returns (Popen, socket path, (lo, hi))."""
     for _ in range(4):
         lo = free_range(nports)
         sock = os.path.join(d, name + ".sock")
         conf = os.path.join(d, name + ".conf")
         with open(conf, "w") as f:
             f.write("listen = 127.0.0.1\nports = %d-%d\nworkers = 1\nengine = mmsg\n"
-                    "control = %s\nlog-level = info\n" % (lo, lo + nports - 1, sock))
+                    "control = %s\nlog-level = %s\n%s" % (lo, lo + nports - 1, sock, log_level,
+                                                           extra))
         log = open(os.path.join(d, name + ".log"), "a")
         p = subprocess.Popen([mediad, "--config", conf], stderr=log, stdout=log)
         for _ in range(50):

@@ -42,6 +42,8 @@ import sys
 import tempfile
 import time
 
+import e2e_common as E  # noqa: E402  (beside this file)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PROXY, MEDIAD, CTL = sys.argv[1], sys.argv[2], sys.argv[3]
 failures = []
@@ -55,24 +57,7 @@ def check(name, cond, detail=""):
 
 
 def start_mediad(d, name="mediad"):
-    for attempt in range(4):
-        lo = random.randrange(20000, 59000) // 2 * 2
-        sock = os.path.join(d, name + ".sock")
-        conf = os.path.join(d, name + ".conf")
-        with open(conf, "w") as f:
-            f.write(f"listen = 127.0.0.1\nports = {lo}-{lo + 63}\nworkers = 1\n"
-                    f"engine = mmsg\ncontrol = {sock}\nlog-level = notice\n")
-        log = open(os.path.join(d, "mediad.log"), "a")
-        p = subprocess.Popen([MEDIAD, "--config", conf], stderr=log, stdout=log)
-        for _ in range(50):
-            if os.path.exists(sock) or p.poll() is not None:
-                break
-            time.sleep(0.1)
-        if os.path.exists(sock) and p.poll() is None:
-            return p, sock, (lo, lo + 63)
-        p.kill()
-        p.wait()
-    raise RuntimeError("mediad did not start")
+    return E.start_mediad(MEDIAD, d, name, log_level="notice")
 
 
 def stop(p):
