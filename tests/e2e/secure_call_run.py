@@ -31,7 +31,6 @@ Every port is picked free; every wait is bounded."""
 import base64
 import json
 import os
-import random
 import re
 import shutil
 import signal
