@@ -468,13 +468,24 @@ static void arm(rp_timers *ts, rp_timer *t, uint64_t when)
 
 /* ---- server transactions ---- */
 
+/* Stored requests and responses may carry SDES keys in their SDP
+ * (a=crypto): they are wiped before their memory is given back. */
+static void wipe_free(void *p, size_t n)
+{
+	if (p) {
+		explicit_bzero(p, n);
+		free(p);
+	}
+}
+
 static void srv_free_maybe(rp_txn_srv *s)
 {
 	if (s->st != RP_TXN_TERMINATED || s->nchild || s->in_table)
 		return;
 	if (s->l->ops->srv_gone)
 		s->l->ops->srv_gone(s->l->arg, s);
-	free(s->resp);
+	wipe_free(s->resp, s->resp_len);
+	explicit_bzero(s->req, s->req_len);
 	free(s);
 }
 
@@ -593,6 +604,7 @@ int rp_txn_srv_new(rp_txl *l, unsigned shard, const struct sip_msg *req,
 	rp_timer_init(&s->t_end, srv_on_end, s);
 	rc = rp_hash_insert(l->sh[shard].srv, s->key, s);
 	if (rc < 0) {
+		explicit_bzero(s->req, s->req_len);
 		free(s);
 		return rc;
 	}
@@ -610,10 +622,11 @@ int rp_txn_srv_respond(rp_txl *l, rp_txn_srv *s, unsigned code, const char *buf,
 
 	if (s->final_code || s->st == RP_TXN_TERMINATED)
 		return -EALREADY;
-	copy = realloc(s->resp, len);
+	copy = malloc(len); /* not realloc: the old copy is wiped first */
 	if (!copy)
 		return -ENOMEM;
 	memcpy(copy, buf, len);
+	wipe_free(s->resp, s->resp_len);
 	s->resp = copy;
 	s->resp_len = len;
 	rc = l->ops->send(l->arg, &s->dest, buf, len);
@@ -662,7 +675,8 @@ static void cli_free(rp_txn_cli *c)
 	rp_hash_remove(sh->cli, c->key);
 	if (c->l->ops->cli_gone)
 		c->l->ops->cli_gone(c->l->arg, c);
-	free(c->ack);
+	wipe_free(c->ack, c->ack_len);
+	explicit_bzero(c->req, c->req_len);
 	free(c);
 	if (p) {
 		p->nchild--;
@@ -771,6 +785,7 @@ int rp_txn_cli_new(rp_txl *l, unsigned shard, rp_txn_srv *parent,
 	rp_timer_init(&c->t_end, cli_on_end, c);
 	rc = rp_hash_insert(sh->cli, c->key, c);
 	if (rc < 0) {
+		explicit_bzero(c->req, c->req_len);
 		free(c);
 		return rc;
 	}
