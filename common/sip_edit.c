@@ -242,6 +242,24 @@ enum sip_err sip_edit_set_body(struct sip_edit *e, rp_str body)
 	return rc;
 }
 
+void sip_edit_mark(const struct sip_edit *e, struct sip_edit_mark *mk)
+{
+	mk->seq = e->seq;
+	mk->body_set = e->body_set;
+}
+
+void sip_edit_undo(struct sip_edit *e, const struct sip_edit_mark *mk)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < e->nops; i++)
+		if (e->ops[i].seq < mk->seq)
+			e->ops[k++] = e->ops[i];
+	e->nops = k;
+	e->seq = mk->seq;
+	e->body_set = mk->body_set;
+}
+
 size_t sip_edit_len(const struct sip_edit *e)
 {
 	size_t n = e->m->len;

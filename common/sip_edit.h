@@ -12,6 +12,7 @@
 #ifndef SIP_EDIT_H
 #define SIP_EDIT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "rp_arena.h"
@@ -51,6 +52,16 @@ enum sip_err sip_edit_set_ruri(struct sip_edit *e, rp_str uri);
 /* Replaces the body and sets Content-Length to its length (adding the
  * header if the message had none). */
 enum sip_err sip_edit_set_body(struct sip_edit *e, rp_str body);
+
+/* A point to come back to: the edits made so far. */
+struct sip_edit_mark {
+	size_t seq;
+	bool body_set;
+};
+void sip_edit_mark(const struct sip_edit *e, struct sip_edit_mark *mk);
+/* Drops every edit made after 'mk' (one message written several ways,
+ * e.g. a request forked to targets over different transports). */
+void sip_edit_undo(struct sip_edit *e, const struct sip_edit_mark *mk);
 
 /* Exact size of the serialised message. */
 size_t sip_edit_len(const struct sip_edit *e);

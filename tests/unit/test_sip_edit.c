@@ -263,6 +263,43 @@ START_TEST(replace_value_and_ruri)
 }
 END_TEST
 
+/* mark/undo: one edit written several ways (a request forked to targets
+ * over different transports): what was edited before the mark stays, what
+ * came after is gone, including a body. */
+START_TEST(mark_undo)
+{
+	struct ctx c;
+	struct sip_edit_mark mk;
+
+	setup(&c, REQ);
+	ck_assert_int_eq(sip_edit_add_header(c.e, SIP_EDIT_BOTTOM, 0, RP_STR_LIT("X-Script"),
+		RP_STR_LIT("kept")), SIP_OK);
+	sip_edit_mark(c.e, &mk);
+	for (int round = 0; round < 2; round++) {
+		const char *uri = round ? "sip:bob@192.0.2.2" : "sip:bob@192.0.2.1:5070";
+
+		sip_edit_undo(c.e, &mk);
+		ck_assert_int_eq(sip_edit_set_ruri(c.e, rp_str_cstr(uri)), SIP_OK);
+		ck_assert_int_eq(sip_edit_add_header(c.e, SIP_EDIT_TOP, 0, RP_STR_LIT("Via"),
+			round ? RP_STR_LIT("SIP/2.0/TLS 192.0.2.9;branch=z9hG4bKb") :
+			RP_STR_LIT("SIP/2.0/UDP 192.0.2.9;branch=z9hG4bKa")), SIP_OK);
+		ck_assert_int_eq(sip_edit_set_body(c.e, round ? RP_STR_LIT("second") :
+			RP_STR_LIT("first!!")), SIP_OK);
+		finish(&c);
+		ck_assert(rp_str_eq_cstr(c.m2->ruri_str, uri));
+		ck_assert_uint_eq(count(c.m2, SIP_HDR_VIA), 4);
+		ck_assert(has(&c, round ? "SIP/2.0/TLS 192.0.2.9" : "SIP/2.0/UDP 192.0.2.9"));
+		ck_assert(!has(&c, round ? "SIP/2.0/UDP 192.0.2.9" : "SIP/2.0/TLS 192.0.2.9"));
+		ck_assert(has(&c, "X-Script: kept\r\n"));
+		ck_assert(rp_str_eq_cstr(c.m2->body, round ? "second" : "first!!"));
+	}
+	sip_edit_undo(c.e, &mk);
+	finish(&c);
+	ck_assert_uint_eq(c.out.n, strlen(REQ) + strlen("X-Script: kept\r\n"));
+	rp_arena_fini(&c.a);
+}
+END_TEST
+
 START_TEST(set_body)
 {
 	struct ctx c;
@@ -367,6 +404,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, pop_via);
 	tcase_add_test(tc, replace_value_and_ruri);
 	tcase_add_test(tc, set_body);
+	tcase_add_test(tc, mark_undo);
 	tcase_add_test(tc, proxy_combination);
 	tcase_add_test(tc, bad_args);
 	suite_add_tcase(s, tc);
