@@ -1127,7 +1127,7 @@ static const char *const global_keys[] = {
 	"metrics_listen", "control_socket_mode", "control_socket_group",
 	"control_socket_readonly", "control_socket_readonly_mode",
 	"control_socket_readonly_group",
-	"auth_algorithms",
+	"auth_algorithms", "max_branches",
 	/* blocks */
 	"tls", "listen", "trunk", "user", "route", NULL,
 };
@@ -1136,7 +1136,7 @@ enum {
 	G_DOMAIN, G_T1, G_T2, G_T4, G_REG_MIN, G_REG_MAX, G_REG_DEF, G_TCP_IDLE,
 	G_USERS_FILE, G_CDR_FILE, G_CDR_FSYNC_LINES, G_CDR_FSYNC_MS, G_CDR_HASH,
 	G_CDR_SECRET, G_METRICS, G_CTL_MODE, G_CTL_GROUP, G_CTL_RO, G_CTL_RO_MODE,
-	G_CTL_RO_GROUP, G_AUTH_ALGS, G_TLS, G_LISTEN, G_TRUNK, G_USER, G_ROUTE,
+	G_CTL_RO_GROUP, G_AUTH_ALGS, G_MAX_BRANCHES, G_TLS, G_LISTEN, G_TRUNK, G_USER, G_ROUTE,
 };
 
 /* A socket file mode: octal, at most 0777. */
@@ -1219,6 +1219,7 @@ static void defaults(struct cfg_settings *s)
 	s->reg_max_expires = 3600;
 	s->reg_default_expires = 3600;
 	s->tcp_idle_timeout = 600;
+	s->max_branches = 8;
 	s->auth_algorithms = CFG_AUTH_ALG_SHA256 | CFG_AUTH_ALG_MD5;
 	s->tls.min_version = CFG_TLS_1_2;
 	s->tls.verify_server = true;
@@ -1285,6 +1286,7 @@ static void check_global(struct cfg_ck *k, const struct cfg_item *it, int i, uin
 	case G_REG_MAX: get_u32(k, it, 1, 604800, &s->reg_max_expires); break;
 	case G_REG_DEF: get_u32(k, it, 1, 604800, &s->reg_default_expires); break;
 	case G_TCP_IDLE: get_u32(k, it, 1, 86400, &s->tcp_idle_timeout); break;
+	case G_MAX_BRANCHES: get_u32(k, it, 1, 16, &s->max_branches); break;
 	case G_USERS_FILE: get_str(k, it, &s->users_file); break;
 	case G_CDR_FILE: get_str(k, it, &s->cdr_file); break;
 	case G_CDR_FSYNC_LINES: get_u32(k, it, 1, 1000000, &s->cdr_fsync_lines); break;

@@ -187,6 +187,9 @@ struct cfg_settings {
 	uint32_t timer_t1_ms, timer_t2_ms, timer_t4_ms;
 	uint32_t reg_min_expires, reg_max_expires, reg_default_expires;
 	uint32_t tcp_idle_timeout;   /* seconds */
+	/* lookup(): registered contacts a request forks to at most (1..16;
+	 * 1 = the best contact only, no forking). */
+	uint32_t max_branches;       /* 8 */
 	unsigned auth_algorithms;    /* CFG_AUTH_ALG_* bits offered in challenges */
 	struct cfg_tls tls;          /* defaults for listeners and trunks */
 	const char *users_file;      /* as written, resolved against the config dir */

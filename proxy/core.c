@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "fork.h"
 #include "calls.h"
 #include "cfg_eval.h"
 #include "media.h"
@@ -84,6 +85,13 @@ struct target {
 	char host[64];                  /* TLS: the name to verify */
 };
 
+/* A registered contact lookup() found (parallel forking, fork.h). */
+struct fork_tg {
+	struct rp_txn_dest d;
+	unsigned q;
+	rp_str uri;                     /* in the request's arena */
+};
+
 /* The proxy's state of one request: the user area of its server
  * transaction. */
 struct pctx {
@@ -127,6 +135,8 @@ struct pctx {
 	 * lives), NULL for any other request. */
 	rp_call *call;
 	bool call_rr;                   /* we record-routed it: BYE comes our way */
+	/* Parallel forking to several contacts (fork.h); NULL otherwise. */
+	struct rp_fork *fork;
 };
 
 /* The message info of the response being handled on this thread, for the
@@ -166,6 +176,13 @@ struct req {
 	bool set_body;
 	uint64_t lh;                    /* loop_hash(m), once have_lh */
 	bool have_lh;
+	/* lookup(): every contact to fork to, best first (in the arena), when
+	 * there are several; lk_ruri is the Request-URI lookup() set (the
+	 * script changing it afterwards turns forking off). */
+	struct fork_tg *ftg;
+	unsigned nftg;
+	rp_str lk_ruri;
+	bool keep_body;                 /* build_forward: new_body is used again */
 };
 
 static rp_str server_name(const struct cfg *c)
@@ -972,8 +989,16 @@ static int op_lookup(void *mv)
 	rc = rp_registrar_lookup(r->core->reg, &r->ruri_p, r->now, &l);
 	if (rc < 0)
 		return rc == -EINVAL ? 0 : rc;
+	r->ftg = NULL;
+	r->nftg = 0;
 	if (l->count) {
 		const struct rp_reg_contact *b = &l->v[0];
+		unsigned maxb = cfg_settings(r->cfg)->max_branches;
+		size_t n;
+
+		if (!maxb || maxb > RP_FORK_MAX_BRANCHES)
+			maxb = 8;
+		n = l->count < maxb ? l->count : maxb;
 
 		rc = set_ruri(r, rp_str_cstr(b->uri));
 		if (rc == 0) {
@@ -982,7 +1007,25 @@ static int op_lookup(void *mv)
 			r->dst.tp = b->tp;
 			r->dst.addr = b->source;
 			r->have_dst = true;
+			r->lk_ruri = r->ruri;
 			found = 1;
+		}
+		/* Several contacts: all of them (registrar order: best q first). */
+		if (rc == 0 && n > 1 && (r->ftg = rp_arena_zalloc(r->a, n * sizeof(*r->ftg)))) {
+			for (size_t i = 0; i < n; i++) {
+				struct fork_tg *g = &r->ftg[r->nftg];
+				const char *u = l->v[i].uri;
+
+				g->uri.p = rp_arena_strndup(r->a, u, strlen(u));
+				if (!g->uri.p)
+					break;
+				g->uri.n = strlen(u);
+				g->q = l->v[i].q;
+				g->d.tp = l->v[i].tp;
+				g->d.addr = l->v[i].source;
+				g->d.flow = g->d.tp != RP_TP_UDP;
+				r->nftg++;
+			}
 		}
 	}
 	rp_reg_list_free(l);
@@ -1639,7 +1682,9 @@ static int call_send_bye(rp_core *c, rp_call *call, enum rp_call_side to, const 
 	return rc;
 }
 
-static void send_cancel(rp_core *c, rp_txn_cli *cl, uint64_t now);
+static void send_cancel(rp_core *c, rp_txn_cli *cl, const char *reason, uint64_t now);
+static void fork_cancel_all(rp_core *c, rp_txn_srv *s, struct pctx *pc, const char *reason,
+	uint64_t now);
 
 /* A call still being set up, ended from the proxy as if the caller had
  * sent CANCEL: CANCEL to the callee's branch (at once if it answered
@@ -1668,9 +1713,11 @@ static int call_cancel(rp_core *c, rp_call *call, const char *why)
 		pc->cancelled = true;
 		rp_calls_end(c->calls, call, 487, why);
 		media_end(c, pc);
-		if (pc->cur) {
+		if (pc->fork) {
+			fork_cancel_all(c, s, pc, NULL, rp_now_ms());
+		} else if (pc->cur) {
 			if (rp_txn_cli_state(pc->cur) == RP_TXN_PROCEEDING)
-				send_cancel(c, pc->cur, rp_now_ms());
+				send_cancel(c, pc->cur, NULL, rp_now_ms());
 		} else {
 			reply_txn(c, s, 487, RP_STR_NULL, NULL, 0, rp_now_ms());
 		}
@@ -1904,7 +1951,8 @@ static int build_forward(struct req *r, enum rp_tp out_tp, const rp_addr *to,
 	if (r->set_body) {
 		/* Our keys: only pc->fwd keeps them (wiped when it goes). */
 		explicit_bzero((char *)out.p, out.n);
-		explicit_bzero((char *)r->new_body.p, r->new_body.n);
+		if (!r->keep_body)
+			explicit_bzero((char *)r->new_body.p, r->new_body.n);
 	}
 	pc->fwd_len = out.n;
 	pc->br_off = (size_t)(bp - out.p);
@@ -2119,6 +2167,131 @@ static bool trunk_stateless_resp(rp_core *c, const struct sip_msg *m, struct sip
 		sip_edit_replace_value(e, (size_t)(m->h_cseq - m->hdrs), v) == SIP_OK;
 }
 
+/* ---- parallel forking (fork.h) ---- */
+
+/* The least protected transport of the forked targets: the one SDP body
+ * goes to all of them, so its keys must suit the weakest hop. */
+static enum rp_tp fork_weakest_tp(const struct req *r)
+{
+	enum rp_tp tp = r->ftg[0].d.tp;
+
+	for (unsigned i = 1; i < r->nftg; i++) {
+		enum rp_tp t = r->ftg[i].d.tp;
+
+		if (t == RP_TP_UDP || (t == RP_TP_TCP && tp == RP_TP_TLS))
+			tp = t;
+	}
+	return tp;
+}
+
+/* Starts the branches [from, group_end) of the fork; the number started. */
+static unsigned fork_start(rp_core *c, rp_txn_srv *s, struct pctx *pc, unsigned from,
+	uint64_t now)
+{
+	struct rp_fork *f = pc->fork;
+	unsigned started = 0;
+
+	for (unsigned i = from; i < f->group_end; i++) {
+		struct rp_fork_branch *b = &f->b[i];
+		rp_txn_cli *cl;
+		int rc = rp_txn_cli_new(c->txl, rp_txn_srv_shard(s), s, pc->method,
+			rp_str_make(b->req + b->br_off, RP_TXN_BRANCH_LEN), &b->d, b->req,
+			b->req_len, 0, now, &cl);
+
+		if (rc < 0) {
+			b->st = RP_FORK_BR_DONE;
+			b->code = 503;
+			b->ours = true;
+			continue;
+		}
+		b->cl = cl;
+		b->st = RP_FORK_BR_CALLING;
+		started++;
+		atomic_fetch_add(&c->st.forwarded, 1);
+	}
+	return started;
+}
+
+/* lookup() found several contacts: one branch each (RFC 3261 §16.6), each
+ * with its own Request-URI and, when transports differ, its own Via and
+ * Record-Route. The highest q group starts now, in parallel. */
+static void do_fork(struct req *r)
+{
+	rp_core *c = r->core;
+	struct pctx *pc = r->pc;
+	struct sip_edit_mark mk;
+	unsigned q[RP_FORK_MAX_BRANCHES];
+	struct rp_fork *f = NULL;
+	int rc;
+
+	call_request(r);
+	if (targets(r) < 0) {
+		reply_msg(c, r->stx, r->m, 404, RP_STR_LIT("No Usable Destination"), NULL, 0, r->now);
+		return;
+	}
+	call_target(r);
+	unsigned mcode = media_request(r, fork_weakest_tp(r));
+	if (mcode == 488 && pc->call)
+		rp_calls_refuse(c->calls, pc->call, rp_call_refusal_of(pc->m_rc,
+			pc->mc ? rp_media_last_error(pc->mc) : NULL));
+	if (mcode) {
+		static const rp_str reason = RP_STR_LIT("Reason: " RP_MEDIA_REASON);
+		static const rp_str retry = RP_STR_LIT("Retry-After: 5");
+
+		reply_msg(c, r->stx, r->m, mcode, mcode == 503 ?
+			RP_STR_LIT("Media Relay Unavailable") : RP_STR_NULL,
+			mcode == 488 ? &reason : mcode == 503 ? &retry : NULL,
+			mcode == 488 || mcode == 503 ? 1 : 0, r->now);
+		return;
+	}
+	rc = trunk_prepare(r);
+	if (rc == 0)
+		rc = rp_fork_new(r->nftg, &f);
+	sip_edit_mark(r->e, &mk);
+	r->keep_body = true;
+	for (unsigned i = 0; rc == 0 && i < r->nftg; i++) {
+		const struct fork_tg *g = &r->ftg[i];
+		char br[RP_TXN_BRANCH_LEN];
+
+		sip_edit_undo(r->e, &mk);
+		r->ruri = g->uri;
+		r->ruri_changed = true;
+		rc = rp_txn_branch(c->txl, r->shard, req_loop_hash(r), br);
+		if (rc == 0)
+			rc = build_forward(r, g->d.tp, &g->d.addr, rp_str_make(br, sizeof(br)));
+		if (rc == 0) {
+			rc = rp_fork_branch_set_request(f, i, pc->fwd, pc->fwd_len, pc->br_off);
+			pc->fwd = NULL;
+		}
+		f->b[i].d = g->d;
+		f->b[i].q = q[i] = g->q;
+	}
+	r->keep_body = false;
+	if (r->set_body)
+		explicit_bzero((char *)r->new_body.p, r->new_body.n);
+	if (rc < 0) {
+		rp_fork_free(f);
+		reply_msg(c, r->stx, r->m, rc == -EPROTO ? 488 : 500, RP_STR_NULL, NULL, 0, r->now);
+		return;
+	}
+	pc->media = r->media;
+	pc->fork = f;
+	f->group_end = rp_fork_group_end(q, f->n, 0);
+	rp_debug("call %.*s: forking to %u contacts, %u in the first group",
+		RP_STR_FMT(r->m->call_id), f->n, f->group_end);
+	if (pc->method == SIP_METHOD_INVITE && !pc->failure_runs)
+		reply_msg(c, r->stx, r->m, 100, RP_STR_NULL, NULL, 0, r->now);
+	for (unsigned from = 0; !fork_start(c, r->stx, pc, from, r->now);) {
+		/* None of the group could be sent: the next group. */
+		if (f->group_end >= f->n) {
+			reply_msg(c, r->stx, r->m, 503, RP_STR_NULL, NULL, 0, r->now);
+			return;
+		}
+		from = f->group_end;
+		f->group_end = rp_fork_group_end(q, f->n, from);
+	}
+}
+
 static void do_relay(struct req *r)
 {
 	rp_core *c = r->core;
@@ -2126,6 +2299,12 @@ static void do_relay(struct req *r)
 	char br[RP_TXN_BRANCH_LEN];
 	int rc;
 
+	/* Forking needs the contacts lookup() found, untouched since. */
+	if (r->nftg > 1 && !r->trunk && !r->have_route && !pc->fork &&
+	    r->ruri.p == r->lk_ruri.p && r->ruri.n == r->lk_ruri.n) {
+		do_fork(r);
+		return;
+	}
 	call_request(r);
 	rc = targets(r);
 	if (rc < 0) {
@@ -2168,7 +2347,9 @@ static void do_relay(struct req *r)
 
 /* ---- CANCEL (§16.10) ---- */
 
-static void send_cancel(rp_core *c, rp_txn_cli *cl, uint64_t now)
+/* CANCEL of the branch 'cl' (§16.10), with a Reason header (RFC 3326)
+ * when 'reason' is set. */
+static void send_cancel(rp_core *c, rp_txn_cli *cl, const char *reason, uint64_t now)
 {
 	rp_txn_srv *s = rp_txn_cli_parent(cl);
 	struct pctx *pc = rp_txn_srv_user(s);
@@ -2186,6 +2367,13 @@ static void send_cancel(rp_core *c, rp_txn_cli *cl, uint64_t now)
 	if (sip_msg_parse(req, len, &a, &o, &m, NULL) == SIP_OK) {
 		rp_buf_init(&b, 65536);
 		rp_sipout_cancel(&b, m);
+		if (reason && rp_buf_error(&b) == 0 && b.len >= 4) {
+			/* Before the blank line that ends the headers. */
+			b.len -= 2;
+			rp_buf_append_cstr(&b, "Reason: ");
+			rp_buf_append_cstr(&b, reason);
+			rp_buf_append_cstr(&b, "\r\n\r\n");
+		}
 		int rc = rp_buf_error(&b);
 
 		if (rc == 0)
@@ -2212,11 +2400,13 @@ static void handle_cancel(struct req *r, rp_txn_srv *s)
 	if (pc->call)
 		rp_calls_end(c->calls, pc->call, 487, "cancel");
 	media_end(c, pc);
-	if (pc->cur) {
+	if (pc->fork) {
+		fork_cancel_all(c, s, pc, NULL, r->now);
+	} else if (pc->cur) {
 		/* A branch that has not answered yet is cancelled once it
 		 * sends a provisional response (§9.1). */
 		if (rp_txn_cli_state(pc->cur) == RP_TXN_PROCEEDING)
-			send_cancel(c, pc->cur, r->now);
+			send_cancel(c, pc->cur, NULL, r->now);
 	} else {
 		reply_txn(c, s, 487, RP_STR_NULL, NULL, 0, r->now);
 	}
@@ -2230,7 +2420,7 @@ static void handle_cancel(struct req *r, rp_txn_srv *s)
  * to, along the route set below us (the Record-Route values above ours,
  * reversed) to its Contact (RFC 3261 §12.1.2, §13.2.2.4). */
 static void media_reject_2xx(rp_core *c, struct pctx *pc, const struct sip_msg *resp,
-	rp_txn_cli *cl, unsigned shard, uint64_t now)
+	rp_txn_cli *cl, unsigned shard, const char *reason, uint64_t now)
 {
 	char store[8192];
 	rp_arena a;
@@ -2243,13 +2433,15 @@ static void media_reject_2xx(rp_core *c, struct pctx *pc, const struct sip_msg *
 	const struct rp_txn_dest *to = rp_txn_cli_dest(cl);
 	rp_addr lout;
 	rp_buf b;
+	size_t fwd_len = pc->fwd_len;
+	const char *fwd = pc->fwd ? pc->fwd : rp_txn_cli_request(cl, &fwd_len);
 
-	if (!pc->fwd || !resp->h_contact || !cur_mi ||
+	if (!fwd || !resp->h_contact || !cur_mi ||
 	    sip_nameaddr_parse(resp->h_contact->value, &contact, NULL) != SIP_OK ||
 	    local_for(c, to->tp, to->addr.u.sa.sa_family, cur_mi, &lout) < 0)
 		return;
 	rp_arena_init(&a, store, sizeof(store), 1u << 20);
-	if (sip_msg_parse(pc->fwd, pc->fwd_len, &a, &o, &req, NULL) != SIP_OK)
+	if (sip_msg_parse(fwd, fwd_len, &a, &o, &req, NULL) != SIP_OK)
 		goto out;
 	sip_hdr_iter_init(&it, resp, SIP_HDR_RECORD_ROUTE);
 	while (nb < 8 && sip_hdr_iter_next_nameaddr(&it, &na, NULL) == SIP_OK) {
@@ -2287,8 +2479,10 @@ static void media_reject_2xx(rp_core *c, struct pctx *pc, const struct sip_msg *
 		rp_buf_append_u64(&b, req->cseq.num + (uint32_t)pass);
 		rp_buf_append_byte(&b, ' ');
 		rp_buf_append_cstr(&b, meth);
-		if (pass)
-			rp_buf_append_cstr(&b, "\r\nReason: " RP_MEDIA_REASON);
+		if (pass) {
+			rp_buf_append_cstr(&b, "\r\nReason: ");
+			rp_buf_append_cstr(&b, reason);
+		}
 		rp_buf_append_cstr(&b, "\r\nContent-Length: 0\r\n\r\n");
 		if (rp_buf_error(&b))
 			break;
@@ -2340,7 +2534,8 @@ static void relay_response(rp_core *c, rp_txn_srv *s, rp_txn_cli *cl,
 				rp_calls_refuse(c->calls, pc->call, rp_call_refusal_of(
 					RP_MEDIA_REFUSE, rp_media_last_error(pc->mc)));
 			if (pc->method == SIP_METHOD_INVITE && pc->m_initial)
-				media_reject_2xx(c, pc, resp, cl, rp_txn_srv_shard(s), now);
+				media_reject_2xx(c, pc, resp, cl, rp_txn_srv_shard(s),
+					RP_MEDIA_REASON, now);
 			reply_txn(c, s, 488, RP_STR_NULL, &reason, 1, now);
 		}
 		goto out;
@@ -2454,6 +2649,209 @@ static void keep_best(struct pctx *pc, const struct sip_msg *resp, unsigned code
 static void probe_event(rp_core *c, rp_txn_cli *cl, const struct sip_msg *resp,
 	unsigned code, uint64_t now);
 
+/* CANCEL of branch i: now if it answered provisionally, else at its first
+ * provisional response (§9.1). Only an INVITE is cancelled (§9): other
+ * requests run to their final response. */
+static void fork_cancel(rp_core *c, struct pctx *pc, unsigned i, const char *reason,
+	uint64_t now)
+{
+	struct rp_fork_branch *b = &pc->fork->b[i];
+
+	if (b->cancel_sent || !b->cl || pc->method != SIP_METHOD_INVITE)
+		return;
+	if (b->st == RP_FORK_BR_RINGING) {
+		b->cancel_sent = true;
+		send_cancel(c, b->cl, reason, now);
+	} else if (b->st == RP_FORK_BR_CALLING) {
+		b->cancel_wanted = true;
+	}
+}
+
+/* Every pending branch is cancelled, no later group starts; with nothing
+ * pending the caller gets 487 at once. */
+static void fork_cancel_all(rp_core *c, rp_txn_srv *s, struct pctx *pc, const char *reason,
+	uint64_t now)
+{
+	struct rp_fork *f = pc->fork;
+
+	f->cancelling = true;
+	for (unsigned i = 0; i < f->n; i++)
+		fork_cancel(c, pc, i, reason, now);
+	if (!rp_fork_pending(f) && !rp_txn_srv_final(s))
+		reply_txn(c, s, 487, RP_STR_NULL, NULL, 0, now);
+}
+
+/* A failure response as the caller would get it (our Via popped, the
+ * caller's CSeq), malloc'd; NULL when it cannot be made. */
+static char *resp_copy(struct pctx *pc, const struct sip_msg *resp, size_t *len)
+{
+	char store[8192];
+	rp_arena a;
+	struct sip_edit *e;
+	rp_str out;
+	char *p = NULL;
+
+	rp_arena_init(&a, store, sizeof(store), 1u << 20);
+	if (sip_edit_new(resp, &a, &e) == SIP_OK && trunk_cseq_back(pc, resp, e, &a) &&
+	    sip_edit_pop_via(e) == SIP_OK && sip_edit_write_arena(e, &a, &out) == SIP_OK &&
+	    (p = malloc(out.n ? out.n : 1)) != NULL) {
+		memcpy(p, out.p, out.n);
+		*len = out.n;
+	}
+	rp_arena_fini(&a);
+	return p;
+}
+
+/* Every branch ended without a 2xx (§16.7 step 6): the best response goes
+ * to the caller, after 'route failure' had its say. */
+static void fork_finish(rp_core *c, rp_txn_srv *s, struct pctx *pc, uint64_t now)
+{
+	struct rp_fork *f = pc->fork;
+	unsigned codes[RP_FORK_MAX_BRANCHES];
+	bool ours[RP_FORK_MAX_BRANCHES];
+	struct rp_fork_branch *b;
+	unsigned code, out;
+	char *txt = NULL;
+	size_t txt_len = 0;
+	int i;
+
+	for (unsigned k = 0; k < f->n; k++) {
+		codes[k] = f->b[k].st == RP_FORK_BR_DONE ? f->b[k].code : 0;
+		ours[k] = f->b[k].ours || !f->b[k].resp;
+	}
+	i = rp_fork_pick(codes, ours, f->n);
+	code = i < 0 ? 408 : codes[i];
+	if (pc->cancelled && (i < 0 || ours[i]))
+		code = 487;
+	pc->best_code = code;
+	if (!pc->cancelled) {
+		/* The script may relay elsewhere (a new fork or target set). */
+		pc->fork = NULL;
+		if (run_failure_route(c, s, pc, now)) {
+			rp_fork_free(f);
+			return;
+		}
+		if (!pc->fork) {
+			pc->fork = f;
+		} else {
+			rp_fork_free(f);
+			return;
+		}
+	}
+	out = rp_fork_status_out(code);
+	b = i >= 0 && !ours[i] ? &f->b[i] : NULL;
+	if (b && (out != code || ((code == 401 || code == 407) && f->auth)))
+		rp_fork_final_text(b->resp, b->resp_len, out, out != code ?
+			"Server Internal Error" : NULL,
+			(code == 401 || code == 407) ? f->auth : NULL, f->auth_len, &txt, &txt_len);
+	if (b && !txt) {
+		txt = b->resp;
+		txt_len = b->resp_len;
+		b->resp = NULL;
+	}
+	if (txt) {
+		rp_txn_srv_respond(c->txl, s, out, txt, txt_len, now);
+		atomic_fetch_add(&c->st.relayed_responses, 1);
+		count_resp(c, out);
+		call_failed(c, pc, out);
+		media_end(c, pc);
+		free(txt);
+	} else {
+		reply_txn(c, s, out, RP_STR_NULL, NULL, 0, now);
+	}
+}
+
+/* A client transaction of a fork passes something up (§16.7). */
+static void fork_event(rp_core *c, rp_txn_srv *s, struct pctx *pc, rp_txn_cli *cl,
+	const struct sip_msg *resp, unsigned code, uint64_t now)
+{
+	struct rp_fork *f = pc->fork;
+	int i = rp_fork_branch_of(f, cl);
+	struct rp_fork_branch *b;
+	const char *why = f->answered ? RP_FORK_REASON_ELSEWHERE : NULL;
+
+	if (i < 0)
+		return;
+	b = &f->b[i];
+	if (!resp && code == 0) {
+		/* Timer C: this branch took too long. */
+		if (b->st == RP_FORK_BR_CALLING)
+			b->st = RP_FORK_BR_RINGING;   /* CANCEL it now all the same */
+		fork_cancel(c, pc, (unsigned)i, NULL, now);
+		return;
+	}
+	if (resp && code < 200) {
+		if (b->st == RP_FORK_BR_CALLING)
+			b->st = RP_FORK_BR_RINGING;
+		if (b->cancel_wanted || pc->cancelled || f->cancelling) {
+			fork_cancel(c, pc, (unsigned)i, why, now);
+			return;
+		}
+		if (rp_fork_on_response(code, f->answered) == RP_FORK_RELAY)
+			relay_response(c, s, cl, resp, now);
+		return;
+	}
+	b->st = RP_FORK_BR_DONE;
+	b->cl = NULL;
+	b->code = code;
+	b->ours = !resp;
+	if (!resp && code == 408)
+		atomic_fetch_add(&c->st.timeouts, 1);
+	switch (rp_fork_on_response(code, f->answered)) {
+	case RP_FORK_RELAY_CANCEL:
+		f->answered = true;
+		relay_response(c, s, cl, resp, now);
+		f->cancelling = true;
+		for (unsigned k = 0; k < f->n; k++)
+			fork_cancel(c, pc, k, RP_FORK_REASON_ELSEWHERE, now);
+		return;
+	case RP_FORK_ABSORB_2XX:
+		/* The caller has its dialog (and mediad its answer) from the
+		 * first 2xx: this callee's dialog ends here, it is not relayed.
+		 * A non-INVITE's second 2xx just stays here (one final answer). */
+		if (pc->method != SIP_METHOD_INVITE)
+			return;
+		rp_notice("call %.*s: a second 2xx (branch %d) ACKed and ended with BYE",
+			RP_STR_FMT(resp->call_id), i);
+		media_reject_2xx(c, pc, resp, cl, rp_txn_srv_shard(s), RP_FORK_REASON_ELSEWHERE,
+			now);
+		return;
+	case RP_FORK_CANCEL_STORE:
+		if (!f->answered) {
+			f->cancelling = true;
+			for (unsigned k = 0; k < f->n; k++)
+				fork_cancel(c, pc, k, NULL, now);
+		}
+		break;
+	default:
+		break;
+	}
+	if (resp && !f->answered) {
+		b->resp = resp_copy(pc, resp, &b->resp_len);
+		if (b->resp && (code == 401 || code == 407) &&
+		    rp_fork_auth_collect(f, resp) < 0)
+			rp_warn("call %.*s: challenge of branch %d not kept (out of memory)",
+				RP_STR_FMT(resp->call_id), i);
+	}
+	if (rp_fork_pending(f) || f->answered || rp_txn_srv_final(s))
+		return;
+	if (!f->cancelling && !pc->cancelled) {
+		/* This q group failed: the next one. */
+		unsigned q[RP_FORK_MAX_BRANCHES];
+
+		for (unsigned k = 0; k < f->n; k++)
+			q[k] = f->b[k].q;
+		while (f->group_end < f->n) {
+			unsigned from = f->group_end;
+
+			f->group_end = rp_fork_group_end(q, f->n, from);
+			if (fork_start(c, s, pc, from, now))
+				return;
+		}
+	}
+	fork_finish(c, s, pc, now);
+}
+
 static void cli_event(void *arg, rp_txn_cli *cl, const struct sip_msg *resp, unsigned code,
 	uint64_t now)
 {
@@ -2468,16 +2866,20 @@ static void cli_event(void *arg, rp_txn_cli *cl, const struct sip_msg *resp, uns
 	if (!s || rp_txn_cli_method(cl) == SIP_METHOD_CANCEL)
 		return;
 	pc = rp_txn_srv_user(s);
+	if (pc->fork) {
+		fork_event(c, s, pc, cl, resp, code, now);
+		return;
+	}
 	if (pc->cur != cl)
 		return;
 	if (!resp && code == 0) {
 		if (!pc->cancel_sent)
-			send_cancel(c, cl, now);       /* Timer C */
+			send_cancel(c, cl, NULL, now);       /* Timer C */
 		return;
 	}
 	if (resp && code < 200) {
 		if (pc->cancelled && !pc->cancel_sent)
-			send_cancel(c, cl, now);
+			send_cancel(c, cl, NULL, now);
 		if (code > 100)
 			relay_response(c, s, cl, resp, now);
 		return;
@@ -2526,6 +2928,12 @@ static void cli_gone(void *arg, rp_txn_cli *cl)
 	pc = rp_txn_srv_user(s);
 	if (pc->cur == cl)
 		pc->cur = NULL;
+	if (pc->fork) {
+		int i = rp_fork_branch_of(pc->fork, cl);
+
+		if (i >= 0)
+			pc->fork->b[i].cl = NULL;
+	}
 }
 
 static void srv_gone(void *arg, rp_txn_srv *s)
@@ -2539,6 +2947,7 @@ static void srv_gone(void *arg, rp_txn_srv *s)
 	free(pc->fwd);
 	free(pc->best);
 	free(pc->m_key);
+	pc->fork = rp_fork_free(pc->fork);
 	pc->ta = rp_trunk_auth_free(pc->ta);
 	if (pc->call && rp_call_owner(pc->call) == s)
 		rp_call_set_owner(pc->call, NULL);
@@ -2588,6 +2997,32 @@ static void forward_response_stateless(rp_core *c, const struct sip_msg *m)
 	rp_arena_fini(&a);
 }
 
+/* A 2xx without a transaction in a call whose 2xx already went to the
+ * caller from another callee dialog (a fork's second 2xx we ended,
+ * retransmitted because our ACK was lost): never relayed, its SDP never
+ * given to the media layer (it would move the call's media there). */
+static bool other_dialog_2xx(rp_core *c, const struct sip_msg *m)
+{
+	char buf[4096];
+	struct rp_call_bye bi;
+	struct sip_nameaddr to;
+	rp_call *call;
+	bool other = false;
+
+	if (!m->to.tag.n || !(call = rp_calls_find(c->calls, m->call_id, m->from.tag)))
+		return false;
+	if (rp_call_answered_p(call) &&
+	    rp_call_bye_info(call, RP_CALL_B, buf, sizeof(buf), &bi) == 0 &&
+	    sip_nameaddr_parse(rp_str_cstr(bi.to), &to, NULL) == SIP_OK && to.has_tag &&
+	    !rp_str_eq(to.tag, m->to.tag))
+		other = true;
+	rp_call_put(call);
+	if (other)
+		rp_info("call %.*s: 2xx of another dialog (To tag %.*s) not relayed",
+			RP_STR_FMT(m->call_id), RP_STR_FMT(m->to.tag));
+	return other;
+}
+
 static void handle_response(rp_core *c, const struct rp_msg_info *mi, struct sip_msg *m,
 	uint64_t now)
 {
@@ -2612,7 +3047,8 @@ static void handle_response(rp_core *c, const struct rp_msg_info *mi, struct sip
 		rp_txn_cli_response(c->txl, cl, m, now);
 		cur_mi = NULL;
 	}
-	else if (m->cseq.method == SIP_METHOD_INVITE && m->status >= 200 && m->status < 300)
+	else if (m->cseq.method == SIP_METHOD_INVITE && m->status >= 200 && m->status < 300 &&
+		 !other_dialog_2xx(c, m))
 		forward_response_stateless(c, m);   /* a 2xx retransmission */
 	rp_txn_unlock(c->txl, (unsigned)shard);
 }

@@ -43,6 +43,10 @@ static const char cfg_text[] =
 	"  if (method == \"REGISTER\") { save; }\n"
 	"  if (ruri.user == \"authme\") { authenticate; reply 200 \"Authenticated\"; }\n"
 	"  if (ruri.user == \"carol\") { if (!lookup()) { reply 404 \"Not Found\"; } relay; }\n"
+	"  if (ruri.user == \"carolr\") { record_route; if (lookup()) { relay; } }\n"
+	"  if (ruri.user == \"carolp\") {\n"
+	"    if (!lookup()) { reply 404 \"Not Found\"; } ruri.param.x = \"1\"; relay;\n"
+	"  }\n"
 	"  if (ruri.user == \"busy\") { reply 486 \"Busy Here\"; }\n"
 	"  if (ruri.user == \"dropme\") { drop; }\n"
 	"  if (ruri.user =~ '^trunk') { record_route; relay tr; }\n"
@@ -223,6 +227,10 @@ static int count_hdr(long idx, const char *name)
 	extra \
 	"Content-Length: 0\r\n\r\n"
 
+/* To tag respond() adds, and extra header lines it puts in. */
+static const char *resp_tag = "b1";
+static const char *extra_hdr = "";
+
 /* A response from the callee to the forwarded request at out[idx]: its
  * Via lines copied, To tag added. */
 static void respond(long idx, uint16_t from_port, unsigned code, const char *reason)
@@ -245,10 +253,11 @@ static void respond(long idx, uint16_t from_port, unsigned code, const char *rea
 	hdr(idx, "CSeq", cseq, sizeof(cseq));
 	int n = snprintf(resp, sizeof(resp),
 		"SIP/2.0 %u %s\r\n%sFrom: <sip:alice@example.com>;tag=a1\r\n"
-		"To: %s%s\r\nCall-ID: %s\r\nCSeq: %s\r\n%sContent-Length: 0\r\n\r\n",
-		code, reason, vias, to, strstr(to, "tag=") ? "" : ";tag=b1", cid, cseq,
+		"To: %s%s%s\r\nCall-ID: %s\r\nCSeq: %s\r\n%s%sContent-Length: 0\r\n\r\n",
+		code, reason, vias, to, strstr(to, "tag=") ? "" : ";tag=",
+		strstr(to, "tag=") ? "" : resp_tag, cid, cseq,
 		code >= 200 && code < 300 ? "Contact: <sip:bob@127.0.0.1:5080>\r\n"
-			"Record-Route: <sip:127.0.0.1:5060;lr>\r\n" : "");
+			"Record-Route: <sip:127.0.0.1:5060;lr>\r\n" : "", extra_hdr);
 	struct rp_msg_info mi = { .tp = RP_TP_UDP, .udp_fd = -1 };
 
 	rp_addr_parse("127.0.0.1", from_port, &mi.peer);
@@ -1514,6 +1523,317 @@ START_TEST(media_refused_2xx_answer_acked_and_byed)
 }
 END_TEST
 
+/* ---- parallel forking to registered contacts (fork.h) ---- */
+
+/* 'user' registers the contact sip:USER@127.0.0.1:PORT from that port. */
+static void reg_user(const char *user, uint16_t port, const char *q)
+{
+	feed(port, "REGISTER sip:example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKrg%u;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:%s@example.com>;tag=r%u\r\n"
+		"To: <sip:%s@example.com>\r\nCall-ID: reg%s%u\r\nCSeq: 1 REGISTER\r\n"
+		"Contact: <sip:%s@127.0.0.1:%u>%s%s\r\nExpires: 300\r\n"
+		"Content-Length: 0\r\n\r\n", port, port, user, port, user, user, port, user,
+		port, q ? ";q=" : "", q ? q : "");
+	ck_assert_int_ge(find_sent(port, "SIP/2.0 200 ", 0), 0);
+	now += 5;
+}
+#define reg_carol(port, q) reg_user("carol", port, q)
+
+static void invite_user(const char *user, const char *cid)
+{
+	feed(5070, "INVITE sip:%s@example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK%s;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:%s@example.com>\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\n"
+		"Contact: <sip:alice@127.0.0.1:5070>\r\nContent-Length: 0\r\n\r\n", user, cid,
+		user, cid);
+}
+#define invite_carol(cid) invite_user("carol", cid)
+
+static void respond_as(long idx, uint16_t port, unsigned code, const char *reason,
+	const char *tag)
+{
+	resp_tag = tag;
+	respond(idx, port, code, reason);
+	resp_tag = "b1";
+}
+
+START_TEST(fork_rings_both_first_2xx_cancels_other)
+{
+	long i1, i2, c2, r;
+	char b1[64], b2[64], v[256];
+
+	reg_carol(5081, NULL);
+	reg_carol(5082, NULL);
+	invite_carol("fk1");
+	i1 = find_sent(5081, "INVITE sip:carol@127.0.0.1:5081 SIP/2.0", 0);
+	i2 = find_sent(5082, "INVITE sip:carol@127.0.0.1:5082 SIP/2.0", 0);
+	ck_assert_int_ge(i1, 0);
+	ck_assert_int_ge(i2, 0);
+	top_branch(i1, b1, sizeof(b1));
+	top_branch(i2, b2, sizeof(b2));
+	ck_assert_str_ne(b1, b2);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 100 "), 1);
+	respond_as(i1, 5081, 180, "Ringing", "t81");
+	respond_as(i2, 5082, 180, "Ringing", "t82");
+	/* Both early dialogs reach the caller. */
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 180 "), 2);
+	respond_as(i1, 5081, 200, "OK", "t81");
+	r = find_sent(5070, "SIP/2.0 200 ", 0);
+	ck_assert_int_ge(r, 0);
+	ck_assert_ptr_nonnull(strstr(hdr(r, "To", v, sizeof(v)), "tag=t81"));
+	/* The other branch: CANCEL with the RFC 3326 reason, same branch. */
+	c2 = find_sent(5082, "CANCEL sip:carol@127.0.0.1:5082 ", 0);
+	ck_assert_int_ge(c2, 0);
+	ck_assert_str_eq(hdr(c2, "Reason", v, sizeof(v)),
+		"SIP;cause=200;text=\"Call completed elsewhere\"");
+	top_branch(c2, b1, sizeof(b1));
+	ck_assert_str_eq(b1, b2);
+	ck_assert_int_eq(count_sent(5081, "CANCEL "), 0);
+	respond_as(c2, 5082, 200, "OK", "t82");
+	respond_as(i2, 5082, 487, "Request Terminated", "t82");
+	ck_assert_int_ge(find_sent(5082, "ACK ", 0), 0);
+	/* The caller: one 200, no 487, no 200 of the CANCEL. */
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 200 "), 1);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 487 "), 0);
+	ck_assert_int_eq(rp_core_calls_active(core), 0); /* not record-routed: CDR at once */
+}
+END_TEST
+
+START_TEST(fork_best_final_of_all)
+{
+	static const struct {
+		unsigned a, b, want;
+		const char *ra, *rb;
+	} t[] = {
+		{ 486, 603, 603, "Busy Here", "Decline" },
+		{ 603, 486, 603, "Decline", "Busy Here" },
+		{ 503, 404, 404, "Service Unavailable", "Not Found" },
+		{ 503, 503, 500, "Service Unavailable", "Service Unavailable" },
+		{ 302, 486, 302, "Moved Temporarily", "Busy Here" },
+	};
+
+	reg_carol(5081, NULL);
+	reg_carol(5082, NULL);
+	for (size_t k = 0; k < sizeof(t) / sizeof(t[0]); k++) {
+		char cid[16], code[32];
+		long i1, i2;
+
+		snprintf(cid, sizeof(cid), "fb%zu", k);
+		invite_carol(cid);
+		i1 = find_sent(5081, "INVITE ", (int)k);
+		i2 = find_sent(5082, "INVITE ", (int)k);
+		ck_assert_int_ge(i1, 0);
+		ck_assert_int_ge(i2, 0);
+		int before = count_sent(5070, "SIP/2.0 ");
+
+		respond_as(i1, 5081, t[k].a, t[k].ra, "t81");
+		/* Nothing goes to the caller while a branch is pending (a 6xx
+		 * too: the other branch has not answered, it gets its CANCEL
+		 * at its first provisional response). */
+		ck_assert_int_eq(count_sent(5070, "SIP/2.0 ") - before, 0);
+		respond_as(i2, 5082, t[k].b, t[k].rb, "t82");
+		snprintf(code, sizeof(code), "SIP/2.0 %u ", t[k].want);
+		ck_assert_int_eq(count_sent(5070, "SIP/2.0 ") - before, 1);
+		long last = -1;
+
+		for (size_t j = 0; j < nout; j++)
+			if (rp_addr_port(&out[j].d.addr) == 5070 && !strncmp(out[j].buf, "SIP/2.0 ", 8))
+				last = (long)j;
+		ck_assert_msg(!strncmp(out[last].buf, code, strlen(code)), "case %zu: got %.20s",
+			k, out[last].buf);
+		/* Both failures were ACKed hop by hop. */
+		ck_assert_int_eq(count_sent(5081, "ACK "), (int)k + 1);
+		ck_assert_int_eq(count_sent(5082, "ACK "), (int)k + 1);
+	}
+}
+END_TEST
+
+START_TEST(fork_challenges_merged)
+{
+	long i1, i2, r;
+
+	reg_carol(5081, NULL);
+	reg_carol(5082, NULL);
+	invite_carol("fa1");
+	i1 = find_sent(5081, "INVITE ", 0);
+	i2 = find_sent(5082, "INVITE ", 0);
+	extra_hdr = "Proxy-Authenticate: Digest realm=\"one\", nonce=\"1\"\r\n";
+	respond_as(i1, 5081, 407, "Proxy Authentication Required", "t81");
+	extra_hdr = "Proxy-Authenticate: Digest realm=\"two\", nonce=\"2\"\r\n";
+	respond_as(i2, 5082, 407, "Proxy Authentication Required", "t82");
+	extra_hdr = "";
+	r = find_sent(5070, "SIP/2.0 407 ", 0);
+	ck_assert_int_ge(r, 0);
+	ck_assert_int_eq(count_hdr(r, "Proxy-Authenticate"), 2);
+	ck_assert_ptr_nonnull(strstr(out[r].buf, "realm=\"one\""));
+	ck_assert_ptr_nonnull(strstr(out[r].buf, "realm=\"two\""));
+}
+END_TEST
+
+START_TEST(fork_caller_cancel_reaches_all)
+{
+	long i1, i2, c1, c2;
+	char v[128];
+
+	reg_carol(5081, NULL);
+	reg_carol(5082, NULL);
+	invite_carol("fc1");
+	i1 = find_sent(5081, "INVITE ", 0);
+	i2 = find_sent(5082, "INVITE ", 0);
+	respond_as(i1, 5081, 180, "Ringing", "t81");
+	/* The second has not answered yet: its CANCEL waits for that. */
+	feed(5070, "CANCEL sip:carol@example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKfc1;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:carol@example.com>\r\nCall-ID: fc1\r\nCSeq: 1 CANCEL\r\n"
+		"Content-Length: 0\r\n\r\n");
+	c1 = find_sent(5081, "CANCEL ", 0);
+	ck_assert_int_ge(c1, 0);
+	ck_assert_str_eq(hdr(c1, "Reason", v, sizeof(v)), "");
+	ck_assert_int_eq(count_sent(5082, "CANCEL "), 0);
+	respond_as(i2, 5082, 100, "Trying", "t82");
+	c2 = find_sent(5082, "CANCEL ", 0);
+	ck_assert_int_ge(c2, 0);
+	respond_as(i1, 5081, 487, "Request Terminated", "t81");
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 487 "), 0);
+	respond_as(i2, 5082, 487, "Request Terminated", "t82");
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 487 "), 1);
+}
+END_TEST
+
+START_TEST(fork_second_2xx_acked_and_byed)
+{
+	long i1, i2, j;
+	char v[128];
+
+	/* carolr is record-routed: the call stays in the registry. */
+	reg_user("carolr", 5081, NULL);
+	reg_user("carolr", 5082, NULL);
+	invite_user("carolr", "fs1");
+	i1 = find_sent(5081, "INVITE ", 0);
+	i2 = find_sent(5082, "INVITE ", 0);
+	respond_as(i1, 5081, 200, "OK", "t81");
+	respond_as(i2, 5082, 200, "OK", "t82");
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 200 "), 1);
+	ck_assert_int_eq(rp_core_calls_active(core), 1);
+	/* Our ACK was lost: the second callee retransmits its 2xx, which
+	 * has no transaction any more. Still not relayed. */
+	respond_as(i2, 5082, 200, "OK", "t82");
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 200 "), 1);
+	/* The answered dialog's retransmission still is. */
+	respond_as(i1, 5081, 200, "OK", "t81");
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 200 "), 2);
+	j = find_sent(5082, "ACK ", 0);
+	ck_assert_int_ge(j, 0);
+	ck_assert_ptr_nonnull(strstr(hdr(j, "To", v, sizeof(v)), "tag=t82"));
+	j = find_sent(5082, "BYE ", 0);
+	ck_assert_int_ge(j, 0);
+	ck_assert_str_eq(hdr(j, "Reason", v, sizeof(v)),
+		"SIP;cause=200;text=\"Call completed elsewhere\"");
+	ck_assert_int_eq(count_sent(5081, "BYE "), 0);
+}
+END_TEST
+
+START_TEST(fork_q_groups_in_sequence)
+{
+	long i1, i2;
+
+	reg_carol(5081, "0.5");
+	reg_carol(5082, "1.0");
+	reg_carol(5083, "1.0");
+	invite_carol("fq1");
+	/* The q=1.0 group in parallel; the q=0.5 contact waits. */
+	ck_assert_int_ge(find_sent(5082, "INVITE ", 0), 0);
+	ck_assert_int_ge(find_sent(5083, "INVITE ", 0), 0);
+	ck_assert_int_eq(count_sent(5081, "INVITE "), 0);
+	i2 = find_sent(5082, "INVITE ", 0);
+	respond_as(i2, 5082, 486, "Busy Here", "t82");
+	ck_assert_int_eq(count_sent(5081, "INVITE "), 0);
+	/* The other one times out (Timer B, 64*T1): then the next group. */
+	tick(64 * T1 + 20);
+	i1 = find_sent(5081, "INVITE sip:carol@127.0.0.1:5081 ", 0);
+	ck_assert_int_ge(i1, 0);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 486 "), 0);
+	respond_as(i1, 5081, 480, "Temporarily Unavailable", "t81");
+	/* 486 and 480 (peers) beat our 408: the first of the class. */
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 486 ") + count_sent(5070, "SIP/2.0 480 "), 1);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 408 "), 0);
+}
+END_TEST
+
+START_TEST(fork_one_times_out_other_answers)
+{
+	long i2;
+
+	reg_carol(5081, NULL);
+	reg_carol(5082, NULL);
+	invite_carol("ft1");
+	ck_assert_int_ge(find_sent(5081, "INVITE ", 0), 0);
+	i2 = find_sent(5082, "INVITE ", 0);
+	respond_as(i2, 5082, 180, "Ringing", "t82");
+	tick(64 * T1 + 20);      /* 5081 never answers: Timer B */
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 408 "), 0);
+	respond_as(i2, 5082, 200, "OK", "t82");
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 200 "), 1);
+	ck_assert_int_eq(count_sent(5081, "CANCEL "), 0);
+}
+END_TEST
+
+START_TEST(fork_limited_by_max_branches_and_script_ruri)
+{
+	static const char pre[] = "max_branches = 2;\n";
+	char text[sizeof(pre) + sizeof(cfg_text)];
+	struct cfg *c2 = NULL;
+	long i;
+
+	reg_carol(5081, "0.9");
+	reg_carol(5082, "0.8");
+	reg_carol(5083, "0.7");
+	invite_carol("fm1");
+	ck_assert_int_eq(count_sent(5081, "INVITE ") + count_sent(5082, "INVITE ") +
+		count_sent(5083, "INVITE "), 1);   /* q groups: the best first */
+	/* max_branches = 2: the two best contacts only, then nothing more. */
+	snprintf(text, sizeof(text), "%s%s", pre, cfg_text);
+	ck_assert_int_eq(cfg_load_string("t2", text, strlen(text), &c2, NULL), 0);
+	rp_core_set_cfg(core, c2);
+	cfg_put(c2);
+	reg_carol(5086, NULL);
+	reg_carol(5087, NULL);
+	reg_carol(5088, NULL);
+	invite_carol("fm2");
+	/* Five contacts now, three of q=1.0: two branches, both of those. */
+	ck_assert_int_eq(count_sent(5086, "INVITE ") + count_sent(5087, "INVITE ") +
+		count_sent(5088, "INVITE "), 2);
+	ck_assert_int_eq(count_sent(5081, "INVITE ") + count_sent(5082, "INVITE ") +
+		count_sent(5083, "INVITE "), 1);
+	/* The script changed the Request-URI after lookup(): no forking,
+	 * the one target it chose. */
+	feed(5070, "INVITE sip:carolp@example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKfm3;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:carolp@example.com>\r\nCall-ID: fm3\r\nCSeq: 1 INVITE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	ck_assert_int_ge(find_sent(5070, "SIP/2.0 404 ", 0), 0);
+	for (uint16_t p = 5084; p <= 5085; p++)
+		feed(p, "REGISTER sip:example.com SIP/2.0\r\n"
+			"Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKrp%u;rport\r\n"
+			"Max-Forwards: 70\r\nFrom: <sip:carolp@example.com>;tag=r%u\r\n"
+			"To: <sip:carolp@example.com>\r\nCall-ID: regp%u\r\nCSeq: 1 REGISTER\r\n"
+			"Contact: <sip:carolp@127.0.0.1:%u>\r\nExpires: 300\r\n"
+			"Content-Length: 0\r\n\r\n", p, p, p, p, p);
+	feed(5070, "INVITE sip:carolp@example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKfm4;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:carolp@example.com>\r\nCall-ID: fm4\r\nCSeq: 1 INVITE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	i = find_sent(5085, "INVITE sip:carolp@127.0.0.1:5085;x=1 ", 0);
+	ck_assert_int_ge(i, 0);
+	ck_assert_int_eq(count_sent(5084, "INVITE "), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_core");
@@ -1553,6 +1873,14 @@ static Suite *suite(void)
 	tcase_add_test(tc, failure_route_redirects_and_reply_route_edits);
 	tcase_add_test(tc, trunk_name_resolved_at_load);
 	tcase_add_test(tc, overload_503);
+	tcase_add_test(tc, fork_rings_both_first_2xx_cancels_other);
+	tcase_add_test(tc, fork_best_final_of_all);
+	tcase_add_test(tc, fork_challenges_merged);
+	tcase_add_test(tc, fork_caller_cancel_reaches_all);
+	tcase_add_test(tc, fork_second_2xx_acked_and_byed);
+	tcase_add_test(tc, fork_q_groups_in_sequence);
+	tcase_add_test(tc, fork_one_times_out_other_answers);
+	tcase_add_test(tc, fork_limited_by_max_branches_and_script_ruri);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("media");
 	tcase_add_checked_fixture(tc, setup_media, teardown);
