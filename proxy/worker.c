@@ -315,26 +315,30 @@ static void handle_conn(struct rp_worker *w, rp_conn *c, uint32_t events,
 	update_events(w, c);
 }
 
+/* A datagram of CRLFs only: a keep-alive (RFC 5626 3.5.1), no answer on UDP. */
+static bool udp_keepalive(const char *buf, size_t n)
+{
+	size_t i = 0;
+
+	while (i + 1 < n && buf[i] == '\r' && buf[i + 1] == '\n')
+		i += 2;
+	return n > 0 && i == n;
+}
+
+/* A datagram is one message (RFC 3261 18.3): the handler's parser trims the
+ * body to Content-Length and refuses a shorter one, so it is not framed here
+ * first (a second pass over every header for nothing); an unparseable one
+ * is counted as malformed by the handler. */
 static void udp_datagram(struct rp_worker *w, struct tag *t, const rp_addr *from,
 	char *buf, size_t n)
 {
 	struct rp_msg_info mi = { .tp = RP_TP_UDP, .peer = *from, .local = t->l->addr,
 		.worker_id = w->id, .w = w, .udp_fd = t->fd };
-	struct sip_frame fr;
-	enum sip_frame_result r;
 
-	r = sip_frame_datagram(&w->ws->cfg.frame, buf, n, &fr);
-	if (r == SIP_FRAME_PING || r == SIP_FRAME_PONG)
-		return; /* UDP CRLF keep-alives need no answer */
-	if (r != SIP_FRAME_MSG) {
-		/* Let the handler see a datagram it cannot frame: it may be
-		 * a request that deserves a 400. */
-		atomic_fetch_add(&w->ws->frame_errors, 1);
-		fr.off = 0;
-		fr.len = n;
-	}
+	if (n == 0 || ((buf[0] == '\r' || buf[0] == '\n') && udp_keepalive(buf, n)))
+		return;
 	atomic_fetch_add(&w->ws->udp_msgs, 1);
-	w->ws->fn(&mi, buf + fr.off, fr.len, w->ws->arg);
+	w->ws->fn(&mi, buf, n, w->ws->arg);
 }
 
 /* At most 64 datagrams per wake-up, so one busy socket does not starve
