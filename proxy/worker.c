@@ -107,9 +107,12 @@ static _Thread_local struct udp_outq *cur_outq;
 /* The worker running on this thread; NULL on other threads. */
 static _Thread_local struct rp_worker *cur_w;
 
-static void outq_flush(struct udp_outq *q)
+/* Sends the queue; 0, or -errno when the last datagram failed (what a
+ * sendto of it alone would have said). */
+static int outq_flush(struct udp_outq *q)
 {
 	unsigned off = 0;
+	int last = 0;
 
 	while (off < q->n) {
 		int k = sendmmsg(q->fd, q->mm + off, q->n - off, MSG_NOSIGNAL);
@@ -117,14 +120,18 @@ static void outq_flush(struct udp_outq *q)
 		if (k < 0) {
 			/* The datagram at 'off' failed; like a failed sendto of a
 			 * response, it is lost (the peer retransmits). */
-			if (errno != EINTR)
+			if (errno != EINTR) {
+				if (off + 1 == q->n)
+					last = -errno;
 				off++;
+			}
 			continue;
 		}
 		off += (unsigned)k;
 	}
 	q->n = 0;
 	q->used = 0;
+	return last;
 }
 
 /* Queues a datagram; false when it does not fit (the caller sends it now). */
@@ -136,7 +143,7 @@ static bool outq_add(struct udp_outq *q, int fd, const rp_addr *peer, const void
 	if (len > OUTQ_BYTES / 4)
 		return false;
 	if (q->n && (q->fd != fd || q->n == OUTQ_MAX || q->used + len > OUTQ_BYTES))
-		outq_flush(q);
+		(void)outq_flush(q);
 	q->fd = fd;
 	memcpy(q->data + q->used, data, len);
 	q->to[q->n] = *peer;
@@ -154,7 +161,7 @@ static bool outq_add(struct udp_outq *q, int fd, const rp_addr *peer, const void
 static void outq_before_send(void)
 {
 	if (cur_outq && cur_outq->n)
-		outq_flush(cur_outq);
+		(void)outq_flush(cur_outq);
 }
 
 int rp_reply(const struct rp_msg_info *mi, const void *data, size_t len)
@@ -162,6 +169,8 @@ int rp_reply(const struct rp_msg_info *mi, const void *data, size_t len)
 	if (mi->tp == RP_TP_UDP) {
 		ssize_t n;
 
+		if (cur_outq && cur_outq->n && outq_add(cur_outq, mi->udp_fd, &mi->peer, data, len))
+			return outq_flush(cur_outq);
 		outq_before_send();
 		n = sendto(mi->udp_fd, data, len, MSG_NOSIGNAL, &mi->peer.u.sa, mi->peer.len);
 
@@ -636,7 +645,7 @@ static void *worker_main(void *arg)
 		}
 		/* The handlers' UDP sends of this round, before sleeping. */
 		if (q && q->n)
-			outq_flush(q);
+			(void)outq_flush(q);
 		close_failed(w);
 	}
 	cur_outq = NULL;
@@ -863,6 +872,10 @@ static int send_udp(rp_workers *ws, const rp_addr *peer, const void *data, size_
 
 			if (later && cur_outq && outq_add(cur_outq, fd, peer, data, len))
 				return 0;
+			/* A send that must go out now while others wait: all in one
+			 * sendmmsg, this one last (its error is still reported). */
+			if (cur_outq && cur_outq->n && outq_add(cur_outq, fd, peer, data, len))
+				return outq_flush(cur_outq);
 			outq_before_send();
 			n = sendto(fd, data, len, MSG_NOSIGNAL, &peer->u.sa, peer->len);
 			return n < 0 ? -errno : 0;
