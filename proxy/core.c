@@ -192,6 +192,29 @@ static rp_str server_name(const struct cfg *c)
 	return rp_str_cstr(s->user_agent ? s->user_agent : "Rampart");
 }
 
+/* Max-Forwards minus one (the parser bounds it to 0..255), in decimal:
+ * the length. snprintf cost ~800 instructions a message for this. */
+static size_t mf_dec(char out[4], int v)
+{
+	size_t n = 0;
+
+	if (v >= 100)
+		out[n++] = (char)('0' + v / 100);
+	if (v >= 10)
+		out[n++] = (char)('0' + v / 10 % 10);
+	out[n++] = (char)('0' + v % 10);
+	return n;
+}
+
+/* 16 lowercase hex digits of h, no terminator. */
+static void hex16(char *out, uint64_t h)
+{
+	static const char hx[] = "0123456789abcdef";
+
+	for (int k = 15; k >= 0; k--, h >>= 4)
+		out[k] = hx[h & 15];
+}
+
 /* ---- sending ---- */
 
 static int ws_send(void *arg, const struct rp_txn_dest *d, const char *buf, size_t len)
@@ -1880,10 +1903,10 @@ static int build_forward(struct req *r, enum rp_tp out_tp, const rp_addr *to,
 	if (r->ruri_changed && sip_edit_set_ruri(r->e, r->ruri) != SIP_OK)
 		return -EINVAL;
 	if (m->h_max_forwards) {
-		int n = snprintf(mf, sizeof(mf), "%d", m->max_forwards - 1);
+		size_t n = mf_dec(mf, m->max_forwards - 1);
 
 		if (sip_edit_replace_value(r->e, (size_t)(m->h_max_forwards - m->hdrs),
-			rp_str_make(mf, (size_t)n)) != SIP_OK)
+			rp_str_make(mf, n)) != SIP_OK)
 			return -EINVAL;
 	} else if (sip_edit_add_header(r->e, SIP_EDIT_BOTTOM, 0,
 		RP_STR_LIT("Max-Forwards"), RP_STR_LIT("70")) != SIP_OK) {
@@ -3102,17 +3125,19 @@ static void forward_request_stateless(struct req *r)
 	if (!media_stateless(c, m, r->e, r->a) || !trunk_stateless_req(r))
 		return;
 	if (m->h_max_forwards) {
-		int n = snprintf(mf, sizeof(mf), "%d", m->max_forwards - 1);
+		size_t n = mf_dec(mf, m->max_forwards - 1);
 
 		if (sip_edit_replace_value(r->e, (size_t)(m->h_max_forwards - m->hdrs),
-			rp_str_make(mf, (size_t)n)) != SIP_OK)
+			rp_str_make(mf, n)) != SIP_OK)
 			return;
 	}
 	/* Same branch for every copy of this ACK (retransmissions of the
 	 * 2xx bring retransmitted ACKs). */
 	h = rp_siphash13(c->key, m->via.branch.p ? m->via.branch.p : "", m->via.branch.n) ^
 		rp_siphash13(c->key, m->call_id.p, m->call_id.n);
-	snprintf(br, sizeof(br), STATELESS_PREFIX "%016llx", (unsigned long long)h);
+	memcpy(br, STATELESS_PREFIX, sizeof(STATELESS_PREFIX) - 1);
+	hex16(br + sizeof(STATELESS_PREFIX) - 1, h);
+	br[sizeof(STATELESS_PREFIX) - 1 + 16] = 0;
 	rp_buf_init(&b, 65536);
 	rp_sipout_top_via(&b, m, &r->mi->peer);
 	if (rp_buf_error(&b) || sip_edit_replace_value(r->e, (size_t)(m->h_via - m->hdrs),
