@@ -350,6 +350,9 @@ int rp_conn_on_readable(rp_conn *c, uint64_t now_ms, rp_conn_msg_fn fn, void *ar
 		rc = frame_all(c, fn, arg);
 		if (rc < 0)
 			return rc;
+		/* epoll is level-triggered: no read that would say WANT_READ. */
+		if (c->tls && !c->tls_wants_write && rp_tls_sess_drained(c->tls))
+			break;
 	}
 	return 0;
 }

@@ -97,8 +97,11 @@ struct rp_tls_sess {
 	bool peer_loaded;
 	char subject[WC_ASN_NAME_MAX + 1];
 	char san_buf[1024];
-	unsigned char *pre; /* SNI: ClientHello bytes read before wolfSSL */
+	/* Server: the ClientHello bytes read before wolfSSL (SNI), then the
+	 * read-ahead buffer (RP_TLS_HELLO_MAX bytes, see sni_recv). */
+	unsigned char *pre;
 	size_t pre_len, pre_off;
+	bool drained;       /* the last recv (read-ahead) found the socket empty */
 	size_t slot;        /* the certificate presented (server) */
 	char sni[256];      /* server: the name asked for; client: the one sent */
 	int wolf_err;       /* wolfSSL's code for the last failure */
@@ -1178,40 +1181,59 @@ void rp_tls_sess_free(rp_tls_sess *s)
 	free(s);
 }
 
-/* wolfSSL's receive callback for SNI sessions: the bytes pick_by_sni()
- * already consumed come first, then the socket. */
+/* wolfSSL's receive callback for server sessions: the ClientHello bytes
+ * pick_by_sni() already consumed come first, then the socket, read ahead
+ * into the same buffer. wolfSSL asks for a record's 5-byte header and then
+ * for its body: one recv serves both (and the records behind them), where
+ * reading the socket for each request took two syscalls a record. A short
+ * read notes that the socket was empty then (rp_tls_sess_drained). */
 static int sni_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
 {
 	rp_tls_sess *s = arg;
-	ssize_t n;
+	ssize_t n = 1;
 
 	(void)ssl;
-	if (s->pre_off < s->pre_len) {
+	if (s->pre_off == s->pre_len) {
+		if (!s->pre) {
+			/* No read-ahead buffer (out of memory at the hello). */
+			n = recv(s->fd, buf, (size_t)sz, 0);
+			if (n > 0)
+				return (int)n;
+		} else {
+			n = recv(s->fd, s->pre, RP_TLS_HELLO_MAX, 0);
+			if (n > 0) {
+				s->pre_len = (size_t)n;
+				s->pre_off = 0;
+				s->drained = (size_t)n < RP_TLS_HELLO_MAX;
+			}
+		}
+	}
+	if (n > 0) {
 		size_t k = s->pre_len - s->pre_off;
 
 		if (k > (size_t)sz)
 			k = (size_t)sz;
 		memcpy(buf, s->pre + s->pre_off, k);
 		s->pre_off += k;
-		if (s->pre_off == s->pre_len) {
-			free(s->pre);
-			s->pre = NULL;
-			s->pre_len = s->pre_off = 0;
-		}
 		return (int)k;
 	}
-	n = recv(s->fd, buf, (size_t)sz, 0);
-	if (n > 0)
-		return (int)n;
 	if (n == 0)
 		return WOLFSSL_CBIO_ERR_CONN_CLOSE;
-	if (errno == EAGAIN || errno == EWOULDBLOCK)
+	if (errno == EAGAIN || errno == EWOULDBLOCK) {
+		s->drained = true;
 		return WOLFSSL_CBIO_ERR_WANT_READ;
+	}
 	if (errno == EINTR)
 		return WOLFSSL_CBIO_ERR_ISR;
 	if (errno == ECONNRESET)
 		return WOLFSSL_CBIO_ERR_CONN_RST;
 	return WOLFSSL_CBIO_ERR_GENERAL;
+}
+
+bool rp_tls_sess_drained(const rp_tls_sess *s)
+{
+	return s->pre && s->drained && s->pre_off == s->pre_len && s->state == S_OPEN &&
+		wolfSSL_pending(s->ssl) == 0;
 }
 
 /* The slot serving an SNI name: an exact name first, then a "*.domain"

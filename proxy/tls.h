@@ -267,6 +267,12 @@ size_t rp_tls_reg_each(rp_tls_reg *r, size_t max,
 /* The owner closes a session whose handshake ran out of time: counted as
  * a "timeout" failure (nothing when the handshake had finished). */
 void rp_tls_sess_note_timeout(rp_tls_sess *s);
+/* True when reading now would only find an empty socket: the session's
+ * last read of it was short (it held less than the read-ahead buffer), all
+ * it read has been decrypted and handed out. A reader woken by a
+ * level-triggered poll may stop there instead of making the read that says
+ * WANT_READ; bytes that arrived since make the socket readable again. */
+bool rp_tls_sess_drained(const rp_tls_sess *s);
 
 /* RFC 5922 7.2 matching of one certificate against 'domain'; exposed for
  * tests. dns/uris: the certificate's SAN entries; cn used only when both
