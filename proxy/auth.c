@@ -465,6 +465,20 @@ unsigned rp_auth_result_status(enum rp_auth_result r, bool is_register)
 	}
 }
 
+const char *rp_auth_result_reason(enum rp_auth_result r)
+{
+	switch (r) {
+	case RP_AUTH_MALFORMED:
+		return "Malformed Credentials";
+	case RP_AUTH_URI_MISMATCH:
+		return "Digest URI Mismatch";
+	default:
+		/* 403 stays "Forbidden": unknown user and wrong password must
+		 * look the same from outside. */
+		return NULL;
+	}
+}
+
 static int put_u64be(uint8_t *p, uint64_t v)
 {
 	for (int i = 7; i >= 0; i--, v >>= 8)

@@ -107,6 +107,9 @@ const char *rp_auth_result_name(enum rp_auth_result r);
  * with a new challenge for the "challenge" results above, 403, 400 or 500.
  * 0 for RP_AUTH_OK. */
 unsigned rp_auth_result_status(enum rp_auth_result r, bool is_register);
+/* The reason phrase for a 400 that names the problem ("Malformed
+ * Credentials", "Digest URI Mismatch"), or NULL for the default phrase. */
+const char *rp_auth_result_reason(enum rp_auth_result r);
 /* True if the reply should carry stale=true (RP_AUTH_STALE_NONCE). */
 static inline bool rp_auth_result_stale(enum rp_auth_result r)
 {

@@ -945,7 +945,8 @@ static int op_authenticate(void *mv, enum cfg_auth kind, rp_str realm)
 			return 0;
 		}
 	}
-	reply_lines(r, code, RP_STR_NULL, buf, n);
+	reply_lines(r, code, kind == CFG_AUTH_AUTO && rp_auth_result_reason(res) ?
+		rp_str_cstr(rp_auth_result_reason(res)) : RP_STR_NULL, buf, n);
 	return 0;
 }
 
@@ -998,7 +999,11 @@ static int op_save(void *mv)
 
 		reply_lines(r, code, RP_STR_NULL, buf, (size_t)k);
 	} else {
-		op_reply(r, code, rp_str_cstr(rp_reg_result_reason(res)), NULL, 0);
+		const char *why = info.reason ? info.reason : rp_reg_result_reason(res);
+
+		rp_info("REGISTER for %.*s refused: %u %s (at byte %zu)",
+			RP_STR_FMT(r->m->to.uri.raw), code, why, info.err_off);
+		op_reply(r, code, rp_str_cstr(why), NULL, 0);
 	}
 	return 0;
 }

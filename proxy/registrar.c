@@ -512,6 +512,7 @@ static enum rp_reg_result parse_contacts(rp_registrar *r, const struct sip_msg *
 	if (hi >= 0) {
 		if (!parse_delta(m->hdrs[hi].value, &hdr_exp)) {
 			info->err_off = sip_msg_off(m, m->hdrs[hi].value);
+			info->reason = "Bad Expires";
 			return RP_REG_BAD_REQUEST;
 		}
 		has_hdr_exp = true;
@@ -535,12 +536,14 @@ static enum rp_reg_result parse_contacts(rp_registrar *r, const struct sip_msg *
 			break;
 		if (e != SIP_OK) {
 			info->err_off = pe.off;
+			info->reason = "Bad Contact";
 			return RP_REG_BAD_REQUEST;
 		}
 		if (c->na.star || *star) {
 			/* '*' must be alone, with Expires: 0 (§10.3 step 6). */
 			if (n > 0 || *star || !has_hdr_exp || hdr_exp != 0) {
 				info->err_off = sip_msg_off(m, c->na.raw);
+				info->reason = "Bad Wildcard Contact";
 				return RP_REG_BAD_REQUEST;
 			}
 			*star = true;
@@ -548,12 +551,14 @@ static enum rp_reg_result parse_contacts(rp_registrar *r, const struct sip_msg *
 		}
 		if (c->na.uri.scheme != SIP_SCHEME_SIP && c->na.uri.scheme != SIP_SCHEME_SIPS) {
 			info->err_off = sip_msg_off(m, c->na.uri_str);
+			info->reason = "Contact Not A SIP URI";
 			return RP_REG_BAD_REQUEST;
 		}
 		c->expires = hdr_exp;
 		if (sip_hdr_param_find(c->na.params, "expires", &v) &&
 		    !parse_delta(v, &c->expires)) {
 			info->err_off = sip_msg_off(m, v);
+			info->reason = "Bad Contact Expires";
 			return RP_REG_BAD_REQUEST;
 		}
 		if (c->expires > 0 && c->expires < mn) {
@@ -566,6 +571,7 @@ static enum rp_reg_result parse_contacts(rp_registrar *r, const struct sip_msg *
 		if (sip_hdr_param_find(c->na.params, "q", &v)) {
 			if (!parse_q(v, &c->q)) {
 				info->err_off = sip_msg_off(m, v);
+				info->reason = "Bad Contact q";
 				return RP_REG_BAD_REQUEST;
 			}
 			c->q_given = true;
@@ -575,11 +581,13 @@ static enum rp_reg_result parse_contacts(rp_registrar *r, const struct sip_msg *
 			if (sip_hdr_param_find(c->na.params, "reg-id", &v) &&
 			    rp_str_to_u32(v, &c->reg_id) != 0) {
 				info->err_off = sip_msg_off(m, v);
+				info->reason = "Bad reg-id";
 				return RP_REG_BAD_REQUEST;
 			}
 		}
 		if (contact_key(&c->na, c->instance, c->reg_id, c->key, sizeof(c->key)) < 0) {
 			info->err_off = sip_msg_off(m, c->na.raw);
+			info->reason = "Contact Too Long";
 			return RP_REG_BAD_REQUEST;
 		}
 		c->existing = -1;
@@ -648,6 +656,7 @@ enum rp_reg_result rp_registrar_save(rp_registrar *r, const struct sip_msg *m,
 	}
 	if (!collect_path(m, path, sizeof(path), &pathv)) {
 		info->err_off = 0;
+		info->reason = "Path Too Long";
 		return reject(r, RP_REG_BAD_REQUEST);
 	}
 	ui = sip_msg_find(m, SIP_HDR_USER_AGENT, 0);

@@ -88,6 +88,9 @@ const char *rp_reg_result_reason(enum rp_reg_result r);
 struct rp_reg_save_info {
 	uint32_t min_expires;  /* for the 423's Min-Expires header */
 	size_t err_off;        /* BAD_REQUEST/BAD_AOR: offset in the message */
+	const char *reason;    /* BAD_REQUEST: a reason phrase naming what was
+	                        * wrong ("Bad Contact Expires"), static; NULL
+	                        * when rp_reg_result_reason() says it all */
 	unsigned added, refreshed, removed; /* what the REGISTER did */
 	unsigned bindings;     /* bindings of the AOR afterwards */
 	size_t hdr_len;        /* bytes written to hdr_buf */
