@@ -588,6 +588,25 @@ static int parse_srtp(const benc_node *req, const char *field, enum msrtp_dir di
 	return 0;
 }
 
+/* Media goes only to one host: never to a multicast group, the limited
+ * broadcast address or the unspecified address (which an SDP may name). */
+static bool v4_unicast(uint32_t v)
+{
+	return v != 0 && v != 0xffffffffu && (v >> 28) != 0xe;
+}
+
+static bool addr_unicast(const struct mcfg_addr *a)
+{
+	const uint8_t *b = a->u.v6.s6_addr;
+
+	if (a->family == AF_INET)
+		return v4_unicast(ntohl(a->u.v4.s_addr));
+	if (IN6_IS_ADDR_V4MAPPED(&a->u.v6))
+		return v4_unicast((uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
+			(uint32_t)b[14] << 8 | b[15]);
+	return !IN6_IS_ADDR_MULTICAST(&a->u.v6) && !IN6_IS_ADDR_UNSPECIFIED(&a->u.v6);
+}
+
 static int parse_remote(const benc_node *req, const char *afield, const char *pfield,
 	bool need_addr, const union maddr *base, union maddr *out, bool *have,
 	char *why, size_t whysz)
@@ -613,6 +632,11 @@ static int parse_remote(const benc_node *req, const char *afield, const char *pf
 	if (ha) {
 		if (mcfg_addr_parse(s.p, s.n, &ip) < 0) {
 			snprintf(why, whysz, "field '%s' is not an IP address", afield);
+			return -EINVAL;
+		}
+		if (!addr_unicast(&ip)) {
+			snprintf(why, whysz, "field '%s' must be a unicast address, not %s",
+				afield, ip.text);
 			return -EINVAL;
 		}
 	} else if (need_addr || !base || !base->sa.sa_family) {

@@ -34,7 +34,9 @@ int mcfg_addr_parse(const char *s, size_t n, struct mcfg_addr *out)
 	char buf[INET6_ADDRSTRLEN + 2];
 	struct mcfg_addr a;
 
-	if (n == 0 || n >= sizeof(buf))
+	/* A NUL inside would end the copy early: "127.0.0.1\0junk" is not an
+	 * address (control-protocol strings are binary-safe). */
+	if (n == 0 || n >= sizeof(buf) || memchr(s, '\0', n))
 		return -EINVAL;
 	if (s[0] == '[' && n >= 2 && s[n - 1] == ']') {
 		s++;

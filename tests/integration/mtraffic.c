@@ -696,6 +696,25 @@ static int t_bad_requests(struct ctl *c)
 	benc_put_kv_int(&b, "port", 5000);
 	CHECK(ctl_do(c, &b, &r) == 0 && !is_ok(r) &&
 		strstr(reason(r, why, sizeof(why)), "address"), "family mismatch: %s", why);
+	/* Hostile remotes: a NUL inside the address string (was read as
+	 * "127.0.0.1"), multicast, broadcast, unspecified: refused naming
+	 * 'address', the remote stays unset. */
+	static const struct { const char *p; size_t n; } bad_addr[] = {
+		{ "127.0.0.1\0junk", 14 }, { "224.0.0.1", 9 }, { "239.1.2.3", 9 },
+		{ "255.255.255.255", 15 }, { "0.0.0.0", 7 },
+	};
+	for (size_t i = 0; i < sizeof(bad_addr) / sizeof(bad_addr[0]); i++) {
+		req_begin(c, &b, "leg.update");
+		benc_put_kv_int(&b, "session", s.id);
+		benc_put_kv_cstr(&b, "leg", "a");
+		benc_put_kv_str(&b, "address", rp_str_make(bad_addr[i].p, bad_addr[i].n));
+		benc_put_kv_int(&b, "port", 5000);
+		CHECK(ctl_do(c, &b, &r) == 0 && !is_ok(r) &&
+			strstr(reason(r, why, sizeof(why)), "'address'"),
+			"address '%s' (%zu bytes) accepted: %s", bad_addr[i].p, bad_addr[i].n, why);
+	}
+	CHECK(simple(c, "session.query", s.id, &r) == 0 && is_ok(r), "query");
+	CHECK(benc_dict_get(getd(r, "a"), "remote") == NULL, "remote set by a refused address");
 	CHECK(delete_sess(c, s.id) == 0, "delete");
 	return 0;
 }
