@@ -604,6 +604,13 @@ int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 			continue;
 		active[i] = true;
 		nactive++;
+		if (!ss->addr_ok) {
+			rc = fail(c, RP_MEDIA_BAD_SDP, "offer from %s: c= address '%.*s' of m=%.*s "
+				"is not a unicast IP address", leg_name(lf, from),
+				(int)(ss->addr.n > 64 ? 64 : ss->addr.n), ss->addr.p,
+				RP_STR_FMT(ss->media));
+			goto wipe;
+		}
 		/* No list configured: any supported suite that encrypts, in the
 		 * offer's order. */
 		usable = pick_key(ss, lf, &fo, &picked[i]);
@@ -905,6 +912,13 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 		ans_idx[i] = -1;
 		if (!s->offer_active || ss->port == 0)
 			continue;
+		if (ss->addr.n && !ss->addr_ok) {
+			rc = fail(c, RP_MEDIA_BAD_SDP, "answer from %s: c= address '%.*s' of m=%.*s "
+				"is not a unicast IP address", leg_name(lf, from),
+				(int)(ss->addr.n > 64 ? 64 : ss->addr.n), ss->addr.p,
+				RP_STR_FMT(ss->media));
+			goto wipe;
+		}
 		if (s->toward_srtp && lf->policy != CFG_MEDIA_DISABLE) {
 			for (unsigned j = 0; j < ss->ncrypto && ans_idx[i] < 0; j++) {
 				struct sdes_crypto k;

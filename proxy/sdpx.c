@@ -1,6 +1,8 @@
 /* sdpx: SDP read + one-direction rewrite for the media layer (sdpx.h). */
 #include "sdpx.h"
 
+#include <arpa/inet.h>
+
 #include <string.h>
 
 static enum sdpx_proto proto_of(rp_str p)
@@ -26,6 +28,25 @@ const char *sdpx_proto_name(bool feedback, bool srtp)
 static bool is_hold_addr(rp_str a)
 {
 	return rp_str_eq_cstr(a, "0.0.0.0") || rp_str_eq_cstr(a, "::");
+}
+
+/* RFC 4566 also allows a host name or a multicast group with TTL in c=;
+ * a relay sends media to one host it can name without DNS, so only a
+ * unicast IPv4/IPv6 literal (of the family the line says) will do. */
+static bool is_unicast_literal(rp_str a, bool ip6)
+{
+	unsigned char b[16];
+	char buf[48];
+
+	if (a.n == 0 || a.n >= sizeof(buf) || memchr(a.p, '\0', a.n))
+		return false;
+	memcpy(buf, a.p, a.n);
+	buf[a.n] = '\0';
+	if (inet_pton(ip6 ? AF_INET6 : AF_INET, buf, b) != 1)
+		return false;
+	if (!ip6)
+		return b[0] < 224 && !(b[0] == 0 && !b[1] && !b[2] && !b[3]);
+	return b[0] != 0xff && memcmp(b, (const unsigned char[16]){ 0 }, 16) != 0;
 }
 
 int sdpx_read(const char *body, size_t len, rp_arena *a, struct sdpx_desc *d,
@@ -56,6 +77,7 @@ int sdpx_read(const char *body, size_t len, rp_arena *a, struct sdpx_desc *d,
 			st->addr = c->address;
 			st->ip6 = rp_str_eq_cstr(c->addrtype, "IP6");
 			st->hold_addr = is_hold_addr(c->address);
+			st->addr_ok = st->hold_addr || is_unicast_literal(c->address, st->ip6);
 		}
 		while ((l = sdp_attr_find(s, m, RP_STR_LIT("crypto"), l)) != NULL) {
 			if (st->ncrypto < SDPX_MAX_CRYPTO && l->has_value)

@@ -55,6 +55,9 @@ struct sdpx_stream {
 	rp_str addr;                /* the c= that applies (empty if none) */
 	bool ip6;
 	bool hold_addr;             /* c= 0.0.0.0 / :: (RFC 2543 hold) */
+	bool addr_ok;               /* addr is a unicast IP literal of its c=
+				     * address type, or a hold address: media
+				     * can be sent there */
 	unsigned ncrypto;
 	rp_str crypto[SDPX_MAX_CRYPTO]; /* a=crypto values, in order */
 };

@@ -831,6 +831,44 @@ START_TEST(unsupported_stream_disabled_others_relayed)
 END_TEST
 
 
+/* An offer or answer whose c= names no unicast IP literal (found by the
+ * hostile-input run: the offer went on, the callee rang and answered, and
+ * only then did mediad refuse the address, so the call died after answer
+ * as "media relay unavailable"): refused at once as bad SDP, nothing
+ * created in mediad. Hold addresses still pass. */
+START_TEST(non_unicast_connection_address_refused_before_ringing)
+{
+	static const char *const bad[] = { "IP4 999.1.1.1", "IP4 example.com",
+		"IP4 224.2.1.1/127", "IP4 255.255.255.255", "IP6 ff02::1", "IP6 ::zz",
+		"IP6 10.0.0.1", "IP4 ::1" };
+	char sdp[512], *o, *a;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(sdp, sizeof(sdp), "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\n"
+			"c=IN %s\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n", bad[i]);
+		new_call();
+		ck_assert_msg(offer(RP_MEDIA_A, sdp, &o) == RP_MEDIA_BAD_SDP, "%s", bad[i]);
+		ck_assert_uint_eq(R.creates, 0);
+		C = rp_media_call_free(C);
+	}
+	/* The answer side too: the session is deleted, not left half set up. */
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\n"
+		"c=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n", &o), RP_MEDIA_OK);
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", "v=0\r\no=- 1 1 IN IP4 10.1.1.1\r\ns=-\r\n"
+		"c=IN IP4 239.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n", &a), RP_MEDIA_BAD_SDP);
+	ck_assert_uint_eq(R.updates, 0);
+	FREE(o);
+	C = rp_media_call_free(C);
+	/* Hold (0.0.0.0) is still an offer. */
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\n"
+		"c=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n", &o),
+		RP_MEDIA_OK);
+	FREE(o);
+}
+END_TEST
+
 START_TEST(no_suite_list_accepts_any_encrypting_suite_not_null)
 {
 	char *o, *a;
@@ -1254,6 +1292,7 @@ int main(void)
 	tcase_add_test(tc, secure_uri_asks_for_tls_and_srtp);
 	tcase_add_test(tc, late_offer_in_200_answer_in_ack);
 	tcase_add_test(tc, unsupported_stream_disabled_others_relayed);
+	tcase_add_test(tc, non_unicast_connection_address_refused_before_ringing);
 	tcase_add_test(tc, no_suite_list_accepts_any_encrypting_suite_not_null);
 	tcase_add_test(tc, callee_reinvite_with_same_key_keeps_contexts);
 	tcase_add_test(tc, call_table_find_add_remove_deletes_session);
