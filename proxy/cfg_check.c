@@ -3,6 +3,7 @@
 #include "cfg_ck.h"
 #include "cfg_parse.h"
 #include "cfg_prog.h"
+#include "rp_hash.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1330,6 +1331,7 @@ static int check_items(struct cfg_ck *k)
 	struct cfg *c = k->c;
 	unsigned nl = 0, nt = 0, nu = 0, fu = 0;
 	uint64_t seen = 0;
+	int rc;
 	const struct cfg_item *tls_item = NULL, *users_file_item = NULL;
 	struct cfg_user *file_users = NULL;
 
@@ -1370,6 +1372,8 @@ static int check_items(struct cfg_ck *k)
 	c->listens = cfg_ck_alloc(k, nl * sizeof(*c->listens));
 	c->trunks = cfg_ck_alloc(k, nt * sizeof(*c->trunks));
 	c->users = cfg_ck_alloc(k, (nu + fu) * sizeof(*c->users));
+	if (!c->user_index && rp_hash_new(nu + fu, RP_HASH_COPY_KEYS, &c->user_index) < 0)
+		k->nomem = true;
 	if (k->nomem)
 		return -ENOMEM;
 	for (const struct cfg_item *it = c->items; it; it = it->next) {
@@ -1406,11 +1410,12 @@ static int check_items(struct cfg_ck *k)
 				continue;
 			if (!u->realm)
 				u->realm = c->settings.realm;
-			for (unsigned j = 0; j < c->nusers; j++)
-				if (strcmp(c->users[j].name, u->name) == 0 &&
-				    strcasecmp(c->users[j].realm, u->realm) == 0)
-					cfg_ck_err(k, it->vals[0].pos, "duplicate user '%s' in realm '%s'",
-						u->name, u->realm);
+			rc = cfg_user_index_add(c, u);
+			if (rc == -EEXIST)
+				cfg_ck_err(k, it->vals[0].pos, "duplicate user '%s' in realm '%s'",
+					u->name, u->realm);
+			else if (rc < 0)
+				k->nomem = true;
 			c->nusers++;
 		} else if (i == G_ROUTE && !it->route) {
 			cfg_ck_err(k, it->pos, "expected 'route NAME { ... }'");
@@ -1418,19 +1423,19 @@ static int check_items(struct cfg_ck *k)
 	}
 	for (unsigned i = 0; i < fu; i++) {
 		const struct cfg_user *u = &file_users[i];
-		bool dup = false;
 
 		if (!u->name || !u->realm)
 			continue;
-		for (unsigned j = 0; j < c->nusers && !dup; j++)
-			dup = strcmp(c->users[j].name, u->name) == 0 &&
-				strcasecmp(c->users[j].realm, u->realm) == 0;
-		if (dup) {
+		c->users[c->nusers] = *u;
+		rc = cfg_user_index_add(c, &c->users[c->nusers]);
+		if (rc == -EEXIST) {
 			cfg_ck_err(k, users_file_item->vals[0].pos, "users_file: duplicate user '%s' in realm '%s'",
 				u->name, u->realm);
 			continue;
 		}
-		c->users[c->nusers++] = *u;
+		if (rc < 0)
+			k->nomem = true;
+		c->nusers++;
 	}
 	if (c->nlistens == 0)
 		cfg_ck_warn(k, (struct cfg_pos){ c->file, 0, 0 }, "no 'listen' lines: the proxy will not accept anything");

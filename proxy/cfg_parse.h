@@ -193,6 +193,10 @@ struct cfg {
 	unsigned ntrunks;
 	struct cfg_user *users;
 	unsigned nusers;
+	/* users by cfg_user_key(): cfg_user_find() and the duplicate check
+	 * stay O(1) with a users_file of tens of thousands of accounts */
+	struct rp_hash *user_index;
+	size_t user_key_max;         /* longest key in it */
 
 	struct cfg_regex **regexes;  /* to free */
 	unsigned nregexes, capregexes;
@@ -220,5 +224,13 @@ void *cfg_alloc(struct cfg *c, size_t n);   /* zeroed */
 const char *cfg_strdup(struct cfg *c, rp_str s);
 /* Records arena bytes to explicit_bzero when the config is freed. */
 int cfg_add_secret(struct cfg *c, char *p, size_t n);
+
+/* The users index key: the name, a NUL, the realm in lower case (realms
+ * compare case-insensitively). Writes it to buf when it fits in sz and
+ * returns its length either way. */
+size_t cfg_user_key(rp_str name, rp_str realm, char *buf, size_t sz);
+/* Adds users[i] to the index: 0, -EEXIST (same name and realm already
+ * there) or -ENOMEM. */
+int cfg_user_index_add(struct cfg *c, const struct cfg_user *u);
 
 #endif

@@ -1,4 +1,5 @@
 #include "cfg_prog.h"
+#include "rp_hash.h"
 
 #include "cfg_check.h"
 #include "cfg_parse.h"
@@ -27,6 +28,7 @@ static void cfg_destroy(struct cfg *c)
 		explicit_bzero(c->users_text, c->users_len);
 		free(c->users_text);
 	}
+	rp_hash_free(c->user_index);
 	rp_arena_fini(&c->arena);
 	free(c);
 }
@@ -245,13 +247,65 @@ const struct cfg_user *cfg_user_at(const struct cfg *c, size_t i)
 	return i < c->nusers ? &c->users[i] : NULL;
 }
 
+size_t cfg_user_key(rp_str name, rp_str realm, char *buf, size_t sz)
+{
+	size_t n = name.n + 1 + realm.n;
+
+	if (n <= sz) {
+		memcpy(buf, name.p, name.n);
+		buf[name.n] = '\0';
+		for (size_t i = 0; i < realm.n; i++) {
+			char ch = realm.p[i];
+
+			buf[name.n + 1 + i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch + 32) : ch;
+		}
+	}
+	return n;
+}
+
+int cfg_user_index_add(struct cfg *c, const struct cfg_user *u)
+{
+	rp_str name = rp_str_cstr(u->name), realm = rp_str_cstr(u->realm);
+	size_t n = cfg_user_key(name, realm, NULL, 0);
+	char *key;
+	int rc;
+
+	if (!c->user_index && (rc = rp_hash_new(c->nusers + 16, RP_HASH_COPY_KEYS,
+			&c->user_index)) < 0)
+		return rc;
+	key = malloc(n);
+	if (!key)
+		return -ENOMEM;
+	cfg_user_key(name, realm, key, n);
+	rc = rp_hash_insert(c->user_index, rp_str_make(key, n), (void *)u);
+	free(key);
+	if (rc == 0 && n > c->user_key_max)
+		c->user_key_max = n;
+	return rc;
+}
+
+/* Called for every digest credential from the network: a hash lookup, not
+ * a scan of every account. */
 const struct cfg_user *cfg_user_find(const struct cfg *c, rp_str name, rp_str realm)
 {
-	for (unsigned i = 0; i < c->nusers; i++)
-		if (rp_str_eq_cstr(name, c->users[i].name) &&
-		    rp_str_caseeq_cstr(realm, c->users[i].realm))
-			return &c->users[i];
-	return NULL;
+	char buf[512];
+	size_t n = cfg_user_key(name, realm, NULL, 0);
+
+	if (!c->user_index || n > c->user_key_max)
+		return NULL;
+	if (n > sizeof(buf)) {
+		char *key = malloc(n);
+		const struct cfg_user *u;
+
+		if (!key)
+			return NULL;
+		cfg_user_key(name, realm, key, n);
+		u = rp_hash_find(c->user_index, rp_str_make(key, n));
+		free(key);
+		return u;
+	}
+	cfg_user_key(name, realm, buf, sizeof(buf));
+	return rp_hash_find(c->user_index, rp_str_make(buf, n));
 }
 
 bool cfg_has_route(const struct cfg *c, enum cfg_route_kind kind)
