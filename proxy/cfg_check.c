@@ -184,6 +184,33 @@ static bool get_str(struct cfg_ck *k, const struct cfg_item *it, const char **ou
 	return *out != NULL;
 }
 
+/* A string that goes out in a SIP header (user_agent as Server /
+ * User-Agent, realm inside the challenge's quoted realm="..."): CR, LF or
+ * NUL would end the header and start one of the writer's choosing, and
+ * 'also' names characters the header cannot carry either. */
+static bool get_wire_str(struct cfg_ck *k, const struct cfg_item *it, const char *also,
+	const char **out)
+{
+	rp_str t;
+
+	if (!want_assign(k, it, 1, 1))
+		return false;
+	t = it->vals[0].text;
+	for (size_t i = 0; i < t.n; i++) {
+		if (t.p[i] == '\r' || t.p[i] == '\n' || t.p[i] == '\0') {
+			cfg_ck_err(k, it->vals[0].pos, "line breaks are not allowed in '%.*s' "
+				"(it goes into a SIP header)", RP_STR_FMT(it->key));
+			return false;
+		}
+		if (strchr(also, t.p[i])) {
+			cfg_ck_err(k, it->vals[0].pos, "'%.*s' cannot contain '%c' (it goes into a "
+				"quoted SIP header parameter)", RP_STR_FMT(it->key), t.p[i]);
+			return false;
+		}
+	}
+	return get_str(k, it, out);
+}
+
 static bool get_secret(struct cfg_ck *k, const struct cfg_item *it, const char **out)
 {
 	char *p;
@@ -1274,11 +1301,11 @@ static void check_global(struct cfg_ck *k, const struct cfg_item *it, int i, uin
 		if (get_u32(k, it, 0, 256, &v))
 			s->workers = v;
 		break;
-	case G_USER_AGENT: get_str(k, it, &s->user_agent); break;
+	case G_USER_AGENT: get_wire_str(k, it, "", &s->user_agent); break;
 	case G_MAX_MSG: get_u32(k, it, 1024, 1u << 20, &s->max_message_size); break;
 	case G_CONTROL: get_str(k, it, &s->control_socket); break;
 	case G_MEDIAD: get_str(k, it, &s->mediad_socket); break;
-	case G_REALM: get_str(k, it, &s->realm); break;
+	case G_REALM: get_wire_str(k, it, "\"\\", &s->realm); break;
 	case G_DOMAIN: get_str_list(k, it, &s->domains, &s->ndomains); break;
 	case G_T1: get_u32(k, it, 50, 60000, &s->timer_t1_ms); break;
 	case G_T2: get_u32(k, it, 100, 600000, &s->timer_t2_ms); break;
