@@ -1,6 +1,7 @@
 #include "cfg_regex.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,135 @@
 struct cfg_regex {
 	regex_t re;
 };
+
+/* glibc's regcomp copies a bounded repetition's atom once per count, and
+ * past some ten thousand copies (a{20000}, (a{100}){100}{2}) it runs for
+ * minutes: the checker would hang on one line. So we bound what the
+ * pattern expands to before compiling it: a piece weighs its atom times
+ * every bound after it, a group the sum of its branches. */
+#define RE_MAX_WEIGHT 10000u
+#define RE_MAX_DEPTH 256
+
+struct re_scan {
+	const char *p;
+	size_t n, i;
+	bool too_deep;
+};
+
+static uint64_t re_alt(struct re_scan *s, int depth);
+
+static uint64_t re_cap(uint64_t v)
+{
+	return v > RE_MAX_WEIGHT ? RE_MAX_WEIGHT + 1 : v;
+}
+
+static uint64_t re_atom(struct re_scan *s, int depth)
+{
+	const char *p = s->p;
+	uint64_t w = 1;
+
+	if (p[s->i] == '(') {
+		s->i++;
+		if (depth >= RE_MAX_DEPTH) {
+			s->too_deep = true;
+			s->i = s->n;
+			return RE_MAX_WEIGHT + 1;
+		}
+		w = re_alt(s, depth + 1);
+		if (s->i < s->n && p[s->i] == ')')
+			s->i++;
+		return w ? w : 1;
+	}
+	if (p[s->i] == '[') {
+		s->i++;
+		if (s->i < s->n && p[s->i] == '^')
+			s->i++;
+		if (s->i < s->n && p[s->i] == ']')
+			s->i++;
+		while (s->i < s->n && p[s->i] != ']') {
+			if (p[s->i] == '[' && s->i + 1 < s->n &&
+			    (p[s->i + 1] == ':' || p[s->i + 1] == '.' || p[s->i + 1] == '=')) {
+				char end = p[s->i + 1];
+
+				s->i += 2;
+				while (s->i + 1 < s->n && !(p[s->i] == end && p[s->i + 1] == ']'))
+					s->i++;
+				s->i += 2;
+				continue;
+			}
+			s->i++;
+		}
+		s->i++;
+		return 1;
+	}
+	s->i += p[s->i] == '\\' ? 2 : 1;
+	return 1;
+}
+
+/* {m}, {m,}, {m,n}: the most copies regcomp makes (0 if not a bound). */
+static uint64_t re_bound(struct re_scan *s)
+{
+	uint64_t m = 0, n = 0;
+	size_t j = s->i + 1;
+	bool comma = false, hi = false;
+
+	if (j >= s->n || s->p[j] < '0' || s->p[j] > '9')
+		return 0;
+	while (j < s->n && s->p[j] >= '0' && s->p[j] <= '9')
+		m = re_cap(m * 10 + (uint64_t)(s->p[j++] - '0'));
+	if (j < s->n && s->p[j] == ',') {
+		comma = true;
+		j++;
+		while (j < s->n && s->p[j] >= '0' && s->p[j] <= '9') {
+			hi = true;
+			n = re_cap(n * 10 + (uint64_t)(s->p[j++] - '0'));
+		}
+	}
+	if (j >= s->n || s->p[j] != '}')
+		return 0;
+	s->i = j + 1;
+	if (hi)
+		return n > m ? n : m;
+	return comma ? m + 1 : m;
+}
+
+static uint64_t re_seq(struct re_scan *s, int depth)
+{
+	uint64_t sum = 0;
+
+	while (s->i < s->n && s->p[s->i] != '|' && s->p[s->i] != ')') {
+		uint64_t w = re_atom(s, depth);
+
+		for (;;) {
+			char q = s->i < s->n ? s->p[s->i] : '\0';
+			uint64_t b;
+
+			if (q == '*' || q == '?') {
+				s->i++;
+			} else if (q == '+') {
+				s->i++;
+				w = re_cap(w * 2);
+			} else if (q == '{' && (b = re_bound(s)) != 0) {
+				w = re_cap(w * b);
+			} else {
+				break;
+			}
+		}
+		sum = re_cap(sum + w);
+	}
+	return sum;
+}
+
+static uint64_t re_alt(struct re_scan *s, int depth)
+{
+	uint64_t sum = re_seq(s, depth);
+
+	while (s->i < s->n && s->p[s->i] == '|') {
+		s->i++;
+		sum = re_cap(sum + re_seq(s, depth));
+	}
+	return sum;
+}
 
 int cfg_regex_new(rp_str pattern, bool icase, struct cfg_regex **out,
 	char *errbuf, size_t errsz)
@@ -20,6 +150,26 @@ int cfg_regex_new(rp_str pattern, bool icase, struct cfg_regex **out,
 	if (memchr(pattern.p ? pattern.p : "", '\0', pattern.n)) {
 		snprintf(errbuf, errsz, "NUL byte in pattern");
 		return -EINVAL;
+	}
+	{
+		struct re_scan sc = { .p = pattern.p ? pattern.p : "", .n = pattern.n };
+		uint64_t w = 0;
+
+		/* A stray ')' at the top level ends re_alt early: go on past it. */
+		while (sc.i < sc.n) {
+			w = re_cap(w + re_alt(&sc, 0));
+			if (sc.i < sc.n)
+				sc.i++;
+		}
+		if (sc.too_deep) {
+			snprintf(errbuf, errsz, "groups nested more than %d deep", RE_MAX_DEPTH);
+			return -EINVAL;
+		}
+		if (w > RE_MAX_WEIGHT) {
+			snprintf(errbuf, errsz, "repetition too large: the pattern expands to "
+				"more than %u atoms", RE_MAX_WEIGHT);
+			return -EINVAL;
+		}
 	}
 	pat = malloc(pattern.n + 1);
 	if (!pat)
