@@ -941,6 +941,16 @@ static void check_trunk(struct cfg_ck *k, const struct cfg_item *it, struct cfg_
 		case 10: get_u32(k, c, 1, 100, &t->probe_up_after); break;
 		}
 	}
+	/* tls_keys indexes 0-5 and 9 (seen at base 16) are the client side's. */
+	for (int b = 0; b < 10; b++)
+		if (b != 6 && b != 7 && b != 8 && (seen & (1ull << (16 + b))))
+			t->own_tls = true;
+	if (t->own_tls && (!t->tls.cert) != (!t->tls.key))
+		cfg_ck_err(k, it->pos, "trunk '%s': a client certificate needs both 'cert' and 'key'",
+			t->name ? t->name : "?");
+	if (t->own_tls && t->transport != CFG_TP_TLS)
+		cfg_ck_warn(k, it->pos, "trunk '%s': TLS settings on a %s trunk are not used",
+			t->name ? t->name : "?", cfg_transport_name(t->transport));
 	if (!t->naddrs)
 		cfg_ck_err(k, it->pos, "trunk '%s' has no 'address'", t->name ? t->name : "?");
 	if (!t->nsuites) {

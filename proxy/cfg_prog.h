@@ -143,6 +143,10 @@ struct cfg_trunk {
 	unsigned nsuites;
 	bool allow_sdes_over_insecure;
 	struct cfg_tls tls;
+	/* The trunk block sets client TLS keys of its own (cert, key,
+	 * ca_file, ca_dir, ciphers, min_version, verify_server): its outbound
+	 * connections get a TLS context of their own built from 'tls'. */
+	bool own_tls;
 	/* OPTIONS probing of each address (docs/proxy.md "Trunk probing"):
 	 * every probe_interval_s seconds (0 = not probed); an address is down
 	 * after probe_down_after failures in a row, up again after

@@ -60,6 +60,8 @@ struct rp_core {
 	rp_hash *pnames;                /* host names probed over TLS: interned for
 	                                 * the transactions' tls_domain */
 	struct rp_core_metrics mx;      /* all NULL: no metrics */
+	struct rp_tls_store *(*trunk_tls)(void *arg, const char *trunk);
+	void *trunk_tls_arg;
 	pthread_rwlock_t dns_mu;
 	rp_hash *dns;                   /* host -> struct dns_ent */
 	_Atomic uint64_t next_sweep;
@@ -232,7 +234,8 @@ static int ws_send(void *arg, const struct rp_txn_dest *d, const char *buf, size
 		return rp_workers_send_later(ws, d->tp, &d->addr, buf, len);
 	if (d->reply || d->flow || d->tp == RP_TP_UDP)
 		return rp_workers_send(ws, d->tp, &d->addr, buf, len);
-	return rp_workers_send_to(ws, d->tp, &d->addr, d->tls_domain, buf, len);
+	return rp_workers_send_to_tls(ws, d->tp, &d->addr, d->tls_domain, d->tls_store, buf,
+		len);
 }
 
 static int core_send(rp_core *c, const struct rp_txn_dest *d, const char *buf, size_t len)
@@ -1814,6 +1817,14 @@ rp_calls *rp_core_calls(rp_core *c)
 	return c->calls;
 }
 
+/* The client TLS context of a TLS trunk with settings of its own. */
+static struct rp_tls_store *trunk_tls(rp_core *c, const struct cfg_trunk *t, enum rp_tp tp)
+{
+	if (tp != RP_TP_TLS || !t->own_tls || !c->trunk_tls || !t->name)
+		return NULL;
+	return c->trunk_tls(c->trunk_tls_arg, t->name);
+}
+
 /* Fills pc->tg from the trunk or the Route set / Request-URI. */
 static int targets(struct req *r)
 {
@@ -1823,6 +1834,7 @@ static int targets(struct req *r)
 	if (r->trunk) {
 		const struct cfg_trunk *t = r->trunk;
 		enum rp_tp tp = tp_of_cfg(t->transport);
+		struct rp_tls_store *ts = trunk_tls(r->core, t, tp);
 
 		for (unsigned i = 0; i < t->naddrs && pc->ntg < MAX_TARGETS; i++) {
 			struct target *g = &pc->tg[pc->ntg];
@@ -1830,6 +1842,7 @@ static int targets(struct req *r)
 				(tp == RP_TP_TLS ? 5061 : 5060);
 
 			g->d.tp = tp;
+			g->d.tls_store = ts;
 			g->d.tls_domain = t->tls.server_name ? t->tls.server_name :
 				t->addrs[i].host;
 			if (rp_addr_parse(t->addrs[i].host, port, &g->d.addr) == 0) {
@@ -1843,6 +1856,7 @@ static int targets(struct req *r)
 			for (unsigned k = 0; de && k < de->n && pc->ntg < MAX_TARGETS; k++) {
 				g = &pc->tg[pc->ntg++];
 				g->d.tp = tp;
+				g->d.tls_store = ts;
 				g->d.tls_domain = t->tls.server_name ? t->tls.server_name :
 					t->addrs[i].host;
 				g->d.addr = de->a[k];
@@ -3630,6 +3644,17 @@ static void probe_send(rp_core *c, const struct rp_probe_send *ps, uint64_t now)
 		why = "out of memory";
 		goto fail;
 	}
+	if (ps->tp == RP_TP_TLS) {
+		const struct cfg_trunk *t = cfg_trunk_find(cfg, rp_str_cstr(ps->trunk));
+
+		if (t) {
+			d.tls_store = trunk_tls(c, t, ps->tp);
+			if (t->tls.server_name && !(d.tls_domain = probe_name(c, t->tls.server_name))) {
+				why = "out of memory";
+				goto fail;
+			}
+		}
+	}
 	shard = rp_txn_shard_of(c->txl, rp_str_cstr(cid));
 	if (rp_txn_branch(c->txl, shard, 0, br) < 0) {
 		why = "no branch";
@@ -3803,6 +3828,8 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 	probe_configure(c, cc->cfg, rp_now_ms());
 	cfg_holder_init(&c->holder, cfg_get(cc->cfg));
 	atomic_init(&c->ws, ws);
+	c->trunk_tls = cc->trunk_tls;
+	c->trunk_tls_arg = cc->trunk_tls_arg;
 	c->send = cc->send ? cc->send : ws_send;
 	c->send_arg = cc->send ? cc->send_arg : c;
 	c->max_txns = cc->max_txns ? cc->max_txns : 262144;

@@ -86,6 +86,12 @@ struct rp_core_cfg {
 	/* The call registry's CDR writer and mediad counters (calls.h);
 	 * copied (its metric cells come from 'metrics'). NULL: no CDRs. */
 	const struct rp_calls_cfg *calls;
+	/* The client TLS context of a trunk with TLS settings of its own
+	 * (cfg_trunk.own_tls), by trunk name, for its relays and probes; NULL
+	 * (or a NULL callback): the global one. Called from any thread; what
+	 * it returns must live as long as the core. */
+	struct rp_tls_store *(*trunk_tls)(void *arg, const char *trunk);
+	void *trunk_tls_arg;
 };
 
 /* Creates the core. 'ws' may be NULL (set it later with

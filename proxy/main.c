@@ -754,6 +754,8 @@ static int cmd_config_check(ctl_req *req, rp_buf *resp, void *arg)
 	return rp_buf_error(resp);
 }
 
+static int trunk_tls_set(struct proxy *p, const struct cfg *cfg, char *err, size_t errlen);
+
 /* Loads and checks the file the proxy runs with and, only if it has no
  * errors, installs it for new transactions (those in progress keep
  * theirs). On failure nothing changes, the reason (file:line:col:
@@ -797,6 +799,12 @@ static int config_reload(struct proxy *p, char *why, size_t whysz)
 		return rc;
 	}
 	free(d);
+	/* A trunk's TLS files are checked before anything changes. */
+	if (core && (rc = trunk_tls_set(p, nc, why, whysz)) < 0) {
+		rp_err("config reload of %s refused, nothing changed: %s", p->config_path, why);
+		cfg_put(nc);
+		return rc;
+	}
 	/* New transactions use the new config; those in progress keep theirs. */
 	if (core)
 		rp_core_set_cfg(core, nc);
@@ -1281,11 +1289,15 @@ static void start_client_tls(struct proxy *p, const struct cfg *cfg)
 {
 	const struct cfg_tls *t = &cfg_settings(cfg)->tls;
 	struct rp_tls_cfg cc = { .ca_file = t->ca_file, .ca_dir = t->ca_dir,
-		.ciphers = t->ciphers, .tls13_only = t->min_version == CFG_TLS_1_3 };
+		.ciphers = t->ciphers, .tls13_only = t->min_version == CFG_TLS_1_3,
+		.no_verify = !t->verify_server };
 	char err[320];
 	rp_tls_store *client = NULL;
 
-	if (!cc.ca_file && !cc.ca_dir) {
+	if (cc.no_verify)
+		rp_warn("tls { verify_server = no; }: outbound TLS does not check servers' "
+			"certificates (anyone on the path can pose as them)");
+	else if (!cc.ca_file && !cc.ca_dir) {
 		if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
 			cc.ca_file = "/etc/ssl/certs/ca-certificates.crt";
 		else
@@ -1296,6 +1308,44 @@ static void start_client_tls(struct proxy *p, const struct cfg *cfg)
 		return;
 	}
 	rp_workers_set_client_tls(p->ws, client);
+}
+
+/* Outbound TLS of the trunks with client TLS settings of their own: all
+ * built and validated first, nothing changes if one fails (err names it).
+ * At start and at every config load. */
+static int trunk_tls_set(struct proxy *p, const struct cfg *cfg, char *err, size_t errlen)
+{
+	const char *names[16];
+	struct rp_tls_cfg cc[16];
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg_trunk_count(cfg); i++) {
+		const struct cfg_trunk *t = cfg_trunk_at(cfg, i);
+		struct rp_tls_cfg *c = &cc[n];
+
+		if (!t->own_tls || t->transport != CFG_TP_TLS)
+			continue;
+		if (n == sizeof(cc) / sizeof(cc[0])) {
+			snprintf(err, errlen, "more than %zu trunks with TLS settings of their own", n);
+			return -E2BIG;
+		}
+		*c = (struct rp_tls_cfg){ .cert_file = t->tls.cert, .key_file = t->tls.key,
+			.ca_file = t->tls.ca_file, .ca_dir = t->tls.ca_dir,
+			.ciphers = t->tls.ciphers, .tls13_only = t->tls.min_version == CFG_TLS_1_3,
+			.no_verify = !t->tls.verify_server };
+		if (c->no_verify)
+			rp_warn("trunk %s: verify_server = no: its servers' certificates are not "
+				"checked (anyone on the path can pose as them)", t->name);
+		else if (!c->ca_file && !c->ca_dir)
+			c->ca_file = "/etc/ssl/certs/ca-certificates.crt";
+		names[n++] = t->name;
+	}
+	return rp_tlsctl_set_trunks(p->tlsctl, names, cc, n, err, errlen);
+}
+
+static struct rp_tls_store *trunk_tls_of(void *arg, const char *trunk)
+{
+	return rp_tlsctl_trunk(((struct proxy *)arg)->tlsctl, trunk);
 }
 
 /* mediad saw no media for media-timeout: the call ends (BYE both sides). */
@@ -1369,6 +1419,8 @@ static void start_core(struct proxy *p, struct cfg *cfg)
 		kc.stats_arg = p->media;
 	}
 	cc.calls = &kc;
+	cc.trunk_tls = trunk_tls_of;
+	cc.trunk_tls_arg = p;
 	rc = rp_core_new(&cc, p->ws, &core);
 	if (rc == 0)
 		rc = rp_core_start_timers(core);
@@ -1683,6 +1735,16 @@ int main(int argc, char **argv)
 		}
 		rp_notice("metrics on http://%s%s%s:%u/metrics", strchr(mhost, ':') ? "[" : "",
 			mhost, strchr(mhost, ':') ? "]" : "", rp_httpd_port(httpd));
+	}
+	char tls_err[320];
+
+	if (!no_core && trunk_tls_set(p, cfg, tls_err, sizeof(tls_err)) < 0) {
+		rp_err("outbound TLS of a trunk: %s", tls_err);
+		rp_workers_stop(p->ws);
+		rp_httpd_stop(httpd);
+		rp_metrics_free(p->metrics);
+		cfg_put(cfg);
+		return 1;
 	}
 	if (!no_core && cdr_open(p, cfg) < 0) {
 		rp_workers_stop(p->ws);

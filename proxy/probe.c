@@ -122,6 +122,7 @@ size_t rp_probe_due(rp_probe *p, uint64_t now, struct rp_probe_send *out, size_t
 		out[k].addr = e->i.addr;
 		out[k].port = e->i.port;
 		snprintf(out[k].host, sizeof(out[k].host), "%s", e->i.host);
+		snprintf(out[k].trunk, sizeof(out[k].trunk), "%s", e->i.trunk);
 		k++;
 	}
 	pthread_mutex_unlock(&p->mu);

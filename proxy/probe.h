@@ -76,6 +76,7 @@ struct rp_probe_send {
 	rp_addr addr;
 	char host[256];
 	uint16_t port;
+	char trunk[65];         /* the trunk probed (its TLS settings) */
 };
 
 /* Probes due at now_ms (at most max), each marked in flight: an address

@@ -50,6 +50,7 @@ struct rp_tls_ctx {
 	enum rp_tls_role role;
 	unsigned generation;
 	bool allow_wildcards;
+	bool no_verify;         /* client: the server is not verified */
 	char *label;
 	rp_tls_reg *reg;
 	struct slot *slots; /* [0]: default; client contexts have only [0] */
@@ -343,7 +344,9 @@ static WOLFSSL_CTX *make_ctx(enum rp_tls_role role, const struct rp_tls_cfg *cfg
 			goto fail;
 		}
 	}
-	if (role == RP_TLS_CLIENT) {
+	if (role == RP_TLS_CLIENT && cfg->no_verify) {
+		wolfSSL_CTX_set_verify(ctx, WOLFSSL_VERIFY_NONE, NULL);
+	} else if (role == RP_TLS_CLIENT) {
 		if (!cfg->ca_file && !cfg->ca_dir) {
 			seterr(err, errlen, "outbound TLS needs a CA bundle to verify peers");
 			goto fail;
@@ -499,6 +502,7 @@ static int ctx_build(enum rp_tls_role role, const struct rp_tls_cfg *cfg,
 	atomic_init(&c->refs, 1);
 	c->role = role;
 	c->allow_wildcards = cfg->allow_wildcards;
+	c->no_verify = cfg->no_verify;
 	c->reg = cfg->reg;
 	c->label = dup_opt(cfg->label ? cfg->label : "", &oom);
 	c->slots = (struct slot *)(c + 1);
@@ -1512,7 +1516,7 @@ enum rp_tls_status rp_tls_handshake(rp_tls_sess *s)
 		}
 		return st;
 	}
-	if (s->ctx->role == RP_TLS_CLIENT && !check_identity(s)) {
+	if (s->ctx->role == RP_TLS_CLIENT && !s->ctx->no_verify && !check_identity(s)) {
 		s->state = S_FAILED;
 		hs_done(s, false, RP_TLS_FAIL_NAME);
 		return RP_TLS_ERROR;

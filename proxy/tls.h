@@ -58,6 +58,9 @@ struct rp_tls_cfg {
 	bool require_client_cert; /* mutual TLS: refuse clients without one */
 	bool tls13_only;        /* minimum TLS 1.3 instead of 1.2 */
 	bool allow_wildcards;   /* client: accept *.example.com for a.example.com */
+	/* client: do not verify the server at all (a trunk's verify_server =
+	 * no): no chain check, no identity check, no CA needed. */
+	bool no_verify;
 	/* Names the default certificate must serve (config 'sni'); checked
 	 * when a replacement is staged. */
 	const char *names[RP_TLS_SNI_NAMES];

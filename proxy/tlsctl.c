@@ -1,6 +1,7 @@
 #include "tlsctl.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +16,24 @@
  * answer fits one control message (CTL_DEFAULT_MAX_MSG). */
 #define CONN_LIST_BUDGET (CTL_DEFAULT_MAX_MSG - 8192)
 
+/* A trunk's own outbound TLS: 'sig' is its settings as text, to see
+ * whether a reload changed them. */
+struct trunk_store {
+	char name[65];
+	char *sig;
+	rp_tls_store *s;
+};
+
 struct rp_tlsctl {
 	rp_tls_reg *reg;
 	rp_tls_store *listeners[MAX_STORES];
 	size_t n_listeners;
 	rp_tls_store *client;
+	pthread_mutex_t tmu;            /* trunks[] (looked up from any thread) */
+	struct trunk_store trunks[MAX_STORES];
+	size_t n_trunks;
+	rp_tls_store **retired;         /* replaced trunk stores */
+	size_t n_retired;
 	/* Metric cells, refreshed from reg when Prometheus scrapes. */
 	rp_mval *m_hs[2], *m_resumed[2], *m_fail[2][RP_TLS_FAIL_COUNT];
 };
@@ -38,6 +52,7 @@ int rp_tlsctl_new(rp_tlsctl **out)
 		free(t);
 		return rc;
 	}
+	pthread_mutex_init(&t->tmu, NULL);
 	*out = t;
 	return 0;
 }
@@ -49,8 +64,124 @@ void rp_tlsctl_free(rp_tlsctl *t)
 	for (size_t i = 0; i < t->n_listeners; i++)
 		rp_tls_store_free(t->listeners[i]);
 	rp_tls_store_free(t->client);
+	for (size_t i = 0; i < t->n_trunks; i++) {
+		rp_tls_store_free(t->trunks[i].s);
+		free(t->trunks[i].sig);
+	}
+	for (size_t i = 0; i < t->n_retired; i++)
+		rp_tls_store_free(t->retired[i]);
+	free(t->retired);
+	pthread_mutex_destroy(&t->tmu);
 	rp_tls_reg_free(t->reg);
 	free(t);
+}
+
+static char *trunk_sig(const struct rp_tls_cfg *c)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s|%s|%s|%s|%s|%d|%d|%d", c->cert_file ? c->cert_file : "",
+		c->key_file ? c->key_file : "", c->ca_file ? c->ca_file : "",
+		c->ca_dir ? c->ca_dir : "", c->ciphers ? c->ciphers : "", c->tls13_only,
+		c->no_verify, c->allow_wildcards) < 0)
+		return NULL;
+	return s;
+}
+
+int rp_tlsctl_set_trunks(rp_tlsctl *t, const char *const *names,
+	const struct rp_tls_cfg *cfgs, size_t n, char *err, size_t errlen)
+{
+	struct trunk_store nt[MAX_STORES];
+	rp_tls_store **ret;
+	size_t nret = 0;
+	int rc = 0;
+
+	if (n > MAX_STORES) {
+		snprintf(err, errlen, "more than %d trunks with TLS settings of their own",
+			MAX_STORES);
+		return -E2BIG;
+	}
+	memset(nt, 0, sizeof(nt));
+	ret = calloc(t->n_trunks + 1, sizeof(*ret));
+	if (!ret)
+		return -ENOMEM;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		struct rp_tls_cfg c = cfgs[i];
+		char label[80], why[320];
+
+		snprintf(nt[i].name, sizeof(nt[i].name), "%s", names[i]);
+		nt[i].sig = trunk_sig(&cfgs[i]);
+		if (!nt[i].sig) {
+			rc = -ENOMEM;
+			break;
+		}
+		for (size_t k = 0; k < t->n_trunks; k++)
+			if (!strcmp(t->trunks[k].name, names[i]) &&
+			    !strcmp(t->trunks[k].sig, nt[i].sig))
+				nt[i].s = t->trunks[k].s;   /* unchanged: kept */
+		if (nt[i].s)
+			continue;
+		snprintf(label, sizeof(label), "trunk %s", names[i]);
+		c.label = label;
+		c.reg = t->reg;
+		rc = rp_tls_store_new(RP_TLS_CLIENT, &c, &nt[i].s, why, sizeof(why));
+		if (rc < 0)
+			snprintf(err, errlen, "trunk %s: %s", names[i], why);
+	}
+	if (rc < 0) {
+		/* Only the stores made here go. */
+		for (size_t i = 0; i < n; i++) {
+			bool old = false;
+
+			for (size_t k = 0; k < t->n_trunks; k++)
+				old |= nt[i].s && t->trunks[k].s == nt[i].s;
+			if (!old)
+				rp_tls_store_free(nt[i].s);
+			free(nt[i].sig);
+		}
+		free(ret);
+		return rc;
+	}
+	for (size_t k = 0; k < t->n_trunks; k++) {
+		bool kept = false;
+
+		for (size_t i = 0; i < n; i++)
+			kept |= nt[i].s == t->trunks[k].s;
+		if (!kept)
+			ret[nret++] = t->trunks[k].s;
+		free(t->trunks[k].sig);
+	}
+	if (nret) {
+		rp_tls_store **r = realloc(t->retired, (t->n_retired + nret) * sizeof(*r));
+
+		if (!r) {
+			/* Cannot keep them for later: keeping them forever is
+			 * the safe leak (a transaction may point to one). */
+			rp_warn("%zu replaced trunk TLS contexts leaked (out of memory)", nret);
+		} else {
+			memcpy(r + t->n_retired, ret, nret * sizeof(*r));
+			t->retired = r;
+			t->n_retired += nret;
+		}
+	}
+	free(ret);
+	pthread_mutex_lock(&t->tmu);
+	memcpy(t->trunks, nt, n * sizeof(nt[0]));
+	t->n_trunks = n;
+	pthread_mutex_unlock(&t->tmu);
+	return 0;
+}
+
+rp_tls_store *rp_tlsctl_trunk(rp_tlsctl *t, const char *name)
+{
+	rp_tls_store *s = NULL;
+
+	pthread_mutex_lock(&t->tmu);
+	for (size_t i = 0; i < t->n_trunks && !s; i++)
+		if (!strcmp(t->trunks[i].name, name))
+			s = t->trunks[i].s;
+	pthread_mutex_unlock(&t->tmu);
+	return s;
 }
 
 rp_tls_reg *rp_tlsctl_reg(rp_tlsctl *t)
@@ -124,6 +255,10 @@ int rp_tlsctl_reload(rp_tlsctl *t, char *err, size_t errlen)
 	}
 	if (t->client && rp_tls_store_reload(t->client, why, sizeof(why)) < 0)
 		rp_warn("outbound TLS CA reload failed, keeping the current CAs: %s", why);
+	for (size_t i = 0; i < t->n_trunks; i++)
+		if (rp_tls_store_reload(t->trunks[i].s, why, sizeof(why)) < 0)
+			rp_warn("outbound TLS reload of trunk %s failed, keeping its current "
+				"settings: %s", t->trunks[i].name, why);
 	return rc;
 }
 

@@ -33,6 +33,16 @@ int rp_tlsctl_add_listener(rp_tlsctl *t, const struct rp_tls_cfg *cfg,
 /* Outbound TLS (verifies servers); the store is kept the same way. */
 int rp_tlsctl_set_client(rp_tlsctl *t, const struct rp_tls_cfg *cfg,
 	rp_tls_store **out, char *err, size_t errlen);
+/* Outbound TLS of the trunks with client TLS settings of their own
+ * (names[i], cfgs[i]; labelled "trunk NAME"), all or nothing: every store
+ * is built (files read, validated) first; on the first failure nothing
+ * changes and err names the trunk. A trunk whose settings are unchanged
+ * keeps its store (re-read by rp_tlsctl_reload); replaced stores stay
+ * alive until rp_tlsctl_free (transactions in flight point to them). */
+int rp_tlsctl_set_trunks(rp_tlsctl *t, const char *const *names,
+	const struct rp_tls_cfg *cfgs, size_t n, char *err, size_t errlen);
+/* The store of a trunk set above, or NULL. Any thread. */
+rp_tls_store *rp_tlsctl_trunk(rp_tlsctl *t, const char *name);
 size_t rp_tlsctl_listener_count(const rp_tlsctl *t);
 
 /* Re-reads every store's files (SIGHUP, tls-reload). A listener whose files

@@ -54,15 +54,19 @@ const char *rp_txn_state_name(enum rp_txn_state s);
 
 /* Where a message goes. tls_domain (TLS only) is the name the server's
  * certificate must match (RFC 5922); it is borrowed and must outlive the
- * transaction. 'reply' says the message is a response, 'flow' that it is a
+ * transaction. tls_store (TLS only, opaque here: proxy/tls.h) is the
+ * client TLS context of a trunk with settings of its own, NULL for the
+ * global one; borrowed, it lives as long as the process. 'reply' says the message is a response, 'flow' that it is a
  * request to a UA over the connection it registered on: both must go over
  * an existing connection and never open one. 'nowait' (a request sent
  * without a transaction) lets a UDP send be batched like a response's
  * (rp_workers_send_later): no send error is reported for either. */
+struct rp_tls_store;
 struct rp_txn_dest {
 	enum rp_tp tp;
 	rp_addr addr;
 	const char *tls_domain;
+	struct rp_tls_store *tls_store;
 	bool reply;
 	bool flow;
 	bool nowait;

@@ -35,6 +35,7 @@ struct inbox_item {
 	rp_addr peer;
 	bool connect;        /* open a connection if there is none */
 	char domain[256];    /* TLS: the name the server must prove */
+	rp_tls_store *store; /* TLS: the client settings; NULL: the global ones */
 	size_t len;
 	char data[];
 };
@@ -502,10 +503,10 @@ static void keepalive_cb(rp_conn *c, void *arg)
 /* Opens an outbound connection on this worker (non-blocking connect; the
  * TLS client handshake follows once it is connected). */
 static rp_conn *open_conn(struct rp_worker *w, enum rp_tp tp, const rp_addr *peer,
-	const char *domain, uint64_t now)
+	const char *domain, rp_tls_store *store, uint64_t now)
 {
 	rp_workers *ws = w->ws;
-	rp_tls_store *cstore = atomic_load(&ws->client_tls);
+	rp_tls_store *cstore = store ? store : atomic_load(&ws->client_tls);
 	rp_tls_sess *sess = NULL;
 	struct tag *ct = NULL;
 	rp_conn *c = NULL;
@@ -584,7 +585,7 @@ static void drain_inbox(struct rp_worker *w)
 
 		next = it->next;
 		if (!c && it->connect)
-			c = open_conn(w, it->tp, &it->peer, it->domain, rp_now_ms());
+			c = open_conn(w, it->tp, &it->peer, it->domain, it->store, rp_now_ms());
 		if (c) {
 			if (rp_conn_send(c, it->data, it->len) < 0)
 				conn_close(w, c, true);
@@ -885,7 +886,7 @@ static int send_udp(rp_workers *ws, const rp_addr *peer, const void *data, size_
 }
 
 static int post(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
-	const char *domain, bool connect, const void *data, size_t len)
+	const char *domain, rp_tls_store *store, bool connect, const void *data, size_t len)
 {
 	uint8_t key[RP_ADDR_KEY_LEN];
 	uintptr_t owner;
@@ -934,6 +935,7 @@ static int post(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 	it->peer = *peer;
 	it->connect = connect;
 	snprintf(it->domain, sizeof(it->domain), "%s", domain ? domain : "");
+	it->store = store;
 	it->len = len;
 	memcpy(it->data, data, len);
 	pthread_mutex_lock(&w->inbox_lock);
@@ -953,7 +955,7 @@ int rp_workers_send(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 {
 	if (tp == RP_TP_UDP)
 		return send_udp(ws, peer, data, len, false);
-	return post(ws, tp, peer, NULL, false, data, len);
+	return post(ws, tp, peer, NULL, NULL, false, data, len);
 }
 
 int rp_workers_send_later(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
@@ -961,17 +963,23 @@ int rp_workers_send_later(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 {
 	if (tp == RP_TP_UDP)
 		return send_udp(ws, peer, data, len, true);
-	return post(ws, tp, peer, NULL, false, data, len);
+	return post(ws, tp, peer, NULL, NULL, false, data, len);
 }
 
-int rp_workers_send_to(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
-	const char *tls_domain, const void *data, size_t len)
+int rp_workers_send_to_tls(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
+	const char *tls_domain, rp_tls_store *client, const void *data, size_t len)
 {
 	if (tp == RP_TP_UDP)
 		return send_udp(ws, peer, data, len, false);
 	if (tp == RP_TP_TLS && (!tls_domain || !*tls_domain))
 		return -EINVAL;
-	return post(ws, tp, peer, tls_domain, true, data, len);
+	return post(ws, tp, peer, tls_domain, tp == RP_TP_TLS ? client : NULL, true, data, len);
+}
+
+int rp_workers_send_to(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
+	const char *tls_domain, const void *data, size_t len)
+{
+	return rp_workers_send_to_tls(ws, tp, peer, tls_domain, NULL, data, len);
 }
 
 void rp_workers_get_stats(rp_workers *ws, struct rp_workers_stats *st)

@@ -335,6 +335,59 @@ START_TEST(failover_trunks)
 }
 END_TEST
 
+/* A trunk's own client TLS (own_tls: its outbound connections get a TLS
+ * context of their own) and max_branches (lookup() forking). */
+START_TEST(trunk_own_tls_and_max_branches)
+{
+	struct cfg *c = load_ok(
+		"max_branches = 3;\n"
+		"tls { ca_file = \"/global-ca.pem\"; }\n"
+		"listen udp 127.0.0.1;\n"
+		"trunk plain { address = \"192.0.2.1\"; transport = tls; server_name = \"x\";\n"
+		"  inbound { source = 192.0.2.1; } }\n"
+		"trunk ca { address = \"192.0.2.2\"; transport = tls; ca_file = \"/carrier-ca.pem\";\n"
+		"  inbound { source = 192.0.2.2; } }\n"
+		"trunk mtls { address = \"192.0.2.3\"; transport = tls;\n"
+		"  cert = \"/c.pem\"; key = \"/c.key\"; inbound { source = 192.0.2.3; } }\n"
+		"trunk noverify { address = \"192.0.2.4\"; transport = tls; verify_server = no;\n"
+		"  inbound { source = 192.0.2.4; } }\n"
+		"route request { drop; }");
+	const struct cfg_trunk *t;
+	struct cfg *bad = NULL;
+	static const char cert_only[] =
+		"listen udp 127.0.0.1;\n"
+		"trunk m { address = \"192.0.2.3\"; transport = tls; cert = \"/c.pem\";\n"
+		"  inbound { source = 192.0.2.3; } }\nroute request { drop; }";
+
+	ck_assert_uint_eq(cfg_settings(c)->max_branches, 3);
+	t = cfg_trunk_find(c, RP_STR_LIT("plain"));
+	ck_assert(!t->own_tls);      /* server_name alone: the global context */
+	ck_assert_str_eq(t->tls.ca_file, "/global-ca.pem");
+	t = cfg_trunk_find(c, RP_STR_LIT("ca"));
+	ck_assert(t->own_tls);
+	ck_assert_str_eq(t->tls.ca_file, "/carrier-ca.pem");
+	t = cfg_trunk_find(c, RP_STR_LIT("mtls"));
+	ck_assert(t->own_tls);
+	ck_assert_str_eq(t->tls.cert, "/c.pem");
+	ck_assert_str_eq(t->tls.ca_file, "/global-ca.pem");   /* inherited */
+	t = cfg_trunk_find(c, RP_STR_LIT("noverify"));
+	ck_assert(t->own_tls);
+	ck_assert(!t->tls.verify_server);
+	cfg_free(c);
+	ck_assert_uint_eq(cfg_settings(c = load_ok("route request { drop; }"))->max_branches, 8);
+	cfg_free(c);
+	/* A client certificate needs its key; max_branches is 1..16. */
+	cfg_diag_init(&diag);
+	ck_assert_int_lt(cfg_load_string("t.conf", cert_only, strlen(cert_only), &bad, &diag), 0);
+	ck_assert_ptr_nonnull(strstr(diag.msg[0].text, "needs both 'cert' and 'key'"));
+	cfg_diag_init(&diag);
+	static const char too_many[] = "max_branches = 17; route request { drop; }";
+
+	ck_assert_int_lt(cfg_load_string("t.conf", too_many, strlen(too_many), &bad, &diag), 0);
+	ck_assert_ptr_null(bad);
+}
+END_TEST
+
 START_TEST(registrar_settings_and_realms)
 {
 	struct cfg *c = NULL;
@@ -509,6 +562,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, listeners);
 	tcase_add_test(tc, carrier_edge_trunks_and_users);
 	tcase_add_test(tc, failover_trunks);
+	tcase_add_test(tc, trunk_own_tls_and_max_branches);
 	tcase_add_test(tc, registrar_settings_and_realms);
 	tcase_add_test(tc, cidr_matching);
 	tcase_add_test(tc, strings_and_comments);
