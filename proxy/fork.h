@@ -93,12 +93,12 @@ int rp_fork_branch_of(const struct rp_fork *f, const rp_txn_cli *cl);
 unsigned rp_fork_group_end(const unsigned *q, unsigned n, unsigned from);
 
 /* §16.7 step 6: which stored final response goes to the caller, among
- * codes[0..n) (0: no final response from that branch: skipped). Any 6xx
- * (the first); else the lowest class; within a class a response a peer
- * sent rather than our 408 timeout or 503 send failure ('ours' marks
+ * codes[0..n) (0: no final response from that branch: skipped). A 6xx
+ * (the lowest index); else the lowest class; within a class a response a
+ * peer sent rather than our 408 timeout or 503 send failure ('ours' marks
  * those; NULL: none), then 401/407 (the caller can answer them; the
- * challenges of every branch are merged), then the first. -1 when there
- * is none. */
+ * challenges of every branch are merged), then the lowest index (the
+ * better contact). -1 when there is none. */
 int rp_fork_pick(const unsigned *codes, const bool *ours, unsigned n);
 
 /* The status the caller gets for the chosen one: 503 becomes 500

@@ -227,8 +227,10 @@ static int count_hdr(long idx, const char *name)
 	extra \
 	"Content-Length: 0\r\n\r\n"
 
-/* To tag respond() adds, and extra header lines it puts in. */
+/* To tag respond() and respond_sdp() add, extra header lines respond()
+ * puts in, the port respond_sdp()'s callee answers from. */
 static const char *resp_tag = "b1";
+static uint16_t resp_port = 5080;
 static const char *extra_hdr = "";
 
 /* A response from the callee to the forwarded request at out[idx]: its
@@ -1202,6 +1204,8 @@ static const char media_cfg_text[] =
 	"  if (has_header(\"Route\")) { relay; }\n"
 	"  if (method == \"ACK\" || method == \"CANCEL\") { relay; }\n"
 	"  if (ruri.user == \"sec\") { record_route; relay sec; }\n"
+	"  if (method == \"REGISTER\") { save; }\n"
+	"  if (ruri.user == \"dana\") { record_route; if (lookup()) { relay; } }\n"
 	"  record_route;\n"
 	"  relay core;\n"
 	"}\n";
@@ -1211,6 +1215,7 @@ static struct {
 	bool down;
 	uint64_t next;
 	bool srtp_set_a, srtp_set_b; /* a leg.update set SRTP on leg a / b */
+	uint16_t b_port;             /* the last remote port given to leg b */
 } fm;
 
 static int fm_create(void *arg, const char *label, bool ip6_a, bool ip6_b, uint64_t *id,
@@ -1241,6 +1246,8 @@ static int fm_update(void *arg, uint64_t id, const struct rp_mediactl_leg *l)
 	if (fm.down)
 		return -ECONNREFUSED;
 	fm.updates++;
+	if (l->leg == 'b' && l->address)
+		fm.b_port = l->port;
 	if (l->in.op == RP_MEDIACTL_SRTP_SET || l->out.op == RP_MEDIACTL_SRTP_SET) {
 		if (l->leg == 'a')
 			fm.srtp_set_a = true;
@@ -1327,14 +1334,14 @@ static void respond_sdp(long idx, unsigned code, const char *reason, const char 
 	hdr(idx, "CSeq", cseq, sizeof(cseq));
 	int n = snprintf(resp, sizeof(resp),
 		"SIP/2.0 %u %s\r\n%sFrom: <sip:alice@example.com>;tag=a1\r\n"
-		"To: %s%s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
-		"Contact: <sip:bob@127.0.0.1:5080>\r\nRecord-Route: <sip:127.0.0.1:5060;lr>\r\n"
+		"To: %s%s%s\r\nCall-ID: %s\r\nCSeq: %s\r\n"
+		"Contact: <sip:bob@127.0.0.1:%u>\r\nRecord-Route: <sip:127.0.0.1:5060;lr>\r\n"
 		"Content-Type: application/sdp\r\nContent-Length: %zu\r\n\r\n%s",
-		code, reason, vias, to, strstr(to, "tag=") ? "" : ";tag=b1", cid, cseq,
-		strlen(sdp), sdp);
+		code, reason, vias, to, strstr(to, "tag=") ? "" : ";tag=",
+		strstr(to, "tag=") ? "" : resp_tag, cid, cseq, resp_port, strlen(sdp), sdp);
 	struct rp_msg_info mi = { .tp = RP_TP_UDP, .udp_fd = -1 };
 
-	rp_addr_parse("127.0.0.1", 5080, &mi.peer);
+	rp_addr_parse("127.0.0.1", resp_port, &mi.peer);
 	rp_addr_parse("127.0.0.1", 5060, &mi.local);
 	rp_core_handle_at(core, &mi, resp, (size_t)n, now);
 }
@@ -1896,6 +1903,95 @@ START_TEST(fork_limited_by_max_branches_and_script_ruri)
 }
 END_TEST
 
+/* A forked INVITE with SDP: one media call (one set of mediad sessions)
+ * for all branches, the same offer to each, every answer given with its
+ * To tag (mediad follows the latest: the 200's), a second 200 not read,
+ * the call's sessions deleted with the BYE; a fork that fails leaves
+ * nothing behind. */
+#define SDP_ANS(port) \
+	"v=0\r\no=- 2 2 IN IP4 127.0.0.8\r\ns=-\r\nc=IN IP4 127.0.0.8\r\nt=0 0\r\n" \
+	"m=audio " port " RTP/AVP 0\r\n"
+
+START_TEST(media_fork_one_call_winner_keeps_media)
+{
+	long i1, i2, j;
+	int upd;
+
+	for (uint16_t p = 5081; p <= 5082; p++) {
+		feed(p, "REGISTER sip:127.0.0.1 SIP/2.0\r\n"
+			"Via: SIP/2.0/UDP 127.0.0.1:%u;branch=z9hG4bKmr%u;rport\r\n"
+			"Max-Forwards: 70\r\nFrom: <sip:dana@127.0.0.1>;tag=r%u\r\n"
+			"To: <sip:dana@127.0.0.1>\r\nCall-ID: mreg%u\r\nCSeq: 1 REGISTER\r\n"
+			"Contact: <sip:dana@127.0.0.1:%u>\r\nExpires: 300\r\n"
+			"Content-Length: 0\r\n\r\n", p, p, p, p, p);
+		ck_assert_int_ge(find_sent(p, "SIP/2.0 200 ", 0), 0);
+		now += 5;
+	}
+	feed(5070, "INVITE sip:dana@127.0.0.1 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKmf1;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:dana@127.0.0.1>\r\nCall-ID: mf1@x\r\nCSeq: 1 INVITE\r\n"
+		"Contact: <sip:alice@127.0.0.1:5070>\r\nContent-Type: application/sdp\r\n"
+		"Content-Length: %zu\r\n\r\n%s", strlen(SDP_SRTP), SDP_SRTP);
+	i1 = find_sent(5081, "INVITE ", 0);
+	i2 = find_sent(5082, "INVITE ", 0);
+	ck_assert_int_ge(i1, 0);
+	ck_assert_int_ge(i2, 0);
+	ck_assert_int_eq(fm.creates, 1);
+	ck_assert_ptr_nonnull(strstr(out[i1].buf, "m=audio 30002 RTP/AVP"));
+	ck_assert_str_eq(strstr(out[i1].buf, "\r\n\r\n"), strstr(out[i2].buf, "\r\n\r\n"));
+	/* Early media from the second, then the first answers. */
+	resp_tag = "t82";
+	resp_port = 5082;
+	respond_sdp(i2, 183, "Session Progress", SDP_ANS("42002"));
+	ck_assert_uint_eq(fm.b_port, 42002);
+	resp_tag = "t81";
+	resp_port = 5081;
+	respond_sdp(i1, 200, "OK", SDP_ANS("42001"));
+	ck_assert_uint_eq(fm.b_port, 42001);
+	j = find_sent(5070, "SIP/2.0 200 ", 0);
+	ck_assert_int_ge(j, 0);
+	ck_assert_ptr_nonnull(strstr(out[j].buf, "m=audio 30000 RTP/SAVP"));
+	ck_assert_ptr_null(strstr(out[j].buf, "42001"));
+	ck_assert_int_ge(find_sent(5082, "CANCEL ", 0), 0);
+	/* The other answers anyway: ACK + BYE, its SDP never read. */
+	upd = fm.updates;
+	resp_tag = "t82";
+	resp_port = 5082;
+	respond_sdp(i2, 200, "OK", SDP_ANS("42002"));
+	ck_assert_int_eq(fm.updates, upd);
+	ck_assert_uint_eq(fm.b_port, 42001);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 200 "), 1);
+	ck_assert_int_ge(find_sent(5082, "BYE ", 0), 0);
+	ck_assert_int_eq(fm.live, 1);
+	resp_tag = "b1";
+	resp_port = 5080;
+	/* The caller's BYE to the winner ends the call's media. */
+	feed(5070, "BYE sip:dana@127.0.0.1:5081 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKmf1b;rport\r\n"
+		"Route: <sip:127.0.0.1:5060;lr>\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:dana@127.0.0.1>;tag=t81\r\nCall-ID: mf1@x\r\nCSeq: 2 BYE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	ck_assert_int_ge(find_sent(5081, "BYE ", 0), 0);
+	ck_assert_int_eq(fm.live, 0);
+	ck_assert_int_eq(fm.dels, 1);
+	/* A fork where both refuse: the session goes with the failure. */
+	feed(5070, "INVITE sip:dana@127.0.0.1 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKmf2;rport\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:dana@127.0.0.1>\r\nCall-ID: mf2@x\r\nCSeq: 1 INVITE\r\n"
+		"Contact: <sip:alice@127.0.0.1:5070>\r\nContent-Type: application/sdp\r\n"
+		"Content-Length: %zu\r\n\r\n%s", strlen(SDP_SRTP), SDP_SRTP);
+	ck_assert_int_eq(fm.live, 1);
+	respond(find_sent(5081, "INVITE ", 1), 5081, 486, "Busy Here");
+	respond(find_sent(5082, "INVITE ", 1), 5082, 480, "Temporarily Unavailable");
+	/* Same class: the best contact's (the latest registered: 5082). */
+	ck_assert_int_ge(find_sent(5070, "SIP/2.0 480 ", 0), 0);
+	ck_assert_int_eq(fm.live, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_core");
@@ -1955,6 +2051,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, media_late_offer_answered_in_ack);
 	tcase_add_test(tc, media_timeout_ends_and_callee_reinvite_is_side_b);
 	tcase_add_test(tc, media_refused_2xx_answer_acked_and_byed);
+	tcase_add_test(tc, media_fork_one_call_winner_keeps_media);
 	suite_add_tcase(s, tc);
 	return s;
 }
