@@ -23,6 +23,7 @@ wire.
 Every case runs its own proxy; ports are picked free by the kernel; every
 wait is bounded."""
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -41,6 +42,7 @@ ELSEWHERE = 'SIP;cause=200;text="Call completed elsewhere"'
 
 CFG = """
 log_level = info;
+cdr_file = "%s";
 mediad_socket = "none";   # signaling only: SDP passes unchanged
 timer_t1 = 50;
 realm = "%s";
@@ -55,7 +57,7 @@ route request {
     if (!lookup()) { reply 404 "Not Found"; }
     relay;
 }
-""" % (REALM, USER, hashlib.md5(("%s:%s:%s" % (USER, REALM, PASS)).encode()).hexdigest())
+""" % ("%s", REALM, USER, hashlib.md5(("%s:%s:%s" % (USER, REALM, PASS)).encode()).hexdigest())
 
 
 def messages(d):
@@ -95,15 +97,17 @@ def sipp_out(p):
 def run_case(tmp, name, uas, uac):
     """uas: list of (scenario or None for 'registered, nobody there',
     extra sipp args). Returns (ok, detail, [uas dirs], uac dir)."""
-    proxy = pcr.Proxy(tmp, CFG, name="proxy-" + name)
+    cdr = os.path.join(tmp, "cdr-%s.jsonl" % name)
+    proxy = pcr.Proxy(tmp, CFG % cdr, name="proxy-" + name)
     udp = proxy.ports["udp"]
-    procs, dirs, detail = [], [], ""
+    procs, dirs, detail, ports = [], [], "", []
     try:
         for i, (scen, extra) in enumerate(uas):
             d = os.path.join(tmp, "%s-uas%d" % (name, i))
             os.makedirs(d, exist_ok=True)
             dirs.append(d)
             port = pcr.free_port()
+            ports.append(port)
             reg = subprocess.run(pcr.sipp_cmd(d, "proxy_fork_register.xml", port, "u1",
                                               ["-s", USER, "-au", USER, "-ap", PASS,
                                                "-auth_uri", "example.com",
@@ -112,7 +116,7 @@ def run_case(tmp, name, uas, uac):
                                  timeout=60)
             if reg.returncode != 0:
                 return False, "REGISTER %d failed: %s" % (
-                    i, reg.stdout.decode(errors="replace")[-1500:]), dirs, None
+                    i, reg.stdout.decode(errors="replace")[-1500:]), dirs, None, cdr, ports
             if scen:
                 procs.append(subprocess.Popen(
                     pcr.sipp_cmd(d, scen, port, "u1", list(extra)), cwd=d,
@@ -138,7 +142,7 @@ def run_case(tmp, name, uas, uac):
                         with open(os.path.join(d, fn), errors="replace") as f:
                             detail += "\n" + fn + ":\n" + f.read()[-1200:]
             detail += "\nproxy log:\n" + proxy.text()[-3000:]
-        return ok, detail, dirs, du
+        return ok, detail, dirs, du, cdr, ports
     finally:
         for p in procs:
             if p.poll() is None:
@@ -163,7 +167,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="rp-fork-")
 
     # 1. Both ring, one answers, the other is cancelled "elsewhere".
-    ok, detail, dirs, du = case(tmp, "answer", [
+    ok, detail, dirs, du, cdr, ports = case(tmp, "answer", [
         ("proxy_fork_answer_uas.xml", ["-d", "1000"]),
         ("proxy_fork_ring_uas.xml", [])], "proxy_fork_uac.xml")
     check("answer: the call completes (UAC, answering and cancelled UAS scenarios)",
@@ -190,9 +194,20 @@ def main():
         check("answer: no 487 reached the caller", not received(du, "SIP/2.0 487"))
         check("answer: ACK and BYE reached the contact that answered",
               received(dirs[0], "ACK ") and received(dirs[0], "BYE "))
+        recs, deadline = [], time.time() + 5
+        while not recs and time.time() < deadline:   # the CDR goes out at the BYE
+            if os.path.exists(cdr):
+                with open(cdr) as f:
+                    recs = [json.loads(line) for line in f if line.strip()]
+            time.sleep(0.1)
+        callee = [g for r in recs for g in r.get("legs", []) if g.get("role") == "callee"]
+        check("answer: one CDR, its callee leg the contact that answered, ended by BYE",
+              len(recs) == 1 and recs[0].get("end_reason") == "caller-bye" and
+              len(callee) == 1 and callee[0].get("peer") == "127.0.0.1:%d" % ports[0],
+              recs)
 
     # 2. Both refuse: 486 and 603 -> 603.
-    ok, detail, dirs, du = case(tmp, "reject", [
+    ok, detail, dirs, du, cdr, ports = case(tmp, "reject", [
         ("proxy_call_busy_uas.xml", []),
         ("proxy_fork_decline_uas.xml", [])],
         "proxy_fork_reject_uac.xml")
@@ -206,7 +221,7 @@ def main():
 
     # 3. One contact silent (Timer B), the other answers after 4 s.
     t0 = time.time()
-    ok, detail, dirs, du = case(tmp, "timeout", [
+    ok, detail, dirs, du, cdr, ports = case(tmp, "timeout", [
         ("proxy_fork_silent_uas.xml", []),
         ("proxy_fork_answer_uas.xml", ["-d", "4000"])], "proxy_fork_uac.xml")
     check("timeout: one branch times out, the other's 200 reaches the caller", ok, detail)
@@ -217,7 +232,7 @@ def main():
         check("timeout: no 408 reached the caller", not received(du, "SIP/2.0 408"))
 
     # 4. The caller cancels while both ring.
-    ok, detail, dirs, du = case(tmp, "cancel", [
+    ok, detail, dirs, du, cdr, ports = case(tmp, "cancel", [
         ("proxy_fork_ring_uas.xml", []),
         ("proxy_fork_ring_uas.xml", [])], "proxy_fork_cancel_uac.xml")
     check("cancel: CANCEL from the caller reaches both, one 487 back", ok, detail)

@@ -107,8 +107,8 @@ route request {
 }
 """
     peer = pcr.Proxy(tmp, peer_cfg, name="carrier", listen=False)
-    edge = pcr.Proxy(tmp, edge_cfg % {"pki": pki, "pa": pa, "pb": pb, "pc": pc, "cert": "client.pem"},
-                     name="edge")
+    values = {"pki": pki, "pa": pa, "pb": pb, "pc": pc, "cert": "client.pem"}
+    edge = pcr.Proxy(tmp, edge_cfg % values, name="edge")
     udp = edge.ports["udp"]
     try:
         # Refused first: nothing to reuse yet.
@@ -138,7 +138,7 @@ route request {
 
         # A reload naming a key that does not exist: refused, nothing changes.
         with open(os.path.join(tmp, "edge.conf"), "w") as f:
-            f.write(edge_cfg % {"pki": pki, "pa": pa, "pb": pb, "pc": pc, "cert": "missing.pem"})
+            f.write(edge_cfg % dict(values, cert="missing.pem"))
         edge.p.send_signal(signal.SIGHUP)
         deadline = time.time() + 5
         while time.time() < deadline and "refused" not in edge.text():
@@ -153,7 +153,7 @@ route request {
         edge.stop()
         peer.stop()
     # A trunk whose TLS files are bad: the proxy does not start.
-    bad = edge_cfg % {"pki": pki, "pa": pa, "pb": pb, "pc": pc, "cert": "missing.pem"}
+    bad = edge_cfg % dict(values, cert="missing.pem")
     path = os.path.join(tmp, "bad.conf")
     with open(path, "w") as f:
         f.write(bad)

@@ -1850,6 +1850,32 @@ START_TEST(fork_one_times_out_other_answers)
 }
 END_TEST
 
+/* Timer C runs per branch: the one that rings too long is cancelled
+ * alone, the other goes on and its answer reaches the caller. */
+START_TEST(fork_timer_c_per_branch)
+{
+	long i1, i2;
+
+	reg_carol(5081, NULL);
+	reg_carol(5082, NULL);
+	invite_carol("tc1");
+	i1 = find_sent(5081, "INVITE ", 0);
+	i2 = find_sent(5082, "INVITE ", 0);
+	respond_as(i1, 5081, 180, "Ringing", "t81");
+	respond_as(i2, 5082, 100, "Trying", "t82");     /* no Timer B any more */
+	tick(100000);
+	respond_as(i2, 5082, 180, "Ringing", "t82");   /* restarts its Timer C */
+	tick(80000 + 20);                               /* 5081: 180 s without news */
+	ck_assert_int_eq(count_sent(5081, "CANCEL "), 1);
+	ck_assert_int_eq(count_sent(5082, "CANCEL "), 0);
+	respond_as(find_sent(5081, "CANCEL ", 0), 5081, 200, "OK", "t81");
+	respond_as(i1, 5081, 487, "Request Terminated", "t81");
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 487 "), 0);
+	respond_as(i2, 5082, 200, "OK", "t82");
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 200 "), 1);
+}
+END_TEST
+
 START_TEST(fork_limited_by_max_branches_and_script_ruri)
 {
 	static const char pre[] = "max_branches = 2;\n";
@@ -2040,6 +2066,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, fork_q_groups_in_sequence);
 	tcase_add_test(tc, fork_one_times_out_other_answers);
 	tcase_add_test(tc, fork_limited_by_max_branches_and_script_ruri);
+	tcase_add_test(tc, fork_timer_c_per_branch);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("media");
 	tcase_add_checked_fixture(tc, setup_media, teardown);
