@@ -73,6 +73,7 @@ static struct {
 	double ladder[MAX_RATES];
 	unsigned nladder;
 	int verbose;
+	bool row_only; /* --row-only: the fixed-rate trials, no memory, no ladder */
 } opt = {
 	.runs = 5,
 	.ladder_runs = 3,
@@ -485,6 +486,7 @@ static void usage(void)
 		"                   [--rtpengine-ng IP:PORT --rtpengine-pid PID] [--floor PKTS_PER_CPU_S]\n"
 		"                   [--runs N] [--seconds S] [--rate PPS] [--bound-us US] [--quick]\n"
 		"                   [--calls 1|100|1000] (only that fixed-rate row)\n"
+		"                   [--row-only] (the fixed-rate trials only: no memory, no ladder)\n"
 		"environment: RAMPART_BENCH_MEDIA_QUICK=1 (smoke run), RAMPART_BENCH_MEDIA_RUNS,\n"
 		"             RAMPART_BENCH_MEDIA_SECONDS (per trial),\n"
 		"             RAMPART_BENCH_MEDIA_BUDGET (seconds for the whole run, default 600;\n"
@@ -518,6 +520,7 @@ int main(int argc, char **argv)
 		{ "bound-us", required_argument, NULL, 'b' },
 		{ "calls", required_argument, NULL, 'C' },
 		{ "quick", no_argument, NULL, 'q' },
+		{ "row-only", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0, 0, 0, 0 },
 	};
@@ -560,6 +563,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'q': set_quick(); break;
+		case 'O': opt.row_only = true; break;
 		default: usage();
 		}
 	}
@@ -592,8 +596,10 @@ int main(int argc, char **argv)
 
 	/* 1. memory */
 	double mem[NDAEMON] = { NAN, NAN };
-	for (int k = 0; k < nd; k++)
+	for (int k = 0; k < nd && !opt.row_only; k++)
 		mem[k] = bytes_per_session(&dm[k], 1000);
+	if (opt.row_only)
+		opt.nladder = 0; /* no ladder, hence no half-rate trials either */
 
 	/* 2. fixed rate: [dir][sessions][daemon][run] */
 	static struct trial fx[NDIR][3][NDAEMON][MAX_RUNS];
@@ -712,7 +718,7 @@ int main(int argc, char **argv)
 			snprintf(name, sizeof(name), "media_%s_%u_sessions_loss_pct", dir_key[dir], n);
 			line2(name, loss[dir][si][0], loss[dir][si][1], false, "%.3f");
 		}
-	for (int dir = 0; dir < NDIR; dir++) {
+	for (int dir = 0; dir < NDIR && !opt.row_only; dir++) {
 		char name[96];
 		snprintf(name, sizeof(name), "media_%s_max_sustained_pps_%u_sessions", dir_key[dir],
 			 opt.ladder_sessions);
