@@ -15,6 +15,9 @@
 #ifndef MENG_H
 #define MENG_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include "mcfg.h"
 #include "session.h"
 
@@ -45,6 +48,17 @@ struct meng_params {
 	unsigned batch_wait_us; /* 0: run as soon as one packet is there */
 	unsigned batch_size;    /* packets worth waiting for (0 = 1) */
 };
+
+/* Whether batching by min-wait pays at the rate seen: 'pkts' packets in
+ * 'dt_ns' nanoseconds, a wait of 'wait_us'. It does when at least one more
+ * packet is expected within the wait (rate x wait >= 1). Below that the
+ * wait gathers next to nothing and arms a short timer for every sleep,
+ * which on this VM costs more CPU than the wake-ups it saves
+ * (docs/bench-media.md, "Where a packet's CPU goes"). */
+static inline bool meng_batch_pays(uint64_t pkts, uint64_t dt_ns, unsigned wait_us)
+{
+	return dt_ns > 0 && wait_us > 0 && pkts * wait_us * 1000ull >= dt_ns;
+}
 
 /* Creates the engine 'kind' for worker w (AUTO: io_uring, else mmsg, with
  * the reason logged). wake_fd is an eventfd the engine watches; when it is

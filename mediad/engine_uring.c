@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rp_log.h"
@@ -66,6 +67,12 @@ struct uring {
 	/* One enter waits for wait_nr completions, or min_wait_us after the
 	 * first one (kernel min-wait; 0 = return at the first). */
 	unsigned wait_nr, min_wait_us;
+	/* The configured batching (batch-size, batch-wait-us), used only while
+	 * the worker's packet rate says it pays (meng_batch_pays): below that
+	 * a min-wait gathers nothing and costs a timer per sleep. */
+	unsigned cfg_wait_nr, cfg_min_wait_us;
+	uint64_t win_start_ns; /* rate window (CLOCK_MONOTONIC_COARSE) */
+	unsigned win_pkts;
 	/* Send with IORING_OP_SEND + address; cleared (sendmsg from then on)
 	 * if the kernel refuses an address there (before 6.0: -EINVAL). */
 	bool send_to;
@@ -269,11 +276,34 @@ static int enter(struct uring *u, int timeout_ms)
 	return rc < 0 ? -errno : 0;
 }
 
+#define RATE_WINDOW_NS 20000000ull
+
+/* Every ~20 ms: batch by min-wait only while it pays (meng_batch_pays);
+ * otherwise wake at the first packet with no timer armed. */
+static void adapt_wait(struct uring *u, unsigned nrecv)
+{
+	struct timespec ts;
+	uint64_t now, dt;
+	bool batch;
+
+	u->win_pkts += nrecv;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	dt = now - u->win_start_ns;
+	if (dt < RATE_WINDOW_NS)
+		return;
+	batch = meng_batch_pays(u->win_pkts, dt, u->cfg_min_wait_us);
+	u->wait_nr = batch ? u->cfg_wait_nr : 1;
+	u->min_wait_us = batch ? u->cfg_min_wait_us : 0;
+	u->win_start_ns = now;
+	u->win_pkts = 0;
+}
+
 static int uring_run(void *impl, int timeout_ms)
 {
 	struct uring *u = impl;
 	struct io_uring_cqe *cqe;
-	unsigned head, n = 0;
+	unsigned head, n = 0, nrecv = 0;
 	int rc;
 
 	rc = enter(u, timeout_ms);
@@ -291,6 +321,7 @@ static int uring_run(void *impl, int timeout_ms)
 		n++;
 		switch (cqe->user_data & UD_MASK) {
 		case UD_RECV:
+			nrecv += (cqe->flags & IORING_CQE_F_BUFFER) != 0;
 			on_recv(u, cqe);
 			break;
 		case UD_SEND:
@@ -313,6 +344,8 @@ static int uring_run(void *impl, int timeout_ms)
 	}
 	io_uring_cq_advance(&u->ring, n);
 	flush_bufs(u);
+	if (u->cfg_min_wait_us)
+		adapt_wait(u, nrecv);
 	return 0;
 }
 
@@ -390,8 +423,9 @@ int meng_uring_new(struct mworker *w, int wake_fd, const struct meng_params *prm
 	u->send_to = true;
 	if (prm->batch_wait_us && prm->batch_size > 1) {
 		if (features & IORING_FEAT_MIN_TIMEOUT) {
-			u->wait_nr = prm->batch_size;
-			u->min_wait_us = prm->batch_wait_us;
+			/* Off until the rate says otherwise (adapt_wait). */
+			u->cfg_wait_nr = prm->batch_size;
+			u->cfg_min_wait_us = prm->batch_wait_us;
 		} else {
 			rp_info("io_uring: this kernel has no min-wait (6.12+): a worker runs "
 				"as soon as one packet is there");

@@ -390,6 +390,80 @@ START_TEST(test_many_sessions_churn)
 }
 END_TEST
 
+/* Bursts fast enough for the io_uring engine to batch by min-wait
+ * (engine.h: meng_batch_pays), then lone packets with pauses between
+ * (batching off again), then bursts once more: whatever the engine's
+ * batching does at each moment, every packet is forwarded, in order and
+ * to the byte. */
+START_TEST(test_bursts_and_lone_packets)
+{
+	struct fixture fx;
+	uint16_t a_port, b_port, pa_port, pb_port;
+	int pa = peer(&pa_port), pb = peer(&pb_port);
+	uint8_t buf[256], got[256];
+	uint16_t seq = 0;
+	size_t n;
+	struct mcmd c;
+
+	fx_start(&fx, _i);
+	add_session(&fx, 7, pb_port, 60000, 120000, &a_port, &b_port);
+	for (int phase = 0; phase < 3; phase++) {
+		int rounds = phase == 1 ? 4 : 40, burst = phase == 1 ? 1 : 32;
+
+		for (int r = 0; r < rounds; r++) {
+			uint16_t first = seq;
+			for (int k = 0; k < burst; k++, seq++) {
+				n = rtp(buf, seq, 40 + seq % 100);
+				send_to(pa, a_port, buf, n);
+			}
+			for (uint16_t q = first; q != seq; q++) {
+				n = rtp(buf, q, 40 + q % 100);
+				ck_assert_int_eq(recv_wait(pb, got, sizeof(got), 2000), (ssize_t)n);
+				ck_assert_mem_eq(got, buf, n);
+			}
+			if (phase == 1)
+				usleep(30000); /* past the engine's 20 ms rate window */
+		}
+	}
+	memset(&c, 0, sizeof(c));
+	c.kind = MCMD_DELETE;
+	c.id = 7;
+	ck_assert_int_eq(mworker_call(fx.w, &c), 0);
+	ck_assert_uint_eq(c.info.leg[0].st.pkts_in, seq);
+	ck_assert_uint_eq(c.info.leg[1].st.pkts_out, seq);
+	fx_stop(&fx);
+	close(pa);
+	close(pb);
+}
+END_TEST
+
+/* The rule that turns min-wait batching on: one more packet or more
+ * expected within the wait (rate x wait >= 1). */
+START_TEST(test_batch_pays)
+{
+	static const struct {
+		uint64_t pkts, dt_ns;
+		unsigned wait_us;
+		bool pays;
+	} t[] = {
+		{ 0, 20000000, 50, false },   /* idle */
+		{ 1, 20000000, 50, false },   /* one packet in 20 ms */
+		{ 100, 20000000, 50, false }, /* 5k pps: one per 200 us */
+		{ 399, 20000000, 50, false }, /* just under 20k pps */
+		{ 400, 20000000, 50, true },  /* 20k pps: one per 50 us */
+		{ 4000, 20000000, 50, true },
+		{ 100, 20000000, 200, true }, /* 5k pps against a 200 us wait */
+		{ 99, 20000000, 200, false },
+		{ 4000, 20000000, 0, false }, /* batching not configured */
+		{ 5, 0, 50, false },          /* no time measured */
+	};
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+		ck_assert_msg(meng_batch_pays(t[i].pkts, t[i].dt_ns, t[i].wait_us) == t[i].pays,
+			"case %zu", i);
+}
+END_TEST
+
 static int peer6(uint16_t *port)
 {
 	struct sockaddr_in6 a;
@@ -489,6 +563,8 @@ int main(void)
 	tcase_add_loop_test(tc, test_timeout_event_then_delete, 0, NENGINES);
 	tcase_add_loop_test(tc, test_many_sessions_churn, 0, NENGINES);
 	tcase_add_loop_test(tc, test_ipv6_to_ipv4, 0, NENGINES);
+	tcase_add_loop_test(tc, test_bursts_and_lone_packets, 0, NENGINES);
+	tcase_add_test(tc, test_batch_pays);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
