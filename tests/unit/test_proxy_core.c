@@ -1876,6 +1876,41 @@ START_TEST(fork_timer_c_per_branch)
 }
 END_TEST
 
+/* Contacts over different transports: each branch is written for its
+ * own (Via transport, Record-Route: double toward the TCP one, whose
+ * request goes over the UA's own connection). */
+START_TEST(fork_mixed_transports)
+{
+	long iu, it;
+	char v[256];
+
+	reg_user("carolr", 5081, NULL);
+	feed_tp(RP_TP_TCP, 40082, "REGISTER sip:example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/TCP 10.0.0.6:5062;branch=z9hG4bKmt1\r\n"
+		"Max-Forwards: 70\r\nFrom: <sip:carolr@example.com>;tag=ct\r\n"
+		"To: <sip:carolr@example.com>\r\nCall-ID: regmt\r\nCSeq: 1 REGISTER\r\n"
+		"Contact: <sip:carolr@10.0.0.6:5062;transport=tcp>\r\nExpires: 300\r\n"
+		"Content-Length: 0\r\n\r\n");
+	ck_assert_int_ge(find_sent(40082, "SIP/2.0 200 ", 0), 0);
+	invite_user("carolr", "mt1");
+	iu = find_sent(5081, "INVITE sip:carolr@127.0.0.1:5081 ", 0);
+	it = find_sent(40082, "INVITE sip:carolr@10.0.0.6:5062;transport=tcp ", 0);
+	ck_assert_int_ge(iu, 0);
+	ck_assert_int_ge(it, 0);
+	ck_assert_ptr_nonnull(strstr(hdr(iu, "Via", v, sizeof(v)), "SIP/2.0/UDP 127.0.0.1:5060"));
+	ck_assert_ptr_nonnull(strstr(hdr(it, "Via", v, sizeof(v)), "SIP/2.0/TCP 127.0.0.1:5060"));
+	ck_assert_int_eq(count_hdr(iu, "Record-Route"), 1);
+	ck_assert_int_eq(count_hdr(it, "Record-Route"), 2);
+	ck_assert_ptr_nonnull(strstr(hdr(it, "Record-Route", v, sizeof(v)), ";transport=tcp"));
+	ck_assert_int_eq(out[it].d.tp, RP_TP_TCP);
+	ck_assert(out[it].d.flow);
+	ck_assert(!out[iu].d.flow);
+	/* Each carries one Via of ours, with its own branch. */
+	ck_assert_int_eq(count_hdr(iu, "Via"), 2);
+	ck_assert_int_eq(count_hdr(it, "Via"), 2);
+}
+END_TEST
+
 START_TEST(fork_limited_by_max_branches_and_script_ruri)
 {
 	static const char pre[] = "max_branches = 2;\n";
@@ -2067,6 +2102,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, fork_one_times_out_other_answers);
 	tcase_add_test(tc, fork_limited_by_max_branches_and_script_ruri);
 	tcase_add_test(tc, fork_timer_c_per_branch);
+	tcase_add_test(tc, fork_mixed_transports);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("media");
 	tcase_add_checked_fixture(tc, setup_media, teardown);
