@@ -346,7 +346,9 @@ int mcfg_load(struct mcfg *c, const char *path, char *err, size_t errsz)
 {
 	FILE *f = fopen(path, "re");
 	char line[512];
-	unsigned lineno = 0;
+	/* Keys seen, for "given twice": a second value would silently win. */
+	struct { char key[32]; unsigned line; } seen[64];
+	unsigned lineno = 0, nseen = 0;
 	int rc = 0;
 
 	if (!f) {
@@ -379,6 +381,25 @@ int mcfg_load(struct mcfg *c, const char *path, char *err, size_t errsz)
 		}
 		key = rp_str_trim(rp_str_make(l.p, (size_t)eq));
 		val = rp_str_trim(rp_str_make(l.p + eq + 1, l.n - (size_t)eq - 1));
+		/* 'listen' is the one key given twice on purpose (IPv4 and IPv6). */
+		if (!rp_str_eq_cstr(key, "listen") && key.n < sizeof(seen[0].key)) {
+			unsigned k;
+
+			for (k = 0; k < nseen; k++)
+				if (rp_str_eq_cstr(key, seen[k].key))
+					break;
+			if (k < nseen) {
+				snprintf(err, errsz, "%s:%u: %.*s: given twice (first at line %u)",
+					path, lineno, RP_STR_FMT(key), seen[k].line);
+				rc = -EINVAL;
+				break;
+			}
+			if (nseen < sizeof(seen) / sizeof(seen[0])) {
+				memcpy(seen[nseen].key, key.p, key.n);
+				seen[nseen].key[key.n] = '\0';
+				seen[nseen++].line = lineno;
+			}
+		}
 		if ((rc = mcfg_set(c, key.p, key.n, val.p, val.n, &why)) < 0) {
 			snprintf(err, errsz, "%s:%u: %.*s: %s", path, lineno,
 				RP_STR_FMT(key), why);

@@ -116,6 +116,9 @@ static const struct {
 	{ "listen6 = 10.0.0.1\n", "1: listen6: expected an IPv6 address" },
 	{ "log-level = loud\n", "1: log-level: expected err, warn, notice, info or debug" },
 	{ "just words\n", "1: expected 'key = value'" },
+	/* A second value used to win silently (hostile-config run). */
+	{ "workers = 1\nengine = mmsg\n\nworkers = 2\n", "4: workers: given twice (first at line 1)" },
+	{ "ports = 20000-20099\nports = 30000-30099\n", "2: ports: given twice (first at line 1)" },
 };
 
 START_TEST(test_bad_lines)
