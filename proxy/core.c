@@ -465,15 +465,18 @@ static bool is_loop(rp_core *c, const struct sip_msg *m, uint64_t lh)
 /* ---- Route (§16.4) ---- */
 
 /* Drops the Route values that name us at the top of the set (one, or two
- * after a double Record-Route) and notes the first one left. */
-static void route_preprocess(struct req *r)
+ * after a double Record-Route) and notes the first one left. -EINVAL when a
+ * value up to that one is not a name-addr: the request cannot be routed
+ * (it used to be taken as having no Route and sent to the Request-URI). */
+static int route_preprocess(struct req *r)
 {
 	struct sip_hdr_iter it;
 	struct sip_nameaddr na;
+	enum sip_err e;
 
 	sip_hdr_iter_init(&it, r->m, SIP_HDR_ROUTE);
 	size_t nth = 0, last_hdr = SIZE_MAX;
-	while (sip_hdr_iter_next_nameaddr(&it, &na, NULL) == SIP_OK) {
+	while ((e = sip_hdr_iter_next_nameaddr(&it, &na, NULL)) == SIP_OK) {
 		if (it.cur != last_hdr) {
 			nth = 0;
 			last_hdr = it.cur;
@@ -490,6 +493,7 @@ static void route_preprocess(struct req *r)
 		}
 		nth++;
 	}
+	return e == SIP_OK || e == SIP_E__COUNT ? 0 : -EINVAL;
 }
 
 static int apply_route_removal(struct req *r)
@@ -2596,7 +2600,7 @@ out:
 	rp_arena_fini(&a);
 }
 
-static void route_preprocess(struct req *r);
+static int route_preprocess(struct req *r);
 static int strict_route_fixup(struct req *r);
 
 /* 'route failure' (§16.7 item 6 taken to the script): the request failed
@@ -2625,9 +2629,9 @@ static bool run_failure_route(rp_core *c, rp_txn_srv *s, struct pctx *pc, uint64
 	struct req r = { .core = c, .mi = &mi, .m = m, .a = &a, .cfg = pc->cfg, .stx = s,
 		.pc = pc, .now = now, .shard = rp_txn_srv_shard(s), .ruri = m->ruri_str,
 		.ruri_p = m->ruri, .status = pc->best_code };
-	if (sip_edit_new(m, &a, &r.e) != SIP_OK || strict_route_fixup(&r) < 0)
+	if (sip_edit_new(m, &a, &r.e) != SIP_OK || strict_route_fixup(&r) < 0 ||
+	    route_preprocess(&r) < 0)
 		goto out;
-	route_preprocess(&r);
 	v = cfg_eval(pc->cfg, CFG_ROUTE_FAILURE, &req_ops, &r);
 	if (v < 0)
 		rp_warn("route failure failed: %s", strerror(-v));
@@ -3112,9 +3116,11 @@ static void forward_request_stateless(struct req *r)
 	char mf[8], br[40], host[256];
 	uint64_t h;
 
-	if (strict_route_fixup(r) < 0)
+	if (strict_route_fixup(r) < 0 || route_preprocess(r) < 0) {
+		rp_info("ACK for %.*s dropped: its Route does not parse",
+			RP_STR_FMT(m->ruri_str));
 		return;
-	route_preprocess(r);
+	}
 	if (r->have_route) {
 		na = r->route0;
 		u = &na.uri;
@@ -3359,11 +3365,12 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 	r.stx = s;
 	r.pc = pc;
 
-	if (strict_route_fixup(&r) < 0) {
+	if (strict_route_fixup(&r) < 0 || route_preprocess(&r) < 0) {
+		rp_info("%.*s from %s: Route does not parse: 400 Bad Route",
+			RP_STR_FMT(m->method_str), rp_tp_name(mi->tp));
 		reply_msg(c, s, m, 400, RP_STR_LIT("Bad Route"), NULL, 0, now);
 		goto unlock;
 	}
-	route_preprocess(&r);
 	if (m->method == SIP_METHOD_OPTIONS && !r.have_route && !r.ruri_p.user.n &&
 	    uri_is_us(c, r.cfg, &r.ruri_p, true)) {
 		static const rp_str allow[] = {

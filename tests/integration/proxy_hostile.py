@@ -209,6 +209,8 @@ def main():
              "SIP/2.0 404 "),
             ("CANCEL with no transaction", request("CANCEL"),
              "SIP/2.0 481 Call/Transaction Does Not Exist"),
+            ("BYE with Route: <garbage>", request("BYE", extra="Route: <garbage>\r\n"),
+             "SIP/2.0 400 Bad Route"),
             # Silence: nobody to answer (RFC 3261 18.1.2 / 18.2.1).
             ("empty datagram", b"", None),
             ("garbage datagram", b"\x00\x01\x02hello", None),
@@ -324,7 +326,7 @@ def main():
         check("memory bounded (RSS %d kB -> %d kB, under +64 MB)" % (rss0, rss1),
               rss1 - rss0 < 64 * 1024, (rss0, rss1))
         log = px.text()
-        for why in ("Content-Length Mismatch", "Too Many Headers", "dropped malformed response",
+        for why in ("Route does not parse", "Content-Length Mismatch", "Too Many Headers", "dropped malformed response",
                     "Bad Contact Expires", "malformed credentials", "Content-Length"):
             check("the log says why: " + why, why in log)
     finally:

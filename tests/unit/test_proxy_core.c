@@ -1099,6 +1099,35 @@ START_TEST(hostile_register_400_names_the_problem)
 }
 END_TEST
 
+/* A Route value that is not a name-addr (found by the hostile-input run:
+ * the request was taken as having no Route, relayed to its Request-URI,
+ * here the proxy itself, and the caller never heard back): 400 Bad Route,
+ * nothing relayed; an ACK with one is dropped. */
+START_TEST(unparsable_route_400)
+{
+	static const char *const routes[] = { "<garbage>", "garbage", "<sip:[fe80::1>;lr" };
+
+	for (int i = 0; i < 3; i++) {
+		size_t before = nout;
+
+		feed(5070, "BYE sip:127.0.0.1:5060 SIP/2.0\r\n"
+			"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKbr%d;rport\r\n"
+			"Max-Forwards: 70\r\nRoute: %s\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+			"To: <sip:bob@example.com>;tag=b1\r\nCall-ID: br%d\r\nCSeq: 2 BYE\r\n"
+			"Content-Length: 0\r\n\r\n", i, routes[i], i);
+		ck_assert_msg(find_sent(5070, "SIP/2.0 400 Bad Route\r\n", i) >= 0, "%s", routes[i]);
+		ck_assert_uint_eq(nout, before + 1);
+	}
+	feed(5070, "ACK sip:127.0.0.1:5060 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKbra;rport\r\n"
+		"Max-Forwards: 70\r\nRoute: <garbage>\r\nFrom: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@example.com>;tag=b1\r\nCall-ID: bra\r\nCSeq: 1 ACK\r\n"
+		"Content-Length: 0\r\n\r\n");
+	ck_assert_int_eq(count_sent(5060, "ACK "), 0);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 400 Bad Route"), 3);
+}
+END_TEST
+
 START_TEST(failure_route_redirects_and_reply_route_edits)
 {
 	long i, r;
@@ -2089,6 +2118,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, register_then_call_goes_to_source);
 	tcase_add_test(tc, authenticate_challenges);
 	tcase_add_test(tc, hostile_register_400_names_the_problem);
+	tcase_add_test(tc, unparsable_route_400);
 	tcase_add_test(tc, register_auth_own_aor_only);
 	tcase_add_test(tc, failure_route_redirects_and_reply_route_edits);
 	tcase_add_test(tc, trunk_name_resolved_at_load);
