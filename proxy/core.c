@@ -2378,6 +2378,14 @@ static void do_relay(struct req *r)
 	if (rc == 0)
 		rc = build_forward(r, pc->tg[0].d.tp, &pc->tg[0].d.addr,
 			rp_str_make(br, sizeof(br)));
+	if (rc == -EHOSTUNREACH) {
+		/* Not our fault and not the caller's: say which way we cannot go
+		 * (was 500 Server Internal Error). */
+		reply_msg(c, r->stx, r->m, 503, pc->tg[0].d.addr.u.sa.sa_family == AF_INET6 ?
+			RP_STR_LIT("No Listener For IPv6") : RP_STR_LIT("No Listener For IPv4"),
+			NULL, 0, r->now);
+		return;
+	}
 	if (rc < 0) {
 		reply_msg(c, r->stx, r->m, rc == -EPROTO ? 488 : 500, RP_STR_NULL, NULL, 0, r->now);
 		return;

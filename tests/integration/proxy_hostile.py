@@ -211,6 +211,8 @@ def main():
              "SIP/2.0 481 Call/Transaction Does Not Exist"),
             ("BYE with Route: <garbage>", request("BYE", extra="Route: <garbage>\r\n"),
              "SIP/2.0 400 Bad Route"),
+            ("BYE routed to IPv6 (no IPv6 listener)", request("BYE",
+             extra="Route: <sip:[2001:db8::1]:5060;lr>\r\n"), "SIP/2.0 503 No Listener For IPv6"),
             # Silence: nobody to answer (RFC 3261 18.1.2 / 18.2.1).
             ("empty datagram", b"", None),
             ("garbage datagram", b"\x00\x01\x02hello", None),

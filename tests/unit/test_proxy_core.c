@@ -1125,6 +1125,15 @@ START_TEST(unparsable_route_400)
 		"Content-Length: 0\r\n\r\n");
 	ck_assert_int_eq(count_sent(5060, "ACK "), 0);
 	ck_assert_int_eq(count_sent(5070, "SIP/2.0 400 Bad Route"), 3);
+	/* A next hop of a family we have no listener for: 503 saying so (it
+	 * was 500 Server Internal Error). */
+	feed(5070, "BYE sip:127.0.0.1:5060 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKbr6;rport\r\n"
+		"Max-Forwards: 70\r\nRoute: <sip:[2001:db8::1]:5060;lr>\r\n"
+		"From: <sip:alice@example.com>;tag=a1\r\n"
+		"To: <sip:bob@example.com>;tag=b1\r\nCall-ID: br6\r\nCSeq: 2 BYE\r\n"
+		"Content-Length: 0\r\n\r\n");
+	ck_assert_int_ge(find_sent(5070, "SIP/2.0 503 No Listener For IPv6\r\n", 0), 0);
 }
 END_TEST
 
