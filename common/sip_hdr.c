@@ -774,8 +774,8 @@ bool sip_via_branch_is_rfc3261(const struct sip_via *v)
 	       memcmp(v->branch.p, "z9hG4bK", 7) == 0;
 }
 
-enum sip_err sip_nameaddr_parse_into(rp_str s, struct sip_nameaddr *na,
-				struct sip_perr *err)
+static enum sip_err nameaddr_parse(rp_str s, struct sip_nameaddr *na,
+				    struct sip_perr *err, bool parse_uri)
 {
 	const char *p = s.p, *end = s.p + s.n, *q;
 	struct sip_perr uerr;
@@ -816,7 +816,7 @@ enum sip_err sip_nameaddr_parse_into(rp_str s, struct sip_nameaddr *na,
 			FAIL(SIP_E_BAD_NAME_ADDR, p - 1);
 		na->uri_str = rp_str_make(p, (size_t)(q - p));
 		na->bracketed = true;
-		if (sip_uri_parse_into(na->uri_str, &na->uri, &uerr) != SIP_OK)
+		if (parse_uri && sip_uri_parse_into(na->uri_str, &na->uri, &uerr) != SIP_OK)
 			FAIL(SIP_E_BAD_URI, p + uerr.off);
 		p = skip_lws(q + 1, end);
 	} else {
@@ -829,7 +829,7 @@ enum sip_err sip_nameaddr_parse_into(rp_str s, struct sip_nameaddr *na,
 			q++;
 		}
 		na->uri_str = rp_str_make(p, (size_t)(q - p));
-		if (sip_uri_parse_into(na->uri_str, &na->uri, &uerr) != SIP_OK)
+		if (parse_uri && sip_uri_parse_into(na->uri_str, &na->uri, &uerr) != SIP_OK)
 			FAIL(SIP_E_BAD_URI, p + uerr.off);
 		p = skip_lws(q, end);
 	}
@@ -849,6 +849,32 @@ enum sip_err sip_nameaddr_parse_into(rp_str s, struct sip_nameaddr *na,
 		}
 	}
 		return SIP_OK;
+}
+
+enum sip_err sip_nameaddr_parse_into(rp_str s, struct sip_nameaddr *na,
+				struct sip_perr *err)
+{
+	enum sip_err rc = nameaddr_parse(s, na, err, true);
+
+	if (rc == SIP_OK)
+		na->uri_parsed = true;
+	return rc;
+}
+
+enum sip_err sip_nameaddr_parse_into_lazy(rp_str s, struct sip_nameaddr *na,
+				struct sip_perr *err)
+{
+	return nameaddr_parse(s, na, err, false);
+}
+
+enum sip_err sip_nameaddr_parse_uri(struct sip_nameaddr *na, struct sip_perr *err)
+{
+	if (na->uri_parsed || na->star)
+		return SIP_OK;
+	if (sip_uri_parse_into(na->uri_str, &na->uri, err) != SIP_OK)
+		return SIP_E_BAD_URI;
+	na->uri_parsed = true;
+	return SIP_OK;
 }
 
 enum sip_err sip_nameaddr_parse(rp_str s, struct sip_nameaddr *out, struct sip_perr *err)

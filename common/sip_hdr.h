@@ -183,12 +183,21 @@ struct sip_nameaddr {
 	rp_str params;          /* from the first ';' after the URI */
 	rp_str tag;
 	bool has_tag;
+	bool uri_parsed;        /* 'uri' is filled (see sip_nameaddr_parse_uri) */
 };
 enum sip_err sip_nameaddr_parse(rp_str s, struct sip_nameaddr *out,
 				struct sip_perr *err);
 /* In-place variant (no copy; *out unspecified on failure). */
 enum sip_err sip_nameaddr_parse_into(rp_str s, struct sip_nameaddr *out,
 				     struct sip_perr *err);
+/* Like sip_nameaddr_parse_into, but the URI is only delimited (uri_str),
+ * not parsed: 'uri' stays zeroed and uri_parsed false. For a caller that
+ * needs only the tag and the text. */
+enum sip_err sip_nameaddr_parse_into_lazy(rp_str s, struct sip_nameaddr *out,
+				struct sip_perr *err);
+/* Parses na->uri_str into na->uri unless done (or '*'). SIP_OK or
+ * SIP_E_BAD_URI with err->off relative to uri_str. */
+enum sip_err sip_nameaddr_parse_uri(struct sip_nameaddr *na, struct sip_perr *err);
 
 struct sip_cseq {
 	uint32_t num;           /* <= 2^31 - 1 */

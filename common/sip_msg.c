@@ -88,7 +88,7 @@ static enum sip_err parse_status_line(struct sip_msg *m, rp_str line, size_t bas
 
 /* Parses the eagerly-wanted headers; 'h' is the header just added. */
 static enum sip_err eager(struct sip_msg *m, struct sip_hdr *h, size_t hoff,
-			  struct sip_perr *err)
+			  bool lazy_uri, struct sip_perr *err)
 {
 	struct sip_perr e;
 	enum sip_err rc = SIP_OK;
@@ -116,7 +116,8 @@ static enum sip_err eager(struct sip_msg *m, struct sip_hdr *h, size_t hoff,
 
 		if (from ? m->h_from != NULL : m->h_to != NULL)
 			return sip_perr_set(err, SIP_E_DUP_HEADER, hoff);
-		rc = sip_nameaddr_parse_into(h->value, from ? &m->from : &m->to, &e);
+		rc = lazy_uri ? sip_nameaddr_parse_into_lazy(h->value, from ? &m->from : &m->to, &e)
+			      : sip_nameaddr_parse_into(h->value, from ? &m->from : &m->to, &e);
 		if (rc == SIP_OK && (from ? m->from.star : m->to.star))
 			rc = sip_perr_set(&e, SIP_E_BAD_NAME_ADDR, 0);
 		if (rc != SIP_OK)
@@ -194,7 +195,7 @@ enum sip_err sip_msg_parse(const char *buf, size_t len, rp_arena *a,
 {
 	size_t max_hdrs = SIP_PARSE_DEFAULT_MAX_HEADERS;
 	size_t max_size = SIP_PARSE_DEFAULT_MAX_SIZE;
-	bool stream = false;
+	bool stream = false, lazy_resp = false, lazy_uri;
 	size_t skip = 0, lim, cap = INITIAL_HDRS, pos;
 	struct sip_msg *m;
 	const char *p, *nl;
@@ -209,6 +210,7 @@ enum sip_err sip_msg_parse(const char *buf, size_t len, rp_arena *a,
 		if (opts->max_size)
 			max_size = opts->max_size;
 		stream = opts->stream;
+		lazy_resp = opts->lazy_resp_addr_uri;
 	}
 	if (!buf && len)
 		return sip_perr_set(err, SIP_E_INVALID_ARG, 0);
@@ -258,6 +260,7 @@ enum sip_err sip_msg_parse(const char *buf, size_t len, rp_arena *a,
 		if (rc != SIP_OK)
 			return rc;
 	}
+	lazy_uri = lazy_resp && !m->is_request;
 	pos = (size_t)(nl - p) + 1;
 	const char *nul = pos < lim ? memchr(p + pos, 0, lim - pos) : NULL;
 
@@ -346,7 +349,7 @@ enum sip_err sip_msg_parse(const char *buf, size_t len, rp_arena *a,
 		h->raw = rp_str_make(line, (size_t)(nl + 1 - line));
 		h->id = sip_hdr_lookup(h->name);
 		m->nhdrs++;
-		rc = eager(m, h, pos, err);
+		rc = eager(m, h, pos, lazy_uri, err);
 		if (rc != SIP_OK) {
 			err->off += skip;
 			return rc;

@@ -3,7 +3,8 @@
  * sip_msg_parse() splits the start line and every header in one pass over
  * the caller's buffer and parses eagerly only what routing needs at once:
  * Request-URI, top Via, From, To, Call-ID, CSeq, Max-Forwards and
- * Content-Length. Everything else stays as raw slices and is parsed on
+ * Content-Length (a response's From/To URIs optionally on demand, see
+ * lazy_resp_addr_uri). Everything else stays as raw slices and is parsed on
  * demand with the sip_hdr / sip_uri parsers or the iterators below.
  *
  * Ownership: the struct sip_msg and its header array live in the caller's
@@ -36,6 +37,11 @@ struct sip_parse_opts {
 	 * rest of the datagram) and a smaller one truncates the body
 	 * (RFC 3261 §18.3). */
 	bool stream;
+	/* Responses only: From and To are split (tag, URI text) but their URIs
+	 * are not parsed (from.uri_parsed false; sip_nameaddr_parse_uri() on
+	 * demand). A proxy relays a response by its Via and matches it by
+	 * branch and tags; the URIs were a third of parsing a response. */
+	bool lazy_resp_addr_uri;
 };
 
 struct sip_hdr {

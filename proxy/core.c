@@ -539,8 +539,17 @@ static const struct sip_uri *which_uri(struct req *r, enum cfg_uri which)
 {
 	switch (which) {
 	case CFG_URI_R: return r->is_resp ? NULL : &r->ruri_p;
-	case CFG_URI_FROM: return &r->m->from.uri;
-	case CFG_URI_TO: return &r->m->to.uri;
+	case CFG_URI_FROM:
+	case CFG_URI_TO: {
+		/* A response's From/To URIs are parsed only when asked for
+		 * (lazy_resp_addr_uri); the message is this core's own, in its
+		 * arena, const only by interface. */
+		struct sip_nameaddr *na = (struct sip_nameaddr *)(which == CFG_URI_FROM ?
+			&r->m->from : &r->m->to);
+		struct sip_perr e;
+
+		return sip_nameaddr_parse_uri(na, &e) == SIP_OK ? &na->uri : NULL;
+	}
 	}
 	return NULL;
 }
@@ -3414,7 +3423,8 @@ void rp_core_handle_at(rp_core *c, const struct rp_msg_info *mi, const char *msg
 	size_t len, uint64_t now)
 {
 	char store[16384];
-	struct sip_parse_opts o = { .stream = mi->tp != RP_TP_UDP };
+	struct sip_parse_opts o = { .stream = mi->tp != RP_TP_UDP,
+		.lazy_resp_addr_uri = true };
 	struct sip_msg *m = NULL;
 	struct sip_perr e = { 0 };
 	enum sip_err r;

@@ -61,6 +61,64 @@ static bool eq(rp_str s, const char *c)
 	return rp_str_eq_cstr(s, c);
 }
 
+/* lazy_resp_addr_uri: a response's From/To URIs are delimited, not parsed;
+ * parsed on demand they equal the eager result; a bad one is found then;
+ * requests are parsed in full whatever the option. */
+START_TEST(lazy_response_addr_uri)
+{
+	static const char ok[] =
+		"SIP/2.0 180 Ringing\r\n"
+		"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1\r\n"
+		"From: \"A\" <sip:alice@example.com;x=1>;tag=fa\r\n"
+		"To: sip:bob@example.com;tag=tb\r\n"
+		"Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+	static const char bad[] =
+		"SIP/2.0 200 OK\r\n"
+		"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1\r\n"
+		"From: <sip:alice@exa mple..com>;tag=fa\r\n"
+		"To: <sip:bob@example.com>;tag=tb\r\n"
+		"Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+	static const char badreq[] =
+		"INVITE sip:bob@example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1\r\n"
+		"From: <sip:alice@exa mple..com>;tag=fa\r\n"
+		"To: <sip:bob@example.com>\r\n"
+		"Call-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+		"Content-Length: 0\r\n\r\n";
+	struct sip_parse_opts lazy = { .lazy_resp_addr_uri = true };
+	struct ctx c, c2;
+	struct sip_msg *m, *m2;
+	struct sip_perr e;
+
+	ck_assert_int_eq(parse_opts(&c, ok, strlen(ok), &lazy, &m, &e), SIP_OK);
+	ck_assert(!m->from.uri_parsed && !m->to.uri_parsed);
+	ck_assert(eq(m->from.tag, "fa") && eq(m->to.tag, "tb"));
+	ck_assert(eq(m->from.uri_str, "sip:alice@example.com;x=1"));
+	ck_assert(eq(m->to.uri_str, "sip:bob@example.com"));
+	ck_assert_int_eq(sip_nameaddr_parse_uri(&m->from, &e), SIP_OK);
+	ck_assert_int_eq(sip_nameaddr_parse_uri(&m->to, &e), SIP_OK);
+	ck_assert_int_eq(parse(&c2, ok, &m2, &e), SIP_OK);
+	ck_assert(m2->from.uri_parsed);
+	ck_assert(eq(m->from.uri.host, "example.com") && eq(m->from.uri.user, "alice"));
+	ck_assert(rp_str_eq(m->from.uri.host, m2->from.uri.host));
+	ck_assert(rp_str_eq(m->from.uri.params, m2->from.uri.params));
+	ck_assert(rp_str_eq(m->to.uri.user, m2->to.uri.user));
+	fin(&c2);
+	fin(&c);
+
+	ck_assert_int_eq(parse(&c, bad, &m, &e), SIP_E_BAD_URI);
+	fin(&c);
+	ck_assert_int_eq(parse_opts(&c, bad, strlen(bad), &lazy, &m, &e), SIP_OK);
+	ck_assert(eq(m->from.tag, "fa"));
+	ck_assert_int_eq(sip_nameaddr_parse_uri(&m->from, &e), SIP_E_BAD_URI);
+	ck_assert(!m->from.uri_parsed);
+	fin(&c);
+
+	ck_assert_int_eq(parse_opts(&c, badreq, strlen(badreq), &lazy, &m, &e), SIP_E_BAD_URI);
+	fin(&c);
+}
+END_TEST
+
 START_TEST(typical_invite)
 {
 	struct ctx c;
@@ -638,6 +696,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, stream_mode);
 	tcase_add_test(tc, size_limits);
 	tcase_add_test(tc, arena_limit);
+	tcase_add_test(tc, lazy_response_addr_uri);
 	suite_add_tcase(s, tc);
 	return s;
 }
