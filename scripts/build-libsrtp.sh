@@ -66,82 +66,10 @@ if command -v flock >/dev/null 2>&1; then
 	flock 9 || die "cannot lock $TP/build/.libsrtp.lock"
 fi
 
-# --- private apt configuration --------------------------------------------
-# Turn every enabled Debian archive entry ("deb" lines or deb822 stanzas whose
-# URI is a .../debian or .../debian-security archive) into a deb-src entry.
-rm -rf "$APTDIR"
-mkdir -p "$APTDIR/sources.list.d" "$APTDIR/lists/partial" \
-	"$APTDIR/cache/archives/partial"
-SRCLIST=$APTDIR/sources.list.d/rampart-src.list
-: >"$SRCLIST"
-for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-	[ -f "$f" ] || continue
-	# One-line format: deb [opts] uri suite comp...
-	sed -e 's/#.*//' "$f" | awk '$1 == "deb" {
-		$1 = "deb-src"; uri = ($2 ~ /^\[/) ? "" : $2
-		for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i !~ /\]$/ && $i ~ /:\/\//) { uri = $i; break }
-		if (uri ~ /\/debian(-security)?\/?$/) print
-	}' >>"$SRCLIST"
-done
-for f in /etc/apt/sources.list.d/*.sources; do
-	[ -f "$f" ] || continue
-	# deb822: stanzas separated by blank lines; fields Types, URIs, Suites,
-	# Components, Signed-By, Enabled.
-	awk '
-	function flush() {
-		if (types ~ /(^|[ \t])deb([ \t]|$)/ && enabled !~ /^[Nn]o/ && uris != "") {
-			n = split(uris, u, /[ \t]+/); m = split(suites, s, /[ \t]+/)
-			for (i = 1; i <= n; i++) {
-				if (u[i] !~ /\/debian(-security)?\/?$/) continue
-				for (j = 1; j <= m; j++) {
-					opt = (signed != "") ? "[signed-by=" signed "] " : ""
-					print "deb-src " opt u[i] " " s[j] " " comps
-				}
-			}
-		}
-		types = uris = suites = comps = signed = enabled = ""
-	}
-	/^[ \t]*#/ { next }
-	/^[ \t]*$/ { flush(); next }
-	{
-		key = $1; sub(/:$/, "", key); val = $0; sub(/^[^:]*:[ \t]*/, "", val)
-		if (key == "Types") types = val
-		else if (key == "URIs") uris = val
-		else if (key == "Suites") suites = val
-		else if (key == "Components") comps = val
-		else if (key == "Signed-By") signed = val
-		else if (key == "Enabled") enabled = val
-	}
-	END { flush() }' "$f" >>"$SRCLIST"
-done
-[ -s "$SRCLIST" ] ||
-	die "no Debian archive found in /etc/apt/sources.list{,.d/*} to derive a deb-src entry from"
-log "private deb-src entries:"
-sed 's/^/    /' "$SRCLIST"
-
-# Every path apt would write is redirected into $APTDIR; the sandbox user is
-# root because _apt may not be able to write under the repository.
-APT_OPTS="-o Dir::Etc::SourceList=/dev/null
-	-o Dir::Etc::SourceParts=$APTDIR/sources.list.d
-	-o Dir::State::Lists=$APTDIR/lists
-	-o Dir::Cache=$APTDIR/cache
-	-o Dir::Cache::pkgcache=$APTDIR/cache/pkgcache.bin
-	-o Dir::Cache::srcpkgcache=$APTDIR/cache/srcpkgcache.bin
-	-o APT::Sandbox::User=root
-	-o Acquire::Languages=none
-	-o APT::Get::List-Cleanup=false"
-# shellcheck disable=SC2086
-apt-get -q $APT_OPTS update >"$APTDIR/update.log" 2>&1 ||
-	{ cat "$APTDIR/update.log" >&2; die "private 'apt-get update' failed"; }
-
-# --- fetch and unpack ------------------------------------------------------
-rm -rf "$SRC"
-mkdir -p "$SRC"
-log "fetching libsrtp2=$VERSION source"
-# shellcheck disable=SC2086
-(cd "$SRC" && apt-get -q $APT_OPTS source "libsrtp2=$VERSION") \
-	>"$APTDIR/source.log" 2>&1 ||
-	{ cat "$APTDIR/source.log" >&2; die "'apt-get source libsrtp2=$VERSION' failed"; }
+# --- fetch and unpack (private apt configuration: scripts/debsrc.sh) -------
+. "$ROOT/scripts/debsrc.sh"
+debsrc_prepare "$APTDIR"
+debsrc_fetch "$APTDIR" "$SRC" libsrtp2 "$VERSION"
 UNPACKED=
 for d in "$SRC"/libsrtp2-*/; do
 	[ -f "$d/configure" ] && UNPACKED=${d%/}
