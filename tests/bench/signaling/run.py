@@ -31,6 +31,11 @@ Environment (all optional):
   RAMPART_BENCH_KEEP=1        keep the work directory (logs, CSVs, configs)
   RAMPART_PROXY               rampart-proxy binary (default: build-bench/,
                               then build/)
+  RAMPART_PROXY_B             a second rampart-proxy binary (an A/B
+                              comparison: e.g. another wolfSSL): run
+                              interleaved with the other two as 'rampart_b',
+                              with its own line
+                              'bench: sip_calls_<t>_per_cpu_s_b rampart_b=..'
 Exit status: 0 when the figure lines were printed (even with 'unavailable'),
 1 when the Kamailio reference could not be measured, 2 on set-up errors.
 """
@@ -483,8 +488,9 @@ def session1(name, transport, idx, calls, rate, settle, work, cert, key,
     r.offered = calls
     with open("/proc/loadavg") as f:
         r.load = f.read().split()[0]  # other work on the box: noise
-    rundir = os.path.join(work, f"{transport}-{name}-{idx}")
-    os.makedirs(rundir)
+    # A fresh directory per attempt: session() retries a run that lost a
+    # port race, and the first attempt's directory is still there.
+    rundir = tempfile.mkdtemp(prefix=f"{transport}-{name}-{idx}-", dir=work)
     udp_port, tls_port = free_port(), free_port()
     daemons = []
     try:
@@ -680,7 +686,12 @@ def main():
         log("rampart-proxy binary not found (build it, or set RAMPART_PROXY)")
 
     per_session = a.seconds + a.settle + 6  # start, idle sample, stop
-    proxies = ["rampart", "kamailio"]
+    rampart_b = os.environ.get("RAMPART_PROXY_B") or None
+    if rampart_b and not os.access(rampart_b, os.X_OK):
+        log(f"RAMPART_PROXY_B={rampart_b}: not an executable")
+        return 2
+    proxies = ["rampart"] + (["rampart_b"] if rampart_b else []) + ["kamailio"]
+    binary = {"rampart": rampart, "rampart_b": rampart_b}
     results = {t: {p: [] for p in proxies} for t in transports}
     why = {t: {} for t in transports}
     cut_short = False
@@ -692,7 +703,7 @@ def main():
             if p == "rampart" and not rampart:
                 why[t][p] = "rampart-proxy binary not found"
                 continue
-            pr = session(p, t, 0, 5, 10, 0.2, work, cert, key, rampart)
+            pr = session(p, t, 0, 5, 10, 0.2, work, cert, key, binary.get(p))
             log("probe " + describe(pr))
             if pr.ok < 5:
                 why[t][p] = f"probe: {pr.ok}/5 calls completed: " + (
@@ -709,7 +720,7 @@ def main():
                     cut_short = True
                     break
                 r = session(p, t, i, calls, a.rate, a.settle, work, cert, key,
-                            rampart)
+                            binary.get(p))
                 log(describe(r))
                 results[t][p].append(r)
     if cut_short:
@@ -743,6 +754,13 @@ def main():
                  if "rampart" in fig and "kamailio" in fig else "unavailable")
         lines.append(f"bench: sip_calls_{t}_per_cpu_s rampart={v('rampart')} "
                      f"kamailio={v('kamailio')} ratio={ratio}")
+        if rampart_b:
+            ratio_b = (f"{fig['rampart_b'] / fig['kamailio']:.2f}"
+                       if "rampart_b" in fig and "kamailio" in fig
+                       else "unavailable")
+            lines.append(f"bench: sip_calls_{t}_per_cpu_s_b "
+                         f"rampart_b={v('rampart_b')} kamailio={v('kamailio')} "
+                         f"ratio_b={ratio_b}")
     if a.keep or rc:
         log(f"logs kept in {work}")
     else:
