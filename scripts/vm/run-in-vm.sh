@@ -21,10 +21,12 @@
 # Environment: RAMPART_VM_TIMEOUT (seconds, default 300), RAMPART_VM_SMP (1:
 # with 2 vCPUs, multi-threaded TCG on a busy 2-core host has starved a vCPU
 # into RCU stalls and a hung guest; use 2 for SMP coverage on a quiet host),
-# RAMPART_VM_MEM (MiB, 1024), RAMPART_VM_VERBOSE=1 (print the whole serial
-# log), RAMPART_VM_CACHE (see setup-vm.sh), RAMPART_VM_APPEND (extra kernel
-# command line; default slub_debug=FZPU: SLUB poisoning and red zones catch
-# use-after-free and overflows in the module's allocations).  PATH,
+# RAMPART_VM_MEM (MiB, 1024), RAMPART_VM_CPU (qemu CPU model, default max;
+# e.g. Nehalem has no AES-NI and no AVX: docs/tls.md), RAMPART_VM_VERBOSE=1
+# (print the whole serial log), RAMPART_VM_CACHE (see setup-vm.sh),
+# RAMPART_VM_APPEND (extra kernel command line; default slub_debug=FZPU: SLUB
+# poisoning and red zones catch use-after-free and overflows in the module's
+# allocations).  PATH,
 # RAMPART_* and [AUL]SAN_OPTIONS are passed on to the command.
 set -u
 
@@ -72,7 +74,7 @@ fi
 
 tmo=${RAMPART_VM_TIMEOUT:-300}
 timeout -k 10 "$tmo" "$qemu" \
-	-accel tcg -machine pc -cpu max \
+	-accel tcg -machine pc -cpu "${RAMPART_VM_CPU:-max}" \
 	-smp "${RAMPART_VM_SMP:-1}" -m "${RAMPART_VM_MEM:-1024}" \
 	-nodefaults -no-user-config -display none -no-reboot \
 	-kernel "$img/vmlinux" -initrd "$img/initramfs.cpio.gz" \
