@@ -604,6 +604,14 @@ int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 			continue;
 		active[i] = true;
 		nactive++;
+		if (ss->m->has_port_count && ss->m->port_count > 1) {
+			/* RFC 4566 layered streams: port/N is N port pairs; we relay
+			 * one pair per m= line (it was passed on as 20000/N). */
+			rc = fail(c, RP_MEDIA_BAD_SDP, "offer from %s: m=%.*s asks for %u ports; the "
+				"relay has one port pair per stream", leg_name(lf, from),
+				RP_STR_FMT(ss->media), (unsigned)ss->m->port_count);
+			goto wipe;
+		}
 		if (!ss->addr_ok) {
 			rc = fail(c, RP_MEDIA_BAD_SDP, "offer from %s: c= address '%.*s' of m=%.*s "
 				"is not a unicast IP address", leg_name(lf, from),

@@ -843,6 +843,13 @@ START_TEST(non_unicast_connection_address_refused_before_ringing)
 		"IP6 10.0.0.1", "IP4 ::1" };
 	char sdp[512], *o, *a;
 
+	/* m=audio 4000/2: two port pairs (RFC 4566), we relay one. */
+	new_call();
+	ck_assert_int_eq(offer(RP_MEDIA_A, "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\n"
+		"c=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 4000/2 RTP/AVP 0\r\n", &o), RP_MEDIA_BAD_SDP);
+	ck_assert_uint_eq(R.creates, 0);
+	C = rp_media_call_free(C);
+
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(sdp, sizeof(sdp), "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\n"
 			"c=IN %s\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n", bad[i]);
