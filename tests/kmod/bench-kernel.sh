@@ -17,6 +17,11 @@
 # none, and its per-allocation checks and stack traces cost the two paths
 # differently (mediad's path allocates and frees an skb per packet, the
 # kernel's reuses the one it received).
+# The two alternate, mediad first: ROUNDS (default 3) runs of each; the
+# ratio is the median of the kernel's runs over the median of mediad's.
+# The guest's clock counts instructions (RAMPART_VM_ICOUNT, default 3: 8 ns
+# each; empty: the host's clock), so a CPU-second in the guest is a fixed
+# number of instructions whatever the host's load.
 # docs/kmod.md, "Benchmark", says what is counted on each side.
 set -u
 build=$(cd "$1" && pwd)
@@ -33,6 +38,10 @@ if ! make -s -C "$src/kmod" OUT="$out" check-kdir 2>"$out.why"; then
 	exit 77
 fi
 make -s -C "$src/kmod" OUT="$out" >/dev/null 2>&1 || { echo "bench kernel: building rampart.ko failed" >&2; exit 1; }
+
+rounds=${ROUNDS:-3}
+icount=${RAMPART_VM_ICOUNT-3}
+case $rounds in ''|*[!0-9]*|0) echo "bench kernel: ROUNDS must be a positive number" >&2; exit 2 ;; esac
 
 inner=$(mktemp /tmp/rampart-bench-kernel.XXXXXX)
 trap 'rm -f "$inner"' EXIT INT TERM
@@ -52,33 +61,39 @@ CONF
 pid=\$!
 i=0
 while [ \$i -lt 100 ] && [ ! -S "\$dir/mediad.sock" ]; do sleep 0.1; i=\$((i + 1)); done
-# mediad before and after the kernel run (the host's load drifts): the mean.
-"$mtraffic" --control "\$dir/mediad.sock" --bench \$pid --sessions 50 --seconds 8 \
-	--suite AES_CM_128_HMAC_SHA1_80 >"\$dir/user.txt" 2>&1
+# ROUNDS x (mediad, kernel), alternating: a drift hits both sides alike.
 # A real host's udev loads the CPU's crypto drivers (the VM has no udev):
 # without them the kernel would run generic C AES/SHA-1 against OpenSSL's
 # AES-NI in mediad. Loaded before rampart.ko so the flows pick them.
 modprobe -q -a aesni_intel sha1_ssse3 ghash_clmulni_intel 2>/dev/null
 grep -E '^driver' /proc/crypto | grep -E -m 3 'aesni|sha1-(ssse3|avx)' | sed 's/^/kernel crypto /'
-insmod "$out/rampart.ko" || exit 1
-"$srtp" bench 50 200000 >"\$dir/kern.txt" 2>&1 || { cat "\$dir/kern.txt"; exit 1; }
-cat "\$dir/kern.txt"
-rmmod rampart
-"$mtraffic" --control "\$dir/mediad.sock" --bench \$pid --sessions 50 --seconds 8 \
-	--suite AES_CM_128_HMAC_SHA1_80 >>"\$dir/user.txt" 2>&1
+r=0
+while [ \$r -lt $rounds ]; do
+	"$mtraffic" --control "\$dir/mediad.sock" --bench \$pid --sessions 50 --seconds 8 \
+		--suite AES_CM_128_HMAC_SHA1_80 >"\$dir/u.txt" 2>&1
+	cat "\$dir/u.txt"
+	sed -n 's/.* \([0-9.]*\) pkts per CPU-second.*/\1/p' "\$dir/u.txt" >>"\$dir/user.txt"
+	insmod "$out/rampart.ko" || exit 1
+	"$srtp" bench 50 100000 >"\$dir/k.txt" 2>&1 || { cat "\$dir/k.txt"; exit 1; }
+	rmmod rampart
+	cat "\$dir/k.txt"
+	sed -n 's/.* \([0-9.]*\) pkts per CPU-second.*/\1/p' "\$dir/k.txt" >>"\$dir/kern.txt"
+	r=\$((r + 1))
+done
 kill \$pid; wait \$pid
-cat "\$dir/user.txt"
-u=\$(sed -n 's/.* \([0-9.]*\) pkts per CPU-second.*/\1/p' "\$dir/user.txt" |
-	awk '{ s += \$1; n++ } END { if (n) printf "%.0f", s / n }')
-k=\$(sed -n 's/.* \([0-9.]*\) pkts per CPU-second.*/\1/p' "\$dir/kern.txt" | tail -n 1)
+med() { sort -n "\$1" | awk '{ v[NR] = \$1 } END { if (NR) printf "%.0f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+u=\$(med "\$dir/user.txt")
+k=\$(med "\$dir/kern.txt")
 [ -n "\$u" ] && [ -n "\$k" ] || { echo "bench kernel: no figure"; exit 1; }
+echo "RUNS mediad \$(tr '\n' ' ' <"\$dir/user.txt")kernel \$(tr '\n' ' ' <"\$dir/kern.txt")"
 echo "RESULT \$k \$u"
 EOF
-res=$(RAMPART_VM_APPEND=${RAMPART_VM_APPEND-} RAMPART_VM_TIMEOUT=${RAMPART_VM_TIMEOUT:-900} \
+res=$(RAMPART_VM_APPEND=${RAMPART_VM_APPEND-} RAMPART_VM_TIMEOUT=${RAMPART_VM_TIMEOUT:-1500} \
+	RAMPART_VM_ICOUNT=$icount \
 	flock /tmp/rampart-vm.lock \
 	"$src/scripts/vm/run-in-vm.sh" "sh $inner" 2>&1)
 rc=$?
-echo "$res" | grep -E '^(bench |kernel)' | sed 's/^/info: /'
+echo "$res" | grep -E '^(bench |kernel|RUNS )' | sed 's/^/info: /'
 if [ $rc -eq 77 ]; then echo "$res" | grep '^SKIP'; exit 77; fi
 line=$(echo "$res" | grep '^RESULT ' | tail -n 1)
 if [ $rc -ne 0 ] || [ -z "$line" ]; then
@@ -87,5 +102,5 @@ if [ $rc -ne 0 ] || [ -z "$line" ]; then
 	exit 1
 fi
 set -- $line
-echo "info: kernel $2 pkts per CPU-second, mediad (userspace) $3 pkts per CPU-second"
+echo "info: medians: kernel $2 pkts per CPU-second, mediad (userspace) $3 pkts per CPU-second${icount:+ (guest clock: 2^$icount ns per instruction)}"
 awk -v k="$2" -v u="$3" 'BEGIN { printf "bench: kernel_vs_userspace_pkts ratio=%.2f\n", (u > 0 ? k / u : 0) }'
