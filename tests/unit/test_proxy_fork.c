@@ -156,7 +156,13 @@ START_TEST(final_text_merges_challenges_and_maps_503)
 	ck_assert_int_eq(rp_fork_final_text(r1, strlen(r1), 401, NULL, f->auth, f->auth_len,
 		&out, &n), 0);
 	/* Both realms once each, the rest of the first response kept. */
-	char *txt = strndup(out, n);
+	/* out is not a C string: copy it into one (strndup would read past
+	 * it under ASan's strict string checks). */
+	char *txt = malloc(n + 1);
+
+	ck_assert_ptr_nonnull(txt);
+	memcpy(txt, out, n);
+	txt[n] = '\0';
 	struct sip_msg *m = parse(&a, txt);
 
 	ck_assert_uint_eq(m->status, 401);
@@ -170,7 +176,7 @@ START_TEST(final_text_merges_challenges_and_maps_503)
 	/* 503 -> 500, everything else (body too) as it was. */
 	ck_assert_int_eq(rp_fork_final_text(r503, strlen(r503), 500, "Server Internal Error",
 		NULL, 0, &out, &n), 0);
-	ck_assert(!strncmp(out, "SIP/2.0 500 Server Internal Error\r\n", 35));
+	ck_assert(n >= 35 && !memcmp(out, "SIP/2.0 500 Server Internal Error\r\n", 35));
 	ck_assert_ptr_nonnull(memmem(out, n, "Retry-After: 30\r\n", 17));
 	ck_assert(n > 3 && !memcmp(out + n - 7, "\r\n\r\nabc", 7));
 	free(out);
