@@ -2969,6 +2969,27 @@ static void cli_event(void *arg, rp_txn_cli *cl, const struct sip_msg *resp, uns
 	if (!pc->cancelled && run_failure_route(c, s, pc, now))
 		return;
 	trunk_dlg_end(c, pc, resp);
+	/* §16.7 step 6: a 503 the proxy would forward goes up as 500 (the
+	 * caller must not take it as this proxy being unavailable); same
+	 * rule as a fork's (rp_fork_status_out). */
+	unsigned out = rp_fork_status_out(pc->best_code);
+
+	if (pc->best && out != pc->best_code) {
+		char *txt = NULL;
+		size_t txt_len = 0;
+
+		if (rp_fork_final_text(pc->best, pc->best_len, out, "Server Internal Error",
+		    NULL, 0, &txt, &txt_len) == 0) {
+			free(pc->best);
+			pc->best = txt;
+			pc->best_len = txt_len;
+		} else {
+			free(pc->best);     /* we make a plain 500 instead */
+			pc->best = NULL;
+			pc->best_len = 0;
+		}
+		pc->best_code = out;
+	}
 	if (pc->best) {
 		rp_txn_srv_respond(c->txl, s, pc->best_code, pc->best, pc->best_len, now);
 		atomic_fetch_add(&c->st.relayed_responses, 1);
@@ -2976,7 +2997,7 @@ static void cli_event(void *arg, rp_txn_cli *cl, const struct sip_msg *resp, uns
 		call_failed(c, pc, pc->best_code);
 		media_end(c, pc);
 	} else {
-		reply_txn(c, s, pc->cancelled ? 487 : pc->best_code, RP_STR_NULL, NULL, 0, now);
+		reply_txn(c, s, pc->cancelled ? 487 : out, RP_STR_NULL, NULL, 0, now);
 	}
 }
 

@@ -391,6 +391,32 @@ START_TEST(timer_a_and_b_give_408)
 }
 END_TEST
 
+/* §16.7 step 6 in serial failover: every address answered 503, the best
+ * one goes up as 500 (the 503 would tell the caller this proxy is
+ * unavailable); the response is still the trunk's (its headers kept). */
+START_TEST(failover_all_503_sends_500)
+{
+	long i1, i2, r;
+	char v[256];
+
+	feed(5070, INVITE("sip:trunk2@example.com", "c503", "z9hG4bKa503", ""));
+	i1 = find_sent(7001, "INVITE ", 0);
+	ck_assert_int_ge(i1, 0);
+	respond(i1, 7001, 503, "Service Unavailable");
+	i2 = find_sent(7002, "INVITE ", 0);
+	ck_assert_int_ge(i2, 0);
+	extra_hdr = "Warning: 399 trunk \"all busy\"\r\n";
+	respond(i2, 7002, 503, "Service Unavailable");
+	extra_hdr = "";
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 503 "), 0);
+	ck_assert_int_eq(count_sent(5070, "SIP/2.0 500 "), 1);
+	r = find_sent(5070, "SIP/2.0 500 Server Internal Error\r\n", 0);
+	ck_assert_int_ge(r, 0);
+	ck_assert_str_eq(hdr(r, "Warning", v, sizeof(v)), "399 trunk \"all busy\"");
+	ck_assert_str_eq(hdr(r, "CSeq", v, sizeof(v)), "1 INVITE");
+}
+END_TEST
+
 START_TEST(failover_on_timeout_then_answer)
 {
 	char b1[64], b2[64];
@@ -2103,6 +2129,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, timer_a_and_b_give_408);
 	tcase_add_test(tc, failover_on_timeout_then_answer);
 	tcase_add_test(tc, failover_on_503_acks_first);
+	tcase_add_test(tc, failover_all_503_sends_500);
 	tcase_add_test(tc, busy_486_hop_by_hop_ack);
 	tcase_add_test(tc, cancel_before_answer);
 	tcase_add_test(tc, cancel_before_provisional_waits);
