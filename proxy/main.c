@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,11 @@
 /* Key for To tags: random per process (set once in main). */
 static uint8_t tag_key[16];
 
+/* Which --tls-* options the command line gave (they win over the config). */
+struct tls_cli {
+	bool cert, ca, ca_dir, ciphers, verify;
+};
+
 struct proxy {
 	struct rp_transport_cfg tcfg;
 	const char *domains[MAX_DOMAINS];
@@ -66,6 +72,14 @@ struct proxy {
 	rp_tlsctl *tlsctl;          /* TLS stores, tls.* commands, TLS metrics */
 	/* The config's listen line behind each tcfg.listen[i] (NULL: --listen). */
 	const struct cfg_listen *lcfg[RP_MAX_LISTEN];
+	/* A config reload compares against these: each listen line as
+	 * configured (port 0 unresolved; from_cfg false: --listen), each TLS
+	 * listener's and the outbound settings as built (rp_tls_cfg_sig). */
+	struct rp_listen lconf[RP_MAX_LISTEN];
+	bool from_cfg[RP_MAX_LISTEN];
+	char *tls_sig[RP_MAX_LISTEN];
+	char *client_sig;
+	struct tls_cli tcli;
 	const char *auto_cert, *auto_key; /* generated for cert = auto; NULL: none */
 	_Atomic(rp_core *) core;    /* NULL: the built-in minimal responder */
 	struct media_link *media;   /* rampart-mediad; NULL: media not relayed */
@@ -756,19 +770,37 @@ static int cmd_config_check(ctl_req *req, rp_buf *resp, void *arg)
 
 static int trunk_tls_set(struct proxy *p, const struct cfg *cfg, char *err, size_t errlen);
 
+/* The TLS part of a config reload, prepared (every new store built and
+ * checked) before anything changes, then applied or dropped. */
+struct tls_plan {
+	const struct cfg_listen *nl[RP_MAX_LISTEN]; /* listener i in the new config */
+	rp_tls_staged *st[RP_MAX_LISTEN];           /* new settings of listener i */
+	char *sig[RP_MAX_LISTEN];
+	rp_tls_staged *client;                      /* new outbound settings */
+	char *client_sig;
+	bool client_new;      /* outbound TLS was off: make its store on apply */
+};
+static int tls_prepare(struct proxy *p, const struct cfg *nc, struct tls_plan *pl,
+	char *why, size_t whysz, char *restart, size_t restartsz);
+static void tls_plan_drop(struct tls_plan *pl);
+static void tls_apply(struct proxy *p, const struct cfg *nc, struct tls_plan *pl);
+
 /* Loads and checks the file the proxy runs with and, only if it has no
  * errors, installs it for new transactions (those in progress keep
  * theirs). On failure nothing changes, the reason (file:line:col:
  * message, joined by "; ") is logged and left in why. SIGHUP and
  * config.reload. */
-static int config_reload(struct proxy *p, char *why, size_t whysz)
+static int config_reload(struct proxy *p, char *why, size_t whysz, char *restart,
+	size_t restartsz)
 {
 	struct cfg_diag *d;
 	struct cfg *nc = NULL;
 	rp_core *core = atomic_load(&p->core);
+	struct tls_plan pl;
 	int rc;
 
 	why[0] = 0;
+	restart[0] = 0;
 	if (!p->config_path) {
 		snprintf(why, whysz, "no configuration file (started without --config)");
 		return -ENOENT;
@@ -799,12 +831,22 @@ static int config_reload(struct proxy *p, char *why, size_t whysz)
 		return rc;
 	}
 	free(d);
-	/* A trunk's TLS files are checked before anything changes. */
-	if (core && (rc = trunk_tls_set(p, nc, why, whysz)) < 0) {
+	/* Every changed TLS store (listeners, outbound) is built and checked
+	 * before anything changes. */
+	rc = tls_prepare(p, nc, &pl, why, whysz, restart, restartsz);
+	if (rc < 0) {
 		rp_err("config reload of %s refused, nothing changed: %s", p->config_path, why);
 		cfg_put(nc);
 		return rc;
 	}
+	/* A trunk's TLS files too; this is the last step that may fail. */
+	if (core && (rc = trunk_tls_set(p, nc, why, whysz)) < 0) {
+		rp_err("config reload of %s refused, nothing changed: %s", p->config_path, why);
+		tls_plan_drop(&pl);
+		cfg_put(nc);
+		return rc;
+	}
+	tls_apply(p, nc, &pl);
 	/* New transactions use the new config; those in progress keep theirs. */
 	if (core)
 		rp_core_set_cfg(core, nc);
@@ -812,16 +854,20 @@ static int config_reload(struct proxy *p, char *why, size_t whysz)
 	p->cfg = nc;
 	rp_notice("configuration %s reloaded: new transactions use it, those in progress "
 		"keep theirs (listeners, workers, sockets need a restart)", p->config_path);
+	if (restart[0])
+		rp_warn("config reload of %s: not applied, needs a restart: %s",
+			p->config_path, restart);
 	return 0;
 }
 
 static int cmd_config_reload(ctl_req *req, rp_buf *resp, void *arg)
 {
 	struct proxy *p = arg;
-	char why[512], terr[320];
-	int rc = config_reload(p, why, sizeof(why));
+	char why[512], terr[320], restart[512];
+	int rc = config_reload(p, why, sizeof(why), restart, sizeof(restart));
 
-	if (rc == -ENOENT)
+	/* (-ENOENT also comes from a missing TLS file: test the cause.) */
+	if (rc < 0 && !p->config_path)
 		return ctl_req_error(req, "%s", why);
 	if (rc < 0)
 		return ctl_req_error(req, "%s: %s; nothing changed", p->config_path, why);
@@ -829,7 +875,11 @@ static int cmd_config_reload(ctl_req *req, rp_buf *resp, void *arg)
 	rc = tls_reload(p, terr, sizeof(terr));
 	benc_put_kv_cstr(resp, "tls", rc == 0 ? "reloaded" : terr);
 	benc_put_kv_cstr(resp, "file", p->config_path);
-	benc_put_kv_cstr(resp, "applied", "routes, trunks, users, domains and settings used per transaction");
+	if (restart[0])
+		benc_put_kv_cstr(resp, "needs-restart", restart);
+	benc_put_kv_cstr(resp, "applied", "routes, trunks, users, domains and settings used "
+		"per transaction; TLS settings of listeners (cert, key, chain, ca_file, ca_dir, "
+		"ciphers, sni_cert) and of outbound TLS (tls {})");
 	benc_put_kv_cstr(resp, "not-applied", "listeners, workers, control sockets, mediad socket, metrics address (restart)");
 	return rp_buf_error(resp);
 }
@@ -1176,6 +1226,8 @@ static int apply_cfg(struct proxy *p, const struct cfg *c, bool keep_listen,
 			    (rl.tp == RP_TP_TLS ? 5061 : 5060), &rl.addr) < 0)
 			return -EINVAL;
 		p->lcfg[p->tcfg.n_listen] = l;
+		p->lconf[p->tcfg.n_listen] = rl;
+		p->from_cfg[p->tcfg.n_listen] = true;
 		p->tcfg.listen[p->tcfg.n_listen++] = rl;
 	}
 	return 0;
@@ -1190,18 +1242,12 @@ static void listener_label(const struct rp_listen *l, char *buf, size_t n)
 	snprintf(buf, n, "%s:%s", rp_tp_name(l->tp), a);
 }
 
-/* Which --tls-* options the command line gave (they win over the config). */
-struct tls_cli {
-	bool cert, ca, ca_dir, ciphers, verify;
-};
-
 /* The TLS settings of listener i: its own listen block's, with the command
  * line's --tls-* on top. base: p->tcfg.tls, which holds the command line's
  * values (and the first TLS listen block's, for --listen listeners). */
-static void tls_listener_cfg(const struct proxy *p, size_t i, const struct tls_cli *cli,
-	const struct rp_tls_cfg *base, struct rp_tls_cfg *out)
+static void tls_listener_cfg(const struct proxy *p, const struct cfg_listen *l,
+	const struct tls_cli *cli, const struct rp_tls_cfg *base, struct rp_tls_cfg *out)
 {
-	const struct cfg_listen *l = p->lcfg[i];
 	const struct cfg_tls *t;
 
 	*out = *base;
@@ -1284,25 +1330,36 @@ static int auto_cert(struct proxy *p, const char *state_dir, char *cert, char *k
 	return 0;
 }
 
-/* Outbound TLS: the configured CAs, else the system bundle. */
-static void start_client_tls(struct proxy *p, const struct cfg *cfg)
+/* The outbound settings of the tls {} block: the configured CAs, else the
+ * system bundle. */
+static void client_tls_cfg(const struct cfg *cfg, struct rp_tls_cfg *cc)
 {
 	const struct cfg_tls *t = &cfg_settings(cfg)->tls;
-	struct rp_tls_cfg cc = { .ca_file = t->ca_file, .ca_dir = t->ca_dir,
+
+	*cc = (struct rp_tls_cfg){ .ca_file = t->ca_file, .ca_dir = t->ca_dir,
 		.ciphers = t->ciphers, .tls13_only = t->min_version == CFG_TLS_1_3,
 		.no_verify = !t->verify_server };
+	if (!cc->no_verify && !cc->ca_file && !cc->ca_dir) {
+		if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
+			cc->ca_file = "/etc/ssl/certs/ca-certificates.crt";
+		else
+			cc->ca_dir = "/etc/ssl/certs";
+	}
+}
+
+/* Outbound TLS (the global context, for trunks without their own). */
+static void start_client_tls(struct proxy *p, const struct cfg *cfg)
+{
+	struct rp_tls_cfg cc;
 	char err[320];
 	rp_tls_store *client = NULL;
 
+	client_tls_cfg(cfg, &cc);
 	if (cc.no_verify)
 		rp_warn("tls { verify_server = no; }: outbound TLS does not check servers' "
 			"certificates (anyone on the path can pose as them)");
-	else if (!cc.ca_file && !cc.ca_dir) {
-		if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0)
-			cc.ca_file = "/etc/ssl/certs/ca-certificates.crt";
-		else
-			cc.ca_dir = "/etc/ssl/certs";
-	}
+	free(p->client_sig);
+	p->client_sig = rp_tls_cfg_sig(&cc);
 	if (rp_tlsctl_set_client(p->tlsctl, &cc, &client, err, sizeof(err)) < 0) {
 		rp_warn("outbound TLS disabled: %s", err);
 		return;
@@ -1341,6 +1398,197 @@ static int trunk_tls_set(struct proxy *p, const struct cfg *cfg, char *err, size
 		names[n++] = t->name;
 	}
 	return rp_tlsctl_set_trunks(p->tlsctl, names, cc, n, err, errlen);
+}
+
+/* Appends "; "-separated text to buf. */
+static void note_add(char *buf, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void note_add(char *buf, size_t n, const char *fmt, ...)
+{
+	size_t off = strlen(buf);
+	va_list ap;
+
+	if (off && off + 2 < n)
+		off += (size_t)snprintf(buf + off, n - off, "; ");
+	if (off >= n)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + off, n - off, fmt, ap);
+	va_end(ap);
+}
+
+static bool listen_same(const struct rp_listen *a, const struct rp_listen *b)
+{
+	char x[80], y[80];
+
+	listener_label(a, x, sizeof(x));
+	listener_label(b, y, sizeof(y));
+	return !strcmp(x, y);
+}
+
+/* The listen line of the new config as a listener (port defaulted). */
+static int listen_of(const struct cfg_listen *l, struct rp_listen *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->tp = tp_from_cfg(l->transport);
+	return rp_addr_parse(l->addr, l->port ? l->port : (out->tp == RP_TP_TLS ? 5061 : 5060),
+		&out->addr);
+}
+
+static void tls_plan_drop(struct tls_plan *pl)
+{
+	for (size_t i = 0; i < RP_MAX_LISTEN; i++) {
+		rp_tls_staged_free(pl->st[i]);
+		free(pl->sig[i]);
+	}
+	rp_tls_staged_free(pl->client);
+	free(pl->client_sig);
+	memset(pl, 0, sizeof(*pl));
+}
+
+/* Listen lines cannot change without a restart (the sockets are bound by
+ * the workers): each one added, removed or changed is named in 'restart'.
+ * A TLS listener whose settings changed gets its new store built and
+ * checked, and so does outbound TLS; the first failure refuses the reload
+ * (why names the file, the line and the block) and nothing changes. */
+static int tls_prepare(struct proxy *p, const struct cfg *nc, struct tls_plan *pl,
+	char *why, size_t whysz, char *restart, size_t restartsz)
+{
+	bool used[RP_MAX_LISTEN * 4] = { 0 };
+	size_t nn = cfg_listen_count(nc), gone[RP_MAX_LISTEN], ngone = 0;
+	bool any_cfg = false;
+	struct rp_tls_cfg cc;
+	char err[400];
+	int rc;
+
+	memset(pl, 0, sizeof(*pl));
+	for (size_t i = 0; i < p->tcfg.n_listen; i++)
+		any_cfg |= p->from_cfg[i];
+	/* With --listen on the command line the config's listen lines are
+	 * not used: nothing to compare. */
+	for (size_t i = 0; any_cfg && i < p->tcfg.n_listen; i++) {
+		for (size_t j = 0; j < nn && j < sizeof(used) / sizeof(used[0]) && !pl->nl[i]; j++) {
+			struct rp_listen nl;
+
+			if (!used[j] && listen_of(cfg_listen_at(nc, j), &nl) == 0 &&
+			    listen_same(&nl, &p->lconf[i])) {
+				used[j] = true;
+				pl->nl[i] = cfg_listen_at(nc, j);
+			}
+		}
+		if (!pl->nl[i] && p->from_cfg[i])
+			gone[ngone++] = i;
+	}
+	/* Lines new to the config, paired in order with the ones gone:
+	 * "changed to"; the rest "added" or "removed". */
+	size_t g = 0;
+
+	for (size_t j = 0; any_cfg && j < nn && j < sizeof(used) / sizeof(used[0]); j++) {
+		const struct cfg_listen *l = cfg_listen_at(nc, j);
+		char now[80], was[80];
+		struct rp_listen nl;
+
+		if (used[j])
+			continue;
+		if (listen_of(l, &nl) < 0)
+			snprintf(now, sizeof(now), "%s", l->addr);
+		else
+			listener_label(&nl, now, sizeof(now));
+		if (g < ngone) {
+			listener_label(&p->lconf[gone[g++]], was, sizeof(was));
+			note_add(restart, restartsz, "listen %s changed to %s (line %u): needs a restart",
+				was, now, l->line);
+		} else {
+			note_add(restart, restartsz, "listen %s added (line %u): needs a restart",
+				now, l->line);
+		}
+	}
+	for (; g < ngone; g++) {
+		char was[80];
+
+		listener_label(&p->lconf[gone[g]], was, sizeof(was));
+		note_add(restart, restartsz, "listen %s removed: needs a restart", was);
+	}
+	for (size_t i = 0; i < p->tcfg.n_listen; i++) {
+		rp_tls_store *s = p->tcfg.listen[i].tls;
+		struct rp_tls_cfg lc;
+
+		if (!s || !pl->nl[i])
+			continue;
+		tls_listener_cfg(p, pl->nl[i], &p->tcli, &p->tcfg.tls, &lc);
+		pl->sig[i] = rp_tls_cfg_sig(&lc);
+		if (!pl->sig[i]) {
+			snprintf(why, whysz, "out of memory");
+			tls_plan_drop(pl);
+			return -ENOMEM;
+		}
+		if (p->tls_sig[i] && !strcmp(pl->sig[i], p->tls_sig[i]))
+			continue;   /* unchanged: the store keeps its (committed) files */
+		rc = rp_tls_store_prepare_cfg(s, &lc, &pl->st[i], err, sizeof(err));
+		if (rc < 0) {
+			snprintf(why, whysz, "%s:%u: listen %s: %s", p->config_path, pl->nl[i]->line,
+				rp_tls_store_label(s), err);
+			tls_plan_drop(pl);
+			return rc;
+		}
+	}
+	client_tls_cfg(nc, &cc);
+	pl->client_sig = rp_tls_cfg_sig(&cc);
+	if (!pl->client_sig) {
+		snprintf(why, whysz, "out of memory");
+		tls_plan_drop(pl);
+		return -ENOMEM;
+	}
+	if (!p->client_sig || strcmp(pl->client_sig, p->client_sig)) {
+		rp_tls_store *s = rp_tlsctl_client(p->tlsctl);
+
+		if (!s) {
+			pl->client_new = true;
+		} else if ((rc = rp_tls_store_prepare_cfg(s, &cc, &pl->client, err,
+				sizeof(err))) < 0) {
+			snprintf(why, whysz, "%s: tls { } (outbound TLS): %s", p->config_path, err);
+			tls_plan_drop(pl);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* Publishes what tls_prepare built; new handshakes use it, established
+ * connections keep their sessions. */
+static void tls_apply(struct proxy *p, const struct cfg *nc, struct tls_plan *pl)
+{
+	for (size_t i = 0; i < p->tcfg.n_listen; i++) {
+		rp_tls_store *s = p->tcfg.listen[i].tls;
+
+		if (p->from_cfg[i])
+			p->lcfg[i] = pl->nl[i];   /* the old config goes away */
+		if (!pl->sig[i])
+			continue;
+		free(p->tls_sig[i]);
+		p->tls_sig[i] = pl->sig[i];
+		pl->sig[i] = NULL;
+		if (!pl->st[i])
+			continue;
+		rp_tls_store_apply_cfg(s, pl->st[i]);
+		pl->st[i] = NULL;
+		rp_notice("TLS listener %s: new settings from %s in use for new connections; "
+			"established ones keep theirs", rp_tls_store_label(s), p->config_path);
+	}
+	if (pl->client) {
+		rp_tls_store_apply_cfg(rp_tlsctl_client(p->tlsctl), pl->client);
+		pl->client = NULL;
+		rp_notice("outbound TLS: new settings from %s in use for new connections",
+			p->config_path);
+	}
+	if (pl->client_new && atomic_load(&p->core))
+		start_client_tls(p, nc);   /* was off; logs if it stays off */
+	else if (pl->client_sig) {
+		free(p->client_sig);
+		p->client_sig = pl->client_sig;
+		pl->client_sig = NULL;
+	}
+	tls_plan_drop(pl);
 }
 
 static struct rp_tls_store *trunk_tls_of(void *arg, const char *trunk)
@@ -1602,6 +1850,7 @@ int main(int argc, char **argv)
 	tcli.ca_dir = cadir != NULL;
 	tcli.ciphers = ciphers != NULL;
 	tcli.verify = verify;
+	p->tcli = tcli;
 	if (ca)
 		p->tcfg.tls.ca_file = ca;
 	if (cadir)
@@ -1645,7 +1894,8 @@ int main(int argc, char **argv)
 
 			if (p->tcfg.listen[i].tp != RP_TP_TLS)
 				continue;
-			tls_listener_cfg(p, i, &tcli, &p->tcfg.tls, &lc);
+			tls_listener_cfg(p, p->lcfg[i], &tcli, &p->tcfg.tls, &lc);
+			p->tls_sig[i] = rp_tls_cfg_sig(&lc);
 			listener_label(&p->tcfg.listen[i], label, sizeof(label));
 			lc.label = label;
 			rc = rp_tlsctl_add_listener(p->tlsctl, &lc, &p->tcfg.listen[i].tls,
@@ -1806,7 +2056,7 @@ int main(int argc, char **argv)
 		    read(sfd, &si, sizeof(si)) != (ssize_t)sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGHUP) {
-			char err[512];
+			char err[512], restart[512];
 
 			/* logrotate renamed the CDR file: write to a new one. */
 			if (p->cdr && rp_cdr_reopen(p->cdr) < 0)
@@ -1817,7 +2067,7 @@ int main(int argc, char **argv)
 
 			/* Each logs its own outcome; a bad file changes nothing. */
 			if (p->config_path)
-				(void)config_reload(p, err, sizeof(err));
+				(void)config_reload(p, err, sizeof(err), restart, sizeof(restart));
 			else
 				rp_notice("SIGHUP: built-in configuration, nothing to re-read");
 			if (tls)
@@ -1843,6 +2093,9 @@ int main(int argc, char **argv)
 	/* After the workers: the stores outlive every TLS session. */
 	rp_tlsctl_free(p->tlsctl);
 	rp_tls_global_fini();
+	for (size_t i = 0; i < RP_MAX_LISTEN; i++)
+		free(p->tls_sig[i]);
+	free(p->client_sig);
 	cfg_put(p->cfg);
 	rp_metrics_free(p->metrics);
 	free((char *)p->config_path);

@@ -882,6 +882,88 @@ bool rp_tls_store_abort(rp_tls_store *s)
 	return old != NULL;
 }
 
+char *rp_tls_cfg_sig(const struct rp_tls_cfg *c)
+{
+	char *out = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&out, &n);
+
+	if (!f)
+		return NULL;
+#define S(x) ((x) ? (x) : "")
+	fprintf(f, "%s|%s|%s|%s|%s|%s|%s|%d%d%d%d%d%d|", S(c->cert_file), S(c->key_file),
+		S(c->chain_file), S(c->ca_file), S(c->ca_dir), S(c->ciphers), S(c->dh_file),
+		c->verify_client, c->require_client_cert, c->tls13_only, c->allow_wildcards,
+		c->no_verify, (int)c->n_names);
+	for (size_t i = 0; i < c->n_names; i++)
+		fprintf(f, "%s,", S(c->names[i]));
+	for (size_t i = 0; i < c->n_sni; i++) {
+		fprintf(f, "|sni");
+		for (size_t k = 0; k < c->sni[i].n_names; k++)
+			fprintf(f, ",%s", S(c->sni[i].names[k]));
+		fprintf(f, ":%s:%s:%s", S(c->sni[i].cert_file), S(c->sni[i].key_file),
+			S(c->sni[i].chain_file));
+	}
+#undef S
+	if (fclose(f) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+int rp_tls_store_prepare_cfg(rp_tls_store *s, const struct rp_tls_cfg *cfg,
+	rp_tls_staged **out, char *err, size_t errlen)
+{
+	struct rp_tls_cfg c = *cfg;
+	rp_tls_staged *st;
+	int rc;
+
+	/* The store keeps its name (the bound port) and its registry. */
+	c.label = s->cfg.label;
+	c.reg = s->cfg.reg;
+	st = calloc(1, sizeof(*st));
+	if (!st || cfg_copy(&st->cfg, &c) < 0) {
+		free(st);
+		seterr(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	/* Built and checked as at start: nothing in use changes here. */
+	rc = rp_tls_ctx_new(s->role, &st->cfg, &st->ctx, err, errlen);
+	if (rc < 0) {
+		cfg_free_copy(&st->cfg);
+		free(st);
+		return rc;
+	}
+	*out = st;
+	return 0;
+}
+
+void rp_tls_store_apply_cfg(rp_tls_store *s, rp_tls_staged *st)
+{
+	rp_tls_ctx *old, *staged;
+	struct rp_tls_cfg oldcfg, stcfg;
+
+	pthread_mutex_lock(&s->lock);
+	st->ctx->generation = ++s->generation;
+	old = s->cur;
+	s->cur = st->ctx;
+	oldcfg = s->cfg;
+	s->cfg = st->cfg;
+	/* A staged certificate was checked against the old settings. */
+	staged = s->staged;
+	stcfg = s->staged_cfg;
+	s->staged = NULL;
+	memset(&s->staged_cfg, 0, sizeof(s->staged_cfg));
+	pthread_mutex_unlock(&s->lock);
+	free(st);
+	cfg_free_copy(&oldcfg);
+	cfg_free_copy(&stcfg);
+	rp_tls_ctx_put(staged);
+	/* Connections still holding 'old' keep it alive. */
+	rp_tls_ctx_put(old);
+}
+
 void rp_tls_store_free(rp_tls_store *s)
 {
 	if (!s)

@@ -208,6 +208,20 @@ rp_tls_ctx *rp_tls_store_acquire_staged(rp_tls_store *s);
 int rp_tls_store_commit(rp_tls_store *s);
 /* Drops the staged context; returns true if there was one. */
 bool rp_tls_store_abort(rp_tls_store *s);
+/* A whole new configuration for the store (a config reload changed its
+ * files or options), in two steps so several stores change all or
+ * nothing: prepare copies cfg (the store keeps its label and registry),
+ * reads and validates every file and builds the context (nothing in use
+ * changes; errors as rp_tls_ctx_new); apply publishes it for new
+ * connections (established ones keep theirs), makes its files the ones a
+ * reload re-reads, drops a staged certificate (it was checked against the
+ * old settings) and takes ownership of st. Control thread. */
+/* The settings of cfg as one string (label and registry left out), to see
+ * whether a config reload changed them. malloc'd; NULL: out of memory. */
+char *rp_tls_cfg_sig(const struct rp_tls_cfg *cfg);
+int rp_tls_store_prepare_cfg(rp_tls_store *s, const struct rp_tls_cfg *cfg,
+	rp_tls_staged **out, char *err, size_t errlen);
+void rp_tls_store_apply_cfg(rp_tls_store *s, rp_tls_staged *st);
 const char *rp_tls_store_label(const rp_tls_store *s);
 /* Renames the store (rebuilding its context when the name changes), for a
  * listener whose port was only known once bound. Same thread rules as

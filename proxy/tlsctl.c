@@ -226,6 +226,11 @@ int rp_tlsctl_set_client(rp_tlsctl *t, const struct rp_tls_cfg *cfg,
 	return 0;
 }
 
+rp_tls_store *rp_tlsctl_client(rp_tlsctl *t)
+{
+	return t->client;
+}
+
 size_t rp_tlsctl_listener_count(const rp_tlsctl *t)
 {
 	return t->n_listeners;

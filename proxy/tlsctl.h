@@ -33,6 +33,8 @@ int rp_tlsctl_add_listener(rp_tlsctl *t, const struct rp_tls_cfg *cfg,
 /* Outbound TLS (verifies servers); the store is kept the same way. */
 int rp_tlsctl_set_client(rp_tlsctl *t, const struct rp_tls_cfg *cfg,
 	rp_tls_store **out, char *err, size_t errlen);
+/* The outbound store set above, or NULL (outbound TLS disabled). */
+rp_tls_store *rp_tlsctl_client(rp_tlsctl *t);
 /* Outbound TLS of the trunks with client TLS settings of their own
  * (names[i], cfgs[i]; labelled "trunk NAME"), all or nothing: every store
  * is built (files read, validated) first; on the first failure nothing

@@ -57,7 +57,7 @@ def free_port(kind=socket.SOCK_DGRAM, pair=False):
 
 
 class Proxy:
-    def __init__(self, tmp, cfg, name="proxy", listen=True):
+    def __init__(self, tmp, cfg, name="proxy", listen=True, control="none"):
         self.log = os.path.join(tmp, name + ".log")
         path = os.path.join(tmp, name + ".conf")
         with open(path, "w") as f:
@@ -67,7 +67,7 @@ class Proxy:
                 "--listen", "tls:127.0.0.1:0"] if listen else []
         self.p = subprocess.Popen([PROXY, "--config", path, "--state-dir", tmp,
                                    "--workers", "2", "--log-level", "info",
-                                   "--control", "none"] + args,
+                                   "--control", control] + args,
                                   stdout=self.f, stderr=subprocess.STDOUT)
         self.ports = {}
         deadline = time.time() + 10

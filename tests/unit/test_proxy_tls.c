@@ -410,6 +410,79 @@ END_TEST
 /* Staging: every kind of bad replacement is refused with a reason and
  * changes nothing; a good one is only used after commit, and then a reload
  * re-reads the new files. */
+/* A config reload's new settings for a store: a bad one changes nothing;
+ * a good one replaces the files (and the SNI slots) for new contexts, the
+ * label stays, a staged certificate is dropped, the settings' signature
+ * tells a change from none. */
+START_TEST(prepare_cfg_then_apply)
+{
+	/* f() hands out 8 rotating buffers: these need their own. */
+	char ac[512], ak[512], bc[512], bk[512], ec[512], ek[512], nc[512];
+	struct rp_tls_cfg a = { .cert_file = ac, .key_file = ak, .label = "tls:a" };
+	struct rp_tls_cfg b = { .cert_file = bc, .key_file = bk, .label = "ignored", .n_sni = 1 };
+	struct rp_tls_cfg bad = { .cert_file = nc, .key_file = ak };
+	struct rp_tls_stage_req rq = { .cert_file = bc, .key_file = bk };
+	rp_tls_store *st = NULL;
+	rp_tls_staged *pl = NULL;
+	struct rp_tls_slot_view v;
+	rp_tls_ctx *c;
+	char err[400], *sa, *sa2, *sb;
+
+	snprintf(ac, sizeof(ac), "%s", f("server.pem"));
+	snprintf(ak, sizeof(ak), "%s", f("server.key"));
+	snprintf(bc, sizeof(bc), "%s", f("server2.pem"));
+	snprintf(bk, sizeof(bk), "%s", f("server2.key"));
+	snprintf(ec, sizeof(ec), "%s", f("edge.pem"));
+	snprintf(ek, sizeof(ek), "%s", f("edge.key"));
+	snprintf(nc, sizeof(nc), "%s", f("nosuch.pem"));
+	b.sni[0] = (struct rp_tls_sni_cert){ .names = { "edge.test.example" }, .n_names = 1,
+		.cert_file = ec, .key_file = ek };
+	ck_assert_msg(rp_tls_store_new(RP_TLS_SERVER, &a, &st, err, sizeof(err)) == 0, "%s", err);
+	sa = rp_tls_cfg_sig(&a);
+	sa2 = rp_tls_cfg_sig(&(struct rp_tls_cfg){ .cert_file = ac, .key_file = ak,
+		.label = "other" });
+	sb = rp_tls_cfg_sig(&b);
+	ck_assert_str_eq(sa, sa2);          /* the label is not a setting */
+	ck_assert_str_ne(sa, sb);
+	free(sa);
+	free(sa2);
+	free(sb);
+
+	err[0] = 0;
+	ck_assert_int_lt(rp_tls_store_prepare_cfg(st, &bad, &pl, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "nosuch.pem"));
+	c = rp_tls_store_acquire(st);
+	ck_assert_int_eq(rp_tls_ctx_slots(c), 1);
+	ck_assert_int_eq(rp_tls_ctx_slot(c, 0, &v), 0);
+	ck_assert_str_eq(v.info->cn, "sip.test.example");
+	unsigned gen = rp_tls_ctx_generation(c);
+	rp_tls_ctx_put(c);
+
+	ck_assert_int_eq(rp_tls_store_stage(st, &rq, err, sizeof(err)), 0);
+	ck_assert_msg(rp_tls_store_prepare_cfg(st, &b, &pl, err, sizeof(err)) == 0, "%s", err);
+	c = rp_tls_store_acquire(st);       /* nothing in use changed yet */
+	ck_assert_int_eq(rp_tls_ctx_slots(c), 1);
+	rp_tls_ctx_put(c);
+	rp_tls_store_apply_cfg(st, pl);
+	c = rp_tls_store_acquire(st);
+	ck_assert_uint_gt(rp_tls_ctx_generation(c), gen);
+	ck_assert_int_eq(rp_tls_ctx_slots(c), 2);
+	ck_assert_int_eq(rp_tls_ctx_slot(c, 0, &v), 0);
+	ck_assert_str_eq(v.info->cn, "sip2.test.example");
+	ck_assert_int_eq(rp_tls_ctx_slot(c, 1, &v), 0);
+	ck_assert_str_eq(v.info->cn, "edge.test.example");
+	rp_tls_ctx_put(c);
+	ck_assert_str_eq(rp_tls_store_label(st), "tls:a");
+	ck_assert_ptr_null(rp_tls_store_acquire_staged(st));
+	/* A reload re-reads the new files. */
+	ck_assert_msg(rp_tls_store_reload(st, err, sizeof(err)) == 0, "%s", err);
+	c = rp_tls_store_acquire(st);
+	ck_assert_int_eq(rp_tls_ctx_slots(c), 2);
+	rp_tls_ctx_put(c);
+	rp_tls_store_free(st);
+}
+END_TEST
+
 START_TEST(stage_validates_and_commit_swaps)
 {
 	struct rp_tls_cfg sc = { .cert_file = f("server.pem"), .key_file = f("server.key"),
@@ -661,6 +734,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, sni_picks_certificate);
 	tcase_add_test(tc, selfsigned_generation);
 	tcase_add_test(tc, stage_validates_and_commit_swaps);
+	tcase_add_test(tc, prepare_cfg_then_apply);
 	tcase_add_test(tc, registry_lists_and_counts);
 	tcase_add_test(tc, sni_wildcard_names);
 	suite_add_tcase(s, tc);
