@@ -1509,6 +1509,30 @@ static int tls_prepare(struct proxy *p, const struct cfg *nc, struct tls_plan *p
 		listener_label(&p->lconf[gone[g]], was, sizeof(was));
 		note_add(restart, restartsz, "listen %s removed: needs a restart", was);
 	}
+	/* Settings read once at start: a change is named, not silently kept. */
+	{
+		const struct cfg_settings *o = cfg_settings(p->cfg), *n = cfg_settings(nc);
+		const struct { const char *name; const char *a, *b; } strs[] = {
+			{ "control_socket", o->control_socket, n->control_socket },
+			{ "control_socket_ro", o->control_socket_ro, n->control_socket_ro },
+			{ "metrics_listen", o->metrics_listen, n->metrics_listen },
+			{ "mediad_socket", o->mediad_socket, n->mediad_socket },
+			{ "cdr_file", o->cdr_file, n->cdr_file },
+		};
+		const struct { const char *name; unsigned long a, b; } nums[] = {
+			{ "workers", o->workers, n->workers },
+			{ "max_message_size", o->max_message_size, n->max_message_size },
+			{ "tcp_idle_timeout", o->tcp_idle_timeout, n->tcp_idle_timeout },
+		};
+
+		for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++)
+			if (strcmp(strs[k].a ? strs[k].a : "", strs[k].b ? strs[k].b : ""))
+				note_add(restart, restartsz, "%s changed: needs a restart", strs[k].name);
+		for (size_t k = 0; k < sizeof(nums) / sizeof(nums[0]); k++)
+			if (nums[k].a != nums[k].b)
+				note_add(restart, restartsz, "%s %lu changed to %lu: needs a restart",
+					nums[k].name, nums[k].a, nums[k].b);
+	}
 	for (size_t i = 0; i < p->tcfg.n_listen; i++) {
 		rp_tls_store *s = p->tcfg.listen[i].tls;
 		struct rp_tls_cfg lc;

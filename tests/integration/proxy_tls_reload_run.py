@@ -9,7 +9,8 @@ file; the file is rewritten and SIGHUP sent:
 - an added `sni_cert` block is served for its name; removed, it no longer is;
 - a path that does not exist: the reload is refused naming the file and the
   listen block, the old certificate is still served;
-- a changed listen port: reported as needing a restart, the rest applied;
+- a changed listen port and worker count: reported as needing a restart,
+  the rest applied;
 - the global outbound CA changes: the next outbound connection (to a second
   rampart-proxy as the carrier, its certificate from another CA) uses it.
 The last two go through the control command config.reload (its answer
@@ -35,6 +36,7 @@ check = pcr.check
 
 EDGE = """
 log_level = info;
+%(extra)s
 mediad_socket = "none";
 timer_t1 = 50;
 tls { ca_file = "%(pki)s/%(outca)s"; }
@@ -133,7 +135,7 @@ route request {
 """ % (pcr.free_port(), pa, pki, pki)
     v = {"pki": pki, "outca": "ca.pem", "udp": pcr.free_port(),
          "tls": pcr.free_port(socket.SOCK_STREAM), "cert": "server.pem",
-         "key": "server.key", "sni": "", "pa": pa}
+         "key": "server.key", "sni": "", "pa": pa, "extra": ""}
     peer = pcr.Proxy(tmp, peer_cfg, name="carrier", listen=False)
     sock = os.path.join(tmp, "edge.sock")
     edge = pcr.Proxy(tmp, EDGE % v, name="edge", listen=False, control=sock)
@@ -217,12 +219,14 @@ route request {
               cn == "sip2.test.example", cn)
 
         # The global outbound CA, and a listen port that cannot change.
-        v5 = dict(v3, outca="other-ca.pem", udp=pcr.free_port())
+        v5 = dict(v3, outca="other-ca.pem", udp=pcr.free_port(), extra="workers = 1;")
         r = reload_ctl(v5)
         want = "listen udp:127.0.0.1:%d changed to udp:127.0.0.1:%d" % (v["udp"], v5["udp"])
         check("config.reload with a changed listen port: ok, the port named in needs-restart",
               r.get("result") == "ok" and want in str(r.get("needs-restart", "")) and
               "needs a restart" in str(r.get("needs-restart", "")), r)
+        check("config.reload with a changed worker count: named in needs-restart",
+              "workers 0 changed to 1: needs a restart" in str(r.get("needs-restart", "")), r)
         t = edge.text()
         check("the changed listen port is logged as needing a restart",
               want in t and "needs a restart" in t, t[-2000:])
