@@ -217,7 +217,7 @@ int rp_sipout_400_raw(rp_buf *b, const char *msg, size_t len, const char *reason
 	if (server.n)
 		put_hdr(b, "Server", server);
 	rp_buf_append_cstr(b, "Content-Length: 0\r\n\r\n");
-	return have[0] && have[3] && have[4] ? 0 : -EINVAL;
+	return have[0] ? 0 : -EINVAL;
 }
 
 /* The request line, top Via, Route set, From, Call-ID of a request we

@@ -38,9 +38,10 @@ void rp_sipout_response(rp_buf *b, const struct sip_msg *req, const rp_addr *src
 	unsigned nextra, rp_str server);
 
 /* A 400 for a request the parser refused: the Via, From, To, Call-ID and
- * CSeq lines are found by a plain line scan of msg[0..len). Returns 0, or
- * -EINVAL when the response could not be routed (no Via, Call-ID or CSeq
- * found) and must not be sent. */
+ * CSeq lines are found by a plain line scan of msg[0..len) and copied when
+ * present (a request that lacks Call-ID or CSeq still learns why it was
+ * refused). Returns 0, or -EINVAL when the response could not be routed
+ * (no Via found) and must not be sent. */
 int rp_sipout_400_raw(rp_buf *b, const char *msg, size_t len, const char *reason,
 	rp_str to_tag, rp_str server);
 

@@ -196,6 +196,8 @@ def main():
              "SIP/2.0 400 Bad SIP Version"),
             ("no From", request(drop=("From",)), "SIP/2.0 400 Missing Header"),
             ("no To", request(drop=("To",)), "SIP/2.0 400 Missing Header"),
+            ("no Call-ID", request(drop=("Call-ID",)), "SIP/2.0 400 Missing Header"),
+            ("no CSeq", request(drop=("CSeq",)), "SIP/2.0 400 Missing Header"),
             ("Call-ID twice", request(extra="Call-ID: x\r\n"), "SIP/2.0 400 Duplicate Header"),
             ("5000 headers", request(extra="X-A: b\r\n" * 5000), "SIP/2.0 400 Too Many Headers"),
             ("1000 Vias", request(extra="Via: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKx\r\n" * 1000),
