@@ -2267,6 +2267,29 @@ static unsigned fork_start(rp_core *c, rp_txn_srv *s, struct pctx *pc, unsigned 
 	return started;
 }
 
+/* The offer/answer step of a forwarded request (toward out_tp): when the
+ * media layer refuses it (488 by policy, 503 without mediad), the caller
+ * is answered here, the call record says why, and true is returned. */
+static bool media_refused(struct req *r, enum rp_tp out_tp)
+{
+	rp_core *c = r->core;
+	struct pctx *pc = r->pc;
+	unsigned mcode = media_request(r, out_tp);
+	static const rp_str reason = RP_STR_LIT("Reason: " RP_MEDIA_REASON);
+	static const rp_str retry = RP_STR_LIT("Retry-After: 5");
+
+	if (mcode == 488 && pc->call)
+		rp_calls_refuse(c->calls, pc->call, rp_call_refusal_of(pc->m_rc,
+			pc->mc ? rp_media_last_error(pc->mc) : NULL));
+	if (!mcode)
+		return false;
+	reply_msg(c, r->stx, r->m, mcode, mcode == 503 ?
+		RP_STR_LIT("Media Relay Unavailable") : RP_STR_NULL,
+		mcode == 488 ? &reason : mcode == 503 ? &retry : NULL,
+		mcode == 488 || mcode == 503 ? 1 : 0, r->now);
+	return true;
+}
+
 /* lookup() found several contacts: one branch each (RFC 3261 §16.6), each
  * with its own Request-URI and, when transports differ, its own Via and
  * Record-Route. The highest q group starts now, in parallel. */
@@ -2285,20 +2308,8 @@ static void do_fork(struct req *r)
 		return;
 	}
 	call_target(r);
-	unsigned mcode = media_request(r, fork_weakest_tp(r));
-	if (mcode == 488 && pc->call)
-		rp_calls_refuse(c->calls, pc->call, rp_call_refusal_of(pc->m_rc,
-			pc->mc ? rp_media_last_error(pc->mc) : NULL));
-	if (mcode) {
-		static const rp_str reason = RP_STR_LIT("Reason: " RP_MEDIA_REASON);
-		static const rp_str retry = RP_STR_LIT("Retry-After: 5");
-
-		reply_msg(c, r->stx, r->m, mcode, mcode == 503 ?
-			RP_STR_LIT("Media Relay Unavailable") : RP_STR_NULL,
-			mcode == 488 ? &reason : mcode == 503 ? &retry : NULL,
-			mcode == 488 || mcode == 503 ? 1 : 0, r->now);
+	if (media_refused(r, fork_weakest_tp(r)))
 		return;
-	}
 	rc = trunk_prepare(r);
 	if (rc == 0)
 		rc = rp_fork_new(r->nftg, &f);
@@ -2367,20 +2378,8 @@ static void do_relay(struct req *r)
 		return;
 	}
 	call_target(r);
-	unsigned mcode = media_request(r, pc->tg[0].d.tp);
-	if (mcode == 488 && pc->call)
-		rp_calls_refuse(c->calls, pc->call, rp_call_refusal_of(pc->m_rc,
-			pc->mc ? rp_media_last_error(pc->mc) : NULL));
-	if (mcode) {
-		static const rp_str reason = RP_STR_LIT("Reason: " RP_MEDIA_REASON);
-		static const rp_str retry = RP_STR_LIT("Retry-After: 5");
-
-		reply_msg(c, r->stx, r->m, mcode, mcode == 503 ?
-			RP_STR_LIT("Media Relay Unavailable") : RP_STR_NULL,
-			mcode == 488 ? &reason : mcode == 503 ? &retry : NULL,
-			mcode == 488 || mcode == 503 ? 1 : 0, r->now);
+	if (media_refused(r, pc->tg[0].d.tp))
 		return;
-	}
 	rc = trunk_prepare(r);
 	if (rc == 0)
 		rc = rp_txn_branch(c->txl, r->shard, req_loop_hash(r), br);
