@@ -223,6 +223,20 @@ def udp_sock():
     return s, s.getsockname()[1]
 
 
+def final_status(udp, ruri, call_id, wait=6):
+    """An INVITE to ruri sent to the proxy's UDP port: the status line of the
+    final response, or None after 'wait' seconds."""
+    s, port = udp_sock()
+    try:
+        s.sendto(msg("INVITE", ruri, "z9hG4bK" + call_id, call_id, 1, port),
+                 ("127.0.0.1", udp))
+        r = recv_until(s, lambda t: t.startswith("SIP/2.0 ") and
+                       not t.startswith("SIP/2.0 1"), wait)
+        return r[0].split("\r\n")[0] if r else None
+    finally:
+        s.close()
+
+
 def main():
     if subprocess.run(["which", "sipp"], capture_output=True).returncode != 0:
         print("sipp not installed: skipped")

@@ -105,18 +105,6 @@ def options_over(s, n):
         return "error: %s" % e
 
 
-def call(udp, cid):
-    s, port = pcr.udp_sock()
-    try:
-        s.sendto(pcr.msg("INVITE", "sip:out@carrier.example", "z9hG4bK" + cid, cid, 1, port),
-                 ("127.0.0.1", udp))
-        r = pcr.recv_until(s, lambda t: t.startswith("SIP/2.0 ") and
-                           not t.startswith("SIP/2.0 1"), 6)
-        return r[0].split("\r\n")[0] if r else None
-    finally:
-        s.close()
-
-
 def main():
     tmp = tempfile.mkdtemp(prefix="rp-tls-reload-")
     pki = os.path.join(tmp, "pki")
@@ -176,7 +164,7 @@ route request {
         r = options_over(held, 1)
         check("a TLS connection opened before the reload: OPTIONS answered",
               r == "SIP/2.0 200 OK from the edge", r)
-        r = call(v["udp"], "rld-out1")
+        r = pcr.final_status(v["udp"], "sip:out@carrier.example", "rld-out1")
         check("outbound with the global CA ca.pem: the carrier (other CA) is refused",
               r is not None and not r.startswith("SIP/2.0 2"), r)
 
@@ -230,7 +218,7 @@ route request {
         t = edge.text()
         check("the changed listen port is logged as needing a restart",
               want in t and "needs a restart" in t, t[-2000:])
-        r = call(v["udp"], "rld-out2")
+        r = pcr.final_status(v["udp"], "sip:out@carrier.example", "rld-out2")
         check("outbound after the CA change: the carrier is reached through the new CA",
               r == "SIP/2.0 200 OK from the carrier", r)
         r = options_over(held, 3)

@@ -36,15 +36,7 @@ check = pcr.check
 def call(edge_udp, user, cid, wait=6):
     """An INVITE to user@carrier.example through the edge: the status line
     of the final response, or None."""
-    s, port = pcr.udp_sock()
-    try:
-        s.sendto(pcr.msg("INVITE", "sip:%s@carrier.example" % user, "z9hG4bK" + cid, cid, 1,
-                         port), ("127.0.0.1", edge_udp))
-        r = pcr.recv_until(s, lambda t: t.startswith("SIP/2.0 ") and
-                           not t.startswith("SIP/2.0 1"), wait)
-        return r[0].split("\r\n")[0] if r else None
-    finally:
-        s.close()
+    return pcr.final_status(edge_udp, "sip:%s@carrier.example" % user, cid, wait)
 
 
 def main():
