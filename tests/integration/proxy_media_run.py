@@ -1,21 +1,23 @@
 #!/usr/bin/env python3
 """Runs proxy_media_check (the proxy's media layer: offer/answer, a=crypto,
 policy, mediactl) against a real rampart-mediad started on a temporary
-control socket and a random small port range, like run-mediad.sh.
+control socket and a free small port range (bind-probed), like run-mediad.sh.
 
 usage: proxy_media_run.py MEDIAD CHECK"""
 import os
-import random
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from testports import free_udp_range  # noqa: E402
+
 
 def start_mediad(mediad, d):
     for attempt in range(3):
-        lo = random.randrange(30000, 59900) // 2 * 2
+        lo = free_udp_range(16)
         sock = os.path.join(d, "mediad.sock")
         conf = os.path.join(d, "mediad.conf")
         with open(conf, "w") as f:

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Starts rampart-mediad on a temp control socket and a random small port
-# range (30000-60000), runs mtraffic against it, stops it.
+# Starts rampart-mediad on a temp control socket and a small port range that
+# is free when it starts (bind-probed: tests/tools/testports.py), runs
+# mtraffic against it, stops it.
 # usage: run-mediad.sh MEDIAD MTRAFFIC ENGINE [mtraffic args...]
 set -u
 mediad=$1; mtraffic=$2; engine=$3; shift 3
@@ -14,7 +15,7 @@ trap cleanup EXIT INT TERM
 
 for attempt in 1 2 3; do
 	# 48 ports: 12 sessions without rtcp-mux, so exhaustion is quick to reach.
-	lo=$(( (30000 + ($$ * 7919 + attempt * 4099) % 29900) / 2 * 2 ))
+	lo=$(python3 "$(dirname "$0")/../tools/testports.py" 48) || exit 1
 	cat > "$dir/mediad.conf" <<CONF
 # mtraffic test configuration
 listen = 127.0.0.1

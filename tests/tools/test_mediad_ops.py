@@ -2,7 +2,7 @@
 """Operating rampart-mediad: control-socket status details, Prometheus
 metrics and sd_notify, against a real daemon.
 
-Starts rampart-mediad (mmsg engine, kernel fast path off, a random 48-port
+Starts rampart-mediad (mmsg engine, kernel fast path off, a free 48-port
 range on 127.0.0.1, metrics-listen = 127.0.0.1:0, NOTIFY_SOCKET pointing at
 a datagram socket of this test), then checks:
   - READY=1 arrives once the control socket answers, STOPPING=1 at SIGTERM;
@@ -45,6 +45,7 @@ def check(cond, what):
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlproto import Client  # noqa: E402
+from testports import free_udp_range  # noqa: E402
 
 
 
@@ -121,7 +122,7 @@ FAMILIES = ["rampart_media_sessions_active", "rampart_media_sessions_total",
 
 try:
     # ---- configuration errors refuse to start ----
-    lo = (30000 + (os.getpid() * 7919) % 29900) // 2 * 2
+    lo = free_udp_range(48)
     for bad in ("127.0.0.1", "127.0.0.1:99999", "nohost:9465", "::1:9465", ":9465"):
         p, log = run_once(conf(lo, f"metrics-listen = {bad}\n"))
         stop(p)
@@ -143,7 +144,7 @@ try:
     nsock.settimeout(5)
     env = dict(os.environ, NOTIFY_SOCKET=nsock_path)
     for attempt in range(3):
-        lo = (30000 + (os.getpid() * 7919 + attempt * 4099) % 29900) // 2 * 2
+        lo = free_udp_range(48)
         proc, log = run_once(conf(lo, "metrics-listen = 127.0.0.1:0\n"), env=env)
         if os.path.exists(msock):
             break

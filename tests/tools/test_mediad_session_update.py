@@ -8,9 +8,8 @@ per call, against a real rampart-mediad (docs/mediad.md):
  - a field error in either leg changes nothing and names the leg; a request
    without a or b, or with a non-dictionary leg, is refused;
  - an unknown session is refused naming the leg.
-Every wait is bounded; the media port range is picked at random."""
+Every wait is bounded; the media port range is a free one (bind-probed)."""
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -19,6 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlproto import Client  # noqa: E402
+from testports import free_udp_range  # noqa: E402
 
 mediad = sys.argv[1]
 fails = 0
@@ -46,7 +46,7 @@ def main():
     proc = None
     try:
         for _ in range(5):
-            lo = random.randrange(40000, 59000) // 2 * 2
+            lo = free_udp_range(48)
             path = os.path.join(tmp, "mediad.conf")
             with open(path, "w") as f:
                 f.write(f"listen = 127.0.0.1\nports = {lo}-{lo + 47}\nworkers = 2\n"

@@ -32,6 +32,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from ctlproto import Client  # noqa: E402
+from testports import free_udp_range  # noqa: E402
 
 PROXY, CTL, MEDIAD = (os.path.abspath(x) for x in sys.argv[1:4])
 failures = []
@@ -268,21 +269,7 @@ def proxy_part(d):
 def mediad_part(d):
     msock = os.path.join(d, "mediad.sock")
     mro = os.path.join(d, "mediad-ro.sock")
-    lo = None
-    for _ in range(20):
-        lo = 30000 + (os.getpid() * 7 + _ * 97) % 30000 // 2 * 2
-        try:
-            socks = []
-            for k in range(48):
-                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                s.bind(("127.0.0.1", lo + k))
-                socks.append(s)
-            for s in socks:
-                s.close()
-            break
-        except OSError:
-            for s in socks:
-                s.close()
+    lo = free_udp_range(48)
     path = os.path.join(d, "mediad.conf")
     with open(path, "w") as f:
         f.write("listen = 127.0.0.1\nports = %d-%d\nworkers = 1\nengine = mmsg\n"

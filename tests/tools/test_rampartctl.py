@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """rampartctl against a real rampart-mediad (and a stand-in proxy socket).
 
-Starts rampart-mediad on a temp control socket and a random 48-port range on
+Starts rampart-mediad on a temp control socket and a free (bind-probed) 48-port range on
 127.0.0.1, creates sessions with a small bencode client of its own, moves
 RTP through one of them, then checks rampartctl's status / stats / calls /
 call show / call drop / ping / commands output (JSON field by field against
@@ -38,6 +38,7 @@ def check(cond, what):
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ctlproto import Client, bdec, benc  # noqa: E402
+from testports import free_udp_range  # noqa: E402
 
 
 # ---- running rampartctl ----
@@ -67,7 +68,7 @@ started = [0.0]
 def start_mediad():
     global proc
     for attempt in range(1, 4):
-        lo = (30000 + (os.getpid() * 7919 + attempt * 4099) % 29900) // 2 * 2
+        lo = free_udp_range(48)
         with open(os.path.join(tmp, "mediad.conf"), "w") as f:
             f.write(f"listen = 127.0.0.1\nports = {lo}-{lo + 47}\nworkers = 2\n"
                     f"engine = mmsg\nmedia-timeout = 60\ndelete-timeout = 120\n"

@@ -14,6 +14,7 @@
 
 #include "msrtp.h"
 #include "pool.h"
+#include "port_window.h"
 #include "worker.h"
 
 /* Every test runs with each engine, and io_uring again with batching on
@@ -110,7 +111,7 @@ static void fx_start(struct fixture *fx, int which)
 	enum mcfg_engine e = engines[which].engine;
 	struct mworker_cfg wc;
 
-	fx->lo = (uint16_t)(30000 + ((unsigned)getpid() * 131u) % 29000u) & ~1u;
+	fx->lo = test_port_window(100);
 	ck_assert_int_eq(mpool_new(fx->lo, (uint16_t)(fx->lo + 99), &fx->pool), 0);
 	memset(&wc, 0, sizeof(wc));
 	wc.engine = e;
