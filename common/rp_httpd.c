@@ -30,6 +30,7 @@ struct conn {
 	int fd;
 	enum cstate st;
 	uint64_t deadline; /* rp_now_ms() */
+	uint64_t seq;      /* accept order: the lowest is the oldest */
 	size_t len;
 	char *req;         /* max_request bytes */
 	rp_buf out;
@@ -46,6 +47,7 @@ struct rp_httpd {
 	unsigned nconns;
 	struct pollfd *pfd;
 	uint64_t accept_pause; /* rp_now_ms() until which the listener is not polled */
+	uint64_t accepted;     /* accept counter, for conn.seq */
 	_Atomic uint64_t requests, errors, timeouts, rejected;
 };
 
@@ -197,6 +199,45 @@ static void conn_write(rp_httpd *h, struct conn *c)
 		c->deadline = lim;
 }
 
+/* Busy answer to a peer that gets no slot; best effort, never blocks: it
+ * is not worth one. */
+static void send_busy(int fd)
+{
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+		"Content-Length: 0\r\nConnection: close\r\n\r\n";
+
+	(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* All slots taken: frees one for the newcomer. A connection already
+ * answered (lingering) goes first, else the oldest one still without a
+ * complete request head: that is what a slowloris holds, and a real
+ * scraper sends its head at once, so a flood of slow connections only
+ * pushes out its own oldest members and /healthz keeps being answered.
+ * False when every slot is busy writing an answer. */
+static bool evict_one(rp_httpd *h)
+{
+	struct conn *victim = NULL;
+
+	for (unsigned i = 0; i < h->cfg.max_conns; i++) {
+		struct conn *c = &h->conns[i];
+
+		if (c->fd < 0 || c->st == C_WRITE)
+			continue;
+		if (!victim || (c->st == C_LINGER && victim->st != C_LINGER) ||
+		    (c->st == victim->st && c->seq < victim->seq))
+			victim = c;
+	}
+	if (!victim)
+		return false;
+	if (victim->st == C_READ) {
+		send_busy(victim->fd);
+		atomic_fetch_add_explicit(&h->rejected, 1, memory_order_relaxed);
+	}
+	conn_close(h, victim);
+	return true;
+}
+
 static void do_accept(rp_httpd *h)
 {
 	for (int k = 0; k < ACCEPT_BURST; k++) {
@@ -209,11 +250,8 @@ static void do_accept(rp_httpd *h)
 				h->accept_pause = rp_now_ms() + 100;
 			return;
 		}
-		if (h->nconns >= h->cfg.max_conns) {
-			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-				"Content-Length: 0\r\nConnection: close\r\n\r\n";
-			/* Best effort, never blocks: the peer is not worth a slot. */
-			(void)!send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (h->nconns >= h->cfg.max_conns && !evict_one(h)) {
+			send_busy(fd);
 			close(fd);
 			atomic_fetch_add_explicit(&h->rejected, 1, memory_order_relaxed);
 			continue;
@@ -226,6 +264,7 @@ static void do_accept(rp_httpd *h)
 			c->st = C_READ;
 			c->len = 0;
 			c->off = 0;
+			c->seq = ++h->accepted;
 			c->deadline = rp_now_ms() + h->cfg.timeout_ms;
 			rp_buf_init(&c->out, 0);
 			h->nconns++;

@@ -11,8 +11,12 @@
  *
  * Hostile clients: a connection has timeout_ms in total to send its request
  * head and receive the answer (a slowloris sender is answered 408 and
- * dropped); at most max_conns are open at once, one more is answered 503
- * and closed at once; request bodies are never read.
+ * dropped); at most max_conns are open at once. When all are taken, a new
+ * connection pushes out an answered one still lingering, else the oldest
+ * one that has not sent a complete request head (answered 503 and closed):
+ * slow clients holding every slot cannot keep /healthz from being
+ * answered. Only when every slot is busy sending an answer is the
+ * newcomer refused (503, closed at once). Request bodies are never read.
  *
  * Default address is 127.0.0.1: metrics reveal call volumes, expose them
  * wider only on purpose (behind a firewall or a TLS-terminating proxy).
@@ -45,7 +49,8 @@ typedef struct rp_httpd_stats {
 	uint64_t requests;   /* answered with 2xx */
 	uint64_t errors;     /* answered with 4xx/5xx (not 503 busy) */
 	uint64_t timeouts;   /* dropped after timeout_ms */
-	uint64_t rejected;   /* refused over max_conns */
+	uint64_t rejected;   /* 503 for want of a slot: refused, or pushed out
+	                      * before its request head was complete */
 } rp_httpd_stats;
 
 /* Binds, listens and starts the server thread. -EINVAL bad address,
