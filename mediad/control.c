@@ -1356,6 +1356,9 @@ static int metrics_start(struct mcontrol *c)
 		  SNAP(t.pkt.src_mismatch) },
 		{ true, "rampart_media_dropped_total",
 		  "Other drops: not RTP/RTCP, no remote yet, protect failures", SNAP(other_drops) },
+		{ true, "rampart_media_malformed_total",
+		  "RTP/RTCP packets dropped because their header contradicts itself (CSRC count, "
+		  "extension or padding past the end, RTCP lengths)", SNAP(t.pkt.malformed) },
 		{ true, "rampart_media_send_errors_total", "sendmsg/sendmmsg failures",
 		  SNAP(t.send_err) },
 		{ true, "rampart_media_rx_overflows_total", "Times the receive buffer ring ran empty",

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "msrtp.h"
+#include "rtpcheck.h"
 
 socklen_t maddr_len(const union maddr *a)
 {
@@ -76,6 +77,7 @@ const char *msess_verdict_name(enum msess_verdict v)
 	switch (v) {
 	case MSESS_FORWARD: return "forward";
 	case MSESS_DROP_PARSE: return "parse";
+	case MSESS_DROP_MALFORMED: return "malformed";
 	case MSESS_DROP_AUTH: return "auth";
 	case MSESS_DROP_REPLAY: return "replay";
 	case MSESS_DROP_SOURCE: return "source";
@@ -86,9 +88,9 @@ const char *msess_verdict_name(enum msess_verdict v)
 }
 
 /* The 4-context SRTP session measures ~8 KiB resident (docs/mediad.md,
- * Memory) with this allocation at 776 bytes: growing it needs a saving
+ * Memory) with this allocation at 792 bytes: growing it needs a saving
  * elsewhere, or the budget revisited. */
-_Static_assert(sizeof(void *) != 8 || sizeof(struct msess) <= 776,
+_Static_assert(sizeof(void *) != 8 || sizeof(struct msess) <= 792,
 	"struct msess grew: see docs/mediad.md, Memory");
 
 int msess_new(uint64_t id, const char *label, uint64_t now_ms, struct msess **out)
@@ -212,13 +214,21 @@ enum msess_verdict msess_packet(struct msess *s, const struct msock *in,
 	bool rtcp = in->rtcp || (l->rtcp_mux && msess_is_rtcp(pkt, *len));
 	union maddr *expect = rtcp && !l->rtcp_mux ? &l->remote_rtcp : &l->remote_rtp;
 	bool *latched = rtcp && !l->rtcp_mux ? &l->latched_rtcp : &l->latched_rtp;
-	size_t inlen = *len;
+	size_t inlen = *len, hlen = 0;
 	int rc;
 
 	/* RTP and RTCP are both version 2 with a fixed minimum header. */
 	if (*len < (rtcp ? 8u : 12u) || (pkt[0] >> 6) != 2) {
 		l->st.parse_err++;
 		return MSESS_DROP_PARSE;
+	}
+	/* CSRCs and the extension block are in clear text on SRTP legs too:
+	 * checked before any crypto. */
+	if (!rtcp) {
+		rc = mrtp_hdr_len(pkt, *len);
+		if (rc < 0)
+			goto malformed;
+		hlen = (size_t)rc;
 	}
 	/* Check the source before any crypto: a strict leg does not let a
 	 * stranger's packet touch the replay window. */
@@ -244,6 +254,13 @@ enum msess_verdict msess_packet(struct msess *s, const struct msock *in,
 			l->st.parse_err++;
 			return MSESS_DROP_PARSE;
 		}
+	}
+	/* The padding count and RTCP's inner lengths are encrypted on SRTP
+	 * legs: checked on the plain text, before the packet may latch. */
+	if (rtcp ? mrtp_rtcp_check(pkt, *len) != MRTP_OK
+		 : mrtp_pad_check(pkt, *len, hlen) != MRTP_OK) {
+		*len = inlen; /* counted as it arrived */
+		goto malformed;
 	}
 	/* Latch only now: for SRTP the packet has proven it holds the key. */
 	if (l->latch != MLEG_LATCH_OFF && !*latched) {
@@ -289,4 +306,7 @@ enum msess_verdict msess_packet(struct msess *s, const struct msock *in,
 	o->st.pkts_out++;
 	o->st.bytes_out += *len;
 	return MSESS_FORWARD;
+malformed:
+	l->st.malformed++;
+	return MSESS_DROP_MALFORMED;
 }

@@ -2,7 +2,9 @@
  *
  * This module has no I/O: given a packet received on one of a session's
  * sockets it decides (and does, in place) what happens to it: check the
- * source, unprotect with the receiving leg's 'in' SRTP context, latch,
+ * source, check the RTP/RTCP header's consistency (rtpcheck.h: the same rule
+ * on plain and SRTP legs), unprotect with the receiving leg's 'in' SRTP
+ * context, latch,
  * protect with the other leg's 'out' context, count, and say from which
  * socket to which address to send it. The engines do the I/O; unit tests
  * drive msess_packet() directly.
@@ -140,6 +142,7 @@ void msess_leg_apply(struct msess *s, int i, struct mleg_update *u, uint64_t now
 enum msess_verdict {
 	MSESS_FORWARD = 0,
 	MSESS_DROP_PARSE,    /* not RTP/RTCP v2 */
+	MSESS_DROP_MALFORMED, /* v2, but the header contradicts itself (rtpcheck.h) */
 	MSESS_DROP_AUTH,     /* SRTP authentication failed */
 	MSESS_DROP_REPLAY,   /* SRTP replay */
 	MSESS_DROP_SOURCE,   /* strict latching: wrong source */

@@ -15,6 +15,7 @@ static const struct {
 	{ "replay-drops", offsetof(struct mstats_leg, replay) },
 	{ "source-mismatches", offsetof(struct mstats_leg, src_mismatch) },
 	{ "parse-errors", offsetof(struct mstats_leg, parse_err) },
+	{ "malformed", offsetof(struct mstats_leg, malformed) },
 	{ "no-remote-drops", offsetof(struct mstats_leg, no_remote) },
 	{ "protect-errors", offsetof(struct mstats_leg, protect_err) },
 	{ "packets-lost", offsetof(struct mstats_leg, lost) },

@@ -20,6 +20,7 @@ struct mstats_leg {
 	uint64_t replay;       /* SRTP replay check failed */
 	uint64_t src_mismatch; /* source differs from the expected remote */
 	uint64_t parse_err;    /* not RTP/RTCP, or SRTP could not parse it */
+	uint64_t malformed;    /* RTP/RTCP v2 whose header contradicts itself */
 	uint64_t no_remote;    /* dropped: the other leg has no remote yet */
 	uint64_t protect_err;  /* dropped: protecting toward this leg failed */
 	uint64_t lost;         /* RTP packets lost on receive (mstats_seq) */

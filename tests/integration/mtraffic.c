@@ -6,7 +6,8 @@
  * both directions: plain RTP with latching, SRTP<->RTP for every suite,
  * SRTP<->SRTP with different suites, tampered and replayed packets (dropped
  * and counted), SSRC change, strict latching, RTCP, bad requests (error
- * naming the field, state unchanged), timeouts (events), port exhaustion.
+ * naming the field, state unchanged), timeouts (events), port exhaustion,
+ * malformed RTP/RTCP headers (dropped and counted on plain and SRTP legs).
  * With --bench it measures forwarded packets per CPU-second of the daemon.
  *
  * Exit status: 0 all checks passed, 1 a check failed, 2 usage/set-up error.
@@ -635,6 +636,192 @@ static int t_srtp(struct ctl *c, int su_a, int su_b, int npkts)
 }
 
 /* Bad requests get an error naming the field and change nothing. */
+/* RTP/RTCP header consistency (mediad/rtpcheck.h): packets whose CSRC
+ * count, extension length or padding count runs past the end, and RTCP
+ * whose length fields do not add up, are dropped and counted in
+ * 'malformed' on plain and SRTP legs alike, both ways; valid packets with
+ * CSRCs, RFC 8285 one- and two-byte extensions, padding, an RFC 4733 event
+ * and compound RTCP pass byte-exact. su < 0: both legs plain; else leg A
+ * speaks SRTP with suite su. */
+#define MFIX "\x00\x00\x00\x00\x00\x00\x00\x0a\x0b\x0c\x0d"
+#define MCSRC "\xc5\xc5\xc5\xc5"
+struct mcase {
+	const char *name;
+	const char *pkt;
+	size_t len;
+	char bad; /* 0: valid; 'c' CSRC count, 'x' extension, 'p' padding */
+};
+#define MP(s) s, sizeof(s) - 1
+static const struct mcase mcases[] = {
+	{ "2 CSRCs", MP("\x82" MFIX MCSRC MCSRC "payload-payload-payload"), 0 },
+	{ "one-byte extension", MP("\x90" MFIX "\xbe\xde\x00\x02\x10\xaa\x21\xbb\xcc\x00\x00\x00"
+		"payload-payload"), 0 },
+	{ "two-byte extension", MP("\x90" MFIX "\x10\x00\x00\x01\x05\x02\xaa\xbb" "payload"), 0 },
+	{ "padding", MP("\xa0" MFIX "payload-payload\x00\x00\x03"), 0 },
+	{ "CSRC + extension + padding", MP("\xb1" MFIX MCSRC "\xbe\xde\x00\x01\x10\xaa\x00\x00"
+		"pay\x00\x02"), 0 },
+	{ "telephone-event with extension", MP("\x90\xe5" "\x00\x00\x00\x00\x00\x00\x0a\x0b\x0c\x0d"
+		"\xbe\xde\x00\x01\x10\xaa\x00\x00" "\x05\x8a\x00\xa0"), 0 },
+	{ "CC 15 in 40 bytes", MP("\x8f" MFIX MCSRC MCSRC MCSRC MCSRC "payload-payload-"), 'c' },
+	{ "CC 2, one CSRC", MP("\x82" MFIX MCSRC), 'c' },
+	{ "X without extension header", MP("\x90" MFIX "\xbe"), 'x' },
+	{ "extension length past the end", MP("\x90" MFIX "\xbe\xde\x00\x09\x10\xaa\x00\x00"
+		"payload"), 'x' },
+	{ "padding count 0", MP("\xa0" MFIX "payload\x00"), 'p' },
+	{ "padding past the payload", MP("\xa0" MFIX "pay\x09"), 'p' },
+	{ "P set, no payload", MP("\xa0" MFIX), 'p' },
+};
+static const struct mcase rtcp_mcases[] = {
+	{ "RR + SDES", MP("\x80\xc9\x00\x01\x0a\x0b\x0c\x0d" "\x81\xca\x00\x02\x0a\x0b\x0c\x0d"
+		"\x01\x01" "a" "\x00"), 0 },
+	{ "RR length past the end", MP("\x80\xc9\x00\x03\x0a\x0b\x0c\x0d"), 'l' },
+	{ "RR + 2 trailing bytes", MP("\x80\xc9\x00\x01\x0a\x0b\x0c\x0d" "\x81\xca"), 'l' },
+	{ "second packet past the end", MP("\x80\xc9\x00\x01\x0a\x0b\x0c\x0d"
+		"\x81\xca\x00\x07\x0a\x0b\x0c\x0d"), 'l' },
+};
+
+/* Sends pkt (len) from 'from' to mediad port 'to'; expects want (wlen) at
+ * 'at', after unprotecting with rx when given. */
+static int send_expect(struct peer *from, uint16_t to, const uint8_t *pkt, size_t len,
+	struct peer *at, struct msrtp *rx, bool rtcp, const uint8_t *want, size_t wlen)
+{
+	uint8_t got[2048];
+	ssize_t n;
+	size_t gl;
+
+	peer_send(from, to, pkt, len);
+	n = peer_recv(at, got, sizeof(got), WAIT_MS, NULL);
+	CHECK(n >= 0, "no packet forwarded within %d ms", WAIT_MS);
+	gl = (size_t)n;
+	if (rx)
+		CHECK((rtcp ? msrtp_unprotect_rtcp(rx, got, &gl) : msrtp_unprotect_rtp(rx, got, &gl)) ==
+			MSRTP_OK, "forwarded packet does not unprotect");
+	CHECK(gl == wlen, "forwarded length %zu, expected %zu", gl, wlen);
+	CHECK(memcmp(got, want, wlen) == 0, "forwarded bytes differ");
+	return 0;
+}
+
+static int t_malformed(struct ctl *c, int su)
+{
+	struct sess s;
+	struct peer pa, pa_rtcp, pb, pb_rtcp;
+	struct srtp_keys kin, kout;
+	struct msrtp *tx = NULL, *rx = NULL; /* A's peer: protects / unprotects */
+	const benc_node *r;
+	char why[256];
+	int64_t bad_rtp = 0, bad_rtcp = 0, good = 0;
+	uint16_t seq = 100;
+	bool srtp = su >= 0;
+
+	CHECK(create(c, &s, "malformed@mtraffic", 0, 0, false, why, sizeof(why)) == 0,
+		"create: %s", why);
+	CHECK(peer_pair_open(&pa, &pa_rtcp) == 0 && peer_pair_open(&pb, &pb_rtcp) == 0, "peers");
+	if (srtp) {
+		keys_make(&kin, (enum msrtp_suite)su, 41);
+		keys_make(&kout, (enum msrtp_suite)su, 42);
+		CHECK((tx = ctx_of(MSRTP_PROTECT, &kin)) && (rx = ctx_of(MSRTP_UNPROTECT, &kout)),
+			"ctx");
+	}
+	CHECK(update(c, s.id, "a", pa.port, NULL, srtp ? &kin : NULL, srtp ? &kout : NULL, &r) == 0 &&
+		is_ok(r), "update a");
+	CHECK(update(c, s.id, "b", pb.port, NULL, NULL, NULL, &r) == 0 && is_ok(r), "update b");
+
+	for (size_t i = 0; i < sizeof(mcases) / sizeof(mcases[0]); i++) {
+		const struct mcase *m = &mcases[i];
+		uint8_t ref[256], pkt[256 + MSRTP_TRAILER_ROOM], mark[64], mref[64];
+		size_t n = m->len, mn;
+
+		memcpy(ref, m->pkt, m->len);
+		ref[2] = (uint8_t)(seq >> 8);
+		ref[3] = (uint8_t)seq++;
+		/* A -> B. libsrtp will not protect a header that runs past the
+		 * end: a hostile sender protects a sane packet and breaks its
+		 * clear-text header (past the tag too). */
+		memcpy(pkt, ref, n);
+		if (srtp && (m->bad == 'c' || m->bad == 'x')) {
+			n = mk_rtp(pkt, (uint16_t)(seq - 1), 0x0a0b0c0d, 16, 0);
+			CHECK(msrtp_protect_rtp(tx, pkt, &n, sizeof(pkt)) == MSRTP_OK, "protect");
+			pkt[0] = m->bad == 'c' ? 0x8f : 0x90;
+			pkt[14] = 0x40;
+		} else if (srtp) {
+			CHECK(msrtp_protect_rtp(tx, pkt, &n, sizeof(pkt)) == MSRTP_OK, "protect %s",
+				m->name);
+		}
+		if (!m->bad) {
+			CHECK(send_expect(&pa, s.a_port, pkt, n, &pb, NULL, false, ref, m->len) == 0,
+				"A->B %s", m->name);
+			/* B -> A, protected toward A when it is SRTP. */
+			memcpy(pkt, ref, m->len);
+			CHECK(send_expect(&pb, s.b_port, pkt, m->len, &pa, rx, false, ref,
+				m->len) == 0, "B->A %s", m->name);
+			good++;
+			continue;
+		}
+		/* Dropped: the next valid packet is the first to arrive. */
+		peer_send(&pa, s.a_port, pkt, n);
+		mn = mk_rtp(mref, seq++, 0x0a0b0c0d, 20, 0);
+		memcpy(mark, mref, mn);
+		if (srtp)
+			CHECK(msrtp_protect_rtp(tx, mark, &mn, sizeof(mark)) == MSRTP_OK, "protect");
+		CHECK(send_expect(&pa, s.a_port, mark, mn, &pb, NULL, false, mref, 20 + 12) == 0,
+			"A->B %s: forwarded", m->name);
+		peer_send(&pb, s.b_port, ref, m->len);
+		mn = mk_rtp(mark, seq++, 0x0a0b0c0d, 20, 0);
+		CHECK(send_expect(&pb, s.b_port, mark, mn, &pa, rx, false, mark, mn) == 0,
+			"B->A %s: forwarded", m->name);
+		bad_rtp++;
+	}
+	for (size_t i = 0; i < sizeof(rtcp_mcases) / sizeof(rtcp_mcases[0]); i++) {
+		const struct mcase *m = &rtcp_mcases[i];
+		uint8_t pkt[256 + MSRTP_TRAILER_ROOM];
+		size_t n = m->len;
+
+		memcpy(pkt, m->pkt, n);
+		if (srtp)
+			CHECK(msrtp_protect_rtcp(tx, pkt, &n, sizeof(pkt)) == MSRTP_OK, "protect %s",
+				m->name);
+		if (!m->bad) {
+			CHECK(send_expect(&pa_rtcp, (uint16_t)(s.a_port + 1), pkt, n, &pb_rtcp, NULL,
+				true, (const uint8_t *)m->pkt, m->len) == 0, "A->B %s", m->name);
+			CHECK(send_expect(&pb_rtcp, (uint16_t)(s.b_port + 1), (const uint8_t *)m->pkt,
+				m->len, &pa_rtcp, rx, true, (const uint8_t *)m->pkt, m->len) == 0,
+				"B->A %s", m->name);
+			good++;
+			continue;
+		}
+		peer_send(&pa_rtcp, (uint16_t)(s.a_port + 1), pkt, n);
+		peer_send(&pb_rtcp, (uint16_t)(s.b_port + 1), m->pkt, m->len);
+		bad_rtcp++;
+	}
+	/* The RTCP drops: nothing came out on either side. */
+	CHECK(peer_silent(&pb_rtcp, 200) && peer_silent(&pa_rtcp, 50), "malformed RTCP forwarded");
+	CHECK(simple(c, "session.query", s.id, &r) == 0 && is_ok(r), "query");
+	for (int i = 0; i < 2; i++) {
+		const char *leg = i ? "b" : "a";
+		CHECK(legstat(r, leg, "malformed") == bad_rtp + bad_rtcp,
+			"%s leg %s malformed %" PRId64 ", expected %" PRId64, srtp ? "SRTP" : "plain",
+			leg, legstat(r, leg, "malformed"), bad_rtp + bad_rtcp);
+		CHECK(legstat(r, leg, "auth-failures") == 0 && legstat(r, leg, "parse-errors") == 0 &&
+			legstat(r, leg, "protect-errors") == 0, "leg %s: counted as another drop", leg);
+		/* good packets each way plus one marker per bad RTP packet */
+		CHECK(legstat(r, leg, "packets-in") == good + bad_rtp, "leg %s packets-in %" PRId64,
+			leg, legstat(r, leg, "packets-in"));
+	}
+	CHECK(simple(c, "stats", 0, &r) == 0 && is_ok(r), "stats");
+	CHECK(geti(r, "malformed") >= 2 * (bad_rtp + bad_rtcp), "stats malformed %" PRId64,
+		geti(r, "malformed"));
+	/* session.delete's final counters carry it too. */
+	CHECK(simple(c, "session.delete", s.id, &r) == 0 && is_ok(r), "delete");
+	CHECK(legstat(r, "a", "malformed") == bad_rtp + bad_rtcp, "delete: a malformed");
+	msrtp_free(tx);
+	msrtp_free(rx);
+	peer_close(&pa);
+	peer_close(&pa_rtcp);
+	peer_close(&pb);
+	peer_close(&pb_rtcp);
+	return 0;
+}
+
 static int t_bad_requests(struct ctl *c)
 {
 	struct sess s;
@@ -1124,6 +1311,9 @@ int main(int argc, char **argv)
 		}
 		t_srtp(&c, MSRTP_AES_CM_128_HMAC_SHA1_80, MSRTP_AEAD_AES_256_GCM, 40);
 		t_srtp(&c, MSRTP_AEAD_AES_128_GCM, MSRTP_AES_256_CM_HMAC_SHA1_32, 40);
+		t_malformed(&c, -1);
+		t_malformed(&c, MSRTP_AES_CM_128_HMAC_SHA1_80);
+		t_malformed(&c, MSRTP_AEAD_AES_128_GCM);
 		t_bad_requests(&c);
 		t_list_stats(&c);
 		t_client_crash(&c, path);

@@ -226,7 +226,7 @@ static uint64_t counter(const benc_node *r, const char *key)
 
 int mdrv_counters(struct mdrv *d, struct mdrv_counters *out)
 {
-	static const char *drops[] = { "auth-failures", "replay-drops", "parse-errors",
+	static const char *drops[] = { "auth-failures", "replay-drops", "parse-errors", "malformed",
 				       "no-remote-drops", "protect-errors" };
 	const benc_node *r;
 	char why[200];
