@@ -8,13 +8,15 @@
  *     unprotect path parses whatever header the fuzzer wrote.
  * Byte 0 picks the suite, latching, rtcp-mux and which socket; the rest is
  * the packet. Buffers are exactly 'cap' bytes long: ASan sees any write
- * past cap and any read past len. */
+ * past cap and any read past len. What is forwarded toward the plain leg
+ * must pass mediad/rtpcheck.h (a malformed header is never relayed). */
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "msrtp.h"
+#include "rtpcheck.h"
 #include "session.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -59,9 +61,15 @@ static void feed(struct msess *s, const struct msock *in, union maddr src,
 	if (!b)
 		return;
 	memcpy(b, pkt, len);
-	if (msess_packet(s, in, &src, b, &n, cap, 2000, &fwd) == MSESS_FORWARD &&
-	    (n > cap || !fwd.dst || fwd.dstlen == 0))
-		abort();
+	if (msess_packet(s, in, &src, b, &n, cap, 2000, &fwd) == MSESS_FORWARD) {
+		if (n > cap || !fwd.dst || fwd.dstlen == 0)
+			abort();
+		/* Toward the plain leg B the packet goes out as it will be
+		 * parsed there: its header must be consistent (rtpcheck.h). */
+		if ((fwd.fd == B_RTP && mrtp_check(b, n) != MRTP_OK) ||
+		    (fwd.fd == B_RTCP && mrtp_rtcp_check(b, n) != MRTP_OK))
+			abort();
+	}
 	free(b);
 }
 
