@@ -1166,6 +1166,8 @@ static const char *const global_keys[] = {
 	"control_socket_readonly", "control_socket_readonly_mode",
 	"control_socket_readonly_group",
 	"auth_algorithms", "max_branches",
+	"dns_servers", "dns_timeout", "dns_attempts", "dns_min_ttl", "dns_max_ttl",
+	"dns_cache_size",
 	/* blocks */
 	"tls", "listen", "trunk", "user", "route", NULL,
 };
@@ -1174,7 +1176,8 @@ enum {
 	G_DOMAIN, G_T1, G_T2, G_T4, G_REG_MIN, G_REG_MAX, G_REG_DEF, G_TCP_IDLE,
 	G_USERS_FILE, G_CDR_FILE, G_CDR_FSYNC_LINES, G_CDR_FSYNC_MS, G_CDR_HASH,
 	G_CDR_SECRET, G_METRICS, G_CTL_MODE, G_CTL_GROUP, G_CTL_RO, G_CTL_RO_MODE,
-	G_CTL_RO_GROUP, G_AUTH_ALGS, G_MAX_BRANCHES, G_TLS, G_LISTEN, G_TRUNK, G_USER, G_ROUTE,
+	G_CTL_RO_GROUP, G_AUTH_ALGS, G_MAX_BRANCHES, G_DNS_SERVERS, G_DNS_TIMEOUT,
+	G_DNS_ATTEMPTS, G_DNS_MIN_TTL, G_DNS_MAX_TTL, G_DNS_CACHE, G_TLS, G_LISTEN, G_TRUNK, G_USER, G_ROUTE,
 };
 
 /* A socket file mode: octal, at most 0777. */
@@ -1239,6 +1242,34 @@ bad:
 		"IPV4:PORT or [IPV6]:PORT; names are not accepted)", SHOWN(v));
 }
 
+/* dns_servers = "IP[:PORT]", "[IPV6]:PORT", ...; (numeric: the resolver
+ * cannot look its own servers up). */
+static void get_dns_servers(struct cfg_ck *k, const struct cfg_item *it,
+	struct cfg_settings *s)
+{
+	if (!want_assign(k, it, 1, CFG_DNS_MAX_SERVERS))
+		return;
+	for (unsigned i = 0; i < it->nvals; i++) {
+		rp_str v = it->vals[i].text, host;
+		uint16_t port = 53;
+		sa_family_t fam;
+		uint8_t addr[16];
+
+		if (!parse_hostport(v, &host, &port) || !parse_ip(host, &fam, addr) ||
+		    (host.p > v.p && v.p[0] != '[' && fam == AF_INET6)) {
+			cfg_ck_err(k, it->vals[i].pos, "bad DNS server '%.*s' (expected IP, "
+				"IP:PORT or [IPV6]:PORT; names are not accepted)", SHOWN(v));
+			return;
+		}
+		if (!port)
+			port = 53;
+		if (!(s->dns_servers[i] = cfg_ck_strdup(k, host)))
+			return;
+		s->dns_ports[i] = port;
+	}
+	s->ndns_servers = it->nvals;
+}
+
 static void defaults(struct cfg_settings *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -1258,6 +1289,11 @@ static void defaults(struct cfg_settings *s)
 	s->reg_default_expires = 3600;
 	s->tcp_idle_timeout = 600;
 	s->max_branches = 8;
+	s->dns_timeout_ms = 1000;
+	s->dns_attempts = 2;
+	s->dns_min_ttl = 5;
+	s->dns_max_ttl = 3600;
+	s->dns_cache_size = 4096;
 	s->auth_algorithms = CFG_AUTH_ALG_SHA256 | CFG_AUTH_ALG_MD5;
 	s->tls.min_version = CFG_TLS_1_2;
 	s->tls.verify_server = true;
@@ -1345,6 +1381,12 @@ static void check_global(struct cfg_ck *k, const struct cfg_item *it, int i, uin
 	case G_CTL_RO_MODE: get_mode(k, it, &s->control_ro_mode); break;
 	case G_CTL_RO_GROUP: get_str(k, it, &s->control_ro_group); break;
 	case G_AUTH_ALGS: get_auth_algs(k, it, &s->auth_algorithms); break;
+	case G_DNS_SERVERS: get_dns_servers(k, it, s); break;
+	case G_DNS_TIMEOUT: get_u32(k, it, 50, 30000, &s->dns_timeout_ms); break;
+	case G_DNS_ATTEMPTS: get_u32(k, it, 1, 5, &s->dns_attempts); break;
+	case G_DNS_MIN_TTL: get_u32(k, it, 1, 3600, &s->dns_min_ttl); break;
+	case G_DNS_MAX_TTL: get_u32(k, it, 1, 604800, &s->dns_max_ttl); break;
+	case G_DNS_CACHE: get_u32(k, it, 16, 1u << 20, &s->dns_cache_size); break;
 	}
 }
 
@@ -1399,6 +1441,9 @@ static int check_items(struct cfg_ck *k)
 	if (c->settings.reg_min_expires > c->settings.reg_max_expires)
 		cfg_ck_err(k, c->items ? c->items->pos : (struct cfg_pos){ c->file, 0, 0 },
 			"registration_min_expires is above registration_max_expires");
+	if (c->settings.dns_min_ttl > c->settings.dns_max_ttl)
+		cfg_ck_err(k, c->items ? c->items->pos : (struct cfg_pos){ c->file, 0, 0 },
+			"dns_min_ttl is above dns_max_ttl");
 	if (c->settings.cdr_hash == 2 && !c->settings.cdr_secret_file)
 		cfg_ck_err(k, c->items ? c->items->pos : (struct cfg_pos){ c->file, 0, 0 },
 			"cdr_hash = hmac needs cdr_secret_file (a file of 16..256 secret bytes)");

@@ -169,6 +169,8 @@ enum {
 	CFG_AUTH_ALG_MD5 = 1 << 1,
 };
 
+#define CFG_DNS_MAX_SERVERS 4
+
 struct cfg_settings {
 	enum rp_log_level log_level;
 	unsigned workers;            /* 0: one per CPU */
@@ -203,6 +205,15 @@ struct cfg_settings {
 	uint32_t cdr_fsync_ms;       /* 0: 1000 */
 	unsigned cdr_hash;           /* 0 none, 1 sha256, 2 hmac (enum rp_cdr_hash) */
 	const char *cdr_secret_file; /* cdr_hash = hmac: 16..256 bytes */
+	/* The run-time resolver (proxy/dns.h): numeric servers (none: those
+	 * of /etc/resolv.conf) and their ports; per-attempt timeout, rounds;
+	 * the cache's TTL clamp (seconds) and size. */
+	const char *dns_servers[CFG_DNS_MAX_SERVERS];
+	uint16_t dns_ports[CFG_DNS_MAX_SERVERS];
+	unsigned ndns_servers;
+	uint32_t dns_timeout_ms, dns_attempts;  /* 1000, 2 */
+	uint32_t dns_min_ttl, dns_max_ttl;      /* 5, 3600 */
+	uint32_t dns_cache_size;                /* 4096 */
 };
 
 enum cfg_route_kind {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "dns.h"
 #include "fork.h"
 #include "calls.h"
 #include "cfg_eval.h"
@@ -30,7 +31,7 @@
 #include "worker.h"
 
 #define MAX_TARGETS 8
-#define DNS_MAX_ADDRS 4
+#define DNS_WAIT_MAX_MS 2000     /* a config install waits on DNS at most */
 #define STATELESS_PREFIX "z9hG4bKrs"
 
 struct stat_ctr {
@@ -62,8 +63,10 @@ struct rp_core {
 	struct rp_core_metrics mx;      /* all NULL: no metrics */
 	struct rp_tls_store *(*trunk_tls)(void *arg, const char *trunk);
 	void *trunk_tls_arg;
+	rp_dns *resolver;               /* run-time DNS (dns.h) */
 	pthread_rwlock_t dns_mu;
-	rp_hash *dns;                   /* host -> struct dns_ent */
+	rp_hash *dns;                   /* dns_key() -> struct dns_ent */
+	pthread_mutex_t probe_mu;       /* probe_configure: one at a time */
 	_Atomic uint64_t next_sweep;
 	uint8_t key[16];
 	atomic_size_t ntxns;            /* server transactions alive */
@@ -74,13 +77,23 @@ struct rp_core {
 	struct stat_ctr st;
 };
 
-/* A trunk host name resolved when the config was installed (on the
- * thread installing it, never a worker): workers only read the cache. */
+/* A trunk address given as a name, as the resolver last located it
+ * (RFC 3263: NAPTR/SRV/A/AAAA; dns.h). The resolver's threads replace it
+ * before its TTL runs out; workers only read it. */
 struct dns_ent {
-	char host[256];
-	rp_addr a[DNS_MAX_ADDRS];
+	char key[300];
 	unsigned n;
+	struct rp_dns_target t[RP_DNS_MAX_TARGETS];
 };
+
+/* The key of a trunk address: transport, port as configured (0: none,
+ * SRV applies) and host. */
+static rp_str dns_key(enum rp_tp tp, uint16_t port, const char *host, char out[300])
+{
+	int n = snprintf(out, 300, "%d/%u/%s", (int)tp, port, host);
+
+	return rp_str_make(out, n < 0 ? 0 : n >= 300 ? 299 : (size_t)n);
+}
 
 struct target {
 	struct rp_txn_dest d;
@@ -1838,6 +1851,14 @@ static struct rp_tls_store *trunk_tls(rp_core *c, const struct cfg_trunk *t, enu
 	return c->trunk_tls(c->trunk_tls_arg, t->name);
 }
 
+/* Randomness for the SRV weights of one request: cheap, per thread. */
+static uint64_t req_seed(struct req *r)
+{
+	static _Thread_local uint64_t ctr;
+
+	return (uint64_t)(uintptr_t)r->pc ^ (++ctr * 0x9e3779b97f4a7c15ull) ^ r->now;
+}
+
 /* Fills pc->tg from the trunk or the Route set / Request-URI. */
 static int targets(struct req *r)
 {
@@ -1862,23 +1883,35 @@ static int targets(struct req *r)
 				pc->ntg++;
 				continue;
 			}
-			/* A name: every address it resolved to, in order. */
+			/* A name: every address it was located at, SRV priorities
+			 * in order and weights drawn for this request (RFC 2782). */
+			struct rp_dns_target dt[RP_DNS_MAX_TARGETS];
 			struct dns_ent *de;
+			unsigned nd = 0;
+			char kb[300];
+
 			pthread_rwlock_rdlock(&r->core->dns_mu);
-			de = rp_hash_find(r->core->dns, rp_str_cstr(t->addrs[i].host));
-			for (unsigned k = 0; de && k < de->n && pc->ntg < MAX_TARGETS; k++) {
+			de = rp_hash_find(r->core->dns, dns_key(tp, t->addrs[i].port,
+				t->addrs[i].host, kb));
+			if (de) {
+				nd = de->n;
+				memcpy(dt, de->t, nd * sizeof(dt[0]));
+			}
+			pthread_rwlock_unlock(&r->core->dns_mu);
+			if (!nd) {
+				rp_warn("trunk %s: %s did not resolve; skipped", t->name,
+					t->addrs[i].host);
+				continue;
+			}
+			rp_dns_order(dt, nd, req_seed(r));
+			for (unsigned k = 0; k < nd && pc->ntg < MAX_TARGETS; k++) {
 				g = &pc->tg[pc->ntg++];
 				g->d.tp = tp;
 				g->d.tls_store = ts;
 				g->d.tls_domain = t->tls.server_name ? t->tls.server_name :
 					t->addrs[i].host;
-				g->d.addr = de->a[k];
-				rp_addr_set_port(&g->d.addr, port);
+				g->d.addr = dt[k].addr;
 			}
-			pthread_rwlock_unlock(&r->core->dns_mu);
-			if (!de)
-				rp_warn("trunk %s: %s did not resolve; skipped", t->name,
-					t->addrs[i].host);
 		}
 		/* Serial failover skips addresses probing found down, unless
 		 * all are: then they are tried anyway (the probe may be stale). */
@@ -3502,63 +3535,133 @@ void rp_core_on_message(const struct rp_msg_info *mi, const char *msg, size_t le
 
 /* ---- trunk names ---- */
 
-/* Resolves the trunk host names of 'cfg' that are not IP literals and not
- * cached yet (getaddrinfo blocks: only ever called by the thread that
- * installs a config). Failures are logged; the name stays unresolved. */
+static void probe_configure(rp_core *c, const struct cfg *cfg, uint64_t now);
+
+static bool same_targets(const struct dns_ent *a, const struct rp_dns_result *r)
+{
+	if (a->n != r->n)
+		return false;
+	for (unsigned i = 0; i < r->n; i++)
+		if (!rp_addr_eq(&a->t[i].addr, &r->t[i].addr) || a->t[i].prio != r->t[i].prio ||
+		    a->t[i].weight != r->t[i].weight)
+			return false;
+	return true;
+}
+
+/* A trunk name located again (a resolver thread): its entry replaced, the
+ * probes following the addresses. */
+static void on_resolved(void *arg, const struct rp_dns_query *q, const struct rp_dns_result *r)
+{
+	rp_core *c = arg;
+	struct dns_ent *de = calloc(1, sizeof(*de)), *old;
+	rp_str k;
+	bool changed;
+
+	if (!de) {
+		rp_warn("dns: %s: out of memory, addresses unchanged", q->name);
+		return;
+	}
+	k = dns_key(q->tp, q->port, q->name, de->key);
+	de->n = r->n;
+	memcpy(de->t, r->t, r->n * sizeof(r->t[0]));
+	pthread_rwlock_wrlock(&c->dns_mu);
+	old = rp_hash_remove(c->dns, k);
+	changed = !old || !same_targets(old, r);
+	if (rp_hash_insert(c->dns, rp_str_make(de->key, k.n), de) < 0) {
+		free(de);
+		de = NULL;
+	}
+	pthread_rwlock_unlock(&c->dns_mu);
+	free(old);
+	if (!changed)
+		return;
+	if (r->status < 0) {
+		rp_warn("dns: %s: %s; its trunk addresses are skipped", q->name,
+			r->status == -ENOENT ? "no such name or no address" : strerror(-r->status));
+	} else {
+		char first[64] = "";
+
+		if (r->n)
+			rp_addr_fmt(&r->t[0].addr, first, sizeof(first));
+		rp_info("dns: %s (%s) located at %u address(es), first %s, for %u s", q->name,
+			rp_tp_name(q->tp), r->n, first, r->ttl);
+	}
+	/* Probes follow the addresses (their state is kept per address). */
+	struct cfg *cfg = cfg_holder_get(&c->holder);
+
+	if (cfg) {
+		pthread_mutex_lock(&c->probe_mu);
+		probe_configure(c, cfg, rp_now_ms());
+		pthread_mutex_unlock(&c->probe_mu);
+		cfg_put(cfg);
+	}
+}
+
+/* Settings to resolver configuration (servers are numeric: checked). */
+static void dns_cfg_of(const struct cfg_settings *st, struct rp_dns_cfg *dc)
+{
+	memset(dc, 0, sizeof(*dc));
+	for (unsigned i = 0; i < st->ndns_servers && dc->nservers < RP_DNS_MAX_SERVERS; i++)
+		if (rp_addr_parse(st->dns_servers[i], st->dns_ports[i],
+			&dc->servers[dc->nservers]) == 0)
+			dc->nservers++;
+	dc->timeout_ms = st->dns_timeout_ms;
+	dc->attempts = st->dns_attempts;
+	dc->cache.min_ttl = st->dns_min_ttl;
+	dc->cache.max_ttl = st->dns_max_ttl;
+	dc->cache.max_entries = st->dns_cache_size;
+}
+
+/* Hands the trunk addresses of 'cfg' given as names to the resolver, which
+ * keeps them located (dns.h), and waits for the new ones a bounded time
+ * (the thread installing a config, never a worker): a name still
+ * unresolved then is skipped by failover until its answer arrives. */
 static void resolve_trunks(rp_core *c, const struct cfg *cfg)
 {
+	struct rp_dns_query *q = NULL;
+	size_t n = 0, cap = 0;
+	const struct cfg_settings *st = cfg_settings(cfg);
+	uint64_t wait;
+
 	for (size_t i = 0; i < cfg_trunk_count(cfg); i++) {
 		const struct cfg_trunk *t = cfg_trunk_at(cfg, i);
 
 		for (unsigned k = 0; k < t->naddrs; k++) {
 			const char *host = t->addrs[k].host;
-			struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res = NULL, *ai;
-			struct dns_ent *de;
 			rp_addr probe;
-			int rc;
 
-			if (rp_addr_parse(host, 5060, &probe) == 0 || strlen(host) >= sizeof(de->host))
+			if (rp_addr_parse(host, 5060, &probe) == 0 || strlen(host) >= sizeof(q->name))
 				continue;
-			pthread_rwlock_rdlock(&c->dns_mu);
-			de = rp_hash_find(c->dns, rp_str_cstr(host));
-			pthread_rwlock_unlock(&c->dns_mu);
-			if (de)
-				continue;
-			rc = getaddrinfo(host, NULL, &hints, &res);
-			if (rc != 0) {
-				rp_warn("trunk %s: cannot resolve %s: %s", t->name, host,
-					gai_strerror(rc));
-				continue;
-			}
-			de = calloc(1, sizeof(*de));
-			if (!de) {
-				freeaddrinfo(res);
-				continue;
-			}
-			snprintf(de->host, sizeof(de->host), "%s", host);
-			/* IPv4 first: listeners are most often IPv4 only. */
-			for (int pass = 0; pass < 2; pass++)
-				for (ai = res; ai && de->n < DNS_MAX_ADDRS; ai = ai->ai_next) {
-					if (ai->ai_family != (pass ? AF_INET6 : AF_INET) ||
-					    ai->ai_addrlen > sizeof(de->a[0].u))
-						continue;
-					memcpy(&de->a[de->n].u, ai->ai_addr, ai->ai_addrlen);
-					de->a[de->n].len = ai->ai_addrlen;
-					de->n++;
+			if (n == cap) {
+				size_t nc = cap ? cap * 2 : 8;
+				struct rp_dns_query *nq = realloc(q, nc * sizeof(*q));
+
+				if (!nq) {
+					rp_warn("trunk names: out of memory, not resolved");
+					free(q);
+					return;
 				}
-			freeaddrinfo(res);
-			pthread_rwlock_wrlock(&c->dns_mu);
-			if (!de->n || rp_hash_insert(c->dns, rp_str_cstr(de->host), de) < 0) {
-				free(de);
-				de = NULL;
+				q = nq;
+				cap = nc;
 			}
-			pthread_rwlock_unlock(&c->dns_mu);
-			if (de)
-				rp_info("trunk %s: %s resolved to %u address(es)", t->name, host, de->n);
+			memset(&q[n], 0, sizeof(q[n]));
+			snprintf(q[n].name, sizeof(q[n].name), "%s", host);
+			q[n].port = t->addrs[k].port;
+			q[n].tp = tp_of_cfg(t->transport);
+			q[n].tp_given = true;
+			n++;
 		}
 	}
+	if (rp_dns_watch_set(c->resolver, q, n, on_resolved, c) < 0)
+		rp_warn("trunk names: out of memory, the previous names are kept");
+	free(q);
+	wait = (uint64_t)st->dns_timeout_ms * st->dns_attempts *
+		(st->ndns_servers ? st->ndns_servers : 1) * 4 + 200;
+	if (n && rp_dns_watch_wait(c->resolver, (uint32_t)(wait < DNS_WAIT_MAX_MS ? wait :
+		DNS_WAIT_MAX_MS)) < 0)
+		rp_warn("trunk names: DNS is slow; the config is installed, names not yet "
+			"resolved are skipped until they are");
 }
-
 
 /* ---- trunk probing (probe.h) ---- */
 
@@ -3585,8 +3688,9 @@ static void probe_configure(rp_core *c, const struct cfg *cfg, uint64_t now)
 		for (unsigned k = 0; k < t->naddrs; k++) {
 			uint16_t port = t->addrs[k].port ? t->addrs[k].port :
 				(tp == RP_TP_TLS ? 5061 : 5060);
-			rp_addr a[DNS_MAX_ADDRS];
+			rp_addr a[RP_DNS_MAX_TARGETS];
 			unsigned na = 0;
+			char kb[300];
 
 			if (rp_addr_parse(t->addrs[k].host, port, &a[0]) == 0) {
 				na = 1;
@@ -3594,11 +3698,10 @@ static void probe_configure(rp_core *c, const struct cfg *cfg, uint64_t now)
 				struct dns_ent *de;
 
 				pthread_rwlock_rdlock(&c->dns_mu);
-				de = rp_hash_find(c->dns, rp_str_cstr(t->addrs[k].host));
-				for (unsigned j = 0; de && j < de->n; j++) {
-					a[na] = de->a[j];
-					rp_addr_set_port(&a[na++], port);
-				}
+				de = rp_hash_find(c->dns, dns_key(tp, t->addrs[k].port,
+					t->addrs[k].host, kb));
+				for (unsigned j = 0; de && j < de->n; j++)
+					a[na++] = de->t[j].addr;
 				pthread_rwlock_unlock(&c->dns_mu);
 			}
 			for (unsigned j = 0; j < na; j++) {
@@ -3617,7 +3720,7 @@ static void probe_configure(rp_core *c, const struct cfg *cfg, uint64_t now)
 				v[n++] = (struct rp_probe_addr){ .trunk = t->name,
 					.host = t->tls.server_name && tp == RP_TP_TLS ?
 						t->tls.server_name : t->addrs[k].host,
-					.port = port, .tp = tp, .addr = a[j],
+					.port = rp_addr_port(&a[j]), .tp = tp, .addr = a[j],
 					.interval_ms = t->probe_interval_s * 1000u,
 					.down_after = t->probe_down_after,
 					.up_after = t->probe_up_after };
@@ -3837,6 +3940,12 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 		rc = rp_auth_new(NULL, &c->auth);
 	if (rc == 0)
 		rc = rp_hash_new(16, 0, &c->dns);
+	if (rc == 0) {
+		struct rp_dns_cfg dc;
+
+		dns_cfg_of(st, &dc);
+		rc = rp_dns_new(&dc, &c->resolver);
+	}
 	if (rc == 0)
 		rc = rp_trunk_dlgs_new(0, 0, &c->tdlg);
 	if (rc == 0)
@@ -3859,6 +3968,7 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 		rp_probe_free(c->probe);
 		rp_trunk_dlgs_free(c->tdlg);
 		rp_media_calls_free(c->media);
+		rp_dns_free(c->resolver);
 		rp_hash_free(c->dns);
 		rp_auth_free(c->auth);
 		rp_registrar_free(c->reg);
@@ -3869,9 +3979,12 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 	pthread_mutex_init(&c->lmu, NULL);
 	pthread_rwlock_init(&c->dns_mu, NULL);
 	pthread_mutex_init(&c->pn_mu, NULL);
-	resolve_trunks(c, cc->cfg);
-	probe_configure(c, cc->cfg, rp_now_ms());
+	pthread_mutex_init(&c->probe_mu, NULL);
 	cfg_holder_init(&c->holder, cfg_get(cc->cfg));
+	resolve_trunks(c, cc->cfg);
+	pthread_mutex_lock(&c->probe_mu);
+	probe_configure(c, cc->cfg, rp_now_ms());
+	pthread_mutex_unlock(&c->probe_mu);
 	atomic_init(&c->ws, ws);
 	c->trunk_tls = cc->trunk_tls;
 	c->trunk_tls_arg = cc->trunk_tls_arg;
@@ -3892,6 +4005,8 @@ void rp_core_free(rp_core *c)
 		atomic_store(&c->stop, true);
 		pthread_join(c->thr, NULL);
 	}
+	/* First: its threads call on_resolved. */
+	rp_dns_free(c->resolver);
 	rp_txn_layer_free(c->txl);
 	rp_calls_free(c->calls);
 	rp_media_calls_free(c->media);
@@ -3925,6 +4040,7 @@ void rp_core_free(rp_core *c)
 		rp_hash_free(c->dns);
 	}
 	pthread_rwlock_destroy(&c->dns_mu);
+	pthread_mutex_destroy(&c->probe_mu);
 	cfg_holder_fini(&c->holder);
 	pthread_mutex_destroy(&c->lmu);
 	free(c);
@@ -3937,9 +4053,16 @@ void rp_core_set_workers(rp_core *c, rp_workers *ws)
 
 void rp_core_set_cfg(rp_core *c, struct cfg *cfg)
 {
+	struct rp_dns_cfg dc;
+
+	dns_cfg_of(cfg_settings(cfg), &dc);
+	if (rp_dns_reconfigure(c->resolver, &dc) < 0)
+		rp_warn("dns: the new resolver settings are invalid; kept the old ones");
 	resolve_trunks(c, cfg);
-	probe_configure(c, cfg, rp_now_ms());
 	cfg_holder_swap(&c->holder, cfg_get(cfg));
+	pthread_mutex_lock(&c->probe_mu);
+	probe_configure(c, cfg, rp_now_ms());
+	pthread_mutex_unlock(&c->probe_mu);
 }
 
 void rp_core_tick(rp_core *c, uint64_t now)
