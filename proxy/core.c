@@ -24,6 +24,7 @@
 #include "rp_log.h"
 #include "rp_rand.h"
 #include "rp_time.h"
+#include "sip_body.h"
 #include "sip_edit.h"
 #include "sipout.h"
 #include "probe.h"
@@ -1160,19 +1161,50 @@ static enum rp_media_side other_side(enum rp_media_side s)
 	return s == RP_MEDIA_A ? RP_MEDIA_B : RP_MEDIA_A;
 }
 
-/* A body the media layer must see: SDP, or a body without Content-Type
- * (never forwarded unread: it could carry a peer's key). Multipart and
- * other types pass as they are. */
+/* The SDP the media layer must see: the whole body when it is
+ * application/sdp or has no Content-Type (never forwarded unread: it could
+ * carry a peer's key), or the SDP part of a multipart body (a carrier's
+ * SIP-I INVITE: SDP next to ISUP, RFC 3204 / RFC 5621). SIP_BODY_NO_SDP for
+ * other bodies, which pass as they are; an error (sip_body.h) for a
+ * multipart we cannot read, which must not pass unread either. */
+static int body_sdp(const struct sip_msg *m, rp_str *sdp)
+{
+	if (!m->body.n)
+		return SIP_BODY_NO_SDP;
+	if (!m->h_content_type) {
+		*sdp = m->body;
+		return SIP_BODY_SDP;
+	}
+	return sip_body_find_sdp(m->h_content_type->value, m->body, sdp);
+}
+
 static bool has_sdp(const struct sip_msg *m)
 {
-	rp_str ct;
+	rp_str sdp;
 
-	if (!m->body.n)
-		return false;
-	if (!m->h_content_type)
-		return true;
-	ct = rp_str_trim(m->h_content_type->value);
-	return rp_str_has_prefix_case(ct, "application/sdp");
+	return body_sdp(m, &sdp) != SIP_BODY_NO_SDP;
+}
+
+/* The body to forward: m's body with its SDP slice replaced by nsdp (the
+ * other parts of a multipart byte for byte). */
+static int body_splice(const struct sip_msg *m, rp_str sdp, rp_str nsdp, rp_arena *a,
+	rp_str *out)
+{
+	size_t pre = (size_t)(sdp.p - m->body.p), post = m->body.n - pre - sdp.n;
+	char *p;
+
+	if (!pre && !post) {
+		*out = nsdp;
+		return RP_MEDIA_OK;
+	}
+	p = rp_arena_alloc(a, pre + nsdp.n + post);
+	if (!p)
+		return RP_MEDIA_NOMEM;
+	memcpy(p, m->body.p, pre);
+	memcpy(p + pre, nsdp.p, nsdp.n);
+	memcpy(p + pre + nsdp.n, sdp.p + sdp.n, post);
+	*out = rp_str_make(p, pre + nsdp.n + post);
+	return RP_MEDIA_OK;
 }
 
 /* Side A: the hop the INVITE came in on. Its trunk (by source address),
@@ -1277,19 +1309,43 @@ static void media_end(rp_core *c, struct pctx *pc)
 }
 
 /* An offer (answer=false) or answer from 'from'; logs why it failed. */
-static int media_sdp(rp_media_call *mc, enum rp_media_side from, bool answer,
-	rp_str to_tag, rp_str body, rp_arena *a, rp_str *nb, const struct sip_msg *m)
-{
-	int rc = answer ? rp_media_answer(mc, from, to_tag, body, a, nb) :
-		rp_media_offer(mc, from, body, a, nb);
+/* How media_sdp takes a body: an offer, an answer, or an answer that may
+ * be an offer (a 2xx relayed without a transaction: the answer to the
+ * INVITE's offer, or a late offer). */
+enum sdp_role { SDP_OFFER, SDP_ANSWER, SDP_ANSWER_OR_OFFER };
 
+/* The offer/answer step for m's SDP (the body, or its SDP part: the other
+ * parts are kept); *nb is the body to forward. */
+static int media_sdp(rp_media_call *mc, enum rp_media_side from, enum sdp_role role,
+	rp_str to_tag, rp_arena *a, rp_str *nb, const struct sip_msg *m)
+{
+	rp_str sdp = RP_STR_NULL, nsdp = RP_STR_NULL;
+	int br = body_sdp(m, &sdp), rc;
+
+	if (br < 0) {
+		rp_notice("call %.*s: SDP from side %c not accepted: %s",
+			RP_STR_FMT(m->call_id), from == RP_MEDIA_A ? 'A' : 'B',
+			sip_body_strerror(br));
+		return RP_MEDIA_BAD_SDP;
+	}
+	if (role == SDP_OFFER) {
+		rc = rp_media_offer(mc, from, sdp, a, &nsdp);
+	} else {
+		rc = rp_media_answer(mc, from, to_tag, sdp, a, &nsdp);
+		if (rc == RP_MEDIA_STATE && role == SDP_ANSWER_OR_OFFER) {
+			role = SDP_OFFER;
+			rc = rp_media_offer(mc, from, sdp, a, &nsdp);
+		}
+	}
 	if (rc == RP_MEDIA_RELAY)
 		rp_warn("call %.*s: media relay (rampart-mediad) unavailable: %s",
 			RP_STR_FMT(m->call_id), rp_media_last_error(mc));
-	else if (rc != RP_MEDIA_OK)
+	else if (rc != RP_MEDIA_OK && role != SDP_ANSWER_OR_OFFER)
 		rp_notice("call %.*s: SDP %s from side %c not accepted: %s",
-			RP_STR_FMT(m->call_id), answer ? "answer" : "offer",
+			RP_STR_FMT(m->call_id), role == SDP_ANSWER ? "answer" : "offer",
 			from == RP_MEDIA_A ? 'A' : 'B', rp_media_last_error(mc));
+	if (rc == RP_MEDIA_OK)
+		rc = body_splice(m, sdp, nsdp, a, nb);
 	return rc;
 }
 
@@ -1375,7 +1431,8 @@ static unsigned media_request(struct req *r, enum rp_tp out_tp)
 			RP_MEDIA_ST_OFFER_FROM_A);
 	}
 	pc->m_req_sdp = true;
-	rc = media_sdp(pc->mc, pc->mside, answer, RP_STR_NULL, m->body, r->a, &r->new_body, m);
+	rc = media_sdp(pc->mc, pc->mside, answer ? SDP_ANSWER : SDP_OFFER, RP_STR_NULL, r->a,
+		&r->new_body, m);
 	pc->m_rc = rc;
 	switch (rc) {
 	case RP_MEDIA_OK:
@@ -1414,11 +1471,11 @@ static bool media_response(rp_core *c, struct pctx *pc, const struct sip_msg *re
 	if (!pc->mc)
 		return true;
 	if (pc->m_req_sdp)
-		rc = media_sdp(pc->mc, from, true, resp->to.tag, resp->body, a, &nb, resp);
+		rc = media_sdp(pc->mc, from, SDP_ANSWER, resp->to.tag, a, &nb, resp);
 	else if (pc->method == SIP_METHOD_INVITE)
-		rc = media_sdp(pc->mc, from, false, RP_STR_NULL, resp->body, a, &nb, resp);
+		rc = media_sdp(pc->mc, from, SDP_OFFER, RP_STR_NULL, a, &nb, resp);
 	else
-		rc = media_sdp(pc->mc, from, true, resp->to.tag, resp->body, a, &nb, resp);
+		rc = media_sdp(pc->mc, from, SDP_ANSWER, resp->to.tag, a, &nb, resp);
 	if (rc != RP_MEDIA_OK)
 		return false;
 	return sip_edit_set_body(e, nb) == SIP_OK;
@@ -1447,12 +1504,10 @@ static bool media_stateless(rp_core *c, const struct sip_msg *m, struct sip_edit
 		return false;
 	}
 	if (m->is_request) {
-		rc = media_sdp(mc, side, true, RP_STR_NULL, m->body, a, &nb, m);
+		rc = media_sdp(mc, side, SDP_ANSWER, RP_STR_NULL, a, &nb, m);
 	} else {
 		/* side is the requester's; the response comes from the other. */
-		rc = rp_media_answer(mc, other_side(side), m->to.tag, m->body, a, &nb);
-		if (rc == RP_MEDIA_STATE)
-			rc = rp_media_offer(mc, other_side(side), m->body, a, &nb);
+		rc = media_sdp(mc, other_side(side), SDP_ANSWER_OR_OFFER, m->to.tag, a, &nb, m);
 	}
 	rp_media_call_free(mc);
 	return rc == RP_MEDIA_OK && sip_edit_set_body(e, nb) == SIP_OK;

@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""proxy_hostile_dialog.py PROXY MEDIAD RAMPARTCTL: what real user agents and
+carriers send through a record-routing rampart-proxy with a real
+rampart-mediad, from two scripted UAs on UDP sockets (every byte they send
+is written here, so each case says exactly what went on the wire).
+
+- A carrier's SIP-I INVITE (RFC 3204 / RFC 3372): multipart/mixed with the
+  SDP and an ISUP part (RFC 5621). The SDP part is rewritten to the relay's
+  ports (the caller's own address must not reach the callee: a media
+  relay bypassed), the ISUP part passes byte for byte, Content-Length
+  follows; the callee's multipart 200 is rewritten the same way; a
+  multipart body we cannot read (no closing delimiter, two SDP parts) gets
+  488, never passed on unread; a multipart without SDP passes as it is.
+
+Ports are picked free at run time; every wait is bounded."""
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
+import e2e_common as E  # noqa: E402
+
+PROXY, MEDIAD, CTL = sys.argv[1], sys.argv[2], sys.argv[3]
+check = E.check
+
+CONF = """
+log_level = info;
+realm = "rampart";
+domain = "127.0.0.1";
+mediad_socket = "%(sock)s";
+listen udp 127.0.0.1:%(port)d { media_encryption = allow; }
+route request {
+    if (has_header("Route")) { relay; }
+    if (method == "CANCEL" || method == "ACK") { relay; }
+    if (!is_local(ruri.host)) { reply 403 "Relaying Denied"; }
+    if (method == "REGISTER") { save; }
+    record_route;
+    if (!lookup()) { reply 404 "Not Found"; }
+    relay;
+}
+"""
+
+ISUP = b"\x01\x00\x49\x00\x00\x03\x02\x00\x07\x04\x10\x00\x33\x63\x21\x43\x00\x00\x03"
+seq = [0]
+
+
+class UA:
+    def __init__(self, user, proxy_port):
+        self.user, self.pp = user, proxy_port
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.s.bind(("127.0.0.1", 0))
+        self.port = self.s.getsockname()[1]
+
+    def send(self, data):
+        self.s.sendto(data if isinstance(data, bytes) else data.encode("latin1"),
+                      ("127.0.0.1", self.pp))
+
+    def recv(self, wait=3.0, skip_100=True):
+        """The next message (latin-1 text), or None after 'wait' seconds."""
+        self.s.settimeout(wait)
+        while True:
+            try:
+                d = self.s.recv(65536).decode("latin1")
+            except socket.timeout:
+                return None
+            if not (skip_100 and d.startswith("SIP/2.0 100 ")):
+                return d
+
+    def request(self, method, ruri, cseq, cid, to_user, from_tag, to_tag=None, route=None,
+                ctype=None, body="", extra=""):
+        seq[0] += 1
+        t = "%s %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKdlg%d;rport\r\n" % (
+            method, ruri, self.port, seq[0])
+        if route:
+            t += "Route: %s\r\n" % route
+        t += ("Max-Forwards: 70\r\nFrom: <sip:%s@127.0.0.1>;tag=%s\r\nTo: <sip:%s@127.0.0.1>%s\r\n"
+              "Call-ID: %s\r\nCSeq: %d %s\r\nContact: <sip:%s@127.0.0.1:%d>\r\n%s" % (
+                  self.user, from_tag, to_user, ";tag=" + to_tag if to_tag else "", cid, cseq,
+                  method, self.user, self.port, extra))
+        if ctype:
+            t += "Content-Type: %s\r\n" % ctype
+        t += "Content-Length: %d\r\n\r\n%s" % (len(body.encode("latin1")), body)
+        self.send(t)
+
+
+def status(m):
+    return m.split("\r\n", 1)[0] if m else None
+
+
+def hdr(m, name):
+    for line in m.split("\r\n\r\n", 1)[0].split("\r\n")[1:]:
+        k, _, v = line.partition(":")
+        if k.strip().lower() == name.lower():
+            return v.strip()
+    return None
+
+
+def body(m):
+    return m.split("\r\n\r\n", 1)[1] if m and "\r\n\r\n" in m else ""
+
+
+def reply(req, code, reason, extra="", ctype=None, b=""):
+    """A response to req as a UAS writes it (Via, Record-Route, From, To
+    with our tag, Call-ID, CSeq copied)."""
+    out = ["SIP/2.0 %d %s" % (code, reason)]
+    for line in req.split("\r\n\r\n", 1)[0].split("\r\n")[1:]:
+        k = line.split(":", 1)[0].strip().lower()
+        if k in ("via", "record-route", "from", "call-id", "cseq"):
+            out.append(line)
+        elif k == "to":
+            out.append(line if "tag=" in line else line + ";tag=bob1")
+    t = "\r\n".join(out) + "\r\n" + extra
+    if ctype:
+        t += "Content-Type: %s\r\n" % ctype
+    return t + "Content-Length: %d\r\n\r\n%s" % (len(b.encode("latin1")), b)
+
+
+def sdp(port, sess=1, ver=1, c="127.0.0.1", audio_attrs="", video=None):
+    t = ("v=0\r\no=- %d %d IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+         "m=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n%s" % (sess, ver, c, port, audio_attrs))
+    if video is not None:
+        t += "m=video %d RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n" % video
+    return t
+
+
+def m_ports(sdp_text):
+    return [int(p) for p in re.findall(r"^m=\w+ (\d+) ", sdp_text, re.M)]
+
+
+def content_length_ok(m):
+    raw = m.encode("latin1")
+    return int(hdr(m, "Content-Length")) == len(raw.split(b"\r\n\r\n", 1)[1])
+
+
+def register(ua):
+    ua.request("REGISTER", "sip:127.0.0.1", 1, "reg-" + ua.user, ua.user, "r" + ua.user,
+               extra="Expires: 600\r\n")
+    return status(ua.recv())
+
+
+def multipart_cases(a, b, lo, hi):
+    # A carrier's SIP-I INVITE: SDP + ISUP (RFC 3204 section 4 example layout).
+    mp = ("--unique-boundary-1\r\nContent-Type: application/sdp\r\n\r\n" + sdp(40000) +
+          "\r\n--unique-boundary-1\r\nContent-Type: application/ISUP; version=itu-t92+\r\n"
+          "Content-Disposition: signal; handling=optional\r\n\r\n" + ISUP.decode("latin1") +
+          "\r\n--unique-boundary-1--\r\n")
+    a.request("INVITE", "sip:bob@127.0.0.1", 1, "sipi-1", "bob", "a1",
+              ctype='multipart/mixed; boundary="unique-boundary-1"', body=mp)
+    inv = b.recv()
+    check("SIP-I INVITE reaches the callee", inv and inv.startswith("INVITE "), status(inv))
+    if not inv:
+        return
+    bb = body(inv)
+    parts = bb.split("--unique-boundary-1")
+    ports = m_ports(bb)
+    check("SIP-I INVITE: the SDP part is rewritten to a relay port (the caller's 40000 "
+          "must not reach the callee)", len(ports) == 1 and lo <= ports[0] <= hi, bb)
+    check("SIP-I INVITE: the ISUP part passes byte for byte",
+          len(parts) == 4 and parts[2].endswith("\r\n\r\n" + ISUP.decode("latin1") + "\r\n") and
+          "Content-Type: application/ISUP; version=itu-t92+" in parts[2] and parts[3] == "--\r\n",
+          repr(bb))
+    check("SIP-I INVITE: Content-Length matches the new body", content_length_ok(inv),
+          hdr(inv, "Content-Length"))
+    check("SIP-I INVITE: Content-Type kept", hdr(inv, "Content-Type") ==
+          'multipart/mixed; boundary="unique-boundary-1"', hdr(inv, "Content-Type"))
+    # The callee answers in multipart too.
+    amp = ("--xyz\r\nContent-Type: application/sdp\r\n\r\n" + sdp(41000, 2) +
+           "\r\n--xyz\r\nContent-Type: application/isup\r\n\r\nACM\r\n--xyz--\r\n")
+    b.send(reply(inv, 200, "OK", "Contact: <sip:bob@127.0.0.1:%d>\r\n" % b.port,
+                 "multipart/mixed;boundary=xyz", amp))
+    ok = a.recv()
+    ports = m_ports(body(ok)) if ok else []
+    check("SIP-I 200: the answer's SDP part is rewritten to a relay port",
+          status(ok) == "SIP/2.0 200 OK" and len(ports) == 1 and lo <= ports[0] <= hi,
+          ok)
+    check("SIP-I 200: the other part kept, Content-Length right", ok and
+          body(ok).endswith("\r\n--xyz\r\nContent-Type: application/isup\r\n\r\nACM\r\n--xyz--\r\n")
+          and content_length_ok(ok), ok)
+    if ok:
+        rr = hdr(inv, "Record-Route")
+        a.request("ACK", "sip:bob@127.0.0.1:%d" % b.port, 1, "sipi-1", "bob", "a1", "bob1",
+                  route=rr)
+        b.recv()
+        a.request("BYE", "sip:bob@127.0.0.1:%d" % b.port, 2, "sipi-1", "bob", "a1", "bob1",
+                  route=rr)
+        bye = b.recv()
+        if bye:
+            b.send(reply(bye, 200, "OK"))
+            a.recv()
+
+    # Multipart bodies we cannot read: 488, the callee sees nothing.
+    bad = [("no closing delimiter", "multipart/mixed;boundary=b1",
+            "--b1\r\nContent-Type: application/sdp\r\n\r\n" + sdp(40000)),
+           ("two SDP parts", "multipart/alternative;boundary=b1",
+            "--b1\r\nContent-Type: application/sdp\r\n\r\n" + sdp(40000) +
+            "\r\n--b1\r\nContent-Type: application/sdp\r\n\r\n" + sdp(40002) + "\r\n--b1--\r\n"),
+           ("no boundary parameter", "multipart/mixed", mp)]
+    for i, (label, ct, bd) in enumerate(bad):
+        a.request("INVITE", "sip:bob@127.0.0.1", 1, "sipi-bad-%d" % i, "bob", "a1", ctype=ct,
+                  body=bd)
+        r = a.recv()
+        check("multipart with %s -> 488" % label, status(r) is not None and
+              status(r).startswith("SIP/2.0 488 "), status(r))
+        if r:
+            a.request("ACK", "sip:bob@127.0.0.1", 1, "sipi-bad-%d" % i, "bob", "a1",
+                      hdr(r, "To").split("tag=")[-1])
+        leak = b.recv(0.5)
+        check("multipart with %s: nothing reaches the callee" % label, leak is None,
+              status(leak))
+    # No SDP part: the body passes as it is (an INVITE without an offer).
+    isup_only = "--b1\r\nContent-Type: application/isup\r\n\r\nIAM\r\n--b1--\r\n"
+    a.request("INVITE", "sip:bob@127.0.0.1", 1, "sipi-nosdp", "bob", "a1",
+              ctype="multipart/mixed;boundary=b1", body=isup_only)
+    inv = b.recv()
+    check("multipart without SDP passes unchanged", inv is not None and body(inv) == isup_only,
+          inv)
+    if inv:
+        b.send(reply(inv, 486, "Busy Here"))
+        r = a.recv()
+        if r:
+            a.request("ACK", "sip:bob@127.0.0.1", 1, "sipi-nosdp", "bob", "a1", "bob1")
+
+
+def main():
+    d = tempfile.mkdtemp(prefix="rampart-hostile-dialog-")
+    md = px = None
+    try:
+        md, sock, (lo, hi) = E.start_mediad(MEDIAD, d, nports=64, log_level="notice")
+        px, ports, logf = E.start_proxy(PROXY, d, CONF % {"sock": sock, "port": E.free_port_both()},
+                                        want=("udp",))
+        a, b = UA("alice", ports["udp"]), UA("bob", ports["udp"])
+        check("alice registers", register(a) == "SIP/2.0 200 OK")
+        check("bob registers", register(b) == "SIP/2.0 200 OK")
+        multipart_cases(a, b, lo, hi)
+        check("proxy still running", px.poll() is None)
+    finally:
+        E.stop(px)
+        E.stop(md)
+    if E.failures:
+        print("proxy log tail:\n" + open(os.path.join(d, "proxy.log"), errors="replace").read()[-4000:])
+        print("%d failed: %s" % (len(E.failures), ", ".join(E.failures)))
+        return 1
+    subprocess.run(["rm", "-rf", d])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
