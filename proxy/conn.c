@@ -313,9 +313,20 @@ int rp_conn_on_readable(rp_conn *c, uint64_t now_ms, rp_conn_msg_fn fn, void *ar
 	/* Bounded per wake-up so one busy peer cannot starve the others; the
 	 * level-triggered epoll brings us back for the rest. TLS must be read
 	 * until it wants the socket, since it may hold decrypted bytes. */
-	for (int i = 0; i < 64; i++) {
+	rc = 0;
+	for (int i = 0; rc == 0; i++) {
 		size_t room = c->lim.rbuf - c->rlen, n;
 
+		if (i == 64) {
+			/* Records a TLS session already read ahead from the socket
+			 * wake no epoll: without this, 64 tiny records (keep-alives,
+			 * a message written in pieces) left the next message
+			 * stalled until the peer sent more. Serve what is buffered,
+			 * not the socket. */
+			if (!c->tls)
+				break;
+			rp_tls_sess_hold_socket(c->tls, true);
+		}
 		if (c->tls) {
 			enum rp_tls_status st;
 
@@ -327,9 +338,10 @@ int rp_conn_on_readable(rp_conn *c, uint64_t now_ms, rp_conn_msg_fn fn, void *ar
 					c->tls_wants_write = true;
 					break;
 				}
-				return fail(c, st == RP_TLS_CLOSED ? -ECONNRESET : -EPROTO,
+				rc = fail(c, st == RP_TLS_CLOSED ? -ECONNRESET : -EPROTO,
 					"%s", st == RP_TLS_CLOSED ? "peer closed" :
 					rp_tls_sess_error(c->tls));
+				break;
 			}
 		} else {
 			ssize_t r = recv(c->fd, c->rbuf + c->rlen, room, 0);
@@ -348,13 +360,13 @@ int rp_conn_on_readable(rp_conn *c, uint64_t now_ms, rp_conn_msg_fn fn, void *ar
 		c->rlen += n;
 		c->last_ms = now_ms;
 		rc = frame_all(c, fn, arg);
-		if (rc < 0)
-			return rc;
 		/* epoll is level-triggered: no read that would say WANT_READ. */
-		if (c->tls && !c->tls_wants_write && rp_tls_sess_drained(c->tls))
+		if (rc == 0 && c->tls && !c->tls_wants_write && rp_tls_sess_drained(c->tls))
 			break;
 	}
-	return 0;
+	if (c->tls)
+		rp_tls_sess_hold_socket(c->tls, false);
+	return rc < 0 ? rc : 0;
 }
 
 int rp_conn_on_writable(rp_conn *c, uint64_t now_ms)

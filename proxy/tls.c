@@ -103,6 +103,7 @@ struct rp_tls_sess {
 	unsigned char *pre;
 	size_t pre_len, pre_off;
 	bool drained;       /* the last recv (read-ahead) found the socket empty */
+	bool hold;          /* serve the read-ahead buffer only (rp_tls_sess_hold_socket) */
 	size_t slot;        /* the certificate presented (server) */
 	char sni[256];      /* server: the name asked for; client: the one sent */
 	int wolf_err;       /* wolfSSL's code for the last failure */
@@ -1279,6 +1280,8 @@ static int sni_recv(WOLFSSL *ssl, char *buf, int sz, void *arg)
 	ssize_t n = 1;
 
 	(void)ssl;
+	if (s->pre_off == s->pre_len && s->hold)
+		return WOLFSSL_CBIO_ERR_WANT_READ;
 	if (s->pre_off == s->pre_len) {
 		if (!s->pre) {
 			/* No read-ahead buffer (out of memory at the hello). */
@@ -1320,6 +1323,11 @@ bool rp_tls_sess_drained(const rp_tls_sess *s)
 {
 	return s->pre && s->drained && s->pre_off == s->pre_len && s->state == S_OPEN &&
 		wolfSSL_pending(s->ssl) == 0;
+}
+
+void rp_tls_sess_hold_socket(rp_tls_sess *s, bool hold)
+{
+	s->hold = hold;
 }
 
 /* The slot serving an SNI name: an exact name first, then a "*.domain"

@@ -290,6 +290,12 @@ void rp_tls_sess_note_timeout(rp_tls_sess *s);
  * level-triggered poll may stop there instead of making the read that says
  * WANT_READ; bytes that arrived since make the socket readable again. */
 bool rp_tls_sess_drained(const rp_tls_sess *s);
+/* A server session reads its socket ahead (sni_recv): records waiting in
+ * that buffer wake no poll. While 'hold' is set, reads are served from the
+ * buffer only (a read that needs the socket says RP_TLS_WANT_READ), so a
+ * reader past its per-wake-up budget can finish what is buffered without
+ * taking more from the socket. No effect on client sessions (no buffer). */
+void rp_tls_sess_hold_socket(rp_tls_sess *s, bool hold);
 
 /* RFC 5922 7.2 matching of one certificate against 'domain'; exposed for
  * tests. dns/uris: the certificate's SAN entries; cn used only when both

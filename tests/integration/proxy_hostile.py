@@ -160,6 +160,74 @@ def stream_case(px, tp, data, wait=1.5):
     return out.decode(errors="replace").split("\r\n", 1)[0], closed
 
 
+class MemTLS:
+    """A TLS client over a plain socket through memory BIOs: writes become
+    records in memory, sent with one sendall, so the proxy gets them in one
+    burst whatever the kernel and the machine's load do with timing."""
+    def __init__(self, sock):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.sock, self.i, self.o = sock, ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.t = ctx.wrap_bio(self.i, self.o, server_hostname="localhost")
+        while True:
+            try:
+                self.t.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self.sock.sendall(self.o.read())
+                d = self.sock.recv(65536)
+                if not d:
+                    raise OSError("closed in the handshake")
+                self.i.write(d)
+        self.sock.sendall(self.o.read())
+
+    def send_records(self, pieces):
+        for p in pieces:
+            self.t.write(p)            # one record each
+        self.sock.sendall(self.o.read())
+
+    def recv(self):
+        while True:
+            try:
+                return self.t.read(65536)
+            except ssl.SSLWantReadError:
+                d = self.sock.recv(65536)
+                if not d:
+                    return b""
+                self.i.write(d)
+
+
+def stream_answers(px, tp, pieces, want, wait=5.0):
+    """Sends the pieces over a fresh connection: over TLS one record each,
+    all in one burst; over TCP one send each. Returns how many 200s came back within a bounded wait."""
+    raw = socket.create_connection(("127.0.0.1", px.ports[tp]), 3)
+    raw.settimeout(3)
+    out = b""
+    deadline = time.time() + wait
+    try:
+        if tp == "tls":
+            conn = MemTLS(raw)
+            conn.send_records(pieces)
+            recv = conn.recv
+        else:
+            # TCP: one segment each as far as the kernel lets us.
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for p in pieces:
+                raw.sendall(p)
+            recv = lambda: raw.recv(65536)  # noqa: E731
+        while out.count(b"SIP/2.0 200 ") < want and time.time() < deadline:
+            raw.settimeout(max(0.05, deadline - time.time()))
+            c = recv()
+            if not c:
+                break
+            out += c
+    except OSError:
+        pass
+    raw.close()
+    return out.count(b"SIP/2.0 200 ")
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="rampart-hostile-")
     px = Proxy(tmp)
@@ -266,6 +334,23 @@ def main():
                 line, closed = stream_case(px, tp, data)
                 check("%s %s: connection closed" % (tp, label), closed, line)
             alive(px, tp + " framing errors")
+        # Stream edge cases real stacks produce: every message answered.
+        for tp in ("tcp", "tls"):
+            T = tp.upper()
+            one = request(tp=T)
+            cases = [("a message in 1-byte pieces (TLS: 1-byte records)",
+                      [one[i:i + 1] for i in range(len(one))], 1),
+                     ("two messages in one piece", [request(tp=T) + request(tp=T)], 2),
+                     ("CRLF keep-alives between messages (RFC 5626 3.5.1)",
+                      [b"\r\n\r\n" + request(tp=T) + b"\r\n\r\n\r\n" + request(tp=T)], 2),
+                     # More small records than one read's budget (64) in one
+                     # burst: the ones read ahead must not wait for the
+                     # peer's next bytes (they stalled the message).
+                     ("70 CRLF pieces then a message", [b"\r\n"] * 70 + [request(tp=T)], 1)]
+            for label, writes, want in cases:
+                got = stream_answers(px, tp, writes, want)
+                check("%s %s: %d answered" % (tp, label, want), got == want, got)
+            alive(px, tp + " stream edge cases")
         # TLS: a ClientHello of garbage and plain text on the TLS port.
         for label, data in [("garbage ClientHello", b"\x16\x03\x01\x02\x00" + os.urandom(512)),
                             ("plain SIP on the TLS port", request(tp="TLS"))]:
