@@ -98,6 +98,30 @@ static size_t hdr_end(const struct sip_edit *e, size_t idx)
 	return hdr_off(e, idx) + e->m->hdrs[idx].raw.n;
 }
 
+/* A value may go on over several lines only by folding (CRLF then SP or
+ * HTAB, RFC 3261 7.3.1), as a received value may (a proxy copies the top
+ * Via, a Route line it shortens). Any other CR or LF would end the header
+ * and start one of the caller's choosing; a continuation line of white
+ * space only is refused too (some parsers take it for the end of the
+ * headers). */
+static bool value_ok(rp_str v)
+{
+	for (size_t i = 0; i < v.n; i++) {
+		if (v.p[i] == '\n')
+			return false;
+		if (v.p[i] == '\r') {
+			if (v.n - i < 3 || v.p[i + 1] != '\n' ||
+			    (v.p[i + 2] != ' ' && v.p[i + 2] != '\t'))
+				return false;
+			for (i += 3; i < v.n && (v.p[i] == ' ' || v.p[i] == '\t'); i++)
+				;
+			if (i == v.n || v.p[i] == '\r' || v.p[i] == '\n')
+				return false;
+		}
+	}
+	return true;
+}
+
 enum sip_err sip_edit_add_header(struct sip_edit *e, enum sip_edit_where where,
 				 size_t ref, rp_str name, rp_str value)
 {
@@ -125,8 +149,7 @@ enum sip_err sip_edit_add_header(struct sip_edit *e, enum sip_edit_where where,
 	default:
 		return SIP_E_INVALID_ARG;
 	}
-	if (!sip_is_token(name) || memchr(value.p ? value.p : "", '\n', value.n) ||
-	    memchr(value.p ? value.p : "", '\r', value.n))
+	if (!sip_is_token(name) || !value_ok(value))
 		return SIP_E_INVALID_ARG;
 	n = name.n + 2 + value.n + 2;
 	t = rp_arena_alloc(e->a, n);
@@ -201,8 +224,7 @@ enum sip_err sip_edit_replace_value(struct sip_edit *e, size_t idx, rp_str value
 
 	if (idx >= e->m->nhdrs)
 		return SIP_E_INVALID_ARG;
-	if (memchr(value.p ? value.p : "", '\n', value.n) ||
-	    memchr(value.p ? value.p : "", '\r', value.n))
+	if (!value_ok(value))
 		return SIP_E_INVALID_ARG;
 	h = &e->m->hdrs[idx];
 	size_t s = sip_msg_off(e->m, h->value);

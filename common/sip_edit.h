@@ -34,7 +34,9 @@ enum sip_edit_where {
 enum sip_err sip_edit_new(const struct sip_msg *m, rp_arena *a, struct sip_edit **out);
 
 /* Adds "name: value\r\n". 'ref' is a header index (m->hdrs) for
- * BEFORE/AFTER and ignored otherwise. Several adds at the same place come
+ * BEFORE/AFTER and ignored otherwise. A value may hold folded lines (CRLF
+ * then SP/HTAB, RFC 3261 7.3.1); any other CR or LF is SIP_E_INVALID_ARG
+ * (it would inject a header), as for sip_edit_replace_value(). Several adds at the same place come
  * out in the order they were made. */
 enum sip_err sip_edit_add_header(struct sip_edit *e, enum sip_edit_where where,
 				 size_t ref, rp_str name, rp_str value);

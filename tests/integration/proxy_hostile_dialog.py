@@ -11,6 +11,12 @@ is written here, so each case says exactly what went on the wire).
   follows; the callee's multipart 200 is rewritten the same way; a
   multipart body we cannot read (no closing delimiter, two SDP parts) gets
   488, never passed on unread; a multipart without SDP passes as it is.
+- Header folding (RFC 3261 7.3.1: a value may go on over lines that start
+  with SP/HTAB): a folded top Via (the proxy writes it back with
+  received/rport), two Via values folded in one line, a folded Route line
+  the proxy shortens, a response whose Vias the UAS folded into one line.
+  Each was relayed (it got 500 Server Internal Error: the rewritten value
+  kept its fold and the editor took the CRLF for header injection).
 
 Ports are picked free at run time; every wait is bounded."""
 import os
@@ -71,8 +77,11 @@ class UA:
                 return d
 
     def request(self, method, ruri, cseq, cid, to_user, from_tag, to_tag=None, route=None,
-                ctype=None, body="", extra=""):
-        seq[0] += 1
+                ctype=None, body="", extra="", same_branch=False):
+        """same_branch: the branch of the last request (the ACK of a non-2xx
+        final response, RFC 3261 17.1.1.3)."""
+        if not same_branch:
+            seq[0] += 1
         t = "%s %s SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKdlg%d;rport\r\n" % (
             method, ruri, self.port, seq[0])
         if route:
@@ -107,9 +116,15 @@ def reply(req, code, reason, extra="", ctype=None, b=""):
     """A response to req as a UAS writes it (Via, Record-Route, From, To
     with our tag, Call-ID, CSeq copied)."""
     out = ["SIP/2.0 %d %s" % (code, reason)]
+    keep = False
     for line in req.split("\r\n\r\n", 1)[0].split("\r\n")[1:]:
+        if line[:1] in (" ", "\t"):
+            if keep:            # a folded line of a header we copy
+                out.append(line)
+            continue
         k = line.split(":", 1)[0].strip().lower()
-        if k in ("via", "record-route", "from", "call-id", "cseq"):
+        keep = k in ("via", "record-route", "from", "call-id", "cseq")
+        if keep:
             out.append(line)
         elif k == "to":
             out.append(line if "tag=" in line else line + ";tag=bob1")
@@ -207,7 +222,7 @@ def multipart_cases(a, b, lo, hi):
               status(r).startswith("SIP/2.0 488 "), status(r))
         if r:
             a.request("ACK", "sip:bob@127.0.0.1", 1, "sipi-bad-%d" % i, "bob", "a1",
-                      hdr(r, "To").split("tag=")[-1])
+                      hdr(r, "To").split("tag=")[-1], same_branch=True)
         leak = b.recv(0.5)
         check("multipart with %s: nothing reaches the callee" % label, leak is None,
               status(leak))
@@ -222,7 +237,70 @@ def multipart_cases(a, b, lo, hi):
         b.send(reply(inv, 486, "Busy Here"))
         r = a.recv()
         if r:
-            a.request("ACK", "sip:bob@127.0.0.1", 1, "sipi-nosdp", "bob", "a1", "bob1")
+            a.request("ACK", "sip:bob@127.0.0.1", 1, "sipi-nosdp", "bob", "a1", "bob1",
+                      same_branch=True)
+
+
+def drain(*uas):
+    """Reads what earlier cases left (retransmissions) until 0.3 s of quiet."""
+    for ua in uas:
+        while ua.recv(0.3, skip_100=False) is not None:
+            pass
+
+
+def folding_cases(a, b, pport):
+    drain(a, b)
+    def message(cid, via=None, route=None, ruri="sip:bob@127.0.0.1", to_tag=""):
+        via = via or "SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport" % (a.port, cid)
+        a.send("MESSAGE %s SIP/2.0\r\nVia: %s\r\n%sMax-Forwards: 70\r\nFrom: "
+               "<sip:alice@127.0.0.1>;tag=f%s\r\nTo: <sip:bob@127.0.0.1>%s\r\nCall-ID: %s\r\n"
+               "CSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n" % (
+                   ruri, via, "Route: %s\r\n" % route if route else "", cid, to_tag, cid))
+        return b.recv(), cid
+
+    p = a.port
+    for i, (label, via) in enumerate([("folded after the protocol", "SIP/2.0/UDP\r\n 127.0.0.1:%d;branch="
+                        "z9hG4bKfold1;rport" % p),
+                       ("folded before the parameters", "SIP/2.0/UDP 127.0.0.1:%d\r\n\t;branch="
+                        "z9hG4bKfold2;rport" % p),
+                       ("two values folded in one line", "SIP/2.0/UDP 127.0.0.1:%d;branch="
+                        "z9hG4bKfold3;rport,\r\n SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKx" % p)]):
+        r, cid = message("fold-%d" % i, via)
+        check("Via %s: relayed" % label, r is not None and r.startswith("MESSAGE "), status(r))
+        if r:
+            b.send(reply(r, 200, "OK"))
+            ok = a.recv()
+            check("Via %s: the 200 comes back with received/rport" % label,
+                  status(ok) == "SIP/2.0 200 OK" and "received=127.0.0.1;rport=%d" % p in ok,
+                  ok)
+    # A UAS that folds all the Vias of its response into one line.
+    r, cid = message("fold-resp")
+    if r:
+        vias = [line[5:] for line in r.split("\r\n") if line.startswith("Via: ")]
+        lines, folded = [], False
+        for line in reply(r, 200, "OK").split("\r\n"):
+            if line.startswith("Via: "):
+                if not folded:
+                    lines.append("Via: " + ",\r\n ".join(vias))
+                    folded = True
+            else:
+                lines.append(line)
+        b.send("\r\n".join(lines))
+        ok = a.recv()
+        check("a response with its Vias folded in one line: ours popped, relayed",
+              status(ok) == "SIP/2.0 200 OK" and ok.count("Via") == 1 and
+              "branch=z9hG4bKfold-resp;" in ok, ok)
+    # A folded Route line the proxy shortens (its own value removed).
+    r, cid = message("fold-route", route="<sip:127.0.0.1:%d;lr>, <sip:127.0.0.1:%d;lr>,\r\n "
+                     "<sip:127.0.0.1:%d;lr;x=1>" % (pport, b.port, b.port),
+                     ruri="sip:bob@127.0.0.1:%d" % b.port, to_tag=";tag=t1")
+    check("a folded Route line: our value removed, the rest relayed", r is not None and
+          hdr(r, "Route") is not None and hdr(r, "Route").startswith(
+              "<sip:127.0.0.1:%d;lr>," % b.port) and ";x=1>" in r and
+          "127.0.0.1:%d;lr" % pport not in r.split("\r\n\r\n")[0].split("Route:", 1)[1], r)
+    if r:
+        b.send(reply(r, 200, "OK"))
+        a.recv()
 
 
 def main():
@@ -236,6 +314,7 @@ def main():
         check("alice registers", register(a) == "SIP/2.0 200 OK")
         check("bob registers", register(b) == "SIP/2.0 200 OK")
         multipart_cases(a, b, lo, hi)
+        folding_cases(a, b, ports["udp"])
         check("proxy still running", px.poll() is None)
     finally:
         E.stop(px)

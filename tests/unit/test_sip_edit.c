@@ -368,6 +368,38 @@ START_TEST(proxy_combination)
 }
 END_TEST
 
+/* RFC 3261 7.3.1: a received value may be folded, and a proxy writes it
+ * back (its top Via with received/rport, a Route line it shortens); the
+ * fold is kept and the result parses to the same values. */
+START_TEST(folded_values)
+{
+	struct ctx c;
+	const char *msg = "INVITE sip:bob@b SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP\r\n 192.0.2.1:5060\r\n\t;branch=z9hG4bKf1, \r\n"
+		" SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKf2\r\n"
+		"From: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\nCall-ID: f\r\nCSeq: 1 INVITE\r\n"
+		"Content-Length: 0\r\n\r\n";
+	struct sip_hdr_iter it;
+	struct sip_via v;
+
+	setup(&c, msg);
+	ck_assert_int_eq(sip_edit_replace_value(c.e, 0,
+		RP_STR_LIT("SIP/2.0/UDP\r\n 192.0.2.1:5060\r\n\t;branch=z9hG4bKf1;received=192.0.2.9, "
+			   "\r\n SIP/2.0/UDP 192.0.2.2;branch=z9hG4bKf2")), SIP_OK);
+	ck_assert_int_eq(sip_edit_add_header(c.e, SIP_EDIT_BOTTOM, 0, RP_STR_LIT("Subject"),
+		RP_STR_LIT("two\r\n\tlines")), SIP_OK);
+	finish(&c);
+	sip_hdr_iter_init(&it, c.m2, SIP_HDR_VIA);
+	ck_assert_int_eq(sip_hdr_iter_next_via(&it, &v, NULL), SIP_OK);
+	ck_assert(rp_str_eq_cstr(v.received, "192.0.2.9"));
+	ck_assert_int_eq(v.port, 5060);
+	ck_assert_int_eq(sip_hdr_iter_next_via(&it, &v, NULL), SIP_OK);
+	ck_assert(rp_str_eq_cstr(v.branch, "z9hG4bKf2"));
+	ck_assert(has(&c, "Subject: two\r\n\tlines\r\n"));
+	rp_arena_fini(&c.a);
+}
+END_TEST
+
 START_TEST(bad_args)
 {
 	struct ctx c;
@@ -381,6 +413,16 @@ START_TEST(bad_args)
 					     RP_STR_LIT("x")), SIP_E_INVALID_ARG);
 	ck_assert_int_eq(sip_edit_add_header(c.e, SIP_EDIT_TOP, 0, RP_STR_LIT("X"),
 					     RP_STR_LIT("a\nb")), SIP_E_INVALID_ARG);
+	/* Line breaks that are not folding would inject a header. */
+	static const char *const inject[] = { "a\r\nX-Evil: 1", "a\rb", "a\r\n", "a\r\n ",
+		"a\r\n \t\r\n b", "a\r\n \nX-Evil: 1",
+		"a\n b", "a\r \nb" };
+	for (size_t i = 0; i < sizeof(inject) / sizeof(inject[0]); i++) {
+		ck_assert_int_eq(sip_edit_add_header(c.e, SIP_EDIT_TOP, 0, RP_STR_LIT("X"),
+			rp_str_cstr(inject[i])), SIP_E_INVALID_ARG);
+		ck_assert_int_eq(sip_edit_replace_value(c.e, 0, rp_str_cstr(inject[i])),
+			SIP_E_INVALID_ARG);
+	}
 	ck_assert_int_eq(sip_edit_new(NULL, &c.a, &c.e), SIP_E_INVALID_ARG);
 	/* An empty header value is allowed. */
 	ck_assert_int_eq(sip_edit_add_header(c.e, SIP_EDIT_BOTTOM, 0, RP_STR_LIT("Subject"),
@@ -407,6 +449,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, mark_undo);
 	tcase_add_test(tc, proxy_combination);
 	tcase_add_test(tc, bad_args);
+	tcase_add_test(tc, folded_values);
 	suite_add_tcase(s, tc);
 	return s;
 }
