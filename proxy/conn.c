@@ -40,10 +40,14 @@ struct rp_conn {
 	char why[352];
 	void *owner;
 	rp_conn *next, *prev; /* table list, for expiry scans */
+	/* Further connections to the same transport + address: the first is
+	 * in by_addr, the others hang off it in this list. */
+	rp_conn *same_next;
 };
 
 struct rp_conn_table {
-	rp_hash *by_addr;
+	rp_hash *by_addr;  /* key -> first connection to that address */
+	rp_hash *by_alias; /* RFC 5923 alias key -> connection */
 	rp_conn *head;
 	size_t count;
 };
@@ -431,6 +435,12 @@ int rp_conn_table_new(rp_conn_table **out)
 		free(t);
 		return rc;
 	}
+	rc = rp_hash_new(16, 0, &t->by_alias);
+	if (rc < 0) {
+		rp_hash_free(t->by_addr);
+		free(t);
+		return rc;
+	}
 	*out = t;
 	return 0;
 }
@@ -446,16 +456,32 @@ void rp_conn_table_free(rp_conn_table *t)
 		rp_conn_free(c);
 	}
 	rp_hash_free(t->by_addr);
+	rp_hash_free(t->by_alias);
 	free(t);
+}
+
+static rp_str key_str(const uint8_t *key)
+{
+	return rp_str_make((const char *)key, RP_ADDR_KEY_LEN);
 }
 
 int rp_conn_table_add(rp_conn_table *t, rp_conn *c)
 {
-	int rc = rp_hash_insert(t->by_addr,
-		rp_str_make((const char *)c->key, sizeof(c->key)), c);
+	rp_conn *first;
 
-	if (rc < 0)
-		return rc;
+	if (c->in_table)
+		return -EEXIST;
+	first = rp_hash_find(t->by_addr, key_str(c->key));
+	if (first) {
+		c->same_next = first->same_next;
+		first->same_next = c;
+	} else {
+		int rc = rp_hash_insert(t->by_addr, key_str(c->key), c);
+
+		if (rc < 0)
+			return rc;
+		c->same_next = NULL;
+	}
 	c->in_table = true;
 	c->prev = NULL;
 	c->next = t->head;
@@ -468,14 +494,30 @@ int rp_conn_table_add(rp_conn_table *t, rp_conn *c)
 
 void rp_conn_table_del(rp_conn_table *t, rp_conn *c)
 {
+	rp_conn *first;
+
 	if (!c->in_table)
 		return;
-	rp_hash_remove(t->by_addr, rp_str_make((const char *)c->key, sizeof(c->key)));
+	first = rp_hash_find(t->by_addr, key_str(c->key));
+	if (first == c) {
+		/* The hash points into c->key: the next one brings its own. */
+		rp_hash_remove(t->by_addr, key_str(c->key));
+		if (c->same_next)
+			(void)rp_hash_insert(t->by_addr, key_str(c->same_next->key),
+				c->same_next);
+	} else {
+		for (rp_conn *p = first; p; p = p->same_next)
+			if (p->same_next == c) {
+				p->same_next = c->same_next;
+				break;
+			}
+	}
+	c->same_next = NULL;
 	if (c->has_alias) {
-		rp_str ak = rp_str_make((const char *)c->alias_key, sizeof(c->alias_key));
+		rp_str ak = key_str(c->alias_key);
 
-		if (rp_hash_find(t->by_addr, ak) == c)
-			rp_hash_remove(t->by_addr, ak);
+		if (rp_hash_find(t->by_alias, ak) == c)
+			rp_hash_remove(t->by_alias, ak);
 		c->has_alias = false;
 	}
 	if (c->prev)
@@ -489,12 +531,62 @@ void rp_conn_table_del(rp_conn_table *t, rp_conn *c)
 	t->count--;
 }
 
+rp_conn *rp_conn_table_find_key(rp_conn_table *t, const uint8_t key[RP_ADDR_KEY_LEN])
+{
+	rp_conn *c = rp_hash_find(t->by_addr, key_str(key));
+
+	return c ? c : rp_hash_find(t->by_alias, key_str(key));
+}
+
 rp_conn *rp_conn_table_find(rp_conn_table *t, enum rp_tp tp, const rp_addr *peer)
 {
 	uint8_t key[RP_ADDR_KEY_LEN];
 
 	rp_addr_key(tp, peer, key);
-	return rp_hash_find(t->by_addr, rp_str_make((const char *)key, sizeof(key)));
+	return rp_conn_table_find_key(t, key);
+}
+
+rp_conn *rp_conn_table_find_if(rp_conn_table *t, enum rp_tp tp, const rp_addr *peer,
+	bool (*pred)(rp_conn *c, void *arg), void *arg)
+{
+	uint8_t key[RP_ADDR_KEY_LEN];
+	rp_conn *c;
+
+	rp_addr_key(tp, peer, key);
+	for (c = rp_hash_find(t->by_addr, key_str(key)); c; c = c->same_next)
+		if (pred(c, arg))
+			return c;
+	c = rp_hash_find(t->by_alias, key_str(key));
+	return c && pred(c, arg) ? c : NULL;
+}
+
+size_t rp_conn_table_count_outbound(rp_conn_table *t, enum rp_tp tp, const rp_addr *peer)
+{
+	uint8_t key[RP_ADDR_KEY_LEN];
+	size_t n = 0;
+
+	rp_addr_key(tp, peer, key);
+	for (rp_conn *c = rp_hash_find(t->by_addr, key_str(key)); c; c = c->same_next)
+		n += c->outbound;
+	return n;
+}
+
+static bool reusable(rp_conn *c, void *arg)
+{
+	const struct rp_conn_want *w = arg;
+
+	if (c->dead || w->reuse == RP_REUSE_ANY || c->tp != RP_TP_TLS || !c->tls)
+		return !c->dead;
+	if (!c->outbound)
+		return w->reuse == RP_REUSE_OR_FLOW || !w->verifies;
+	return rp_tls_sess_store_id(c->tls) == w->store_id &&
+		rp_tls_sess_covers(c->tls, w->domain);
+}
+
+rp_conn *rp_conn_table_find_reusable(rp_conn_table *t, enum rp_tp tp,
+	const rp_addr *peer, const struct rp_conn_want *w)
+{
+	return rp_conn_table_find_if(t, tp, peer, reusable, (void *)w);
 }
 
 rp_conn *rp_conn_table_first(rp_conn_table *t)
@@ -505,26 +597,26 @@ rp_conn *rp_conn_table_first(rp_conn_table *t)
 int rp_conn_table_alias(rp_conn_table *t, rp_conn *c, const rp_addr *alias)
 {
 	uint8_t key[RP_ADDR_KEY_LEN];
-	rp_str k;
+	rp_conn *o;
 
 	if (!c->in_table)
 		return -ENOENT;
 	if (!rp_addr_same_ip(alias, &c->peer))
 		return -EPERM; /* an alias never moves traffic to another host */
 	rp_addr_key(c->tp, alias, key);
-	k = rp_str_make((const char *)key, sizeof(key));
-	if (rp_hash_find(t->by_addr, k))
-		return rp_hash_find(t->by_addr, k) == c ? 0 : -EEXIST;
+	if (memcmp(key, c->key, sizeof(key)) == 0)
+		return 0;
+	if ((o = rp_conn_table_find_key(t, key)))
+		return o == c ? 0 : -EEXIST;
 	if (c->has_alias) {
-		rp_str old = rp_str_make((const char *)c->alias_key, sizeof(c->alias_key));
+		rp_str old = key_str(c->alias_key);
 
-		if (rp_hash_find(t->by_addr, old) == c)
-			rp_hash_remove(t->by_addr, old);
+		if (rp_hash_find(t->by_alias, old) == c)
+			rp_hash_remove(t->by_alias, old);
 	}
 	memcpy(c->alias_key, key, sizeof(key));
 	c->has_alias = true;
-	return rp_hash_insert(t->by_addr,
-		rp_str_make((const char *)c->alias_key, sizeof(c->alias_key)), c);
+	return rp_hash_insert(t->by_alias, key_str(c->alias_key), c);
 }
 
 size_t rp_conn_table_count(const rp_conn_table *t)

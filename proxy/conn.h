@@ -8,7 +8,10 @@
  *
  * The table finds a connection by transport + remote address, which is how
  * responses and in-dialog requests go back over the connection a peer
- * opened (RFC 5923 style reuse).
+ * opened (RFC 5923 style reuse). Several connections may go to one address
+ * (outbound TLS with different client settings or server names, a peer's
+ * own connection beside ours): rp_conn_table_find gives the first, and
+ * rp_conn_table_find_reusable the one a new request may ride.
  */
 #ifndef RP_CONN_H
 #define RP_CONN_H
@@ -84,17 +87,57 @@ size_t rp_conn_queued(const rp_conn *c);
 void rp_conn_set_owner(rp_conn *c, void *p);
 void *rp_conn_owner(const rp_conn *c);
 
+/* What a request that may open a connection accepts as an open one. */
+enum rp_conn_reuse {
+	/* Only a connection we opened with the same client TLS settings
+	 * (rp_tls_store_identity id) whose server proved the request's name
+	 * (rp_tls_sess_covers), or any when those settings do not verify. A
+	 * peer's own connection only when the settings do not verify
+	 * servers: it never proved who it is. Trunk requests. */
+	RP_REUSE_SAME_TLS = 0,
+	/* As above, plus a connection the peer opened (or its RFC 5923
+	 * alias): requests routed by Request-URI/Route out of a dialog, to a
+	 * UA at the address it connected from. */
+	RP_REUSE_OR_FLOW,
+	/* Any connection to the address: in-dialog requests follow the
+	 * connection their dialog was set up over (the proxy does not keep
+	 * which one; a dialog to a carrier trunk would otherwise open a new
+	 * connection verified against the Contact's IP address). */
+	RP_REUSE_ANY,
+};
+struct rp_conn_want {
+	enum rp_conn_reuse reuse;
+	uint64_t store_id;  /* TLS: rp_tls_store_identity of the request's settings */
+	bool verifies;      /* TLS: those settings verify servers */
+	const char *domain; /* TLS: the name the server must prove */
+};
+
 int rp_conn_table_new(rp_conn_table **out);
 /* Frees the table; connections still in it are freed too. */
 void rp_conn_table_free(rp_conn_table *t);
-/* -EEXIST if a connection to the same transport+address is in the table. */
+/* Another connection to the same transport + address may be in the table
+ * already (c goes after it). -EEXIST if c itself is. */
 int rp_conn_table_add(rp_conn_table *t, rp_conn *c);
 void rp_conn_table_del(rp_conn_table *t, rp_conn *c);
+/* The first connection to the address, else the one aliased to it. */
 rp_conn *rp_conn_table_find(rp_conn_table *t, enum rp_tp tp, const rp_addr *peer);
+/* The same by rp_addr_key. */
+rp_conn *rp_conn_table_find_key(rp_conn_table *t, const uint8_t key[RP_ADDR_KEY_LEN]);
+/* The first connection to the address (then the aliased one) for which
+ * pred is true, or NULL. */
+rp_conn *rp_conn_table_find_if(rp_conn_table *t, enum rp_tp tp, const rp_addr *peer,
+	bool (*pred)(rp_conn *c, void *arg), void *arg);
+/* A connection 'w' may ride (see enum rp_conn_reuse; one whose send
+ * failed never), or NULL: open a new one. TCP has no identity: any
+ * connection to the address. */
+rp_conn *rp_conn_table_find_reusable(rp_conn_table *t, enum rp_tp tp,
+	const rp_addr *peer, const struct rp_conn_want *w);
+/* How many connections we opened to the address are in the table. */
+size_t rp_conn_table_count_outbound(rp_conn_table *t, enum rp_tp tp, const rp_addr *peer);
 /* RFC 5923: makes c also findable as 'alias' (the sent-by of a Via with
  * ;alias, same IP as the peer only: -EPERM otherwise). One alias per
  * connection; a newer one replaces it. -EEXIST if another connection has
- * that address. */
+ * that address, as its own or as an alias. */
 int rp_conn_table_alias(rp_conn_table *t, rp_conn *c, const rp_addr *alias);
 size_t rp_conn_table_count(const rp_conn_table *t);
 /* Any connection of the table, or NULL when it is empty. */

@@ -248,8 +248,8 @@ static int ws_send(void *arg, const struct rp_txn_dest *d, const char *buf, size
 		return rp_workers_send_later(ws, d->tp, &d->addr, buf, len);
 	if (d->reply || d->flow || d->tp == RP_TP_UDP)
 		return rp_workers_send(ws, d->tp, &d->addr, buf, len);
-	return rp_workers_send_to_tls(ws, d->tp, &d->addr, d->tls_domain, d->tls_store, buf,
-		len);
+	return rp_workers_send_to_tls(ws, d->tp, &d->addr, d->tls_domain, d->tls_store,
+		(enum rp_conn_reuse)d->reuse, buf, len);
 }
 
 static int core_send(rp_core *c, const struct rp_txn_dest *d, const char *buf, size_t len)
@@ -1914,6 +1914,15 @@ static uint64_t req_seed(struct req *r)
 	return (uint64_t)(uintptr_t)r->pc ^ (++ctr * 0x9e3779b97f4a7c15ull) ^ r->now;
 }
 
+/* Which open connection a request routed by its Request-URI or Route set
+ * may ride (proxy/conn.h): in a dialog, the one to that address whichever
+ * it is (the dialog's own, as a rule); out of a dialog, a UA's own
+ * connection or one opened with the global settings for that host. */
+static unsigned char uri_reuse(const struct sip_msg *m)
+{
+	return m->to.tag.n ? RP_REUSE_ANY : RP_REUSE_OR_FLOW;
+}
+
 /* Fills pc->tg from the trunk or the Route set / Request-URI. */
 static int targets(struct req *r)
 {
@@ -1932,6 +1941,7 @@ static int targets(struct req *r)
 
 			g->d.tp = tp;
 			g->d.tls_store = ts;
+			g->d.reuse = RP_REUSE_SAME_TLS;
 			g->d.tls_domain = t->tls.server_name ? t->tls.server_name :
 				t->addrs[i].host;
 			if (rp_addr_parse(t->addrs[i].host, port, &g->d.addr) == 0) {
@@ -1963,6 +1973,7 @@ static int targets(struct req *r)
 				g = &pc->tg[pc->ntg++];
 				g->d.tp = tp;
 				g->d.tls_store = ts;
+				g->d.reuse = RP_REUSE_SAME_TLS;
 				g->d.tls_domain = t->tls.server_name ? t->tls.server_name :
 					t->addrs[i].host;
 				g->d.addr = dt[k].addr;
@@ -1993,6 +2004,7 @@ static int targets(struct req *r)
 
 	if (u->scheme != SIP_SCHEME_SIP && u->scheme != SIP_SCHEME_SIPS)
 		return -EHOSTUNREACH;
+	g->d.reuse = uri_reuse(r->m);
 	g->d.tp = rp_sipout_uri_tp(u);
 	if (rp_sipout_uri_addr(u, g->d.tp, &g->d.addr) < 0)
 		return -EHOSTUNREACH;
@@ -3268,6 +3280,7 @@ static void forward_request_stateless(struct req *r)
 	if (rp_str_copy(u->host, host, sizeof(host)) < 0)
 		return;
 	d.tls_domain = host;
+	d.reuse = uri_reuse(m);
 	if (apply_route_removal(r) < 0)
 		return;
 	if (r->ruri_changed && sip_edit_set_ruri(r->e, r->ruri) != SIP_OK)

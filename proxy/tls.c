@@ -51,6 +51,7 @@ struct rp_tls_ctx {
 	unsigned generation;
 	bool allow_wildcards;
 	bool no_verify;         /* client: the server is not verified */
+	uint64_t store_id;      /* the settings of the store it was made for; 0: none */
 	char *label;
 	rp_tls_reg *reg;
 	struct slot *slots; /* [0]: default; client contexts have only [0] */
@@ -63,6 +64,7 @@ struct rp_tls_store {
 	struct rp_tls_cfg cfg; /* strings below are heap copies */
 	rp_tls_ctx *cur;
 	unsigned generation;
+	uint64_t id;                  /* rp_tls_store_id(): new with new settings */
 	rp_tls_ctx *staged;           /* NULL: nothing staged */
 	struct rp_tls_cfg staged_cfg; /* the files 'staged' was built from */
 };
@@ -586,6 +588,14 @@ unsigned rp_tls_ctx_generation(const rp_tls_ctx *c)
 
 /* ---- store: current context, reload, staging ---- */
 
+/* Store ids are never reused (a freed store's address may be). */
+static _Atomic uint64_t last_store_id;
+
+static uint64_t new_store_id(void)
+{
+	return atomic_fetch_add(&last_store_id, 1) + 1;
+}
+
 static void cfg_free_copy(struct rp_tls_cfg *c)
 {
 	free((char *)c->cert_file);
@@ -659,6 +669,8 @@ int rp_tls_store_new(enum rp_tls_role role, const struct rp_tls_cfg *cfg,
 	rc = rp_tls_ctx_new(role, &s->cfg, &s->cur, err, errlen);
 	if (rc < 0)
 		goto fail;
+	s->id = new_store_id();
+	s->cur->store_id = s->id;
 	pthread_mutex_init(&s->lock, NULL);
 	*out = s;
 	return 0;
@@ -689,6 +701,9 @@ int rp_tls_store_reload(rp_tls_store *s, char *err, size_t errlen)
 		return rc;
 	pthread_mutex_lock(&s->lock);
 	fresh->generation = ++s->generation;
+	/* The same files re-read (a renewed certificate or CA bundle): the
+	 * same settings, so connections made before stay reusable. */
+	fresh->store_id = s->id;
 	old = s->cur;
 	s->cur = fresh;
 	pthread_mutex_unlock(&s->lock);
@@ -712,6 +727,14 @@ int rp_tls_store_set_label(rp_tls_store *s, const char *label, char *err, size_t
 	free(old);
 	/* Contexts are immutable: the new name comes with a new one. */
 	return rp_tls_store_reload(s, err, errlen);
+}
+
+void rp_tls_store_identity(rp_tls_store *s, uint64_t *id, bool *verifies)
+{
+	pthread_mutex_lock(&s->lock);
+	*id = s->id;
+	*verifies = !s->cur->no_verify;
+	pthread_mutex_unlock(&s->lock);
 }
 
 const char *rp_tls_store_label(const rp_tls_store *s)
@@ -858,6 +881,7 @@ int rp_tls_store_commit(rp_tls_store *s)
 		return -ENOENT;
 	}
 	s->staged->generation = ++s->generation;
+	s->staged->store_id = s->id;
 	old = s->cur;
 	s->cur = s->staged;
 	s->staged = NULL;
@@ -947,6 +971,10 @@ void rp_tls_store_apply_cfg(rp_tls_store *s, rp_tls_staged *st)
 
 	pthread_mutex_lock(&s->lock);
 	st->ctx->generation = ++s->generation;
+	/* Other settings (CAs, client certificate, verify_server): an open
+	 * connection made with the old ones must not carry new requests. */
+	s->id = new_store_id();
+	st->ctx->store_id = s->id;
 	old = s->cur;
 	s->cur = st->ctx;
 	oldcfg = s->cfg;
@@ -1471,17 +1499,14 @@ const struct rp_tls_peer *rp_tls_sess_peer(rp_tls_sess *s)
 	return &s->peer;
 }
 
-/* Checks the established server's identity; fills s->err on mismatch. */
-static bool check_identity(rp_tls_sess *s)
+/* Does the loaded peer certificate match 'domain' (RFC 5922 7.2, with the
+ * context's wildcard rule)? *nd_out: its DNS SAN count (for messages). */
+static bool peer_matches(const rp_tls_sess *s, const char *domain,
+	const char **dns, size_t *nd_out)
 {
-	const char *dns[RP_TLS_MAX_SANS], *uris[RP_TLS_MAX_SANS], *cn = NULL;
-	size_t nd = 0, nu = 0, off = 0;
+	const char *uris[RP_TLS_MAX_SANS], *cn = NULL;
+	size_t nd = 0, nu = 0;
 
-	load_peer(s);
-	if (!s->peer.present) {
-		snprintf(s->err, sizeof(s->err), "peer sent no certificate");
-		return false;
-	}
 	for (size_t i = 0; i < s->peer.n_sans; i++) {
 		const char *e = s->peer.sans[i];
 
@@ -1492,8 +1517,22 @@ static bool check_identity(rp_tls_sess *s)
 		else if (!strncmp(e, "CN:", 3))
 			cn = e + 3;
 	}
-	if (rp_tls_name_match(s->peer_domain, dns, nd, uris, nu, cn,
-		    s->ctx->allow_wildcards))
+	*nd_out = nd;
+	return rp_tls_name_match(domain, dns, nd, uris, nu, cn, s->ctx->allow_wildcards);
+}
+
+/* Checks the established server's identity; fills s->err on mismatch. */
+static bool check_identity(rp_tls_sess *s)
+{
+	const char *dns[RP_TLS_MAX_SANS];
+	size_t nd = 0, off = 0;
+
+	load_peer(s);
+	if (!s->peer.present) {
+		snprintf(s->err, sizeof(s->err), "peer sent no certificate");
+		return false;
+	}
+	if (peer_matches(s, s->peer_domain, dns, &nd))
 		return true;
 	off = (size_t)snprintf(s->err, sizeof(s->err),
 		"certificate name mismatch: wanted %s, certificate has", s->peer_domain);
@@ -1615,6 +1654,29 @@ enum rp_tls_status rp_tls_handshake(rp_tls_sess *s)
 	atomic_store_explicit(&s->last_ms, rp_now_ms(), memory_order_relaxed);
 	hs_done(s, true, RP_TLS_FAIL_OTHER);
 	return RP_TLS_OK;
+}
+
+uint64_t rp_tls_sess_store_id(const rp_tls_sess *s)
+{
+	return s->ctx->store_id;
+}
+
+bool rp_tls_sess_covers(rp_tls_sess *s, const char *domain)
+{
+	const char *dns[RP_TLS_MAX_SANS];
+	size_t nd;
+
+	if (s->ctx->role != RP_TLS_CLIENT || s->state == S_FAILED || !domain)
+		return false;
+	if (s->ctx->no_verify)
+		return true;
+	/* Opened for that name: the handshake checks it (or did). */
+	if (s->peer_domain && strcasecmp(s->peer_domain, domain) == 0)
+		return true;
+	if (s->state != S_OPEN)
+		return false;
+	load_peer(s);
+	return s->peer.present && peer_matches(s, domain, dns, &nd);
 }
 
 bool rp_tls_sess_established(const rp_tls_sess *s)

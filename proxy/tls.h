@@ -132,6 +132,16 @@ void rp_tls_sess_free(rp_tls_sess *s);
  * the peer's identity matched. */
 enum rp_tls_status rp_tls_handshake(rp_tls_sess *s);
 bool rp_tls_sess_established(const rp_tls_sess *s);
+/* rp_tls_store_identity's id of the store whose context the session was
+ * made from (0: a context built outside a store). */
+uint64_t rp_tls_sess_store_id(const rp_tls_sess *s);
+/* Client sessions: may a request whose server must prove 'domain' go over
+ * this one? True when the context does not verify servers; when the
+ * session was opened for that name (case-insensitive: its handshake checks
+ * it, or did); or when it is established and the certificate it verified
+ * also matches 'domain' (RFC 5922 7.2, the context's wildcard rule). False
+ * for server sessions and failed handshakes. */
+bool rp_tls_sess_covers(rp_tls_sess *s, const char *domain);
 /* Reads/writes application data. Return bytes (> 0) or a status <= 0 in
  * *st (then the return value is 0). */
 size_t rp_tls_read(rp_tls_sess *s, void *buf, size_t n, enum rp_tls_status *st);
@@ -223,6 +233,13 @@ int rp_tls_store_prepare_cfg(rp_tls_store *s, const struct rp_tls_cfg *cfg,
 	rp_tls_staged **out, char *err, size_t errlen);
 void rp_tls_store_apply_cfg(rp_tls_store *s, rp_tls_staged *st);
 const char *rp_tls_store_label(const rp_tls_store *s);
+/* What an outbound connection made from the store must match to carry a
+ * later request (proxy/conn.h rp_conn_table_find_reusable): *id names the
+ * store's settings, unique in the process (never reused, even for a store
+ * at a freed one's address); it stays across a reload of the same files
+ * and changes when rp_tls_store_apply_cfg gives the store other settings.
+ * *verifies: a client store checks servers (verify_server is not off). */
+void rp_tls_store_identity(rp_tls_store *s, uint64_t *id, bool *verifies);
 /* Renames the store (rebuilding its context when the name changes), for a
  * listener whose port was only known once bound. Same thread rules as
  * reload. */

@@ -60,7 +60,9 @@ const char *rp_txn_state_name(enum rp_txn_state s);
  * request to a UA over the connection it registered on: both must go over
  * an existing connection and never open one. 'nowait' (a request sent
  * without a transaction) lets a UDP send be batched like a response's
- * (rp_workers_send_later): no send error is reported for either. */
+ * (rp_workers_send_later): no send error is reported for either. 'reuse'
+ * (enum rp_conn_reuse, proxy/conn.h; 0 = RP_REUSE_SAME_TLS, the strictest)
+ * says which open connection a request that may open one accepts. */
 struct rp_tls_store;
 struct rp_txn_dest {
 	enum rp_tp tp;
@@ -70,6 +72,7 @@ struct rp_txn_dest {
 	bool reply;
 	bool flow;
 	bool nowait;
+	unsigned char reuse;
 };
 
 struct rp_txn_cfg {

@@ -33,9 +33,10 @@ struct inbox_item {
 	struct inbox_item *next;
 	enum rp_tp tp;
 	rp_addr peer;
-	bool connect;        /* open a connection if there is none */
+	bool connect;        /* open a connection if there is none it may ride */
 	char domain[256];    /* TLS: the name the server must prove */
-	rp_tls_store *store; /* TLS: the client settings; NULL: the global ones */
+	rp_tls_store *store; /* TLS: the client settings (the global ones resolved) */
+	struct rp_conn_want want; /* connect: which open connection will do */
 	size_t len;
 	char data[];
 };
@@ -262,18 +263,23 @@ static void dir_set(rp_workers *ws, rp_conn *c, unsigned owner_plus1)
 static void conn_close(struct rp_worker *w, rp_conn *c, bool log)
 {
 	struct tag *t = rp_conn_owner(c);
+	uint8_t key[RP_ADDR_KEY_LEN];
 	char a[64];
 
-	if (t->has_alias)
-		dir_key(w->ws, t->alias_key, 0);
 	if (log) {
 		rp_addr_fmt(rp_conn_peer(c), a, sizeof(a));
 		rp_info("%s connection %s %s closed: %s", rp_tp_name(rp_conn_tp(c)),
 			rp_conn_outbound(c) ? "to" : "from", a, rp_conn_why(c));
 	}
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, rp_conn_fd(c), NULL);
-	dir_set(w->ws, c, 0);
 	rp_conn_table_del(w->conns, c);
+	/* The directory keeps an address another connection of this worker
+	 * still serves (several may go to one address). */
+	if (t->has_alias && !rp_conn_table_find_key(w->conns, t->alias_key))
+		dir_key(w->ws, t->alias_key, 0);
+	rp_addr_key(rp_conn_tp(c), rp_conn_peer(c), key);
+	if (!rp_conn_table_find_key(w->conns, key))
+		dir_set(w->ws, c, 0);
 	if (!rp_conn_outbound(c))
 		rp_iplimit_release(w->ws->limit, rp_conn_peer(c));
 	rp_conn_free(c);
@@ -500,6 +506,11 @@ static void keepalive_cb(rp_conn *c, void *arg)
 		update_events(w, c);
 }
 
+/* Outbound connections to one address (different client TLS settings or
+ * server names): 16 trunks with TLS settings of their own plus the global
+ * ones, with room for a few names each. */
+#define MAX_OUT_PER_PEER 32
+
 /* Opens an outbound connection on this worker (non-blocking connect; the
  * TLS client handshake follows once it is connected). */
 static rp_conn *open_conn(struct rp_worker *w, enum rp_tp tp, const rp_addr *peer,
@@ -518,6 +529,14 @@ static rp_conn *open_conn(struct rp_worker *w, enum rp_tp tp, const rp_addr *pee
 	if (tp == RP_TP_TLS && (!cstore || !domain || !*domain)) {
 		rp_warn("tls connection to %s not opened: %s", a,
 			!cstore ? "no client TLS settings" : "no domain to verify");
+		return NULL;
+	}
+	/* One per client TLS settings and server name that cannot share:
+	 * bounded, whatever names requests bring. */
+	if (rp_conn_table_count_outbound(w->conns, tp, peer) >= MAX_OUT_PER_PEER) {
+		rp_warn("%s connection to %s (%s) not opened: %d open to that address already "
+			"with other TLS settings or names", rp_tp_name(tp), a,
+			domain && *domain ? domain : "-", MAX_OUT_PER_PEER);
 		return NULL;
 	}
 	fd = socket(peer->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -581,8 +600,11 @@ static void drain_inbox(struct rp_worker *w)
 	w->inbox_tail = NULL;
 	pthread_mutex_unlock(&w->inbox_lock);
 	for (; it; it = next) {
-		rp_conn *c = rp_conn_table_find(w->conns, it->tp, &it->peer);
+		rp_conn *c;
 
+		it->want.domain = it->domain;
+		c = it->connect ? rp_conn_table_find_reusable(w->conns, it->tp, &it->peer,
+			&it->want) : rp_conn_table_find(w->conns, it->tp, &it->peer);
 		next = it->next;
 		if (!c && it->connect)
 			c = open_conn(w, it->tp, &it->peer, it->domain, it->store, rp_now_ms());
@@ -596,12 +618,19 @@ static void drain_inbox(struct rp_worker *w)
 	}
 }
 
+static bool has_error(rp_conn *c, void *arg)
+{
+	(void)arg;
+	return rp_conn_error(c) != 0;
+}
+
 static void close_failed(struct rp_worker *w)
 {
 	for (unsigned i = 0; i < w->nfailed; i++) {
-		rp_conn *c = rp_conn_table_find(w->conns, w->failed[i].tp, &w->failed[i].peer);
+		rp_conn *c;
 
-		if (c && rp_conn_error(c))
+		while ((c = rp_conn_table_find_if(w->conns, w->failed[i].tp,
+			    &w->failed[i].peer, has_error, NULL)))
 			conn_close(w, c, true);
 	}
 	w->nfailed = 0;
@@ -885,9 +914,14 @@ static int send_udp(rp_workers *ws, const rp_addr *peer, const void *data, size_
 	return -EAFNOSUPPORT;
 }
 
+/* want: NULL to send over an open connection only; else a connection may
+ * be opened (with 'store', verified against 'domain') unless one 'want'
+ * accepts is open. */
 static int post(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
-	const char *domain, rp_tls_store *store, bool connect, const void *data, size_t len)
+	const char *domain, rp_tls_store *store, const struct rp_conn_want *want,
+	const void *data, size_t len)
 {
+	bool connect = want != NULL;
 	uint8_t key[RP_ADDR_KEY_LEN];
 	uintptr_t owner;
 	struct inbox_item *it;
@@ -911,7 +945,16 @@ static int post(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 	w = &ws->w[owner - 1];
 	if (w == cur_w) {
 		/* A handler on the owner's own thread: no hand-over needed. */
-		rp_conn *c = rp_conn_table_find(w->conns, tp, peer);
+		struct rp_conn_want wd;
+		rp_conn *c;
+
+		if (want) {
+			wd = *want;
+			wd.domain = domain;
+			c = rp_conn_table_find_reusable(w->conns, tp, peer, &wd);
+		} else {
+			c = rp_conn_table_find(w->conns, tp, peer);
+		}
 
 		if (c) {
 			int rc = rp_conn_send(c, data, len);
@@ -936,6 +979,8 @@ static int post(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 	it->connect = connect;
 	snprintf(it->domain, sizeof(it->domain), "%s", domain ? domain : "");
 	it->store = store;
+	if (want)
+		it->want = *want;
 	it->len = len;
 	memcpy(it->data, data, len);
 	pthread_mutex_lock(&w->inbox_lock);
@@ -955,7 +1000,7 @@ int rp_workers_send(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 {
 	if (tp == RP_TP_UDP)
 		return send_udp(ws, peer, data, len, false);
-	return post(ws, tp, peer, NULL, NULL, false, data, len);
+	return post(ws, tp, peer, NULL, NULL, NULL, data, len);
 }
 
 int rp_workers_send_later(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
@@ -963,23 +1008,36 @@ int rp_workers_send_later(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 {
 	if (tp == RP_TP_UDP)
 		return send_udp(ws, peer, data, len, true);
-	return post(ws, tp, peer, NULL, NULL, false, data, len);
+	return post(ws, tp, peer, NULL, NULL, NULL, data, len);
 }
 
 int rp_workers_send_to_tls(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
-	const char *tls_domain, rp_tls_store *client, const void *data, size_t len)
+	const char *tls_domain, rp_tls_store *client, enum rp_conn_reuse reuse,
+	const void *data, size_t len)
 {
+	struct rp_conn_want want = { .reuse = reuse };
+
 	if (tp == RP_TP_UDP)
 		return send_udp(ws, peer, data, len, false);
-	if (tp == RP_TP_TLS && (!tls_domain || !*tls_domain))
+	if (tp != RP_TP_TLS)
+		return post(ws, tp, peer, NULL, NULL, &want, data, len);
+	if (!tls_domain || !*tls_domain)
 		return -EINVAL;
-	return post(ws, tp, peer, tls_domain, tp == RP_TP_TLS ? client : NULL, true, data, len);
+	/* Resolved now: the connection is matched and opened with the
+	 * settings the request was sent with, even if the global ones are
+	 * swapped meanwhile. */
+	if (!client)
+		client = atomic_load(&ws->client_tls);
+	if (client)
+		rp_tls_store_identity(client, &want.store_id, &want.verifies);
+	return post(ws, tp, peer, tls_domain, client, &want, data, len);
 }
 
 int rp_workers_send_to(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 	const char *tls_domain, const void *data, size_t len)
 {
-	return rp_workers_send_to_tls(ws, tp, peer, tls_domain, NULL, data, len);
+	return rp_workers_send_to_tls(ws, tp, peer, tls_domain, NULL, RP_REUSE_SAME_TLS,
+		data, len);
 }
 
 void rp_workers_get_stats(rp_workers *ws, struct rp_workers_stats *st)

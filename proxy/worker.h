@@ -85,10 +85,14 @@ int rp_workers_send_to(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 	const char *tls_domain, const void *data, size_t len);
 /* Same, a new TLS connection built from 'client' (a trunk's own client
  * settings; borrowed, must outlive the workers) instead of the global
- * ones; NULL: the global ones. An open connection to the peer is reused
- * whichever settings opened it. */
+ * ones; NULL: the global ones. An open connection to the peer is used
+ * only when 'reuse' accepts it (proxy/conn.h enum rp_conn_reuse: for
+ * RP_REUSE_SAME_TLS, one opened with the same settings whose server proved
+ * tls_domain); else another one is opened beside it. rp_workers_send_to
+ * is this with the global settings and RP_REUSE_SAME_TLS. */
 int rp_workers_send_to_tls(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
-	const char *tls_domain, rp_tls_store *client, const void *data, size_t len);
+	const char *tls_domain, rp_tls_store *client, enum rp_conn_reuse reuse,
+	const void *data, size_t len);
 /* Client TLS settings for outbound connections (borrowed; may be swapped
  * or reloaded at any time; NULL: no outbound TLS). */
 void rp_workers_set_client_tls(rp_workers *ws, rp_tls_store *client);

@@ -302,6 +302,72 @@ START_TEST(timeouts_and_table)
 }
 END_TEST
 
+/* Several connections to one address (outbound TLS with other settings or
+ * names beside a peer's own): the first is found, the others stay
+ * reachable and take its place when it goes; an alias never takes an
+ * address a connection has, and a connection opened to an aliased address
+ * is found before the alias. */
+START_TEST(several_per_address)
+{
+	int fds[5][2];
+	rp_conn *c[5];
+	rp_conn_table *t;
+	rp_addr a, pa, al;
+	struct rp_conn_want any = { .reuse = RP_REUSE_ANY };
+
+	rp_addr_parse("192.0.2.20", 5060, &a);
+	rp_addr_parse("192.0.2.20", 40000, &pa);
+	rp_addr_parse("192.0.2.20", 5070, &al);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, fds[i]), 0);
+		ck_assert_int_eq(rp_conn_new(fds[i][0], RP_TP_TCP, i == 3 ? &pa : i == 4 ? &al : &a,
+			NULL, NULL, &LIM, 1000, &c[i]), 0);
+	}
+	rp_conn_set_outbound(c[1]);
+	rp_conn_set_outbound(c[2]);
+	rp_conn_set_outbound(c[4]);
+	ck_assert_int_eq(rp_conn_table_new(&t), 0);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(rp_conn_table_add(t, c[i]), 0);
+	ck_assert_int_eq(rp_conn_table_add(t, c[2]), -EEXIST);
+	ck_assert_ptr_eq(rp_conn_table_find(t, RP_TP_TCP, &a), c[0]);
+	ck_assert_uint_eq(rp_conn_table_count_outbound(t, RP_TP_TCP, &a), 2);
+	ck_assert_ptr_eq(rp_conn_table_find_reusable(t, RP_TP_TCP, &a, &any), c[0]);
+	/* The first goes: another to the address takes its place. */
+	rp_conn_table_del(t, c[0]);
+	ck_assert_ptr_nonnull(rp_conn_table_find(t, RP_TP_TCP, &a));
+	ck_assert_ptr_ne(rp_conn_table_find(t, RP_TP_TCP, &a), c[0]);
+	ck_assert_uint_eq(rp_conn_table_count_outbound(t, RP_TP_TCP, &a), 2);
+	/* One in the middle or at the end goes: the rest stay. */
+	rp_conn_table_del(t, c[2]);
+	ck_assert_ptr_eq(rp_conn_table_find(t, RP_TP_TCP, &a), c[1]);
+	rp_conn_table_del(t, c[1]);
+	ck_assert_ptr_null(rp_conn_table_find(t, RP_TP_TCP, &a));
+	ck_assert_uint_eq(rp_conn_table_count(t), 1);
+	/* c[3] (from port 40000) aliases 5060, now free, and 5070. */
+	ck_assert_int_eq(rp_conn_table_add(t, c[1]), 0);   /* 5060 taken again */
+	ck_assert_int_eq(rp_conn_table_alias(t, c[3], &a), -EEXIST);
+	ck_assert_int_eq(rp_conn_table_alias(t, c[3], &al), 0);
+	ck_assert_ptr_eq(rp_conn_table_find(t, RP_TP_TCP, &al), c[3]);
+	/* We open a connection to 5070 ourselves: found first; the alias
+	 * stays until its connection goes. */
+	ck_assert_int_eq(rp_conn_table_add(t, c[4]), 0);
+	ck_assert_ptr_eq(rp_conn_table_find(t, RP_TP_TCP, &al), c[4]);
+	rp_conn_table_del(t, c[4]);
+	ck_assert_ptr_eq(rp_conn_table_find(t, RP_TP_TCP, &al), c[3]);
+	rp_conn_table_del(t, c[3]);
+	ck_assert_ptr_null(rp_conn_table_find(t, RP_TP_TCP, &al));
+	ck_assert_ptr_null(rp_conn_table_find(t, RP_TP_TCP, &pa));
+	rp_conn_free(c[0]);
+	rp_conn_free(c[2]);
+	rp_conn_free(c[3]);
+	rp_conn_free(c[4]);
+	rp_conn_table_free(t); /* frees c[1] */
+	for (int i = 0; i < 5; i++)
+		close(fds[i][1]);
+}
+END_TEST
+
 START_TEST(outbound_connect_and_keepalive)
 {
 	struct seen s = { 0 };
@@ -349,6 +415,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, queue_drains_when_writable);
 	tcase_add_test(tc, oversize_message_refused);
 	tcase_add_test(tc, timeouts_and_table);
+	tcase_add_test(tc, several_per_address);
 	tcase_add_test(tc, outbound_connect_and_keepalive);
 	suite_add_tcase(s, tc);
 	return s;

@@ -717,6 +717,92 @@ START_TEST(selfsigned_generation)
 }
 END_TEST
 
+/* What connection reuse checks (proxy/conn.c): a session covers the name it
+ * was opened for, another name only when its verified certificate proves
+ * it too, any name when the context does not verify; never a failed
+ * session or a server one. Store ids: kept by a reload of the same files,
+ * new with new settings, unique across stores. */
+START_TEST(reuse_identity)
+{
+	rp_tls_ctx *s = server_ctx(f("server.pem"), f("server.key"), false);
+	rp_tls_ctx *c = client_ctx(false, false), *bad;
+	struct rp_tls_cfg nv = { .no_verify = true }, cc = { .ca_file = f("ca.pem") };
+	struct rp_tls_cfg oc = { .ca_file = f("other-ca.pem") };
+	rp_tls_store *st1 = NULL, *st2 = NULL;
+	rp_tls_staged *pl = NULL;
+	uint64_t id1, id1b, id1c, id2;
+	bool v1, v2;
+	struct pair p;
+	char err[256];
+
+	connect_pair(&p, s, c, "sip.test.example");
+	ck_assert_msg(p.cs == RP_TLS_OK, "client: %s", rp_tls_sess_error(p.cli));
+	ck_assert(rp_tls_sess_covers(p.cli, "sip.test.example"));
+	ck_assert(rp_tls_sess_covers(p.cli, "SIP.Test.Example"));
+	ck_assert(rp_tls_sess_covers(p.cli, "localhost"));     /* a SAN of server.pem */
+	ck_assert(!rp_tls_sess_covers(p.cli, "other.example"));
+	ck_assert(!rp_tls_sess_covers(p.cli, "sip2.test.example"));
+	ck_assert(!rp_tls_sess_covers(p.srv, "sip.test.example"));
+	ck_assert_uint_eq(rp_tls_sess_store_id(p.cli), 0);     /* no store */
+	close_pair(&p);
+
+	/* A failed handshake covers nothing, not even its own name. */
+	bad = server_ctx(f("wrong.pem"), f("wrong.key"), false);
+	connect_pair(&p, bad, c, "sip.test.example");
+	ck_assert_int_eq(p.cs, RP_TLS_ERROR);
+	ck_assert(!rp_tls_sess_covers(p.cli, "sip.test.example"));
+	close_pair(&p);
+
+	/* verify_server = no: any name (nothing is proved either way). */
+	ck_assert_int_eq(rp_tls_store_new(RP_TLS_CLIENT, &nv, &st1, err, sizeof(err)), 0);
+	rp_tls_store_identity(st1, &id1, &v1);
+	ck_assert(!v1);
+	ck_assert_uint_ne(id1, 0);
+	{
+		rp_tls_ctx *nc = rp_tls_store_acquire(st1);
+
+		connect_pair(&p, bad, nc, "sip.test.example");
+		rp_tls_ctx_put(nc);
+	}
+	ck_assert_int_eq(p.cs, RP_TLS_OK);
+	ck_assert_uint_eq(rp_tls_sess_store_id(p.cli), id1);
+	ck_assert(rp_tls_sess_covers(p.cli, "anything.example"));
+	close_pair(&p);
+
+	ck_assert_int_eq(rp_tls_store_new(RP_TLS_CLIENT, &cc, &st2, err, sizeof(err)), 0);
+	rp_tls_store_identity(st2, &id2, &v2);
+	ck_assert(v2);
+	ck_assert_uint_ne(id1, id2);
+	ck_assert_int_eq(rp_tls_store_reload(st2, err, sizeof(err)), 0);
+	rp_tls_store_identity(st2, &id1b, &v2);
+	ck_assert_uint_eq(id1b, id2);                /* same files: same settings */
+	ck_assert_msg(rp_tls_store_prepare_cfg(st2, &oc, &pl, err, sizeof(err)) == 0, "%s", err);
+	rp_tls_store_apply_cfg(st2, pl);
+	rp_tls_store_identity(st2, &id1c, &v2);
+	ck_assert_uint_ne(id1c, id2);                /* other settings: a new id */
+	ck_assert_uint_ne(id1c, id1);
+	{
+		rp_tls_ctx *nc = rp_tls_store_acquire(st2);
+
+		tcp_pair(&p.cfd, &p.sfd);
+		ck_assert_int_eq(rp_tls_sess_new(nc, p.cfd, "sip.test.example", &p.cli), 0);
+		ck_assert_uint_eq(rp_tls_sess_store_id(p.cli), id1c);
+		/* Before its handshake: only the name it was opened for. */
+		ck_assert(rp_tls_sess_covers(p.cli, "sip.test.example"));
+		ck_assert(!rp_tls_sess_covers(p.cli, "localhost"));
+		rp_tls_sess_free(p.cli);
+		close(p.cfd);
+		close(p.sfd);
+		rp_tls_ctx_put(nc);
+	}
+	rp_tls_store_free(st1);
+	rp_tls_store_free(st2);
+	rp_tls_ctx_put(bad);
+	rp_tls_ctx_put(s);
+	rp_tls_ctx_put(c);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_tls");
@@ -737,6 +823,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, prepare_cfg_then_apply);
 	tcase_add_test(tc, registry_lists_and_counts);
 	tcase_add_test(tc, sni_wildcard_names);
+	tcase_add_test(tc, reuse_identity);
 	suite_add_tcase(s, tc);
 	return s;
 }
