@@ -10,8 +10,8 @@ answers every INVITE 200):
 - peer B requires a client certificate from the test CA: the trunk with
   `cert`/`key` reaches it, a trunk to the same address without them does
   not (and peer B says so in its log).
-The refused cases run first: the accepted ones leave their connection open,
-which later requests to the same address would reuse. Then a config reload
+The refused cases run first here (proxy_tls_reuse_run.py runs them after the
+accepted ones, which leave their connection open). Then a config reload
 naming a trunk key file that does not exist is refused as a whole (the log
 says which trunk), and calls go on with the settings in use.
 
