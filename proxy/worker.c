@@ -1015,7 +1015,9 @@ int rp_workers_send_to_tls(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 	const char *tls_domain, rp_tls_store *client, enum rp_conn_reuse reuse,
 	const void *data, size_t len)
 {
-	struct rp_conn_want want = { .reuse = reuse };
+	/* No client settings: nothing could verify a new connection, and a
+	 * peer's own one proved nothing either. */
+	struct rp_conn_want want = { .reuse = reuse, .verifies = true };
 
 	if (tp == RP_TP_UDP)
 		return send_udp(ws, peer, data, len, false);
