@@ -101,7 +101,7 @@ static void conn_drop(ctl_server *s, struct conn *c, const char *why)
 	if (c->dead)
 		return;
 	if (why)
-		rp_info("ctl: client %llu (pid %d uid %u) dropped: %s",
+		rp_info_rl("ctl: client %llu (pid %d uid %u) dropped: %s",
 			(unsigned long long)c->id, (int)c->pid, (unsigned)c->uid, why);
 	else
 		rp_debug("ctl: client %llu disconnected", (unsigned long long)c->id);
@@ -447,7 +447,7 @@ static void accept_clients(ctl_server *s)
 				/* Out of fds: a pending connection would keep the
 				 * listening socket readable and spin the loop. Use
 				 * the spare fd to accept and close it. */
-				rp_warn("ctl: out of file descriptors, refusing a client");
+				rp_warn_rl("ctl: out of file descriptors, refusing a client");
 				close(s->spare_fd);
 				fd = accept4(s->lfd, NULL, NULL, SOCK_CLOEXEC);
 				if (fd >= 0)
@@ -456,11 +456,11 @@ static void accept_clients(ctl_server *s)
 				continue;
 			}
 			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				rp_warn("ctl: accept: %s", strerror(errno));
+				rp_warn_rl("ctl: accept: %s", strerror(errno));
 			return;
 		}
 		if (s->nconns >= s->o.max_clients) {
-			rp_warn("ctl: %u clients connected, refusing another", s->o.max_clients);
+			rp_warn_rl("ctl: %u clients connected, refusing another", s->o.max_clients);
 			refuse_client(s, fd);
 			continue;
 		}

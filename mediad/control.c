@@ -1117,7 +1117,7 @@ static void emit_events(struct mcontrol *c, ctl_server *srv)
 		benc_put_str(&b, RP_STR_LIT("b"));
 		put_leg_stats(&b, &it->ev.leg[1]);
 		if (rp_buf_error(&b) == 0 && ctl_server_emit(srv, "timeout", &b) < 0)
-			rp_warn("control: cannot emit timeout event for session %" PRIu64,
+			rp_warn_rl("control: cannot emit timeout event for session %" PRIu64,
 				it->ev.id);
 		rp_buf_free(&b);
 		if (it->ev.deleted)
@@ -1245,6 +1245,8 @@ int mcontrol_run(struct mcontrol *c, volatile sig_atomic_t *stop)
 		struct epoll_event evs[4];
 		int n = epoll_wait(epfd, evs, 4, 500);
 
+		/* Summaries of rate-limited lines whose flood stopped. */
+		(void)rp_log_rl_flush(false);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -1271,6 +1273,7 @@ int mcontrol_run(struct mcontrol *c, volatile sig_atomic_t *stop)
 			break;
 	}
 	(void)rp_sdnotify_stopping(); /* best effort: systemd times out anyway */
+	(void)rp_log_rl_flush(true);
 	close(epfd);
 	ctl_server_free(ro);
 	ctl_server_free(srv);

@@ -699,7 +699,7 @@ static void kf_add(struct mkern *k, struct kflow *f)
 		return;
 	}
 	f->state = rc == -ENOENT || rc == -ETIMEDOUT ? KF_WANTED : KF_FAILED;
-	rp_warn("kernel: session %llu leg %c: FLOW_ADD failed (%s); stays in userspace",
+	rp_warn_rl("kernel: session %llu leg %c: FLOW_ADD failed (%s); stays in userspace",
 		(unsigned long long)f->id, 'a' + f->from, strerror(-rc));
 }
 
@@ -811,7 +811,7 @@ static void release(struct mkern *k, uint64_t id, bool forget, struct mstats_leg
 		}
 		kf_read(k, f, true);
 		if (f->state == KF_ACTIVE) /* DEL failed but the module lives */
-			rp_warn("kernel: session %llu: flow not deleted", (unsigned long long)id);
+			rp_warn_rl("kernel: session %llu: flow not deleted", (unsigned long long)id);
 		f->state = KF_IDLE;
 		if (!forget) {
 			pp = &f->next;
@@ -841,7 +841,7 @@ static void run_req(struct mkern *k, struct kreq *r)
 		if (!f) {
 			f = calloc(1, sizeof(*f));
 			if (!f) {
-				rp_warn("kernel: out of memory; session %llu stays in userspace",
+				rp_warn_rl("kernel: out of memory; session %llu stays in userspace",
 					(unsigned long long)r->id);
 				return;
 			}

@@ -115,6 +115,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rp_log_open(RP_LOG_STDERR, "rampart-mediad", cfg.log_level);
+	rp_log_rl_set(cfg.log_rate_burst, cfg.log_rate_interval_ms);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;

@@ -27,6 +27,8 @@ void mcfg_defaults(struct mcfg *c)
 	c->control_mode = 0660;
 	c->control_ro_mode = 0660;
 	c->log_level = RP_LOG_INFO;
+	c->log_rate_burst = RP_LOG_RL_BURST_DEFAULT;
+	c->log_rate_interval_ms = RP_LOG_RL_INTERVAL_MS_DEFAULT;
 }
 
 int mcfg_addr_parse(const char *s, size_t n, struct mcfg_addr *out)
@@ -336,6 +338,22 @@ int mcfg_set(struct mcfg *c, const char *key, size_t klen, const char *val,
 			*why = "expected err, warn, notice, info or debug";
 			return -EINVAL;
 		}
+		return 0;
+	}
+	if (rp_str_eq_cstr(k, "log-rate-burst")) {
+		if ((rc = parse_uint(v, 1000000, &u, why)) < 0)
+			return rc;
+		c->log_rate_burst = (uint32_t)u;
+		return 0;
+	}
+	if (rp_str_eq_cstr(k, "log-rate-interval-ms")) {
+		if ((rc = parse_uint(v, 3600000, &u, why)) < 0)
+			return rc;
+		if (u < 100) {
+			*why = "at least 100 (ms)";
+			return -ERANGE;
+		}
+		c->log_rate_interval_ms = (uint32_t)u;
 		return 0;
 	}
 	*why = "unknown key";

@@ -61,6 +61,10 @@ struct mcfg {
 	mode_t control_ro_mode;
 	char control_ro_group[64];
 	enum rp_log_level log_level;
+	/* Rate-limited log lines: per call site at most log_rate_burst (0 = no
+	 * limit) per log_rate_interval_ms (rp_log_rl). */
+	uint32_t log_rate_burst;
+	uint32_t log_rate_interval_ms;
 	bool listen_given;       /* a 'listen' key replaced the default address */
 	/* Prometheus endpoint (metrics-listen = ADDR:PORT, "off"): absent or
 	 * "off" = no HTTP server. Port 0 = any free port (logged). */

@@ -636,8 +636,12 @@ static void srtp_log_cb(srtp_log_level_t level, const char *msg, void *data)
 	case srtp_log_level_info: l = RP_LOG_INFO; break;
 	case srtp_log_level_debug: l = RP_LOG_DEBUG; break;
 	}
-	if (rp_log_enabled(l))
+	/* libsrtp's event reporter writes per packet (SSRC collision, key
+	 * usage limits): all but errors are rate-limited. */
+	if (l == RP_LOG_ERR)
 		rp_log(l, "libsrtp: %s", msg);
+	else
+		rp_log_ratelimited(l, "libsrtp: %s", msg);
 }
 
 static void set_crypto(enum msrtp_suite s, srtp_crypto_policy_t *rtp, srtp_crypto_policy_t *rtcp);

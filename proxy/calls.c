@@ -629,7 +629,7 @@ static void write_cdr(rp_calls *t, rp_call *c, const struct rp_media_info *inf,
 	}
 	rc = rp_cdr_write(t->cfg.cdr, &k);
 	if (rc < 0)
-		rp_warn("cdr: call %.*s not written: %s", RP_STR_FMT(c->call_id), strerror(-rc));
+		rp_warn_rl("cdr: call %.*s not written: %s", RP_STR_FMT(c->call_id), strerror(-rc));
 }
 
 bool rp_calls_end(rp_calls *t, rp_call *c, unsigned code, const char *reason)

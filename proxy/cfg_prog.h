@@ -173,6 +173,10 @@ enum {
 
 struct cfg_settings {
 	enum rp_log_level log_level;
+	/* Rate-limited log lines (rp_log_rl): per call site, at most
+	 * log_rate_burst (0 = no limit) per log_rate_interval_ms. */
+	uint32_t log_rate_burst;
+	uint32_t log_rate_interval_ms;
 	unsigned workers;            /* 0: one per CPU */
 	const char *user_agent;      /* Server / User-Agent value */
 	uint32_t max_message_size;

@@ -951,7 +951,7 @@ static int op_authenticate(void *mv, enum cfg_auth kind, rp_str realm)
 			r->auth_user = info.user;
 			return 1;
 		}
-		rp_info("%.*s from %.*s: authentication failed (%s)", RP_STR_FMT(r->m->method_str),
+		rp_info_rl("%.*s from %.*s: authentication failed (%s)", RP_STR_FMT(r->m->method_str),
 			RP_STR_FMT(r->m->from.uri.raw), rp_auth_result_name(res));
 	}
 	code = kind == CFG_AUTH_AUTO ? rp_auth_result_status(res, reg) : proxy ? 407 : 401;
@@ -1031,7 +1031,7 @@ static int op_save(void *mv)
 	} else {
 		const char *why = info.reason ? info.reason : rp_reg_result_reason(res);
 
-		rp_info("REGISTER for %.*s refused: %u %s (at byte %zu)",
+		rp_info_rl("REGISTER for %.*s refused: %u %s (at byte %zu)",
 			RP_STR_FMT(r->m->to.uri.raw), code, why, info.err_off);
 		op_reply(r, code, rp_str_cstr(why), NULL, 0);
 	}
@@ -1323,7 +1323,7 @@ static int media_sdp(rp_media_call *mc, enum rp_media_side from, enum sdp_role r
 	int br = body_sdp(m, &sdp), rc;
 
 	if (br < 0) {
-		rp_notice("call %.*s: SDP from side %c not accepted: %s",
+		rp_notice_rl("call %.*s: SDP from side %c not accepted: %s",
 			RP_STR_FMT(m->call_id), from == RP_MEDIA_A ? 'A' : 'B',
 			sip_body_strerror(br));
 		return RP_MEDIA_BAD_SDP;
@@ -1338,10 +1338,10 @@ static int media_sdp(rp_media_call *mc, enum rp_media_side from, enum sdp_role r
 		}
 	}
 	if (rc == RP_MEDIA_RELAY)
-		rp_warn("call %.*s: media relay (rampart-mediad) unavailable: %s",
+		rp_warn_rl("call %.*s: media relay (rampart-mediad) unavailable: %s",
 			RP_STR_FMT(m->call_id), rp_media_last_error(mc));
 	else if (rc != RP_MEDIA_OK && role != SDP_ANSWER_OR_OFFER)
-		rp_notice("call %.*s: SDP %s from side %c not accepted: %s",
+		rp_notice_rl("call %.*s: SDP %s from side %c not accepted: %s",
 			RP_STR_FMT(m->call_id), role == SDP_ANSWER ? "answer" : "offer",
 			from == RP_MEDIA_A ? 'A' : 'B', rp_media_last_error(mc));
 	if (rc == RP_MEDIA_OK)
@@ -1498,7 +1498,7 @@ static bool media_stateless(rp_core *c, const struct sip_msg *m, struct sip_edit
 	if (!mc) {
 		/* Nobody to rewrite it for: never pass a peer's SDP (its key)
 		 * through unread. */
-		rp_info("%.*s with SDP for unknown call %.*s: not forwarded",
+		rp_info_rl("%.*s with SDP for unknown call %.*s: not forwarded",
 			RP_STR_FMT(m->is_request ? m->method_str : m->cseq.method_str),
 			RP_STR_FMT(m->call_id));
 		return false;
@@ -1631,7 +1631,7 @@ static void call_request(struct req *r)
 		if (t && t->name)
 			st.trunk = rp_str_cstr(t->name);
 		if (rp_calls_start(c->calls, &st, &pc->call) < 0 && !pc->call)
-			rp_warn("call %.*s: not in the call registry (out of memory)",
+			rp_warn_rl("call %.*s: not in the call registry (out of memory)",
 				RP_STR_FMT(m->call_id));
 		if (pc->call)
 			rp_call_set_owner(pc->call, r->stx);
@@ -1964,7 +1964,7 @@ static int targets(struct req *r)
 			}
 			pthread_rwlock_unlock(&r->core->dns_mu);
 			if (!nd) {
-				rp_warn("trunk %s: %s did not resolve; skipped", t->name,
+				rp_warn_rl("trunk %s: %s did not resolve; skipped", t->name,
 					t->addrs[i].host);
 				continue;
 			}
@@ -2028,7 +2028,7 @@ static int build_forward(struct req *r, enum rp_tp out_tp, const rp_addr *to,
 	char mf[8];
 
 	if (local_for(r->core, out_tp, to->u.sa.sa_family, r->mi, &lout) < 0) {
-		rp_warn("no %s listener for the %s family: cannot forward",
+		rp_warn_rl("no %s listener for the %s family: cannot forward",
 			rp_tp_name(out_tp), to->u.sa.sa_family == AF_INET6 ? "IPv6" : "IPv4");
 		return -EHOSTUNREACH;
 	}
@@ -2214,14 +2214,14 @@ static bool trunk_retry(rp_core *c, rp_txn_srv *s, struct pctx *pc,
 	if (pc->t_initial && !pc->t_rr && dialog_method(pc->method)) {
 		/* Its ACK and later requests would not pass through us to get
 		 * the CSeq they need: the caller gets the challenge. */
-		rp_info("trunk %s: %u to %.*s not answered: the dialog is not record-routed",
+		rp_info_rl("trunk %s: %u to %.*s not answered: the dialog is not record-routed",
 			tn, resp->status, RP_STR_FMT(resp->cseq.method_str));
 		return false;
 	}
 	rc = rp_trunk_auth_answer(&pc->ta, pc->auth_trunk, resp, pc->fwd, pc->fwd_len,
 		&nf, &nl, &cseq);
 	if (rc < 0) {
-		rp_info("trunk %s: %u to %.*s goes back to the caller: %s", tn, resp->status,
+		rp_info_rl("trunk %s: %u to %.*s goes back to the caller: %s", tn, resp->status,
 			RP_STR_FMT(resp->cseq.method_str), rc == -EALREADY ?
 			"credentials already answered for that realm" : strerror(-rc));
 		return false;
@@ -2245,7 +2245,7 @@ static bool trunk_retry(rp_core *c, rp_txn_srv *s, struct pctx *pc,
 
 		rc = rp_trunk_dlg_set(c->tdlg, resp->call_id, resp->from.tag, &dl, now);
 		if (rc < 0)
-			rp_warn("trunk %s: call %.*s: CSeq mapping not kept (%s): its later "
+			rp_warn_rl("trunk %s: call %.*s: CSeq mapping not kept (%s): its later "
 				"requests will be refused", tn, RP_STR_FMT(resp->call_id),
 				strerror(-rc));
 	}
@@ -2543,7 +2543,7 @@ static void send_cancel(rp_core *c, rp_txn_cli *cl, const char *reason, uint64_t
 				rp_txn_cli_branch(cl), rp_txn_cli_dest(cl), b.p, b.len, 0,
 				now, &cc);
 		if (rc < 0)
-			rp_warn("CANCEL not sent: %s", strerror(-rc));
+			rp_warn_rl("CANCEL not sent: %s", strerror(-rc));
 		rp_buf_free(&b);
 	}
 	rp_arena_fini(&a);
@@ -2652,7 +2652,7 @@ static void media_reject_2xx(rp_core *c, struct pctx *pc, const struct sip_msg *
 			core_send(c, to, b.p, b.len);
 		else if (rp_txn_cli_new(c->txl, shard, NULL, SIP_METHOD_BYE,
 			rp_str_make(br, sizeof(br)), to, b.p, b.len, 0, now, &bye) < 0)
-			rp_warn("call %.*s: BYE to the callee not sent", RP_STR_FMT(resp->call_id));
+			rp_warn_rl("call %.*s: BYE to the callee not sent", RP_STR_FMT(resp->call_id));
 	}
 	rp_buf_free(&b);
 out:
@@ -2680,7 +2680,7 @@ static void relay_response(rp_core *c, rp_txn_srv *s, rp_txn_cli *cl,
 		int v = cfg_eval(pc->cfg, CFG_ROUTE_REPLY, &resp_ops, &r);
 
 		if (v < 0)
-			rp_warn("route reply failed for %u: %s", resp->status, strerror(-v));
+			rp_warn_rl("route reply failed for %u: %s", resp->status, strerror(-v));
 		if (v == CFG_EV_DROPPED && resp->status < 200)
 			goto out;   /* a final response cannot be dropped */
 	}
@@ -2690,7 +2690,7 @@ static void relay_response(rp_core *c, rp_txn_srv *s, rp_txn_cli *cl,
 			 * error, the callee ACK + BYE (initial INVITE). */
 			static const rp_str reason = RP_STR_LIT("Reason: " RP_MEDIA_REASON);
 
-			rp_warn("call %.*s: %u from the callee refused by the media layer",
+			rp_warn_rl("call %.*s: %u from the callee refused by the media layer",
 				RP_STR_FMT(resp->call_id), resp->status);
 			if (pc->call && pc->mc)
 				rp_calls_refuse(c->calls, pc->call, rp_call_refusal_of(
@@ -2750,7 +2750,7 @@ static bool run_failure_route(rp_core *c, rp_txn_srv *s, struct pctx *pc, uint64
 		goto out;
 	v = cfg_eval(pc->cfg, CFG_ROUTE_FAILURE, &req_ops, &r);
 	if (v < 0)
-		rp_warn("route failure failed: %s", strerror(-v));
+		rp_warn_rl("route failure failed: %s", strerror(-v));
 	if (r.replied) {
 		took = true;
 	} else if (v >= 0 && r.relay) {
@@ -2973,7 +2973,7 @@ static void fork_event(rp_core *c, rp_txn_srv *s, struct pctx *pc, rp_txn_cli *c
 		 * A non-INVITE's second 2xx just stays here (one final answer). */
 		if (pc->method != SIP_METHOD_INVITE)
 			return;
-		rp_notice("call %.*s: a second 2xx (branch %d) ACKed and ended with BYE",
+		rp_notice_rl("call %.*s: a second 2xx (branch %d) ACKed and ended with BYE",
 			RP_STR_FMT(resp->call_id), i);
 		media_reject_2xx(c, pc, resp, cl, rp_txn_srv_shard(s), RP_FORK_REASON_ELSEWHERE,
 			now);
@@ -2992,7 +2992,7 @@ static void fork_event(rp_core *c, rp_txn_srv *s, struct pctx *pc, rp_txn_cli *c
 		b->resp = resp_copy(pc, resp, &b->resp_len);
 		if (b->resp && (code == 401 || code == 407) &&
 		    rp_fork_auth_collect(f, resp) < 0)
-			rp_warn("call %.*s: challenge of branch %d not kept (out of memory)",
+			rp_warn_rl("call %.*s: challenge of branch %d not kept (out of memory)",
 				RP_STR_FMT(resp->call_id), i);
 	}
 	if (rp_fork_pending(f) || f->answered || rp_txn_srv_final(s))
@@ -3201,7 +3201,7 @@ static bool other_dialog_2xx(rp_core *c, const struct sip_msg *m)
 		other = true;
 	rp_call_put(call);
 	if (other)
-		rp_info("call %.*s: 2xx of another dialog (To tag %.*s) not relayed",
+		rp_info_rl("call %.*s: 2xx of another dialog (To tag %.*s) not relayed",
 			RP_STR_FMT(m->call_id), RP_STR_FMT(m->to.tag));
 	return other;
 }
@@ -3254,7 +3254,7 @@ static void forward_request_stateless(struct req *r)
 	uint64_t h;
 
 	if (strict_route_fixup(r) < 0 || route_preprocess(r) < 0) {
-		rp_info("ACK for %.*s dropped: its Route does not parse",
+		rp_info_rl("ACK for %.*s dropped: its Route does not parse",
 			RP_STR_FMT(m->ruri_str));
 		return;
 	}
@@ -3504,7 +3504,7 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 	r.pc = pc;
 
 	if (strict_route_fixup(&r) < 0 || route_preprocess(&r) < 0) {
-		rp_info("%.*s from %s: Route does not parse: 400 Bad Route",
+		rp_info_rl("%.*s from %s: Route does not parse: 400 Bad Route",
 			RP_STR_FMT(m->method_str), rp_tp_name(mi->tp));
 		reply_msg(c, s, m, 400, RP_STR_LIT("Bad Route"), NULL, 0, now);
 		goto unlock;
@@ -3522,7 +3522,7 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 	}
 	v = cfg_eval(r.cfg, CFG_ROUTE_REQUEST, &req_ops, &r);
 	if (v < 0) {
-		rp_warn("routing script failed for %.*s %.*s: %s",
+		rp_warn_rl("routing script failed for %.*s %.*s: %s",
 			RP_STR_FMT(m->method_str), RP_STR_FMT(m->ruri_str), strerror(-v));
 		if (!r.replied)
 			reply_msg(c, s, m, 500, RP_STR_LIT("Routing Script Error"), NULL, 0, now);
@@ -3560,7 +3560,7 @@ void rp_core_handle_at(rp_core *c, const struct rp_msg_info *mi, const char *msg
 		rp_addr_fmt(&mi->peer, who, sizeof(who));
 		if (len >= 4 && !memcmp(msg, "SIP/", 4)) {
 			/* Nobody to tell about a broken response (§18.1.2). */
-			rp_info("dropped malformed response from %s/%s: %s at byte %zu",
+			rp_info_rl("dropped malformed response from %s/%s: %s at byte %zu",
 				rp_tp_name(mi->tp), who, sip_err_reason(r), e.off);
 		} else {
 			struct cfg *cfg = cfg_holder_get(&c->holder);
@@ -3568,7 +3568,7 @@ void rp_core_handle_at(rp_core *c, const struct rp_msg_info *mi, const char *msg
 			char tag[24];
 			rp_buf b;
 
-			rp_info("malformed request from %s/%s: %s at byte %zu",
+			rp_info_rl("malformed request from %s/%s: %s at byte %zu",
 				rp_tp_name(mi->tp), who, sip_err_reason(r), e.off);
 			snprintf(tag, sizeof(tag), "rp400%016llx",
 				(unsigned long long)rp_siphash13(c->key, msg, len));

@@ -450,10 +450,10 @@ static void on_message(const struct rp_msg_info *mi, const char *msg, size_t len
 		rp_addr_fmt(&mi->peer, a, sizeof(a));
 		if (len >= 4 && !memcmp(msg, "SIP/", 4)) {
 			/* A broken response: nobody to tell (RFC 3261 18.1.2). */
-			rp_info("dropped malformed response from %s/%s: %s at byte %zu",
+			rp_info_rl("dropped malformed response from %s/%s: %s at byte %zu",
 				rp_tp_name(mi->tp), a, sip_err_reason(r), e.off);
 		} else {
-			rp_info("malformed request from %s/%s: %s at byte %zu",
+			rp_info_rl("malformed request from %s/%s: %s at byte %zu",
 				rp_tp_name(mi->tp), a, sip_err_reason(r), e.off);
 			respond_400_raw(mi, msg, len, sip_err_reason(r));
 		}
@@ -852,6 +852,7 @@ static int config_reload(struct proxy *p, char *why, size_t whysz, char *restart
 		rp_core_set_cfg(core, nc);
 	cfg_put(p->cfg);
 	p->cfg = nc;
+	rp_log_rl_set(cfg_settings(nc)->log_rate_burst, cfg_settings(nc)->log_rate_interval_ms);
 	rp_notice("configuration %s reloaded: new transactions use it, those in progress "
 		"keep theirs (listeners, workers, sockets need a restart)", p->config_path);
 	if (restart[0])
@@ -1184,6 +1185,7 @@ static int apply_cfg(struct proxy *p, const struct cfg *c, bool keep_listen,
 	const struct cfg_settings *st = cfg_settings(c);
 	bool have_tls = false;
 
+	rp_log_rl_set(st->log_rate_burst, st->log_rate_interval_ms);
 	if (st->workers)
 		p->tcfg.workers = st->workers;
 	if (st->tcp_idle_timeout)
@@ -2054,11 +2056,13 @@ int main(int argc, char **argv)
 			{ .fd = ctl_ro ? ctl_server_fd(ctl_ro) : -1, .events = POLLIN } };
 		struct signalfd_siginfo si;
 
-		/* A 1 s wake-up applies the CDR fsync time bound when calls are quiet. */
-		int pr = poll(pf, 3, p->cdr ? 1000 : -1);
+		/* A 1 s wake-up applies the CDR fsync time bound when calls are
+		 * quiet and writes the summaries of rate-limited log lines. */
+		int pr = poll(pf, 3, 1000);
 
 		if (p->cdr)
 			(void)rp_cdr_tick(p->cdr);
+		(void)rp_log_rl_flush(false);
 		if (pr < 0) {
 			if (errno == EINTR)
 				continue;
@@ -2102,6 +2106,7 @@ int main(int argc, char **argv)
 		rp_notice("%s: shutting down", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
 		break;
 	}
+	(void)rp_log_rl_flush(true);
 	ctl_server_free(ctl_ro);
 	ctl_server_free(ctl);
 	/* The metrics server reads the core through its callbacks: stop it first. */

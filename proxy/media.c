@@ -280,7 +280,7 @@ static int fail(rp_media_call *c, int rc, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(c->err, sizeof(c->err), fmt, ap);
 	va_end(ap);
-	rp_log(rc == RP_MEDIA_REFUSE ? RP_LOG_NOTICE : RP_LOG_WARN, "media: call %s: %s",
+	rp_log_ratelimited(rc == RP_MEDIA_REFUSE ? RP_LOG_NOTICE : RP_LOG_WARN, "media: call %s: %s",
 		c->label, c->err);
 	return rc;
 }

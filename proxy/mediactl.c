@@ -93,7 +93,7 @@ static int call_locked(rp_mediactl *c, const char *cmd, const rp_buf *args,
 		snprintf(c->err, sizeof(c->err), "%.*s", RP_STR_FMT(r));
 		/* Logged here, under the lock: callers only see the code, and
 		 * last_error may be overwritten by another worker's call. */
-		rp_log(RP_LOG_WARN, "mediad refused %s: %s", cmd, c->err);
+		rp_warn_rl("mediad refused %s: %s", cmd, c->err);
 	} else if (rc < 0 && !c->err[0]) {
 		snprintf(c->err, sizeof(c->err), "%s: %s", cmd, strerror(-rc));
 	}

@@ -692,7 +692,7 @@ static void cli_send(rp_txn_cli *c, const char *buf, size_t len)
 		char a[64];
 
 		rp_addr_fmt(&c->dest.addr, a, sizeof(a));
-		rp_info("txn: request to %s/%s not sent: %s", rp_tp_name(c->dest.tp), a,
+		rp_info_rl("txn: request to %s/%s not sent: %s", rp_tp_name(c->dest.tp), a,
 			strerror(-rc));
 	}
 }
@@ -798,7 +798,7 @@ int rp_txn_cli_new(rp_txl *l, unsigned shard, rp_txn_srv *parent,
 		char a[64];
 
 		rp_addr_fmt(&c->dest.addr, a, sizeof(a));
-		rp_info("txn: %s to %s/%s not sent: %s", mname, rp_tp_name(c->dest.tp), a,
+		rp_info_rl("txn: %s to %s/%s not sent: %s", mname, rp_tp_name(c->dest.tp), a,
 			strerror(-rc));
 		c->send_failed = true;
 		rc = rp_timers_add(sh->tm, &c->t_end, now);

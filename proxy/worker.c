@@ -268,7 +268,7 @@ static void conn_close(struct rp_worker *w, rp_conn *c, bool log)
 
 	if (log) {
 		rp_addr_fmt(rp_conn_peer(c), a, sizeof(a));
-		rp_info("%s connection %s %s closed: %s", rp_tp_name(rp_conn_tp(c)),
+		rp_info_rl("%s connection %s %s closed: %s", rp_tp_name(rp_conn_tp(c)),
 			rp_conn_outbound(c) ? "to" : "from", a, rp_conn_why(c));
 	}
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, rp_conn_fd(c), NULL);
@@ -422,7 +422,7 @@ static void handle_accept(struct rp_worker *w, struct tag *t, uint64_t now)
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
-				rp_warn("accept on %s: %s", rp_tp_name(t->l->tp), strerror(errno));
+				rp_warn_rl("accept on %s: %s", rp_tp_name(t->l->tp), strerror(errno));
 			return;
 		}
 		peer.len = sl;
@@ -433,7 +433,7 @@ static void handle_accept(struct rp_worker *w, struct tag *t, uint64_t now)
 		rc = rp_iplimit_take(ws->limit, &peer);
 		if (rc < 0) {
 			rp_addr_fmt(&peer, a, sizeof(a));
-			rp_warn("%s connection from %s refused: %s", rp_tp_name(t->l->tp), a,
+			rp_warn_rl("%s connection from %s refused: %s", rp_tp_name(t->l->tp), a,
 				rc == -EMFILE ? "max_conns reached" : "max_conns_per_ip reached");
 			atomic_fetch_add(&ws->refused, 1);
 			close(fd);
@@ -527,7 +527,7 @@ static rp_conn *open_conn(struct rp_worker *w, enum rp_tp tp, const rp_addr *pee
 
 	rp_addr_fmt(peer, a, sizeof(a));
 	if (tp == RP_TP_TLS && (!cstore || !domain || !*domain)) {
-		rp_warn("tls connection to %s not opened: %s", a,
+		rp_warn_rl("tls connection to %s not opened: %s", a,
 			!cstore ? "no client TLS settings" : "no domain to verify");
 		return NULL;
 	}
@@ -544,7 +544,7 @@ static rp_conn *open_conn(struct rp_worker *w, enum rp_tp tp, const rp_addr *pee
 		return NULL;
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(fd, &peer->u.sa, peer->len) < 0 && errno != EINPROGRESS) {
-		rp_info("%s connection to %s failed: %s", rp_tp_name(tp), a, strerror(errno));
+		rp_info_rl("%s connection to %s failed: %s", rp_tp_name(tp), a, strerror(errno));
 		close(fd);
 		return NULL;
 	}

@@ -25,6 +25,9 @@ failures = []
 
 CONF = """
 log_level = info;
+# Every refusal logged, for the 'the log says why' checks (the limit on such
+# lines has its own test: log_flood.py).
+log_rate_burst = 0;
 realm = "rampart";
 domain = "127.0.0.1";
 user alice { ha1_md5 = "d03b1c803d446cc473926ad83d7ff641"; }
