@@ -3,6 +3,7 @@
 #include "cfg_ck.h"
 #include "cfg_parse.h"
 #include "cfg_prog.h"
+#include "cfg_regex.h"
 #include "rp_hash.h"
 
 #include <arpa/inet.h>
@@ -1167,7 +1168,7 @@ static const char *const global_keys[] = {
 	"control_socket_readonly_group",
 	"auth_algorithms", "max_branches",
 	"dns_servers", "dns_timeout", "dns_attempts", "dns_min_ttl", "dns_max_ttl",
-	"dns_cache_size", "log_rate_burst", "log_rate_interval_ms",
+	"dns_cache_size", "log_rate_burst", "log_rate_interval_ms", "regex_max_subject",
 	/* blocks */
 	"tls", "listen", "trunk", "user", "route", NULL,
 };
@@ -1178,7 +1179,8 @@ enum {
 	G_CDR_SECRET, G_METRICS, G_CTL_MODE, G_CTL_GROUP, G_CTL_RO, G_CTL_RO_MODE,
 	G_CTL_RO_GROUP, G_AUTH_ALGS, G_MAX_BRANCHES, G_DNS_SERVERS, G_DNS_TIMEOUT,
 	G_DNS_ATTEMPTS, G_DNS_MIN_TTL, G_DNS_MAX_TTL, G_DNS_CACHE, G_LOG_RATE_BURST,
-	G_LOG_RATE_INTERVAL, G_TLS, G_LISTEN, G_TRUNK, G_USER, G_ROUTE,
+	G_LOG_RATE_INTERVAL, G_REGEX_MAX_SUBJECT, G_TLS, G_LISTEN, G_TRUNK, G_USER,
+	G_ROUTE,
 };
 
 /* A socket file mode: octal, at most 0777. */
@@ -1277,6 +1279,7 @@ static void defaults(struct cfg_settings *s)
 	s->log_level = RP_LOG_INFO;
 	s->log_rate_burst = RP_LOG_RL_BURST_DEFAULT;
 	s->log_rate_interval_ms = RP_LOG_RL_INTERVAL_MS_DEFAULT;
+	s->regex_max_subject = CFG_REGEX_MAX_SUBJECT_DEFAULT;
 	s->user_agent = "Rampart";
 	s->max_message_size = 65535;
 	s->control_socket = "/run/rampart/proxy.sock";
@@ -1367,6 +1370,9 @@ static void check_global(struct cfg_ck *k, const struct cfg_item *it, int i, uin
 	case G_LOG_RATE_BURST: get_u32(k, it, 0, 1000000, &s->log_rate_burst); break;
 	case G_LOG_RATE_INTERVAL:
 		get_u32(k, it, 100, 3600000, &s->log_rate_interval_ms);
+		break;
+	case G_REGEX_MAX_SUBJECT:
+		get_u32(k, it, 16, CFG_REGEX_MAX_SUBJECT_LIMIT, &s->regex_max_subject);
 		break;
 	case G_USERS_FILE: get_str(k, it, &s->users_file); break;
 	case G_CDR_FILE: get_str(k, it, &s->cdr_file); break;

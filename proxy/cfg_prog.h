@@ -177,6 +177,8 @@ struct cfg_settings {
 	 * log_rate_burst (0 = no limit) per log_rate_interval_ms. */
 	uint32_t log_rate_burst;
 	uint32_t log_rate_interval_ms;
+	/* Regex conditions: a longer subject does not match (cfg_regex). */
+	uint32_t regex_max_subject;
 	unsigned workers;            /* 0: one per CPU */
 	const char *user_agent;      /* Server / User-Agent value */
 	uint32_t max_message_size;

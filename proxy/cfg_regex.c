@@ -1,6 +1,9 @@
 #include "cfg_regex.h"
 
+#include "rp_log.h"
+
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <regex.h>
 #include <stdio.h>
@@ -9,6 +12,7 @@
 
 struct cfg_regex {
 	regex_t re;
+	size_t max_subject;
 };
 
 /* glibc's regcomp copies a bounded repetition's atom once per count, and
@@ -19,10 +23,19 @@ struct cfg_regex {
 #define RE_MAX_WEIGHT 10000u
 #define RE_MAX_DEPTH 256
 
+/* Matching is the other cost: glibc's regexec follows every NFA state a
+ * subject can be in, and optional or repeated atoms are what make many of
+ * them live at once ('.{0,500}b', 500 'a?' in a row: tens of ms, then
+ * seconds with nested counts, on a 256-byte subject). Literal alternatives
+ * cost little. So the atoms under ?, *, + or a bound (times the bound) are
+ * added up and limited to this; measured in docs/config.md "Limits". */
+#define RE_MAX_REPEAT_WEIGHT 128u
+
 struct re_scan {
 	const char *p;
 	size_t n, i;
 	bool too_deep;
+	uint64_t rep;   /* weight under repetition operators */
 };
 
 static uint64_t re_alt(struct re_scan *s, int depth);
@@ -108,6 +121,7 @@ static uint64_t re_seq(struct re_scan *s, int depth)
 
 	while (s->i < s->n && s->p[s->i] != '|' && s->p[s->i] != ')') {
 		uint64_t w = re_atom(s, depth);
+		bool repeated = false;
 
 		for (;;) {
 			char q = s->i < s->n ? s->p[s->i] : '\0';
@@ -123,7 +137,10 @@ static uint64_t re_seq(struct re_scan *s, int depth)
 			} else {
 				break;
 			}
+			repeated = true;
 		}
+		if (repeated)
+			s->rep = re_cap(s->rep + w);
 		sum = re_cap(sum + w);
 	}
 	return sum;
@@ -140,7 +157,7 @@ static uint64_t re_alt(struct re_scan *s, int depth)
 	return sum;
 }
 
-int cfg_regex_new(rp_str pattern, bool icase, struct cfg_regex **out,
+int cfg_regex_new(rp_str pattern, bool icase, size_t max_subject, struct cfg_regex **out,
 	char *errbuf, size_t errsz)
 {
 	struct cfg_regex *r;
@@ -170,6 +187,14 @@ int cfg_regex_new(rp_str pattern, bool icase, struct cfg_regex **out,
 				"more than %u atoms", RE_MAX_WEIGHT);
 			return -EINVAL;
 		}
+		if (sc.rep > RE_MAX_REPEAT_WEIGHT) {
+			snprintf(errbuf, errsz, "too costly to match: %s%" PRIu64 " atoms under "
+				"?, *, + or {m,n} (at most %u; each one counted as often as "
+				"it may repeat)", sc.rep > RE_MAX_WEIGHT ? "more than " : "",
+				sc.rep > RE_MAX_WEIGHT ? (uint64_t)RE_MAX_WEIGHT : sc.rep,
+				RE_MAX_REPEAT_WEIGHT);
+			return -EINVAL;
+		}
 	}
 	pat = malloc(pattern.n + 1);
 	if (!pat)
@@ -182,6 +207,7 @@ int cfg_regex_new(rp_str pattern, bool icase, struct cfg_regex **out,
 		free(pat);
 		return -ENOMEM;
 	}
+	r->max_subject = max_subject ? max_subject : CFG_REGEX_MAX_SUBJECT_DEFAULT;
 	rc = regcomp(&r->re, pat, REG_EXTENDED | REG_NOSUB | (icase ? REG_ICASE : 0));
 	free(pat);
 	if (rc != 0) {
@@ -200,6 +226,11 @@ bool cfg_regex_match(const struct cfg_regex *re, rp_str s)
 {
 	regmatch_t m[1];
 
+	if (s.n > re->max_subject) {
+		rp_warn_rl("routing script: a %zu-byte value not matched against a regular "
+			"expression (regex_max_subject = %zu)", s.n, re->max_subject);
+		return false;
+	}
 	/* REG_STARTEND: match exactly [rm_so, rm_eo) of s.p, no NUL needed. */
 	m[0].rm_so = 0;
 	m[0].rm_eo = (regoff_t)s.n;

@@ -333,7 +333,8 @@ static void check_cond(struct cfg_ck *k, struct cfg_cond *c)
 			cfg_ck_err(k, c->r.pos, "a regular expression must be a constant string (write it as '...')");
 			break;
 		}
-		rc = cfg_regex_new(t, false, &c->re, err, sizeof(err));
+		rc = cfg_regex_new(t, false, k->c->settings.regex_max_subject, &c->re, err,
+			sizeof(err));
 		if (rc == -ENOMEM) {
 			k->nomem = true;
 			break;

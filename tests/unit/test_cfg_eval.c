@@ -5,6 +5,7 @@
 #include "cfg_check.h"
 #include "cfg_default.h"
 #include "cfg_eval.h"
+#include "cfg_regex.h"
 #include "cfg_prog.h"
 
 #include <arpa/inet.h>
@@ -558,6 +559,50 @@ START_TEST(failover_number_routing)
 }
 END_TEST
 
+/* ---- regex subject length (issue #4) ---- */
+
+/* glibc's regexec is quadratic in the subject for patterns like 'a+b': a
+ * subject over regex_max_subject does not match (so !~ is true) instead of
+ * costing seconds. */
+static void long_subject_case(const char *settings, size_t limit)
+{
+	char script[512];
+	struct cfg *c;
+	struct fake f;
+	char *v = malloc(limit + 2);
+
+	ck_assert_ptr_nonnull(v);
+	snprintf(script, sizeof(script), "%sroute request {\n"
+		"  if (header.X-Long =~ 'a+b$') { log(\"hit\"); }\n"
+		"  if (header.X-Long !~ 'a+b$') { log(\"miss\"); }\n"
+		"  exit;\n}\n", settings);
+	c = load(script);
+	/* exactly the limit: matched */
+	memset(v, 'a', limit - 1);
+	v[limit - 1] = 'b';
+	v[limit] = '\0';
+	fake_init(&f, "INVITE", "bob", "example.com", "10.1.2.3");
+	add_hdr(&f, "X-Long", v);
+	EVAL(c, &f, CFG_EV_END, "log info hit;");
+	/* one byte more: not matched, whatever the pattern */
+	memset(v, 'a', limit);
+	v[limit] = 'b';
+	v[limit + 1] = '\0';
+	fake_init(&f, "INVITE", "bob", "example.com", "10.1.2.3");
+	add_hdr(&f, "X-Long", v);
+	EVAL(c, &f, CFG_EV_END, "log info miss;");
+	cfg_put(c);
+	free(v);
+}
+
+START_TEST(regex_subject_over_the_limit_does_not_match)
+{
+	long_subject_case("", CFG_REGEX_MAX_SUBJECT_DEFAULT);
+	long_subject_case("regex_max_subject = 4000;\n", 4000);
+	long_subject_case("regex_max_subject = 16;\n", 16);
+}
+END_TEST
+
 /* ---- expressions ---- */
 
 static const char *expr_script =
@@ -832,6 +877,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, text_longer_than_scratch);
 	tcase_add_test(tc, no_header_injection_from_message_text);
 	tcase_add_test(tc, missing_callbacks_and_action_errors);
+	tcase_add_test(tc, regex_subject_over_the_limit_does_not_match);
 	suite_add_tcase(s, tc);
 	return s;
 }
