@@ -135,9 +135,10 @@ def alive(px, after):
           px.p.poll() is None and r is not None and r.startswith("SIP/2.0 200 "), r)
 
 
-def stream_case(px, tp, data, wait=1.5):
+def stream_case(px, tp, data, wait=1.5, until_close=False):
     """Sends data over a fresh TCP or TLS connection; returns (first line
-    of the answer or '', closed by the proxy)."""
+    of the answer or '', closed by the proxy). Reads until the first line,
+    or with until_close until the proxy closes (or 'wait' passes)."""
     raw = socket.create_connection(("127.0.0.1", px.ports[tp]), 3)
     if tp == "tls":
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
@@ -148,7 +149,7 @@ def stream_case(px, tp, data, wait=1.5):
     out, closed = b"", False
     try:
         raw.sendall(data)
-        while b"\r\n" not in out:
+        while until_close or b"\r\n" not in out:
             c = raw.recv(65536)
             if not c:
                 closed = True
@@ -334,8 +335,13 @@ def main():
                                                              request(tp=tp.upper()))),
                                 ("200 KB header line", b"OPTIONS sip:127.0.0.1 SIP/2.0\r\nX: " +
                                  b"a" * 200000 + b"\r\n\r\n")]:
-                line, closed = stream_case(px, tp, data)
+                line, closed = stream_case(px, tp, data, until_close=True)
                 check("%s %s: connection closed" % (tp, label), closed, line)
+                if label == "no Content-Length":
+                    # RFC 3261 18.3 / 20.14: required on a stream; the
+                    # headers are whole, so the sender learns why.
+                    check("%s %s: 400 Missing Content-Length before the close" % (tp, label),
+                          line.startswith("SIP/2.0 400 Missing Content-Length"), line)
             alive(px, tp + " framing errors")
         # Stream edge cases real stacks produce: every message answered.
         for tp in ("tcp", "tls"):

@@ -178,7 +178,10 @@ START_TEST(framing_error_closes)
 	ck_assert_int_eq(write(peer, m, strlen(m)), (ssize_t)strlen(m));
 	ck_assert_int_eq(rp_conn_on_readable(c, 1000, on_msg, &s), -EBADMSG);
 	ck_assert_ptr_nonnull(strstr(rp_conn_why(c), "Content-Length missing"));
-	ck_assert_int_eq(s.n, 0);
+	/* The whole header block still goes up, for its 400 Missing
+	 * Content-Length (the core's parser refuses it), then the close. */
+	ck_assert_int_eq(s.n, 1);
+	ck_assert_str_eq(s.last, m);
 	rp_conn_free(c);
 	close(peer);
 }
