@@ -534,7 +534,7 @@ static rp_conn *open_conn(struct rp_worker *w, enum rp_tp tp, const rp_addr *pee
 	/* One per client TLS settings and server name that cannot share:
 	 * bounded, whatever names requests bring. */
 	if (rp_conn_table_count_outbound(w->conns, tp, peer) >= MAX_OUT_PER_PEER) {
-		rp_warn("%s connection to %s (%s) not opened: %d open to that address already "
+		rp_warn_rl("%s connection to %s (%s) not opened: %d open to that address already "
 			"with other TLS settings or names", rp_tp_name(tp), a,
 			domain && *domain ? domain : "-", MAX_OUT_PER_PEER);
 		return NULL;
