@@ -11,6 +11,13 @@ is written here, so each case says exactly what went on the wire).
   follows; the callee's multipart 200 is rewritten the same way; a
   multipart body we cannot read (no closing delimiter, two SDP parts) gets
   488, never passed on unread; a multipart without SDP passes as it is.
+- Dialog methods through the Record-Route (UDP, plain RTP): a reliable
+  183 with an answer where the video stream is refused (port 0) and its
+  PRACK with RAck (RFC 3262), UPDATE before the answer with a=sendonly
+  (RFC 3311), the 200 and ACK, a re-INVITE with old-style hold
+  (c=0.0.0.0, RFC 3264 8.4), INFO / MESSAGE / OPTIONS in the dialog, BYE
+  from the callee (the mediad sessions go); a late offer answered in the
+  ACK; CANCEL after the 200 (answered 200, never forwarded).
 - Header folding (RFC 3261 7.3.1: a value may go on over lines that start
   with SP/HTAB): a folded top Via (the proxy writes it back with
   received/rport), two Via values folded in one line, a folded Route line
@@ -241,6 +248,132 @@ def multipart_cases(a, b, lo, hi):
                       same_branch=True)
 
 
+def mediad_count(sock):
+    calls, raw = E.mediad_calls(CTL, sock)
+    return -1 if calls is None else len(calls)
+
+
+def dialog_cases(a, b, lo, hi, sock):
+    drain(a, b)
+    cid = "dlg-1"
+    a.request("INVITE", "sip:bob@127.0.0.1", 1, cid, "bob", "a1", ctype="application/sdp",
+              body=sdp(40000, video=40002), extra="Supported: 100rel\r\n")
+    inv = b.recv()
+    ports = m_ports(body(inv)) if inv else []
+    check("INVITE audio+video: both streams on relay ports", len(ports) == 2 and
+          all(lo <= x <= hi for x in ports), inv)
+    if not inv:
+        return
+    rr, ruri_b = hdr(inv, "Record-Route"), "sip:bob@127.0.0.1:%d" % b.port
+    b.send(reply(inv, 183, "Session Progress", "Require: 100rel\r\nRSeq: 1\r\nContact: "
+                 "<sip:bob@127.0.0.1:%d>\r\n" % b.port, "application/sdp", sdp(41000, 2, video=0)))
+    r = a.recv()
+    ports = m_ports(body(r)) if r else []
+    check("reliable 183: RSeq kept, audio on a relay port, the refused video stays port 0",
+          status(r) == "SIP/2.0 183 Session Progress" and hdr(r, "RSeq") == "1" and
+          len(ports) == 2 and lo <= ports[0] <= hi and ports[1] == 0, r)
+    a.request("PRACK", ruri_b, 2, cid, "bob", "a1", "bob1", route=rr,
+              extra="RAck: 1 1 INVITE\r\n")
+    pr = b.recv()
+    check("PRACK follows the route set with its RAck", pr is not None and
+          pr.startswith("PRACK " + ruri_b) and hdr(pr, "RAck") == "1 1 INVITE", pr)
+    if pr:
+        b.send(reply(pr, 200, "OK"))
+        check("200 to the PRACK relayed", status(a.recv()) == "SIP/2.0 200 OK")
+    a.request("UPDATE", ruri_b, 3, cid, "bob", "a1", "bob1", route=rr, ctype="application/sdp",
+              body=sdp(40000, 1, 2, audio_attrs="a=sendonly\r\n", video=40002))
+    up = b.recv()
+    check("UPDATE before the answer: rewritten, a=sendonly kept", up is not None and
+          "a=sendonly" in body(up) and lo <= m_ports(body(up))[0] <= hi, up)
+    if up:
+        b.send(reply(up, 200, "OK", "", "application/sdp",
+                     sdp(41000, 2, 2, audio_attrs="a=recvonly\r\n", video=0)))
+        r = a.recv()
+        check("200 to the UPDATE: answer rewritten, a=recvonly kept", status(r) == "SIP/2.0 200 OK"
+              and "a=recvonly" in body(r) and lo <= m_ports(body(r))[0] <= hi, r)
+    b.send(reply(inv, 200, "OK", "Contact: <sip:bob@127.0.0.1:%d>\r\n" % b.port))
+    check("200 to the INVITE", status(a.recv()) == "SIP/2.0 200 OK")
+    a.request("ACK", ruri_b, 1, cid, "bob", "a1", "bob1", route=rr)
+    check("ACK through the route set", (b.recv() or "").startswith("ACK " + ruri_b))
+    # Old-style hold (RFC 3264 8.4: c=0.0.0.0).
+    a.request("INVITE", ruri_b, 4, cid, "bob", "a1", "bob1", route=rr, ctype="application/sdp",
+              body=sdp(40000, 1, 3, c="0.0.0.0", video=40002))
+    ri = b.recv()
+    check("re-INVITE with c=0.0.0.0: the hold address reaches the callee", ri is not None and
+          "c=IN IP4 0.0.0.0" in body(ri) and "c=IN IP4 127.0.0.1" not in body(ri), ri)
+    if ri:
+        b.send(reply(ri, 200, "OK", "", "application/sdp", sdp(41000, 2, 3, video=0)))
+        check("200 to the re-INVITE", status(a.recv()) == "SIP/2.0 200 OK")
+        a.request("ACK", ruri_b, 4, cid, "bob", "a1", "bob1", route=rr)
+        b.recv()
+    for k, meth in enumerate(("INFO", "MESSAGE", "OPTIONS")):
+        a.request(meth, ruri_b, 10 + k, cid, "bob", "a1", "bob1", route=rr, ctype="text/plain",
+                  body="hello")
+        x = b.recv()
+        ok = x is not None and x.startswith(meth + " " + ruri_b) and body(x) == "hello"
+        if x:
+            b.send(reply(x, 200, "OK"))
+            ok = ok and status(a.recv()) == "SIP/2.0 200 OK"
+        check("%s in the dialog: relayed with its body, 200 back" % meth, ok, x)
+    check("mediad holds the call's sessions", mediad_count(sock) > 0)
+    # BYE from the callee, back along the route set.
+    seq[0] += 1
+    b.send("BYE sip:alice@127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch="
+           "z9hG4bKbye%d;rport\r\nRoute: %s\r\nMax-Forwards: 70\r\nFrom: <sip:bob@127.0.0.1>;"
+           "tag=bob1\r\nTo: <sip:alice@127.0.0.1>;tag=a1\r\nCall-ID: %s\r\nCSeq: 1 BYE\r\n"
+           "Content-Length: 0\r\n\r\n" % (a.port, b.port, seq[0], rr, cid))
+    bye = a.recv()
+    check("BYE from the callee reaches the caller", bye is not None and bye.startswith("BYE "), bye)
+    if bye:
+        a.send(reply(bye, 200, "OK"))
+        check("200 to the callee's BYE", status(b.recv()) == "SIP/2.0 200 OK")
+    check("the call's mediad sessions are gone after BYE", E.wait_calls(CTL, sock, 0) == 0)
+
+    # Late offer: the 200 offers, the ACK answers.
+    a.request("INVITE", "sip:bob@127.0.0.1", 1, "late-1", "bob", "a1")
+    inv = b.recv()
+    if inv:
+        rr = hdr(inv, "Record-Route")
+        b.send(reply(inv, 200, "OK", "Contact: <sip:bob@127.0.0.1:%d>\r\n" % b.port,
+                     "application/sdp", sdp(41000)))
+        ok = a.recv()
+        check("late offer: the 200's SDP rewritten", ok is not None and
+              lo <= (m_ports(body(ok)) or [0])[0] <= hi, ok)
+        a.request("ACK", ruri_b, 1, "late-1", "bob", "a1", "bob1", route=rr,
+                  ctype="application/sdp", body=sdp(40000))
+        ack = b.recv()
+        check("late offer: the ACK's answer rewritten", ack is not None and
+              ack.startswith("ACK ") and lo <= (m_ports(body(ack)) or [0])[0] <= hi, ack)
+        a.request("BYE", ruri_b, 2, "late-1", "bob", "a1", "bob1", route=rr)
+        x = b.recv()
+        if x:
+            b.send(reply(x, 200, "OK"))
+            a.recv()
+    # CANCEL that crosses the 200: the 200 goes through, the CANCEL is
+    # answered here and not forwarded (RFC 3261 9.2, 16.10).
+    a.request("INVITE", "sip:bob@127.0.0.1", 1, "race-1", "bob", "a1", ctype="application/sdp",
+              body=sdp(40000))
+    inv = b.recv()
+    if inv:
+        b.send(reply(inv, 200, "OK", "Contact: <sip:bob@127.0.0.1:%d>\r\n" % b.port,
+                     "application/sdp", sdp(41000)))
+        ok = a.recv()
+        a.request("CANCEL", "sip:bob@127.0.0.1", 1, "race-1", "bob", "a1", same_branch=True)
+        r = a.recv()
+        check("CANCEL after the 200: the 200 relayed, the CANCEL answered 200",
+              status(ok) == "SIP/2.0 200 OK" and status(r) == "SIP/2.0 200 OK" and
+              hdr(r, "CSeq") == "1 CANCEL", (ok, r))
+        check("CANCEL after the 200: not forwarded to the callee", b.recv(0.5) is None)
+        rr = hdr(inv, "Record-Route")
+        a.request("ACK", ruri_b, 1, "race-1", "bob", "a1", "bob1", route=rr)
+        b.recv()
+        a.request("BYE", ruri_b, 2, "race-1", "bob", "a1", "bob1", route=rr)
+        x = b.recv()
+        if x:
+            b.send(reply(x, 200, "OK"))
+            a.recv()
+
+
 def drain(*uas):
     """Reads what earlier cases left (retransmissions) until 0.3 s of quiet."""
     for ua in uas:
@@ -315,6 +448,7 @@ def main():
         check("bob registers", register(b) == "SIP/2.0 200 OK")
         multipart_cases(a, b, lo, hi)
         folding_cases(a, b, ports["udp"])
+        dialog_cases(a, b, lo, hi, sock)
         check("proxy still running", px.poll() is None)
     finally:
         E.stop(px)
