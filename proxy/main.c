@@ -91,6 +91,7 @@ struct proxy {
 	struct rp_core_metrics mx;  /* cells in 'metrics' the core bumps */
 	rp_cdr *cdr;                /* NULL: no cdr_file */
 	rp_mediaev *mev;            /* mediad's timeout events; NULL: no media */
+	bool log_cli;               /* --log-level given: it wins over log_level */
 };
 
 /* The core's media backend: rampart-mediad through one rp_mediactl,
@@ -853,6 +854,8 @@ static int config_reload(struct proxy *p, char *why, size_t whysz, char *restart
 	cfg_put(p->cfg);
 	p->cfg = nc;
 	rp_log_rl_set(cfg_settings(nc)->log_rate_burst, cfg_settings(nc)->log_rate_interval_ms);
+	if (!p->log_cli)
+		rp_log_set_level(cfg_settings(nc)->log_level);
 	rp_notice("configuration %s reloaded: new transactions use it, those in progress "
 		"keep theirs (listeners, workers, sockets need a restart)", p->config_path);
 	if (restart[0])
@@ -1186,6 +1189,8 @@ static int apply_cfg(struct proxy *p, const struct cfg *c, bool keep_listen,
 	bool have_tls = false;
 
 	rp_log_rl_set(st->log_rate_burst, st->log_rate_interval_ms);
+	if (!p->log_cli)
+		rp_log_set_level(st->log_level);
 	if (st->workers)
 		p->tcfg.workers = st->workers;
 	if (st->tcp_idle_timeout)
@@ -1815,6 +1820,7 @@ int main(int argc, char **argv)
 				fprintf(stderr, "rampart-proxy: bad --log-level '%s'\n", optarg);
 				return 2;
 			}
+			p->log_cli = true;
 			break;
 		case 'V':
 		case O_VERSION:
