@@ -33,6 +33,7 @@
 
 #define MAX_TARGETS 8
 #define DNS_WAIT_MAX_MS 2000     /* a config install waits on DNS at most */
+#define MAX_PARKED 1024          /* requests waiting on DNS at most */
 #define STATELESS_PREFIX "z9hG4bKrs"
 
 struct stat_ctr {
@@ -68,6 +69,11 @@ struct rp_core {
 	pthread_rwlock_t dns_mu;
 	rp_hash *dns;                   /* dns_key() -> struct dns_ent */
 	pthread_mutex_t probe_mu;       /* probe_configure: one at a time */
+	/* Requests waiting for a Request-URI/Route host name (id -> struct
+	 * parked). Lock order: the transaction's shard, then park_mu. */
+	pthread_mutex_t park_mu;
+	rp_hash *parked;
+	uint64_t park_next;
 	_Atomic uint64_t next_sweep;
 	uint8_t key[16];
 	atomic_size_t ntxns;            /* server transactions alive */
@@ -153,6 +159,25 @@ struct pctx {
 	bool call_rr;                   /* we record-routed it: BYE comes our way */
 	/* Parallel forking to several contacts (fork.h); NULL otherwise. */
 	struct rp_fork *fork;
+	/* Waiting for DNS (park_request): its id, and the address family
+	 * the forwarded request was written for. */
+	uint64_t park_id;
+	sa_family_t park_fam;
+};
+
+/* A request waiting for DNS: found again by id when the answer comes, if
+ * its transaction still exists (srv_gone removes it). */
+struct parked {
+	uint64_t id;
+	rp_txn_srv *s;
+};
+
+/* The resolver's callback argument of a parked request. */
+struct park_ref {
+	rp_core *c;
+	uint64_t id;
+	unsigned shard;
+	char host[256];                 /* for the log */
 };
 
 /* The message info of the response being handled on this thread, for the
@@ -199,6 +224,8 @@ struct req {
 	unsigned nftg;
 	rp_str lk_ruri;
 	bool keep_body;                 /* build_forward: new_body is used again */
+	/* targets() returned -EINPROGRESS: the name to locate. */
+	struct rp_dns_query dq;
 };
 
 static rp_str server_name(const struct cfg *c)
@@ -1906,6 +1933,37 @@ static struct rp_tls_store *trunk_tls(rp_core *c, const struct cfg_trunk *t, enu
 	return c->trunk_tls(c->trunk_tls_arg, t->name);
 }
 
+/* pc->tg from a located Request-URI/Route host: tg[0] holds the transport
+ * and the TLS name; only addresses of family 'fam' (0: any) are kept.
+ * Returns how many. */
+static unsigned uri_targets(struct pctx *pc, const struct rp_dns_result *res, sa_family_t fam)
+{
+	struct rp_dns_target dt[RP_DNS_MAX_TARGETS];
+	struct target g0 = pc->tg[0];
+	unsigned n = 0;
+	static _Thread_local uint64_t ctr;
+
+	if (res->status < 0)
+		return 0;
+	memcpy(dt, res->t, res->n * sizeof(dt[0]));
+	rp_dns_order(dt, res->n, (uint64_t)(uintptr_t)pc ^ (++ctr * 0x9e3779b97f4a7c15ull));
+	for (unsigned i = 0; i < res->n && n < MAX_TARGETS; i++) {
+		struct target *g = &pc->tg[n];
+
+		if (fam && dt[i].addr.u.sa.sa_family != fam)
+			continue;
+		*g = g0;
+		g->d.addr = dt[i].addr;
+		g->d.tls_domain = g->host;
+		g->d.tls_store = NULL;
+		g->d.flow = false;
+		n++;
+	}
+	pc->ntg = n;
+	pc->next = 0;
+	return n;
+}
+
 /* Randomness for the SRV weights of one request: cheap, per thread. */
 static uint64_t req_seed(struct req *r)
 {
@@ -2006,14 +2064,33 @@ static int targets(struct req *r)
 		return -EHOSTUNREACH;
 	g->d.reuse = uri_reuse(r->m);
 	g->d.tp = rp_sipout_uri_tp(u);
-	if (rp_sipout_uri_addr(u, g->d.tp, &g->d.addr) < 0)
-		return -EHOSTUNREACH;
 	/* The certificate must match the host we were asked to reach. */
 	if (rp_str_copy(u->host, g->host, sizeof(g->host)) < 0)
 		return -EHOSTUNREACH;
 	g->d.tls_domain = g->host;
-	pc->ntg = 1;
-	return 0;
+	if (rp_sipout_uri_addr(u, g->d.tp, &g->d.addr) == 0) {
+		pc->ntg = 1;
+		return 0;
+	}
+	/* A host name (RFC 3263 §4): the transport as the URI says (UDP when
+	 * it says nothing, as the script and media policy already assumed),
+	 * SRV without a port, A/AAAA with one. */
+	struct rp_dns_result res;
+	struct rp_dns_query *q = &r->dq;
+
+	memset(q, 0, sizeof(*q));
+	if (rp_str_copy(u->host, q->name, sizeof(q->name)) < 0 || !q->name[0] ||
+	    q->name[0] == '[')
+		return -EHOSTUNREACH;
+	q->port = u->has_port ? u->port : 0;
+	q->tp = g->d.tp;
+	q->tp_given = true;
+	q->sips = u->scheme == SIP_SCHEME_SIPS;
+	/* Not known yet, or known to fail: the resolver answers (a failure
+	 * from its cache at once) and the request says why. */
+	if (rp_dns_cached(r->core->resolver, q, rp_now_ms(), &res) < 0 || res.status < 0)
+		return -EINPROGRESS;
+	return uri_targets(pc, &res, 0) ? 0 : -EHOSTUNREACH;
 }
 
 static int build_forward(struct req *r, enum rp_tp out_tp, const rp_addr *to,
@@ -2458,6 +2535,159 @@ static void do_fork(struct req *r)
 	}
 }
 
+/* ---- Request-URI / Route names (RFC 3263 §4) ---- */
+
+static rp_str park_key(const struct parked *pk)
+{
+	return rp_str_make((const char *)&pk->id, sizeof(pk->id));
+}
+
+/* The located name of a parked request (its shard lock held): the
+ * branch starts now, or the caller learns why not. */
+static void park_resume(rp_core *c, rp_txn_srv *s, const struct rp_dns_result *res,
+	const char *host, uint64_t now)
+{
+	struct pctx *pc = rp_txn_srv_user(s);
+	static const rp_str retry = RP_STR_LIT("Retry-After: 5");
+
+	pc->park_id = 0;
+	if (rp_txn_srv_final(s) || pc->cancelled)
+		return;
+	if (res->status < 0 || !uri_targets(pc, res, pc->park_fam)) {
+		unsigned code = 503;
+		rp_str why;
+
+		if (res->status == -ENOENT) {
+			code = 404;
+			why = RP_STR_LIT("No Usable Destination: Name Not Resolved");
+		} else if (res->status == 0) {
+			why = pc->park_fam == AF_INET ? RP_STR_LIT("No Listener For IPv6") :
+				RP_STR_LIT("No Listener For IPv4");
+		} else if (res->status == -ETIMEDOUT) {
+			why = RP_STR_LIT("DNS Timeout");
+		} else {
+			why = RP_STR_LIT("DNS Failure");
+		}
+		rp_info("request to %s: %.*s", host, RP_STR_FMT(why));
+		reply_txn(c, s, code, why, code == 503 ? &retry : NULL, code == 503 ? 1 : 0, now);
+		return;
+	}
+	if (pc->call) {
+		struct rp_call_sig b = { .tp = pc->tg[0].d.tp, .peer = pc->tg[0].d.addr };
+
+		pc->call_rr = pc->t_rr;
+		rp_call_set_b(pc->call, &b, &pc->tg[0].d, rp_str_cstr(""));
+	}
+	if (!start_branch(c, s, pc, now))
+		reply_txn(c, s, 503, RP_STR_NULL, NULL, 0, now);
+}
+
+/* The resolver's answer for a parked request (a resolver thread). */
+static void on_uri_resolved(void *arg, const struct rp_dns_result *res)
+{
+	struct park_ref *ref = arg;
+	rp_core *c = ref->c;
+	struct parked key = { .id = ref->id }, *pk;
+
+	/* The core is being freed: its transactions go with it. */
+	if (res->status == -ECANCELED) {
+		free(ref);
+		return;
+	}
+	rp_txn_lock(c->txl, ref->shard);
+	pthread_mutex_lock(&c->park_mu);
+	pk = rp_hash_remove(c->parked, park_key(&key));
+	pthread_mutex_unlock(&c->park_mu);
+	if (pk)
+		park_resume(c, pk->s, res, ref->host, rp_now_ms());
+	rp_txn_unlock(c->txl, ref->shard);
+	free(pk);
+	free(ref);
+}
+
+/* A Request-URI/Route host that is a name not located yet: the request is
+ * written now (media offer included) for the transport the URI gives and
+ * IPv4 if we can send it so, and waits in its server transaction
+ * (retransmissions absorbed, 100 Trying for INVITE) until the resolver
+ * answers; no worker waits. */
+static void park_request(struct req *r)
+{
+	rp_core *c = r->core;
+	struct pctx *pc = r->pc;
+	enum rp_tp tp = pc->tg[0].d.tp;
+	static const rp_str retry = RP_STR_LIT("Retry-After: 5");
+	char br[RP_TXN_BRANCH_LEN];
+	struct parked *pk = NULL;
+	struct park_ref *ref = NULL;
+	rp_addr lout, guess;
+	sa_family_t fam;
+	size_t n;
+	int rc;
+
+	pthread_mutex_lock(&c->park_mu);
+	n = rp_hash_count(c->parked);
+	pthread_mutex_unlock(&c->park_mu);
+	if (n >= MAX_PARKED) {
+		rp_warn("request to %s: %zu requests already wait for DNS; 503", r->dq.name, n);
+		reply_msg(c, r->stx, r->m, 503, RP_STR_LIT("DNS Busy"), &retry, 1, r->now);
+		return;
+	}
+	fam = local_for(c, tp, AF_INET, r->mi, &lout) == 0 ? AF_INET : AF_INET6;
+	memset(&guess, 0, sizeof(guess));
+	guess.u.sa.sa_family = fam;
+	guess.len = fam == AF_INET ? sizeof(guess.u.in4) : sizeof(guess.u.in6);
+	if (media_refused(r, tp))
+		return;
+	rc = trunk_prepare(r);
+	if (rc == 0)
+		rc = rp_txn_branch(c->txl, r->shard, req_loop_hash(r), br);
+	if (rc == 0)
+		rc = build_forward(r, tp, &guess, rp_str_make(br, sizeof(br)));
+	if (rc == -EHOSTUNREACH) {
+		reply_msg(c, r->stx, r->m, 503, RP_STR_LIT("No Listener For The Transport"),
+			NULL, 0, r->now);
+		return;
+	}
+	if (rc < 0) {
+		reply_msg(c, r->stx, r->m, rc == -EPROTO ? 488 : 500, RP_STR_NULL, NULL, 0, r->now);
+		return;
+	}
+	pc->media = r->media;
+	pk = calloc(1, sizeof(*pk));
+	ref = calloc(1, sizeof(*ref));
+	rc = pk && ref ? 0 : -ENOMEM;
+	if (rc == 0) {
+		pk->s = r->stx;
+		ref->c = c;
+		ref->shard = r->shard;
+		snprintf(ref->host, sizeof(ref->host), "%s", r->dq.name);
+		pthread_mutex_lock(&c->park_mu);
+		pk->id = ref->id = ++c->park_next;
+		rc = rp_hash_insert(c->parked, park_key(pk), pk);
+		pthread_mutex_unlock(&c->park_mu);
+	}
+	if (rc == 0) {
+		pc->park_id = pk->id;
+		pc->park_fam = fam;
+		/* The answer waits for our shard lock: it cannot overtake us. */
+		rc = rp_dns_lookup(c->resolver, &r->dq, on_uri_resolved, ref);
+		if (rc < 0) {
+			pthread_mutex_lock(&c->park_mu);
+			rp_hash_remove(c->parked, park_key(pk));
+			pthread_mutex_unlock(&c->park_mu);
+			pc->park_id = 0;
+		}
+	}
+	if (rc < 0) {
+		free(pk);
+		free(ref);
+		reply_msg(c, r->stx, r->m, 503, RP_STR_LIT("DNS Busy"), &retry, 1, r->now);
+		return;
+	}
+	if (pc->method == SIP_METHOD_INVITE && !pc->failure_runs)
+		reply_msg(c, r->stx, r->m, 100, RP_STR_NULL, NULL, 0, r->now);
+}
+
 static void do_relay(struct req *r)
 {
 	rp_core *c = r->core;
@@ -2473,6 +2703,10 @@ static void do_relay(struct req *r)
 	}
 	call_request(r);
 	rc = targets(r);
+	if (rc == -EINPROGRESS) {
+		park_request(r);
+		return;
+	}
 	if (rc < 0) {
 		reply_msg(c, r->stx, r->m, 404, RP_STR_LIT("No Usable Destination"), NULL, 0, r->now);
 		return;
@@ -3125,6 +3359,13 @@ static void srv_gone(void *arg, rp_txn_srv *s)
 	rp_core *c = arg;
 
 	atomic_fetch_sub(&c->ntxns, 1);
+	if (pc->park_id) {
+		struct parked key = { .id = pc->park_id };
+
+		pthread_mutex_lock(&c->park_mu);
+		free(rp_hash_remove(c->parked, park_key(&key)));
+		pthread_mutex_unlock(&c->park_mu);
+	}
 	if (pc->fwd)
 		explicit_bzero(pc->fwd, pc->fwd_len);
 	free(pc->fwd);
@@ -3238,6 +3479,33 @@ static void handle_response(rp_core *c, const struct rp_msg_info *mi, struct sip
 
 /* ---- requests ---- */
 
+static void dns_warmed(void *arg, const struct rp_dns_result *res)
+{
+	(void)arg;
+	(void)res;
+}
+
+/* A stateless request (ACK of a 2xx) to a host name: where the resolver
+ * last located it (the INVITE's lookup, usually), never waiting; if it
+ * does not know, it is asked for the next copy and this one is dropped. */
+static int ack_by_name(rp_core *c, const struct sip_uri *u, enum rp_tp tp, rp_addr *out)
+{
+	struct rp_dns_query q = { .port = u->has_port ? u->port : 0, .tp = tp,
+		.tp_given = true, .sips = u->scheme == SIP_SCHEME_SIPS };
+	struct rp_dns_result res;
+
+	if (rp_str_copy(u->host, q.name, sizeof(q.name)) < 0 || !q.name[0] || q.name[0] == '[')
+		return -EINVAL;
+	if (rp_dns_cached(c->resolver, &q, rp_now_ms(), &res) < 0) {
+		(void)rp_dns_lookup(c->resolver, &q, dns_warmed, NULL);
+		return -EAGAIN;
+	}
+	if (res.status < 0 || !res.n)
+		return -ENOENT;
+	*out = res.t[0].addr;
+	return 0;
+}
+
 /* ACK of a 2xx (and anything else no transaction takes): along the Route
  * set or to the Request-URI, no state (§16.11). */
 static void forward_request_stateless(struct req *r)
@@ -3272,8 +3540,9 @@ static void forward_request_stateless(struct req *r)
 	if (m->max_forwards == 0)
 		return;
 	d.tp = rp_sipout_uri_tp(u);
-	if (rp_sipout_uri_addr(u, d.tp, &d.addr) < 0 ||
-	    local_for(c, d.tp, d.addr.u.sa.sa_family, r->mi, &lout) < 0)
+	if (rp_sipout_uri_addr(u, d.tp, &d.addr) < 0 && ack_by_name(c, u, d.tp, &d.addr) < 0)
+		return;
+	if (local_for(c, d.tp, d.addr.u.sa.sa_family, r->mi, &lout) < 0)
 		return;
 	/* TLS: an existing connection (or its alias) is used; a new one must
 	 * verify the host we were asked to reach. */
@@ -4008,6 +4277,8 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 		rc = rp_auth_new(NULL, &c->auth);
 	if (rc == 0)
 		rc = rp_hash_new(16, 0, &c->dns);
+	if (rc == 0)
+		rc = rp_hash_new(64, 0, &c->parked);
 	if (rc == 0) {
 		struct rp_dns_cfg dc;
 
@@ -4037,6 +4308,7 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 		rp_trunk_dlgs_free(c->tdlg);
 		rp_media_calls_free(c->media);
 		rp_dns_free(c->resolver);
+		rp_hash_free(c->parked);
 		rp_hash_free(c->dns);
 		rp_auth_free(c->auth);
 		rp_registrar_free(c->reg);
@@ -4048,6 +4320,7 @@ int rp_core_new(const struct rp_core_cfg *cc, rp_workers *ws, rp_core **out)
 	pthread_rwlock_init(&c->dns_mu, NULL);
 	pthread_mutex_init(&c->pn_mu, NULL);
 	pthread_mutex_init(&c->probe_mu, NULL);
+	pthread_mutex_init(&c->park_mu, NULL);
 	cfg_holder_init(&c->holder, cfg_get(cc->cfg));
 	resolve_trunks(c, cc->cfg);
 	pthread_mutex_lock(&c->probe_mu);
@@ -4075,7 +4348,9 @@ void rp_core_free(rp_core *c)
 	}
 	/* First: its threads call on_resolved. */
 	rp_dns_free(c->resolver);
-	rp_txn_layer_free(c->txl);
+	rp_txn_layer_free(c->txl);      /* srv_gone empties c->parked */
+	rp_hash_free(c->parked);
+	pthread_mutex_destroy(&c->park_mu);
 	rp_calls_free(c->calls);
 	rp_media_calls_free(c->media);
 	rp_registrar_free(c->reg);

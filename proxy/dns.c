@@ -15,11 +15,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rp_hash.h"
 #include "rp_log.h"
 #include "rp_rand.h"
 #include "rp_time.h"
 
-#define MAX_PENDING 1024
+#define NEG_RESULT_TTL 5        /* s: a one-shot failure is kept */
 #define RETRY_MS 5000           /* a failed refresh tries again after */
 #define HOSTS_TTL 60
 #define MAX_THREADS 4
@@ -38,7 +39,17 @@ struct job {
 	struct job *next;
 };
 
+/* A one-shot lookup's result (rp_dns_cached). */
+struct rent {
+	char key[300];
+	size_t klen;
+	uint64_t expires;
+	struct rp_dns_result r;
+};
+
 struct rp_dns {
+	pthread_mutex_t rmu;            /* guards results */
+	rp_hash *results;               /* query key -> struct rent */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;              /* work to do, or stop */
 	pthread_cond_t tried_cv;        /* a watch had its first resolution */
@@ -52,6 +63,7 @@ struct rp_dns {
 	pthread_t thr[MAX_THREADS];
 	unsigned nthr;
 	bool stop;
+	unsigned thr_ids;               /* start order: 0 also runs the watches */
 	char hosts_file[256];
 	atomic_uint_fast64_t queries, timeouts, hits, tcp;
 };
@@ -95,6 +107,8 @@ static int fix_cfg(const struct rp_dns_cfg *in, struct rp_dns_cfg *c)
 	if (!c->attempts)
 		c->attempts = 2;
 	if (!c->threads)
+		c->threads = 3;
+	if (c->threads < 2)
 		c->threads = 2;
 	if (c->threads > MAX_THREADS)
 		c->threads = MAX_THREADS;
@@ -367,6 +381,9 @@ static int add_host(rp_dns *d, const char *host, uint16_t port, bool fresh, uint
 
 		if (rc < 0) {
 			err = worse(err, rc);
+			/* A server that did not answer A will not answer AAAA. */
+			if (rc == -ETIMEDOUT)
+				break;
 			continue;
 		}
 		ttl_min(r, a.ttl == UINT32_MAX ? 0 : a.ttl);
@@ -437,6 +454,8 @@ static int do_srv(rp_dns *d, const char *srvname, bool fresh, struct rp_dns_resu
 		rc = add_host(d, s->target, s->port, fresh, s->prio, s->weight, (uint8_t)i, r);
 		if (rc < 0)
 			err = worse(err, rc);
+		if (rc == -ETIMEDOUT)
+			break;          /* each further target would wait as long */
 	}
 	return r->n ? 0 : (err == -ENOENT ? -ENXIO : err);
 }
@@ -521,8 +540,13 @@ void rp_dns_resolve(rp_dns *d, const struct rp_dns_query *q, bool fresh,
 		/* NXDOMAIN: no SRV or address below or at it either (RFC 8020). */
 		r->status = -ENOENT;
 		goto out;
+	} else if (rc == -ETIMEDOUT) {
+		/* Nobody answers: every further step would wait as long. */
+		r->status = rc;
+		goto out;
 	} else if (rc != -ENOENT) {
-		/* The NAPTR lookup failed: SRV and A may still answer. */
+		/* A server failure for NAPTR (some servers do not know the
+		 * type): SRV and A may still answer. */
 		rp_debug("dns: NAPTR %s: %s", q->name, strerror(-rc));
 	}
 	/* No NAPTR: SRV for the transport given, else each one we support. */
@@ -531,7 +555,7 @@ void rp_dns_resolve(rp_dns *d, const struct rp_dns_query *q, bool fresh,
 			continue;
 		snprintf(srvname, sizeof(srvname), "%s.%s", srv_prefix((enum rp_tp)t), q->name);
 		rc = do_srv(d, srvname, fresh, r);
-		if (rc == -ENOENT)
+		if (rc == -ENOENT || (rc == -EIO && !q->tp_given))
 			continue;
 		r->tp = (enum rp_tp)t;
 		r->status = rc == -ENXIO ? -ENOENT : rc;
@@ -610,13 +634,92 @@ void rp_dns_order(struct rp_dns_target *t, unsigned n, uint64_t seed)
 		memcpy(t, tmp, n * sizeof(*t));
 }
 
+/* ---- one-shot results ---- */
+
+static size_t result_key(const struct rp_dns_query *q, char out[300])
+{
+	int n = snprintf(out, 300, "%d/%u/%d/%d/", q->tp_given ? (int)q->tp : -1, q->port,
+		q->sips, 0);
+	size_t at = n < 0 ? 0 : (size_t)n;
+
+	for (const char *p = q->name; *p && at < 299; p++)
+		out[at++] = (char)tolower((unsigned char)*p);
+	if (at && out[at - 1] == '.')
+		at--;
+	out[at] = '\0';
+	return at;
+}
+
+int rp_dns_cached(rp_dns *d, const struct rp_dns_query *q, uint64_t now_ms,
+	struct rp_dns_result *out)
+{
+	char k[300];
+	size_t kl = result_key(q, k);
+	struct rent *e;
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&d->rmu);
+	e = rp_hash_find(d->results, rp_str_make(k, kl));
+	if (e && e->expires > now_ms) {
+		*out = e->r;
+		out->ttl = (uint32_t)((e->expires - now_ms + 999) / 1000);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&d->rmu);
+	return rc;
+}
+
+static void result_put(rp_dns *d, const struct rp_dns_query *q, const struct rp_dns_result *r)
+{
+	/* A failure too, briefly: lookups queued behind this one get it at
+	 * once instead of waiting out the same timeouts (RFC 2308 §7). */
+	uint32_t ttl = r->status == 0 ? r->ttl : NEG_RESULT_TTL;
+	size_t max;
+	uint64_t now = rp_now_ms();
+	struct rent *e, *old;
+
+	if (!ttl || !(e = calloc(1, sizeof(*e))))
+		return;
+	pthread_mutex_lock(&d->mu);
+	max = d->cfg.cache.max_entries ? d->cfg.cache.max_entries : 4096;
+	pthread_mutex_unlock(&d->mu);
+	e->klen = result_key(q, e->key);
+	e->expires = now + (uint64_t)ttl * 1000;
+	e->r = *r;
+	pthread_mutex_lock(&d->rmu);
+	old = rp_hash_remove(d->results, rp_str_make(e->key, e->klen));
+	free(old);
+	if (rp_hash_count(d->results) >= max) {
+		rp_hash_iter it;
+		rp_str k;
+		void *v;
+
+		rp_hash_iter_init(d->results, &it);
+		while (rp_hash_iter_next(&it, &k, &v))
+			if (((struct rent *)v)->expires <= now) {
+				rp_hash_remove(d->results, k);
+				free(v);
+			}
+	}
+	/* Still full of live results: this one is not kept. */
+	if (rp_hash_count(d->results) >= max ||
+	    rp_hash_insert(d->results, rp_str_make(e->key, e->klen), e) < 0)
+		free(e);
+	pthread_mutex_unlock(&d->rmu);
+}
+
 /* ---- threads ---- */
 
 static void *resolver_main(void *arg)
 {
 	rp_dns *d = arg;
+	bool watcher;
 
 	pthread_mutex_lock(&d->mu);
+	/* One thread keeps the watched names (a silent server holds it for
+	 * the full timeouts of each); the others serve one-shot lookups only,
+	 * so requests never queue behind a background refresh. */
+	watcher = d->thr_ids++ == 0;
 	while (!d->stop) {
 		uint64_t now = rp_now_ms(), next = now + 1000;
 		struct watch *w = NULL;
@@ -630,13 +733,17 @@ static void *resolver_main(void *arg)
 				d->jtail = &d->jobs;
 			d->njobs--;
 			pthread_mutex_unlock(&d->mu);
-			rp_dns_resolve(d, &j->q, false, &r);
+			/* Queued behind a lookup of the same name: its answer. */
+			if (rp_dns_cached(d, &j->q, rp_now_ms(), &r) < 0) {
+				rp_dns_resolve(d, &j->q, false, &r);
+				result_put(d, &j->q, &r);
+			}
 			j->cb(j->arg, &r);
 			free(j);
 			pthread_mutex_lock(&d->mu);
 			continue;
 		}
-		for (struct watch *x = d->watches; x; x = x->next) {
+		for (struct watch *x = watcher ? d->watches : NULL; x; x = x->next) {
 			if (x->busy)
 				continue;
 			if (x->due <= now) {
@@ -717,6 +824,13 @@ int rp_dns_new(const struct rp_dns_cfg *cfg, rp_dns **out)
 	snprintf(d->hosts_file, sizeof(d->hosts_file), "%s",
 		cfg && cfg->hosts_file ? cfg->hosts_file : "/etc/hosts");
 	d->jtail = &d->jobs;
+	rc = rp_hash_new(64, 0, &d->results);
+	if (rc < 0) {
+		rp_dnscache_free(d->cache);
+		free(d);
+		return rc;
+	}
+	pthread_mutex_init(&d->rmu, NULL);
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -753,10 +867,25 @@ void rp_dns_free(rp_dns *d)
 	}
 	while (d->jobs) {
 		struct job *j = d->jobs;
+		struct rp_dns_result r = { .status = -ECANCELED };
 
 		d->jobs = j->next;
+		j->cb(j->arg, &r);
 		free(j);
 	}
+	if (d->results) {
+		rp_hash_iter it;
+		rp_str k;
+		void *v;
+
+		rp_hash_iter_init(d->results, &it);
+		while (rp_hash_iter_next(&it, &k, &v)) {
+			rp_hash_remove(d->results, k);
+			free(v);
+		}
+		rp_hash_free(d->results);
+	}
+	pthread_mutex_destroy(&d->rmu);
 	rp_dnscache_free(d->cache);
 	pthread_cond_destroy(&d->cv);
 	pthread_cond_destroy(&d->tried_cv);
@@ -783,8 +912,20 @@ int rp_dns_reconfigure(rp_dns *d, const struct rp_dns_cfg *cfg)
 	d->cfg.cache = c.cache;
 	pthread_mutex_unlock(&d->mu);
 	rp_dnscache_configure(d->cache, &c.cache);
-	if (changed)
+	if (changed) {
+		rp_hash_iter it;
+		rp_str k;
+		void *v;
+
 		rp_dnscache_clear(d->cache);
+		pthread_mutex_lock(&d->rmu);
+		rp_hash_iter_init(d->results, &it);
+		while (rp_hash_iter_next(&it, &k, &v)) {
+			rp_hash_remove(d->results, k);
+			free(v);
+		}
+		pthread_mutex_unlock(&d->rmu);
+	}
 	return 0;
 }
 
@@ -878,7 +1019,7 @@ int rp_dns_lookup(rp_dns *d, const struct rp_dns_query *q, rp_dns_done_cb *cb, v
 	struct job *j;
 
 	pthread_mutex_lock(&d->mu);
-	if (d->njobs >= MAX_PENDING) {
+	if (d->njobs >= RP_DNS_MAX_PENDING) {
 		pthread_mutex_unlock(&d->mu);
 		return -EAGAIN;
 	}

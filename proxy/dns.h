@@ -44,7 +44,7 @@ struct rp_dns_cfg {
 	struct rp_dnscache_cfg cache;
 	const char *hosts_file;         /* NULL: /etc/hosts; "": none */
 	const char *resolv_conf;        /* NULL: /etc/resolv.conf */
-	unsigned threads;               /* 0: 2 */
+	unsigned threads;               /* 0: 3 (2..4; one keeps the watches) */
 };
 
 /* What to locate: a host name from a trunk address or a SIP URI. */
@@ -104,10 +104,19 @@ int rp_dns_watch_set(rp_dns *d, const struct rp_dns_query *q, size_t n,
 int rp_dns_watch_wait(rp_dns *d, uint32_t timeout_ms);
 
 /* A one-shot lookup: cb(arg, result) on a resolver thread, later (never
- * from inside this call). Returns 0, or -EAGAIN when max_pending lookups
- * are already queued (cb is then never called), -ENOMEM. */
+ * from inside this call); its result is kept for rp_dns_cached (for its
+ * TTL; a failure or a name that does not exist for 5 s). Returns 0, or
+ * -EAGAIN when RP_DNS_MAX_PENDING lookups are already queued (cb is then
+ * never called), -ENOMEM. Lookups still queued when rp_dns_free runs get
+ * cb with status -ECANCELED (on the freeing thread). */
+#define RP_DNS_MAX_PENDING 1024
 typedef void rp_dns_done_cb(void *arg, const struct rp_dns_result *r);
 int rp_dns_lookup(rp_dns *d, const struct rp_dns_query *q, rp_dns_done_cb *cb, void *arg);
+
+/* The result of an earlier one-shot lookup of q still valid at now_ms
+ * (never blocks: for workers). Returns 0 or -ENOENT. */
+int rp_dns_cached(rp_dns *d, const struct rp_dns_query *q, uint64_t now_ms,
+	struct rp_dns_result *out);
 
 /* Orders t[0..n) for one attempt: by priority, then within a priority the
  * SRV groups in RFC 2782's weighted random order (weight 0 seldom first),

@@ -12,10 +12,17 @@ port, named with dns_servers.
    reach the new address without a reload, and the log says so.
 3. A trunk whose name does not exist (NXDOMAIN): its call is answered
    404 No Usable Destination at once.
-4. A resolver that never answers: the proxy starts (the install waits a
+4. Request-URI host names (RFC 3263 §4, located while the request waits
+   in its transaction, no worker blocked): sip:bob@uri.test:PORT (A) and
+   sip:bob@srv.test (SRV _sip._udp -> a raw UDP callee) reach the callee
+   and its 200 comes back; sip:bob@nxdomain.test gets "404 No Usable
+   Destination: Name Not Resolved"; a retransmitted INVITE while parked is
+   absorbed (the callee sees one).
+5. A resolver that never answers: the proxy starts (the install waits a
    bounded time), answers OPTIONS at once while its resolver threads wait
    on the silent server, answers the trunk's call 404 (no addresses yet)
-   instead of hanging, and logs that DNS is slow.
+   instead of hanging, and logs that DNS is slow; an INVITE to a name gets
+   100 Trying at once and "503 DNS Timeout" when the resolver gives up.
 
 Every port is picked free; every wait is bounded; every process is ours
 and is stopped."""
@@ -98,6 +105,13 @@ def carrier_answers(sock, seconds):
     return seen
 
 
+def call_bg_ruri(udp, ruri, cid, r):
+    import threading
+    t = threading.Thread(target=lambda: r.__setitem__(0, pcr.final_status(udp, ruri, cid)))
+    t.start()
+    return t
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="rp-dns-")
     procs = []
@@ -112,6 +126,9 @@ def main():
             ["_sip._udp.carrier.test", "SRV", 60, [20, 0, uas_port, "live.carrier.test"]],
             ["dead.carrier.test", "A", 60, "127.0.0.1"],
             ["live.carrier.test", "A", 60, "127.0.0.1"],
+            ["uri.test", "A", 60, "127.0.0.1"],
+            ["_sip._udp.srv.test", "SRV", 60, [10, 0, 0, "callee.srv.test"]],
+            ["callee.srv.test", "A", 60, "127.0.0.1"],
             ["moving.test", "A", 1, "127.0.0.1"],
         ]}
         dns = MiniDNS(tmp, "dns", zone)
@@ -133,6 +150,7 @@ route request {
     record_route;
     if (ruri.user == "moving") { relay moving; }
     if (ruri.user == "gone") { relay gone; }
+    if (ruri.user == "bob") { relay; }
     relay carrier;
 }
 """ % (dns.port, mv_port)
@@ -201,10 +219,43 @@ route request {
               r3 == "SIP/2.0 404 No Usable Destination", r3)
         check("the log says nxdomain.test has no such name",
               "nxdomain.test: no such name" in proxy.text(), proxy.text()[-1500:])
+        # 4. Request-URI host names.
+        callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        callee.bind(("127.0.0.1", 0))
+        cport = callee.getsockname()[1]
+        socks.append(callee)
+        zone["records"][6] = ["_sip._udp.srv.test", "SRV", 60, [10, 0, cport, "callee.srv.test"]]
+        dns.write(zone)
+        for ruri, cid in (("sip:bob@uri.test:%d" % cport, "uri-1"),
+                          ("sip:bob@srv.test", "uri-2")):
+            t = call_bg_ruri(udp, ruri, cid, r)
+            seen = carrier_answers(callee, 3)
+            t.join(10)
+            check("%s: the INVITE reaches the callee, 200 comes back" % ruri,
+                  seen == [cid] and r[0] == "SIP/2.0 200 OK", (seen, r[0],
+                                                               proxy.text()[-1500:]))
+        q = dns.queries()
+        check("the proxy asked A uri.test and SRV _sip._udp.srv.test",
+              "A uri.test" in q and "SRV _sip._udp.srv.test" in q, q)
+        r5 = pcr.final_status(udp, "sip:bob@nxdomain.test", "uri-3")
+        check("a Request-URI name that does not exist: 404 saying it did not resolve",
+              r5 == "SIP/2.0 404 No Usable Destination: Name Not Resolved", r5)
+        # A retransmission while parked: the zone answers slowly? No: the
+        # first INVITE is parked until minidns answers; send it twice at
+        # once and count what the callee gets.
+        s, sport = pcr.udp_sock()
+        socks.append(s)
+        inv = pcr.msg("INVITE", "sip:bob@uri.test:%d" % cport, "z9hG4bKrt1", "uri-rt", 1, sport)
+        s.sendto(inv, ("127.0.0.1", udp))
+        s.sendto(inv, ("127.0.0.1", udp))
+        seen = carrier_answers(callee, 2)
+        got = pcr.recv_until(s, lambda t: t.startswith("SIP/2.0 200"), 3)
+        check("a retransmission while the name is located is absorbed: one INVITE out",
+              seen == ["uri-rt"] and got is not None, seen)
         proxy.stop()
         procs.remove(proxy)
 
-        # 4. A resolver that never answers.
+        # 5. A resolver that never answers.
         silent = MiniDNS(tmp, "silent", {"silent": True, "records": []})
         procs.append(silent)
         cfg4 = """
@@ -219,6 +270,7 @@ trunk b { address = "b.silent.test"; transport = tcp; inbound { source = 192.0.2
 trunk c { address = "c.silent.test:5080"; transport = udp; inbound { source = 192.0.2.3; } }
 route request {
     if (method == "OPTIONS") { reply 200 "Alive"; }
+    if (ruri.user == "byname") { relay; }
     relay a;
 }
 """ % silent.port
@@ -241,6 +293,21 @@ route request {
         r4 = invite_to(p4.ports["udp"], "x", "silent-1", wait=3)
         check("the trunk's call gets 404 No Usable Destination (no address yet), "
               "no hang", r4 == "SIP/2.0 404 No Usable Destination", r4)
+        s.sendto(pcr.msg("INVITE", "sip:byname@uri.silent.test", "z9hG4bKsl", "sl-1", 1, port),
+                 ("127.0.0.1", p4.ports["udp"]))
+        got100 = pcr.recv_until(s, lambda t: t.startswith("SIP/2.0 100"), 2)
+        check("an INVITE to a name the silent server should answer: 100 Trying at once",
+              got100 is not None, p4.text()[-800:])
+        s.sendto(pcr.msg("OPTIONS", "sip:edge.test", "z9hG4bKop9", "op-9", 1, port),
+                 ("127.0.0.1", p4.ports["udp"]))
+        check("OPTIONS answered while that INVITE waits for DNS",
+              pcr.recv_until(s, lambda t: t.startswith("SIP/2.0 200 Alive"), 2) is not None)
+        # 3 s x 3 attempts on the one server, then the answer.
+        fin = pcr.recv_until(s, lambda t: t.startswith("SIP/2.0 ") and
+                             not t.startswith("SIP/2.0 1") and "sl-1" in t, 15)
+        check("the resolver gives up: 503 DNS Timeout",
+              fin is not None and fin[0].startswith("SIP/2.0 503 DNS Timeout"),
+              fin[0][:200] if fin else p4.text()[-800:])
         check("the silent server was asked", any("a.silent.test" in x
                                                  for x in silent.queries()), silent.queries())
         check("proxy alive", p4.alive(), p4.text()[-800:])

@@ -134,7 +134,10 @@ def answer(zone, q, udp, log):
     for r in recs:
         if r[0].lower().rstrip(".") == cur and TYPES.get(r[1]) == qtype:
             an.append(rr(cur, qtype, r[2], rdata(r[1], r[3])))
-    exists = any(r[0].lower().rstrip(".") == cur for r in recs)
+    # A name exists when it owns records or is above one that does (an
+    # empty non-terminal: NODATA, not NXDOMAIN, RFC 8020).
+    exists = any(r[0].lower().rstrip(".") == cur or
+                 r[0].lower().rstrip(".").endswith("." + cur) for r in recs)
     ns = []
     rcode = 0
     if not any(TYPES.get(r[1]) == qtype and r[0].lower().rstrip(".") == cur for r in recs):
