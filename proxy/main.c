@@ -2118,11 +2118,14 @@ int main(int argc, char **argv)
 	/* The metrics server reads the core through its callbacks: stop it first. */
 	rp_httpd_stop(httpd);
 	close(sfd);
-	/* Workers and the mediad event thread first: nothing calls into the
-	 * core after this. */
+	/* Workers halted and the mediad event thread stopped first: nothing
+	 * calls into the core after this. The core's timer and resolver
+	 * threads send through the workers' sockets until rp_core_free has
+	 * joined them, so the workers are freed only after it. */
 	rp_mediaev_stop(p->mev);
-	rp_workers_stop(p->ws);
+	rp_workers_halt(p->ws);
 	rp_core_free(atomic_load(&p->core));
+	rp_workers_stop(p->ws);
 	rp_cdr_close(p->cdr);
 	media_link_free(p->media);
 	/* After the workers: the stores outlive every TLS session. */

@@ -791,7 +791,7 @@ static unsigned ncpus(void)
 	return n > 0 && n < 1024 ? (unsigned)n : 1;
 }
 
-void rp_workers_stop(rp_workers *ws)
+void rp_workers_halt(rp_workers *ws)
 {
 	if (!ws)
 		return;
@@ -803,8 +803,17 @@ void rp_workers_stop(rp_workers *ws)
 			(void)!write(ws->w[i].wake.fd, &one, sizeof(one));
 	}
 	for (unsigned i = 0; i < ws->n; i++)
-		if (ws->w[i].started)
+		if (ws->w[i].started) {
 			pthread_join(ws->w[i].thread, NULL);
+			ws->w[i].started = false;
+		}
+}
+
+void rp_workers_stop(rp_workers *ws)
+{
+	if (!ws)
+		return;
+	rp_workers_halt(ws);
 	for (unsigned i = 0; i < ws->n; i++)
 		worker_fini(&ws->w[i]);
 	free(ws->w);

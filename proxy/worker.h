@@ -55,7 +55,11 @@ typedef struct rp_workers rp_workers;
  * the kernel, the same for all workers: see rp_workers_listeners(). */
 int rp_workers_start(const struct rp_transport_cfg *cfg, rp_tls_store *tls,
 	rp_msg_handler fn, void *arg, rp_workers **out);
-/* Stops the threads, closes every socket and connection, frees ws. */
+/* Stops and joins the threads: nothing is received or handled after it,
+ * but sockets, connections and inboxes stay, so other threads (the core's
+ * timer and resolver threads) may still send until rp_workers_stop. */
+void rp_workers_halt(rp_workers *ws);
+/* Halts if not yet halted, closes every socket and connection, frees ws. */
 void rp_workers_stop(rp_workers *ws);
 /* The listeners as bound (ports resolved). */
 size_t rp_workers_listeners(const rp_workers *ws, const struct rp_listen **out);
