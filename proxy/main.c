@@ -1197,11 +1197,12 @@ static int apply_cfg(struct proxy *p, const struct cfg *c, bool keep_listen,
 		p->tcfg.idle_timeout_ms = st->tcp_idle_timeout * 1000u;
 	if (st->max_message_size) {
 		/* One message must fit the receive buffer with room to spare
-		 * for the start of the next one. */
+		 * for the start of the next one. Its header block may be as
+		 * large as the message (as over UDP): a legal 20 KB of headers
+		 * on TCP/TLS closed the connection at the framer's 16 KiB. */
 		p->tcfg.frame.max_body = st->max_message_size;
-		if (p->tcfg.frame.max_hdr > st->max_message_size)
-			p->tcfg.frame.max_hdr = st->max_message_size;
-		p->tcfg.conn_rbuf = (size_t)st->max_message_size + p->tcfg.frame.max_hdr;
+		p->tcfg.frame.max_hdr = st->max_message_size;
+		p->tcfg.conn_rbuf = (size_t)st->max_message_size + SIP_FRAME_DEFAULT_MAX_HDR;
 	}
 	for (unsigned i = 0; i < st->ndomains && p->n_domains < MAX_DOMAINS; i++)
 		p->domains[p->n_domains++] = st->domains[i];

@@ -355,7 +355,11 @@ def main():
                      # More small records than one read's budget (64) in one
                      # burst: the ones read ahead must not wait for the
                      # peer's next bytes (they stalled the message).
-                     ("70 CRLF pieces then a message", [b"\r\n"] * 70 + [request(tp=T)], 1)]
+                     ("70 CRLF pieces then a message", [b"\r\n"] * 70 + [request(tp=T)], 1),
+                     # Legal: under max_message_size (65535), as over UDP;
+                     # the framer closed the connection at 16 KiB of headers.
+                     ("40 KB of headers", [request(tp=T, extra="X-Big: %s\r\n" % ("a" * 40000))],
+                      1)]
             for label, writes, want in cases:
                 got = stream_answers(px, tp, writes, want)
                 check("%s %s: %d answered" % (tp, label, want), got == want, got)
