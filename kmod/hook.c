@@ -27,6 +27,7 @@
 #include "flow.h"
 #include "hook.h"
 #include "netlink.h"
+#include "rtpcheck.h"
 #include "srtp.h"
 
 #define RTP_HEADER_LEN 12
@@ -43,8 +44,9 @@ static bool has_srtp(const struct rampart_flow_cfg *cfg)
  * data starts at the IP header), @ulen the UDP length, which must run to
  * the end of the skb. On XF_FORWARD the skb is linear and writable, its
  * length and the UDP length are the new ones; the UDP checksum is left for
- * the caller to recompute. XF_PASS: untouched, for mediad (RTCP, too short,
- * cannot make room). XF_DROP: authentication or replay failure, counted.
+ * the caller to recompute. XF_PASS: as it arrived, for mediad (RTCP, too
+ * short, cannot make room, a padding count found bad after unprotect).
+ * XF_DROP: authentication or replay failure, counted.
  */
 static enum xform_verdict srtp_xform(struct sk_buff *skb, unsigned int off,
 				     unsigned int ulen,
@@ -99,6 +101,39 @@ static enum xform_verdict srtp_xform(struct sk_buff *skb, unsigned int off,
 		skb_put(skb, off + sizeof(*uh) + plen - skb->len);
 	uh->len = htons(sizeof(*uh) + plen);
 	return XF_FORWARD;
+}
+
+/*
+ * mediad's header checks (rtpcheck.h) on the RTP packet of @len bytes at
+ * @off, whose fixed header is in the linear area: true if it may be
+ * forwarded here, false to leave it to mediad (which drops and counts it).
+ * The CSRC and extension checks run on every flow, before any crypto (that
+ * header is clear text in SRTP too); the padding count only when the packet
+ * arrives plain (@plain: no SRTP_IN), as SRTP encrypts it and srtp.c checks
+ * it after unprotect. A valid packet without CSRCs, extension or padding
+ * costs two bit tests. May pull bytes into the linear area: the caller
+ * reloads its header pointers.
+ */
+static bool rtp_ok(struct sk_buff *skb, unsigned int off, unsigned int len,
+		   bool plain)
+{
+	const u8 *p = skb->data + off;
+	unsigned int hlen;
+	u8 last;
+
+	if ((p[0] & 0x1f) &&
+	    !pskb_may_pull(skb, off + min(len, RAMPART_RTP_PEEK)))
+		return false;
+	p = skb->data + off;
+	hlen = rampart_rtp_hdr_len(p, len);
+	if (!hlen)
+		return false;
+	if (!plain || !(p[0] & 0x20))
+		return true;
+	/* The last octet may be in a page fragment: copied, not pulled. */
+	if (skb_copy_bits(skb, off + len - 1, &last, 1))
+		return false;
+	return rampart_rtp_pad_ok(p[0], last, len, hlen);
 }
 
 static bool src_matches(const struct rampart_ep *want, __be32 saddr, __be16 sport)
@@ -256,6 +291,8 @@ static unsigned int rampart_hook_v4(void *priv, struct sk_buff *skb,
 		return NF_ACCEPT;
 	if (iph->ttl <= 1)
 		return NF_DROP;
+	if (!rtp_ok(skb, sizeof(*iph) + sizeof(*uh), ulen - sizeof(*uh), !cfg->in_srtp))
+		return NF_ACCEPT;
 
 	rt = route4(state->net, skb, cfg);
 	if (!rt)
@@ -429,6 +466,8 @@ static unsigned int rampart_hook_v6(void *priv, struct sk_buff *skb,
 		return NF_ACCEPT;
 	if (ip6h->hop_limit <= 1)
 		return NF_DROP;
+	if (!rtp_ok(skb, sizeof(*ip6h) + sizeof(*uh), ulen - sizeof(*uh), !cfg->in_srtp))
+		return NF_ACCEPT;
 
 	dst = route6(state->net, skb, cfg);
 	if (!dst)

@@ -20,6 +20,7 @@
 #include <linux/string.h>
 #include <asm/unaligned.h>
 
+#include "rtpcheck.h"
 #include "srtp.h"
 
 #define RTP_MIN_HDR 12
@@ -286,20 +287,13 @@ void rampart_srtp_state(struct rampart_srtp *s, u32 *roc, u16 *seq)
 }
 
 /* RTP header length incl. CSRCs and extension; 0 if not RTP v2 or longer
- * than @len. */
+ * than @len (the hook has checked this already; here it guards the
+ * context's own reads). */
 static unsigned int rtp_hdr_len(const u8 *p, unsigned int len)
 {
-	unsigned int h;
-
 	if (len < RTP_MIN_HDR || (p[0] >> 6) != 2)
 		return 0;
-	h = RTP_MIN_HDR + 4 * (p[0] & 0x0f);
-	if (p[0] & 0x10) {
-		if (len < h + 4)
-			return 0;
-		h += 4 + 4 * get_unaligned_be16(p + h + 2);
-	}
-	return h <= len ? h : 0;
+	return rampart_rtp_hdr_len(p, len);
 }
 
 /* RFC 3711 3.3.1: the packet index guessed from @seq and the highest index
@@ -433,6 +427,21 @@ static int gcm_crypt(struct rampart_srtp *s, u8 *pkt, unsigned int hlen,
 	return enc ? crypto_aead_encrypt(s->req) : crypto_aead_decrypt(s->req);
 }
 
+/* Undoes an unprotect that authenticated (lock held): the ciphertext and
+ * the tag as they arrived. The keystream is the same both ways for AES-CM;
+ * GCM encryption of the plain text under the same IV and header gives back
+ * the ciphertext and the very tag that was verified. Non-zero only if the
+ * crypto API fails, which leaves the packet fit only to be dropped. */
+static int restore(struct rampart_srtp *s, u8 *pkt, unsigned int len,
+		   unsigned int hlen, unsigned int body, s64 idx, u32 roc,
+		   const u8 *tag)
+{
+	if (s->aead)
+		return gcm_crypt(s, pkt, hlen, body - hlen, len, roc, true);
+	memcpy(pkt + body, tag, s->tag_len);
+	return s->null_cipher ? 0 : cm_crypt(s, pkt, pkt + hlen, body - hlen, idx);
+}
+
 enum rampart_srtp_res rampart_srtp_unprotect(struct rampart_srtp *s, u8 *pkt,
 					     unsigned int len,
 					     unsigned int *newlen)
@@ -473,6 +482,14 @@ enum rampart_srtp_res rampart_srtp_unprotect(struct rampart_srtp *s, u8 *pkt,
 			res = RAMPART_SRTP_AUTH;
 			goto out;
 		}
+	}
+	/* The padding count is encrypted: checked on the plain text. Rare
+	 * (only an authentic packet from the keyed peer gets here), so the
+	 * cost of putting it back falls on the bad packet alone. */
+	if (unlikely(!rampart_rtp_pad_ok(pkt[0], pkt[body - 1], body, hlen))) {
+		res = restore(s, pkt, len, hlen, body, idx, (u32)v, want) ?
+			RAMPART_SRTP_AUTH : RAMPART_SRTP_MALFORMED;
+		goto out;
 	}
 	advance(s, idx);
 	*newlen = body;

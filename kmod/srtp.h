@@ -29,6 +29,8 @@ enum rampart_srtp_res {
 	RAMPART_SRTP_PASS,	/* cannot handle (too short, RTCP, ...): to mediad */
 	RAMPART_SRTP_AUTH,	/* authentication failed: drop, count */
 	RAMPART_SRTP_REPLAY,	/* replayed or too old: drop, count */
+	RAMPART_SRTP_MALFORMED,	/* authentic, but its padding count is
+				 * inconsistent (rtpcheck.h): to mediad */
 };
 
 /* Builds a context for @xf (suite != NONE) and derives its session keys.
@@ -46,7 +48,11 @@ unsigned int rampart_srtp_overhead(const struct rampart_srtp *s);
 
 /* Unprotects the SRTP packet @pkt of @len bytes in place; on OK *newlen is
  * the RTP length. On AUTH / REPLAY the bytes may be changed (GCM decrypts
- * before it verifies): drop the packet. On PASS nothing was changed. */
+ * before it verifies): drop the packet. On PASS nothing was changed. On
+ * MALFORMED (padding count checked on the plain text, rtpcheck.h) the
+ * packet is put back as it arrived, byte for byte, and the index state is
+ * left as if it had never come, so that mediad's own context unprotects it
+ * and counts it. */
 enum rampart_srtp_res rampart_srtp_unprotect(struct rampart_srtp *s, u8 *pkt,
 					     unsigned int len,
 					     unsigned int *newlen);

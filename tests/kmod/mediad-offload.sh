@@ -2,8 +2,9 @@
 # Runs INSIDE the test VM (scripts/vm/run-in-vm.sh), as root:
 #   mediad-offload.sh <rampart.ko> <rampart-mediad> <mediad_offload_test>
 # rampart-mediad with the kernel fast path: offload with the module loaded
-# (kernel = auto), the same traffic with kernel = off, rmmod mid-stream,
-# and kernel = required without the module.
+# (kernel = auto), the same traffic with kernel = off, header checks on
+# offloaded flows, rmmod mid-stream, and kernel = required without the
+# module.
 set -u
 ko=$1
 mediad=$2
@@ -55,6 +56,11 @@ stop off
 step "media timeouts count the module's packets"
 start auto
 "$drv" "$sock" timeout || bad "timeout"
+stop auto
+
+step "header checks on offloaded flows: plain, SRTP->RTP, RTP->SRTP (AES-CM, AES-GCM)"
+start auto
+"$drv" "$sock" malformed || bad "malformed"
 stop auto
 
 step "rmmod mid-stream: mediad carries on in userspace"

@@ -8,6 +8,9 @@
  *   mediad_offload_test CONTROL srtp     SRTP->RTP and RTP->SRTP in the kernel
  *                                        (across a ROC wrap), then rmmod
  *   mediad_offload_test CONTROL timeout  media timeouts see kernel traffic
+ *   mediad_offload_test CONTROL malformed
+ *                                        header checks on offloaded flows:
+ *                                        plain, SRTP->RTP and RTP->SRTP
  *
  * Every packet carries a distinct payload and must arrive byte-exact.
  * Exit 0 all checks passed, 1 a check failed, 2 set-up error. Every wait is
@@ -526,6 +529,271 @@ static int run_srtp(void)
 }
 
 
+/* Header checks on offloaded directions (kmod/rtpcheck.h, the rule of
+ * mediad/rtpcheck.h): once both directions are in the kernel, valid packets
+ * with CSRCs, extensions and padding are still forwarded byte-exact by the
+ * module, and each malformed kind is left to mediad, which drops it and
+ * counts it in the leg's 'malformed'; nothing else counts, nothing bad
+ * comes out. su < 0: plain both ways; else leg A speaks SRTP (suite su):
+ * A->B is SRTP->RTP (padding checked after the module's unprotect, the
+ * packet handed up as it arrived, so mediad's libsrtp still authenticates
+ * it), B->A is RTP->SRTP (checked before protect). */
+#define MFIX "\x00\x00\x00\x00\x00\x00\x00\x0a\x0b\x0c\x0d"
+#define MCSRC "\xc5\xc5\xc5\xc5"
+#define MSSRC 0x0a0b0c0du
+struct mcase {
+	const char *name;
+	const char *pkt;
+	size_t len;
+	char bad; /* 0: valid; 'c' CSRC count, 'x' extension, 'p' padding */
+};
+#define MP(s) s, sizeof(s) - 1
+static const struct mcase mcases[] = {
+	{ "2 CSRCs", MP("\x82" MFIX MCSRC MCSRC "payload-payload-payload"), 0 },
+	{ "one-byte extension", MP("\x90" MFIX "\xbe\xde\x00\x02\x10\xaa\x21\xbb\xcc\x00\x00\x00"
+		"payload-payload"), 0 },
+	{ "two-byte extension", MP("\x90" MFIX "\x10\x00\x00\x01\x05\x02\xaa\xbb" "payload"), 0 },
+	{ "padding", MP("\xa0" MFIX "payload-payload\x00\x00\x03"), 0 },
+	{ "padding: the whole payload", MP("\xa0" MFIX "\x00\x00\x00\x04"), 0 },
+	{ "CSRC + extension + padding", MP("\xb1" MFIX MCSRC "\xbe\xde\x00\x01\x10\xaa\x00\x00"
+		"pay\x00\x02"), 0 },
+	{ "CC 15 in 40 bytes", MP("\x8f" MFIX MCSRC MCSRC MCSRC MCSRC "payload-payload-"), 'c' },
+	{ "CC 2, one CSRC", MP("\x82" MFIX MCSRC), 'c' },
+	{ "X without extension header", MP("\x90" MFIX "\xbe"), 'x' },
+	{ "extension length past the end", MP("\x90" MFIX "\xbe\xde\x00\x09\x10\xaa\x00\x00"
+		"payload"), 'x' },
+	{ "padding count 0", MP("\xa0" MFIX "payload\x00"), 'p' },
+	{ "padding past the payload", MP("\xa0" MFIX "pay\x09"), 'p' },
+	{ "P set, no payload", MP("\xa0" MFIX), 'p' },
+};
+
+static void put_srtp_suite(rp_buf *b, const char *field, enum msrtp_suite su, uint8_t seed)
+{
+	uint8_t key[32], salt[14];
+
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(seed * 17 + i * 29 + 3);
+	for (size_t i = 0; i < sizeof(salt); i++)
+		salt[i] = (uint8_t)(seed * 13 + i * 5 + 1);
+	benc_put_kv_dict(b, field);
+	benc_put_kv_cstr(b, "suite", msrtp_suite_name(su));
+	benc_put_kv_str(b, "key", (rp_str){ (const char *)key, msrtp_key_len(su) });
+	benc_put_kv_str(b, "salt", (rp_str){ (const char *)salt, msrtp_salt_len(su) });
+	benc_put_end(b);
+}
+
+static struct msrtp *ctx_seed(enum msrtp_dir dir, enum msrtp_suite su, uint8_t seed)
+{
+	uint8_t key[32], salt[14];
+	struct msrtp_params p = { .suite = su, .key = key, .salt = salt };
+	struct msrtp *c = NULL;
+
+	for (size_t i = 0; i < sizeof(key); i++)
+		key[i] = (uint8_t)(seed * 17 + i * 29 + 3);
+	for (size_t i = 0; i < sizeof(salt); i++)
+		salt[i] = (uint8_t)(seed * 13 + i * 5 + 1);
+	if (msrtp_new(dir, &p, &c) < 0) {
+		fprintf(stderr, "msrtp_new failed\n");
+		exit(2);
+	}
+	return c;
+}
+
+/* Sends pkt (n bytes) from 'from' to dport; the next datagram at 'to',
+ * unprotected with rx when given, must be want (wlen bytes). */
+static bool send_expect(int from, uint16_t dport, const uint8_t *pkt, size_t n, int to,
+	struct msrtp *rx, const uint8_t *want, size_t wlen)
+{
+	struct sockaddr_in d = lo(dport);
+	uint8_t got[512];
+	ssize_t r;
+	size_t gl;
+
+	if (sendto(from, pkt, n, 0, (struct sockaddr *)&d, sizeof(d)) != (ssize_t)n)
+		return false;
+	r = recv_wait(to, got, sizeof(got), WAIT_MS);
+	if (r < 0)
+		return false;
+	gl = (size_t)r;
+	if (rx && msrtp_unprotect_rtp(rx, got, &gl) != MSRTP_OK)
+		return false;
+	return gl == wlen && memcmp(got, want, wlen) == 0;
+}
+
+static bool silent(int fd, int ms)
+{
+	uint8_t b[512];
+
+	return recv_wait(fd, b, sizeof(b), ms) < 0;
+}
+
+/* Waits (bounded) until key reaches want: mediad counts the packets the
+ * module hands up in its worker, after the send returned. */
+static int64_t wait_count(const struct sess *s, const char *key, int64_t want)
+{
+	int64_t v = -1;
+
+	for (int i = 0; i < 30; i++) {
+		rp_arena_reset(&arena);
+		v = get_int(query(s, "session.query"), key);
+		if (v == want)
+			break;
+		sleep_ms(100);
+	}
+	return v;
+}
+
+static int run_malformed_one(int su)
+{
+	const bool srtp = su >= 0;
+	const char *what = srtp ? msrtp_suite_name((enum msrtp_suite)su) : "plain";
+	struct msrtp *tx = NULL, *rx = NULL; /* A's peer: protects / unprotects */
+	uint16_t seqa = 100, seqb = 900;
+	int64_t bad = 0, good_a = 0, good_b = 0, ka0, kb0;
+	const benc_node *r;
+	struct sess s;
+	int got = 0;
+
+	create(&s);
+	if (srtp) {
+		rp_buf b;
+
+		tx = ctx_seed(MSRTP_PROTECT, (enum msrtp_suite)su, 41);
+		rx = ctx_seed(MSRTP_UNPROTECT, (enum msrtp_suite)su, 42);
+		rp_buf_init(&b, 4096);
+		benc_put_kv_int(&b, "session", s.id);
+		benc_put_kv_cstr(&b, "leg", "a");
+		put_srtp_suite(&b, "srtp-in", (enum msrtp_suite)su, 41);
+		put_srtp_suite(&b, "srtp-out", (enum msrtp_suite)su, 42);
+		rp_arena_reset(&arena);
+		call("leg.update", &b);
+		rp_buf_free(&b);
+	}
+	/* Both directions into the kernel with plain-looking traffic. */
+	for (int i = 0; i < 10; i++) {
+		uint8_t ref[256], pkt[512];
+		size_t n = mkpkt(ref, seqa++, MSSRC), rn = n;
+
+		memcpy(pkt, ref, n);
+		if (srtp && msrtp_protect_rtp(tx, pkt, &n, sizeof(pkt)) != MSRTP_OK)
+			break;
+		got += send_expect(s.ca, (uint16_t)s.pa, pkt, n, s.cb, NULL, ref, rn);
+		n = mkpkt(ref, seqb++, MSSRC);
+		got += send_expect(s.cb, (uint16_t)s.pb, ref, n, s.ca, rx, ref, n);
+	}
+	CHECK(got == 20, "%s: 10 packets each way through userspace (%d)", what, got);
+	CHECK(wait_offloaded(&s, "a.kernel", 1) && wait_offloaded(&s, "b.kernel", 1),
+		"%s: both directions offloaded", what);
+	rp_arena_reset(&arena);
+	r = query(&s, "session.query");
+	ka0 = get_int(r, "a.kernel-packets-in");
+	kb0 = get_int(r, "b.kernel-packets-in");
+
+	for (size_t i = 0; i < sizeof(mcases) / sizeof(mcases[0]); i++) {
+		const struct mcase *m = &mcases[i];
+		uint8_t ref[256], pkt[512], mark[512], mref[256];
+		size_t n = m->len, mn;
+		struct sockaddr_in da = lo((uint16_t)s.pa), db = lo((uint16_t)s.pb);
+
+		memcpy(ref, m->pkt, m->len);
+		ref[2] = (uint8_t)(seqa >> 8);
+		ref[3] = (uint8_t)seqa++;
+		memcpy(pkt, ref, n);
+		/* libsrtp will not protect a header that runs past the end: a
+		 * hostile sender protects a sane packet and breaks its clear-text
+		 * header (past the tag too). */
+		if (srtp && (m->bad == 'c' || m->bad == 'x')) {
+			n = mkpkt(pkt, (uint16_t)(seqa - 1), MSSRC);
+			n = 12 + 16;
+			if (msrtp_protect_rtp(tx, pkt, &n, sizeof(pkt)) != MSRTP_OK)
+				exit(2);
+			pkt[0] = m->bad == 'c' ? 0x8f : 0x90;
+			pkt[14] = 0x40;
+		} else if (srtp && msrtp_protect_rtp(tx, pkt, &n, sizeof(pkt)) != MSRTP_OK) {
+			exit(2);
+		}
+		if (!m->bad) {
+			CHECK(send_expect(s.ca, (uint16_t)s.pa, pkt, n, s.cb, NULL, ref, m->len),
+				"%s A->B %s: forwarded byte-exact", what, m->name);
+			ref[2] = (uint8_t)(seqb >> 8);
+			ref[3] = (uint8_t)seqb++;
+			CHECK(send_expect(s.cb, (uint16_t)s.pb, ref, m->len, s.ca, rx, ref, m->len),
+				"%s B->A %s: forwarded byte-exact", what, m->name);
+			good_a++;
+			good_b++;
+			continue;
+		}
+		/* Not forwarded: the next valid packet is the next to arrive
+		 * (and a late one from mediad would be caught by the silence
+		 * checks below). */
+		sendto(s.ca, pkt, n, 0, (struct sockaddr *)&da, sizeof(da));
+		mn = mkpkt(mref, seqa++, MSSRC);
+		memcpy(mark, mref, mn);
+		if (srtp && msrtp_protect_rtp(tx, mark, &mn, sizeof(mark)) != MSRTP_OK)
+			exit(2);
+		CHECK(send_expect(s.ca, (uint16_t)s.pa, mark, mn, s.cb, NULL, mref, 12 + PAYLOAD),
+			"%s A->B %s: not forwarded, the next packet is", what, m->name);
+		ref[2] = (uint8_t)(seqb >> 8);
+		ref[3] = (uint8_t)seqb++;
+		sendto(s.cb, ref, m->len, 0, (struct sockaddr *)&db, sizeof(db));
+		mn = mkpkt(mref, seqb++, MSSRC);
+		CHECK(send_expect(s.cb, (uint16_t)s.pb, mref, mn, s.ca, rx, mref, mn),
+			"%s B->A %s: not forwarded, the next packet is", what, m->name);
+		good_a++;
+		good_b++;
+		bad++;
+	}
+	CHECK(silent(s.cb, 300) && silent(s.ca, 50), "%s: nothing else came out", what);
+	CHECK(wait_count(&s, "a.stats.malformed", bad) == bad, "%s: a.malformed %" PRId64 " == %" PRId64,
+		what, get_int(query(&s, "session.query"), "a.stats.malformed"), bad);
+	CHECK(wait_count(&s, "b.stats.malformed", bad) == bad, "%s: b.malformed %" PRId64 " == %" PRId64,
+		what, get_int(query(&s, "session.query"), "b.stats.malformed"), bad);
+	rp_arena_reset(&arena);
+	r = query(&s, "session.query");
+	CHECK(get_int(r, "a.kernel") == 1 && get_int(r, "b.kernel") == 1,
+		"%s: both directions still in the kernel", what);
+	CHECK(get_int(r, "a.kernel-packets-in") - ka0 == good_a,
+		"%s: the module forwarded every valid A->B packet (%" PRId64 " of %" PRId64 ")", what,
+		get_int(r, "a.kernel-packets-in") - ka0, good_a);
+	CHECK(get_int(r, "b.kernel-packets-in") - kb0 == good_b,
+		"%s: the module forwarded every valid B->A packet (%" PRId64 " of %" PRId64 ")", what,
+		get_int(r, "b.kernel-packets-in") - kb0, good_b);
+	for (int i = 0; i < 2; i++) {
+		const char *leg = i ? "b" : "a";
+		static const char *const others[] = { "parse-errors", "auth-failures", "replay-drops",
+			"source-mismatches", "no-remote-drops", "protect-errors" };
+		char key[64];
+
+		for (size_t k = 0; k < sizeof(others) / sizeof(others[0]); k++) {
+			snprintf(key, sizeof(key), "%s.stats.%s", leg, others[k]);
+			CHECK(get_int(r, key) == 0, "%s: %s is 0 (%" PRId64 ")", what, key,
+				get_int(r, key));
+		}
+	}
+	rp_arena_reset(&arena);
+	r = query(&s, "session.delete");
+	CHECK(get_int(r, "a.stats.malformed") == bad && get_int(r, "b.stats.malformed") == bad,
+		"%s: session.delete reports malformed %" PRId64 "/%" PRId64, what,
+		get_int(r, "a.stats.malformed"), get_int(r, "b.stats.malformed"));
+	msrtp_free(tx);
+	msrtp_free(rx);
+	close(s.ca);
+	close(s.cb);
+	return 0;
+}
+
+static int run_malformed(void)
+{
+	if (msrtp_global_init() < 0) {
+		fprintf(stderr, "msrtp set-up failed\n");
+		exit(2);
+	}
+	run_malformed_one(-1);
+	run_malformed_one(MSRTP_AES_CM_128_HMAC_SHA1_80);
+	run_malformed_one(MSRTP_AEAD_AES_128_GCM);
+	return 0;
+}
+
 /* Media timeouts see the module's traffic: an offloaded call that carries
  * media outlives its media timeout; once media stops it is deleted by the
  * timeout and its flow goes too. */
@@ -591,7 +859,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s CONTROL offload|off|rmmod|srtp|timeout\n", argv[0]);
+		fprintf(stderr, "usage: %s CONTROL offload|off|rmmod|srtp|timeout|malformed\n", argv[0]);
 		return 2;
 	}
 	rp_arena_init(&arena, NULL, 0, 0);
@@ -615,6 +883,8 @@ int main(int argc, char **argv)
 		run_srtp();
 	else if (strcmp(argv[2], "timeout") == 0)
 		run_timeout();
+	else if (strcmp(argv[2], "malformed") == 0)
+		run_malformed();
 	else
 		return 2;
 	ctl_client_close(cl);
