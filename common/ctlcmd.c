@@ -850,7 +850,7 @@ static void json_call(ctlcmd_run *r, const benc_node *q)
 		const benc_node *leg = benc_dict_get(q, l ? "b" : "a");
 		const benc_node *st = benc_dict_get(leg, "stats");
 		static const char *const counters[] = { "packets-in", "packets-out", "bytes-in",
-			"bytes-out", "packets-lost", "auth-failures", "replay-drops" };
+			"bytes-out", "packets-lost", "auth-failures", "replay-drops", "malformed" };
 
 		rp_json_key(j, l ? "b" : "a");
 		rp_json_obj_begin(j);
@@ -910,6 +910,7 @@ static void text_call(rp_table *t, const benc_node *q)
 			       get_int(st, "bytes-out", 0));
 		rp_table_cellf(t, "%" PRId64, get_int(st, "auth-failures", 0));
 		rp_table_cellf(t, "%" PRId64, get_int(st, "replay-drops", 0));
+		rp_table_cellf(t, "%" PRId64, get_int(st, "malformed", 0));
 	}
 }
 
@@ -968,7 +969,7 @@ static void json_pcall(ctlcmd_run *r, const benc_node *pc, const benc_node *q)
 		const benc_node *ml = q ? benc_dict_get(q, l ? "b" : "a") : NULL;
 		const benc_node *st = benc_dict_get(ml, "stats");
 		static const char *const counters[] = { "packets-in", "packets-out", "bytes-in",
-			"bytes-out", "packets-lost", "auth-failures", "replay-drops" };
+			"bytes-out", "packets-lost", "auth-failures", "replay-drops", "malformed" };
 
 		rp_json_key(j, l ? "b" : "a");
 		rp_json_obj_begin(j);
@@ -994,7 +995,8 @@ static void json_pcall(ctlcmd_run *r, const benc_node *pc, const benc_node *q)
 			/* No media session (no SDP, or mediad not reachable). */
 			static const char *const nulls[] = { "port", "remote", "srtp-in",
 				"srtp-out", "packets-in", "packets-out", "bytes-in", "bytes-out",
-				"packets-lost", "auth-failures", "replay-drops", "offloaded" };
+				"packets-lost", "auth-failures", "replay-drops", "malformed",
+				"offloaded" };
 
 			for (size_t k = 0; k < sizeof(nulls) / sizeof(nulls[0]); k++) {
 				rp_json_key(j, nulls[k]);
@@ -1046,9 +1048,10 @@ static void text_pcall(rp_table *t, const benc_node *pc, const benc_node *q)
 				       get_int(st, "packets-out", 0));
 			rp_table_cellf(t, "%" PRId64, get_int(st, "packets-lost", 0));
 			rp_table_cellf(t, "%" PRId64, get_int(st, "auth-failures", 0));
+			rp_table_cellf(t, "%" PRId64, get_int(st, "malformed", 0));
 			rp_table_cell_cstr(t, get_int(ml, "kernel", 0) ? "yes" : "no");
 		} else {
-			for (int k = 0; k < 4; k++)
+			for (int k = 0; k < 5; k++)
 				rp_table_cell_cstr(t, "-");
 		}
 	}
@@ -1057,15 +1060,16 @@ static void text_pcall(rp_table *t, const benc_node *pc, const benc_node *q)
 /* Columns of 'calls': the proxy's calls joined with mediad (p), or
  * mediad's sessions alone when the proxy is down (m). */
 static const char *const ptitles[] = { "ID", "AGE", "STATE", "FROM", "TO",
-	"A-SIG", "A-TLS", "A-MEDIA", "A-PKTS", "A-LOST", "A-AUTHF", "A-KERNEL",
-	"B-SIG", "B-TLS", "B-MEDIA", "B-PKTS", "B-LOST", "B-AUTHF", "B-KERNEL" };
-static const uint8_t pright[] = { 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 0 };
+	"A-SIG", "A-TLS", "A-MEDIA", "A-PKTS", "A-LOST", "A-AUTHF", "A-MALF", "A-KERNEL",
+	"B-SIG", "B-TLS", "B-MEDIA", "B-PKTS", "B-LOST", "B-AUTHF", "B-MALF", "B-KERNEL" };
+static const uint8_t pright[] = { 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1,
+	0 };
 static const char *const mtitles[] = { "ID", "AGE", "LABEL", "FROM", "TO", "SIG",
 	"TLS", "A-PORT", "A-REMOTE", "A-SRTP", "A-PKTS", "A-LOST", "A-BYTES",
-	"A-AUTHF", "A-REPLAY", "B-PORT", "B-REMOTE", "B-SRTP", "B-PKTS", "B-LOST",
-	"B-BYTES", "B-AUTHF", "B-REPLAY" };
-static const uint8_t mright[] = { 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1,
-	1, 0, 0, 1, 1, 1, 1, 1 };
+	"A-AUTHF", "A-REPLAY", "A-MALF", "B-PORT", "B-REMOTE", "B-SRTP", "B-PKTS", "B-LOST",
+	"B-BYTES", "B-AUTHF", "B-REPLAY", "B-MALF" };
+static const uint8_t mright[] = { 1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 1, 1, 1, 1, 1, 1,
+	1, 0, 0, 1, 1, 1, 1, 1, 1 };
 _Static_assert(sizeof(ptitles) / sizeof(ptitles[0]) == sizeof(pright), "calls columns");
 _Static_assert(sizeof(mtitles) / sizeof(mtitles[0]) == sizeof(mright), "calls columns");
 
@@ -1704,11 +1708,13 @@ static const struct ctlcmd table[] = {
 	  "has no 'stats' is listed as unavailable; exit 0 when at least one answered.",
 	  CTLCMD_BOTH, CTL_ACCESS_READ, CTLCMD_RENDER_KV, cmd_stats, "stats", 0, 1 },
 	{ "calls", "", "one line per call: id, age, from/to, per leg signaling transport, "
-	  "TLS version and cipher, SRTP suite or plain, packets, losses, auth failures, kernel offload",
+	  "TLS version and cipher, SRTP suite or plain, packets, losses, auth failures, "
+	  "malformed packets, kernel offload",
 	  "From rampart-proxy's 'calls', each joined with its rampart-mediad session\n"
 	  "(session.query) for the counters: PKTS is IN/OUT, LOST the RTP packets lost\n"
-	  "on their way in (mediad's packets-lost, from sequence gaps), KERNEL whether\n"
-	  "the kernel fast path carries it. MEDIA is the SRTP suite, \"plain\", or\n"
+	  "on their way in (mediad's packets-lost, from sequence gaps), MALF those\n"
+	  "dropped for a header that contradicts itself (mediad's malformed, offloaded\n"
+	  "or not), KERNEL whether the kernel fast path carries it. MEDIA is the SRTP suite, \"plain\", or\n"
 	  "\"none\" (no SDP). mediad down: counters \"-\" (JSON: null). Proxy down:\n"
 	  "mediad's sessions, with the proxy's columns null (ID is then the session\n"
 	  "number).",

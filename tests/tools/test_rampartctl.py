@@ -170,6 +170,12 @@ try:
         rtp = struct.pack("!BBHII", 0x80, 0, seq, seq * 160, 0x1234) + b"\x00" * 160
         ub.sendto(rtp, ("127.0.0.1", s1["b"]["port"]))
         ua.sendto(rtp + b"\x00" * 10, ("127.0.0.1", s2["a"]["port"]))  # bad SRTP tag
+    # Session 1, leg a: RTP whose CSRC count runs past the end is dropped
+    # and counted as 'malformed' (docs/mediad.md "Header checks").
+    nmal = 3
+    for seq in range(nmal):
+        bad = struct.pack("!BBHII", 0x8f, 0, 100 + seq, 0, 0x1234) + b"\x00" * 20
+        ua.sendto(bad, ("127.0.0.1", s1["a"]["port"]))
     got = 0
     for _ in range(npk):
         try:
@@ -180,13 +186,15 @@ try:
     check(got == npk, f"plain RTP forwarded b->a ({got}/{npk})")
     for _ in range(50):  # counters settle (bounded)
         q2 = cl.ok("session.query", session=id2)
-        if q2["a"]["stats"]["auth-failures"] >= npk:
+        q1 = cl.ok("session.query", session=id1)
+        if q2["a"]["stats"]["auth-failures"] >= npk and q1["a"]["stats"]["malformed"] >= nmal:
             break
         time.sleep(0.1)
     q1 = cl.ok("session.query", session=id1)
     q2 = cl.ok("session.query", session=id2)
     check(q1["b"]["stats"]["packets-in"] == npk, "daemon counted the RTP")
     check(q2["a"]["stats"]["auth-failures"] == npk, "daemon counted the SRTP auth failures")
+    check(q1["a"]["stats"]["malformed"] == nmal, "daemon counted the malformed RTP")
 
     # ---- status ----
     rc, doc, err = run_json(*M, "status")
@@ -240,7 +248,8 @@ try:
     check(rc == 0, f"stats --json: exit 0 (got {rc})")
     ms = doc.get("mediad", {})
     for k in ("engine", "workers", "ports-total", "ports-in-use", "sessions-active",
-              "sessions-created", "sessions-deleted", "auth-failures", "packets-in"):
+              "sessions-created", "sessions-deleted", "auth-failures", "packets-in",
+              "malformed"):
         check(ms.get(k) == st.get(k), f"stats: mediad {k} {ms.get(k)} == daemon's {st.get(k)}")
     check("cookie" not in ms and "result" not in ms, "stats: no envelope fields")
     check(doc.get("proxy", {}).get("up") is False, "stats: proxy down inside the document")
@@ -264,11 +273,12 @@ try:
             check(cl_leg.get("port") == q_leg["port"], f"calls {sid}/{leg}: port")
             check(cl_leg.get("remote") == q_leg.get("remote"), f"calls {sid}/{leg}: remote")
             for f in ("packets-in", "packets-out", "bytes-in", "bytes-out", "auth-failures",
-                      "replay-drops"):
+                      "replay-drops", "malformed"):
                 check(cl_leg.get(f) == q_leg["stats"][f],
                       f"calls {sid}/{leg}: {f} {cl_leg.get(f)} == {q_leg['stats'][f]}")
     check(calls.get(id1, {}).get("b", {}).get("packets-in") == npk, "calls: RTP packets shown")
     check(calls.get(id2, {}).get("a", {}).get("auth-failures") == npk, "calls: auth failures shown")
+    check(calls.get(id1, {}).get("a", {}).get("malformed") == nmal, "calls: malformed shown")
     check(calls.get(id1, {}).get("a", {}).get("srtp-in") == "plain", "calls: plain leg says plain")
     check(calls.get(id2, {}).get("a", {}).get("srtp-in") in ("srtp", "AES_CM_128_HMAC_SHA1_80"),
           "calls: SRTP leg says so")
@@ -276,6 +286,12 @@ try:
     check(rc == 0 and re.search(rf"^\s*{id1}\s+\S+\s+call-one@host\s", out, re.M) is not None,
           f"calls (text): a line for session {id1}\n{out}")
     check(out.rstrip().endswith("2 calls"), "calls (text): count line")
+    lines = out.splitlines()
+    cols = lines[0].split() if lines else []
+    row1 = next((ln.split() for ln in lines[1:] if ln.split()[:1] == [str(id1)]), [])
+    check("A-MALF" in cols and "B-MALF" in cols and len(row1) == len(cols) and
+          row1[cols.index("A-MALF")] == str(nmal) and row1[cols.index("B-MALF")] == "0",
+          f"calls (text): A-MALF {nmal} and B-MALF 0 for session {id1}\n{out}")
     check(all(line == line.rstrip() for line in out.splitlines()), "calls (text): no trailing blanks")
 
     # ---- call show ----
