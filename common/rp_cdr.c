@@ -312,6 +312,7 @@ static int format(rp_cdr *c, const rp_cdr_call *k, rp_buf *b)
 		rp_json_kv_uint(&j, "packets_lost", l->packets_lost);
 		rp_json_kv_uint(&j, "bytes_in", l->bytes_in);
 		rp_json_kv_uint(&j, "bytes_out", l->bytes_out);
+		rp_json_kv_uint(&j, "malformed", l->malformed);
 		rp_json_obj_end(&j);
 	}
 	rp_json_arr_end(&j);

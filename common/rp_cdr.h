@@ -64,6 +64,7 @@ typedef struct rp_cdr_leg {
 	rp_str media;         /* SRTP suite "AES_CM_128_HMAC_SHA1_80", or "plain" */
 	uint64_t packets_in, packets_out, packets_lost;
 	uint64_t bytes_in, bytes_out;
+	uint64_t malformed;   /* packets dropped for an inconsistent RTP/RTCP header */
 } rp_cdr_leg;
 
 /* What the proxy fills when a call ends. Times are rp_realtime_ns() values;

@@ -623,6 +623,7 @@ static void write_cdr(rp_calls *t, rp_call *c, const struct rp_media_info *inf,
 		o->packets_in = st[i].packets_in;
 		o->packets_out = st[i].packets_out;
 		o->packets_lost = st[i].lost;
+		o->malformed = st[i].malformed;
 		o->bytes_in = st[i].bytes_in;
 		o->bytes_out = st[i].bytes_out;
 		k.auth_failures += (uint32_t)st[i].auth_failures;

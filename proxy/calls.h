@@ -70,7 +70,7 @@ enum rp_call_refusal rp_call_refusal_of(int media_rc, const char *media_err);
 /* Final media counters of one leg (mediad's session.query). */
 struct rp_call_media_stats {
 	uint64_t packets_in, packets_out, bytes_in, bytes_out;
-	uint64_t auth_failures, lost;
+	uint64_t auth_failures, lost, malformed;
 };
 /* Asks mediad for a session's counters: 0 or a negative errno. */
 typedef int (*rp_calls_stats_fn)(void *arg, uint64_t session,

@@ -177,6 +177,7 @@ static int ml_stats(void *arg, uint64_t id, struct rp_call_media_stats *a,
 		o->bytes_out = s[i].bytes_out;
 		o->auth_failures = s[i].auth_failures;
 		o->lost = s[i].packets_lost;
+		o->malformed = s[i].malformed;
 	}
 	return rc;
 }

@@ -279,6 +279,8 @@ static void read_state(const benc_node *leg, struct rp_mediactl_leg_state *s)
 			s->auth_failures = (uint64_t)v;
 		if (benc_get_int(st, "packets-lost", 0, INT64_MAX, &v, NULL) == 0)
 			s->packets_lost = (uint64_t)v;
+		if (benc_get_int(st, "malformed", 0, INT64_MAX, &v, NULL) == 0)
+			s->malformed = (uint64_t)v;
 	}
 }
 

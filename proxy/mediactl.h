@@ -83,6 +83,7 @@ struct rp_mediactl_leg_state {
 	bool srtp_in, srtp_out;
 	uint64_t packets_in, packets_out, bytes_in, bytes_out, auth_failures;
 	uint64_t packets_lost; /* RTP lost on the way to this leg (mediad's count) */
+	uint64_t malformed;    /* RTP/RTCP dropped for an inconsistent header (mediad's) */
 };
 /* session.query. -EREMOTEIO when mediad has no such session. */
 int rp_mediactl_query(rp_mediactl *c, uint64_t id, struct rp_mediactl_leg_state *a,

@@ -235,6 +235,14 @@ int main(int argc, char **argv)
 	CHECK(hc && memcmp(k2.keys[0].key_salt, our_a_key.keys[0].key_salt, 30) == 0,
 		"identical re-INVITE changed our key");
 	CHECK(stream_once(fa, relay_a, fb, a_prot, NULL, 7), "stream after re-INVITE (A->B)");
+	/* RTP whose CSRC count runs past its end, plain from B: dropped and
+	 * counted as 'malformed' on leg b; the B->A packet after it orders the
+	 * count before the query below. */
+	{
+		uint8_t bad[20] = { 0x8f, 0, 0, 9, 0, 0, 0, 0, 0x55, 0x66, 0x77, 0x88 };
+
+		send_to(fb, relay_b, bad, sizeof(bad));
+	}
 	CHECK(stream_once(fb, relay_b, fa, NULL, a_unprot, 6), "stream after re-INVITE (B->A)");
 	/* Loss as mediad counts it, read through rp_mediactl_query: A sent
 	 * 1..5, a tampered 6 (not authenticated: not received) and 7, so one
@@ -245,6 +253,8 @@ int main(int argc, char **argv)
 		(unsigned long long)la.packets_lost);
 	CHECK(lb.packets_lost == 0, "leg b packets-lost %llu, want 0",
 		(unsigned long long)lb.packets_lost);
+	CHECK(lb.malformed == 1 && la.malformed == 0, "malformed a %llu b %llu, want 0 and 1",
+		(unsigned long long)la.malformed, (unsigned long long)lb.malformed);
 	sdes_crypto_wipe(&k2);
 
 	/* Rekey re-INVITE: the carrier sends a new key; we rotate ours and

@@ -62,7 +62,7 @@ static rp_cdr_call sample(const char *id)
 		.peer_cert_subject = RP_STR_LIT("CN=pbx.example.com,O=\"Ex\""),
 		.media = RP_STR_LIT("AES_CM_128_HMAC_SHA1_80"),
 		.packets_in = 3000, .packets_out = 2990, .packets_lost = 4,
-		.bytes_in = 516000, .bytes_out = 514280 };
+		.bytes_in = 516000, .bytes_out = 514280, .malformed = 2 };
 	k.legs[1] = (rp_cdr_leg){ .role = RP_STR_LIT("callee"), .peer = RP_STR_LIT("10.0.0.7:5060"),
 		.transport = RP_STR_LIT("udp"), .media = RP_STR_LIT("plain"),
 		.packets_in = 2990, .packets_out = 3000 };
@@ -128,6 +128,7 @@ START_TEST(lines_are_valid_json)
 		"assert r['legs'][0]['peer_cert_subject'] == 'CN=pbx.example.com,O=\"Ex\"'\n"
 		"assert r['legs'][1]['media'] == 'plain' and r['legs'][1]['tls_cipher'] is None\n"
 		"assert r['legs'][0]['packets_lost'] == 4 and r['auth_failures'] == 1\n"
+		"assert r['legs'][0]['malformed'] == 2 and r['legs'][1]['malformed'] == 0\n"
 		"assert r['unencrypted'] is True and r['final_code'] == 200\n"
 		"r = recs[1]\n"
 		"assert r['call_id'] == 'x\"y\\n\\x01\\ufffd\\ufffd(', repr(r['call_id'])\n"
