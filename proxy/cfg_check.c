@@ -1169,6 +1169,7 @@ static const char *const global_keys[] = {
 	"auth_algorithms", "max_branches",
 	"dns_servers", "dns_timeout", "dns_attempts", "dns_min_ttl", "dns_max_ttl",
 	"dns_cache_size", "log_rate_burst", "log_rate_interval_ms", "regex_max_subject",
+	"batch_wait_us",
 	/* blocks */
 	"tls", "listen", "trunk", "user", "route", NULL,
 };
@@ -1179,7 +1180,7 @@ enum {
 	G_CDR_SECRET, G_METRICS, G_CTL_MODE, G_CTL_GROUP, G_CTL_RO, G_CTL_RO_MODE,
 	G_CTL_RO_GROUP, G_AUTH_ALGS, G_MAX_BRANCHES, G_DNS_SERVERS, G_DNS_TIMEOUT,
 	G_DNS_ATTEMPTS, G_DNS_MIN_TTL, G_DNS_MAX_TTL, G_DNS_CACHE, G_LOG_RATE_BURST,
-	G_LOG_RATE_INTERVAL, G_REGEX_MAX_SUBJECT, G_TLS, G_LISTEN, G_TRUNK, G_USER,
+	G_LOG_RATE_INTERVAL, G_REGEX_MAX_SUBJECT, G_BATCH_WAIT, G_TLS, G_LISTEN, G_TRUNK, G_USER,
 	G_ROUTE,
 };
 
@@ -1300,6 +1301,7 @@ static void defaults(struct cfg_settings *s)
 	s->dns_min_ttl = 5;
 	s->dns_max_ttl = 3600;
 	s->dns_cache_size = 4096;
+	s->batch_wait_us = CFG_BATCH_WAIT_US_DEFAULT;
 	s->auth_algorithms = CFG_AUTH_ALG_SHA256 | CFG_AUTH_ALG_MD5;
 	s->tls.min_version = CFG_TLS_1_2;
 	s->tls.verify_server = true;
@@ -1374,6 +1376,7 @@ static void check_global(struct cfg_ck *k, const struct cfg_item *it, int i, uin
 	case G_REGEX_MAX_SUBJECT:
 		get_u32(k, it, 16, CFG_REGEX_MAX_SUBJECT_LIMIT, &s->regex_max_subject);
 		break;
+	case G_BATCH_WAIT: get_u32(k, it, 0, 5000, &s->batch_wait_us); break;
 	case G_USERS_FILE: get_str(k, it, &s->users_file); break;
 	case G_CDR_FILE: get_str(k, it, &s->cdr_file); break;
 	case G_CDR_FSYNC_LINES: get_u32(k, it, 1, 1000000, &s->cdr_fsync_lines); break;

@@ -171,6 +171,9 @@ enum {
 
 #define CFG_DNS_MAX_SERVERS 4
 
+/* batch_wait_us when the file does not say (docs/config.md). */
+#define CFG_BATCH_WAIT_US_DEFAULT 1000u
+
 struct cfg_settings {
 	enum rp_log_level log_level;
 	/* Rate-limited log lines (rp_log_rl): per call site, at most
@@ -203,6 +206,9 @@ struct cfg_settings {
 	 * 1 = the best contact only, no forking). */
 	uint32_t max_branches;       /* 8 */
 	unsigned auth_algorithms;    /* CFG_AUTH_ALG_* bits offered in challenges */
+	/* A worker's wake-up coalescing wait (rp_workers_set_batch_wait);
+	 * 0 = off. Applied on reload. */
+	uint32_t batch_wait_us;      /* CFG_BATCH_WAIT_US_DEFAULT */
 	struct cfg_tls tls;          /* defaults for listeners and trunks */
 	const char *users_file;      /* as written, resolved against the config dir */
 	/* Call detail records (docs/cdr.md): NULL = none. */

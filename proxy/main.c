@@ -513,6 +513,8 @@ static int cmd_stats(ctl_req *req, rp_buf *resp, void *arg)
 	benc_put_kv_int(resp, "frame-errors", (int64_t)st.frame_errors);
 	benc_put_kv_int(resp, "dropped-slow", (int64_t)st.dropped_slow);
 	benc_put_kv_int(resp, "outbound-opened", (int64_t)st.opened);
+	benc_put_kv_int(resp, "worker-rounds", (int64_t)st.rounds);
+	benc_put_kv_int(resp, "batch-sleeps", (int64_t)st.batch_sleeps);
 	if (atomic_load(&p->core)) {
 		struct rp_core_stats cs;
 
@@ -857,6 +859,7 @@ static int config_reload(struct proxy *p, char *why, size_t whysz, char *restart
 	rp_log_rl_set(cfg_settings(nc)->log_rate_burst, cfg_settings(nc)->log_rate_interval_ms);
 	if (!p->log_cli)
 		rp_log_set_level(cfg_settings(nc)->log_level);
+	rp_workers_set_batch_wait(p->ws, cfg_settings(nc)->batch_wait_us);
 	rp_notice("configuration %s reloaded: new transactions use it, those in progress "
 		"keep theirs (listeners, workers, sockets need a restart)", p->config_path);
 	if (restart[0])
@@ -1961,6 +1964,7 @@ int main(int argc, char **argv)
 		rp_tlsctl_free(p->tlsctl);
 		return 1;
 	}
+	rp_workers_set_batch_wait(p->ws, cfg_settings(cfg)->batch_wait_us);
 	{
 		const struct rp_listen *ls;
 		size_t n = rp_workers_listeners(p->ws, &ls);

@@ -606,6 +606,128 @@ START_TEST(outbound_tls_verified)
 }
 END_TEST
 
+/* The coalescing decision on a made-up clock: rounds of 'msgs' messages
+ * every 'gap_us', 'n' of them; returns how many rounds asked for a sleep
+ * and checks every answer is 0 or the (clamped) wait. */
+static unsigned rounds(struct rp_batch *b, uint64_t *now, uint32_t wait_us, unsigned n,
+	uint64_t gap_us, unsigned msgs, bool backlog)
+{
+	unsigned slept = 0;
+	uint32_t want = wait_us > RP_BATCH_MAX_US ? RP_BATCH_MAX_US : wait_us;
+
+	for (unsigned i = 0; i < n; i++) {
+		uint32_t r;
+
+		*now += gap_us * 1000u;
+		r = rp_batch_after_round(b, wait_us, *now, msgs, backlog);
+		ck_assert(r == 0 || r == want);
+		slept += r != 0;
+	}
+	return slept;
+}
+
+START_TEST(batch_decision)
+{
+	struct rp_batch b = { 0 };
+	uint64_t now = 5000000000ull;
+
+	/* Off: never a sleep, at any rate. */
+	ck_assert_uint_eq(rounds(&b, &now, 0, 100, 100, 50, false), 0);
+	/* 1 message a ms predicts 1 within 1 ms (< 4): the first message and
+	 * every other one are handled at once. */
+	ck_assert_uint_eq(rounds(&b, &now, 1000, 200, 1000, 1, false), 0);
+	/* 8 a ms: the first window (20 ms) decides, then every round sleeps. */
+	ck_assert_uint_eq(rounds(&b, &now, 1000, 20, 1000, 8, false), 1);
+	ck_assert_uint_eq(rounds(&b, &now, 1000, 50, 1000, 8, false), 50);
+	/* A round that left a socket with data, or found nothing: no sleep
+	 * (no time passes, so the rate windows stay as they were). */
+	ck_assert_uint_eq(rounds(&b, &now, 1000, 10, 0, 8, true), 0);
+	ck_assert_uint_eq(rounds(&b, &now, 1000, 10, 0, 0, false), 0);
+	/* 3 a ms (between half and all of RP_BATCH_MIN): stays on... */
+	ck_assert_uint_eq(rounds(&b, &now, 1000, 100, 1000, 3, false), 100);
+	/* ...and at 1 a ms turns off within a window and stays off. */
+	ck_assert_uint_lt(rounds(&b, &now, 1000, 45, 1000, 1, false), 45);
+	ck_assert_uint_eq(rounds(&b, &now, 1000, 100, 1000, 1, false), 0);
+	/* Off, 3 a ms does not turn it on (hysteresis). */
+	ck_assert_uint_eq(rounds(&b, &now, 1000, 100, 1000, 3, false), 0);
+	/* 3 a ms with a 2 ms wait predicts 6: on. */
+	ck_assert_uint_gt(rounds(&b, &now, 2000, 100, 1000, 3, false), 70);
+	/* A lone message after 10 s of silence: no sleep after it. */
+	now += 10000000000ull;
+	ck_assert_uint_eq(rounds(&b, &now, 2000, 1, 1, 1, false), 0);
+	/* The wait is clamped to RP_BATCH_MAX_US (checked in rounds()). */
+	ck_assert_uint_gt(rounds(&b, &now, 60000, 100, 1000, 8, false), 70);
+	/* Turning it off forgets the rate: back on needs a full window. */
+	ck_assert_uint_eq(rounds(&b, &now, 0, 1, 1000, 8, false), 0);
+	ck_assert_uint_eq(rounds(&b, &now, 1000, 19, 1000, 8, false), 0);
+	/* A clock read on another CPU may be a little behind: no sleep is
+	 * made up from a negative interval. */
+	b = (struct rp_batch){ .win_start_ns = now + 1000 };
+	ck_assert_uint_eq(rp_batch_after_round(&b, 1000, now, 8, false), 0);
+}
+END_TEST
+
+/* With coalescing on, a burst-paced stream of UDP requests all get their
+ * answers, and a TCP request in the middle of it too (the sleep delays,
+ * never drops); the worker stops while coalescing. */
+START_TEST(coalescing_loses_nothing)
+{
+	rp_workers *ws = start(0, 0, 0);
+	const rp_addr *ua = listen_addr(ws, RP_TP_UDP);
+	int u = socket(AF_INET, SOCK_DGRAM, 0), t, big = 4 << 20;
+	bool seen[1200] = { 0 };
+	unsigned got = 0, sent = 0;
+	struct rp_workers_stats st;
+	char buf[2048];
+
+	rp_workers_set_batch_wait(ws, 2000);
+	setsockopt(u, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	t = tcp_connect(ws);
+	while (sent < 1200 || got < 1200) {
+		struct pollfd pf = { .fd = u, .events = POLLIN };
+
+		for (int k = 0; k < 8 && sent < 1200; k++, sent++) {
+			int n = snprintf(buf, sizeof(buf), "OPTIONS sip:%u SIP/2.0\r\nl: 0\r\n\r\n", sent);
+
+			ck_assert_int_eq(sendto(u, buf, (size_t)n, 0, &ua->u.sa, ua->len), n);
+			if (sent == 600)
+				ck_assert_int_eq(write(t, "INFO sip:mid SIP/2.0\r\nl: 0\r\n\r\n", 30), 30);
+		}
+		/* About 16 requests a ms while sending; then up to 5 s of
+		 * silence for the last answers. */
+		if (poll(&pf, 1, sent < 1200 ? 0 : 5000) <= 0) {
+			if (sent < 1200) {
+				usleep(500);
+				continue;
+			}
+			break;
+		}
+		while (got < 1200) {
+			ssize_t r = recv(u, buf, sizeof(buf) - 1, MSG_DONTWAIT);
+			unsigned id;
+
+			if (r <= 0)
+				break;
+			buf[r] = 0;
+			ck_assert_int_eq(sscanf(buf, "ECHO OPTIONS sip:%u", &id), 1);
+			ck_assert_uint_lt(id, 1200);
+			ck_assert(!seen[id]);
+			seen[id] = true;
+			got++;
+		}
+	}
+	ck_assert_uint_eq(got, 1200);
+	ck_assert(wait_for(t, "ECHO INFO sip:mid", buf, sizeof(buf)));
+	rp_workers_get_stats(ws, &st);
+	ck_assert_uint_ge(st.udp_msgs, 1200);
+	printf("coalescing_loses_nothing: %llu rounds, %llu coalescing sleeps\n",
+		(unsigned long long)st.rounds, (unsigned long long)st.batch_sleeps);
+	close(t);
+	close(u);
+	rp_workers_stop(ws);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("proxy_worker");
@@ -620,6 +742,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, alias_never_taken_from_another_connection);
 	tcase_add_test(tc, idle_connection_closed);
 	tcase_add_test(tc, slow_reader_disconnected);
+	tcase_add_test(tc, batch_decision);
+	tcase_add_test(tc, coalescing_loses_nothing);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("outbound");
 	tcase_set_timeout(tc, 60);

@@ -36,6 +36,20 @@ Environment (all optional):
                               interleaved with the other two as 'rampart_b',
                               with its own line
                               'bench: sip_calls_<t>_per_cpu_s_b rampart_b=..'
+  RAMPART_BENCH_CONF          extra top-level settings for rampart's config
+                              (e.g. 'batch_wait_us = 0;'); default none
+  RAMPART_BENCH_CONF_B        the same for rampart_b; when set without
+                              RAMPART_PROXY_B, rampart_b is the same binary
+                              (an A/B of one setting)
+  RAMPART_BENCH_PROXIES       which proxies run, e.g. 'rampart,rampart_b'
+                              (default all: rampart, rampart_b if set,
+                              kamailio); a proxy left out prints 'skipped'
+  RAMPART_BENCH_LATENCY=1     also capture the proxy's UDP port on lo
+                              (dumpcap) and report the delay each relayed
+                              message spent in the proxy (p50/p99); the
+                              capture adds CPU to every sender, so the
+                              per-CPU figures of such runs are not
+                              comparable with ordinary ones
 Exit status: 0 when the figure lines were printed (even with 'unavailable'),
 1 when the Kamailio reference could not be measured, 2 on set-up errors.
 """
@@ -293,6 +307,124 @@ def sched_seconds(root):
     return total / 1e9
 
 
+def ctx_switches(root):
+    """Voluntary + involuntary context switches of root's threads and its
+    descendants' (each sleep of a worker is one voluntary switch). None if
+    not available."""
+    vol = nonvol = 0
+    try:
+        for pid in proc_tree(root):
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/status") as f:
+                    for line in f:
+                        if line.startswith("voluntary_ctxt_switches:"):
+                            vol += int(line.split()[1])
+                        elif line.startswith("nonvoluntary_ctxt_switches:"):
+                            nonvol += int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return vol, nonvol
+
+
+def udp_drops(port):
+    """Datagrams dropped (receive buffer full) on ADDR:port's sockets."""
+    want = f"{socket.htonl(0x7f000001):08X}:{port:04X}"
+    total = 0
+    with open("/proc/net/udp") as f:
+        next(f)
+        for line in f:
+            cols = line.split()
+            if cols[1] == want:
+                total += int(cols[-1])
+    return total
+
+
+def pcap_delays(path, port):
+    """Per relayed message, the time from its arrival on the proxy's UDP
+    port to its departure from it (a pcap of lo): messages are matched by
+    Call-ID, CSeq and start line, first copy of each. Returns the delays in
+    microseconds (the 100 Trying, made by the proxy, matches nothing)."""
+    import struct
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return []
+    if len(data) < 24:
+        return []
+    magic = struct.unpack("<I", data[:4])[0]
+    if magic not in (0xa1b2c3d4, 0xa1b23c4d):
+        return []
+    scale = 1e3 if magic == 0xa1b23c4d else 1.0  # ns or us resolution
+    linktype = struct.unpack("<I", data[20:24])[0]
+    l2 = 14 if linktype == 1 else 16 if linktype == 113 else 0
+    off = 24
+    first_in, first_out = {}, {}
+    while off + 16 <= len(data):
+        sec, frac, caplen, _ = struct.unpack("<IIII", data[off:off + 16])
+        pkt = data[off + 16:off + 16 + caplen]
+        off += 16 + caplen
+        t_us = sec * 1e6 + frac / scale
+        ip = pkt[l2:]
+        if len(ip) < 28 or ip[0] >> 4 != 4 or ip[9] != 17:
+            continue
+        ihl = (ip[0] & 15) * 4
+        sport, dport = struct.unpack(">HH", ip[ihl:ihl + 4])
+        body = ip[ihl + 8:]
+        head = body.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+        if not head or not head[0]:
+            continue
+        start = head[0].split(b" ")
+        token = start[1] if start[0].startswith(b"SIP/") and len(start) > 1 \
+            else start[0]
+        cid = cseq = b""
+        for h in head[1:]:
+            name, _, val = h.partition(b":")
+            name = name.strip().lower()
+            if name in (b"call-id", b"i"):
+                cid = val.strip()
+            elif name == b"cseq":
+                cseq = b" ".join(val.split())
+        key = (cid, cseq, token)
+        if dport == port:
+            first_in.setdefault(key, t_us)
+        elif sport == port:
+            first_out.setdefault(key, t_us)
+    return sorted(first_out[k] - t for k, t in first_in.items()
+                  if k in first_out and first_out[k] >= t)
+
+
+def proxy_counters(binary, rundir):
+    """rampart-proxy's worker counters (messages, loop rounds, coalescing
+    sleeps) through rampartctl from the same build, or None."""
+    import json
+    ctl = os.path.join(os.path.dirname(os.path.dirname(binary)), "common",
+                       "rampartctl")
+    if not os.access(ctl, os.X_OK):
+        return None
+    try:
+        out = subprocess.run([ctl, "--proxy-socket",
+                              os.path.join(rundir, "proxy.sock"), "--json",
+                              "stats", "proxy"], capture_output=True,
+                             text=True, timeout=10).stdout
+        d = json.loads(out)
+    except (OSError, ValueError, subprocess.SubprocessError):
+        return None
+
+    def find(o, k):
+        if isinstance(o, dict):
+            if k in o:
+                return o[k]
+            for v in o.values():
+                x = find(v, k)
+                if x is not None:
+                    return x
+        return None
+    vals = {k: find(d, k) for k in ("udp-messages", "stream-messages",
+                                    "worker-rounds", "batch-sleeps")}
+    return None if any(v is None for v in vals.values()) else vals
+
+
 def listening(port, proto):
     """Is ADDR:port bound (udp) or listening (tcp)?"""
     want = f"{socket.htonl(0x7f000001):08X}:{port:04X}"
@@ -429,6 +561,11 @@ class Run:
         self.why = ""
         self.load = ""
         self.proxy_log = None
+        self.ctxsw = None
+        self.ctxsw_vol = 0
+        self.counters = None
+        self.drops = None
+        self.delays = []
 
     @property
     def per_cpu(self):
@@ -436,8 +573,10 @@ class Run:
 
 
 def start_proxy(name, work, rundir, cert, key, udp_port, tls_port, rampart):
+    extra = os.environ.get("RAMPART_BENCH_CONF_B" if name == "rampart_b"
+                           else "RAMPART_BENCH_CONF", "")
     vals = dict(ADDR=ADDR, UDP_PORT=udp_port, TLS_PORT=tls_port, CERT=cert,
-                KEY=key, RUNDIR=rundir, MODULES=KAMAILIO_MODULES)
+                KEY=key, RUNDIR=rundir, MODULES=KAMAILIO_MODULES, EXTRA=extra)
     if name == "kamailio":
         cfg = fill("kamailio.cfg", os.path.join(rundir, "kamailio.cfg"), vals)
         # tlsf: Debian's default allocator (qm) roughly halves Kamailio's
@@ -482,7 +621,7 @@ def session(name, transport, idx, *args):
 
 
 def session1(name, transport, idx, calls, rate, settle, work, cert, key,
-             rampart):
+             rampart, latency=False):
     """Start the proxy (and stunnel, UAS), drive `calls` calls, stop all."""
     r = Run(name, transport, idx)
     r.offered = calls
@@ -493,6 +632,7 @@ def session1(name, transport, idx, calls, rate, settle, work, cert, key,
     rundir = tempfile.mkdtemp(prefix=f"{transport}-{name}-{idx}-", dir=work)
     udp_port, tls_port = free_port(), free_port()
     daemons = []
+    cap = None
     try:
         proxy = start_proxy(name, work, rundir, cert, key, udp_port, tls_port,
                             rampart)
@@ -555,7 +695,17 @@ def session1(name, transport, idx, calls, rate, settle, work, cert, key,
                "-nostdin", "-trace_err", "-error_file", uac_err,
                "-trace_stat", "-stf", uac_csv, "-fd", "1", target]
         others = [d for d in daemons if d is not proxy]
+        if latency and transport == "udp":
+            # Raw pcap (-P) so pcap_delays can read it with the stdlib.
+            cap = subprocess.Popen(
+                ["dumpcap", "-q", "-P", "-i", "lo", "-f", f"udp port {udp_port}",
+                 "-w", os.path.join(rundir, "proxy.pcap")],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                start_new_session=True)
+            time.sleep(1.0)
         o0 = {d.name: cpu_seconds(d.pid) for d in others}
+        k0 = proxy_counters(rampart, rundir) if name != "kamailio" else None
+        x0 = ctx_switches(proxy.pid)
         ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         p0 = cpu_seconds(proxy.pid)
         s0 = sched_seconds(proxy.pid)
@@ -576,7 +726,23 @@ def session1(name, transport, idx, calls, rate, settle, work, cert, key,
         time.sleep(settle)
         p1 = cpu_seconds(proxy.pid)
         s1 = sched_seconds(proxy.pid)
+        x1 = ctx_switches(proxy.pid)
+        k1 = proxy_counters(rampart, rundir) if k0 else None
+        if k1:
+            r.counters = {k: k1[k] - k0[k] for k in k0}
         o1 = {d.name: cpu_seconds(d.pid) for d in others}
+        if x0 is not None and x1 is not None:
+            r.ctxsw = (x1[0] - x0[0]) + (x1[1] - x0[1])
+            r.ctxsw_vol = x1[0] - x0[0]
+        r.drops = udp_drops(udp_port)
+        if cap:
+            cap.send_signal(signal.SIGTERM)
+            try:
+                cap.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(cap.pid, signal.SIGKILL)
+                cap.wait()
+            r.delays = pcap_delays(os.path.join(rundir, "proxy.pcap"), udp_port)
         # The figure uses the scheduler's exact run time when the kernel
         # has it: utime+stime, rounded per process to 10 ms ticks, read
         # 6-9% low for Kamailio's 13 processes in testing (exact for
@@ -619,6 +785,9 @@ def session1(name, transport, idx, calls, rate, settle, work, cert, key,
         r.valid = True
         return r
     finally:
+        if cap and cap.poll() is None:
+            os.killpg(cap.pid, signal.SIGKILL)
+            cap.wait()
         for d in reversed(daemons):
             d.stop()
 
@@ -632,6 +801,25 @@ def describe(r):
          + f", idle {r.idle_cpu_per_s:.4f} CPU-s/s")
     if r.cpu > 0:
         s += f", {r.per_cpu:.0f} calls/CPU-s"
+    if r.ok and r.cpu > 0:
+        s += f" ({r.cpu / r.ok * 1e6:.1f} us/call"
+        if r.ctxsw is not None:
+            s += (f", {r.ctxsw / r.ok:.2f} context switches/call, "
+                  f"{r.ctxsw_vol / r.ok:.2f} of them voluntary")
+        s += ")"
+    if r.counters:
+        c = r.counters
+        m = c["udp-messages"] + c["stream-messages"]
+        s += (f", {m} messages in {c['worker-rounds']} worker rounds"
+              f" ({m / max(1, c['worker-rounds']):.2f} per round),"
+              f" {c['batch-sleeps']} coalescing sleeps")
+    if r.drops:
+        s += f", {r.drops} datagrams dropped at the proxy's UDP port"
+    if r.delays:
+        d = r.delays
+        s += (f", in-proxy delay p50 {d[len(d) // 2]:.0f} us p99 "
+              f"{d[min(len(d) - 1, len(d) * 99 // 100)]:.0f} us "
+              f"({len(d)} messages)")
     if "elapsed" in o:
         s += f", traffic {o['elapsed']:.1f} s"
     if extra:
@@ -690,7 +878,19 @@ def main():
     if rampart_b and not os.access(rampart_b, os.X_OK):
         log(f"RAMPART_PROXY_B={rampart_b}: not an executable")
         return 2
+    if not rampart_b and os.environ.get("RAMPART_BENCH_CONF_B") is not None:
+        rampart_b = rampart  # one binary, two configurations
     proxies = ["rampart"] + (["rampart_b"] if rampart_b else []) + ["kamailio"]
+    only = [p for p in os.environ.get("RAMPART_BENCH_PROXIES", "").split(",")
+            if p]
+    if any(p not in proxies for p in only):
+        log(f"RAMPART_BENCH_PROXIES: choose from {','.join(proxies)}")
+        return 2
+    skipped = [p for p in proxies if only and p not in only]
+    latency = os.environ.get("RAMPART_BENCH_LATENCY", "") not in ("", "0")
+    if latency and not shutil.which("dumpcap"):
+        log("RAMPART_BENCH_LATENCY: dumpcap not found")
+        return 2
     binary = {"rampart": rampart, "rampart_b": rampart_b}
     results = {t: {p: [] for p in proxies} for t in transports}
     why = {t: {} for t in transports}
@@ -700,6 +900,8 @@ def main():
         # reported unavailable instead of spending full runs on it.
         usable = []
         for p in proxies:
+            if p in skipped:
+                continue
             if p == "rampart" and not rampart:
                 why[t][p] = "rampart-proxy binary not found"
                 continue
@@ -720,7 +922,7 @@ def main():
                     cut_short = True
                     break
                 r = session(p, t, i, calls, a.rate, a.settle, work, cert, key,
-                            binary.get(p))
+                            binary.get(p), latency)
                 log(describe(r))
                 results[t][p].append(r)
     if cut_short:
@@ -741,6 +943,20 @@ def main():
                         f"{r.per_cpu:.0f}" for r in valid) + f"); "
                     f"failed calls {sum(r.failed for r in runs)}, invalid "
                     f"runs {len(runs) - len(valid)}")
+                cs = [r.ctxsw / r.ok for r in valid if r.ctxsw is not None]
+                if cs:
+                    log(f"{t} {p}: median {statistics.median(r.cpu / r.ok * 1e6 for r in valid):.1f}"
+                        f" us/call, {statistics.median(cs):.2f} context "
+                        "switches/call (runs: " + ", ".join(
+                            f"{c:.2f}" for c in cs) + ")")
+                dl = sorted(x for r in valid for x in r.delays)
+                if dl:
+                    log(f"{t} {p}: in-proxy delay of relayed messages, all "
+                        f"runs: p50 {dl[len(dl) // 2]:.0f} us, p90 "
+                        f"{dl[len(dl) * 9 // 10]:.0f} us, p99 "
+                        f"{dl[len(dl) * 99 // 100]:.0f} us ({len(dl)} messages)")
+            elif p in skipped:
+                pass
             else:
                 reason = why[t].get(p) or "; ".join(
                     r.why for r in runs) or "no run"
@@ -749,15 +965,17 @@ def main():
                     rc = 1
 
         def v(p):
-            return f"{fig[p]:.0f}" if p in fig else "unavailable"
+            return f"{fig[p]:.0f}" if p in fig else \
+                "skipped" if p in skipped else "unavailable"
         ratio = (f"{fig['rampart'] / fig['kamailio']:.2f}"
-                 if "rampart" in fig and "kamailio" in fig else "unavailable")
+                 if "rampart" in fig and "kamailio" in fig else
+                 "skipped" if skipped else "unavailable")
         lines.append(f"bench: sip_calls_{t}_per_cpu_s rampart={v('rampart')} "
                      f"kamailio={v('kamailio')} ratio={ratio}")
         if rampart_b:
             ratio_b = (f"{fig['rampart_b'] / fig['kamailio']:.2f}"
                        if "rampart_b" in fig and "kamailio" in fig
-                       else "unavailable")
+                       else "skipped" if skipped else "unavailable")
             lines.append(f"bench: sip_calls_{t}_per_cpu_s_b "
                          f"rampart_b={v('rampart_b')} kamailio={v('kamailio')} "
                          f"ratio_b={ratio_b}")
