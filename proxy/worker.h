@@ -111,15 +111,15 @@ struct rp_workers_stats {
 };
 void rp_workers_get_stats(rp_workers *ws, struct rp_workers_stats *st);
 
-/* Wake-up coalescing (config batch_wait_us; docs/proxy.md "Worker loop").
- * On this KVM guest a worker's sleep and wake-up costs ~20 us of its CPU,
- * more than handling a SIP message. While its message rate predicts at
- * least RP_BATCH_MIN messages within the wait, a worker that has handled a
- * round sleeps wait_us before it looks again, so the next round finds
- * several queued and one wake-up serves them all (like NIC interrupt
- * moderation). Below that rate nothing changes: the first message wakes
- * the worker at once. Applies to all workers; 0 = off; any time, any
- * thread. At most RP_BATCH_MAX_US. */
+/* Wake-up coalescing (config batch_wait_us; docs/proxy.md "Worker loop"),
+ * for machines where a worker's sleep and wake-up costs more than the
+ * messages it handles. While its message rate predicts at least
+ * RP_BATCH_MIN messages within the wait, a worker that has handled a round
+ * sleeps wait_us before it looks again, so the next round finds several
+ * queued and one wake-up serves them all (like NIC interrupt moderation).
+ * Below that rate nothing changes: the first message wakes the worker at
+ * once. The responses of a round are sent before the sleep. Applies to all
+ * workers; 0 = off; any time, any thread. At most RP_BATCH_MAX_US. */
 #define RP_BATCH_MAX_US 5000u
 void rp_workers_set_batch_wait(rp_workers *ws, uint32_t wait_us);
 
