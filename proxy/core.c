@@ -67,7 +67,10 @@ struct rp_core {
 	void *trunk_tls_arg;
 	rp_dns *resolver;               /* run-time DNS (dns.h) */
 	pthread_rwlock_t dns_mu;
-	rp_hash *dns;                   /* dns_key() -> struct dns_ent */
+	rp_hash *dns;                   /* dns_key() -> struct dns_ent: exactly
+	                                 * the trunk names of the installed
+	                                 * config (resolve_trunks) */
+	unsigned dns_gen;               /* resolve_trunks' current mark (dns_mu) */
 	pthread_mutex_t probe_mu;       /* probe_configure: one at a time */
 	/* Requests waiting for a Request-URI/Route host name (id -> struct
 	 * parked). Lock order: the transaction's shard, then park_mu. */
@@ -89,6 +92,8 @@ struct rp_core {
  * before its TTL runs out; workers only read it. */
 struct dns_ent {
 	char key[300];
+	unsigned gen;                   /* the config install that wants it */
+	bool resolved;                  /* false: a placeholder, no answer yet */
 	unsigned n;
 	struct rp_dns_target t[RP_DNS_MAX_TARGETS];
 };
@@ -3899,14 +3904,31 @@ static void on_resolved(void *arg, const struct rp_dns_query *q, const struct rp
 		return;
 	}
 	k = dns_key(q->tp, q->port, q->name, de->key);
+	de->resolved = true;
 	de->n = r->n;
 	memcpy(de->t, r->t, r->n * sizeof(r->t[0]));
 	pthread_rwlock_wrlock(&c->dns_mu);
 	old = rp_hash_remove(c->dns, k);
-	changed = !old || !same_targets(old, r);
-	if (rp_hash_insert(c->dns, rp_str_make(de->key, k.n), de) < 0) {
+	/* No entry: a reload removed the name while it was being resolved
+	 * (resolve_trunks places one for every name it wants). */
+	if (!old) {
+		pthread_rwlock_unlock(&c->dns_mu);
 		free(de);
-		de = NULL;
+		return;
+	}
+	de->gen = old->gen;
+	changed = !old->resolved || !same_targets(old, r);
+	if (rp_hash_insert(c->dns, rp_str_make(de->key, k.n), de) < 0) {
+		/* Keep the old answer (its slot was just freed) over losing the
+		 * name until the next reload. */
+		free(de);
+		de = old;
+		old = NULL;
+		changed = false;
+		if (rp_hash_insert(c->dns, rp_str_make(de->key, k.n), de) < 0) {
+			free(de);
+			changed = true;
+		}
 	}
 	pthread_rwlock_unlock(&c->dns_mu);
 	free(old);
@@ -3989,8 +4011,46 @@ static void resolve_trunks(rp_core *c, const struct cfg *cfg)
 			n++;
 		}
 	}
-	if (rp_dns_watch_set(c->resolver, q, n, on_resolved, c) < 0)
+	/* Every wanted name gets its entry (a placeholder until answered)
+	 * before the resolver may answer; entries of names no longer wanted
+	 * go once the resolver stopped watching them. */
+	pthread_rwlock_wrlock(&c->dns_mu);
+	c->dns_gen++;
+	for (size_t i = 0; i < n; i++) {
+		struct dns_ent *de;
+		char kb[300];
+		rp_str k = dns_key(q[i].tp, q[i].port, q[i].name, kb);
+
+		de = rp_hash_find(c->dns, k);
+		if (!de && (de = calloc(1, sizeof(*de))) != NULL) {
+			memcpy(de->key, kb, k.n + 1);
+			if (rp_hash_insert(c->dns, rp_str_make(de->key, k.n), de) < 0) {
+				free(de);
+				de = NULL;
+			}
+		}
+		if (de)
+			de->gen = c->dns_gen;
+		else
+			rp_warn("trunk names: out of memory, %s not resolved", q[i].name);
+	}
+	pthread_rwlock_unlock(&c->dns_mu);
+	if (rp_dns_watch_set(c->resolver, q, n, on_resolved, c) < 0) {
 		rp_warn("trunk names: out of memory, the previous names are kept");
+	} else {
+		rp_hash_iter it;
+		rp_str k;
+		void *v;
+
+		pthread_rwlock_wrlock(&c->dns_mu);
+		rp_hash_iter_init(c->dns, &it);
+		while (rp_hash_iter_next(&it, &k, &v))
+			if (((struct dns_ent *)v)->gen != c->dns_gen) {
+				rp_hash_remove(c->dns, k);
+				free(v);
+			}
+		pthread_rwlock_unlock(&c->dns_mu);
+	}
 	free(q);
 	wait = (uint64_t)st->dns_timeout_ms * st->dns_attempts *
 		(st->ndns_servers ? st->ndns_servers : 1) * 4 + 200;
@@ -4387,6 +4447,17 @@ void rp_core_free(rp_core *c)
 	cfg_holder_fini(&c->holder);
 	pthread_mutex_destroy(&c->lmu);
 	free(c);
+}
+
+void rp_core_get_dns_stats(rp_core *c, struct rp_core_dns_stats *st)
+{
+	rp_dns_get_stats(c->resolver, &st->resolver);
+	pthread_mutex_lock(&c->park_mu);
+	st->waiting = rp_hash_count(c->parked);
+	pthread_mutex_unlock(&c->park_mu);
+	pthread_rwlock_rdlock(&c->dns_mu);
+	st->trunk_names = rp_hash_count(c->dns);
+	pthread_rwlock_unlock(&c->dns_mu);
 }
 
 void rp_core_set_workers(rp_core *c, rp_workers *ws)

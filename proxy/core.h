@@ -35,6 +35,7 @@
 
 #include "calls.h"
 #include "cfg_prog.h"
+#include "dns.h"
 #include "rp_arena.h"
 #include "rp_buf.h"
 #include "sip_msg.h"
@@ -131,6 +132,15 @@ struct rp_core_stats {
 	size_t server_txns, client_txns;
 };
 void rp_core_get_stats(rp_core *core, struct rp_core_stats *st);
+
+/* Run-time DNS: the resolver's counters, requests waiting for a name
+ * (parked in their transaction) and trunk names kept located (one per
+ * distinct name/port/transport of the installed config's trunks). */
+struct rp_core_dns_stats {
+	struct rp_dns_stats resolver;
+	size_t waiting, trunk_names;
+};
+void rp_core_get_dns_stats(rp_core *core, struct rp_core_dns_stats *st);
 
 /* One line per live transaction (at most 'max', 0 = all) appended to b:
  * for a control-socket command (see rp_txn_dump). Returns the count. */

@@ -65,7 +65,8 @@ struct rp_dns {
 	bool stop;
 	unsigned thr_ids;               /* start order: 0 also runs the watches */
 	char hosts_file[256];
-	atomic_uint_fast64_t queries, timeouts, hits, tcp;
+	atomic_uint_fast64_t queries, answers, timeouts, errors, nxdomain, servfail,
+		hits, misses, tcp;
 };
 
 /* ---- configuration ---- */
@@ -305,6 +306,8 @@ static int query(rp_dns *d, const char *name, uint16_t type, bool fresh,
 		atomic_fetch_add(&d->hits, 1);
 		return 0;
 	}
+	if (!fresh)
+		atomic_fetch_add(&d->misses, 1);
 	pthread_mutex_lock(&d->mu);
 	c = d->cfg;
 	pthread_mutex_unlock(&d->mu);
@@ -317,6 +320,15 @@ static int query(rp_dns *d, const char *name, uint16_t type, bool fresh,
 				return -EIO;
 			atomic_fetch_add(&d->queries, 1);
 			rc = ask_udp(&c.servers[s], qb, (size_t)ql, id, name, type, c.timeout_ms, a);
+			if (rc == 0) {
+				atomic_fetch_add(&d->answers, 1);
+				if (a->status == RP_DNS_NXDOMAIN)
+					atomic_fetch_add(&d->nxdomain, 1);
+				else if (a->status == RP_DNS_SERVFAIL)
+					atomic_fetch_add(&d->servfail, 1);
+			} else if (rc != -ETIMEDOUT) {
+				atomic_fetch_add(&d->errors, 1);
+			}
 			if (rc == 0 && a->truncated) {
 				struct rp_dns_answer t;
 
@@ -1043,8 +1055,13 @@ void rp_dns_get_stats(rp_dns *d, struct rp_dns_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->queries = atomic_load(&d->queries);
+	st->answers = atomic_load(&d->answers);
 	st->timeouts = atomic_load(&d->timeouts);
+	st->errors = atomic_load(&d->errors);
+	st->nxdomain = atomic_load(&d->nxdomain);
+	st->servfail = atomic_load(&d->servfail);
 	st->cache_hits = atomic_load(&d->hits);
+	st->cache_misses = atomic_load(&d->misses);
 	st->tcp = atomic_load(&d->tcp);
 	st->cached = rp_dnscache_count(d->cache);
 	pthread_mutex_lock(&d->mu);

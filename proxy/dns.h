@@ -123,9 +123,16 @@ int rp_dns_cached(rp_dns *d, const struct rp_dns_query *q, uint64_t now_ms,
  * a group's addresses staying together. 'seed' drives the randomness. */
 void rp_dns_order(struct rp_dns_target *t, unsigned n, uint64_t seed);
 
-/* Counters for the status command and tests. */
+/* Counters for the stats command, metrics and tests. Per question sent to
+ * a server (one per attempt): queries; then exactly one of answers (any
+ * reply that parsed, NXDOMAIN and SERVFAIL included), timeouts, or
+ * failures counted as 'errors' (no usable reply: bad message, socket
+ * error). nxdomain and servfail count the answers saying so. cache_hits /
+ * cache_misses: questions the cache could answer or not (fresh lookups,
+ * which bypass it, and /etc/hosts names are neither). */
 struct rp_dns_stats {
-	uint64_t queries, timeouts, cache_hits, tcp;
+	uint64_t queries, answers, timeouts, errors, nxdomain, servfail,
+		cache_hits, cache_misses, tcp;
 	size_t watches, cached, pending;
 };
 void rp_dns_get_stats(rp_dns *d, struct rp_dns_stats *st);

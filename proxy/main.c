@@ -526,6 +526,23 @@ static int cmd_stats(ctl_req *req, rp_buf *resp, void *arg)
 		benc_put_kv_int(resp, "local-replies", (int64_t)cs.local_replies);
 		benc_put_kv_int(resp, "server-transactions", (int64_t)cs.server_txns);
 		benc_put_kv_int(resp, "client-transactions", (int64_t)cs.client_txns);
+
+		struct rp_core_dns_stats ds;
+
+		rp_core_get_dns_stats(atomic_load(&p->core), &ds);
+		benc_put_kv_int(resp, "dns-queries", (int64_t)ds.resolver.queries);
+		benc_put_kv_int(resp, "dns-answers", (int64_t)ds.resolver.answers);
+		benc_put_kv_int(resp, "dns-timeouts", (int64_t)ds.resolver.timeouts);
+		benc_put_kv_int(resp, "dns-errors", (int64_t)ds.resolver.errors);
+		benc_put_kv_int(resp, "dns-nxdomain", (int64_t)ds.resolver.nxdomain);
+		benc_put_kv_int(resp, "dns-servfail", (int64_t)ds.resolver.servfail);
+		benc_put_kv_int(resp, "dns-tcp", (int64_t)ds.resolver.tcp);
+		benc_put_kv_int(resp, "dns-cache-hits", (int64_t)ds.resolver.cache_hits);
+		benc_put_kv_int(resp, "dns-cache-misses", (int64_t)ds.resolver.cache_misses);
+		benc_put_kv_int(resp, "dns-cache-entries", (int64_t)ds.resolver.cached);
+		benc_put_kv_int(resp, "dns-lookups-queued", (int64_t)ds.resolver.pending);
+		benc_put_kv_int(resp, "dns-requests-waiting", (int64_t)ds.waiting);
+		benc_put_kv_int(resp, "dns-trunk-names", (int64_t)ds.trunk_names);
 	}
 	rp_tlsctl_put_stats(p->tlsctl, resp);
 	return rp_buf_error(resp);
@@ -1014,6 +1031,28 @@ static int64_t m_timeouts(void *arg) { return (int64_t)core_stats_now(arg).timeo
 static int64_t m_failovers(void *arg) { return (int64_t)core_stats_now(arg).failovers; }
 static int64_t m_overload(void *arg) { return (int64_t)core_stats_now(arg).overload; }
 
+static struct rp_core_dns_stats dns_stats_now(struct proxy *p)
+{
+	struct rp_core_dns_stats ds = { 0 };
+	rp_core *core = atomic_load(&p->core);
+
+	if (core)
+		rp_core_get_dns_stats(core, &ds);
+	return ds;
+}
+
+static int64_t m_dns_queries(void *arg) { return (int64_t)dns_stats_now(arg).resolver.queries; }
+static int64_t m_dns_answers(void *arg) { return (int64_t)dns_stats_now(arg).resolver.answers; }
+static int64_t m_dns_timeouts(void *arg) { return (int64_t)dns_stats_now(arg).resolver.timeouts; }
+static int64_t m_dns_errors(void *arg) { return (int64_t)dns_stats_now(arg).resolver.errors; }
+static int64_t m_dns_nxdomain(void *arg) { return (int64_t)dns_stats_now(arg).resolver.nxdomain; }
+static int64_t m_dns_servfail(void *arg) { return (int64_t)dns_stats_now(arg).resolver.servfail; }
+static int64_t m_dns_hits(void *arg) { return (int64_t)dns_stats_now(arg).resolver.cache_hits; }
+static int64_t m_dns_misses(void *arg) { return (int64_t)dns_stats_now(arg).resolver.cache_misses; }
+static int64_t m_dns_cached(void *arg) { return (int64_t)dns_stats_now(arg).resolver.cached; }
+static int64_t m_dns_waiting(void *arg) { return (int64_t)dns_stats_now(arg).waiting; }
+static int64_t m_dns_trunk_names(void *arg) { return (int64_t)dns_stats_now(arg).trunk_names; }
+
 static int64_t m_calls_active(void *arg)
 {
 	struct proxy *p = arg;
@@ -1126,6 +1165,31 @@ static int metrics_setup(struct proxy *p)
 		  "TCP/TLS connections refused at accept (connection limits)", m_refused },
 		{ false, "rampart_proxy_uptime_seconds", "Seconds since rampart-proxy started",
 		  m_uptime },
+		{ true, "rampart_proxy_dns_queries_total",
+		  "DNS questions sent to a server (one per attempt)", m_dns_queries },
+		{ true, "rampart_proxy_dns_answers_total",
+		  "DNS replies received (NXDOMAIN and SERVFAIL included)", m_dns_answers },
+		{ true, "rampart_proxy_dns_timeouts_total",
+		  "DNS questions no server answered in time", m_dns_timeouts },
+		{ true, "rampart_proxy_dns_errors_total",
+		  "DNS questions that failed without a reply (bad message, socket error)",
+		  m_dns_errors },
+		{ true, "rampart_proxy_dns_nxdomain_total", "DNS replies saying the name does not exist",
+		  m_dns_nxdomain },
+		{ true, "rampart_proxy_dns_servfail_total",
+		  "DNS replies saying the server failed (SERVFAIL, REFUSED, other codes)",
+		  m_dns_servfail },
+		{ true, "rampart_proxy_dns_cache_hits_total",
+		  "DNS questions answered from the resolver's cache", m_dns_hits },
+		{ true, "rampart_proxy_dns_cache_misses_total",
+		  "DNS questions the cache could not answer (asked the servers)", m_dns_misses },
+		{ false, "rampart_proxy_dns_cache_entries", "Answers held in the resolver's cache",
+		  m_dns_cached },
+		{ false, "rampart_proxy_dns_requests_waiting",
+		  "SIP requests waiting in their transaction for a host name to be located",
+		  m_dns_waiting },
+		{ false, "rampart_proxy_dns_trunk_names",
+		  "Trunk host names kept located for the installed config", m_dns_trunk_names },
 	};
 	for (size_t i = 0; !rc && i < sizeof(scraped) / sizeof(scraped[0]); i++)
 		rc = scraped[i].counter ?

@@ -18,11 +18,17 @@ port, named with dns_servers.
    and its 200 comes back; sip:bob@nxdomain.test gets "404 No Usable
    Destination: Name Not Resolved"; a retransmitted INVITE while parked is
    absorbed (the callee sees one).
+   The DNS counters on /metrics moved as these lookups should: queries and
+   answers, an NXDOMAIN for a name never asked before, cache misses then a
+   hit for a name already answered, nothing waiting once answered.
+   A reload that drops two of the three trunks leaves one trunk name in
+   the core's table (rampart_proxy_dns_trunk_names 3 -> 1).
 5. A resolver that never answers: the proxy starts (the install waits a
    bounded time), answers OPTIONS at once while its resolver threads wait
    on the silent server, answers the trunk's call 404 (no addresses yet)
    instead of hanging, and logs that DNS is slow; an INVITE to a name gets
-   100 Trying at once and "503 DNS Timeout" when the resolver gives up.
+   100 Trying at once and "503 DNS Timeout" when the resolver gives up;
+   meanwhile /metrics shows it waiting, then DNS timeouts and no answers.
 
 Every port is picked free; every wait is bounded; every process is ours
 and is stopped."""
@@ -30,11 +36,13 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -80,6 +88,17 @@ class MiniDNS:
         except subprocess.TimeoutExpired:
             self.p.kill()
             self.p.wait()
+
+
+def metrics(proxy):
+    """The proxy's /metrics as {name: value} (unlabelled series)."""
+    m = re.search(r"metrics on (http://127\.0\.0\.1:\d+/metrics)", proxy.text())
+    if not m:
+        raise RuntimeError("no metrics address in the log:\n" + proxy.text()[-800:])
+    with urllib.request.urlopen(m.group(1), timeout=5) as r:
+        body = r.read().decode()
+    return {k: float(v) for k, v in
+            re.findall(r"^(rampart_proxy_dns_\w+) (\S+)$", body, re.M)}
 
 
 def invite_to(udp, user, cid, wait=6):
@@ -136,6 +155,7 @@ def main():
         cfg = """
 log_level = info;
 mediad_socket = "none";
+metrics_listen = "127.0.0.1:%d";
 timer_t1 = 50;
 dns_servers = "127.0.0.1:%d";
 dns_timeout = 300;
@@ -153,7 +173,7 @@ route request {
     if (ruri.user == "bob") { relay; }
     relay carrier;
 }
-""" % (dns.port, mv_port)
+""" % (pcr.free_port(), dns.port, mv_port)
         proxy = pcr.Proxy(tmp, cfg)
         procs.append(proxy)
         udp = proxy.ports["udp"]
@@ -219,6 +239,15 @@ route request {
               r3 == "SIP/2.0 404 No Usable Destination", r3)
         check("the log says nxdomain.test has no such name",
               "nxdomain.test: no such name" in proxy.text(), proxy.text()[-1500:])
+        m = metrics(proxy)
+        check("/metrics: DNS queries sent and answered, an NXDOMAIN among them, "
+              "answers cached, 3 trunk names kept",
+              m.get("rampart_proxy_dns_queries_total", 0) > 0 and
+              m.get("rampart_proxy_dns_answers_total", 0) > 0 and
+              m.get("rampart_proxy_dns_nxdomain_total", 0) >= 1 and
+              m.get("rampart_proxy_dns_cache_entries", 0) > 0 and
+              m.get("rampart_proxy_dns_timeouts_total") == 0 and
+              m.get("rampart_proxy_dns_trunk_names") == 3, m)
         # 4. Request-URI host names.
         callee = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         callee.bind(("127.0.0.1", 0))
@@ -237,9 +266,30 @@ route request {
         q = dns.queries()
         check("the proxy asked A uri.test and SRV _sip._udp.srv.test",
               "A uri.test" in q and "SRV _sip._udp.srv.test" in q, q)
+        m0 = metrics(proxy)
         r5 = pcr.final_status(udp, "sip:bob@nxdomain.test", "uri-3")
         check("a Request-URI name that does not exist: 404 saying it did not resolve",
               r5 == "SIP/2.0 404 No Usable Destination: Name Not Resolved", r5)
+        r6 = pcr.final_status(udp, "sip:bob@nowhere.test", "uri-4")
+        m1 = metrics(proxy)
+        check("a name never asked before: 404, the NXDOMAIN counter and cache misses "
+              "went up, no request left waiting",
+              r6 == "SIP/2.0 404 No Usable Destination: Name Not Resolved" and
+              m1["rampart_proxy_dns_nxdomain_total"] > m0["rampart_proxy_dns_nxdomain_total"] and
+              m1["rampart_proxy_dns_cache_misses_total"] >
+              m0["rampart_proxy_dns_cache_misses_total"] and
+              m1["rampart_proxy_dns_requests_waiting"] == 0, (r6, m0, m1))
+        # Another lookup key (transport given) for a name whose A record is
+        # cached: answered from the resolver's cache.
+        t = call_bg_ruri(udp, "sip:bob@uri.test:%d;transport=udp" % cport, "uri-5", r)
+        seen = carrier_answers(callee, 3)
+        t.join(10)
+        m2 = metrics(proxy)
+        check("uri.test again (;transport=udp): the callee gets it and the DNS cache "
+              "hits went up",
+              seen == ["uri-5"] and r[0] == "SIP/2.0 200 OK" and
+              m2["rampart_proxy_dns_cache_hits_total"] > m1["rampart_proxy_dns_cache_hits_total"],
+              (seen, r[0], m1, m2))
         # A retransmission while parked: the zone answers slowly? No: the
         # first INVITE is parked until minidns answers; send it twice at
         # once and count what the callee gets.
@@ -252,6 +302,25 @@ route request {
         got = pcr.recv_until(s, lambda t: t.startswith("SIP/2.0 200"), 3)
         check("a retransmission while the name is located is absorbed: one INVITE out",
               seen == ["uri-rt"] and got is not None, seen)
+        # A reload dropping the trunks 'moving' and 'gone': their names leave
+        # the core's table (moving.test, TTL 1, is being refreshed meanwhile).
+        cfg_r = re.sub(r"^trunk (moving|gone) .*\n|^.*relay (moving|gone);.*\n", "", cfg,
+                       flags=re.M)
+        with open(os.path.join(tmp, "proxy.conf"), "w") as f:
+            f.write(cfg_r)
+        proxy.p.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        names = None
+        while time.time() < deadline:
+            names = metrics(proxy).get("rampart_proxy_dns_trunk_names")
+            if names == 1:
+                break
+            time.sleep(0.1)
+        time.sleep(2.5)   # past moving.test's refresh, had it still been watched
+        m3 = metrics(proxy)
+        check("after a reload without 2 of the 3 trunks: 1 trunk name kept",
+              names == 1 and m3["rampart_proxy_dns_trunk_names"] == 1,
+              (names, m3, proxy.text()[-1500:]))
         proxy.stop()
         procs.remove(proxy)
 
@@ -261,6 +330,7 @@ route request {
         cfg4 = """
 log_level = info;
 mediad_socket = "none";
+metrics_listen = "127.0.0.1:%d";
 timer_t1 = 50;
 dns_servers = "127.0.0.1:%d";
 dns_timeout = 3000;
@@ -273,7 +343,7 @@ route request {
     if (ruri.user == "byname") { relay; }
     relay a;
 }
-""" % silent.port
+""" % (pcr.free_port(), silent.port)
         p4 = pcr.Proxy(tmp, cfg4, name="proxy4")
         procs.append(p4)
         check("with a silent DNS server the proxy starts and says DNS is slow",
@@ -298,6 +368,11 @@ route request {
         got100 = pcr.recv_until(s, lambda t: t.startswith("SIP/2.0 100"), 2)
         check("an INVITE to a name the silent server should answer: 100 Trying at once",
               got100 is not None, p4.text()[-800:])
+        m4 = metrics(p4)
+        check("/metrics: that INVITE waits on DNS, questions sent, no answers",
+              m4["rampart_proxy_dns_requests_waiting"] == 1 and
+              m4["rampart_proxy_dns_queries_total"] > 0 and
+              m4["rampart_proxy_dns_answers_total"] == 0, m4)
         s.sendto(pcr.msg("OPTIONS", "sip:edge.test", "z9hG4bKop9", "op-9", 1, port),
                  ("127.0.0.1", p4.ports["udp"]))
         check("OPTIONS answered while that INVITE waits for DNS",
@@ -308,6 +383,12 @@ route request {
         check("the resolver gives up: 503 DNS Timeout",
               fin is not None and fin[0].startswith("SIP/2.0 503 DNS Timeout"),
               fin[0][:200] if fin else p4.text()[-800:])
+        m5 = metrics(p4)
+        check("/metrics after the 503: DNS timeouts counted, still no answers, "
+              "nothing waiting",
+              m5["rampart_proxy_dns_timeouts_total"] > 0 and
+              m5["rampart_proxy_dns_answers_total"] == 0 and
+              m5["rampart_proxy_dns_requests_waiting"] == 0, m5)
         check("the silent server was asked", any("a.silent.test" in x
                                                  for x in silent.queries()), silent.queries())
         check("proxy alive", p4.alive(), p4.text()[-800:])
