@@ -171,11 +171,13 @@ enum {
 
 #define CFG_DNS_MAX_SERVERS 4
 
-/* batch_wait_us when the file does not say: off. Measured on the 2-core
- * KVM guest (docs/bench-signaling.md Run 9), 1,000 and 3,000 calls/s,
- * 1,000 and 2,000 us did not lower the CPU per call beyond the run-to-run
- * noise and added 0.6-1.6 ms per hop (p50). */
-#define CFG_BATCH_WAIT_US_DEFAULT 0u
+/* batch_wait_us when the file does not say: 2,000 us. On the idle 2-core
+ * KVM guest (docs/bench-signaling.md Run 10) it cut the CPU per call at
+ * 1,000 calls/s by ~19% over UDP and ~35-50% over TLS (waking an idle vCPU
+ * is dear there); on the loaded box (Run 9) it was neutral. It adds up to
+ * 2 ms per hop (p50 ~1.5-1.8 ms), and only while a worker's rate predicts
+ * at least 4 messages within the wait: below that nothing changes. */
+#define CFG_BATCH_WAIT_US_DEFAULT 2000u
 
 struct cfg_settings {
 	enum rp_log_level log_level;
