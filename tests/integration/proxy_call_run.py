@@ -35,6 +35,17 @@ def check(name, cond, detail=""):
         failures.append(name)
 
 
+def verdict(tmp):
+    """The exit status after the checks: 1 with the failures named and tmp
+    kept for its logs, else 0 with tmp removed."""
+    if failures:
+        print("FAILED: " + ", ".join(failures))
+        print("logs kept in " + tmp)
+        return 1
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
 def free_port(kind=socket.SOCK_DGRAM, pair=False):
     """A free port (for pair=True also port+2 free, for sipp's media)."""
     for _ in range(50):

@@ -242,12 +242,7 @@ def main():
                 mediad.wait()
     check("mediad exited cleanly", mediad.returncode == 0,
           "exit %s\n%s" % (mediad.returncode, open(os.path.join(tmp, "mediad.log")).read()[-2000:]))
-    if pcr.failures:
-        print("FAILED: " + ", ".join(pcr.failures))
-        print("logs kept in " + tmp)
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    return 0
+    return pcr.verdict(tmp)
 
 
 def run(tmp, sock):

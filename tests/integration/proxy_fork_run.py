@@ -243,12 +243,7 @@ def main():
         check("cancel: the caller got one 487",
               len(received(du, "SIP/2.0 487")) == 1, received(du, "SIP/2.0 487"))
 
-    if pcr.failures:
-        print("FAILED: " + ", ".join(pcr.failures))
-        print("logs kept in " + tmp)
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    return 0
+    return pcr.verdict(tmp)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ carries the refusal and the needs-restart list), the others SIGHUP.
 Every port is picked free; every wait is bounded."""
 import os
 import signal
-import shutil
 import socket
 import ssl
 import subprocess
@@ -230,12 +229,7 @@ route request {
             held.close()
         edge.stop()
         peer.stop()
-    if pcr.failures:
-        print("FAILED: " + ", ".join(pcr.failures))
-        print("logs kept in " + tmp)
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    return 0
+    return pcr.verdict(tmp)
 
 
 if __name__ == "__main__":

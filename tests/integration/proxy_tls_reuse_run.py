@@ -28,7 +28,6 @@ Callers are raw UDP sockets; every port is picked free; every wait is
 bounded. The carrier's handshake count is read from its /metrics."""
 import os
 import re
-import shutil
 import socket
 import ssl
 import subprocess
@@ -228,12 +227,7 @@ route request {
             ua.close()
         edge.stop()
         peer.stop()
-    if pcr.failures:
-        print("FAILED: " + ", ".join(pcr.failures))
-        print("logs kept in " + tmp)
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    return 0
+    return pcr.verdict(tmp)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import os
 import signal
 import socket
 import subprocess
-import shutil
 import sys
 import tempfile
 import time
@@ -155,12 +154,7 @@ route request {
     out = r.stdout.decode(errors="replace")
     check("a trunk with a missing certificate file: the proxy refuses to start",
           r.returncode != 0 and "b_client_cert" in out, out[-1500:])
-    if pcr.failures:
-        print("FAILED: " + ", ".join(pcr.failures))
-        print("logs kept in " + tmp)
-        return 1
-    shutil.rmtree(tmp, ignore_errors=True)
-    return 0
+    return pcr.verdict(tmp)
 
 
 if __name__ == "__main__":
