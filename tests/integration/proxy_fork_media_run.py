@@ -165,16 +165,10 @@ def run_case(tmp, name, uas, uac, sock, watch=None):
             port = pcr.free_port()
             mport = media_port()
             mports.append(mport)
-            reg = subprocess.run(sipp_cmd("proxy_fork_register.xml", "127.0.0.1", port, mport,
-                                          ["-s", USER, "-au", USER, "-ap", PASS,
-                                           "-auth_uri", "example.com",
-                                           "127.0.0.1:%d" % udp]),
-                                 cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 timeout=60)
-            if reg.returncode != 0:
-                return (False, "REGISTER %d failed: %s" % (
-                    i, reg.stdout.decode(errors="replace")[-1500:]), dirs, None, mports,
-                    None, None)
+            err = pfr.register(d, i, udp, lambda a: sipp_cmd("proxy_fork_register.xml",
+                                                             "127.0.0.1", port, mport, a))
+            if err:
+                return False, err, dirs, None, mports, None, None
             procs.append(subprocess.Popen(sipp_cmd(scen, "127.0.0.1", port, mport, list(extra)),
                                           cwd=d, stdout=subprocess.PIPE,
                                           stderr=subprocess.STDOUT))
@@ -187,19 +181,7 @@ def run_case(tmp, name, uas, uac, sock, watch=None):
         if watch:
             seen = watch(uac_p)
         rc, out = pfr.sipp_out(uac_p)
-        ok = rc == 0
-        detail = "uac rc=%d\n%s" % (rc, out[-1200:])
-        for i, p in enumerate(procs):
-            rc, out = pfr.sipp_out(p)
-            ok = ok and rc == 0
-            detail += "\nuas%d rc=%s %s" % (i, rc, out[-600:])
-        if not ok:
-            for d in dirs + [du]:
-                for fn in os.listdir(d):
-                    if fn.endswith("_errors.log"):
-                        with open(os.path.join(d, fn), errors="replace") as f:
-                            detail += "\n" + fn + ":\n" + f.read()[-1200:]
-            detail += "\nproxy log:\n" + proxy.text()[-3000:]
+        ok, detail = pfr.outcome(rc, out, procs, dirs, du, proxy)
         invs = pfr.received(dirs[0], "INVITE ") if dirs else []
         callid = pfr.hdr(invs[0], "Call-ID") if invs else None
         return ok, detail, dirs, du, mports, callid, seen

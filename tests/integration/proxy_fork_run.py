@@ -94,6 +94,36 @@ def sipp_out(p):
     return p.returncode, out.decode(errors="replace")
 
 
+def register(d, i, udp, cmd):
+    """REGISTER user USER (digest) from UAS i's sipp in d; cmd(extra args) builds
+    its command line. Returns None, or why it failed."""
+    reg = subprocess.run(cmd(["-s", USER, "-au", USER, "-ap", PASS, "-auth_uri", "example.com",
+                              "127.0.0.1:%d" % udp]),
+                         cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+    if reg.returncode == 0:
+        return None
+    return "REGISTER %d failed: %s" % (i, reg.stdout.decode(errors="replace")[-1500:])
+
+
+def outcome(uac_rc, uac_out, procs, dirs, du, proxy):
+    """Waits for the UAS sipps; (ok, detail): ok when every sipp exited 0,
+    detail with their output, plus sipp's error logs and the proxy's log if not."""
+    ok = uac_rc == 0
+    detail = "uac rc=%d\n%s" % (uac_rc, uac_out[-1200:])
+    for i, p in enumerate(procs):
+        rc, out = sipp_out(p)
+        ok = ok and rc == 0
+        detail += "\nuas%d rc=%s %s" % (i, rc, out[-600:])
+    if not ok:
+        for d in dirs + [du]:
+            for fn in os.listdir(d):
+                if fn.endswith("_errors.log"):
+                    with open(os.path.join(d, fn), errors="replace") as f:
+                        detail += "\n" + fn + ":\n" + f.read()[-1200:]
+        detail += "\nproxy log:\n" + proxy.text()[-3000:]
+    return ok, detail
+
+
 def run_case(tmp, name, uas, uac):
     """uas: list of (scenario or None for 'registered, nobody there',
     extra sipp args). Returns (ok, detail, [uas dirs], uac dir)."""
@@ -108,15 +138,10 @@ def run_case(tmp, name, uas, uac):
             dirs.append(d)
             port = pcr.free_port()
             ports.append(port)
-            reg = subprocess.run(pcr.sipp_cmd(d, "proxy_fork_register.xml", port, "u1",
-                                              ["-s", USER, "-au", USER, "-ap", PASS,
-                                               "-auth_uri", "example.com",
-                                               "127.0.0.1:%d" % udp]),
-                                 cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                 timeout=60)
-            if reg.returncode != 0:
-                return False, "REGISTER %d failed: %s" % (
-                    i, reg.stdout.decode(errors="replace")[-1500:]), dirs, None, cdr, ports
+            err = register(d, i, udp, lambda a: pcr.sipp_cmd(d, "proxy_fork_register.xml",
+                                                             port, "u1", a))
+            if err:
+                return False, err, dirs, None, cdr, ports
             if scen:
                 procs.append(subprocess.Popen(
                     pcr.sipp_cmd(d, scen, port, "u1", list(extra)), cwd=d,
@@ -128,20 +153,8 @@ def run_case(tmp, name, uas, uac):
                                             ["-s", USER, "127.0.0.1:%d" % udp]),
                                cwd=du, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                timeout=60)
-        ok = uac_p.returncode == 0
-        detail = "uac rc=%d\n%s" % (uac_p.returncode,
-                                     uac_p.stdout.decode(errors="replace")[-1200:])
-        for i, p in enumerate(procs):
-            rc, out = sipp_out(p)
-            ok = ok and rc == 0
-            detail += "\nuas%d rc=%s %s" % (i, rc, out[-600:])
-        if not ok:
-            for d in dirs + [du]:
-                for fn in os.listdir(d):
-                    if fn.endswith("_errors.log"):
-                        with open(os.path.join(d, fn), errors="replace") as f:
-                            detail += "\n" + fn + ":\n" + f.read()[-1200:]
-            detail += "\nproxy log:\n" + proxy.text()[-3000:]
+        ok, detail = outcome(uac_p.returncode, uac_p.stdout.decode(errors="replace"),
+                             procs, dirs, du, proxy)
         return ok, detail, dirs, du, cdr, ports
     finally:
         for p in procs:
