@@ -93,6 +93,18 @@ const uint8_t *sdes_key_salt(const struct sdes_key *k, enum sdes_suite s)
 	return k->key_salt + sdes_suite_key_len(s);
 }
 
+uint64_t sdes_key_lifetime(const struct sdes_key *k)
+{
+	switch (k->lifetime_form) {
+	case SDES_LIFETIME_POW2:
+		return k->lifetime_exp >= 64 ? UINT64_MAX : UINT64_C(1) << k->lifetime_exp;
+	case SDES_LIFETIME_DECIMAL:
+		return k->lifetime;
+	default:
+		return 0;
+	}
+}
+
 void sdes_key_wipe(struct sdes_key *k)
 {
 	explicit_bzero(k, sizeof(*k));

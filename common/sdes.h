@@ -182,6 +182,14 @@ static inline const uint8_t *sdes_key_master(const struct sdes_key *k)
 }
 const uint8_t *sdes_key_salt(const struct sdes_key *k, enum sdes_suite s);
 
+/* A key-param's lifetime in packets: 0 when none is given (the suite's
+ * default applies), 2^n for "2^n" (UINT64_MAX for n >= 64), else the
+ * decimal number. */
+uint64_t sdes_key_lifetime(const struct sdes_key *k);
+/* RFC 3711 section 9.2 / RFC 4568 section 6.2: an SRTP master key may
+ * protect at most 2^48 SRTP packets (and 2^31 SRTCP packets). */
+#define SDES_LIFETIME_MAX (UINT64_C(1) << 48)
+
 /* explicit_bzero of the whole struct. */
 void sdes_key_wipe(struct sdes_key *k);
 void sdes_crypto_wipe(struct sdes_crypto *c);

@@ -94,7 +94,7 @@ const char *sdpx_skip_name(enum sdpx_skip s)
 	case SDPX_SKIP_PARSE: return "unparsable or unknown suite";
 	case SDPX_SKIP_SUITE: return "suite not allowed";
 	case SDPX_SKIP_MKI: return "MKI not usable";
-	case SDPX_SKIP_LIFETIME: return "key lifetime too short";
+	case SDPX_SKIP_LIFETIME: return "key lifetime above 2^48 packets";
 	case SDPX_SKIP_PARAM: return "session parameter not supported";
 	}
 	return "?";
@@ -116,11 +116,10 @@ enum sdpx_skip sdpx_check_crypto(rp_str value, const struct sdpx_crypto_opts *o,
 	/* mediad takes one key per direction and an MKI of up to 4 bytes. */
 	else if (out->n_keys != 1 || (k->has_mki && (!o || !o->allow_mki || k->mki_len > 4)))
 		why = SDPX_SKIP_MKI;
-	/* We never rekey mid-call: a lifetime a call could reach is one we
-	 * cannot honour; 2^31 packets (the usual value) is ~1.4 years at 50
-	 * packets/s. */
-	else if ((k->lifetime_form == SDES_LIFETIME_POW2 && k->lifetime_exp < 31) ||
-		 (k->lifetime_form == SDES_LIFETIME_DECIMAL && k->lifetime < (1ull << 31)))
+	/* Any lifetime RFC 4568 allows is usable: it binds the key's
+	 * sender, who rekeys with a new offer (re-INVITE/UPDATE), which we
+	 * relay. Above 2^48 packets no SRTP key may go (RFC 3711 9.2). */
+	else if (sdes_key_lifetime(k) > SDES_LIFETIME_MAX)
 		why = SDPX_SKIP_LIFETIME;
 	else if (out->unencrypted_srtp || out->unencrypted_srtcp ||
 		 out->unauthenticated_srtp || (out->has_kdr && out->kdr != 0) ||

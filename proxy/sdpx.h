@@ -96,7 +96,7 @@ enum sdpx_skip {
 	SDPX_SKIP_PARSE,     /* sdes_parse failed (unknown suite, bad key, ...) */
 	SDPX_SKIP_SUITE,     /* suite not in the allowed list / not supported */
 	SDPX_SKIP_MKI,       /* MKI not allowed, > 4 bytes, or several keys */
-	SDPX_SKIP_LIFETIME,  /* key lifetime below 2^31 packets: would need a rekey */
+	SDPX_SKIP_LIFETIME,  /* key lifetime above 2^48 packets (RFC 3711 9.2) */
 	SDPX_SKIP_PARAM,     /* session parameter we cannot honour */
 };
 const char *sdpx_skip_name(enum sdpx_skip s);

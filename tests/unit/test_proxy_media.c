@@ -507,6 +507,64 @@ START_TEST(mki_passed_to_mediad_or_line_skipped)
 }
 END_TEST
 
+/* Softphones send short key lifetimes (|2^20, |1048576, with or without
+ * an MKI). They were refused ("lifetime too short": 488 under require).
+ * RFC 4568 allows any lifetime: the key is taken, mediad gets it, and our
+ * own answer key carries no lifetime (the caller's limit binds the
+ * caller's key, not ours). The sender rekeys by re-INVITE: a new key is
+ * taken and ours rotates. */
+START_TEST(short_key_lifetimes_accepted_not_readvertised)
+{
+	static const char *const lt[] = { "|2^20", "|1048576", "|2^20|1:4", "|1048576|1:4" };
+	for (size_t i = 0; i < sizeof(lt) / sizeof(lt[0]); i++) {
+		char *o, *a, *o2, *a2;
+		char extra[512];
+		struct sdes_crypto ours, ours2;
+		memset(&R, 0, sizeof(R));
+		CA.policy = CFG_MEDIA_REQUIRE;
+		new_call();
+		snprintf(extra, sizeof(extra), "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s%s\r\n",
+			key64(30, 1), lt[i]);
+		ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP", extra),
+			&o), RP_MEDIA_OK);
+		ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""),
+			&a), RP_MEDIA_OK);
+		ck_assert(R.leg[1][0].in);
+		ck_assert(get_crypto(a, 0, &ours));
+		ck_assert_int_eq(ours.keys[0].lifetime_form, SDES_LIFETIME_NONE);
+		ck_assert(!ours.keys[0].has_mki);
+		ck_assert_ptr_null(strstr(a, "|"));
+		/* The caller's key reached mediad as it was sent. */
+		ck_assert_uint_eq(R.leg[1][0].kin.keys[0].has_mki, strstr(lt[i], ":") != NULL);
+		/* Rekey before the lifetime runs out: a re-INVITE with a new key. */
+		snprintf(extra, sizeof(extra), "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s%s\r\n",
+			key64(30, 2), lt[i]);
+		ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 2, 4000, "RTP/SAVP", extra),
+			&o2), RP_MEDIA_OK);
+		ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 2, 5000, "RTP/AVP", ""),
+			&a2), RP_MEDIA_OK);
+		ck_assert(get_crypto(a2, 0, &ours2));
+		ck_assert(!same_key(&ours, &ours2));
+		ck_assert_int_eq(ours2.keys[0].lifetime_form, SDES_LIFETIME_NONE);
+		ck_assert_uint_eq(R.leg[1][0].in_sets, 2);
+		ck_assert_uint_eq(R.leg[1][0].out_sets, 2);
+		ck_assert_uint_eq(R.creates, 1);
+		sdes_crypto_wipe(&ours);
+		sdes_crypto_wipe(&ours2);
+		FREE(o); FREE(a); FREE(o2); FREE(a2);
+		C = rp_media_call_free(C);
+	}
+	/* Above 2^48 no SRTP key may go: still refused under require. */
+	char extra[512];
+	char *o;
+	new_call();
+	snprintf(extra, sizeof(extra), "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s|2^49\r\n",
+		key64(30, 3));
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP", extra),
+		&o), RP_MEDIA_REFUSE);
+}
+END_TEST
+
 /* Offer + answer through A(require, SRTP) -> B (plain), returning our key
  * toward A and toward B when B is SRTP. */
 static void basic_srtp_call(char **o, char **a)
@@ -1309,6 +1367,7 @@ int main(void)
 	tcase_add_test(tc, mutated_offers_never_misbehave);
 	tcase_add_test(tc, arena_exhaustion_is_nomem_only);
 	tcase_add_test(tc, mediad_failures_reported_and_recoverable);
+	tcase_add_test(tc, short_key_lifetimes_accepted_not_readvertised);
 	tcase_add_test(tc, mutated_answers_never_forward_the_peer_key);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

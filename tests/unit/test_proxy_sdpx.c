@@ -110,11 +110,11 @@ START_TEST(test_pick_skips_unusable_lines)
 	struct sdpx_crypto_opts no_mki = { .allow_mki = false }, mki = { .allow_mki = true };
 	enum sdes_suite prefs[] = { SDES_AES_CM_128_HMAC_SHA1_80 };
 
-	/* unknown suite, short lifetime, MKI, unknown mandatory parameter,
+	/* unknown suite, lifetime above 2^48, MKI, unknown mandatory parameter,
 	 * UNENCRYPTED_SRTP, then a good line last. */
 	snprintf(l, sizeof(l),
 		"a=crypto:1 FOO_BAR_SUITE inline:%s\r\n"
-		"a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:%s|2^20\r\n"
+		"a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:%s|2^49\r\n"
 		"a=crypto:3 AES_CM_128_HMAC_SHA1_80 inline:%s|2^31|1:4\r\n"
 		"a=crypto:4 AES_CM_128_HMAC_SHA1_80 inline:%s FOO=1\r\n",
 		key64(30, 1), key64(30, 2), key64(30, 3), key64(30, 4));
@@ -139,6 +139,60 @@ START_TEST(test_pick_skips_unusable_lines)
 	ck_assert(c.keys[0].has_mki);
 	ck_assert_uint_eq(c.keys[0].mki_len, 4);
 	sdes_crypto_wipe(&c);
+}
+END_TEST
+
+/* RFC 4568 allows any lifetime: softphones send 2^20 or 1048576, with or
+ * without an MKI. Only what no SRTP key may have (above 2^48, RFC 3711
+ * 9.2) or what does not parse is refused. */
+START_TEST(test_lifetimes)
+{
+	static const struct {
+		const char *suffix;
+		enum sdpx_skip want;
+		uint64_t packets;
+	} cases[] = {
+		{ "", SDPX_SKIP_NONE, 0 },
+		{ "|2^20", SDPX_SKIP_NONE, 1u << 20 },
+		{ "|1048576", SDPX_SKIP_NONE, 1u << 20 },
+		{ "|2^20|1:4", SDPX_SKIP_NONE, 1u << 20 },
+		{ "|1048576|1:4", SDPX_SKIP_NONE, 1u << 20 },
+		{ "|2^10|7:1", SDPX_SKIP_NONE, 1024 },
+		{ "|2^31", SDPX_SKIP_NONE, 1u << 31 },
+		{ "|2^48", SDPX_SKIP_NONE, UINT64_C(1) << 48 },
+		{ "|281474976710656", SDPX_SKIP_NONE, UINT64_C(1) << 48 },
+		{ "|2^0", SDPX_SKIP_NONE, 1 }, /* one packet: valid, if odd */
+		{ "|1", SDPX_SKIP_NONE, 1 },
+		{ "|2^49", SDPX_SKIP_LIFETIME, 0 },
+		{ "|281474976710657", SDPX_SKIP_LIFETIME, 0 },
+		{ "|2^64", SDPX_SKIP_LIFETIME, 0 },
+		{ "|2^48|1:4", SDPX_SKIP_NONE, UINT64_C(1) << 48 },
+		{ "|2^49|1:4", SDPX_SKIP_LIFETIME, 0 },
+		{ "|0", SDPX_SKIP_PARSE, 0 },
+		{ "|2^65", SDPX_SKIP_PARSE, 0 },
+		{ "|2^", SDPX_SKIP_PARSE, 0 },
+		{ "|junk", SDPX_SKIP_PARSE, 0 },
+		{ "|2^20x", SDPX_SKIP_PARSE, 0 },
+		{ "|-5", SDPX_SKIP_PARSE, 0 },
+	};
+	struct sdpx_crypto_opts mki = { .allow_mki = true };
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char l[512];
+		struct sdes_crypto c;
+
+		snprintf(l, sizeof(l), "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s%s\r\n",
+			key64(30, (int)i), cases[i].suffix);
+		struct sdpx_stream s = one_stream(l);
+		ck_assert_uint_eq(s.ncrypto, 1);
+		enum sdpx_skip got = sdpx_check_crypto(s.crypto[0], &mki, &c);
+		ck_assert_msg(got == cases[i].want, "lifetime '%s': %s, want %s", cases[i].suffix,
+			sdpx_skip_name(got), sdpx_skip_name(cases[i].want));
+		if (got == SDPX_SKIP_NONE) {
+			ck_assert_uint_eq(sdes_key_lifetime(&c.keys[0]), cases[i].packets);
+			sdes_crypto_wipe(&c);
+		}
+	}
 }
 END_TEST
 
@@ -245,6 +299,7 @@ int main(void)
 	tcase_add_test(tc, test_read_rejects_non_sdp);
 	tcase_add_test(tc, test_pick_follows_preference_not_offer_order);
 	tcase_add_test(tc, test_pick_skips_unusable_lines);
+	tcase_add_test(tc, test_lifetimes);
 	tcase_add_test(tc, test_pick_mki_longer_than_4_skipped);
 	tcase_add_test(tc, test_write_rewrites_one_direction);
 	tcase_add_test(tc, test_write_keeps_hold_address);
