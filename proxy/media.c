@@ -171,10 +171,12 @@ struct side_state {
 	struct mkey ours[SDPX_MAX_CRYPTO];
 	int chosen;                      /* index into ours of the key in use, -1 */
 	bool srtp;                       /* leg carries SRTP (committed) */
+	bool mux;                        /* RTCP muxed on the RTP port (RFC 5761, committed) */
 	/* What mediad has now, so an unchanged key is not re-sent (ROC). */
 	bool prog_in, prog_out;
 	struct mkey prog_in_key, prog_out_key;
 	bool prog_addr;
+	bool prog_mux;                   /* mediad's leg muxes (a session starts unmuxed) */
 	char prog_addr_s[64];
 	uint16_t prog_port;
 };
@@ -189,6 +191,8 @@ struct stream_state {
 	enum sdpx_proto offer_proto;
 	bool toward_srtp;                /* we offered crypto to the answerer */
 	bool toward_required;            /* ... as RTP/SAVP(F): answer must take it */
+	bool offerer_mux;                /* the offerer offered a=rtcp-mux: we accept it */
+	bool toward_mux;                 /* we offered a=rtcp-mux to the answerer */
 };
 
 struct cache {
@@ -544,6 +548,7 @@ static int ensure_session(rp_media_call *c, struct stream_state *s, bool ip6,
 	s->side[0].prog_in = s->side[0].prog_out = false;
 	s->side[1].prog_in = s->side[1].prog_out = false;
 	s->side[0].prog_addr = s->side[1].prog_addr = false;
+	s->side[0].prog_mux = s->side[1].prog_mux = false;
 	return 0;
 }
 
@@ -715,6 +720,14 @@ int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 		s->offer_proto = ss->proto;
 		s->toward_srtp = t_srtp[i];
 		s->toward_required = lt->policy == CFG_MEDIA_REQUIRE || lt->require_tls;
+		/* RFC 5761: the offerer's a=rtcp-mux is offered on toward the
+		 * answerer, with a=rtcp naming our RTCP port (port+1) for an
+		 * answerer that does not mux; each leg's mux is decided by its
+		 * own answer (ours to the offerer accepts it). */
+		s->offerer_mux = ss->rtcp_mux;
+		s->toward_mux = ss->rtcp_mux;
+		outs[i].rtcp_mux = ss->rtcp_mux;
+		outs[i].rtcp_port = ss->rtcp_mux ? (uint16_t)(stt->local.port + 1) : 0;
 		if (t_srtp[i]) {
 			if ((rc = make_offer_keys(c, stt, lt, keep && stt->nours > 0)) < 0)
 				goto wipe;
@@ -787,7 +800,7 @@ struct leg_prog {
 	struct rp_mediactl_leg l;
 	bool send;                     /* anything to change */
 	struct mkey old_in, old_out;
-	bool old_pi, old_po;
+	bool old_pi, old_po, old_mux;
 	struct sdes_crypto kin, kout;  /* what leg.update sends, wiped after */
 };
 
@@ -809,8 +822,13 @@ static void prog_prepare(struct side_state *ss, enum rp_media_side side, struct 
 	set_srtp_op(&p->l.out, ss->srtp && ss->chosen >= 0,
 		ss->chosen >= 0 ? &ss->ours[ss->chosen] : NULL, &ss->prog_out, &ss->prog_out_key,
 		&p->kout);
+	p->old_mux = ss->prog_mux;
+	if (ss->mux != ss->prog_mux) {
+		p->l.rtcp_mux = ss->mux ? RP_MEDIACTL_MUX_ON : RP_MEDIACTL_MUX_OFF;
+		ss->prog_mux = ss->mux;
+	}
 	p->send = p->l.address || p->l.in.op != RP_MEDIACTL_SRTP_KEEP ||
-		  p->l.out.op != RP_MEDIACTL_SRTP_KEEP;
+		  p->l.out.op != RP_MEDIACTL_SRTP_KEEP || p->l.rtcp_mux != RP_MEDIACTL_MUX_KEEP;
 }
 
 static void prog_finish(struct side_state *ss, struct leg_prog *p, int rc)
@@ -821,6 +839,7 @@ static void prog_finish(struct side_state *ss, struct leg_prog *p, int rc)
 		ss->prog_out_key = p->old_out;
 		ss->prog_in = p->old_pi;
 		ss->prog_out = p->old_po;
+		ss->prog_mux = p->old_mux;
 	} else if (p->l.address) {
 		ss->prog_addr = true;
 		ss->prog_port = ss->port;
@@ -966,6 +985,8 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 			sa->port = ss->port;
 			sa->have_addr = true;
 		}
+		sa->mux = s->toward_mux && ss->rtcp_mux;
+		so->mux = s->offerer_mux;
 		if (ans_idx[i] >= 0) {
 			if (sa->peer_srtp)
 				mkey_wipe(&sa->peer);
@@ -1019,6 +1040,7 @@ int rp_media_answer(rp_media_call *c, enum rp_media_side from, rp_str to_tag,
 			sdpx_proto_secure(s->offer_proto));
 		outs[i].ncrypto = so->srtp ? 1 : 0;
 		okeys[i] = so->srtp ? &so->ours[so->chosen] : NULL;
+		outs[i].rtcp_mux = so->mux;
 	}
 	/* Rewrite first: if that fails, mediad has not been changed. */
 	rc = write_body(&d, outs, okeys, a, out);

@@ -191,6 +191,8 @@ static void put_leg(rp_buf *b, const struct rp_mediactl_leg *l)
 		benc_put_kv_cstr(b, "address", l->address);
 		benc_put_kv_int(b, "port", l->port);
 	}
+	if (l->rtcp_mux != RP_MEDIACTL_MUX_KEEP)
+		benc_put_kv_int(b, "rtcp-mux", l->rtcp_mux == RP_MEDIACTL_MUX_ON);
 	put_srtp(b, "srtp-in", &l->in);
 	put_srtp(b, "srtp-out", &l->out);
 }

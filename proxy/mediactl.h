@@ -63,6 +63,9 @@ struct rp_mediactl_leg {
 	const char *address;   /* NULL: remote unchanged */
 	uint16_t port;
 	struct rp_mediactl_srtp in, out;
+	/* RFC 5761 on this leg: RP_MEDIACTL_MUX_KEEP (0, field not sent),
+	 * _OFF (RTCP on port+1 both ways) or _ON (RTCP on the RTP port). */
+	enum { RP_MEDIACTL_MUX_KEEP = 0, RP_MEDIACTL_MUX_OFF, RP_MEDIACTL_MUX_ON } rtcp_mux;
 };
 
 /* leg.update. Returns 0, -EREMOTEIO (mediad refused: see last_error),

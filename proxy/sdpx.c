@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 
+#include <stdio.h>
 #include <string.h>
 
 static enum sdpx_proto proto_of(rp_str p)
@@ -79,6 +80,7 @@ int sdpx_read(const char *body, size_t len, rp_arena *a, struct sdpx_desc *d,
 			st->hold_addr = is_hold_addr(c->address);
 			st->addr_ok = st->hold_addr || is_unicast_literal(c->address, st->ip6);
 		}
+		st->rtcp_mux = sdp_attr_find(s, m, RP_STR_LIT("rtcp-mux"), NULL) != NULL;
 		while ((l = sdp_attr_find(s, m, RP_STR_LIT("crypto"), l)) != NULL) {
 			if (st->ncrypto < SDPX_MAX_CRYPTO && l->has_value)
 				st->crypto[st->ncrypto++] = l->value;
@@ -206,6 +208,18 @@ static int write_stream(struct sdp *s, struct sdpx_stream *st, const struct sdpx
 	if ((rc = sdp_media_set_port(s, st->m, o->port)) < 0)
 		return edit_err(rc);
 	if (o->proto && (rc = sdp_media_set_proto(s, st->m, rp_str_cstr(o->proto))) < 0)
+		return edit_err(rc);
+	/* RFC 5761: our relay port muxes RTCP when asked; a=rtcp (RFC 3605)
+	 * names our RTCP port for a peer that does not mux. */
+	if (o->rtcp_port) {
+		char pb[8];
+		int pn = snprintf(pb, sizeof(pb), "%u", (unsigned)o->rtcp_port);
+		rp_str v = rp_str_make(pb, (size_t)pn);
+		if ((rc = sdp_insert_attr(s, st->m, NULL, RP_STR_LIT("rtcp"), &v, NULL)) < 0)
+			return edit_err(rc);
+	}
+	if (o->rtcp_mux &&
+	    (rc = sdp_insert_attr(s, st->m, NULL, RP_STR_LIT("rtcp-mux"), NULL, NULL)) < 0)
 		return edit_err(rc);
 	rc = 0;
 	for (unsigned i = 0; i < o->ncrypto && rc == 0; i++) {

@@ -9,7 +9,8 @@
  * sdpx_write() applies one direction's rewrite: c=/m= to the relay's
  * address and port, the protocol per leg, the peer's a=crypto replaced by
  * ours, and attributes that name the peer's transport addresses (a=rtcp,
- * a=rtcp-mux, ICE) removed, then serialises.
+ * a=rtcp-mux, ICE) removed, ours (a=rtcp-mux, a=rtcp) written where asked,
+ * then serialises.
  *
  * Ownership: everything lives in the caller's arena, and slices point into
  * the input body (which must outlive the sdpx_desc). A body written by
@@ -60,6 +61,7 @@ struct sdpx_stream {
 				     * can be sent there */
 	unsigned ncrypto;
 	rp_str crypto[SDPX_MAX_CRYPTO]; /* a=crypto values, in order */
+	bool rtcp_mux;              /* a=rtcp-mux in this section (RFC 5761) */
 };
 
 struct sdpx_desc {
@@ -124,6 +126,8 @@ struct sdpx_out {
 	const char *proto;   /* NULL: unchanged */
 	unsigned ncrypto;    /* our a=crypto lines (0: none) */
 	const struct sdes_crypto *crypto;
+	bool rtcp_mux;       /* write a=rtcp-mux (offered, or accepted in an answer) */
+	uint16_t rtcp_port;  /* write a=rtcp:<port> (our RTCP port), 0: none */
 };
 
 /* Applies outs[i] to d->s[i] for every stream and serialises into the

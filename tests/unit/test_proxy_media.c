@@ -23,6 +23,8 @@ struct relay_leg {
 	bool in, out;                 /* SRTP programmed */
 	struct sdes_crypto kin, kout; /* the keys */
 	unsigned in_sets, out_sets;   /* how often a new context was made */
+	bool mux;                     /* rtcp-mux as last programmed */
+	unsigned mux_sets;            /* how often rtcp-mux was sent */
 };
 struct relay {
 	unsigned creates, updates, deletes;
@@ -77,6 +79,10 @@ static int r_update(void *arg, uint64_t id, const struct rp_mediactl_leg *l)
 	if (l->address) {
 		snprintf(g->addr, sizeof(g->addr), "%s", l->address);
 		g->port = l->port;
+	}
+	if (l->rtcp_mux != RP_MEDIACTL_MUX_KEEP) {
+		g->mux = l->rtcp_mux == RP_MEDIACTL_MUX_ON;
+		g->mux_sets++;
 	}
 	if (l->in.op == RP_MEDIACTL_SRTP_SET) {
 		g->in = true;
@@ -562,6 +568,66 @@ START_TEST(short_key_lifetimes_accepted_not_readvertised)
 		key64(30, 3));
 	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/SAVP", extra),
 		&o), RP_MEDIA_REFUSE);
+}
+END_TEST
+
+/* RFC 5761: a=rtcp-mux was removed both ways. Now the offerer's mux is
+ * offered on (with a=rtcp naming our RTCP port for an answerer that does
+ * not mux), our answer to the offerer accepts it, and each leg's mux in
+ * mediad follows its own side: a re-INVITE, an offer from the callee and a
+ * late offer work the same way. */
+START_TEST(rtcp_mux_offered_on_each_leg_decided_by_its_answer)
+{
+	char *o, *a;
+	CB.policy = CFG_MEDIA_DISABLE;
+	new_call();
+	/* A muxes, B does not. */
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 1, 4000, "RTP/AVP",
+		"a=rtcp:4001\r\na=rtcp-mux\r\n"), &o), RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(o, "m=audio 20006 RTP/AVP"));
+	ck_assert_ptr_nonnull(strstr(o, "a=rtcp-mux\r\n"));
+	ck_assert_ptr_nonnull(strstr(o, "a=rtcp:20007\r\n"));
+	ck_assert_ptr_null(strstr(o, "4001"));
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 1, 5000, "RTP/AVP", ""), &a),
+		RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(a, "a=rtcp-mux\r\n"));
+	ck_assert(R.leg[1][0].mux);
+	ck_assert(!R.leg[1][1].mux);
+	ck_assert_uint_eq(R.leg[1][1].mux_sets, 0); /* a session starts unmuxed */
+	FREE(o); FREE(a);
+	/* re-INVITE: B now muxes too. */
+	ck_assert_int_eq(offer(RP_MEDIA_A, peer_sdp("192.0.2.10", 2, 4000, "RTP/AVP",
+		"a=rtcp-mux\r\n"), &o), RP_MEDIA_OK);
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", peer_sdp("10.1.1.1", 2, 5000, "RTP/AVP",
+		"a=rtcp-mux\r\n"), &a), RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(a, "a=rtcp-mux\r\n"));
+	ck_assert(R.leg[1][0].mux);
+	ck_assert(R.leg[1][1].mux);
+	ck_assert_uint_eq(R.leg[1][0].mux_sets, 1); /* unchanged: not re-sent */
+	FREE(o); FREE(a);
+	/* The callee offers (re-INVITE from B) without mux: both legs unmux;
+	 * an answer that adds a=rtcp-mux unasked is not taken. */
+	ck_assert_int_eq(offer(RP_MEDIA_B, peer_sdp("10.1.1.1", 3, 5000, "RTP/AVP", ""), &o),
+		RP_MEDIA_OK);
+	ck_assert_ptr_null(strstr(o, "a=rtcp"));
+	ck_assert_int_eq(answer(RP_MEDIA_A, "", peer_sdp("192.0.2.10", 3, 4000, "RTP/AVP",
+		"a=rtcp-mux\r\n"), &a), RP_MEDIA_OK);
+	ck_assert_ptr_null(strstr(a, "a=rtcp"));
+	ck_assert(!R.leg[1][0].mux);
+	ck_assert(!R.leg[1][1].mux);
+	FREE(o); FREE(a);
+	/* The callee offers mux (as in a late offer in the 200), A takes it. */
+	ck_assert_int_eq(offer(RP_MEDIA_B, peer_sdp("10.1.1.1", 4, 5000, "RTP/AVP",
+		"a=rtcp-mux\r\n"), &o), RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(o, "a=rtcp-mux\r\n"));
+	ck_assert_ptr_nonnull(strstr(o, "a=rtcp:20005\r\n"));
+	ck_assert_int_eq(answer(RP_MEDIA_A, "", peer_sdp("192.0.2.10", 4, 4000, "RTP/AVP",
+		"a=rtcp-mux\r\n"), &a), RP_MEDIA_OK);
+	ck_assert_ptr_nonnull(strstr(a, "a=rtcp-mux\r\n"));
+	ck_assert(R.leg[1][0].mux);
+	ck_assert(R.leg[1][1].mux);
+	ck_assert_uint_eq(R.creates, 1);
+	FREE(o); FREE(a);
 }
 END_TEST
 
@@ -1368,6 +1434,7 @@ int main(void)
 	tcase_add_test(tc, arena_exhaustion_is_nomem_only);
 	tcase_add_test(tc, mediad_failures_reported_and_recoverable);
 	tcase_add_test(tc, short_key_lifetimes_accepted_not_readvertised);
+	tcase_add_test(tc, rtcp_mux_offered_on_each_leg_decided_by_its_answer);
 	tcase_add_test(tc, mutated_answers_never_forward_the_peer_key);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

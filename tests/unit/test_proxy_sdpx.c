@@ -11,6 +11,14 @@
 #include "sdpx.h"
 
 /* base64 of n bytes seeded by 'seed': a well-formed inline key. */
+static unsigned count_str(const char *hay, const char *needle)
+{
+	unsigned n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+		n++;
+	return n;
+}
+
 static const char *key64(size_t n, int seed)
 {
 	static char out[4][100];
@@ -254,6 +262,41 @@ START_TEST(test_write_rewrites_one_direction)
 }
 END_TEST
 
+/* a=rtcp-mux is read per section; the peer's a=rtcp / a=rtcp-mux never pass,
+ * ours are written where asked (RFC 5761 / RFC 3605). */
+START_TEST(test_rtcp_mux_read_and_written)
+{
+	char sdp[1024];
+	struct sdpx_desc d;
+	struct sdpx_out o[2];
+	rp_str body;
+	char *txt;
+
+	snprintf(sdp, sizeof(sdp),
+		"v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n"
+		"m=audio 4000 RTP/AVP 0\r\na=rtcp:4001\r\na=rtcp-mux\r\n"
+		"m=video 4002 RTP/AVP 96\r\na=rtcp:4003\r\n");
+	rd(sdp, &d);
+	ck_assert(d.s[0].rtcp_mux);
+	ck_assert(!d.s[1].rtcp_mux);
+	memset(o, 0, sizeof(o));
+	o[0].addr = o[1].addr = "203.0.113.5";
+	o[0].port = 20000;
+	o[0].rtcp_mux = true;
+	o[0].rtcp_port = 20001;
+	o[1].port = 20002;
+	ck_assert_int_eq(sdpx_write(&d, o, &ar, &body), SDPX_OK);
+	txt = strndup(body.p, body.n);
+	ck_assert_ptr_nonnull(strstr(txt, "m=audio 20000 RTP/AVP 0\r\nc=IN IP4 203.0.113.5\r\n"
+		"a=rtcp:20001\r\na=rtcp-mux\r\nm=video"));
+	ck_assert_ptr_null(strstr(txt, "4001"));
+	ck_assert_ptr_null(strstr(txt, "4003"));
+	ck_assert_uint_eq(count_str(txt, "a=rtcp"), 2);
+	free(txt);
+	sdp_wipe(d.sdp);
+}
+END_TEST
+
 START_TEST(test_write_keeps_hold_address)
 {
 	const char *sdp = "v=0\no=- 1 2 IN IP4 10.0.0.1\ns=-\nc=IN IP4 0.0.0.0\nt=0 0\n"
@@ -302,6 +345,7 @@ int main(void)
 	tcase_add_test(tc, test_lifetimes);
 	tcase_add_test(tc, test_pick_mki_longer_than_4_skipped);
 	tcase_add_test(tc, test_write_rewrites_one_direction);
+	tcase_add_test(tc, test_rtcp_mux_read_and_written);
 	tcase_add_test(tc, test_write_keeps_hold_address);
 	tcase_add_test(tc, test_write_ipv6);
 	suite_add_tcase(s, tc);
