@@ -552,6 +552,18 @@ static int ensure_session(rp_media_call *c, struct stream_state *s, bool ip6,
 	return 0;
 }
 
+/* Deletes a stream's mediad session and forgets its keys and addresses. */
+static void drop_stream(rp_media_call *c, struct stream_state *s)
+{
+	int rc = c->be.del(c->be.arg, s->sid);
+
+	if (rc < 0)
+		rp_log_ratelimited(RP_LOG_WARN, "media: call %s: mediad session.delete of a removed "
+			"stream failed (%d)", c->label, rc);
+	explicit_bzero(s, sizeof(*s));
+	s->side[0].chosen = s->side[1].chosen = -1;
+}
+
 int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 	rp_arena *a, rp_str *out)
 {
@@ -698,6 +710,7 @@ int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 			outs[i].disable = true;
 			continue;
 		}
+
 		if ((rc = ensure_session(c, s, ss->ip6, from)) < 0)
 			goto wipe;
 		/* The offerer's key and address, pending until the answer. */
@@ -753,6 +766,14 @@ int rp_media_offer(rp_media_call *c, enum rp_media_side from, rp_str body,
 			"cannot rewrite the offer (%d)", rc);
 		goto out;
 	}
+	/* A stream the offerer removed (port 0) or turned into one we do not
+	 * relay (audio -> T.38 udptl) goes out at port 0 both ways: its mediad
+	 * session and keys go too, so nothing is relayed with a key no SDP
+	 * announces any more. A later offer that brings it back gets a new
+	 * session and fresh keys. */
+	for (unsigned i = 0; i < d.nstreams; i++)
+		if (!c->st[i].offer_active && c->st[i].relayed)
+			drop_stream(c, &c->st[i]);
 	c->offer_pending = true;
 	c->offerer = from;
 	cache_clear(&c->last_answer);

@@ -457,9 +457,32 @@ def other_lines(uac, uas, proxy, sock, prange):
           crypto_key(asecs[0][3]) != k and
           all("a=crypto" not in t for (_, _, _, t) in asecs[1:]) and
           [p for (_, p, _, _) in asecs][2:] == [0, 0, 0], ok)
-    if status(ok) == 200:
-        c.ack(ok)
-        bye(c, ok, uas)
+    if status(ok) != 200:
+        return
+    c.ack(ok)
+    n_before = sessions_of(sock, c.callid)
+    # re-INVITE: video removed (port 0), T.38 and BFCP still refused.
+    c.in_dialog("INVITE", ok, offer.replace("m=video 40102 RTP/AVP 96", "m=video 0 RTP/AVP 96"))
+    reinv, raddr = uas.recv(is_req("INVITE"))
+    rsecs = sections(body(reinv or ""))
+    check("V: re-INVITE without video: the callee sees video at port 0 without a=crypto",
+          len(rsecs) == 5 and rsecs[1][1] == 0 and "a=crypto" not in rsecs[1][3] and
+          "a=crypto" in rsecs[0][3], reinv)
+    if reinv:
+        uas.send(response(reinv, 200, "OK", "", ans.replace("m=video 42102 RTP/AVP 96",
+                                                            "m=video 0 RTP/AVP 96"), uas), raddr)
+    r2 = c.caller_gets(minimum=200)
+    if r2:
+        c.ack(r2)
+    n_after = sessions_of(sock, c.callid)
+    check("V: the removed video stream's mediad session is gone (2 -> 1)",
+          (n_before, n_after) == (2, 1), (n_before, n_after))
+    bye(c, ok, uas)
+
+
+def sessions_of(sock, callid):
+    calls, _ = E.mediad_calls(CTL, sock)
+    return sum(1 for s in calls or [] if s.get("label") == callid)
 
 
 def main():

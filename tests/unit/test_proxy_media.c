@@ -631,6 +631,186 @@ START_TEST(rtcp_mux_offered_on_each_leg_decided_by_its_answer)
 }
 END_TEST
 
+/* Every m= line, every policy pair (and allow's two modes): a=crypto only on
+ * a line mediad relays, with our key, never the peer's; lines we do not
+ * relay (port 0, T.38 udptl, m=application) go out at port 0 with no
+ * a=crypto, in the offer and in the answer. An optimistic RTP/AVP video
+ * line gets our keys toward the callee because mediad relays it with them. */
+static void lines_of(const char *sdp, unsigned *n, unsigned port[8], bool crypto[8])
+{
+	const char *p = sdp;
+	*n = 0;
+	while ((p = strstr(p, "m=")) != NULL && *n < 8) {
+		const char *next = strstr(p + 2, "\r\nm=");
+		const char *c = strstr(p, "a=crypto:");
+		ck_assert_int_eq(sscanf(strchr(p, ' ') + 1, "%u", &port[*n]), 1);
+		crypto[*n] = c && (!next || c < next);
+		(*n)++;
+		p += 2;
+	}
+}
+
+START_TEST(crypto_only_on_relayed_lines_in_every_policy)
+{
+	static const enum cfg_media_enc pol[] = { CFG_MEDIA_DISABLE, CFG_MEDIA_ALLOW,
+		CFG_MEDIA_REQUIRE };
+	char sdp[2048], ans[2048];
+	const char *ka = key64(30, 11), *kv = key64(30, 12), *k0 = key64(30, 13),
+		*ki = key64(30, 14), *kb = key64(30, 15);
+	snprintf(sdp, sizeof(sdp), "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\n"
+		"c=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+		"m=audio 4000 RTP/AVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n"
+		"m=video 4002 RTP/AVP 96\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n"
+		"m=video 0 RTP/AVP 97\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n"
+		"m=image 4004 udptl t38\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n"
+		"m=application 4006 UDP/BFCP *\r\n", ka, kv, k0, ki);
+	for (int pa = 0; pa < 3; pa++)
+	for (int pb = 0; pb < 4; pb++) {
+		char *o = NULL, *a = NULL;
+		unsigned n, port[8];
+		bool cr[8];
+		memset(&R, 0, sizeof(R));
+		CA.policy = pol[pa];
+		CB.policy = pol[pb < 3 ? pb : 1];
+		CB.allow_mode = pb == 3 ? RP_MEDIA_ALLOW_PLAIN : RP_MEDIA_ALLOW_OPTIMISTIC;
+		CB.transport = RP_MEDIA_TP_TLS;
+		bool to_b_keys = pb == 1 || pb == 2;
+		bool to_a_keys = pa != 0;
+		new_call();
+		ck_assert_int_eq(offer(RP_MEDIA_A, sdp, &o), RP_MEDIA_OK);
+		ck_assert_ptr_null(strstr(o, ka));
+		ck_assert_ptr_null(strstr(o, kv));
+		ck_assert_ptr_null(strstr(o, k0));
+		ck_assert_ptr_null(strstr(o, ki));
+		lines_of(o, &n, port, cr);
+		ck_assert_uint_eq(n, 5);
+		ck_assert_uint_eq(R.creates, 2); /* audio and video */
+		for (unsigned j = 0; j < 5; j++) {
+			bool relayed = j < 2;
+			ck_assert_msg(relayed ? port[j] != 0 : port[j] == 0, "A %d B %d line %u port %u",
+				pa, pb, j, port[j]);
+			ck_assert_msg(cr[j] == (relayed && to_b_keys), "A %d B %d offer line %u crypto %d",
+				pa, pb, j, cr[j]);
+		}
+		/* The callee takes our first line where offered, with its own key. */
+		char l0[256] = "", l1[256] = "";
+		if (to_b_keys) {
+			snprintf(l0, sizeof(l0), "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n", kb);
+			snprintf(l1, sizeof(l1), "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n", kb);
+		}
+		snprintf(ans, sizeof(ans), "v=0\r\no=- 1 1 IN IP4 10.1.1.1\r\ns=-\r\n"
+			"c=IN IP4 10.1.1.1\r\nt=0 0\r\nm=audio 5000 %s 0\r\n%s"
+			"m=video 5002 %s 96\r\n%sm=video 0 RTP/AVP 97\r\n"
+			"m=image 0 udptl t38\r\nm=application 0 UDP/BFCP *\r\n",
+			pb == 2 ? "RTP/SAVP" : "RTP/AVP", l0, pb == 2 ? "RTP/SAVP" : "RTP/AVP", l1);
+		ck_assert_int_eq(answer(RP_MEDIA_B, "t", ans, &a), RP_MEDIA_OK);
+		ck_assert_ptr_null(strstr(a, kb));
+		lines_of(a, &n, port, cr);
+		ck_assert_uint_eq(n, 5);
+		for (unsigned j = 0; j < 5; j++) {
+			bool relayed = j < 2;
+			ck_assert(relayed ? port[j] != 0 : port[j] == 0);
+			ck_assert_msg(cr[j] == (relayed && to_a_keys), "A %d B %d answer line %u crypto %d",
+				pa, pb, j, cr[j]);
+		}
+		/* mediad has exactly the keys the SDP announced. */
+		for (unsigned j = 1; j <= 2; j++) {
+			ck_assert(R.leg[j][0].in == to_a_keys && R.leg[j][0].out == to_a_keys);
+			ck_assert(R.leg[j][1].in == to_b_keys && R.leg[j][1].out == to_b_keys);
+		}
+		FREE(o); FREE(a);
+		C = rp_media_call_free(C);
+	}
+}
+END_TEST
+
+/* A re-INVITE that removes a stream (port 0) or turns it into one we do
+ * not relay (audio -> T.38 udptl, the usual fax switch) left its mediad
+ * session running with its keys, relaying for a line both sides were told
+ * is gone. Now that session goes at the offer; a stream brought back gets
+ * a new session and fresh keys. */
+START_TEST(stream_removed_by_reinvite_loses_its_session_and_keys)
+{
+	char *o, *a, sdp[1024], ans[512];
+	struct sdes_crypto v1, v2;
+	const char *hdr = "v=0\r\no=- 1 %u IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\n"
+		"t=0 0\r\n";
+	CA.policy = CFG_MEDIA_REQUIRE;
+	CB.policy = CFG_MEDIA_REQUIRE;
+	CB.transport = RP_MEDIA_TP_TLS;
+	new_call();
+	/* audio + video, both SRTP. */
+	int n = snprintf(sdp, sizeof(sdp), hdr, 1u);
+	snprintf(sdp + n, sizeof(sdp) - (size_t)n, "m=audio 4000 RTP/SAVP 0\r\n%s"
+		"m=video 4002 RTP/SAVP 96\r\n%s", crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1),
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 2));
+	ck_assert_int_eq(offer(RP_MEDIA_A, sdp, &o), RP_MEDIA_OK);
+	ck_assert_uint_eq(R.creates, 2);
+	snprintf(ans, sizeof(ans), "v=0\r\no=- 1 1 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\n"
+		"t=0 0\r\nm=audio 5000 RTP/SAVP 0\r\n%sm=video 5002 RTP/SAVP 96\r\n%s",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 50),
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 51));
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", ans, &a), RP_MEDIA_OK);
+	ck_assert(strstr(a, "m=video 20008 RTP/SAVP"));
+	{
+		struct sdpx_desc d;
+		ck_assert_int_eq(sdpx_read(a, strlen(a), &ar, &d, NULL), SDPX_OK);
+		ck_assert_int_eq(sdes_parse(d.s[1].crypto[0], &v1, NULL), SDES_OK);
+	}
+	FREE(o); FREE(a);
+	/* re-INVITE: video removed. */
+	n = snprintf(sdp, sizeof(sdp), hdr, 2u);
+	snprintf(sdp + n, sizeof(sdp) - (size_t)n, "m=audio 4000 RTP/SAVP 0\r\n%s"
+		"m=video 0 RTP/SAVP 96\r\n%s", crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1),
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 2));
+	ck_assert_int_eq(offer(RP_MEDIA_A, sdp, &o), RP_MEDIA_OK);
+	ck_assert(strstr(o, "m=video 0 RTP/SAVP 96\r\n"));
+	ck_assert_uint_eq(R.deletes, 1);
+	ck_assert(R.live[1] && !R.live[2]);
+	snprintf(ans, sizeof(ans), "v=0\r\no=- 1 2 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\n"
+		"t=0 0\r\nm=audio 5000 RTP/SAVP 0\r\n%sm=video 0 RTP/SAVP 96\r\n",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 50));
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", ans, &a), RP_MEDIA_OK);
+	ck_assert(strstr(a, "m=video 0 RTP/SAVP 96\r\n"));
+	ck_assert_uint_eq(count(a, "a=crypto"), 1);
+	FREE(o); FREE(a);
+	/* video back: a new session, a new key of ours. */
+	n = snprintf(sdp, sizeof(sdp), hdr, 3u);
+	snprintf(sdp + n, sizeof(sdp) - (size_t)n, "m=audio 4000 RTP/SAVP 0\r\n%s"
+		"m=video 4002 RTP/SAVP 96\r\n%s", crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1),
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 2));
+	ck_assert_int_eq(offer(RP_MEDIA_A, sdp, &o), RP_MEDIA_OK);
+	ck_assert_uint_eq(R.creates, 3);
+	snprintf(ans, sizeof(ans), "v=0\r\no=- 1 3 IN IP4 10.1.1.1\r\ns=-\r\nc=IN IP4 10.1.1.1\r\n"
+		"t=0 0\r\nm=audio 5000 RTP/SAVP 0\r\n%sm=video 5002 RTP/SAVP 96\r\n%s",
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 50),
+		crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 51));
+	ck_assert_int_eq(answer(RP_MEDIA_B, "t", ans, &a), RP_MEDIA_OK);
+	{
+		struct sdpx_desc d;
+		ck_assert_int_eq(sdpx_read(a, strlen(a), &ar, &d, NULL), SDPX_OK);
+		ck_assert_int_eq(sdes_parse(d.s[1].crypto[0], &v2, NULL), SDES_OK);
+	}
+	ck_assert(!same_key(&v1, &v2));
+	ck_assert(R.leg[3][0].in && R.leg[3][0].out && R.leg[3][1].in && R.leg[3][1].out);
+	FREE(o); FREE(a);
+	/* Fax: the audio line becomes T.38 (udptl), video removed. */
+	n = snprintf(sdp, sizeof(sdp), hdr, 4u);
+	snprintf(sdp + n, sizeof(sdp) - (size_t)n, "m=image 4000 udptl t38\r\n%s"
+		"m=video 0 RTP/SAVP 96\r\n", crypto_line(1, "AES_CM_128_HMAC_SHA1_80", 30, 1));
+	ck_assert_int_eq(offer(RP_MEDIA_A, sdp, &o), RP_MEDIA_OK);
+	ck_assert(strstr(o, "m=image 0 udptl t38\r\n"));
+	ck_assert_uint_eq(count(o, "a=crypto"), 0);
+	ck_assert(!R.live[1] && !R.live[3]);
+	ck_assert_uint_eq(R.deletes, 3);
+	sdes_crypto_wipe(&v1);
+	sdes_crypto_wipe(&v2);
+	FREE(o);
+	ck_assert_int_eq(rp_media_end(C), 0);
+	ck_assert_uint_eq(R.deletes, 3); /* nothing left to delete */
+}
+END_TEST
+
 /* Offer + answer through A(require, SRTP) -> B (plain), returning our key
  * toward A and toward B when B is SRTP. */
 static void basic_srtp_call(char **o, char **a)
@@ -1435,6 +1615,8 @@ int main(void)
 	tcase_add_test(tc, mediad_failures_reported_and_recoverable);
 	tcase_add_test(tc, short_key_lifetimes_accepted_not_readvertised);
 	tcase_add_test(tc, rtcp_mux_offered_on_each_leg_decided_by_its_answer);
+	tcase_add_test(tc, crypto_only_on_relayed_lines_in_every_policy);
+	tcase_add_test(tc, stream_removed_by_reinvite_loses_its_session_and_keys);
 	tcase_add_test(tc, mutated_answers_never_forward_the_peer_key);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
