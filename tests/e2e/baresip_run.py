@@ -19,7 +19,9 @@ And over the whole capture:
  - alice's media is SRTP: RTP headers, but no payload equal to one seen on
    the plain side, and its payload does not decode to the tones;
  - bob's media is plain RTP, PT 0 (PCMU), and its payload decodes to
-   alice's tones.
+   alice's tones;
+ - both UAs ask for rtcp-mux (RFC 5761): RTCP (SRTCP on alice's side)
+   reaches each of them on the port that carries its RTP.
 Skips (77) only when baresip or tshark is not installed."""
 import json
 import os
@@ -114,7 +116,9 @@ class Baresip:
                 "ausrc_channels 1", "auplay_channels 1",
                 "audio_buffer 20-160",
                 "rtp_ports %d-%d" % self.rtp,
-                "rtcp_mux no",
+                # RFC 5761: baresip offers and accepts a=rtcp-mux; the
+                # proxy passes it on per leg, so RTCP rides the RTP ports.
+                "rtcp_mux yes",
                 "jitter_buffer_delay 1-10",
                 "snd_path %s" % self.rec,
                 "module_path %s" % BARESIP_MODULES,
@@ -332,7 +336,20 @@ def analyse_capture(path, tls_port, alice_rtp, bob_rtp):
     tls_bytes = b""
     tls_records = 0
     alice_pkts, bob_pkts = [], []
+    # RTCP toward each UA, and the UA-side ports that carried its RTP:
+    # with rtcp-mux (both UAs ask for it) RTCP must arrive on an RTP port.
+    rtcp_to = {"alice": [], "bob": []}
+    rtp_ports = {"alice": set(), "bob": set()}
     for proto, src, sp, dst, dp, pl in E.read_pcap(path):
+        if proto == "udp" and len(pl) >= 8 and pl[0] >> 6 == 2:
+            for who, rng in (("alice", alice_rtp), ("bob", bob_rtp)):
+                if 200 <= pl[1] <= 204 and mine(rng, dst, dp):
+                    rtcp_to[who].append(dp)
+                elif E.rtp_parse(pl) is not None:
+                    if mine(rng, dst, dp):
+                        rtp_ports[who].add(dp)
+                    elif mine(rng, src, sp):
+                        rtp_ports[who].add(sp)
         if proto == "tcp" and tls_port in (sp, dp):
             tls_bytes += pl
             if pl[:1] in (b"\x16", b"\x17") and pl[1:2] == b"\x03":
@@ -347,6 +364,11 @@ def analyse_capture(path, tls_port, alice_rtp, bob_rtp):
     readable = [w for w in (b"SIP/2.0", b"INVITE", b"REGISTER", b"a=crypto", b"m=audio")
                 if w in tls_bytes]
     E.check("capture: no readable SIP on the TLS side", not readable, readable)
+    for who in ("alice", "bob"):
+        E.check("capture: RTCP reaches %s muxed on its RTP port (%d packets, ports %s, RTP "
+                "ports %s)" % (who, len(rtcp_to[who]), sorted(set(rtcp_to[who])),
+                               sorted(rtp_ports[who])),
+                len(rtcp_to[who]) >= 1 and set(rtcp_to[who]) <= rtp_ports[who])
 
     # bob's side: plain RTP, PCMU; mediad -> bob carries alice's tones.
     bob_rtp_pkts = [(inward, E.rtp_parse(pl)) for inward, pl in bob_pkts]
