@@ -14,7 +14,9 @@ ports), SIP peers written by hand on 127.0.0.1/.2/.3:
     the caller accepts it whatever the callee says. RTCP really flows:
     the caller's RTCP on its RTP port reaches a non-muxing callee's RTCP
     port and the callee's RTCP comes back on the caller's RTP port; after a
-    re-INVITE the callee muxes too and gets RTCP on its RTP port.
+    re-INVITE the callee muxes too and gets RTCP on its RTP port; a late
+    offer (INVITE without SDP, a=rtcp-mux offered in the 200 and answered
+    in the ACK) muxes both legs.
  V. optimistic SRTP (RTP/AVP + a=crypto) with video, a port-0 line, T.38
     (udptl) and m=application: a=crypto only on the lines mediad relays
     (with our keys), every other line port 0 and without a=crypto, both
@@ -419,6 +421,42 @@ def rtcp_mux(uac, uas, proxy, sock):
             s_.close()
 
 
+def late_offer_mux(uac, uas, proxy, sock):
+    """INVITE without SDP; the callee offers a=rtcp-mux in the 200, the
+    caller answers with it in the ACK: both legs mux."""
+    c = Call(uac, uas, proxy, "bob", "")
+    c.invite()
+    binv = c.callee_gets_invite()
+    check("M late: the INVITE without SDP reaches the callee", binv is not None)
+    if not binv:
+        return
+    c.answer(200, "OK", sdp_lines("127.0.0.2", 42200, "RTP/AVP", "a=rtcp-mux\r\n"))
+    ok = c.caller_gets(minimum=200)
+    o = body(ok or "")
+    mo = re.search(r"m=audio (\d+)", o)
+    check("M late: the caller gets the callee's offer with a=rtcp-mux and a=rtcp (mediad)",
+          status(ok) == 200 and mo is not None and "a=rtcp-mux\r\n" in o and
+          ("a=rtcp:%d\r\n" % (int(mo.group(1)) + 1)) in o and "42200" not in o, ok)
+    if status(ok) != 200:
+        return
+    msg, _ = request("ACK", "sip:bob@%s:%d" % (uas.ip, uas.port), uac, c.callid, c.ftag,
+                     c.cseq, to_tag=c.ttag, routes=c.routes(ok),
+                     body_=sdp_lines("127.0.0.3", 40200, "RTP/AVP", "a=rtcp-mux\r\n"))
+    uac.send(msg, proxy)
+    ack, _ = uas.recv(is_req("ACK"))
+    check("M late: the callee's ACK carries our answer with a=rtcp-mux",
+          ack is not None and "a=rtcp-mux\r\n" in body(ack) and "40200" not in body(ack), ack)
+    deadline = time.time() + 3
+    mx = None
+    while time.time() < deadline:
+        mx = mux_of(sock, c.callid)
+        if mx == (1, 1):
+            break
+        time.sleep(0.1)
+    check("M late: mediad: both legs muxed", mx == (1, 1), mx)
+    bye(c, ok, uas)
+
+
 def other_lines(uac, uas, proxy, sock, prange):
     k = key()
     offer = ("v=0\r\no=- 1 1 IN IP4 127.0.0.3\r\ns=-\r\nc=IN IP4 127.0.0.3\r\nt=0 0\r\n"
@@ -533,6 +571,7 @@ route request {
         proxy = ("127.0.0.1", ports["udp"])
         lifetimes(uac, uas, proxy, sock)
         rtcp_mux(uac_allow, uas, proxy, sock)
+        late_offer_mux(uac_allow, uas, proxy, sock)
         other_lines(uac_allow, uas, proxy, sock, prange)
         check("no mediad session left", E.wait_calls(CTL, sock, 0) == 0,
               E.mediad_calls(CTL, sock)[1])
