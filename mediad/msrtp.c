@@ -90,6 +90,10 @@ struct slot {
 	 * libsrtp's ROC it is the stream's index for a fast-path handoff. */
 	uint16_t hi_seq;
 	bool hi_valid;
+	/* msrtp_set_anchor(): where the kernel fast path left the stream,
+	 * (anc_roc, hi_seq), until an RTP packet passes from there. */
+	bool anc;
+	uint32_t anc_roc;
 };
 
 /* Slots kept inside the context: most legs never have more SSRCs. */
@@ -118,6 +122,7 @@ struct msrtp {
 	uint8_t rtcp_trailer; /* E|index + tag + MKI */
 	uint8_t last_slot;
 	uint8_t nstreams, cap;
+	uint8_t nanc;         /* slots with an anchor: their RTP takes the slow path */
 	bool have_last;
 	bool init_roc_pending;
 
@@ -955,12 +960,15 @@ static unsigned track(struct msrtp *c, uint32_t ssrc)
 			srtp_remove_stream(c->s, htonl(c->slots[old].ssrc));
 			if (c->have_last && c->last_ssrc == c->slots[old].ssrc)
 				c->have_last = false;
+			if (c->slots[old].anc)
+				c->nanc--;
 			i = (int)old;
 		} else {
 			i = (int)c->nstreams++;
 		}
 		c->slots[i].ssrc = ssrc;
 		c->slots[i].hi_valid = false;
+		c->slots[i].anc = false;
 	}
 	c->slots[i].used = ++c->tick;
 	return (unsigned)i;
@@ -971,6 +979,8 @@ static void untrack(struct msrtp *c, uint32_t ssrc)
 	int i = slot_of(c, ssrc);
 	if (i < 0)
 		return;
+	if (c->slots[i].anc)
+		c->nanc--;
 	c->nstreams--;
 	c->slots[i] = c->slots[c->nstreams];
 	if (c->have_last && c->last_ssrc == ssrc)
@@ -1026,8 +1036,10 @@ static void after_packet(struct msrtp *c, uint32_t ssrc, bool created, int rc)
 		if (created)
 			c->init_roc_pending = false;
 		c->last_ssrc = ssrc;
-		c->have_last = true;
 		c->last_slot = (uint8_t)track(c, ssrc);
+		/* An anchored SSRC stays on the slow path until RTP passes (an
+		 * SRTCP packet of it may get here first). */
+		c->have_last = !c->slots[c->last_slot].anc;
 		return;
 	}
 	/* A packet that failed on its new stream must not pin params.roc to a
@@ -1054,6 +1066,53 @@ static void note_seq(struct msrtp *c, uint16_t seq)
 static uint32_t rd32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* ---- anchors (kernel fast path hand-back) ------------------------------ */
+
+/* RFC 3711 3.3.1: the ROC of sequence number seq, guessed from the highest
+ * index (roc, hi). -1 (as int64) when it lies before ROC 0. */
+static int64_t guess_roc(uint32_t roc, uint16_t hi, uint16_t seq)
+{
+	if (hi < 0x8000)
+		return seq > hi && seq - hi > 0x8000 ? (int64_t)roc - 1 : (int64_t)roc;
+	return hi - 0x8000 > seq ? (int64_t)roc + 1 : (int64_t)roc;
+}
+
+/* Slow path, RTP: if ssrc has an anchor, tells libsrtp the ROC of this
+ * packet (a pending ROC: libsrtp's own guess starts from where userspace
+ * last had the stream, maybe 2^15 or more packets back). A packet at or
+ * before the anchor was carried by the kernel already: a replay, refused
+ * before any crypto. Returns the slot, -1 without an anchor, or a
+ * negative msrtp_result - 1 to fail the packet with. */
+static int anchor_before(struct msrtp *c, uint32_t ssrc, const uint8_t *pkt)
+{
+	int i = slot_of(c, ssrc);
+	if (i < 0 || !c->slots[i].anc)
+		return -1;
+	const struct slot *sl = &c->slots[i];
+	uint16_t seq = (uint16_t)(pkt[2] << 8 | pkt[3]);
+	int64_t v = guess_roc(sl->anc_roc, sl->hi_seq, seq);
+	if (v < 0 || ((uint64_t)v << 16 | seq) <= ((uint64_t)sl->anc_roc << 16 | sl->hi_seq))
+		return MSRTP_E_REPLAY - 1;
+	/* 0 means "none pending" to libsrtp; with v = 0 the anchor's ROC is 0
+	 * too and libsrtp's guess from its older index agrees. */
+	if (srtp_set_stream_roc(c->s, ssrc, (uint32_t)v) != srtp_err_status_ok)
+		return MSRTP_E_OTHER - 1;
+	return i;
+}
+
+/* After the anchored packet: no pending ROC stays behind (libsrtp keeps it
+ * until the index jumps by more than 2^15, and would apply it to every
+ * later packet); a packet that passed ends the anchor. */
+static void anchor_after(struct msrtp *c, uint32_t ssrc, int rc)
+{
+	(void)srtp_set_stream_roc(c->s, ssrc, 0);
+	int i = slot_of(c, ssrc);
+	if (rc == MSRTP_OK && i >= 0 && c->slots[i].anc) {
+		c->slots[i].anc = false;
+		c->nanc--;
+	}
 }
 
 /* ---- packets ----------------------------------------------------------- */
@@ -1083,8 +1142,11 @@ static int protect(struct msrtp *c, enum kind k, uint8_t *pkt, size_t *len, size
 
 	uint32_t ssrc = rd32(pkt + (k == K_RTP ? 8 : 4));
 	bool created = false, slow = !c->have_last || ssrc != c->last_ssrc;
+	int anc = -1;
 	if (slow) {
 		int err;
+		if (c->nanc && k == K_RTP && (anc = anchor_before(c, ssrc, pkt)) < -1)
+			return anc + 1;
 		created = before_packet(c, ssrc, &err);
 		if (err)
 			return MSRTP_E_OTHER;
@@ -1124,6 +1186,8 @@ static int protect(struct msrtp *c, enum kind k, uint8_t *pkt, size_t *len, size
 	int rc = map_err(st);
 	if (rc == MSRTP_OK && (out < in || (size_t)out > cap))
 		rc = MSRTP_E_OTHER; /* cannot happen with a sane libsrtp */
+	if (anc >= 0)
+		anchor_after(c, ssrc, rc);
 	if (slow)
 		after_packet(c, ssrc, created, rc);
 	if (rc == MSRTP_OK) {
@@ -1145,8 +1209,11 @@ static int unprotect(struct msrtp *c, enum kind k, uint8_t *pkt, size_t *len)
 
 	uint32_t ssrc = rd32(pkt + (k == K_RTP ? 8 : 4));
 	bool created = false, slow = !c->have_last || ssrc != c->last_ssrc;
+	int anc = -1;
 	if (slow) {
 		int err;
+		if (c->nanc && k == K_RTP && (anc = anchor_before(c, ssrc, pkt)) < -1)
+			return anc + 1;
 		created = before_packet(c, ssrc, &err);
 		if (err)
 			return MSRTP_E_OTHER;
@@ -1181,6 +1248,8 @@ static int unprotect(struct msrtp *c, enum kind k, uint8_t *pkt, size_t *len)
 	int rc = map_err(st);
 	if (rc == MSRTP_OK && (out < 0 || (size_t)out > n))
 		rc = MSRTP_E_OTHER;
+	if (anc >= 0)
+		anchor_after(c, ssrc, rc);
 	if (slow)
 		after_packet(c, ssrc, created, rc);
 	if (rc == MSRTP_OK) {
@@ -1230,11 +1299,51 @@ int msrtp_get_index(struct msrtp *c, uint32_t ssrc, uint32_t *roc, uint16_t *seq
 		return -EINVAL;
 	uint32_t r;
 	int i = slot_of(c, ssrc);
+	if (i >= 0 && c->slots[i].anc) {
+		*roc = c->slots[i].anc_roc;
+		*seq = c->slots[i].hi_seq;
+		return 0;
+	}
 	if (i < 0 || !c->slots[i].hi_valid ||
 	    srtp_get_stream_roc(c->s, ssrc, &r) != srtp_err_status_ok)
 		return -ENOENT;
 	*roc = r;
 	*seq = c->slots[i].hi_seq;
+	return 0;
+}
+
+int msrtp_set_anchor(struct msrtp *c, uint32_t ssrc, uint32_t roc, uint16_t seq)
+{
+	uint32_t r;
+	uint16_t q;
+
+	if (!c)
+		return -EINVAL;
+	/* Never backwards: where userspace already is needs no anchor. */
+	if (msrtp_get_index(c, ssrc, &r, &q) == 0 &&
+	    ((uint64_t)roc << 16 | seq) <= ((uint64_t)r << 16 | q))
+		return 0;
+	int i = slot_of(c, ssrc);
+	if (i < 0 || !stream_exists(c, ssrc)) {
+		/* Not seen yet (or evicted): a stream of its own, so that the
+		 * pending ROC has somewhere to go. */
+		int rc = fresh_stream(c, ssrc, 0);
+		if (rc < 0)
+			return rc;
+		i = slot_of(c, ssrc);
+		if (i < 0)
+			return -EIO;
+	}
+	struct slot *sl = &c->slots[i];
+	if (!sl->anc)
+		c->nanc++;
+	sl->anc = true;
+	sl->anc_roc = roc;
+	sl->hi_seq = seq;
+	sl->hi_valid = true;
+	c->init_roc_pending = false; /* the caller says where the stream is */
+	if (c->have_last && c->last_ssrc == ssrc)
+		c->have_last = false;
 	return 0;
 }
 

@@ -114,5 +114,17 @@ int msrtp_set_roc(struct msrtp *c, uint32_t ssrc, uint32_t roc);
  * kernel fast path continues the stream (hand back with msrtp_set_roc).
  * -ENOENT if no RTP packet of that SSRC passed since its stream was made. */
 int msrtp_get_index(struct msrtp *c, uint32_t ssrc, uint32_t *roc, uint16_t *seq);
+/* Where the kernel fast path left the RTP stream of 'ssrc': its highest
+ * index (roc, seq) as the module had it. The next RTP packet of that SSRC
+ * takes its ROC from there (RFC 3711 index guessing), whatever userspace
+ * saw last, and one at or before it is a replay (MSRTP_E_REPLAY, no
+ * crypto): the module carried it already; outbound, a sequence number
+ * the module protected is refused likewise (no index used twice). The
+ * stream itself is kept (its SRTCP index and replay state go on). An
+ * anchor at or behind where the context already is changes nothing. Until
+ * a packet passes, msrtp_get_index() reports the anchor. Costs nothing
+ * per packet otherwise: anchored SSRCs take the slow path. Returns 0,
+ * -ENOMEM or -EIO. */
+int msrtp_set_anchor(struct msrtp *c, uint32_t ssrc, uint32_t roc, uint16_t seq);
 
 #endif

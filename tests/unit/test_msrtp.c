@@ -901,6 +901,108 @@ START_TEST(test_many_ssrcs_bounded)
 }
 END_TEST
 
+/* The kernel fast path carried a stream past two wraps, far past the 2^15
+ * packets index guessing bridges: the contexts mediad kept continue from
+ * the module's (ROC, SEQ) with msrtp_set_anchor, both ways, across the
+ * next wrap; what the module carried is a replay; the stream is kept (its
+ * SRTCP replay window too). The peers' contexts are started at the
+ * module's index with set_roc rather than run through 130,000 packets. */
+START_TEST(test_anchor_after_kernel)
+{
+	const enum msrtp_suite s = (enum msrtp_suite)_i;
+	const uint32_t ssrc = 0xa1c40001;
+	const uint32_t in_last = 2u << 16 | 65500, out_last = 2u << 16 | 65530;
+	uint8_t key[32], salt[14], rtcp1[128];
+	if (unsupported(s))
+		return;
+	keys_for(s, key, salt, 0x47);
+	struct msrtp *peer_tx = mk(MSRTP_PROTECT, s, key, salt, NULL, 0, 0, 0);
+	struct msrtp *peer_tx2 = mk(MSRTP_PROTECT, s, key, salt, NULL, 0, 0, 0);
+	struct msrtp *med_rx = mk(MSRTP_UNPROTECT, s, key, salt, NULL, 0, 0, 0);
+	struct msrtp *stale_rx = mk(MSRTP_UNPROTECT, s, key, salt, NULL, 0, 0, 0);
+	struct msrtp *med_tx = mk(MSRTP_PROTECT, s, key, salt, NULL, 0, 0, 0);
+	struct msrtp *peer_rx = mk(MSRTP_UNPROTECT, s, key, salt, NULL, 0, 0, 0);
+	struct msrtp *peer_rx2 = mk(MSRTP_UNPROTECT, s, key, salt, NULL, 0, 0, 0);
+	uint8_t pt[128], buf[256];
+	size_t n, len, rtcp1_len;
+	uint32_t roc, q;
+	uint16_t seq;
+
+	/* In userspace first, RTCP too. */
+	for (q = 65000; q < 65010; q++) {
+		send_recv(peer_tx, med_rx, ssrc, (uint16_t)q, MSRTP_OK);
+		send_recv(med_tx, peer_rx, ssrc, (uint16_t)q, MSRTP_OK);
+	}
+	for (q = 65000; q < 65010; q++)
+		send_recv(peer_tx2, stale_rx, ssrc, (uint16_t)q, MSRTP_OK);
+	n = rtcp_pkt(pt, ssrc, 1), len = n;
+	memcpy(buf, pt, n);
+	ck_assert_int_eq(msrtp_protect_rtcp(peer_tx, buf, &len, sizeof(buf)), MSRTP_OK);
+	memcpy(rtcp1, buf, len);
+	rtcp1_len = len;
+	ck_assert_int_eq(msrtp_unprotect_rtcp(med_rx, buf, &len), MSRTP_OK);
+
+	/* The module carried the stream to in_last: the peer sends on from
+	 * there. A context without the anchor fails (ROC 0 against 2). */
+	ck_assert_int_eq(msrtp_set_roc(peer_tx2, ssrc, in_last >> 16), 0);
+	send_recv(peer_tx2, stale_rx, ssrc, (uint16_t)(in_last + 1), MSRTP_E_AUTH);
+	ck_assert_int_eq(msrtp_set_anchor(med_rx, ssrc, in_last >> 16, (uint16_t)in_last), 0);
+	ck_assert_int_eq(msrtp_get_index(med_rx, ssrc, &roc, &seq), 0);
+	ck_assert_uint_eq(roc, in_last >> 16);
+	ck_assert_uint_eq(seq, (uint16_t)in_last);
+	/* What the module accepted is a replay, refused before any crypto. */
+	for (uint32_t back = 0; back < 3; back++) {
+		n = rtp_pkt(buf, ssrc, (uint16_t)(in_last - back * 1000), 33, 2);
+		len = n + msrtp_rtp_tag_len(s);
+		ck_assert_int_eq(msrtp_unprotect_rtp(med_rx, buf, &len), MSRTP_E_REPLAY);
+	}
+	/* A forged packet does not end the anchor. */
+	n = rtp_pkt(buf, ssrc, (uint16_t)(in_last + 1), 33, 2);
+	len = n + msrtp_rtp_tag_len(s);
+	ck_assert_int_eq(msrtp_unprotect_rtp(med_rx, buf, &len), MSRTP_E_AUTH);
+	/* The genuine ones go on, across the next wrap (no ROC stays pending). */
+	for (q = in_last + 2; q < (3u << 16) + 5; q++)
+		send_recv(peer_tx2, med_rx, ssrc, (uint16_t)q, MSRTP_OK);
+	ck_assert_int_eq(msrtp_get_index(med_rx, ssrc, &roc, &seq), 0);
+	ck_assert_uint_eq(roc, 3);
+	ck_assert_uint_eq(seq, 4);
+	/* The stream was kept: the first SRTCP packet is still a replay, the
+	 * next SRTCP index passes. */
+	len = rtcp1_len;
+	memcpy(buf, rtcp1, len);
+	ck_assert_int_eq(msrtp_unprotect_rtcp(med_rx, buf, &len), MSRTP_E_REPLAY);
+	n = rtcp_pkt(pt, ssrc, 3), len = n;
+	memcpy(buf, pt, n);
+	ck_assert_int_eq(msrtp_protect_rtcp(peer_tx, buf, &len, sizeof(buf)), MSRTP_OK);
+	ck_assert_int_eq(msrtp_unprotect_rtcp(med_rx, buf, &len), MSRTP_OK);
+	assert_mem(buf, pt, n);
+	/* An anchor behind where the context is changes nothing. */
+	ck_assert_int_eq(msrtp_set_anchor(med_rx, ssrc, 2, 5), 0);
+	send_recv(peer_tx2, med_rx, ssrc, 5, MSRTP_OK);
+
+	/* Outbound: the module protected up to out_last; the peer's receiver
+	 * is there (a context whose first packet takes ROC 2). No index the
+	 * module used is used again; then on across the wrap. */
+	ck_assert_int_eq(msrtp_set_roc(peer_rx2, ssrc, out_last >> 16), 0);
+	ck_assert_int_eq(msrtp_set_anchor(med_tx, ssrc, out_last >> 16, (uint16_t)out_last), 0);
+	n = rtp_pkt(pt, ssrc, (uint16_t)out_last, 33, 4), len = n;
+	ck_assert_int_eq(msrtp_protect_rtp(med_tx, pt, &len, sizeof(pt)), MSRTP_E_REPLAY);
+	for (q = out_last + 1; q < out_last + 20; q++)
+		send_recv(med_tx, peer_rx2, ssrc, (uint16_t)q, MSRTP_OK);
+	ck_assert_int_eq(msrtp_get_index(med_tx, ssrc, &roc, &seq), 0);
+	ck_assert_uint_eq(roc, 3);
+	ck_assert_uint_eq(seq, (uint16_t)(out_last + 19));
+
+	msrtp_free(peer_tx);
+	msrtp_free(peer_tx2);
+	msrtp_free(med_rx);
+	msrtp_free(stale_rx);
+	msrtp_free(med_tx);
+	msrtp_free(peer_rx);
+	msrtp_free(peer_rx2);
+}
+END_TEST
+
 START_TEST(test_roc_wrap_and_takeover)
 {
 	const enum msrtp_suite s = (enum msrtp_suite)_i;
@@ -1315,6 +1417,7 @@ static Suite *msrtp_suite(void)
 	tcase_add_test(tc, test_ssrc_change);
 	tcase_add_test(tc, test_many_ssrcs_bounded);
 	tcase_add_loop_test(tc, test_roc_wrap_and_takeover, 0, MSRTP_SUITE_COUNT);
+	tcase_add_loop_test(tc, test_anchor_after_kernel, 0, MSRTP_SUITE_COUNT);
 	tcase_add_test(tc, test_mki);
 	tcase_add_loop_test(tc, test_srtcp_index, 0, MSRTP_SUITE_COUNT);
 	suite_add_tcase(s, tc);
