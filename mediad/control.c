@@ -345,25 +345,6 @@ static void put_info(struct mcontrol *c, rp_buf *b, const struct msess_info *in)
 
 /* ---------------- commands ---------------- */
 
-/* mkern: the module went away with an SRTP flow of session id. */
-static void on_takeback(void *ctx, uint64_t id, int from, uint32_t ssrc,
-	const uint32_t *roc_in, const uint32_t *roc_out)
-{
-	struct mcontrol *c = ctx;
-	struct mcmd cmd;
-
-	memset(&cmd, 0, sizeof(cmd));
-	cmd.kind = MCMD_TAKEBACK;
-	cmd.id = id;
-	cmd.leg = from;
-	cmd.ssrc = ssrc;
-	cmd.has_roc_in = roc_in != NULL;
-	cmd.roc_in = roc_in ? *roc_in : 0;
-	cmd.has_roc_out = roc_out != NULL;
-	cmd.roc_out = roc_out ? *roc_out : 0;
-	(void)mworker_call(worker_of(c, id), &cmd); /* -ENOENT: session gone meanwhile */
-}
-
 /* Counters are the sum of both paths: adds what the module forwarded (and
  * with remove, deletes the session's flows, reading their final counters). */
 static void add_kernel(struct mcontrol *c, struct msess_info *info, bool remove)
@@ -1473,7 +1454,6 @@ int mcontrol_new(const struct mcfg *cfg, struct mcontrol **out)
 			goto err;
 		}
 	}
-	mkern_set_takeback(c->kern, on_takeback, c);
 	c->start_ms = now_ms();
 	if ((rc = metrics_start(c)) < 0)
 		goto err;
@@ -1498,7 +1478,6 @@ void mcontrol_free(struct mcontrol *c)
 	/* The scraper asks the workers: it goes first. */
 	rp_httpd_stop(c->httpd);
 	rp_metrics_free(c->metrics);
-	mkern_set_takeback(c->kern, NULL, NULL); /* before the workers go */
 	for (unsigned i = 0; i < c->nw; i++)
 		mworker_free(c->w[i]);
 	mkern_free(c->kern); /* workers gone: nothing posts to it any more */

@@ -458,7 +458,8 @@ struct kflow {
 	enum kf_state state;
 	struct mkern_counters base; /* earlier incarnations */
 	struct mkern_counters cur;  /* the programmed flow, as last read */
-	uint32_t roc_in, roc_out;   /* the module's ROCs, as last read */
+	uint16_t epoch;             /* the worker's, of the offload last run */
+	struct mkern_sync sync;     /* SRTP stream state for the worker (slock) */
 	struct kflow *next;
 };
 
@@ -468,6 +469,7 @@ struct kreq {
 	enum kreq_kind kind;
 	uint64_t id;
 	int from;
+	uint16_t epoch;
 	struct mkern_flow f;
 	struct kreq *next;
 };
@@ -489,12 +491,14 @@ struct mkern {
 	uint32_t portid, seq;
 	uint16_t family;
 	struct kflow *tab[NBUCKETS];
+	/* Held (briefly, never across netlink) by whoever changes tab's
+	 * chains or a kflow's sync, and by workers reading sync: mu is held
+	 * across netlink exchanges, workers must not wait for those. */
+	pthread_mutex_t slock;
 	struct mstats_leg retired; /* counters of removed sessions */
 	uint64_t last_poll_ms, last_probe_ms;
 	bool logged_absent;
 	char release[32];
-	mkern_takeback_fn takeback;
-	void *takeback_ctx;
 
 	/* Read without mu (workers, info). */
 	bool present;
@@ -655,6 +659,48 @@ static struct kflow *kf_find(struct mkern *k, uint64_t id, int from)
 	return NULL;
 }
 
+/* The stream state the workers continue from (mkern_sync_get). */
+static void sync_set(struct mkern *k, struct kflow *f, const struct mkern_flow_reply *rep,
+	bool final)
+{
+	struct mkern_sync *y = &f->sync;
+	struct mkern_sync n = *y;
+
+	if (rep && rep->in.present && n.in) {
+		n.roc_in = rep->in.roc;
+		n.seq_in = rep->in.seq;
+	}
+	if (rep && rep->out.present && n.out) {
+		n.roc_out = rep->out.roc;
+		n.seq_out = rep->out.seq;
+	}
+	n.final = final;
+	if (n.final == y->final && n.roc_in == y->roc_in && n.seq_in == y->seq_in &&
+	    n.roc_out == y->roc_out && n.seq_out == y->seq_out)
+		return; /* the poll's usual case: no lock */
+	pthread_mutex_lock(&k->slock);
+	*y = n;
+	pthread_mutex_unlock(&k->slock);
+}
+
+/* A new incarnation: the state it is programmed with. */
+static void sync_start(struct mkern *k, struct kflow *f)
+{
+	struct mkern_sync n;
+
+	memset(&n, 0, sizeof(n));
+	n.ssrc = f->f.ssrc;
+	n.in = f->f.in.set;
+	n.out = f->f.out.set;
+	n.roc_in = f->f.in.roc;
+	n.seq_in = f->f.in.seq;
+	n.roc_out = f->f.out.roc;
+	n.seq_out = f->f.out.seq;
+	pthread_mutex_lock(&k->slock);
+	f->sync = n;
+	pthread_mutex_unlock(&k->slock);
+}
+
 static int kf_cmd(struct mkern *k, struct kflow *f, uint8_t cmd, bool all,
 	struct mkern_flow_reply *rep)
 {
@@ -681,6 +727,7 @@ static void kf_add(struct mkern *k, struct kflow *f)
 
 	if (!__atomic_load_n(&k->present, __ATOMIC_ACQUIRE)) {
 		f->state = KF_WANTED;
+		sync_set(k, f, NULL, true); /* SRTP ones stay in userspace (try_probe) */
 		return;
 	}
 	rc = kf_cmd(k, f, RAMPART_CMD_FLOW_ADD, true, NULL);
@@ -692,6 +739,7 @@ static void kf_add(struct mkern *k, struct kflow *f)
 	if (rc == 0) {
 		f->state = KF_ACTIVE;
 		memset(&f->cur, 0, sizeof(f->cur));
+		sync_set(k, f, NULL, false);
 		__atomic_add_fetch(&k->nflows, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&k->offloads, 1, __ATOMIC_RELAXED);
 		rp_debug("kernel: session %llu leg %c offloaded", (unsigned long long)f->id,
@@ -699,20 +747,20 @@ static void kf_add(struct mkern *k, struct kflow *f)
 		return;
 	}
 	f->state = rc == -ENOENT || rc == -ETIMEDOUT ? KF_WANTED : KF_FAILED;
+	sync_set(k, f, NULL, true); /* never in the module: the worker has it all */
 	rp_warn_rl("kernel: session %llu leg %c: FLOW_ADD failed (%s); stays in userspace",
 		(unsigned long long)f->id, 'a' + f->from, strerror(-rc));
 }
 
 /* A programmed flow is no longer in the module: keep its last counters and
- * let the SRTP stream go on in userspace from where the module had it. */
+ * let the SRTP stream go on in userspace from where the module had it when
+ * last read (the worker picks that up: mkern_sync_get). */
 static void lost(struct mkern *k, struct kflow *f)
 {
 	counters_add(&f->base, &f->cur);
 	memset(&f->cur, 0, sizeof(f->cur));
 	f->state = KF_WANTED;
-	if ((f->f.in.set || f->f.out.set) && k->takeback)
-		k->takeback(k->takeback_ctx, f->id, f->from, f->f.ssrc,
-			f->f.in.set ? &f->roc_in : NULL, f->f.out.set ? &f->roc_out : NULL);
+	sync_set(k, f, NULL, true);
 }
 
 /* The module is gone: its flows went with it; packets reach our sockets
@@ -764,10 +812,7 @@ static void kf_read(struct mkern *k, struct kflow *f, bool del)
 	if (rc == 0) {
 		if (rep.has_stats)
 			f->cur = rep.c;
-		if (rep.in.present)
-			f->roc_in = rep.in.roc;
-		if (rep.out.present)
-			f->roc_out = rep.out.roc;
+		sync_set(k, f, &rep, false);
 	} else if (!still_there(k, rc)) {
 		return; /* module_gone() took it back */
 	} else if (rc == -ENOENT) {
@@ -784,9 +829,13 @@ static void kf_read(struct mkern *k, struct kflow *f, bool del)
 	rc = kf_cmd(k, f, RAMPART_CMD_FLOW_DEL, false, NULL);
 	if (rc < 0 && rc != -ENOENT && !still_there(k, rc))
 		return;
+	/* What was just read is where the stream continues in userspace:
+	 * the few packets the module may have carried between the GET and
+	 * the DEL are behind the next one mediad sees. */
 	counters_add(&f->base, &f->cur);
 	memset(&f->cur, 0, sizeof(f->cur));
 	f->state = KF_IDLE;
+	sync_set(k, f, NULL, true);
 	__atomic_sub_fetch(&k->nflows, 1, __ATOMIC_RELAXED);
 }
 
@@ -825,7 +874,9 @@ static void release(struct mkern *k, uint64_t id, bool forget, struct mstats_leg
 			mstats_leg_add(&k->retired, &l[0]);
 			mstats_leg_add(&k->retired, &l[1]);
 		}
+		pthread_mutex_lock(&k->slock);
 		*pp = f->next;
+		pthread_mutex_unlock(&k->slock);
 		explicit_bzero(f, sizeof(*f));
 		free(f);
 	}
@@ -848,11 +899,17 @@ static void run_req(struct mkern *k, struct kreq *r)
 			f->id = r->id;
 			f->from = r->from;
 			f->next = k->tab[bucket(r->id)];
+			pthread_mutex_lock(&k->slock);
 			k->tab[bucket(r->id)] = f;
+			pthread_mutex_unlock(&k->slock);
 		} else if (f->state == KF_ACTIVE) {
 			kf_read(k, f, true);
 		}
 		f->f = r->f;
+		sync_start(k, f);
+		pthread_mutex_lock(&k->slock);
+		f->epoch = r->epoch;
+		pthread_mutex_unlock(&k->slock);
 		kf_add(k, f);
 		break;
 	case KR_RELEASE:
@@ -969,6 +1026,7 @@ int mkern_new(enum mkern_mode mode, char *err, size_t errsz, struct mkern **out)
 	k->mode = mode;
 	pthread_mutex_init(&k->qlock, NULL);
 	pthread_mutex_init(&k->mu, NULL);
+	pthread_mutex_init(&k->slock, NULL);
 	{
 		pthread_condattr_t ca;
 		pthread_condattr_init(&ca);
@@ -1011,6 +1069,7 @@ fail:
 	pthread_cond_destroy(&k->qcond);
 	pthread_mutex_destroy(&k->qlock);
 	pthread_mutex_destroy(&k->mu);
+	pthread_mutex_destroy(&k->slock);
 	free(k);
 	return rc;
 }
@@ -1031,7 +1090,9 @@ void mkern_free(struct mkern *k)
 	for (unsigned b = 0; b < NBUCKETS; b++)
 		while (k->tab[b]) {
 			struct kflow *f = k->tab[b];
+			pthread_mutex_lock(&k->slock);
 			k->tab[b] = f->next;
+			pthread_mutex_unlock(&k->slock);
 			kf_read(k, f, true);
 			explicit_bzero(f, sizeof(*f));
 			free(f);
@@ -1041,17 +1102,28 @@ void mkern_free(struct mkern *k)
 	pthread_cond_destroy(&k->qcond);
 	pthread_mutex_destroy(&k->qlock);
 	pthread_mutex_destroy(&k->mu);
+	pthread_mutex_destroy(&k->slock);
 	free(k);
 }
 
-void mkern_set_takeback(struct mkern *k, mkern_takeback_fn fn, void *ctx)
+int mkern_sync_get(struct mkern *k, uint64_t id, int from, uint16_t epoch,
+	struct mkern_sync *out)
 {
-	if (!k)
-		return;
-	pthread_mutex_lock(&k->mu);
-	k->takeback = fn;
-	k->takeback_ctx = ctx;
-	pthread_mutex_unlock(&k->mu);
+	int rc = -EAGAIN;
+
+	if (!k || k->mode == MKERN_OFF)
+		return -ENOENT;
+	pthread_mutex_lock(&k->slock);
+	for (struct kflow *f = k->tab[bucket(id)]; f; f = f->next)
+		if (f->id == id && f->from == from) {
+			if (f->epoch == epoch) {
+				*out = f->sync;
+				rc = 0;
+			}
+			break;
+		}
+	pthread_mutex_unlock(&k->slock);
+	return rc;
 }
 
 bool mkern_usable(const struct mkern *k, struct mkern_caps *caps)
@@ -1075,7 +1147,8 @@ static void post(struct mkern *k, struct kreq *r)
 	pthread_mutex_unlock(&k->qlock);
 }
 
-void mkern_post_offload(struct mkern *k, uint64_t id, int from, const struct mkern_flow *f)
+void mkern_post_offload(struct mkern *k, uint64_t id, int from, uint16_t epoch,
+	const struct mkern_flow *f)
 {
 	struct kreq *r;
 
@@ -1084,6 +1157,7 @@ void mkern_post_offload(struct mkern *k, uint64_t id, int from, const struct mke
 	r->kind = KR_OFFLOAD;
 	r->id = id;
 	r->from = from;
+	r->epoch = epoch;
 	r->f = *f;
 	post(k, r);
 }

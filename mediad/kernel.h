@@ -141,14 +141,17 @@ void mkern_counters_to_legs(const struct mkern_counters *c, int from, uint8_t mi
 
 /* ---- the runtime ------------------------------------------------------ */
 
-/* Called when the module went away with SRTP flows in it: the stream state
- * the module had last (as polled) for 'ssrc' of direction 'from' of session
- * id, for the worker's SRTP contexts (msrtp_set_roc). in/out NULL: that
- * side was plain. Runs on the kern or control thread; may block. */
-typedef void (*mkern_takeback_fn)(void *ctx, uint64_t id, int from, uint32_t ssrc,
-	const uint32_t *roc_in, const uint32_t *roc_out);
-/* Sets (or clears, fn NULL: before the workers go) the take-back callback. */
-void mkern_set_takeback(struct mkern *k, mkern_takeback_fn fn, void *ctx);
+/* Where the module has (or left) the SRTP stream of one direction, for the
+ * worker's contexts (msrtp_set_anchor): read when the module hands a packet
+ * up, after a take-back, and by the poll (every POLL_MS). */
+struct mkern_sync {
+	uint32_t ssrc;      /* the stream the flow was programmed for */
+	bool final;         /* the module no longer has the flow: this is where
+			     * it left the stream (as last read) */
+	bool in, out;       /* SRTP_IN / SRTP_OUT present */
+	uint32_t roc_in, roc_out;
+	uint16_t seq_in, seq_out;
+};
 
 /* Starts the mkern thread. MKERN_OFF: returns an object that does nothing.
  * MKERN_REQUIRED: probes first and fails with -ENOENT (no module) or
@@ -161,8 +164,16 @@ void mkern_free(struct mkern *k);
 bool mkern_usable(const struct mkern *k, struct mkern_caps *caps);
 
 /* Worker side, never blocks for long: asks for direction 'from' of session
- * id to be offloaded with flow f. */
-void mkern_post_offload(struct mkern *k, uint64_t id, int from, const struct mkern_flow *f);
+ * id to be offloaded with flow f. epoch: the worker's count of its offload
+ * requests for that direction, for mkern_sync_get. */
+void mkern_post_offload(struct mkern *k, uint64_t id, int from, uint16_t epoch,
+	const struct mkern_flow *f);
+/* Worker side, never waits for netlink (a short lock): the SRTP state of
+ * direction 'from' of session id as of the offload request 'epoch'.
+ * Returns 0, -EAGAIN if that request has not been run yet, -ENOENT with
+ * kernel = off. */
+int mkern_sync_get(struct mkern *k, uint64_t id, int from, uint16_t epoch,
+	struct mkern_sync *out);
 /* Worker side: takes session id's flows back (leg.update: they are
  * re-decided later) or, with forget, removes them for good (timeout). */
 void mkern_post_release(struct mkern *k, uint64_t id, bool forget);

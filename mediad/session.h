@@ -88,7 +88,14 @@ struct mleg {
 	uint16_t port;              /* local RTP port */
 	bool latched_rtp, latched_rtcp;
 	bool rtcp_mux;
-	bool koff;                  /* packets arriving here: offload asked of mkern (kernel.h) */
+	/* The kernel fast path (kernel.h), in one byte (Memory budget). */
+	bool koff : 1;              /* packets arriving here: offload asked of mkern */
+	/* SRTP on this direction was in the module and mediad's contexts may
+	 * not yet be where it has (or left) the stream: every packet
+	 * arriving here asks mkern first (mkern_sync_get). */
+	bool ksync : 1;
+	unsigned kskip : 2;         /* 1: 'in', 2: the other leg's 'out' replaced since */
+	unsigned kepoch : 4;        /* offload requests posted here, mod 16 (one runs at a time) */
 	struct mleg_keys kin, kout; /* keys of in/out (set = false: none) */
 };
 

@@ -199,7 +199,10 @@ static void maybe_offload(struct mworker *w, struct msock *s, uint32_t ssrc)
 	union maddr lf, lt;
 	int rc;
 
-	if (s->rtcp || ss->leg[s->leg].koff || !mkern_usable(w->cfg.kern, &caps) ||
+	/* ksync: an earlier flow's final state has not reached our contexts
+	 * yet; the next one starts from there. */
+	if (s->rtcp || ss->leg[s->leg].koff || ss->leg[s->leg].ksync ||
+	    !mkern_usable(w->cfg.kern, &caps) ||
 	    mkern_decide(ss, s->leg, &caps) != MKERN_YES)
 		return;
 	rc = local_addr(ss->leg[s->leg].rtp.fd, &lf);
@@ -215,22 +218,41 @@ static void maybe_offload(struct mworker *w, struct msock *s, uint32_t ssrc)
 		return;
 	}
 	ss->leg[s->leg].koff = true;
-	mkern_post_offload(w->cfg.kern, ss->id, s->leg, &f);
+	ss->leg[s->leg].kepoch++;
+	ss->leg[s->leg].kskip = 0;
+	ss->leg[s->leg].ksync = f.in.set || f.out.set;
+	mkern_post_offload(w->cfg.kern, ss->id, s->leg, ss->leg[s->leg].kepoch, &f);
 	explicit_bzero(&f, sizeof(f));
 }
 
-/* The module went away with an SRTP flow: continue the stream from the
- * module's rollover counter when it differs from ours (same ROC: libsrtp's
- * index guessing continues it by itself, and keeps the replay window). */
-static void takeback_roc(struct msrtp *ctx, uint32_t ssrc, uint32_t roc)
+/* A packet reached us on a direction whose SRTP the module has (handed
+ * up: malformed, another source, ...) or had (taken back: leg.update,
+ * rmmod, flush): our contexts continue from the module's stream state,
+ * not from where they last saw it, maybe 2^15 or more packets ago. */
+static void kern_sync(struct mworker *w, struct msess *ss, int from)
 {
-	uint32_t r;
-	uint16_t sq;
+	struct mleg *l = &ss->leg[from], *o = &ss->leg[!from];
+	struct mkern_sync y;
+	int rc = mkern_sync_get(w->cfg.kern, ss->id, from, l->kepoch, &y);
 
-	if (!ctx || (msrtp_get_index(ctx, ssrc, &r, &sq) == 0 && r == roc))
+	if (rc == -EAGAIN)
+		return; /* not programmed yet: our contexts are where it starts */
+	if (rc < 0) {
+		l->ksync = false;
 		return;
-	if (msrtp_set_roc(ctx, ssrc, roc) < 0)
-		rp_warn("kernel take-back: cannot set the SRTP rollover counter");
+	}
+	/* An anchor at or behind where a context is changes nothing: no
+	 * need to remember what was applied. */
+	if (y.in && l->in && !(l->kskip & 1) &&
+	    msrtp_set_anchor(l->in, y.ssrc, y.roc_in, y.seq_in) < 0)
+		rp_warn_rl("kernel: session %llu: cannot continue the SRTP stream (in)",
+			(unsigned long long)ss->id);
+	if (y.out && o->out && !(l->kskip & 2) &&
+	    msrtp_set_anchor(o->out, y.ssrc, y.roc_out, y.seq_out) < 0)
+		rp_warn_rl("kernel: session %llu: cannot continue the SRTP stream (out)",
+			(unsigned long long)ss->id);
+	if (y.final)
+		l->ksync = false;
 }
 
 void mworker_batch_begin(struct mworker *w)
@@ -243,6 +265,8 @@ bool mworker_packet(struct mworker *w, struct msock *s, const union maddr *src,
 {
 	if (s->sess->dying)
 		return false;
+	if (s->sess->leg[s->leg].ksync && !s->rtcp)
+		kern_sync(w, s->sess, s->leg);
 	if (msess_packet(s->sess, s, src, pkt, len, cap, w->batch_ms, fwd) !=
 	    MSESS_FORWARD)
 		return false;
@@ -400,6 +424,11 @@ static void run_cmd(struct mworker *w, struct mcmd *c)
 			mstats_seq_resync(&s->leg[0].seq);
 			mstats_seq_resync(&s->leg[1].seq);
 		}
+		/* New keys: the module's stream state is not theirs. */
+		if (c->upd.set & MLEG_SET_IN)
+			s->leg[c->leg].kskip |= 1;
+		if (c->upd.set & MLEG_SET_OUT)
+			s->leg[!c->leg].kskip |= 2;
 		msess_leg_apply(s, c->leg, &c->upd, now);
 		fill_info(s, now, &c->info);
 		break;
@@ -409,14 +438,6 @@ static void run_cmd(struct mworker *w, struct mcmd *c)
 	case MCMD_DELETE:
 		fill_info(s, now, &c->info);
 		kill_sess(w, s, false);
-		break;
-	case MCMD_TAKEBACK:
-		if (c->leg < 0 || c->leg > 1)
-			break;
-		if (c->has_roc_in)
-			takeback_roc(s->leg[c->leg].in, c->ssrc, c->roc_in);
-		if (c->has_roc_out)
-			takeback_roc(s->leg[!c->leg].out, c->ssrc, c->roc_out);
 		break;
 	default:
 		c->result = -EINVAL;

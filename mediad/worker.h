@@ -79,8 +79,6 @@ enum mcmd_kind {
 	MCMD_QUERY,  /* id -> info */
 	MCMD_LIST,   /* -> ids/nids (malloc'd array the caller frees) */
 	MCMD_STATS,  /* -> total */
-	MCMD_TAKEBACK, /* id, leg (the arrival leg), ssrc, roc_in/out: SRTP state
-	                * back from the kernel fast path (kernel.h) */
 };
 
 struct mcmd {
@@ -89,8 +87,6 @@ struct mcmd {
 	int leg;
 	struct msess *sess;
 	struct mleg_update upd;
-	uint32_t ssrc, roc_in, roc_out; /* MCMD_TAKEBACK */
-	bool has_roc_in, has_roc_out;
 	/* replies */
 	int result; /* 0, -ENOENT (no such session), other negative errno */
 	struct msess_info info;

@@ -509,7 +509,7 @@ START_TEST(runtime_without_module)
 	f.local = addr4("127.0.0.1", 20000);
 	f.out_src = addr4("127.0.0.1", 20002);
 	f.out_dst = addr4("127.0.0.1", 20004);
-	mkern_post_offload(k, 5, 0, &f);
+	mkern_post_offload(k, 5, 0, 1, &f);
 	memset(l, 0, sizeof(l));
 	mkern_session(k, 5, false, l, off);
 	ck_assert(!off[0] && !off[1]);
