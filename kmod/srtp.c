@@ -161,8 +161,12 @@ int rampart_srtp_new(const struct rampart_xf *xf, bool inbound,
 		s->started = true;
 		s->roc = xf->roc;
 		s->seq = xf->seq;
+		/* mediad's context accepted that index and may have accepted
+		 * any before it: all of the window counts as seen, so nothing
+		 * userspace took gets in again here (late packets from before
+		 * the hand-over are dropped as replays; few, and safe). */
 		if (inbound)
-			__set_bit(0, s->replay);	/* that index was seen */
+			bitmap_fill(s->replay, s->window);
 	} else {
 		s->roc = xf->roc;
 	}

@@ -99,7 +99,9 @@
  *                  (outbound) (default 0). When absent, the first packet
  *                  fixes the index (ROC << 16 | its sequence number); when
  *                  present, packets continue from that index (RFC 3711
- *                  3.3.1 index guessing) and, inbound, it counts as seen.
+ *                  3.3.1 index guessing) and, inbound, it and the
+ *                  whole replay window behind it count as seen (mediad
+ *                  may have accepted any of them).
  *   REPLAY_WINDOW  u32 replay window in packets, 64..1024 (inbound only;
  *                  default 128).
  *

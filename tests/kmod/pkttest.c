@@ -435,9 +435,10 @@ int fwdtest(struct nlc *c)
 	      "after DEL packets reach the local socket again");
 
 	/* Plain RTP on an SRTP_IN flow fails authentication in the kernel
-	 * (srtptest checks real SRTP against libsrtp). */
+	 * (srtptest checks real SRTP against libsrtp). Sequence number above
+	 * the flow's SEQ (100): at or below it, it would be a replay. */
 	ret = flow_cmd(c, RAMPART_CMD_FLOW_ADD, b_srtp, pl, NULL);
-	send_to(s, pl, true, 5);
+	send_to(s, pl, true, 105);
 	check(ret == 0 && recv_one(l, 500, &from, -1, NULL) < 0 &&
 	      recv_one(r, 300, &from, -1, NULL) < 0 && get1(c, pl, &f) == 0 &&
 	      f.stats[RAMPART_STATS_A_AUTH_FAIL] == 1,
