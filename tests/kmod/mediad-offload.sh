@@ -75,6 +75,12 @@ start auto
 "$drv" "$sock" srtp || bad "srtp"
 stop auto
 
+step "SRTP state in sync: 70,000 packets each way in the kernel, handed-up packets, leg.update, rmmod"
+grep -q '^rampart ' /proc/modules || insmod "$ko" || bad "insmod again"
+start auto
+"$drv" "$sock" resync || bad "resync"
+stop auto
+
 step "kernel = required without the module refuses to start"
 grep -q '^rampart ' /proc/modules && rmmod rampart
 "$mediad" --kernel required --control "$dir/req.sock" >"$dir/log-req" 2>&1 &

@@ -11,6 +11,10 @@
  *   mediad_offload_test CONTROL malformed
  *                                        header checks on offloaded flows:
  *                                        plain, SRTP->RTP and RTP->SRTP
+ *   mediad_offload_test CONTROL resync   > 2^16 SRTP packets each way in the
+ *                                        kernel, then packets handed up,
+ *                                        leg.update and rmmod: mediad's SRTP
+ *                                        state follows the module's
  *
  * Every packet carries a distinct payload and must arrive byte-exact.
  * Exit 0 all checks passed, 1 a check failed, 2 set-up error. Every wait is
@@ -794,6 +798,240 @@ static int run_malformed(void)
 	return 0;
 }
 
+/* ---- resync: mediad's SRTP state follows the module's ---------------- */
+
+#define RS_SSRC_A 0x44444444u /* A->B: SRTP in, plain out */
+#define RS_SSRC_B 0x55555555u /* B->A: plain in, SRTP out */
+#define RS_BATCH 128
+
+/* n SRTP packets A->B in batches (the module forwards each inside the
+ * sendto, so a batch waits in the receiver's buffer): each must arrive as
+ * the exact RTP, in order. Returns how many did. */
+static int rs_a2b(struct msrtp *snd, int from, uint16_t dport, int to, uint16_t *seq, int n)
+{
+	struct sockaddr_in d = lo(dport);
+	uint8_t plain[256], pkt[512], in[512];
+	int got = 0;
+
+	for (int done = 0; done < n;) {
+		int m = n - done < RS_BATCH ? n - done : RS_BATCH;
+		uint16_t first = *seq;
+
+		for (int i = 0; i < m; i++) {
+			size_t len = mkpkt(pkt, (*seq)++, RS_SSRC_A);
+			if (msrtp_protect_rtp(snd, pkt, &len, sizeof(pkt)) != MSRTP_OK)
+				return got;
+			sendto(from, pkt, len, 0, (struct sockaddr *)&d, sizeof(d));
+		}
+		for (int i = 0; i < m; i++) {
+			size_t len = mkpkt(plain, (uint16_t)(first + i), RS_SSRC_A);
+			ssize_t r = recv_wait(to, in, sizeof(in), WAIT_MS);
+			if (r < 0)
+				break;
+			if (r == (ssize_t)len && memcmp(in, plain, len) == 0)
+				got++;
+		}
+		done += m;
+	}
+	return got;
+}
+
+/* n plain packets B->A in batches: each must arrive as SRTP that rcv
+ * unprotects into the exact RTP. */
+static int rs_b2a(struct msrtp *rcv, int from, uint16_t dport, int to, uint16_t *seq, int n)
+{
+	struct sockaddr_in d = lo(dport);
+	uint8_t plain[256], in[512];
+	int got = 0;
+
+	for (int done = 0; done < n;) {
+		int m = n - done < RS_BATCH ? n - done : RS_BATCH;
+		uint16_t first = *seq;
+
+		for (int i = 0; i < m; i++) {
+			size_t len = mkpkt(plain, (*seq)++, RS_SSRC_B);
+			sendto(from, plain, len, 0, (struct sockaddr *)&d, sizeof(d));
+		}
+		for (int i = 0; i < m; i++) {
+			size_t len = mkpkt(plain, (uint16_t)(first + i), RS_SSRC_B), n2;
+			ssize_t r = recv_wait(to, in, sizeof(in), WAIT_MS);
+			if (r < 0)
+				break;
+			n2 = (size_t)r;
+			if (msrtp_unprotect_rtp(rcv, in, &n2) == MSRTP_OK && n2 == len &&
+			    memcmp(in, plain, len) == 0)
+				got++;
+		}
+		done += m;
+	}
+	return got;
+}
+
+static void rs_counters(const char *when, const benc_node *r, int64_t mal, int64_t mis)
+{
+	static const char *const zero[] = { "auth-failures", "replay-drops", "parse-errors",
+		"protect-errors" };
+	char key[64];
+
+	for (int i = 0; i < 2; i++) {
+		const char *leg = i ? "b" : "a";
+		for (size_t k = 0; k < sizeof(zero) / sizeof(zero[0]); k++) {
+			snprintf(key, sizeof(key), "%s.stats.%s", leg, zero[k]);
+			CHECK(get_int(r, key) == 0, "%s: %s is 0 (%" PRId64 ")", when, key,
+				get_int(r, key));
+		}
+		snprintf(key, sizeof(key), "%s.stats.malformed", leg);
+		CHECK(get_int(r, key) == mal, "%s: %s is %" PRId64 " (%" PRId64 ")", when, key, mal,
+			get_int(r, key));
+		snprintf(key, sizeof(key), "%s.stats.source-mismatches", leg);
+		CHECK(get_int(r, key) == mis, "%s: %s is %" PRId64 " (%" PRId64 ")", when, key, mis,
+			get_int(r, key));
+	}
+}
+
+/* Leg A speaks SRTP (AES_CM_128_HMAC_SHA1_80), B plain: A->B is SRTP->RTP,
+ * B->A RTP->SRTP, both offloaded. More than 2^16 packets each way go
+ * through the module (each sequence wraps at least once), so mediad's own
+ * contexts would be wrong by a ROC or more if they did not follow the
+ * module. Then: (a) packets the module hands up while it holds the flows
+ * (a bad padding count, a packet from another source) are judged by
+ * mediad as malformed / source mismatch, never as authentication
+ * failures, and the mismatched packets mediad forwards are right (B->A:
+ * protected by mediad where the module left the index); (b) leg.update
+ * takes the flows back (and mediad offloads them again from its state),
+ * then rmmod: the streams continue in userspace, every payload verified,
+ * no authentication or replay failure anywhere. */
+static int run_resync(void)
+{
+	struct msrtp_params p1 = { .suite = MSRTP_AES_CM_128_HMAC_SHA1_80, .key = k1, .salt = s1 };
+	struct msrtp_params p2 = { .suite = MSRTP_AES_CM_128_HMAC_SHA1_80, .key = k2, .salt = s2 };
+	const int total = 70000;
+	struct msrtp *snd, *rcv;
+	uint16_t seqa = 65000, seqb = 65100, cx_port;
+	int64_t ka0, kb0;
+	const benc_node *r;
+	struct sess s;
+	rp_buf b;
+	int got, cx;
+
+	if (msrtp_global_init() < 0 || msrtp_new(MSRTP_PROTECT, &p1, &snd) < 0 ||
+	    msrtp_new(MSRTP_UNPROTECT, &p2, &rcv) < 0) {
+		fprintf(stderr, "msrtp set-up failed\n");
+		exit(2);
+	}
+	create(&s);
+	cx = udp_sock(&cx_port); /* a stranger on both legs */
+	rp_buf_init(&b, 4096);
+	benc_put_kv_int(&b, "session", s.id);
+	benc_put_kv_cstr(&b, "leg", "a");
+	put_srtp(&b, "srtp-in", k1, s1);
+	put_srtp(&b, "srtp-out", k2, s2);
+	rp_arena_reset(&arena);
+	call("leg.update", &b);
+	rp_buf_free(&b);
+
+	got = rs_a2b(snd, s.ca, (uint16_t)s.pa, s.cb, &seqa, 10);
+	got += rs_b2a(rcv, s.cb, (uint16_t)s.pb, s.ca, &seqb, 10);
+	CHECK(got == 20, "resync: 10 packets each way through userspace (%d)", got);
+	CHECK(wait_offloaded(&s, "a.kernel", 1) && wait_offloaded(&s, "b.kernel", 1),
+		"resync: both directions offloaded");
+	rp_arena_reset(&arena);
+	r = query(&s, "session.query");
+	ka0 = get_int(r, "a.kernel-packets-in");
+	kb0 = get_int(r, "b.kernel-packets-in");
+	got = rs_a2b(snd, s.ca, (uint16_t)s.pa, s.cb, &seqa, total);
+	CHECK(got == total, "resync: %d SRTP->RTP packets byte-exact (%d)", total, got);
+	got = rs_b2a(rcv, s.cb, (uint16_t)s.pb, s.ca, &seqb, total);
+	CHECK(got == total, "resync: %d RTP->SRTP packets verified (%d)", total, got);
+	rp_arena_reset(&arena);
+	r = query(&s, "session.query");
+	CHECK(get_int(r, "a.kernel-packets-in") - ka0 == total &&
+	      get_int(r, "b.kernel-packets-in") - kb0 == total,
+		"resync: the module carried them all (%" PRId64 ", %" PRId64 ")",
+		get_int(r, "a.kernel-packets-in") - ka0, get_int(r, "b.kernel-packets-in") - kb0);
+
+	/* (a) Handed up while offloaded. */
+	{
+		struct sockaddr_in da = lo((uint16_t)s.pa), db = lo((uint16_t)s.pb);
+		uint8_t pkt[512], ref[256];
+		size_t n;
+
+		/* An authentic SRTP packet whose (encrypted) padding count is 0. */
+		n = mkpkt(pkt, seqa++, RS_SSRC_A);
+		pkt[0] |= 0x20;
+		pkt[n - 1] = 0;
+		if (msrtp_protect_rtp(snd, pkt, &n, sizeof(pkt)) != MSRTP_OK)
+			exit(2);
+		sendto(s.ca, pkt, n, 0, (struct sockaddr *)&da, sizeof(da));
+		/* An authentic one from a stranger: mediad counts the mismatch
+		 * and (latching on, not strict) forwards it. */
+		n = mkpkt(pkt, seqa, RS_SSRC_A);
+		mkpkt(ref, seqa++, RS_SSRC_A);
+		if (msrtp_protect_rtp(snd, pkt, &n, sizeof(pkt)) != MSRTP_OK)
+			exit(2);
+		CHECK(send_expect(cx, (uint16_t)s.pa, pkt, n, s.cb, NULL, ref, 12 + PAYLOAD),
+			"resync: A->B from a stranger: forwarded byte-exact by mediad");
+		/* B->A: a bad padding count, then a stranger's packet that
+		 * mediad protects where the module left the index. */
+		n = mkpkt(pkt, seqb++, RS_SSRC_B);
+		pkt[0] |= 0x20;
+		pkt[n - 1] = 0;
+		sendto(s.cb, pkt, n, 0, (struct sockaddr *)&db, sizeof(db));
+		n = mkpkt(pkt, seqb++, RS_SSRC_B);
+		CHECK(send_expect(cx, (uint16_t)s.pb, pkt, n, s.ca, rcv, pkt, n),
+			"resync: B->A from a stranger: protected by mediad, verified");
+		CHECK(silent(s.cb, 200) && silent(s.ca, 50), "resync: nothing else came out");
+		wait_count(&s, "b.stats.source-mismatches", 1);
+		rp_arena_reset(&arena);
+		r = query(&s, "session.query");
+		rs_counters("handed up", r, 1, 1);
+		CHECK(get_int(r, "a.kernel") == 1 && get_int(r, "b.kernel") == 1,
+			"resync: both directions still in the kernel");
+	}
+	got = rs_a2b(snd, s.ca, (uint16_t)s.pa, s.cb, &seqa, 1000);
+	got += rs_b2a(rcv, s.cb, (uint16_t)s.pb, s.ca, &seqb, 1000);
+	CHECK(got == 2000, "resync: 1000 more each way through the module (%d)", got);
+
+	/* (b) leg.update takes the flows back; mediad continues the streams
+	 * and offloads them again from where it has them. */
+	rp_buf_init(&b, 4096);
+	benc_put_kv_int(&b, "session", s.id);
+	benc_put_kv_cstr(&b, "leg", "b");
+	benc_put_kv_cstr(&b, "address", "127.0.0.1");
+	benc_put_kv_int(&b, "port", s.cb_port);
+	rp_arena_reset(&arena);
+	call("leg.update", &b);
+	rp_buf_free(&b);
+	got = 0;
+	for (int i = 0; i < 30; i++) { /* in small steps: offloaded again meanwhile */
+		got += rs_a2b(snd, s.ca, (uint16_t)s.pa, s.cb, &seqa, 10);
+		got += rs_b2a(rcv, s.cb, (uint16_t)s.pb, s.ca, &seqb, 10);
+		sleep_ms(20);
+	}
+	CHECK(got == 600, "resync: after leg.update 300 each way verified (%d)", got);
+	CHECK(wait_offloaded(&s, "a.kernel", 1) && wait_offloaded(&s, "b.kernel", 1),
+		"resync: both directions offloaded again");
+	got = rs_a2b(snd, s.ca, (uint16_t)s.pa, s.cb, &seqa, 1000);
+	got += rs_b2a(rcv, s.cb, (uint16_t)s.pb, s.ca, &seqb, 1000);
+	CHECK(got == 2000, "resync: 1000 more each way, the module continuing mediad's index (%d)",
+		got);
+
+	/* rmmod between two packets: the module's state is gone with it. */
+	CHECK(system("rmmod rampart") == 0, "resync: rmmod rampart");
+	got = rs_a2b(snd, s.ca, (uint16_t)s.pa, s.cb, &seqa, 300);
+	got += rs_b2a(rcv, s.cb, (uint16_t)s.pb, s.ca, &seqb, 300);
+	CHECK(got == 600, "resync: after rmmod 300 each way verified in userspace (%d)", got);
+	rp_arena_reset(&arena);
+	r = query(&s, "session.delete");
+	rs_counters("session.delete", r, 1, 1);
+	close(cx);
+	msrtp_free(snd);
+	msrtp_free(rcv);
+	close(s.ca);
+	close(s.cb);
+	return 0;
+}
+
 /* Media timeouts see the module's traffic: an offloaded call that carries
  * media outlives its media timeout; once media stops it is deleted by the
  * timeout and its flow goes too. */
@@ -859,7 +1097,7 @@ int main(int argc, char **argv)
 	int rc;
 
 	if (argc != 3) {
-		fprintf(stderr, "usage: %s CONTROL offload|off|rmmod|srtp|timeout|malformed\n", argv[0]);
+		fprintf(stderr, "usage: %s CONTROL offload|off|rmmod|srtp|timeout|malformed|resync\n", argv[0]);
 		return 2;
 	}
 	rp_arena_init(&arena, NULL, 0, 0);
@@ -885,6 +1123,8 @@ int main(int argc, char **argv)
 		run_timeout();
 	else if (strcmp(argv[2], "malformed") == 0)
 		run_malformed();
+	else if (strcmp(argv[2], "resync") == 0)
+		run_resync();
 	else
 		return 2;
 	ctl_client_close(cl);
