@@ -1169,7 +1169,7 @@ static const char *const global_keys[] = {
 	"auth_algorithms", "max_branches",
 	"dns_servers", "dns_timeout", "dns_attempts", "dns_min_ttl", "dns_max_ttl",
 	"dns_cache_size", "log_rate_burst", "log_rate_interval_ms", "regex_max_subject",
-	"batch_wait_us",
+	"batch_wait_us", "tcp_keepalive_interval",
 	/* blocks */
 	"tls", "listen", "trunk", "user", "route", NULL,
 };
@@ -1180,7 +1180,7 @@ enum {
 	G_CDR_SECRET, G_METRICS, G_CTL_MODE, G_CTL_GROUP, G_CTL_RO, G_CTL_RO_MODE,
 	G_CTL_RO_GROUP, G_AUTH_ALGS, G_MAX_BRANCHES, G_DNS_SERVERS, G_DNS_TIMEOUT,
 	G_DNS_ATTEMPTS, G_DNS_MIN_TTL, G_DNS_MAX_TTL, G_DNS_CACHE, G_LOG_RATE_BURST,
-	G_LOG_RATE_INTERVAL, G_REGEX_MAX_SUBJECT, G_BATCH_WAIT, G_TLS, G_LISTEN, G_TRUNK, G_USER,
+	G_LOG_RATE_INTERVAL, G_REGEX_MAX_SUBJECT, G_BATCH_WAIT, G_TCP_KEEPALIVE, G_TLS, G_LISTEN, G_TRUNK, G_USER,
 	G_ROUTE,
 };
 
@@ -1295,6 +1295,7 @@ static void defaults(struct cfg_settings *s)
 	s->reg_max_expires = 3600;
 	s->reg_default_expires = 3600;
 	s->tcp_idle_timeout = 600;
+	s->tcp_keepalive_interval = 90;
 	s->max_branches = 8;
 	s->dns_timeout_ms = 1000;
 	s->dns_attempts = 2;
@@ -1368,6 +1369,7 @@ static void check_global(struct cfg_ck *k, const struct cfg_item *it, int i, uin
 	case G_REG_MAX: get_u32(k, it, 1, 604800, &s->reg_max_expires); break;
 	case G_REG_DEF: get_u32(k, it, 1, 604800, &s->reg_default_expires); break;
 	case G_TCP_IDLE: get_u32(k, it, 1, 86400, &s->tcp_idle_timeout); break;
+	case G_TCP_KEEPALIVE: get_u32(k, it, 0, 86400, &s->tcp_keepalive_interval); break;
 	case G_MAX_BRANCHES: get_u32(k, it, 1, 16, &s->max_branches); break;
 	case G_LOG_RATE_BURST: get_u32(k, it, 0, 1000000, &s->log_rate_burst); break;
 	case G_LOG_RATE_INTERVAL:

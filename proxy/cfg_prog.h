@@ -207,6 +207,8 @@ struct cfg_settings {
 	uint32_t timer_t1_ms, timer_t2_ms, timer_t4_ms;
 	uint32_t reg_min_expires, reg_max_expires, reg_default_expires;
 	uint32_t tcp_idle_timeout;   /* seconds */
+	/* RFC 5626 CRLF pings on connections we opened, seconds; 0 = off. */
+	uint32_t tcp_keepalive_interval; /* 90 */
 	/* lookup(): registered contacts a request forks to at most (1..16;
 	 * 1 = the best contact only, no forking). */
 	uint32_t max_branches;       /* 8 */

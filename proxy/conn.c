@@ -29,6 +29,11 @@ struct rp_conn {
 	struct wq_chunk *wq_head, *wq_tail;
 	size_t wq_bytes;
 	uint64_t created_ms, last_ms, last_ping_ms;
+	/* Outbound: the last SIP message either way (pings and pongs do not
+	 * count), for the idle timeout; msg_sent marks a send since the last
+	 * expiry scan, which stamps it (rp_conn_send has no clock). */
+	uint64_t last_msg_ms;
+	bool msg_sent;
 	bool hs_done;     /* connected, and TLS handshake complete */
 	bool connecting;  /* outbound: non-blocking connect() in progress */
 	bool outbound;
@@ -74,7 +79,7 @@ int rp_conn_new(int fd, enum rp_tp tp, const rp_addr *peer, const rp_addr *local
 	c->tls = tls;
 	c->lim = *lim;
 	sip_framer_init(&c->framer, &lim->frame);
-	c->created_ms = c->last_ms = now_ms;
+	c->created_ms = c->last_ms = c->last_msg_ms = now_ms;
 	c->hs_done = (tp != RP_TP_TLS);
 	*out = c;
 	return 0;
@@ -162,7 +167,17 @@ static int flush(rp_conn *c)
 	return 0;
 }
 
+static int enqueue(rp_conn *c, const void *data, size_t len);
+
 int rp_conn_send(rp_conn *c, const void *data, size_t len)
+{
+	c->msg_sent = true;
+	return enqueue(c, data, len);
+}
+
+/* Queues bytes and tries to send them: rp_conn_send without counting as
+ * a message (keep-alive pings and pongs). */
+static int enqueue(rp_conn *c, const void *data, size_t len)
 {
 	struct wq_chunk *ch;
 
@@ -278,10 +293,11 @@ static int frame_all(rp_conn *c, rp_conn_msg_fn fn, void *arg)
 			break;
 		}
 		if (r == SIP_FRAME_PING) {
-			rc = rp_conn_send(c, "\r\n", 2);
+			rc = enqueue(c, "\r\n", 2);
 			if (rc < 0)
 				break;
 		} else if (r == SIP_FRAME_MSG) {
+			c->msg_sent = true;     /* stamped by the expiry scan */
 			fn(c, c->rbuf + off + fr.off, fr.len, arg);
 			if (c->dead) {
 				rc = c->dead;
@@ -400,15 +416,28 @@ int rp_conn_keepalive(rp_conn *c, uint64_t now_ms, uint32_t interval_ms)
 	if (now_ms - c->last_ms < interval_ms || now_ms - c->last_ping_ms < interval_ms)
 		return 0;
 	c->last_ping_ms = now_ms;
-	return rp_conn_send(c, "\r\n\r\n", 4);
+	return enqueue(c, "\r\n\r\n", 4);
 }
 
-bool rp_conn_expired(const rp_conn *c, uint64_t now_ms)
+bool rp_conn_expired(rp_conn *c, uint64_t now_ms)
 {
+	if (c->msg_sent) {
+		c->msg_sent = false;
+		c->last_msg_ms = now_ms;
+	}
 	if (!c->hs_done && c->lim.handshake_ms &&
 	    now_ms - c->created_ms >= c->lim.handshake_ms)
 		return true;
-	return c->lim.idle_ms && now_ms - c->last_ms >= c->lim.idle_ms;
+	if (!c->lim.idle_ms)
+		return false;
+	/* A connection we opened lives for the SIP it carries: the peer's
+	 * pongs to our own pings would otherwise keep it open for ever (one
+	 * left by a reload that changed the TLS settings is never chosen
+	 * again). A peer's connection stays while the peer sends anything,
+	 * its RFC 5626 pings included: that keeps a UA's registered flow. */
+	if (c->outbound && now_ms - c->last_msg_ms >= c->lim.idle_ms)
+		return true;
+	return now_ms - c->last_ms >= c->lim.idle_ms;
 }
 
 int rp_conn_fd(const rp_conn *c) { return c->fd; }

@@ -73,8 +73,11 @@ bool rp_conn_wants_write(const rp_conn *c);
  * was received for interval_ms (and none was sent in that time); the
  * peer's CRLF pong counts as traffic. No-op for accepted flows. 0/-errno. */
 int rp_conn_keepalive(rp_conn *c, uint64_t now_ms, uint32_t interval_ms);
-/* Idle for longer than idle_ms, or handshake not done in handshake_ms. */
-bool rp_conn_expired(const rp_conn *c, uint64_t now_ms);
+/* Nothing received for idle_ms, or (a connection we opened) no SIP
+ * message either way for idle_ms, keep-alive pings and pongs not
+ * counting; or handshake not done in handshake_ms. Also notes the time of
+ * the messages sent since the last call: call it every few hundred ms. */
+bool rp_conn_expired(rp_conn *c, uint64_t now_ms);
 
 int rp_conn_fd(const rp_conn *c);
 enum rp_tp rp_conn_tp(const rp_conn *c);

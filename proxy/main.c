@@ -1263,6 +1263,7 @@ static int apply_cfg(struct proxy *p, const struct cfg *c, bool keep_listen,
 		p->tcfg.workers = st->workers;
 	if (st->tcp_idle_timeout)
 		p->tcfg.idle_timeout_ms = st->tcp_idle_timeout * 1000u;
+	p->tcfg.keepalive_ms = st->tcp_keepalive_interval * 1000u;
 	if (st->max_message_size) {
 		/* One message must fit the receive buffer with room to spare
 		 * for the start of the next one. Its header block may be as
@@ -1599,6 +1600,8 @@ static int tls_prepare(struct proxy *p, const struct cfg *nc, struct tls_plan *p
 			{ "workers", o->workers, n->workers },
 			{ "max_message_size", o->max_message_size, n->max_message_size },
 			{ "tcp_idle_timeout", o->tcp_idle_timeout, n->tcp_idle_timeout },
+			{ "tcp_keepalive_interval", o->tcp_keepalive_interval,
+				n->tcp_keepalive_interval },
 		};
 
 		for (size_t k = 0; k < sizeof(strs) / sizeof(strs[0]); k++)

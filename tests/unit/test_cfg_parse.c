@@ -137,6 +137,7 @@ START_TEST(global_settings)
 		"domain = a.example, \"b.example\"; timer_t1 = 250; timer_t2 = 8000; timer_t4 = 9000;\n"
 		"registration_min_expires = 30; registration_max_expires = 7200;\n"
 		"registration_default_expires = 600; tcp_idle_timeout = 90;\n"
+		"tcp_keepalive_interval = 25;\n"
 		"auth_algorithms = md5, sha256;\n"
 		"tls { min_version = 1.3; ciphers = \"TLS_AES_256_GCM_SHA384\"; ca_dir = \"/etc/ssl/certs\"; }\n"
 		"listen udp 127.0.0.1:5060;\n"
@@ -159,6 +160,7 @@ START_TEST(global_settings)
 	ck_assert_uint_eq(s->reg_max_expires, 7200);
 	ck_assert_uint_eq(s->reg_default_expires, 600);
 	ck_assert_uint_eq(s->tcp_idle_timeout, 90);
+	ck_assert_uint_eq(s->tcp_keepalive_interval, 25);
 	ck_assert_uint_eq(s->auth_algorithms, CFG_AUTH_ALG_MD5 | CFG_AUTH_ALG_SHA256);
 	ck_assert_int_eq(s->tls.min_version, CFG_TLS_1_3);
 	ck_assert_str_eq(s->tls.ciphers, "TLS_AES_256_GCM_SHA384");

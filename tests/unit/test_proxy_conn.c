@@ -396,7 +396,21 @@ START_TEST(outbound_connect_and_keepalive)
 	ck_assert_int_eq(write(peer, "\r\n", 2), 2);
 	ck_assert_int_eq(rp_conn_on_readable(c, 2300, on_msg, &s), 0);
 	ck_assert_int_eq(s.n, 0);
+	/* The expiry scan stamps the message sent ("early") now. */
 	ck_assert(!rp_conn_expired(c, 3299));
+	/* Pongs keep coming but are not use: idle_ms after that stamp, with
+	 * the last pong 200 ms old, the connection expires all the same. */
+	ck_assert_int_eq(write(peer, "\r\n", 2), 2);
+	ck_assert_int_eq(rp_conn_on_readable(c, 4100, on_msg, &s), 0);
+	ck_assert(!rp_conn_expired(c, 4298));
+	ck_assert(rp_conn_expired(c, 4299));
+	/* A SIP message received is use: it starts the idle time again. */
+	ck_assert_int_eq(write(peer, "OPTIONS sip:a SIP/2.0\r\nContent-Length: 0\r\n\r\n", 44), 44);
+	ck_assert_int_eq(rp_conn_on_readable(c, 4300, on_msg, &s), 0);
+	ck_assert_int_eq(s.n, 1);
+	ck_assert(!rp_conn_expired(c, 4350));
+	ck_assert(!rp_conn_expired(c, 5299));
+	ck_assert(rp_conn_expired(c, 5350));
 	rp_conn_free(c);
 	close(peer);
 }
