@@ -165,9 +165,13 @@ struct pctx {
 	/* Parallel forking to several contacts (fork.h); NULL otherwise. */
 	struct rp_fork *fork;
 	/* Waiting for DNS (park_request): its id, and the address family
-	 * the forwarded request was written for. */
+	 * the forwarded request was written for; when we listen on both
+	 * families, also written for the other one (park_alt: branch at
+	 * park_alt_off), in case the name has only such addresses. */
 	uint64_t park_id;
-	sa_family_t park_fam;
+	sa_family_t park_fam, park_alt_fam;
+	char *park_alt;
+	size_t park_alt_len, park_alt_off;
 };
 
 /* A request waiting for DNS: found again by id when the answer comes, if
@@ -1969,6 +1973,29 @@ static unsigned uri_targets(struct pctx *pc, const struct rp_dns_result *res, sa
 	return n;
 }
 
+/* The address family to send a located name's request in: IPv4 when it
+ * has IPv4 addresses and we can send tp that way, else IPv6 likewise;
+ * with no listener for any of its families, the family it has (the
+ * caller then says which listener is missing). One family per request:
+ * the Via and Record-Route are written for it, so failover never crosses
+ * to the other. */
+static sa_family_t uri_family(rp_core *c, enum rp_tp tp, const struct rp_dns_result *res,
+	const struct rp_msg_info *mi)
+{
+	bool has4 = false, has6 = false;
+	rp_addr l;
+
+	for (unsigned i = 0; i < res->n; i++) {
+		has4 |= res->t[i].addr.u.sa.sa_family == AF_INET;
+		has6 |= res->t[i].addr.u.sa.sa_family == AF_INET6;
+	}
+	if (has4 && local_for(c, tp, AF_INET, mi, &l) == 0)
+		return AF_INET;
+	if (has6 && local_for(c, tp, AF_INET6, mi, &l) == 0)
+		return AF_INET6;
+	return has4 ? AF_INET : AF_INET6;
+}
+
 /* Randomness for the SRV weights of one request: cheap, per thread. */
 static uint64_t req_seed(struct req *r)
 {
@@ -2095,7 +2122,8 @@ static int targets(struct req *r)
 	 * from its cache at once) and the request says why. */
 	if (rp_dns_cached(r->core->resolver, q, rp_now_ms(), &res) < 0 || res.status < 0)
 		return -EINPROGRESS;
-	return uri_targets(pc, &res, 0) ? 0 : -EHOSTUNREACH;
+	return uri_targets(pc, &res, uri_family(r->core, g->d.tp, &res, r->mi)) ? 0 :
+		-EHOSTUNREACH;
 }
 
 static int build_forward(struct req *r, enum rp_tp out_tp, const rp_addr *to,
@@ -2547,6 +2575,14 @@ static rp_str park_key(const struct parked *pk)
 	return rp_str_make((const char *)&pk->id, sizeof(pk->id));
 }
 
+static void park_alt_free(struct pctx *pc)
+{
+	if (pc->park_alt)
+		explicit_bzero(pc->park_alt, pc->park_alt_len);
+	free(pc->park_alt);
+	pc->park_alt = NULL;
+}
+
 /* The located name of a parked request (its shard lock held): the
  * branch starts now, or the caller learns why not. */
 static void park_resume(rp_core *c, rp_txn_srv *s, const struct rp_dns_result *res,
@@ -2557,8 +2593,19 @@ static void park_resume(rp_core *c, rp_txn_srv *s, const struct rp_dns_result *r
 
 	pc->park_id = 0;
 	if (rp_txn_srv_final(s) || pc->cancelled)
-		return;
-	if (res->status < 0 || !uri_targets(pc, res, pc->park_fam)) {
+		goto out;
+	/* Only addresses of the other family: the request as written for it,
+	 * if we listen there. */
+	if (res->status == 0 && !uri_targets(pc, res, pc->park_fam) && pc->park_alt &&
+	    uri_targets(pc, res, pc->park_alt_fam)) {
+		explicit_bzero(pc->fwd, pc->fwd_len);
+		free(pc->fwd);
+		pc->fwd = pc->park_alt;
+		pc->fwd_len = pc->park_alt_len;
+		pc->br_off = pc->park_alt_off;
+		pc->park_alt = NULL;
+	}
+	if (res->status < 0 || !pc->ntg) {
 		unsigned code = 503;
 		rp_str why;
 
@@ -2575,7 +2622,7 @@ static void park_resume(rp_core *c, rp_txn_srv *s, const struct rp_dns_result *r
 		}
 		rp_info("request to %s: %.*s", host, RP_STR_FMT(why));
 		reply_txn(c, s, code, why, code == 503 ? &retry : NULL, code == 503 ? 1 : 0, now);
-		return;
+		goto out;
 	}
 	if (pc->call) {
 		struct rp_call_sig b = { .tp = pc->tg[0].d.tp, .peer = pc->tg[0].d.addr };
@@ -2585,6 +2632,8 @@ static void park_resume(rp_core *c, rp_txn_srv *s, const struct rp_dns_result *r
 	}
 	if (!start_branch(c, s, pc, now))
 		reply_txn(c, s, 503, RP_STR_NULL, NULL, 0, now);
+out:
+	park_alt_free(pc);
 }
 
 /* The resolver's answer for a parked request (a resolver thread). */
@@ -2624,8 +2673,9 @@ static void park_request(struct req *r)
 	char br[RP_TXN_BRANCH_LEN];
 	struct parked *pk = NULL;
 	struct park_ref *ref = NULL;
+	struct sip_edit_mark mk;
 	rp_addr lout, guess;
-	sa_family_t fam;
+	sa_family_t fam, alt;
 	size_t n;
 	int rc;
 
@@ -2638,6 +2688,7 @@ static void park_request(struct req *r)
 		return;
 	}
 	fam = local_for(c, tp, AF_INET, r->mi, &lout) == 0 ? AF_INET : AF_INET6;
+	alt = fam == AF_INET && local_for(c, tp, AF_INET6, r->mi, &lout) == 0 ? AF_INET6 : 0;
 	memset(&guess, 0, sizeof(guess));
 	guess.u.sa.sa_family = fam;
 	guess.len = fam == AF_INET ? sizeof(guess.u.in4) : sizeof(guess.u.in6);
@@ -2646,8 +2697,37 @@ static void park_request(struct req *r)
 	rc = trunk_prepare(r);
 	if (rc == 0)
 		rc = rp_txn_branch(c->txl, r->shard, req_loop_hash(r), br);
+	sip_edit_mark(r->e, &mk);
+	r->keep_body = alt != 0;
 	if (rc == 0)
 		rc = build_forward(r, tp, &guess, rp_str_make(br, sizeof(br)));
+	r->keep_body = false;
+	if (rc == 0 && alt) {
+		/* The same request for IPv6 (its Via and Record-Route): kept in
+		 * case the name has no IPv4 address. */
+		char *v4 = pc->fwd;
+		size_t v4_len = pc->fwd_len, v4_off = pc->br_off;
+
+		sip_edit_undo(r->e, &mk);
+		guess.u.sa.sa_family = alt;
+		guess.len = sizeof(guess.u.in6);
+		rc = build_forward(r, tp, &guess, rp_str_make(br, sizeof(br)));
+		if (rc == 0) {
+			pc->park_alt = pc->fwd;
+			pc->park_alt_len = pc->fwd_len;
+			pc->park_alt_off = pc->br_off;
+			pc->park_alt_fam = alt;
+		} else {
+			explicit_bzero(v4, v4_len);
+			free(v4);
+			v4 = NULL;
+		}
+		pc->fwd = v4;
+		pc->fwd_len = v4_len;
+		pc->br_off = v4_off;
+	}
+	if (r->set_body)
+		explicit_bzero((char *)r->new_body.p, r->new_body.n);
 	if (rc == -EHOSTUNREACH) {
 		reply_msg(c, r->stx, r->m, 503, RP_STR_LIT("No Listener For The Transport"),
 			NULL, 0, r->now);
@@ -2686,6 +2766,7 @@ static void park_request(struct req *r)
 	if (rc < 0) {
 		free(pk);
 		free(ref);
+		park_alt_free(pc);
 		reply_msg(c, r->stx, r->m, 503, RP_STR_LIT("DNS Busy"), &retry, 1, r->now);
 		return;
 	}
@@ -3374,6 +3455,7 @@ static void srv_gone(void *arg, rp_txn_srv *s)
 	if (pc->fwd)
 		explicit_bzero(pc->fwd, pc->fwd_len);
 	free(pc->fwd);
+	park_alt_free(pc);
 	free(pc->best);
 	free(pc->m_key);
 	pc->fork = rp_fork_free(pc->fork);
