@@ -332,11 +332,20 @@ static int query(rp_dns *d, const char *name, uint16_t type, bool fresh,
 			if (rc == 0 && a->truncated) {
 				struct rp_dns_answer t;
 
+				/* A truncated answer is not one (RFC 2181 §9): its
+				 * records may be missing, and with none it would pass
+				 * for NODATA. Without the TCP answer this server
+				 * failed: the next is tried, and in the end the
+				 * lookup says server failure, not cached. */
 				atomic_fetch_add(&d->tcp, 1);
 				if (ask_tcp(&c.servers[s], qb, (size_t)ql, id, name, type,
-					c.timeout_ms, &t) == 0 && !t.truncated)
+					c.timeout_ms, &t) == 0 && !t.truncated) {
 					*a = t;
-				/* else: what the truncated answer held */
+				} else {
+					atomic_fetch_add(&d->errors, 1);
+					failed = true;
+					continue;
+				}
 			}
 			if (rc == 0 && a->status != RP_DNS_SERVFAIL) {
 				(void)rp_dnscache_put(d->cache, name, type, a, rp_now_ms());

@@ -9,6 +9,7 @@ name by rewriting the file. The zone:
   {"silent": false,              # true: read queries, never answer
    "soa_min": 5,                 # negative TTL (SOA MINIMUM) in NXDOMAIN/NODATA
    "truncate": ["name", ...],    # UDP answers for these names carry TC=1, no records
+   "tcp_close": ["name", ...],   # TCP queries for these names: closed unanswered
    "servfail": ["name", ...],    # these names get SERVFAIL
    "records": [
      ["host.test", "A", 30, "127.0.0.1"],
@@ -19,7 +20,10 @@ name by rewriting the file. The zone:
 
 A name absent from the records gets NXDOMAIN; a name present with no
 record of the asked type gets NODATA; both with an SOA in the authority
-section. Each query is appended to --log as "TYPE NAME" (one a line)."""
+section. A UDP answer longer than the query's EDNS payload size (512 bytes
+without EDNS) is sent with TC=1 and no records, as a real server would
+(RFC 1035 4.2.1, RFC 6891): the client asks again over TCP. Each query is
+appended to --log as "TYPE NAME" (one a line; "TCP TYPE NAME" over TCP)."""
 import argparse
 import ipaddress
 import json
@@ -109,13 +113,21 @@ def answer(zone, q, udp, log):
     except (ValueError, IndexError, struct.error):
         return None
     question = q[12:at + 4]
+    # EDNS (RFC 6891): an OPT record in the additional section gives the
+    # UDP payload size the client takes.
+    udp_max = 512
+    if struct.unpack("!H", q[10:12])[0] >= 1 and q[at + 4:at + 7] == b"\0\0\x29":
+        udp_max = max(512, struct.unpack("!H", q[at + 7:at + 9])[0])
     z = zone.get()
+    lname = name.lower().rstrip(".")
     if log:
         with open(log, "a") as f:
-            f.write("%s %s\n" % (TNAMES.get(qtype, str(qtype)), name.lower()))
+            f.write("%s%s %s\n" % ("" if udp else "TCP ", TNAMES.get(qtype, str(qtype)),
+                                   name.lower()))
     if z.get("silent"):
         return None
-    lname = name.lower().rstrip(".")
+    if not udp and lname in [n.lower() for n in z.get("tcp_close", [])]:
+        return None
     recs = z.get("records", [])
     rd = flags & 0x0100
     hflags = 0x8400 | rd          # QR, AA
@@ -147,8 +159,11 @@ def answer(zone, q, udp, log):
         soa = (enc_name("ns.test") + enc_name("hostmaster.test") +
                struct.pack("!IIIII", 1, 3600, 600, 86400, soa_min))
         ns.append(rr("test", 6, soa_min, soa))
-    return (struct.pack("!HHHHHH", qid, hflags | rcode, 1, len(an), len(ns), 0) +
-            question + b"".join(an) + b"".join(ns))
+    out = (struct.pack("!HHHHHH", qid, hflags | rcode, 1, len(an), len(ns), 0) +
+           question + b"".join(an) + b"".join(ns))
+    if udp and len(out) > udp_max:
+        return struct.pack("!HHHHHH", qid, hflags | 0x0200 | rcode, 1, 0, 0, 0) + question
+    return out
 
 
 def serve_tcp(ts, zone, log):
