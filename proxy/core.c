@@ -2748,7 +2748,10 @@ static void park_request(struct req *r)
 		snprintf(ref->host, sizeof(ref->host), "%s", r->dq.name);
 		pthread_mutex_lock(&c->park_mu);
 		pk->id = ref->id = ++c->park_next;
-		rc = rp_hash_insert(c->parked, park_key(pk), pk);
+		/* Counted again under the lock: another worker may have
+		 * parked one since the first look (then DNS Busy below). */
+		rc = rp_hash_count(c->parked) >= MAX_PARKED ? -EAGAIN :
+			rp_hash_insert(c->parked, park_key(pk), pk);
 		pthread_mutex_unlock(&c->park_mu);
 	}
 	if (rc == 0) {
