@@ -195,7 +195,7 @@ enum sip_err sip_msg_parse(const char *buf, size_t len, rp_arena *a,
 {
 	size_t max_hdrs = SIP_PARSE_DEFAULT_MAX_HEADERS;
 	size_t max_size = SIP_PARSE_DEFAULT_MAX_SIZE;
-	bool stream = false, lazy_resp = false, lazy_uri;
+	bool stream = false, lazy_resp = false, lazy_req = false, lazy_uri;
 	size_t skip = 0, lim, cap = INITIAL_HDRS, pos;
 	struct sip_msg *m;
 	const char *p, *nl;
@@ -211,6 +211,7 @@ enum sip_err sip_msg_parse(const char *buf, size_t len, rp_arena *a,
 			max_size = opts->max_size;
 		stream = opts->stream;
 		lazy_resp = opts->lazy_resp_addr_uri;
+		lazy_req = opts->lazy_req_addr_uri;
 	}
 	if (!buf && len)
 		return sip_perr_set(err, SIP_E_INVALID_ARG, 0);
@@ -260,7 +261,7 @@ enum sip_err sip_msg_parse(const char *buf, size_t len, rp_arena *a,
 		if (rc != SIP_OK)
 			return rc;
 	}
-	lazy_uri = lazy_resp && !m->is_request;
+	lazy_uri = m->is_request ? lazy_req : lazy_resp;
 	pos = (size_t)(nl - p) + 1;
 	const char *nul = pos < lim ? memchr(p + pos, 0, lim - pos) : NULL;
 

@@ -3,8 +3,8 @@
  * sip_msg_parse() splits the start line and every header in one pass over
  * the caller's buffer and parses eagerly only what routing needs at once:
  * Request-URI, top Via, From, To, Call-ID, CSeq, Max-Forwards and
- * Content-Length (a response's From/To URIs optionally on demand, see
- * lazy_resp_addr_uri). Everything else stays as raw slices and is parsed on
+ * Content-Length (From/To URIs optionally on demand, see
+ * lazy_resp_addr_uri and lazy_req_addr_uri). Everything else stays as raw slices and is parsed on
  * demand with the sip_hdr / sip_uri parsers or the iterators below.
  *
  * Ownership: the struct sip_msg and its header array live in the caller's
@@ -42,6 +42,11 @@ struct sip_parse_opts {
 	 * demand). A proxy relays a response by its Via and matches it by
 	 * branch and tags; the URIs were a third of parsing a response. */
 	bool lazy_resp_addr_uri;
+	/* The same for requests. A proxy forwards From and To untouched and
+	 * RFC 3261 §16.3 says what it does not use SHOULD be ignored,
+	 * well-formed or not; a user of the URIs (a registrar's To) parses
+	 * them then and refuses a bad one. */
+	bool lazy_req_addr_uri;
 };
 
 struct sip_hdr {

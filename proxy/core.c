@@ -988,7 +988,7 @@ static int op_authenticate(void *mv, enum cfg_auth kind, rp_str realm)
 			return 1;
 		}
 		rp_info_rl("%.*s from %.*s: authentication failed (%s)", RP_STR_FMT(r->m->method_str),
-			RP_STR_FMT(r->m->from.uri.raw), rp_auth_result_name(res));
+			RP_STR_FMT(r->m->from.uri_str), rp_auth_result_name(res));
 	}
 	code = kind == CFG_AUTH_AUTO ? rp_auth_result_status(res, reg) : proxy ? 407 : 401;
 	if (code == 401 || code == 407) {
@@ -1068,7 +1068,7 @@ static int op_save(void *mv)
 		const char *why = info.reason ? info.reason : rp_reg_result_reason(res);
 
 		rp_info_rl("REGISTER for %.*s refused: %u %s (at byte %zu)",
-			RP_STR_FMT(r->m->to.uri.raw), code, why, info.err_off);
+			RP_STR_FMT(r->m->to.uri_str), code, why, info.err_off);
 		op_reply(r, code, rp_str_cstr(why), NULL, 0);
 	}
 	return 0;
@@ -3904,7 +3904,7 @@ void rp_core_handle_at(rp_core *c, const struct rp_msg_info *mi, const char *msg
 {
 	char store[16384];
 	struct sip_parse_opts o = { .stream = mi->tp != RP_TP_UDP,
-		.lazy_resp_addr_uri = true };
+		.lazy_resp_addr_uri = true, .lazy_req_addr_uri = true };
 	struct sip_msg *m = NULL;
 	struct sip_perr e = { 0 };
 	enum sip_err r;

@@ -636,6 +636,8 @@ enum rp_reg_result rp_registrar_save(rp_registrar *r, const struct sip_msg *m,
 	size_t ncs = 0, adds = 0, removes = 0, refreshes = 0, newn;
 	bool star, counted = false;
 	long al, ui;
+	struct sip_nameaddr to;
+	struct sip_perr perr = { 0 };
 
 	if (!info)
 		info = &tmp;
@@ -644,13 +646,19 @@ enum rp_reg_result rp_registrar_save(rp_registrar *r, const struct sip_msg *m,
 		hdr_buf[0] = '\0';
 	if (!m->is_request || m->method != SIP_METHOD_REGISTER)
 		return reject(r, RP_REG_BAD_REQUEST);
-	al = rp_registrar_aor(r, &m->to.uri, aor, sizeof(aor));
+	/* The To URI may not be parsed yet (lazy_req_addr_uri). */
+	to = m->to;
+	if (sip_nameaddr_parse_uri(&to, &perr) != SIP_OK) {
+		info->err_off = sip_msg_off(m, m->to.uri_str) + perr.off;
+		return reject(r, RP_REG_BAD_REQUEST);
+	}
+	al = rp_registrar_aor(r, &to.uri, aor, sizeof(aor));
 	if (al < 0) {
 		info->err_off = sip_msg_off(m, m->to.uri_str);
-		return reject(r, al == -EINVAL && m->to.uri.scheme != SIP_SCHEME_SIP &&
-			m->to.uri.scheme != SIP_SCHEME_SIPS ? RP_REG_BAD_AOR : RP_REG_BAD_REQUEST);
+		return reject(r, al == -EINVAL && to.uri.scheme != SIP_SCHEME_SIP &&
+			to.uri.scheme != SIP_SCHEME_SIPS ? RP_REG_BAD_AOR : RP_REG_BAD_REQUEST);
 	}
-	if (src->auth_user.n && !sip_uri_part_eq(m->to.uri.user, src->auth_user)) {
+	if (src->auth_user.n && !sip_uri_part_eq(to.uri.user, src->auth_user)) {
 		info->err_off = sip_msg_off(m, m->to.uri_str);
 		return reject(r, RP_REG_FORBIDDEN);
 	}

@@ -119,6 +119,80 @@ START_TEST(lazy_response_addr_uri)
 }
 END_TEST
 
+/* lazy_req_addr_uri: the same for requests (and only for them); the
+ * Request-URI and the top Via are parsed as before. */
+START_TEST(lazy_request_addr_uri)
+{
+	static const char ok[] =
+		"INVITE sip:bob@example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1\r\n"
+		"From: \"A\" <sip:alice@example.com;x=1>;tag=fa\r\n"
+		"To: sip:bob@example.com\r\n"
+		"Call-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+		"Content-Length: 0\r\n\r\n";
+	static const char badfrom[] =
+		"INVITE sip:bob@example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1\r\n"
+		"From: <sip:alice@exa mple..com>;tag=fa\r\n"
+		"To: <sip:bob@example.com>\r\n"
+		"Call-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+		"Content-Length: 0\r\n\r\n";
+	static const char badruri[] =
+		"INVITE sip:bob@127.0.0.1:999999 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1\r\n"
+		"From: <sip:alice@example.com>;tag=fa\r\n"
+		"To: <sip:bob@example.com>\r\n"
+		"Call-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+		"Content-Length: 0\r\n\r\n";
+	static const char badname[] =
+		"INVITE sip:bob@example.com SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1\r\n"
+		"From: <sip:alice@example.com;tag=fa\r\n"
+		"To: <sip:bob@example.com>\r\n"
+		"Call-ID: c1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+		"Content-Length: 0\r\n\r\n";
+	static const char resp[] =
+		"SIP/2.0 200 OK\r\n"
+		"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1\r\n"
+		"From: <sip:alice@example.com>;tag=fa\r\n"
+		"To: <sip:bob@example.com>;tag=tb\r\n"
+		"Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+	struct sip_parse_opts lazy = { .lazy_req_addr_uri = true };
+	struct ctx c, c2;
+	struct sip_msg *m, *m2;
+	struct sip_perr e;
+
+	ck_assert_int_eq(parse_opts(&c, ok, strlen(ok), &lazy, &m, &e), SIP_OK);
+	ck_assert(!m->from.uri_parsed && !m->to.uri_parsed);
+	ck_assert(eq(m->from.tag, "fa") && !m->to.has_tag);
+	ck_assert(eq(m->from.uri_str, "sip:alice@example.com;x=1"));
+	ck_assert(eq(m->ruri.host, "example.com") && eq(m->via.branch, "z9hG4bK1"));
+	ck_assert_int_eq(sip_nameaddr_parse_uri(&m->from, &e), SIP_OK);
+	ck_assert_int_eq(sip_nameaddr_parse_uri(&m->to, &e), SIP_OK);
+	ck_assert_int_eq(parse(&c2, ok, &m2, &e), SIP_OK);
+	ck_assert(rp_str_eq(m->from.uri.host, m2->from.uri.host));
+	ck_assert(rp_str_eq(m->from.uri.params, m2->from.uri.params));
+	ck_assert(rp_str_eq(m->to.uri.user, m2->to.uri.user));
+	fin(&c2);
+	fin(&c);
+
+	/* A bad From URI: found on demand, not by the parse. */
+	ck_assert_int_eq(parse_opts(&c, badfrom, strlen(badfrom), &lazy, &m, &e), SIP_OK);
+	ck_assert_int_eq(sip_nameaddr_parse_uri(&m->from, &e), SIP_E_BAD_URI);
+	fin(&c);
+	/* The Request-URI and the name-addr's shape are still checked. */
+	ck_assert_int_eq(parse_opts(&c, badruri, strlen(badruri), &lazy, &m, &e), SIP_E_BAD_URI);
+	fin(&c);
+	ck_assert_int_eq(parse_opts(&c, badname, strlen(badname), &lazy, &m, &e),
+		SIP_E_BAD_NAME_ADDR);
+	fin(&c);
+	/* Responses are not affected by the request option. */
+	ck_assert_int_eq(parse_opts(&c, resp, strlen(resp), &lazy, &m, &e), SIP_OK);
+	ck_assert(m->from.uri_parsed && m->to.uri_parsed);
+	fin(&c);
+}
+END_TEST
+
 START_TEST(typical_invite)
 {
 	struct ctx c;
@@ -697,6 +771,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, size_limits);
 	tcase_add_test(tc, arena_limit);
 	tcase_add_test(tc, lazy_response_addr_uri);
+	tcase_add_test(tc, lazy_request_addr_uri);
 	suite_add_tcase(s, tc);
 	return s;
 }
