@@ -277,6 +277,13 @@ def main():
             ("Request-URI port 999999", request(ruri="sip:127.0.0.1:999999"), "SIP/2.0 400 Bad URI"),
             ("Request-URI IPv6 garbage", request(ruri="sip:[:::::::::::::]"), "SIP/2.0 400 Bad URI"),
             ("non-UTF-8 display name", mut("From: <", "From: \"\xff\xfe\" <"), "SIP/2.0 200 "),
+            # A proxy ignores what it does not use, well-formed or not
+            # (RFC 3261 16.3): From/To URIs are parsed only when read.
+            ("From URI port 99999999 (not read)", mut("From: <sip:t@127.0.0.1>",
+             "From: <sip:t@127.0.0.1:99999999>"), "SIP/2.0 200 "),
+            ("REGISTER To URI port 99999999 (the registrar reads it)", mut(
+             "To: <sip:t@127.0.0.1>", "To: <sip:t@127.0.0.1:99999999>", method="REGISTER",
+             extra="Contact: <sip:t@127.0.0.1:9>\r\n"), "SIP/2.0 400 "),
             ("no Max-Forwards (the proxy adds it)", request(drop=("Max-Forwards",)), "SIP/2.0 200 "),
             ("Max-Forwards 0 OPTIONS to us", mut("Max-Forwards: 70", "Max-Forwards: 0"), "SIP/2.0 200 "),
             ("unknown method to nobody", request("FOOBAR", ruri="sip:nobody@127.0.0.1"),
