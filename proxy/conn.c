@@ -38,6 +38,9 @@ struct rp_conn {
 	bool connecting;  /* outbound: non-blocking connect() in progress */
 	bool outbound;
 	bool tls_wants_write;
+	/* The head chunk is being written (a TLS write asked to be retried
+	 * with the same buffer, or a partial send): not to be merged. */
+	bool head_busy;
 	bool in_table;
 	bool has_alias;
 	uint8_t alias_key[RP_ADDR_KEY_LEN]; /* RFC 5923: the peer's sent-by */
@@ -124,13 +127,56 @@ static int fail(rp_conn *c, int err, const char *fmt, ...)
 	return err;
 }
 
+/* Queued messages that fit in one TLS record's plaintext go out in one
+ * write: one record (one encryption, one header and tag) and one send
+ * instead of one per message. */
+#define COALESCE_MAX 16384
+
+/* Merges the chunks at the head of the queue into one while they fit in
+ * COALESCE_MAX; on no memory they stay as they are. */
+static void coalesce(rp_conn *c)
+{
+	struct wq_chunk *h = c->wq_head, *p, *rest, *m;
+	size_t total = 0, off = 0;
+	unsigned k = 0;
+
+	if (c->head_busy || !h || !h->next || h->off)
+		return;
+	for (p = h; p && total + p->len <= COALESCE_MAX; p = p->next, k++)
+		total += p->len;
+	if (k < 2)
+		return;
+	rest = p;
+	m = malloc(sizeof(*m) + total);
+	if (!m)
+		return;
+	for (p = h; p != rest; ) {
+		struct wq_chunk *n = p->next;
+
+		memcpy(m->data + off, p->data, p->len);
+		off += p->len;
+		free(p);
+		p = n;
+	}
+	m->len = total;
+	m->off = 0;
+	m->next = rest;
+	c->wq_head = m;
+	if (!rest)
+		c->wq_tail = m;
+}
+
 /* Writes queued bytes until the queue is empty or the socket is full. */
 static int flush(rp_conn *c)
 {
 	c->tls_wants_write = false;
 	while (c->wq_head) {
-		struct wq_chunk *h = c->wq_head;
-		size_t left = h->len - h->off, n;
+		struct wq_chunk *h;
+		size_t left, n;
+
+		coalesce(c);
+		h = c->wq_head;
+		left = h->len - h->off;
 
 		if (c->tls) {
 			enum rp_tls_status st;
@@ -139,6 +185,8 @@ static int flush(rp_conn *c)
 			if (n == 0) {
 				if (st == RP_TLS_WANT_WRITE || st == RP_TLS_WANT_READ) {
 					c->tls_wants_write = (st == RP_TLS_WANT_WRITE);
+					/* wolfSSL wants this very buffer again. */
+					c->head_busy = true;
 					return 0;
 				}
 				return fail(c, -EPIPE, "%s", rp_tls_sess_error(c->tls));
@@ -157,6 +205,7 @@ static int flush(rp_conn *c)
 		}
 		h->off += n;
 		c->wq_bytes -= n;
+		c->head_busy = h->off != h->len;
 		if (h->off == h->len) {
 			c->wq_head = h->next;
 			if (!c->wq_head)
@@ -167,17 +216,8 @@ static int flush(rp_conn *c)
 	return 0;
 }
 
-static int enqueue(rp_conn *c, const void *data, size_t len);
-
-int rp_conn_send(rp_conn *c, const void *data, size_t len)
-{
-	c->msg_sent = true;
-	return enqueue(c, data, len);
-}
-
-/* Queues bytes and tries to send them: rp_conn_send without counting as
- * a message (keep-alive pings and pongs). */
-static int enqueue(rp_conn *c, const void *data, size_t len)
+/* Appends bytes to the write queue (no write). */
+static int queue_bytes(rp_conn *c, const void *data, size_t len)
 {
 	struct wq_chunk *ch;
 
@@ -203,14 +243,43 @@ static int enqueue(rp_conn *c, const void *data, size_t len)
 		c->wq_head = ch;
 	c->wq_tail = ch;
 	c->wq_bytes += len;
-	if (c->hs_done) {
-		int rc = flush(c);
-
-		if (rc < 0)
-			c->dead = rc;
-		return rc;
-	}
 	return 0;
+}
+
+int rp_conn_queue(rp_conn *c, const void *data, size_t len)
+{
+	c->msg_sent = true;
+	return queue_bytes(c, data, len);
+}
+
+int rp_conn_flush(rp_conn *c)
+{
+	int rc;
+
+	if (c->dead)
+		return c->dead;
+	if (!c->hs_done)
+		return 0;
+	rc = flush(c);
+	if (rc < 0)
+		c->dead = rc;
+	return rc;
+}
+
+/* Queues bytes and tries to send them: rp_conn_send without counting as
+ * a message (keep-alive pings and pongs). */
+static int enqueue(rp_conn *c, const void *data, size_t len)
+{
+	int rc = queue_bytes(c, data, len);
+
+	return rc < 0 || len == 0 ? rc : rp_conn_flush(c);
+}
+
+int rp_conn_send(rp_conn *c, const void *data, size_t len)
+{
+	int rc = rp_conn_queue(c, data, len);
+
+	return rc < 0 || len == 0 ? rc : rp_conn_flush(c);
 }
 
 int rp_conn_error(const rp_conn *c)

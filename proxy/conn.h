@@ -64,6 +64,12 @@ int rp_conn_on_writable(rp_conn *c, uint64_t now_ms);
  * would be exceeded (the caller closes the connection), -ENOTCONN while
  * the TLS handshake is not done and the queue is full. */
 int rp_conn_send(rp_conn *c, const void *data, size_t len);
+/* rp_conn_send in two steps: queue now (same limits and errors), write
+ * later with rp_conn_flush (0 / -errno, and then rp_conn_error). Messages
+ * queued in between go out together: as one TLS record while they fit
+ * in one (16 KiB), one send over TCP. */
+int rp_conn_queue(rp_conn *c, const void *data, size_t len);
+int rp_conn_flush(rp_conn *c);
 /* The error a failed rp_conn_send left (the connection is to be closed),
  * or 0. */
 int rp_conn_error(const rp_conn *c);

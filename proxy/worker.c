@@ -26,6 +26,7 @@ struct tag {
 	rp_conn *conn;
 	bool out_armed;
 	bool has_alias;
+	bool queued;         /* in its worker's 'queued' list */
 	uint8_t alias_key[RP_ADDR_KEY_LEN];
 };
 
@@ -73,6 +74,12 @@ struct rp_worker {
 	 * the connection's own event may close it first). */
 	struct { enum rp_tp tp; rp_addr peer; } failed[8];
 	unsigned nfailed;
+	/* Connections this round's sends were queued on, written at the end
+	 * of the round (conn_send): several messages to one peer in a round
+	 * become one TLS record and one send. conn_close takes a connection
+	 * out of the list. */
+	rp_conn *queued[64];
+	unsigned nqueued;
 	/* This round: messages handled, and whether a socket was left with
 	 * data (the per-round cap); both feed the coalescing decision. */
 	unsigned round_msgs;
@@ -178,6 +185,8 @@ static void outq_before_send(void)
 		(void)outq_flush(cur_outq);
 }
 
+static int conn_send(struct rp_worker *w, rp_conn *c, const void *data, size_t len);
+
 int rp_reply(const struct rp_msg_info *mi, const void *data, size_t len)
 {
 	if (mi->tp == RP_TP_UDP) {
@@ -192,6 +201,9 @@ int rp_reply(const struct rp_msg_info *mi, const void *data, size_t len)
 	}
 	if (!mi->conn)
 		return -ENOTCONN;
+	/* On the connection's own worker (a handler's reply): with the round. */
+	if (mi->w && mi->w == cur_w)
+		return conn_send(mi->w, mi->conn, data, len);
 	return rp_conn_send(mi->conn, data, len);
 }
 
@@ -283,6 +295,17 @@ static void conn_close(struct rp_worker *w, rp_conn *c, bool log)
 		rp_info_rl("%s connection %s %s closed: %s", rp_tp_name(rp_conn_tp(c)),
 			rp_conn_outbound(c) ? "to" : "from", a, rp_conn_why(c));
 	}
+	if (t->queued) {
+		for (unsigned i = 0; i < w->nqueued; i++) {
+			if (w->queued[i] == c) {
+				w->queued[i] = w->queued[--w->nqueued];
+				break;
+			}
+		}
+		/* What this round queued (e.g. the 400 before a framing error
+		 * closes it) is tried now, as a direct send would have been. */
+		(void)rp_conn_flush(c);
+	}
 	epoll_ctl(w->ep, EPOLL_CTL_DEL, rp_conn_fd(c), NULL);
 	rp_conn_table_del(w->conns, c);
 	/* The directory keeps an address another connection of this worker
@@ -309,6 +332,42 @@ static void update_events(struct rp_worker *w, rp_conn *c)
 	if (want != t->out_armed) {
 		t->out_armed = want;
 		epoll_ctl(w->ep, EPOLL_CTL_MOD, rp_conn_fd(c), &ev);
+	}
+}
+
+/* A send on one of w's connections from w's own thread: queued, and
+ * written when the round ends (flush_queued). With the list full it is
+ * written at once, as before; update_events is then the caller's. */
+static int conn_send(struct rp_worker *w, rp_conn *c, const void *data, size_t len)
+{
+	struct tag *t = rp_conn_owner(c);
+	int rc;
+
+	if (!t->queued && w->nqueued == sizeof(w->queued) / sizeof(w->queued[0])) {
+		rc = rp_conn_send(c, data, len);
+		if (rc == 0)
+			update_events(w, c);
+		return rc;
+	}
+	rc = rp_conn_queue(c, data, len);
+	if (rc == 0 && !t->queued) {
+		t->queued = true;
+		w->queued[w->nqueued++] = c;
+	}
+	return rc;
+}
+
+static void flush_queued(struct rp_worker *w)
+{
+	while (w->nqueued) {
+		rp_conn *c = w->queued[--w->nqueued];
+		struct tag *t = rp_conn_owner(c);
+
+		t->queued = false;
+		if (rp_conn_flush(c) < 0)
+			conn_close(w, c, true);
+		else
+			update_events(w, c);
 	}
 }
 
@@ -629,12 +688,8 @@ static void drain_inbox(struct rp_worker *w)
 		w->round_msgs++;
 		if (!c && it->connect)
 			c = open_conn(w, it->tp, &it->peer, it->domain, it->store, rp_now_ms());
-		if (c) {
-			if (rp_conn_send(c, it->data, it->len) < 0)
-				conn_close(w, c, true);
-			else
-				update_events(w, c);
-		}
+		if (c && conn_send(w, c, it->data, it->len) < 0)
+			conn_close(w, c, true);
 		free(it);
 	}
 }
@@ -736,7 +791,8 @@ static void *worker_main(void *arg)
 			if (w->ws->cfg.keepalive_ms)
 				rp_conn_table_each(w->conns, keepalive_cb, w);
 		}
-		/* The handlers' UDP sends of this round, before sleeping. */
+		/* The handlers' sends of this round, before sleeping. */
+		flush_queued(w);
 		if (q && q->n)
 			(void)outq_flush(q);
 		close_failed(w);
@@ -1056,7 +1112,7 @@ static int post(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 		}
 
 		if (c) {
-			int rc = rp_conn_send(c, data, len);
+			int rc = conn_send(w, c, data, len);
 
 			if (rc < 0) {
 				if (w->nfailed < sizeof(w->failed) / sizeof(w->failed[0])) {
