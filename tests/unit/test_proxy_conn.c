@@ -247,6 +247,50 @@ START_TEST(queue_drains_when_writable)
 }
 END_TEST
 
+/* rp_conn_queue writes nothing; rp_conn_flush writes everything queued,
+ * in order, also across the 16 KiB coalescing limit. */
+START_TEST(queue_then_flush_in_order)
+{
+	struct rp_conn_limits lim = LIM;
+	int sv[2], peer;
+	rp_addr a;
+	rp_conn *c;
+	static char big[20000], want[20000 + 64], got[20000 + 64];
+	size_t n = 0, total;
+	char tmp[16];
+
+	lim.wq_max = 65536; /* room for more than one 16 KiB record */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	fcntl(sv[0], F_SETFL, O_NONBLOCK);
+	rp_addr_parse("192.0.2.9", 5060, &a);
+	ck_assert_int_eq(rp_conn_new(sv[0], RP_TP_TCP, &a, NULL, NULL, &lim, 1000, &c), 0);
+	peer = sv[1];
+	memset(big, 'z', sizeof(big));
+	ck_assert_int_eq(rp_conn_queue(c, "one,", 4), 0);
+	ck_assert_int_eq(rp_conn_queue(c, "two,", 4), 0);
+	ck_assert_int_eq(rp_conn_queue(c, big, sizeof(big)), 0);
+	ck_assert_int_eq(rp_conn_queue(c, "three", 5), 0);
+	total = 4 + 4 + sizeof(big) + 5;
+	ck_assert_uint_eq(rp_conn_queued(c), total);
+	ck_assert_int_lt(recv(peer, tmp, sizeof(tmp), MSG_DONTWAIT), 0);
+	ck_assert_int_eq(rp_conn_flush(c), 0);
+	ck_assert_uint_eq(rp_conn_queued(c), 0);
+	memcpy(want, "one,two,", 8);
+	memcpy(want + 8, big, sizeof(big));
+	memcpy(want + 8 + sizeof(big), "three", 5);
+	while (n < total) {
+		ssize_t r = recv(peer, got + n, sizeof(got) - n, 0);
+
+		ck_assert_int_gt(r, 0);
+		n += (size_t)r;
+	}
+	ck_assert_uint_eq(n, total);
+	ck_assert(memcmp(got, want, total) == 0);
+	rp_conn_free(c);
+	close(peer);
+}
+END_TEST
+
 START_TEST(oversize_message_refused)
 {
 	struct seen s = { 0 };
@@ -430,6 +474,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, peer_close_detected);
 	tcase_add_test(tc, slow_reader_dropped);
 	tcase_add_test(tc, queue_drains_when_writable);
+	tcase_add_test(tc, queue_then_flush_in_order);
 	tcase_add_test(tc, oversize_message_refused);
 	tcase_add_test(tc, timeouts_and_table);
 	tcase_add_test(tc, several_per_address);
