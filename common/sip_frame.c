@@ -210,11 +210,15 @@ enum sip_frame_result sip_framer_next(sip_framer *f, const char *buf,
 
 			r = find_clen(buf, hl, f->lim.max_body, &found, &clen,
 				&out->err_off, NULL);
-			if (r != SIP_FRAME_MSG)
-				return r;
-			if (!found) {
+			if (r == SIP_FRAME_MSG && !found) {
 				out->err_off = hl;
-				return SIP_FRAME_E_NO_CLEN;
+				r = SIP_FRAME_E_NO_CLEN;
+			}
+			if (r != SIP_FRAME_MSG) {
+				/* The header block is whole: the caller can still
+				 * answer it (400) before it closes the stream. */
+				out->hdr_len = hl;
+				return r;
 			}
 			f->have_hdr = true;
 			f->hdr_len = hl;

@@ -51,7 +51,9 @@ struct sip_frame_limits {
  * with its body at buf[off+hdr_len, off+len). 'consumed' is always the
  * number of bytes the caller must drop from the front of its buffer before
  * the next call (0 for NEED_MORE). For errors, err_off is the offset in
- * buf of the offending byte. */
+ * buf of the offending byte, and on a stream hdr_len is the length of the
+ * header block when it was whole (a Content-Length error: the caller may
+ * answer the headers before closing), else 0. */
 struct sip_frame {
 	size_t consumed;
 	size_t off;

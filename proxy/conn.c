@@ -351,12 +351,16 @@ static int frame_all(rp_conn *c, rp_conn_msg_fn fn, void *arg)
 		if (r == SIP_FRAME_NEED_MORE)
 			break;
 		if (r < 0) {
-			/* Content-Length MUST be there on a stream (RFC 3261 18.3,
-			 * 20.14) and nothing after these headers can be framed, but
-			 * they are whole: the core answers a request 400 Missing
-			 * Content-Length before the close, instead of silence. */
-			if (r == SIP_FRAME_E_NO_CLEN && fr.err_off <= c->rlen - off)
-				fn(c, c->rbuf + off, fr.err_off, arg);
+			/* Content-Length missing, not a number or repeated (RFC
+			 * 3261 18.3, 20.14): nothing after these headers can be
+			 * framed, but they are whole, so the core answers a
+			 * request 400 (Missing / Bad Content-Length, Duplicate
+			 * Header) before the close, instead of silence. A size
+			 * over the limit is not answered: the body is on its way. */
+			if ((r == SIP_FRAME_E_NO_CLEN || r == SIP_FRAME_E_BAD_CLEN ||
+			     r == SIP_FRAME_E_DUP_CLEN) && fr.hdr_len &&
+			    fr.hdr_len <= c->rlen - off)
+				fn(c, c->rbuf + off, fr.hdr_len, arg);
 			rc = fail(c, -EBADMSG, "%s at byte %zu", sip_frame_strerror(r),
 				fr.err_off);
 			break;

@@ -340,6 +340,10 @@ def main():
                                     b"Content-Length: 0", b"Content-Length: 1099511627776")),
                                 ("no Content-Length", re.sub(rb"Content-Length: 0\r\n", b"",
                                                              request(tp=tp.upper()))),
+                                ("Content-Length abc", request(tp=tp.upper()).replace(
+                                    b"Content-Length: 0", b"Content-Length: abc")),
+                                ("Content-Length twice", request(tp=tp.upper()).replace(
+                                    b"Content-Length: 0", b"Content-Length: 0\r\nl: 0")),
                                 ("200 KB header line", b"OPTIONS sip:127.0.0.1 SIP/2.0\r\nX: " +
                                  b"a" * 200000 + b"\r\n\r\n")]:
                 line, closed = stream_case(px, tp, data, until_close=True)
@@ -349,6 +353,15 @@ def main():
                     # headers are whole, so the sender learns why.
                     check("%s %s: 400 Missing Content-Length before the close" % (tp, label),
                           line.startswith("SIP/2.0 400 Missing Content-Length"), line)
+                # Not a number, or twice: the stream cannot be framed past
+                # these headers either, but they are whole: a 400 that says
+                # why, then the close (RFC 3261 18.3).
+                if label == "Content-Length abc":
+                    check("%s %s: 400 Bad Content-Length before the close" % (tp, label),
+                          line.startswith("SIP/2.0 400 Bad Content-Length"), line)
+                if label == "Content-Length twice":
+                    check("%s %s: 400 Duplicate Header before the close" % (tp, label),
+                          line.startswith("SIP/2.0 400 Duplicate Header"), line)
             alive(px, tp + " framing errors")
         # Stream edge cases real stacks produce: every message answered.
         for tp in ("tcp", "tls"):

@@ -181,6 +181,7 @@ START_TEST(missing_content_length)
 	sip_framer_init(&f, NULL);
 	ck_assert_int_eq(sip_framer_next(&f, in, strlen(in), &fr), SIP_FRAME_E_NO_CLEN);
 	ck_assert_uint_eq(fr.err_off, strlen(in));
+	ck_assert_uint_eq(fr.hdr_len, strlen(in)); /* whole: answerable */
 }
 END_TEST
 
@@ -200,6 +201,7 @@ START_TEST(lies_and_bad_numbers)
 	sip_framer_init(&f, NULL);
 	ck_assert_int_eq(sip_framer_next(&f, neg, strlen(neg), &fr), SIP_FRAME_E_BAD_CLEN);
 	ck_assert_uint_eq(fr.err_off, strstr(neg, "-1") - neg);
+	ck_assert_uint_eq(fr.hdr_len, strlen(neg)); /* whole: answerable */
 	sip_framer_init(&f, NULL);
 	ck_assert_int_eq(sip_framer_next(&f, hex, strlen(hex), &fr), SIP_FRAME_E_BAD_CLEN);
 	ck_assert_uint_eq(fr.err_off, strstr(hex, "x10") - hex);
@@ -208,6 +210,7 @@ START_TEST(lies_and_bad_numbers)
 	sip_framer_init(&f, NULL);
 	ck_assert_int_eq(sip_framer_next(&f, dup, strlen(dup), &fr), SIP_FRAME_E_DUP_CLEN);
 	ck_assert_uint_eq(fr.err_off, strstr(dup, "l: 5") - dup);
+	ck_assert_uint_eq(fr.hdr_len, strlen(dup));
 	sip_framer_init(&f, NULL);
 	ck_assert_int_eq(sip_framer_next(&f, nocolon, strlen(nocolon), &fr), SIP_FRAME_E_BAD_CLEN);
 	sip_framer_init(&f, NULL);
