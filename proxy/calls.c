@@ -576,6 +576,11 @@ int rp_call_ids(rp_call *c, char *buf, size_t bufsz, struct rp_call_bye *o)
 	return o->call_id && o->caller_tag ? 0 : -ENOSPC;
 }
 
+size_t rp_call_ids_size(const rp_call *c)
+{
+	return c->call_id.n + c->from_tag.n + 2;
+}
+
 static const char *media_name(const struct rp_media_info *inf, int side)
 {
 	if (!inf)

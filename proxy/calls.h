@@ -179,8 +179,10 @@ struct rp_call_bye {
 int rp_call_bye_info(rp_call *c, enum rp_call_side to, char *buf, size_t bufsz,
 	struct rp_call_bye *out);
 /* Only call_id and caller_tag of out (any time, answered or not).
- * -ENOSPC when buf is too small. */
+ * -ENOSPC when buf is too small; rp_call_ids_size() bytes always do (a
+ * Call-ID may be as long as the largest message allowed). */
 int rp_call_ids(rp_call *c, char *buf, size_t bufsz, struct rp_call_bye *out);
+size_t rp_call_ids_size(const rp_call *c);
 
 /* Ends the call: out of the table, final code (0 = keep), reason
  * ("caller-bye", "callee-bye", "cancel", "rejected-486",

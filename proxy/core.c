@@ -1841,16 +1841,22 @@ static void fork_cancel_all(rp_core *c, rp_txn_srv *s, struct pctx *pc, const ch
  * media. -EAGAIN when it got its final response meanwhile. */
 static int call_cancel(rp_core *c, rp_call *call, const char *why)
 {
-	char buf[2048];
 	struct rp_call_bye bi;
 	unsigned shard;
 	rp_txn_srv *s;
 	int rc = 0;
+	/* Only the Call-ID is wanted here (it picks the transaction shard);
+	 * sized to fit, a long Call-ID is legal. */
+	char *buf = malloc(rp_call_ids_size(call));
 
-	/* Only the Call-ID is wanted here (it picks the transaction shard). */
-	if (rp_call_ids(call, buf, sizeof(buf), &bi) < 0)
+	if (!buf)
+		return -ENOMEM;
+	if (rp_call_ids(call, buf, rp_call_ids_size(call), &bi) < 0) {
+		free(buf);
 		return -ENOSPC;
+	}
 	shard = rp_txn_shard_of(c->txl, rp_str_cstr(bi.call_id));
+	free(buf);
 	rp_txn_lock(c->txl, shard);
 	s = rp_call_owner(call);
 	if (!s || rp_txn_srv_final(s) || ((struct pctx *)rp_txn_srv_user(s))->cancelled) {
@@ -1880,8 +1886,8 @@ static int call_cancel(rp_core *c, rp_call *call, const char *why)
  * the media. */
 static int call_drop(rp_core *c, rp_call *call, const char *why)
 {
-	char key[1024];
 	struct rp_call_bye bi;
+	char *key;
 	int ra, rb;
 
 	if (!call)
@@ -1900,12 +1906,19 @@ static int call_drop(rp_core *c, rp_call *call, const char *why)
 	/* CDR first: it asks mediad for the counters of the session. */
 	if (!rp_calls_end(c->calls, call, 0, why))
 		return -ENOENT;
-	if (rp_call_bye_info(call, RP_CALL_A, key, sizeof(key), &bi) == 0) {
+	/* Only the ids, in a buffer that fits them: the whole BYE info of
+	 * a caller with a 40 KB Contact did not fit 1 KB, and the mediad
+	 * session was left behind with no call (found by sipfuzz.py). */
+	key = malloc(rp_call_ids_size(call));
+	if (key && rp_call_ids(call, key, rp_call_ids_size(call), &bi) == 0) {
 		if (c->media)
 			rp_media_calls_remove(c->media, rp_str_cstr(bi.call_id),
 				rp_str_cstr(bi.caller_tag));
 		rp_trunk_dlg_del(c->tdlg, rp_str_cstr(bi.call_id), rp_str_cstr(bi.caller_tag));
+	} else {
+		rp_err("call %" PRIu64 ": media not released: out of memory", rp_call_id(call));
 	}
+	free(key);
 	rp_notice("call %" PRIu64 " ended by the proxy (%s): BYE sent to both sides",
 		rp_call_id(call), why);
 	return 0;

@@ -358,6 +358,7 @@ class FakeUAS(threading.Thread):
         self.lock = threading.Lock()
         self.got = 0
         self.mutated = 0
+        self.tf = None
 
     def reply(self, req, code, reason, body="", extra=""):
         start, hdrs, _ = parse(req)
@@ -382,6 +383,8 @@ class FakeUAS(threading.Thread):
         if self.rng.random() < self.mut_p:
             data, _ = self.mut.mutate(data)
             self.mutated += 1
+        if self.tf:
+            self.tf.write(b"=== uas %.3f %d\n" % (time.time(), len(data)) + data + b"\n")
         try:
             self.s.sendto(data, addr)
         except OSError:
@@ -456,6 +459,8 @@ class Fuzzer:
                      "ctl": 0, "http": 0, "liveness": 0, "sipp": 0}
         self.nonce = None
         self.nc = 0
+        # Everything sent, for the findings (kept with the logs).
+        self.tf = open(os.path.join(tmp, "sent.trace"), "wb")
         self.streams = {}
 
     # --- start and stop ---------------------------------------------------
@@ -463,6 +468,7 @@ class Fuzzer:
     def start(self):
         a = self.a
         self.uas = FakeUAS(random.Random(a.seed + 1), a.uas_mut)
+        self.uas.tf = open(os.path.join(self.tmp, "uas.trace"), "wb")
         self.md, self.msock, (self.lo, self.hi) = E.start_mediad(
             a.mediad, self.tmp, nports=256, log_level="notice")
         self.csock = os.path.join(self.tmp, "proxy.sock")
@@ -564,6 +570,7 @@ class Fuzzer:
         """Writes msgs (pipelined) over the tp connection, split at random
         points; a closed connection is reopened next time."""
         data = b"".join(msgs)
+        self.trace(tp, data)
         r = self.rng
         try:
             s = self.stream(tp)
@@ -582,6 +589,7 @@ class Fuzzer:
 
     def send_udp(self, data, wait=0.0):
         s = self.rng.choice(self.udp)
+        self.trace("udp", data[:65000])
         try:
             s.sendto(data[:65000], ("127.0.0.1", self.ports["udp"]))
         except OSError:
@@ -678,6 +686,16 @@ class Fuzzer:
         self.findings.add("setup", "alice's digest REGISTER not accepted: %r" % (r[:300] if r else r))
         return False
 
+    def trace(self, tp, data):
+        self.tf.write(b"=== %s %.3f %d\n" % (tp.encode(), time.time(), len(data)) + data + b"\n")
+
+    def dsend(self, s, data):
+        self.trace("udp-dialog", data)
+        try:
+            s.sendto(data, ("127.0.0.1", self.ports["udp"]))
+        except OSError:
+            pass
+
     def maybe(self, data):
         if self.rng.random() < self.a.mut_p:
             self.sent["mutated"] += 1
@@ -702,14 +720,14 @@ class Fuzzer:
         # never go back over insecure signaling); SRTP toward the trunk.
         offer = sdp(r, 40000 + 2 * r.randrange(1000), srtp=mutate and r.random() < 0.2)
         inv = self.req("INVITE", ruri, port=port, cid=cid, ftag=ftag, cseq=1, to=to, body=offer)
-        s.sendto(mz(inv), ("127.0.0.1", self.ports["udp"]))
+        self.dsend(s, mz(inv))
         self.sent["udp"] += 1
         self.sent["dialogs"] += 1
         if mutate and r.random() < 0.1:
             # CANCEL before the answer (same branch as the INVITE).
             br = re.search(rb"branch=([^;\r]+)", inv).group(1).decode()
             c = self.req("CANCEL", ruri, port=port, cid=cid, ftag=ftag, cseq=1, to=to, branch=br)
-            s.sendto(mz(c), ("127.0.0.1", self.ports["udp"]))
+            self.dsend(s, mz(c))
         final = None
         deadline = time.time() + (3.0 if not mutate else 0.6)
         while time.time() < deadline:
@@ -724,9 +742,8 @@ class Fuzzer:
                 # ACK of the non-2xx goes hop by hop (same branch).
                 br = re.search(rb"branch=([^;\r]+)", inv).group(1).decode()
                 tt = re.search(rb"^(?:To|t):[^\r]*;tag=([^;\r>]+)", final, re.M | re.I)
-                s.sendto(self.req("ACK", ruri, port=port, cid=cid, ftag=ftag, cseq=1, to=to,
-                                  branch=br, ttag=tt.group(1).decode() if tt else None),
-                         ("127.0.0.1", self.ports["udp"]))
+                self.dsend(s, self.req("ACK", ruri, port=port, cid=cid, ftag=ftag, cseq=1, to=to,
+                                       branch=br, ttag=tt.group(1).decode() if tt else None))
             return final, None
         _, fh, fbody = parse(final)
         ttag = re.search(r";tag=([^;>]+)", hval(fh, "To") or "")
@@ -739,7 +756,7 @@ class Fuzzer:
         def indlg(method, cseq, body="", extra=()):
             return self.req(method, contact, port=port, cid=cid, ftag=ftag, cseq=cseq, to=to,
                             ttag=ttag, extra=ex + list(extra), body=body)
-        s.sendto(mz(indlg("ACK", 1)), ("127.0.0.1", self.ports["udp"]))
+        self.dsend(s, mz(indlg("ACK", 1)))
         cseq = 2
         if mutate:
             for _ in range(r.randrange(4)):
@@ -747,13 +764,13 @@ class Fuzzer:
                 body = sdp(r, 40000 + 2 * r.randrange(1000), ver=cseq) if m in ("INVITE",
                                                                                   "UPDATE") else ""
                 extra = [("RAck", "1 1 INVITE")] if m == "PRACK" else []
-                s.sendto(mz(indlg(m, cseq, body, extra)), ("127.0.0.1", self.ports["udp"]))
+                self.dsend(s, mz(indlg(m, cseq, body, extra)))
                 self.sent["udp"] += 1
                 d = self.recv_udp(s, 0.3)
                 if m == "INVITE" and d and d.startswith(b"SIP/2.0 200"):
-                    s.sendto(indlg("ACK", cseq), ("127.0.0.1", self.ports["udp"]))
+                    self.dsend(s, indlg("ACK", cseq))
                 cseq += 1
-        s.sendto(mz(indlg("BYE", cseq)), ("127.0.0.1", self.ports["udp"]))
+        self.dsend(s, mz(indlg("BYE", cseq)))
         self.sent["udp"] += 1
         bye = self.recv_udp(s, 3.0 if not mutate else 0.3, want=b"SIP/2.0 ")
         return final, (fbody, bye)

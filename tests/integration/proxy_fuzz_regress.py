@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""proxy_fuzz_regress.py PROXY MEDIAD: what tests/tools/sipfuzz.py found,
+one case each, against the same setup (a real rampart-mediad, the proxy with
+UDP/TCP/TLS listeners, control socket and metrics, the fake UAS as a
+registered user and as a trunk; sipfuzz.Fuzzer.start()).
+
+- call.drop of an answered call whose caller sent a 40 KB Contact: the
+  mediad session must go with the call (the ids were read through a 1 KB
+  buffer together with the whole dialog; it did not fit and the session
+  stayed, owned by no call).
+
+Every wait is bounded; ports are picked at run time."""
+import argparse
+import os
+import re
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tools"))
+import sipfuzz as F  # noqa: E402
+import ctlproto  # noqa: E402
+
+failures = []
+
+
+def check(name, cond, detail=""):
+    print(("ok   " if cond else "FAIL ") + name + ("" if cond else ": " + str(detail)[:1500]))
+    sys.stdout.flush()
+    if not cond:
+        failures.append(name)
+
+
+def answered_call(fz, contact_extra):
+    """An INVITE over UDP to bob (plain RTP), answered 200 by the fake UAS
+    and ACKed; returns (proxy call dict, mediad session id) or (None, None)."""
+    s = fz.udp[0]
+    port = s.getsockname()[1]
+    fz.flush_udp()
+    cid = "regress-%d" % time.time_ns()
+    inv = fz.req("INVITE", "sip:bob@rampart.test", port=port, cid=cid, ftag="rg", cseq=1,
+                 body=F.sdp(fz.rng, 40000, srtp=False))
+    inv = inv.replace(b"Contact: <sip:alice@127.0.0.1:%d>" % port,
+                      b"Contact: <sip:alice@127.0.0.1:%d>;%s" % (port, contact_extra.encode()))
+    fz.dsend(s, inv)
+    final = None
+    deadline = time.time() + 8
+    while time.time() < deadline:
+        d = fz.recv_udp(s, deadline - time.time())
+        if d is None:
+            break
+        if re.match(rb"SIP/2.0 [2-6]\d\d ", d):
+            final = d
+            break
+    check("INVITE with a long Contact answered 200", final and final.startswith(b"SIP/2.0 200"),
+          final and final[:200])
+    if not final:
+        return None, None
+    pc = ctlproto.Client(fz.csock)
+    for c in pc.ok("calls").get("calls", []):
+        if c.get("call-id") == cid:
+            return c, c.get("session")
+    return None, None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("proxy")
+    ap.add_argument("mediad")
+    a = ap.parse_args()
+    # The fuzzer's setup, with nothing mutated.
+    args = argparse.Namespace(proxy=a.proxy, mediad=a.mediad, seed=7, uas_mut=0.0, mut_p=0.0,
+                              sipp=False)
+    tmp = tempfile.mkdtemp(prefix="rampart-fuzz-regress-")
+    fz = F.Fuzzer(args, tmp)
+    rcs = {}
+    try:
+        fz.start()
+        fz.uas.rng.seed(12345)      # answers 200 (no 486, no silence) for this seed
+        call, sess = answered_call(fz, "x=" + "y" * 40000)
+        check("the call is listed with a mediad session", call is not None and sess, call)
+        if call:
+            r = ctlproto.Client(fz.csock).call("call.drop", id=call["id"])
+            check("call.drop answered ok", r.get("result") == "ok", r)
+            gone = False
+            deadline = time.time() + 5
+            while time.time() < deadline and not gone:
+                now = fz.mediad_sessions()
+                gone = now is not None and sess not in now
+                time.sleep(0.1)
+            check("call.drop of a call with a 40 KB caller Contact: the mediad session is "
+                  "deleted", gone, fz.mediad_sessions())
+        check("no finding in the setup", not fz.findings.items, fz.findings.items)
+    finally:
+        if hasattr(fz, "px"):
+            rcs = fz.stop()
+    for name, rc in rcs.items():
+        check("%s exits 0 at SIGTERM" % name, rc == 0, rc)
+    for log in ("proxy.log", "mediad.log"):
+        lines = F.E.sanitizer_lines(os.path.join(tmp, log))
+        check("no sanitizer report in " + log, not lines, lines[:5])
+    if failures:
+        print("logs in %s\n%d failed: %s" % (tmp, len(failures), ", ".join(failures)))
+        return 1
+    os.system("rm -rf " + tmp)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
