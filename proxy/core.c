@@ -3848,7 +3848,17 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 		goto unlock;
 	}
 	reply_dest(mi, m, &d);
-	if (rp_txn_srv_new(c->txl, r.shard, m, &d, sizeof(struct pctx), now, &s) < 0) {
+	int rc = rp_txn_srv_new(c->txl, r.shard, m, &d, sizeof(struct pctx), now, &s);
+
+	if (rc == -E2BIG) {
+		/* A 3,000-byte Via host or branch: the sender's fault, not ours
+		 * (it got 500 Server Internal Error; found by sipfuzz.py). */
+		rp_info_rl("%.*s from %s: Via branch and sent-by over the transaction key "
+			"limit: 400", RP_STR_FMT(m->method_str), rp_tp_name(mi->tp));
+		reply_stateless(c, mi, m, r.cfg, 400, "Transaction Key Too Long", NULL, 0);
+		goto unlock;
+	}
+	if (rc < 0) {
 		reply_stateless(c, mi, m, r.cfg, 500, NULL, NULL, 0);
 		goto unlock;
 	}

@@ -583,7 +583,7 @@ int rp_txn_srv_new(rp_txl *l, unsigned shard, const struct sip_msg *req,
 	if (req->method == SIP_METHOD_ACK || !req->is_request || shard >= l->cfg.shards)
 		return -EINVAL;
 	if (srv_key(req, false, &k) < 0)
-		return -EINVAL;
+		return -E2BIG;
 	s = calloc(1, sizeof(*s) + ua + k.n + req->len);
 	if (!s)
 		return -ENOMEM;

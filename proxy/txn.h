@@ -157,7 +157,9 @@ enum rp_txn_absorb rp_txn_srv_absorb(rp_txl *l, rp_txn_srv *s,
 /* Creates the server transaction of 'req' (not ACK): copies the request
  * bytes (see rp_txn_srv_request) and reserves 'user_size' zeroed bytes for
  * the caller (rp_txn_srv_user). Responses go to 'to'. Returns 0, -EEXIST
- * (one exists: find it instead), -EINVAL or -ENOMEM. */
+ * (one exists: find it instead), -E2BIG (its key, branch + sent-by or the
+ * RFC 2543 fields, is over 2048 bytes: the sender's fault), -EINVAL or
+ * -ENOMEM. */
 int rp_txn_srv_new(rp_txl *l, unsigned shard, const struct sip_msg *req,
 	const struct rp_txn_dest *to, size_t user_size, uint64_t now, rp_txn_srv **out);
 

@@ -288,6 +288,13 @@ def main():
             ("Max-Forwards 0 OPTIONS to us", mut("Max-Forwards: 70", "Max-Forwards: 0"), "SIP/2.0 200 "),
             ("unknown method to nobody", request("FOOBAR", ruri="sip:nobody@127.0.0.1"),
              "SIP/2.0 404 "),
+            # The transaction key (branch + sent-by) has a 2,048-byte
+            # limit: the sender's fault, not a 500 Server Internal Error.
+            ("Via host of 3000 characters", request("FOOBAR", ruri="sip:nobody@127.0.0.1").replace(
+                b"127.0.0.1:9;", b"h" * 3000 + b":9;", 1), "SIP/2.0 400 Transaction Key Too Long"),
+            ("Via branch of 3000 characters", request("FOOBAR", ruri="sip:nobody@127.0.0.1").replace(
+                b"branch=z9hG4bK", b"branch=z9hG4bK" + b"b" * 3000, 1),
+             "SIP/2.0 400 Transaction Key Too Long"),
             ("CANCEL with no transaction", request("CANCEL"),
              "SIP/2.0 481 Call/Transaction Does Not Exist"),
             ("BYE with Route: <garbage>", request("BYE", extra="Route: <garbage>\r\n"),
@@ -448,7 +455,7 @@ def main():
         check("memory bounded (RSS %d kB -> %d kB, under +64 MB)" % (rss0, rss1),
               rss1 - rss0 < 64 * 1024, (rss0, rss1))
         log = px.text()
-        for why in ("Route does not parse", "Content-Length Mismatch", "Too Many Headers", "dropped malformed response",
+        for why in ("over the transaction key limit", "Route does not parse", "Content-Length Mismatch", "Too Many Headers", "dropped malformed response",
                     "Bad Contact Expires", "malformed credentials", "Content-Length"):
             check("the log says why: " + why, why in log)
     finally:

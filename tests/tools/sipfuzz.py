@@ -458,6 +458,7 @@ class Fuzzer:
         self.sent = {"udp": 0, "tcp": 0, "tls": 0, "mutated": 0, "dialogs": 0,
                      "ctl": 0, "http": 0, "liveness": 0, "sipp": 0}
         self.nonce = None
+        self.codes = {}
         self.nc = 0
         # Everything sent, for the findings (kept with the logs).
         self.tf = open(os.path.join(tmp, "sent.trace"), "wb")
@@ -580,7 +581,8 @@ class Fuzzer:
                 if c > prev:
                     s.sendall(data[prev:c])
                 prev = c
-            _, closed = self.drain(s, 0.02)
+            got, closed = self.drain(s, 0.02)
+            self.tally(got)
         except OSError:
             closed = True
         if closed:
@@ -611,17 +613,28 @@ class Fuzzer:
                 return None
             except OSError:
                 return None
+            self.tally(d)
             if want and not d.startswith(want):
                 continue
             return d
         return None
+
+    def tally(self, data):
+        """Counts the status codes of what came back; a 500 from the proxy
+        itself (no To tag of the fake UAS) is an internal error on hostile
+        input, kept as a finding."""
+        for m in re.finditer(rb"SIP/2.0 (\d{3}) ([^\r\n]*)", data):
+            code = int(m.group(1))
+            self.codes[code] = self.codes.get(code, 0) + 1
+            if code == 500 and b"tag=uas" not in data[m.start():m.start() + 2000]:
+                self.findings.add("500", data[m.start():m.start() + 600])
 
     def flush_udp(self):
         for s in self.udp:
             s.settimeout(0)
             try:
                 while True:
-                    s.recv(65536)
+                    self.tally(s.recv(65536))
             except OSError:
                 pass
 
@@ -1195,8 +1208,9 @@ def main():
     for log in ("proxy.log", "mediad.log"):
         for line in E.sanitizer_lines(os.path.join(tmp, log))[:5]:
             fz.findings.add("sanitizer", "%s: %s" % (log, line))
-    print("sipfuzz: seed %d, %.0f s, %d batches; sent %s; fake UAS got %d, mutated %d of its "
-          "answers" % (a.seed, time.time() - t0, batches, fz.sent,
+    print("sipfuzz: seed %d, %.0f s, %d batches; sent %s; answers seen %s; fake UAS got %d, "
+          "mutated %d of its answers" % (a.seed, time.time() - t0, batches, fz.sent,
+                                         dict(sorted(fz.codes.items())),
                        fz.uas.got if hasattr(fz, "uas") else 0,
                        fz.uas.mutated if hasattr(fz, "uas") else 0))
     if fz.findings.items:
