@@ -1673,19 +1673,37 @@ static void call_request(struct req *r)
 			rp_call_set_owner(pc->call, r->stx);
 		return;
 	}
-	if (m->to.tag.n && m->method != SIP_METHOD_CANCEL && m->method != SIP_METHOD_ACK) {
+	/* A BYE ends the call in call_bye(), once it has somewhere to go. */
+	if (m->to.tag.n && m->method != SIP_METHOD_CANCEL && m->method != SIP_METHOD_ACK &&
+	    m->method != SIP_METHOD_BYE) {
 		enum rp_call_side side;
 		rp_call *call = call_find(c, m, &side);
 
 		if (!call)
 			return;
-		if (m->method == SIP_METHOD_BYE)
-			rp_calls_end(c->calls, call, 0, side == RP_CALL_A ? "caller-bye" :
-				"callee-bye");
-		else
-			rp_call_saw_cseq(call, side, m->cseq.num);
+		rp_call_saw_cseq(call, side, m->cseq.num);
 		rp_call_put(call);
 	}
+}
+
+/* A BYE in a dialog whose targets are known: the call ends here, where its
+ * media goes (media_request). Ended before targets() had a destination, a
+ * BYE answered 404 (a Route of urn:service:sos) took the call out of the
+ * registry while the dialog and its mediad session went on, owned by no
+ * call (found by sipfuzz.py). */
+static void call_bye(struct req *r)
+{
+	const struct sip_msg *m = r->m;
+	enum rp_call_side side;
+	rp_call *call;
+
+	if (m->method != SIP_METHOD_BYE || !m->to.tag.n)
+		return;
+	call = call_find(r->core, m, &side);
+	if (!call)
+		return;
+	rp_calls_end(r->core->calls, call, 0, side == RP_CALL_A ? "caller-bye" : "callee-bye");
+	rp_call_put(call);
 }
 
 /* The targets are known: B is the first of them (until a 2xx says which). */
@@ -2531,6 +2549,7 @@ static void do_fork(struct req *r)
 		return;
 	}
 	call_target(r);
+	call_bye(r);
 	if (media_refused(r, fork_weakest_tp(r)))
 		return;
 	rc = trunk_prepare(r);
@@ -2705,6 +2724,7 @@ static void park_request(struct req *r)
 	memset(&guess, 0, sizeof(guess));
 	guess.u.sa.sa_family = fam;
 	guess.len = fam == AF_INET ? sizeof(guess.u.in4) : sizeof(guess.u.in6);
+	call_bye(r);
 	if (media_refused(r, tp))
 		return;
 	rc = trunk_prepare(r);
@@ -2814,6 +2834,7 @@ static void do_relay(struct req *r)
 		return;
 	}
 	call_target(r);
+	call_bye(r);
 	if (media_refused(r, pc->tg[0].d.tp))
 		return;
 	rc = trunk_prepare(r);

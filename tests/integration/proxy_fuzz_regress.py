@@ -8,6 +8,10 @@ registered user and as a trunk; sipfuzz.Fuzzer.start()).
   mediad session must go with the call (the ids were read through a 1 KB
   buffer together with the whole dialog; it did not fit and the session
   stayed, owned by no call).
+- A BYE that cannot be relayed (Route: <urn:service:sos>, 404 No Usable
+  Destination) must leave the call and its session as they were (it took
+  the call out of the registry, the session stayed with no call); the
+  caller's proper BYE then ends both.
 
 Every wait is bounded; ports are picked at run time."""
 import argparse
@@ -32,14 +36,15 @@ def check(name, cond, detail=""):
         failures.append(name)
 
 
-def answered_call(fz, contact_extra):
-    """An INVITE over UDP to bob (plain RTP), answered 200 by the fake UAS
-    and ACKed; returns (proxy call dict, mediad session id) or (None, None)."""
+def answered_call(fz, contact_extra, target="sip:bob@rampart.test", out=None):
+    """An INVITE over UDP to target (plain RTP), answered 200 by the fake
+    UAS; returns (proxy call dict, mediad session id) or (None, None); out
+    (a dict) gets the 200 and the Call-ID."""
     s = fz.udp[0]
     port = s.getsockname()[1]
     fz.flush_udp()
     cid = "regress-%d" % time.time_ns()
-    inv = fz.req("INVITE", "sip:bob@rampart.test", port=port, cid=cid, ftag="rg", cseq=1,
+    inv = fz.req("INVITE", target, port=port, cid=cid, ftag="rg", cseq=1, to=target[4:],
                  body=F.sdp(fz.rng, 40000, srtp=False))
     inv = inv.replace(b"Contact: <sip:alice@127.0.0.1:%d>" % port,
                       b"Contact: <sip:alice@127.0.0.1:%d>;%s" % (port, contact_extra.encode()))
@@ -53,15 +58,66 @@ def answered_call(fz, contact_extra):
         if re.match(rb"SIP/2.0 [2-6]\d\d ", d):
             final = d
             break
-    check("INVITE with a long Contact answered 200", final and final.startswith(b"SIP/2.0 200"),
+    check("INVITE to %s (Contact parameter of %d bytes) answered 200" % (target, len(contact_extra)), final and final.startswith(b"SIP/2.0 200"),
           final and final[:200])
     if not final:
         return None, None
+    if out is not None:
+        out.update(final=final, cid=cid)
     pc = ctlproto.Client(fz.csock)
     for c in pc.ok("calls").get("calls", []):
         if c.get("call-id") == cid:
             return c, c.get("session")
     return None, None
+
+
+def bye_not_relayed(fz):
+    fz.uas.rng.seed(12345)
+    d = {}
+    target = "sip:+15551234@trunk.test"
+    call, sess = answered_call(fz, "x=1", target, d)
+    if not call:
+        check("a call through the trunk", False)
+        return
+    s = fz.udp[0]
+    port = s.getsockname()[1]
+    _, fh, _ = F.parse(d["final"])
+    ttag = re.search(r";tag=([^;>]+)", F.hval(fh, "To")).group(1)
+    rr = F.hval(fh, "Record-Route")
+    contact = re.search(r"<([^>]+)>", F.hval(fh, "Contact")).group(1)
+
+    def bye(route, cseq):
+        fz.dsend(s, fz.req("BYE", contact, port=port, cid=d["cid"], ftag="rg", cseq=cseq,
+                           to=target[4:], ttag=ttag, extra=[("Route", route)]))
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            r = fz.recv_udp(s, deadline - time.time(), want=b"SIP/2.0 ")
+            if r and b"BYE" in r.split(b"CSeq:", 1)[-1][:20]:
+                return r.split(b"\r\n", 1)[0]
+        return None
+
+    def state():
+        calls = ctlproto.Client(fz.csock).ok("calls").get("calls", [])
+        return [c for c in calls if c.get("call-id") == d["cid"]], fz.mediad_sessions()
+
+    fz.dsend(s, fz.req("ACK", contact, port=port, cid=d["cid"], ftag="rg", cseq=1, to=target[4:],
+                       ttag=ttag, extra=[("Route", rr)]))
+    st = bye("<urn:service:sos>", 2)
+    check("BYE with Route <urn:service:sos>: 404 No Usable Destination",
+          st == b"SIP/2.0 404 No Usable Destination", st)
+    calls, sessions = state()
+    check("a BYE that was not relayed leaves the call and its mediad session",
+          len(calls) == 1 and sessions is not None and sess in sessions, (calls, sessions))
+    st = bye(rr, 3)
+    check("the caller's BYE along the Record-Route: 200", st == b"SIP/2.0 200 OK", st)
+    deadline = time.time() + 5
+    while time.time() < deadline:
+        calls, sessions = state()
+        if not calls and sessions is not None and sess not in sessions:
+            break
+        time.sleep(0.1)
+    check("then the call and its session are gone", not calls and sessions is not None and
+          sess not in sessions, (calls, sessions))
 
 
 def main():
@@ -91,6 +147,7 @@ def main():
                 time.sleep(0.1)
             check("call.drop of a call with a 40 KB caller Contact: the mediad session is "
                   "deleted", gone, fz.mediad_sessions())
+        bye_not_relayed(fz)
         check("no finding in the setup", not fz.findings.items, fz.findings.items)
     finally:
         if hasattr(fz, "px"):
