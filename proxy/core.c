@@ -2193,9 +2193,11 @@ static int build_forward(struct req *r, enum rp_tp out_tp, const rp_addr *to,
 	/* received/rport on the previous hop's Via (§18.2.1, RFC 3581). */
 	rp_sipout_top_via(&b, m, &r->mi->peer);
 	rc = rp_buf_error(&b);
+	/* Refused: the sender's Via holds a CR or LF that is not a fold
+	 * (SIP/2.0<CR>/UDP): its fault, -EBADMSG (400), not ours (500). */
 	if (rc == 0 && sip_edit_replace_value(r->e, (size_t)(m->h_via - m->hdrs),
 		rp_buf_str(&b)) != SIP_OK)
-		rc = -EINVAL;
+		rc = -EBADMSG;
 	if (rc == 0 && r->rr) {
 		size_t at = m->h_record_route ? (size_t)(m->h_record_route - m->hdrs) :
 			(size_t)(m->h_via - m->hdrs);
@@ -2511,6 +2513,20 @@ static unsigned fork_start(rp_core *c, rp_txn_srv *s, struct pctx *pc, unsigned 
 /* The offer/answer step of a forwarded request (toward out_tp): when the
  * media layer refuses it (488 by policy, 503 without mediad), the caller
  * is answered here, the call record says why, and true is returned. */
+/* build_forward() (or what comes before it) failed: the status for the
+ * sender. A Via the editor refused is the sender's (it got 500 Server
+ * Internal Error; found by sipfuzz.py). */
+static void reply_forward_error(struct req *r, int rc)
+{
+	if (rc == -EBADMSG) {
+		rp_info_rl("%.*s %.*s: top Via holds a bare CR or LF: 400",
+			RP_STR_FMT(r->m->method_str), RP_STR_FMT(r->m->call_id));
+		reply_msg(r->core, r->stx, r->m, 400, RP_STR_LIT("Bad Via"), NULL, 0, r->now);
+		return;
+	}
+	reply_msg(r->core, r->stx, r->m, rc == -EPROTO ? 488 : 500, RP_STR_NULL, NULL, 0, r->now);
+}
+
 static bool media_refused(struct req *r, enum rp_tp out_tp)
 {
 	rp_core *c = r->core;
@@ -2579,7 +2595,7 @@ static void do_fork(struct req *r)
 		explicit_bzero((char *)r->new_body.p, r->new_body.n);
 	if (rc < 0) {
 		rp_fork_free(f);
-		reply_msg(c, r->stx, r->m, rc == -EPROTO ? 488 : 500, RP_STR_NULL, NULL, 0, r->now);
+		reply_forward_error(r, rc);
 		return;
 	}
 	pc->media = r->media;
@@ -2767,7 +2783,7 @@ static void park_request(struct req *r)
 		return;
 	}
 	if (rc < 0) {
-		reply_msg(c, r->stx, r->m, rc == -EPROTO ? 488 : 500, RP_STR_NULL, NULL, 0, r->now);
+		reply_forward_error(r, rc);
 		return;
 	}
 	pc->media = r->media;
@@ -2852,7 +2868,7 @@ static void do_relay(struct req *r)
 		return;
 	}
 	if (rc < 0) {
-		reply_msg(c, r->stx, r->m, rc == -EPROTO ? 488 : 500, RP_STR_NULL, NULL, 0, r->now);
+		reply_forward_error(r, rc);
 		return;
 	}
 	pc->media = r->media;

@@ -12,6 +12,9 @@ registered user and as a trunk; sipfuzz.Fuzzer.start()).
   Destination) must leave the call and its session as they were (it took
   the call out of the registry, the session stayed with no call); the
   caller's proper BYE then ends both.
+- A request to relay whose top Via holds a bare CR (SIP/2.0<CR>/UDP) got
+  500 Server Internal Error (the editor refuses the rewritten Via): now
+  400 Bad Via, and an INVITE's mediad session does not stay behind.
 
 Every wait is bounded; ports are picked at run time."""
 import argparse
@@ -120,6 +123,33 @@ def bye_not_relayed(fz):
           sess not in sessions, (calls, sessions))
 
 
+def bare_cr_via(fz):
+    s = fz.udp[0]
+    port = s.getsockname()[1]
+    before = fz.mediad_sessions()
+    for method, body in (("MESSAGE", "hi"), ("INVITE", F.sdp(fz.rng, 40000, srtp=False))):
+        for bad in ("SIP/2.0\r/UDP 127.0.0.1:%d" % port, "SIP/2.0/UDP 127.0.0.1:%d\r" % port):
+            m = fz.req(method, "sip:bob@rampart.test", port=port, body=body).replace(
+                b"SIP/2.0/UDP 127.0.0.1:%d" % port, bad.encode(), 1)
+            fz.flush_udp()
+            fz.dsend(s, m)
+            r = fz.recv_udp(s, 5, want=b"SIP/2.0 4")
+            st = r.split(b"\r\n", 1)[0] if r else r
+            check("%s with Via %r: 400 Bad Via" % (method, bad), st == b"SIP/2.0 400 Bad Via", st)
+            if method == "INVITE" and r:
+                # The ACK of the 400 (same branch, hop by hop).
+                fz.dsend(s, m.replace(b"INVITE sip:", b"ACK sip:", 1).replace(
+                    b" INVITE\r\n", b" ACK\r\n", 1))
+    deadline = time.time() + 5
+    after = None
+    while time.time() < deadline:
+        after = fz.mediad_sessions()
+        if after == before:
+            break
+        time.sleep(0.1)
+    check("no mediad session left by the refused INVITEs", after == before, (before, after))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("proxy")
@@ -148,6 +178,7 @@ def main():
             check("call.drop of a call with a 40 KB caller Contact: the mediad session is "
                   "deleted", gone, fz.mediad_sessions())
         bye_not_relayed(fz)
+        bare_cr_via(fz)
         check("no finding in the setup", not fz.findings.items, fz.findings.items)
     finally:
         if hasattr(fz, "px"):
