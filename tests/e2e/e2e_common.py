@@ -7,6 +7,7 @@ import math
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -23,6 +24,18 @@ def check(name, cond, detail=""):
     if not cond:
         failures.append(name)
     return cond
+
+
+def verdict(d, log="proxy.log"):
+    """The exit status of a test that ran in the temporary dir d: 1 with the
+    failures named and the tail of d/log shown (d kept for a look), else 0
+    with d removed."""
+    if failures:
+        print("proxy log tail:\n" + open(os.path.join(d, log), errors="replace").read()[-4000:])
+        print("%d failed: %s" % (len(failures), ", ".join(failures)))
+        return 1
+    shutil.rmtree(d, ignore_errors=True)
+    return 0
 
 
 def skip(reason):

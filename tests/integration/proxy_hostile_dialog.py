@@ -29,7 +29,6 @@ Ports are picked free at run time; every wait is bounded."""
 import os
 import re
 import socket
-import subprocess
 import sys
 import tempfile
 
@@ -453,12 +452,7 @@ def main():
     finally:
         E.stop(px)
         E.stop(md)
-    if E.failures:
-        print("proxy log tail:\n" + open(os.path.join(d, "proxy.log"), errors="replace").read()[-4000:])
-        print("%d failed: %s" % (len(E.failures), ", ".join(E.failures)))
-        return 1
-    subprocess.run(["rm", "-rf", d])
-    return 0
+    return E.verdict(d)
 
 
 if __name__ == "__main__":

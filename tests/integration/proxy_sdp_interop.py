@@ -26,7 +26,6 @@ import base64
 import os
 import re
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -419,12 +418,7 @@ route request {
     finally:
         E.stop(px)
         E.stop(md)
-    if E.failures:
-        print("proxy log tail:\n" + open(os.path.join(d, "proxy.log"), errors="replace").read()[-4000:])
-        print("%d failed: %s" % (len(E.failures), ", ".join(E.failures)))
-        return 1
-    subprocess.run(["rm", "-rf", d])
-    return 0
+    return E.verdict(d)
 
 
 if __name__ == "__main__":
