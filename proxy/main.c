@@ -1050,6 +1050,8 @@ static int64_t m_dns_servfail(void *arg) { return (int64_t)dns_stats_now(arg).re
 static int64_t m_dns_hits(void *arg) { return (int64_t)dns_stats_now(arg).resolver.cache_hits; }
 static int64_t m_dns_misses(void *arg) { return (int64_t)dns_stats_now(arg).resolver.cache_misses; }
 static int64_t m_dns_cached(void *arg) { return (int64_t)dns_stats_now(arg).resolver.cached; }
+static int64_t m_dns_tcp(void *arg) { return (int64_t)dns_stats_now(arg).resolver.tcp; }
+static int64_t m_dns_queued(void *arg) { return (int64_t)dns_stats_now(arg).resolver.pending; }
 static int64_t m_dns_waiting(void *arg) { return (int64_t)dns_stats_now(arg).waiting; }
 static int64_t m_dns_trunk_names(void *arg) { return (int64_t)dns_stats_now(arg).trunk_names; }
 
@@ -1185,6 +1187,10 @@ static int metrics_setup(struct proxy *p)
 		  "DNS questions the cache could not answer (asked the servers)", m_dns_misses },
 		{ false, "rampart_proxy_dns_cache_entries", "Answers held in the resolver's cache",
 		  m_dns_cached },
+		{ true, "rampart_proxy_dns_tcp_total",
+		  "DNS questions asked again over TCP after a truncated UDP reply", m_dns_tcp },
+		{ false, "rampart_proxy_dns_lookups_queued",
+		  "Lookups waiting for a resolver thread or a server's reply", m_dns_queued },
 		{ false, "rampart_proxy_dns_requests_waiting",
 		  "SIP requests waiting in their transaction for a host name to be located",
 		  m_dns_waiting },

@@ -114,6 +114,9 @@ route request {
     check("/metrics: the failed TCP retry counted as an error, nothing waiting",
           m2.get("rampart_proxy_dns_errors_total", 0) > m.get("rampart_proxy_dns_errors_total", 0)
           and m2.get("rampart_proxy_dns_requests_waiting") == 0, (m, m2))
+    check("/metrics: the TCP retry counted, no lookup left queued",
+          m2.get("rampart_proxy_dns_tcp_total", 0) > m.get("rampart_proxy_dns_tcp_total", 0)
+          and m2.get("rampart_proxy_dns_lookups_queued") == 0, (m, m2))
     check("proxy alive", proxy.alive())
     proxy.stop()
     procs.remove(proxy)
