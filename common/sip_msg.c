@@ -293,6 +293,13 @@ enum sip_err sip_msg_parse(const char *buf, size_t len, rp_arena *a,
 		e = nl;
 		if (e > line && e[-1] == '\r')
 			e--;
+		/* A CR not followed by LF has no place in a field (RFC 3261 25.1):
+		 * a next hop that ends lines at a bare CR would read what follows
+		 * as a header of its own (header smuggling), so it is refused. */
+		for (const char *cr = memchr(line, '\r', (size_t)(e - line)); cr;
+		     cr = memchr(cr + 1, '\r', (size_t)(e - cr - 1)))
+			if (cr[1] != '\n')
+				return sip_perr_set(err, SIP_E_BAD_HEADER, skip + (size_t)(cr - p));
 		/* A NUL is tolerated only as the second byte of a quoted-pair
 		 * (RFC 3261 §25.1, RFC 4475 intmeth). One memchr finds the next
 		 * NUL for the whole message. */

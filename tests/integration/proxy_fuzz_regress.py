@@ -14,7 +14,9 @@ registered user and as a trunk; sipfuzz.Fuzzer.start()).
   caller's proper BYE then ends both.
 - A request to relay whose top Via holds a bare CR (SIP/2.0<CR>/UDP) got
   500 Server Internal Error (the editor refuses the rewritten Via): now
-  400 Bad Via, and an INVITE's mediad session does not stay behind.
+  400 Bad Via; now the parser refuses a bare CR in any header field (header
+  smuggling): no usable Via, so the request is dropped unanswered; a bare CR
+  in another header gets 400 Bad Header; no INVITE leaves a mediad session.
 
 Every wait is bounded; ports are picked at run time."""
 import argparse
@@ -133,13 +135,23 @@ def bare_cr_via(fz):
                 b"SIP/2.0/UDP 127.0.0.1:%d" % port, bad.encode(), 1)
             fz.flush_udp()
             fz.dsend(s, m)
-            r = fz.recv_udp(s, 5, want=b"SIP/2.0 4")
-            st = r.split(b"\r\n", 1)[0] if r else r
-            check("%s with Via %r: 400 Bad Via" % (method, bad), st == b"SIP/2.0 400 Bad Via", st)
-            if method == "INVITE" and r:
-                # The ACK of the 400 (same branch, hop by hop).
-                fz.dsend(s, m.replace(b"INVITE sip:", b"ACK sip:", 1).replace(
-                    b" INVITE\r\n", b" ACK\r\n", 1))
+            # The parser refuses a bare CR in any header field (header
+            # smuggling); with no usable Via there is nobody to answer.
+            r = fz.recv_udp(s, 1.5, want=b"SIP/2.0 ")
+            check("%s with Via %r: dropped, no answer" % (method, bad), r is None, r)
+        # A bare CR elsewhere: 400 Bad Header, never relayed with it.
+        m = fz.req(method, "sip:bob@rampart.test", port=port, body=body,
+                   extra=[("X-A", "a\rInjected: 1")])
+        fz.flush_udp()
+        fz.dsend(s, m)
+        r = fz.recv_udp(s, 5, want=b"SIP/2.0 4")
+        st = r.split(b"\r\n", 1)[0] if r else r
+        check("%s with a bare CR in X-A: 400 Bad Header" % method,
+              st == b"SIP/2.0 400 Bad Header", st)
+        if method == "INVITE" and r:
+            # The ACK of the 400 (same branch, hop by hop).
+            fz.dsend(s, m.replace(b"INVITE sip:", b"ACK sip:", 1).replace(
+                b" INVITE\r\n", b" ACK\r\n", 1))
     deadline = time.time() + 5
     after = None
     while time.time() < deadline:

@@ -51,6 +51,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
@@ -763,7 +764,9 @@ class Fuzzer:
         ttag = ttag.group(1) if ttag else "x"
         rr = [v for k, v in fh if k.lower() == "record-route"]
         route = ", ".join(reversed(", ".join(rr).split(", "))) if rr else None
-        contact = re.search(r"<([^>]+)>", hval(fh, "Contact") or "<%s>" % ruri).group(1)
+        # The fake UAS may have mangled its own Contact: fall back to the Request-URI.
+        cm = re.search(r"<([^>]+)>", hval(fh, "Contact") or "")
+        contact = cm.group(1) if cm else ruri
         ex = [("Route", route)] if route else []
 
         def indlg(method, cseq, body="", extra=()):
@@ -1199,6 +1202,7 @@ def main():
         fz.start()
         batches = fz.run()
     except Exception as e:  # noqa: BLE001
+        traceback.print_exc()  # where the harness itself broke
         fz.findings.add("harness", repr(e))
     finally:
         rcs = fz.stop() if hasattr(fz, "px") else {}

@@ -560,6 +560,11 @@ START_TEST(hostile)
 	       "Content-Length: 4");
 	expect(variant("Via: SIP/2.0/TLS", "Via: SIP/2.0/TLS/X"), SIP_E_BAD_VIA, "/X");
 	expect(variant("Via: SIP/2.0/TLS", "  Via: SIP/2.0/TLS"), SIP_E_BAD_HEADER, "  Via");
+	/* Bare CR inside a field: refused where it stands (header smuggling). */
+	expect(variant("Max-Forwards: 70", "Max-Forwards: 70\r\nX-A: a\rInjected: 1"),
+	       SIP_E_BAD_HEADER, "\rInjected");
+	expect(variant("Via: SIP/2.0/TLS", "Via: SIP/2.0\r/TLS"), SIP_E_BAD_HEADER, "\r/TLS");
+	expect(variant("Max-Forwards: 70", "Max-Forwards: 70\r"), SIP_E_BAD_HEADER, "\r\r\n");
 	expect(variant("sip:bob@biloxi.example.com SIP", "sip:bob@@biloxi SIP"), SIP_E_BAD_URI,
 	       "@biloxi SIP");
 	expect(variant("\r\n\r\nv=0", "\r\nv=0"), SIP_E_BAD_HEADER, "=0");
