@@ -374,7 +374,11 @@ static int reply_txn(rp_core *c, rp_txn_srv *s, unsigned code, rp_str reason,
 	char store[8192];
 	rp_arena a;
 	struct sip_msg *m = NULL;
-	struct sip_parse_opts o = { .stream = false };
+	/* As on receipt (rp_core_handle_at): From/To URIs the request was
+	 * accepted with unparsed (RFC 3261 16.3) must not fail it now. The
+	 * same for every re-parse of a kept request or response below. */
+	struct sip_parse_opts o = { .stream = false, .lazy_resp_addr_uri = true,
+		.lazy_req_addr_uri = true };
 	size_t len;
 	const char *req = rp_txn_srv_request(s, &len);
 	int rc = -EINVAL;
@@ -2404,7 +2408,8 @@ static void trunk_dlg_end(rp_core *c, struct pctx *pc, const struct sip_msg *res
 	char store[8192];
 	rp_arena a;
 	struct sip_msg *m = NULL;
-	struct sip_parse_opts o = { .stream = false };
+	struct sip_parse_opts o = { .stream = false, .lazy_resp_addr_uri = true,
+		.lazy_req_addr_uri = true };
 
 	if (!pc->ta || !pc->t_initial)
 		return;
@@ -2891,7 +2896,8 @@ static void send_cancel(rp_core *c, rp_txn_cli *cl, const char *reason, uint64_t
 	char store[8192];
 	rp_arena a;
 	struct sip_msg *m = NULL;
-	struct sip_parse_opts o = { .stream = false };
+	struct sip_parse_opts o = { .stream = false, .lazy_resp_addr_uri = true,
+		.lazy_req_addr_uri = true };
 	size_t len;
 	const char *req = rp_txn_cli_request(cl, &len);
 	rp_txn_cli *cc;
@@ -2960,7 +2966,8 @@ static void media_reject_2xx(rp_core *c, struct pctx *pc, const struct sip_msg *
 	char store[8192];
 	rp_arena a;
 	struct sip_msg *req = NULL;
-	struct sip_parse_opts o = { .stream = false };
+	struct sip_parse_opts o = { .stream = false, .lazy_resp_addr_uri = true,
+		.lazy_req_addr_uri = true };
 	struct sip_hdr_iter it;
 	struct sip_nameaddr na, contact;
 	rp_str below[8];
@@ -3072,6 +3079,9 @@ static void relay_response(rp_core *c, rp_txn_srv *s, rp_txn_cli *cl,
 				media_reject_2xx(c, pc, resp, cl, rp_txn_srv_shard(s),
 					RP_MEDIA_REASON, now);
 			reply_txn(c, s, 488, RP_STR_NULL, &reason, 1, now);
+			/* The call is over even if the 488 could not be made:
+			 * its mediad session goes with it (idempotent). */
+			media_end(c, pc);
 		}
 		goto out;
 	}
@@ -3101,7 +3111,8 @@ static bool run_failure_route(rp_core *c, rp_txn_srv *s, struct pctx *pc, uint64
 	char store[16384];
 	rp_arena a;
 	struct sip_msg *m = NULL;
-	struct sip_parse_opts o = { .stream = false };
+	struct sip_parse_opts o = { .stream = false, .lazy_resp_addr_uri = true,
+		.lazy_req_addr_uri = true };
 	struct rp_msg_info mi = { .tp = pc->in_tp, .peer = pc->src, .local = pc->local,
 		.udp_fd = -1 };
 	size_t len;

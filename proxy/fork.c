@@ -192,7 +192,8 @@ int rp_fork_final_text(const char *resp, size_t len, unsigned code, const char *
 	char store[8192];
 	rp_arena a;
 	struct sip_msg *m = NULL;
-	struct sip_parse_opts o = { .stream = false };
+	struct sip_parse_opts o = { .stream = false, .lazy_resp_addr_uri = true,
+		.lazy_req_addr_uri = true };
 	rp_buf b;
 	int rc = 0;
 

@@ -99,7 +99,8 @@ static int rebuild(rp_trunk_auth *st, uint32_t cseq, char **out, size_t *out_len
 {
 	char store[16384];
 	rp_arena a;
-	struct sip_parse_opts o = { .stream = false };
+	struct sip_parse_opts o = { .stream = false, .lazy_resp_addr_uri = true,
+		.lazy_req_addr_uri = true };
 	struct sip_msg *m = NULL;
 	struct sip_edit *e;
 	rp_str v, w;
@@ -148,7 +149,8 @@ out:
 /* Method, Request-URI and CSeq of a request (slices into 'a'-parsed m). */
 static int req_parts(const char *buf, size_t len, rp_arena *a, const struct sip_msg **mp)
 {
-	struct sip_parse_opts o = { .stream = false };
+	struct sip_parse_opts o = { .stream = false, .lazy_resp_addr_uri = true,
+		.lazy_req_addr_uri = true };
 	struct sip_msg *m = NULL;
 
 	enum sip_err pe = sip_msg_parse(buf, len, a, &o, &m, NULL);

@@ -832,7 +832,8 @@ static void cli_send_ack(rp_txn_cli *c, const struct sip_msg *resp)
 	char store[8192];
 	rp_arena a;
 	struct sip_msg *req = NULL;
-	struct sip_parse_opts o = { .stream = false };
+	struct sip_parse_opts o = { .stream = false, .lazy_resp_addr_uri = true,
+		.lazy_req_addr_uri = true };
 	rp_buf b;
 
 	if (!c->ack) {

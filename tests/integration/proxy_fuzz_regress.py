@@ -17,6 +17,12 @@ registered user and as a trunk; sipfuzz.Fuzzer.start()).
   400 Bad Via; now the parser refuses a bare CR in any header field (header
   smuggling): no usable Via, so the request is dropped unanswered; a bare CR
   in another header gets 400 Bad Header; no INVITE leaves a mediad session.
+- An INVITE whose From host is 256.256.256.256 (accepted: a proxy need not
+  parse the From URI) through the trunk, answered 180, a 200 whose SDP does
+  not parse, then a good 200: the kept request was parsed again with its
+  From URI to make the 488 and the ACK + BYE, that failed, and the mediad
+  session stayed with no call (the caller got no final answer). UDP and
+  TLS, with and without a From tag. Also the ACK of a callee's 486.
 
 Every wait is bounded; ports are picked at run time."""
 import argparse
@@ -162,6 +168,149 @@ def bare_cr_via(fz):
     check("no mediad session left by the refused INVITEs", after == before, (before, after))
 
 
+def refused_then_good_200(fz, tp, ftag, badhost, big):
+    """An INVITE with SDP through the trunk; the callee sends 180, a 200
+    whose SDP does not parse (refused by the media layer: 488 to the
+    caller, ACK + BYE to the callee) and at once a good 200 of the same
+    dialog. No mediad session may stay without a call (sipfuzz seed 200)."""
+    T = tp.upper()
+    label = "%s, From %s%s%s" % (T, "with a tag" if ftag else "without a tag",
+                                 ", host 256.256.256.256" if badhost else "",
+                                 ", 40 KB Content-Type and Via parameter" if big else "")
+    cid = "regress-2x200-%s-%s-%d" % (tp, "t" if ftag else "n", time.time_ns())
+    before = fz.mediad_sessions()
+    uas = fz.uas
+    orig = uas.handle
+    seen = []
+
+    def scripted(data, addr):
+        if cid.encode() not in data:
+            return orig(data, addr)
+        if data.startswith(b"INVITE "):
+            _, hdrs, body = F.parse(data)
+            good = F.sdp(fz.rng, 30466, srtp="RTP/SAVP" in body, sess=7, ver=2)
+            bad = good.replace("v=0\r\n", "v=0\r\n=\r\n", 1)
+            r200 = uas.reply(data, 200, "OK", bad)
+            if big:
+                # As the fuzzer's was: a 40 KB parameter on our Via, our
+                # Record-Route replaced by a long one in our domain.
+                r200 = re.sub(rb"(Via: SIP/2.0/UDP [^\r]*;rport)", lambda m: m.group(1) + b";" +
+                              b"x" * 40000, r200, 1)
+                r200 = re.sub(rb"Record-Route: <[^>]*>", b"Record-Route: <sip:" + b"a" * 5000 +
+                              b"@rampart.test>", r200, 1)
+            for msg in (uas.reply(data, 180, "Ringing"), r200, uas.reply(data, 200, "OK", good)):
+                uas.s.sendto(msg, addr)
+        elif data.startswith(b"BYE "):
+            seen.append("BYE")
+            uas.s.sendto(uas.reply(data, 200, "OK"), addr)
+        elif data.startswith(b"ACK "):
+            seen.append("ACK")
+
+    uas.handle = scripted
+    try:
+        inv = fz.req("INVITE", "sip:+1555@trunk.test", tp=T, cid=cid, ftag="rg2",
+                     port=fz.udp[0].getsockname()[1] if tp == "udp" else 9,
+                     body=F.sdp(fz.rng, 40036, srtp=(tp == "tls")))
+        if badhost:
+            # As the fuzzer's was: a host that is no IPv4 address (a proxy
+            # need not parse the From URI, RFC 3261 16.3).
+            inv = inv.replace(b"From: <sip:alice@rampart.test>",
+                              b"From: <sip:x@256.256.256.256>", 1)
+        if not ftag:
+            inv = inv.replace(b";tag=rg2", b"", 1)
+        if big:
+            inv = inv.replace(b"Content-Type: application/sdp",
+                              b"Content-Type: application/sdp;" + b"x" * 40000, 1)
+        got = b""
+        if tp == "udp":
+            s = fz.udp[0]
+            fz.flush_udp()
+            fz.dsend(s, inv)
+            deadline = time.time() + 3
+            while time.time() < deadline:
+                d = fz.recv_udp(s, deadline - time.time(), want=b"SIP/2.0 ")
+                if d:
+                    got += d
+        else:
+            s = fz.stream(tp, fresh=True)
+            fz.trace(tp, inv)
+            s.sendall(inv)
+            deadline = time.time() + 3
+            while time.time() < deadline:
+                d, closed = fz.drain(s, 0.5)
+                got += d
+                if closed:
+                    break
+        finals = re.findall(rb"SIP/2.0 ([2-6]\d\d) ", got)
+        check("%s: the caller gets 488 for the refused 200" % label, b"488" in finals,
+              got[:600])
+        # The hop-by-hop ACK of the 488 (same branch).
+        ack = inv.split(b"\r\nContent-Type")[0].replace(b"INVITE sip:", b"ACK sip:", 1).replace(
+            b" INVITE\r\n", b" ACK\r\n", 1) + b"\r\nContent-Length: 0\r\n\r\n"
+        ack = re.sub(rb"Content-Length: \d+\r\n\r\n$", b"Content-Length: 0\r\n\r\n", ack)
+        m = re.search(rb"SIP/2.0 488[^\r]*\r\n(?:[^\r]+\r\n)*?To: ([^\r]+)\r\n", got)
+        if m:
+            ack = re.sub(rb"\r\nTo: [^\r]+\r\n", b"\r\nTo: " + m.group(1) + b"\r\n", ack, 1)
+        if tp == "udp":
+            fz.dsend(s, ack)
+        else:
+            try:
+                s.sendall(ack)
+            except OSError:
+                pass
+        calls = sessions = None
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            calls = [c for c in ctlproto.Client(fz.csock).ok("calls").get("calls", [])
+                     if c.get("call-id") == cid]
+            sessions = fz.mediad_sessions()
+            if not calls and sessions == before:
+                break
+            time.sleep(0.1)
+        check("%s: the callee gets ACK and BYE for its refused 200" % label,
+              "ACK" in seen and "BYE" in seen, seen)
+        check("%s: no call and no mediad session left" % label,
+              not calls and sessions is not None and sessions == before,
+              (calls, before, sessions))
+    finally:
+        uas.handle = orig
+
+
+def busy_callee_bad_from_host(fz):
+    """The callee's 486 to an INVITE whose From host is no IPv4 address:
+    the proxy ACKs it (built from the INVITE it sent, RFC 3261 17.1.1.3)
+    and relays it; the ACK was never made (the kept request was parsed
+    again with its From URI, which failed)."""
+    cid = "regress-486-%d" % time.time_ns()
+    uas = fz.uas
+    orig = uas.handle
+    seen = []
+
+    def scripted(data, addr):
+        if cid.encode() not in data:
+            return orig(data, addr)
+        seen.append(data.split(b" ", 1)[0].decode("latin1"))
+        if data.startswith(b"INVITE "):
+            uas.s.sendto(uas.reply(data, 486, "Busy Here"), addr)
+
+    uas.handle = scripted
+    try:
+        s = fz.udp[0]
+        fz.flush_udp()
+        inv = fz.req("INVITE", "sip:+1555@trunk.test", cid=cid, port=s.getsockname()[1],
+                     body=F.sdp(fz.rng, 40040, srtp=False))
+        inv = inv.replace(b"From: <sip:alice@rampart.test>", b"From: <sip:x@256.256.256.256>", 1)
+        fz.dsend(s, inv)
+        r = fz.recv_udp(s, 5, want=b"SIP/2.0 486")
+        check("486 from the callee relayed (From host 256.256.256.256)", r is not None, r)
+        deadline = time.time() + 3
+        while time.time() < deadline and "ACK" not in seen:
+            time.sleep(0.05)
+        check("the callee's 486 is ACKed (From host 256.256.256.256)", "ACK" in seen, seen)
+    finally:
+        uas.handle = orig
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("proxy")
@@ -191,6 +340,11 @@ def main():
                   "deleted", gone, fz.mediad_sessions())
         bye_not_relayed(fz)
         bare_cr_via(fz)
+        for tp in ("udp", "tls"):
+            for ftag, badhost, big in ((True, False, False), (False, False, False),
+                                       (True, True, False), (False, True, True)):
+                refused_then_good_200(fz, tp, ftag, badhost, big)
+        busy_callee_bad_from_host(fz)
         check("no finding in the setup", not fz.findings.items, fz.findings.items)
     finally:
         if hasattr(fz, "px"):
