@@ -2197,8 +2197,9 @@ static int build_forward(struct req *r, enum rp_tp out_tp, const rp_addr *to,
 	/* received/rport on the previous hop's Via (§18.2.1, RFC 3581). */
 	rp_sipout_top_via(&b, m, &r->mi->peer);
 	rc = rp_buf_error(&b);
-	/* Refused: the sender's Via holds a CR or LF that is not a fold
-	 * (SIP/2.0<CR>/UDP): its fault, -EBADMSG (400), not ours (500). */
+	/* Refused: the sender's Via holds a line break the editor will not
+	 * write back (a fold on a bare LF; a bare CR the parser already
+	 * refuses): its fault, -EBADMSG (400), not ours (500). */
 	if (rc == 0 && sip_edit_replace_value(r->e, (size_t)(m->h_via - m->hdrs),
 		rp_buf_str(&b)) != SIP_OK)
 		rc = -EBADMSG;
@@ -2524,7 +2525,7 @@ static unsigned fork_start(rp_core *c, rp_txn_srv *s, struct pctx *pc, unsigned 
 static void reply_forward_error(struct req *r, int rc)
 {
 	if (rc == -EBADMSG) {
-		rp_info_rl("%.*s %.*s: top Via holds a bare CR or LF: 400",
+		rp_info_rl("%.*s %.*s: top Via holds a line break we cannot write back: 400",
 			RP_STR_FMT(r->m->method_str), RP_STR_FMT(r->m->call_id));
 		reply_msg(r->core, r->stx, r->m, 400, RP_STR_LIT("Bad Via"), NULL, 0, r->now);
 		return;
