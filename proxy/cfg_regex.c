@@ -31,25 +31,46 @@ struct cfg_regex {
  * added up and limited to this; measured in docs/config.md "Limits". */
 #define RE_MAX_REPEAT_WEIGHT 128u
 
+/* The third cost is exponential compile time: glibc copies the operand of
+ * '+' and of a bound and follows every empty path through the copies when
+ * it builds epsilon closures, so copying something that can already match
+ * nothing, near an anchor, multiplies the work per operator ('^C*+++++'
+ * 9 s, '\w\B(){2}*{3,5}{1,3}' 1.6 s, '^(()+()+()+()+()+()+)++' over 20 s;
+ * fuzz_cfg found the first). Such copies rarely change what matches ('(X)+'
+ * is '(X)*' when X can be empty), so they are refused outright. */
+
 struct re_scan {
 	const char *p;
 	size_t n, i;
 	bool too_deep;
+	bool copies_empty;  /* '+' or a bound copies a nullable operand */
+	size_t copies_empty_at;
 	uint64_t rep;   /* weight under repetition operators */
 };
 
-static uint64_t re_alt(struct re_scan *s, int depth);
+static uint64_t re_alt(struct re_scan *s, int depth, bool *nullable);
 
 static uint64_t re_cap(uint64_t v)
 {
 	return v > RE_MAX_WEIGHT ? RE_MAX_WEIGHT + 1 : v;
 }
 
-static uint64_t re_atom(struct re_scan *s, int depth)
+/* Zero-width atoms: the anchors, and (to be safe) a back-reference, which
+ * matches nothing when its group did. */
+static bool re_zero_width(const char *p, size_t i, size_t n)
+{
+	if (p[i] == '^' || p[i] == '$')
+		return true;
+	return p[i] == '\\' && i + 1 < n && p[i + 1] != '\0' && strchr("bB<>`'123456789", p[i + 1]) != NULL;
+}
+
+/* One atom; *nullable says whether it can match the empty string. */
+static uint64_t re_atom(struct re_scan *s, int depth, bool *nullable)
 {
 	const char *p = s->p;
 	uint64_t w = 1;
 
+	*nullable = false;
 	if (p[s->i] == '(') {
 		s->i++;
 		if (depth >= RE_MAX_DEPTH) {
@@ -57,7 +78,7 @@ static uint64_t re_atom(struct re_scan *s, int depth)
 			s->i = s->n;
 			return RE_MAX_WEIGHT + 1;
 		}
-		w = re_alt(s, depth + 1);
+		w = re_alt(s, depth + 1, nullable);
 		if (s->i < s->n && p[s->i] == ')')
 			s->i++;
 		return w ? w : 1;
@@ -84,12 +105,14 @@ static uint64_t re_atom(struct re_scan *s, int depth)
 		s->i++;
 		return 1;
 	}
+	*nullable = re_zero_width(p, s->i, s->n);
 	s->i += p[s->i] == '\\' ? 2 : 1;
 	return 1;
 }
 
-/* {m}, {m,}, {m,n}: the most copies regcomp makes (0 if not a bound). */
-static uint64_t re_bound(struct re_scan *s)
+/* {m}, {m,}, {m,n}: the most copies regcomp makes (0 if not a bound);
+ * *lo is m and *open whether there is no n. */
+static uint64_t re_bound(struct re_scan *s, uint64_t *lo, bool *open)
 {
 	uint64_t m = 0, n = 0;
 	size_t j = s->i + 1;
@@ -110,29 +133,50 @@ static uint64_t re_bound(struct re_scan *s)
 	if (j >= s->n || s->p[j] != '}')
 		return 0;
 	s->i = j + 1;
+	*lo = m;
+	*open = comma && !hi;
 	if (hi)
 		return n > m ? n : m;
 	return comma ? m + 1 : m;
 }
 
-static uint64_t re_seq(struct re_scan *s, int depth)
+static void re_copies_empty(struct re_scan *s, size_t at)
+{
+	if (!s->copies_empty) {
+		s->copies_empty = true;
+		s->copies_empty_at = at;
+	}
+}
+
+/* A branch: nullable if every piece is. */
+static uint64_t re_seq(struct re_scan *s, int depth, bool *nullable)
 {
 	uint64_t sum = 0;
 
+	*nullable = true;
 	while (s->i < s->n && s->p[s->i] != '|' && s->p[s->i] != ')') {
-		uint64_t w = re_atom(s, depth);
+		bool null;
+		uint64_t w = re_atom(s, depth, &null);
 		bool repeated = false;
 
 		for (;;) {
 			char q = s->i < s->n ? s->p[s->i] : '\0';
-			uint64_t b;
+			size_t at = s->i;
+			uint64_t b, lo = 0;
+			bool open = false;
 
 			if (q == '*' || q == '?') {
 				s->i++;
+				null = true;
 			} else if (q == '+') {
 				s->i++;
+				if (null)
+					re_copies_empty(s, at);
 				w = re_cap(w * 2);
-			} else if (q == '{' && (b = re_bound(s)) != 0) {
+			} else if (q == '{' && (b = re_bound(s, &lo, &open)) != 0) {
+				if (null && (b > 1 || (open && lo > 0)))
+					re_copies_empty(s, at);
+				null = null || lo == 0;
 				w = re_cap(w * b);
 			} else {
 				break;
@@ -142,17 +186,22 @@ static uint64_t re_seq(struct re_scan *s, int depth)
 		if (repeated)
 			s->rep = re_cap(s->rep + w);
 		sum = re_cap(sum + w);
+		*nullable = *nullable && null;
 	}
 	return sum;
 }
 
-static uint64_t re_alt(struct re_scan *s, int depth)
+/* Branches: nullable if any is. */
+static uint64_t re_alt(struct re_scan *s, int depth, bool *nullable)
 {
-	uint64_t sum = re_seq(s, depth);
+	uint64_t sum = re_seq(s, depth, nullable);
 
 	while (s->i < s->n && s->p[s->i] == '|') {
+		bool null;
+
 		s->i++;
-		sum = re_cap(sum + re_seq(s, depth));
+		sum = re_cap(sum + re_seq(s, depth, &null));
+		*nullable = *nullable || null;
 	}
 	return sum;
 }
@@ -171,10 +220,11 @@ int cfg_regex_new(rp_str pattern, bool icase, size_t max_subject, struct cfg_reg
 	{
 		struct re_scan sc = { .p = pattern.p ? pattern.p : "", .n = pattern.n };
 		uint64_t w = 0;
+		bool null;
 
 		/* A stray ')' at the top level ends re_alt early: go on past it. */
 		while (sc.i < sc.n) {
-			w = re_cap(w + re_alt(&sc, 0));
+			w = re_cap(w + re_alt(&sc, 0, &null));
 			if (sc.i < sc.n)
 				sc.i++;
 		}
@@ -193,6 +243,12 @@ int cfg_regex_new(rp_str pattern, bool icase, size_t max_subject, struct cfg_reg
 				"it may repeat)", sc.rep > RE_MAX_WEIGHT ? "more than " : "",
 				sc.rep > RE_MAX_WEIGHT ? (uint64_t)RE_MAX_WEIGHT : sc.rep,
 				RE_MAX_REPEAT_WEIGHT);
+			return -EINVAL;
+		}
+		if (sc.copies_empty) {
+			snprintf(errbuf, errsz, "'%c' at offset %zu repeats something that can "
+				"match the empty string (like (a*)+ or (b?){2}): too costly to compile",
+				sc.p[sc.copies_empty_at], sc.copies_empty_at);
 			return -EINVAL;
 		}
 	}

@@ -83,11 +83,13 @@ static bool run(const char *pat, size_t n)
 int main(int argc, char **argv)
 {
 	static const char *const pats[] = {
-		"a+b", "(a|a?)+b", "[a-z]+[0-9]", "(a*)*b", "(.*)*x", "((a+)+)+b",
-		".{0,128}b", "(.{0,8}){14}x", "(.{0,4}){30}x", "(.?){120}x",
+		"a+b", "[a-z]+[0-9]", "(a*)*b", "(.*)*x", "((a+)+)+b", ".{0,128}b",
 		"^\\+?[0-9]{6,15}$",
 		/* refused since issue #4 */
 		".{0,500}b", "(.{0,8}){32}x", "(.{0,100}){50}x",
+		/* refused since fuzz_cfg found '^C*+++++' (9 s to compile): '+'
+		 * or a bound copying something that can match nothing */
+		"(a|a?)+b", "(.{0,8}){14}x", "(.{0,4}){30}x", "(.?){120}x", "^C*+++++",
 	};
 	static const size_t lens[] = { 256, 512, 1024, 4096 };
 	bool big = argc > 1 && strcmp(argv[1], "--big") == 0;

@@ -603,6 +603,37 @@ START_TEST(regex_subject_over_the_limit_does_not_match)
 }
 END_TEST
 
+/* Patterns glibc compiles in exponential time ('+' or a bound copying
+ * something that can match nothing, near an anchor) are refused before
+ * regcomp sees them; ordinary ones with optional parts still load. */
+START_TEST(regex_copies_of_empty_refused)
+{
+	static const char *const bad[] = { "^C*+++++", "^C*+", "\\b()+", "(^|x)+",
+		"^(()+()+)++", "\\w\\B(){2}*{3,5}{1,3}", "a{0,}{1,}", "^(C*|D){2}", "(a?)+",
+		"^x(\\1)+" };
+	static const char *const good[] = { "^\\+?[0-9]+$", "^(\\+?[0-9]+)?$", "^sip:(.*)?@",
+		"^(a|b)+$", "^([0-9]{1,3}\\.){3}[0-9]{1,3}$", "^C*{0,1}", "(a?){1}", "^(a*)*$",
+		"^pbx[0-9]+\\.example\\.net$", "^[+]?49" };
+	struct cfg_regex *re;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		re = NULL;
+		err[0] = '\0';
+		ck_assert_msg(cfg_regex_new(rp_str_cstr(bad[i]), false, 0, &re, err, sizeof(err)) ==
+			-EINVAL, "%s accepted", bad[i]);
+		ck_assert_ptr_null(re);
+		ck_assert_msg(strstr(err, "can match the empty string"), "%s: %s", bad[i], err);
+	}
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		re = NULL;
+		ck_assert_msg(cfg_regex_new(rp_str_cstr(good[i]), false, 0, &re, err, sizeof(err)) ==
+			0, "%s refused: %s", good[i], err);
+		cfg_regex_free(re);
+	}
+}
+END_TEST
+
 /* ---- expressions ---- */
 
 static const char *expr_script =
@@ -878,6 +909,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, no_header_injection_from_message_text);
 	tcase_add_test(tc, missing_callbacks_and_action_errors);
 	tcase_add_test(tc, regex_subject_over_the_limit_does_not_match);
+	tcase_add_test(tc, regex_copies_of_empty_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
