@@ -1169,7 +1169,7 @@ static const char *const global_keys[] = {
 	"auth_algorithms", "max_branches",
 	"dns_servers", "dns_timeout", "dns_attempts", "dns_min_ttl", "dns_max_ttl",
 	"dns_cache_size", "log_rate_burst", "log_rate_interval_ms", "regex_max_subject",
-	"batch_wait_us", "tcp_keepalive_interval",
+	"batch_wait_us", "tcp_keepalive_interval", "udp_steering",
 	/* blocks */
 	"tls", "listen", "trunk", "user", "route", NULL,
 };
@@ -1180,7 +1180,7 @@ enum {
 	G_CDR_SECRET, G_METRICS, G_CTL_MODE, G_CTL_GROUP, G_CTL_RO, G_CTL_RO_MODE,
 	G_CTL_RO_GROUP, G_AUTH_ALGS, G_MAX_BRANCHES, G_DNS_SERVERS, G_DNS_TIMEOUT,
 	G_DNS_ATTEMPTS, G_DNS_MIN_TTL, G_DNS_MAX_TTL, G_DNS_CACHE, G_LOG_RATE_BURST,
-	G_LOG_RATE_INTERVAL, G_REGEX_MAX_SUBJECT, G_BATCH_WAIT, G_TCP_KEEPALIVE, G_TLS, G_LISTEN, G_TRUNK, G_USER,
+	G_LOG_RATE_INTERVAL, G_REGEX_MAX_SUBJECT, G_BATCH_WAIT, G_TCP_KEEPALIVE, G_UDP_STEERING, G_TLS, G_LISTEN, G_TRUNK, G_USER,
 	G_ROUTE,
 };
 
@@ -1379,6 +1379,14 @@ static void check_global(struct cfg_ck *k, const struct cfg_item *it, int i, uin
 		get_u32(k, it, 16, CFG_REGEX_MAX_SUBJECT_LIMIT, &s->regex_max_subject);
 		break;
 	case G_BATCH_WAIT: get_u32(k, it, 0, 5000, &s->batch_wait_us); break;
+	case G_UDP_STEERING: {
+		static const char *const modes[] = { "auto", "hash", NULL };
+
+		if (want_assign(k, it, 1, 1) &&
+		    (e = cfg_ck_enum(k, &it->vals[0], "UDP steering mode", modes)) >= 0)
+			s->udp_steering_hash = e == 1;
+		break;
+	}
 	case G_USERS_FILE: get_str(k, it, &s->users_file); break;
 	case G_CDR_FILE: get_str(k, it, &s->cdr_file); break;
 	case G_CDR_FSYNC_LINES: get_u32(k, it, 1, 1000000, &s->cdr_fsync_lines); break;

@@ -216,6 +216,9 @@ struct cfg_settings {
 	/* A worker's wake-up coalescing wait (rp_workers_set_batch_wait);
 	 * 0 = off. Applied on reload. */
 	uint32_t batch_wait_us;      /* CFG_BATCH_WAIT_US_DEFAULT */
+	/* udp_steering = hash: never concentrate UDP on worker 0
+	 * (rp_workers_set_udp_steering); false = auto, the default. */
+	bool udp_steering_hash;
 	struct cfg_tls tls;          /* defaults for listeners and trunks */
 	const char *users_file;      /* as written, resolved against the config dir */
 	/* Call detail records (docs/cdr.md): NULL = none. */

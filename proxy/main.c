@@ -515,6 +515,12 @@ static int cmd_stats(ctl_req *req, rp_buf *resp, void *arg)
 	benc_put_kv_int(resp, "outbound-opened", (int64_t)st.opened);
 	benc_put_kv_int(resp, "worker-rounds", (int64_t)st.rounds);
 	benc_put_kv_int(resp, "batch-sleeps", (int64_t)st.batch_sleeps);
+	benc_put_kv_cstr(resp, "udp-steering", st.udp_one ? "worker-0" : "hash");
+	benc_put_kv_int(resp, "udp-steering-changes", (int64_t)st.udp_steer_changes);
+	benc_put_kv_list(resp, "worker-udp-messages");
+	for (unsigned i = 0; i < rp_workers_count(p->ws) && i < RP_STATS_WORKERS; i++)
+		benc_put_int(resp, (int64_t)st.worker_udp_msgs[i]);
+	benc_put_end(resp);
 	if (atomic_load(&p->core)) {
 		struct rp_core_stats cs;
 
@@ -877,6 +883,7 @@ static int config_reload(struct proxy *p, char *why, size_t whysz, char *restart
 	if (!p->log_cli)
 		rp_log_set_level(cfg_settings(nc)->log_level);
 	rp_workers_set_batch_wait(p->ws, cfg_settings(nc)->batch_wait_us);
+	rp_workers_set_udp_steering(p->ws, !cfg_settings(nc)->udp_steering_hash);
 	rp_notice("configuration %s reloaded: new transactions use it, those in progress "
 		"keep theirs (listeners, workers, sockets need a restart)", p->config_path);
 	if (restart[0])
@@ -2038,6 +2045,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rp_workers_set_batch_wait(p->ws, cfg_settings(cfg)->batch_wait_us);
+	rp_workers_set_udp_steering(p->ws, !cfg_settings(cfg)->udp_steering_hash);
 	{
 		const struct rp_listen *ls;
 		size_t n = rp_workers_listeners(p->ws, &ls);

@@ -1,6 +1,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <linux/filter.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -46,6 +47,13 @@ struct inbox_item {
 /* Requested receive buffer of a UDP listening socket (worker_init). */
 #define UDP_RCVBUF (1 << 20)
 
+/* Relaxed: each counter has one writer (its worker); readers sum them. */
+static void count1(atomic_uint_fast64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+		memory_order_relaxed);
+}
+
 /* A worker's receive batch for recvmmsg (UDP datagrams up to 64 KiB). */
 #define RX_BATCH 8
 struct rx_batch {
@@ -86,7 +94,12 @@ struct rp_worker {
 	bool backlog;
 	struct rp_batch batch;
 	/* Written by this worker only, read by rp_workers_get_stats. */
-	atomic_uint_fast64_t rounds, batch_sleeps;
+	atomic_uint_fast64_t rounds, batch_sleeps, udp_msgs;
+	/* UDP steering: this thread's CPU clock (published once ready), and
+	 * whether a round left a backlog since worker 0 last looked. */
+	clockid_t cpu_clock;
+	atomic_bool cpu_clock_ready, backlog_seen;
+	uint64_t steer_cpu_ns; /* worker 0's last reading of cpu_clock */
 };
 
 struct rp_workers {
@@ -101,9 +114,19 @@ struct rp_workers {
 	rp_iplimit *limit;
 	pthread_mutex_t dir_lock;
 	rp_hash *dir; /* transport+peer -> owner worker id + 1 */
-	atomic_uint_fast64_t accepted, refused, closed, udp_msgs, stream_msgs,
+	atomic_uint_fast64_t accepted, refused, closed, stream_msgs,
 		frame_errors, dropped_slow, opened;
 	_Atomic uint32_t batch_wait_us; /* rp_workers_set_batch_wait */
+	/* UDP steering: the setting, and (worker 0 only) the decision, the
+	 * mode the sockets are in and when the CPU was last read; the mode
+	 * and its changes are published for the stats. steer_broken: the
+	 * kernel refused the program, the hash decides for good. */
+	atomic_bool steer_auto, steer_one, steer_broken;
+	atomic_uint_fast64_t steer_changes;
+	struct rp_steer steer;
+	bool steer_applied_one;
+	unsigned steer_backlogs; /* worker 0's backlogged rounds in a row */
+	uint64_t steer_last_ns;
 };
 
 /* UDP sends made by the handlers while a worker handles what one
@@ -425,7 +448,7 @@ static void udp_datagram(struct rp_worker *w, struct tag *t, const rp_addr *from
 
 	if (n == 0 || ((buf[0] == '\r' || buf[0] == '\n') && udp_keepalive(buf, n)))
 		return;
-	atomic_fetch_add(&w->ws->udp_msgs, 1);
+	count1(&w->udp_msgs);
 	w->round_msgs++;
 	w->ws->fn(&mi, buf, n, w->ws->arg);
 }
@@ -738,6 +761,138 @@ uint32_t rp_batch_after_round(struct rp_batch *b, uint32_t wait_us, uint64_t now
 	return b->on && msgs && !backlog ? wait_us : 0;
 }
 
+bool rp_steer_decide(struct rp_steer *s, unsigned w0_permille, unsigned all_permille,
+	bool backlog)
+{
+	if (s->one) {
+		if (w0_permille > RP_STEER_UP_PERMILLE ||
+		    (backlog && w0_permille >= RP_STEER_DOWN_PERMILLE)) {
+			s->one = false;
+			s->calm = 0;
+			return true;
+		}
+		return false;
+	}
+	if (backlog || all_permille >= RP_STEER_DOWN_PERMILLE) {
+		s->calm = 0;
+		return false;
+	}
+	if (++s->calm < RP_STEER_CALM_PERIODS)
+		return false;
+	s->one = true;
+	s->calm = 0;
+	return true;
+}
+
+/* Puts every UDP reuseport group in the given mode: a one-instruction
+ * program returning 0 picks the group's first socket (worker 0's, bound
+ * first), one returning an index past the end makes the kernel fall back
+ * to its hash. 0 or the first -errno. */
+static int steer_apply(rp_workers *ws, bool one)
+{
+	struct sock_filter code[] = { BPF_STMT(BPF_RET | BPF_K, one ? 0u : 0xffffffffu) };
+	struct sock_fprog prog = { .len = 1, .filter = code };
+	int rc = 0;
+
+	for (size_t i = 0; i < ws->cfg.n_listen; i++) {
+		int fd = ws->w[0].socks[i].fd;
+
+		if (ws->cfg.listen[i].tp != RP_TP_UDP || fd < 0)
+			continue;
+		if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, &prog,
+			       sizeof(prog)) < 0 && rc == 0)
+			rc = -errno;
+	}
+	return rc;
+}
+
+static uint64_t thread_cpu_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	if (clock_gettime(clk, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Worker 0, after each round: applies the setting, and once a period
+ * reads every worker's CPU time and lets rp_steer_decide choose. While
+ * concentrated, RP_STEER_BACKLOG_ROUNDS rounds in a row of its own that
+ * left a backlog spread at once: it is not keeping up, and one socket's
+ * buffer fills within milliseconds. (One such round alone is no sign:
+ * on a loaded machine a worker kept off the CPU for a few ms finds 64
+ * datagrams waiting.) */
+#define RP_STEER_BACKLOG_ROUNDS 3u
+static void steer_tick(struct rp_worker *w0, bool backlog_now)
+{
+	rp_workers *ws = w0->ws;
+	bool automatic = ws->n > 1 && atomic_load_explicit(&ws->steer_auto, memory_order_relaxed) &&
+		!atomic_load_explicit(&ws->steer_broken, memory_order_relaxed);
+	uint64_t now = rp_now_ns(), dt, all = 0, p0 = 0;
+	bool backlog = false, want;
+	int rc;
+
+	if (!automatic) {
+		ws->steer.one = false;
+		ws->steer_last_ns = 0;
+	} else if (ws->steer_last_ns == 0) {
+		/* (Re)starting: concentrated until the load says otherwise. */
+		ws->steer = (struct rp_steer){ .one = true };
+		ws->steer_last_ns = now;
+		for (unsigned i = 0; i < ws->n; i++)
+			if (atomic_load_explicit(&ws->w[i].cpu_clock_ready, memory_order_acquire))
+				ws->w[i].steer_cpu_ns = thread_cpu_ns(ws->w[i].cpu_clock);
+	} else if (ws->steer.one &&
+		   (ws->steer_backlogs = backlog_now ? ws->steer_backlogs + 1 : 0) >=
+		   RP_STEER_BACKLOG_ROUNDS) {
+		ws->steer_backlogs = 0;
+		(void)rp_steer_decide(&ws->steer, RP_STEER_UP_PERMILLE + 1, 0, true);
+	} else if (now - ws->steer_last_ns >= RP_STEER_PERIOD_NS) {
+		dt = now - ws->steer_last_ns;
+		ws->steer_last_ns = now;
+		for (unsigned i = 0; i < ws->n; i++) {
+			struct rp_worker *w = &ws->w[i];
+			uint64_t c, used;
+
+			backlog |= atomic_exchange_explicit(&w->backlog_seen, false,
+				memory_order_relaxed);
+			if (!atomic_load_explicit(&w->cpu_clock_ready, memory_order_acquire))
+				continue;
+			c = thread_cpu_ns(w->cpu_clock);
+			used = c > w->steer_cpu_ns ? (c - w->steer_cpu_ns) * 1000u / dt : 0;
+			w->steer_cpu_ns = c;
+			all += used;
+			if (i == 0)
+				p0 = used;
+		}
+		(void)rp_steer_decide(&ws->steer, p0 > UINT32_MAX ? UINT32_MAX : (unsigned)p0,
+			all > UINT32_MAX ? UINT32_MAX : (unsigned)all, backlog);
+	}
+	want = ws->steer.one;
+	if (want == ws->steer_applied_one)
+		return;
+	rc = steer_apply(ws, want);
+	if (rc < 0) {
+		/* Leave nothing half done: the hash for every group, for good. */
+		rp_warn("UDP steering off: the kernel refused the reuseport program: %s",
+			strerror(-rc));
+		atomic_store(&ws->steer_broken, true);
+		ws->steer.one = false;
+		if (ws->steer_applied_one && steer_apply(ws, false) < 0)
+			rp_err("UDP steering: could not hand datagrams back to the kernel's "
+				"hash; worker 0 takes them all");
+		else
+			ws->steer_applied_one = false;
+		atomic_store(&ws->steer_one, ws->steer_applied_one);
+		return;
+	}
+	ws->steer_applied_one = want;
+	atomic_store(&ws->steer_one, want);
+	atomic_fetch_add(&ws->steer_changes, 1);
+	rp_info("UDP steering: %s", want ? "datagrams to worker 0 (low load)" :
+		"datagrams spread over the workers by the kernel's hash");
+}
+
 /* A relative sleep on CLOCK_MONOTONIC, restarted after a signal. */
 static void batch_sleep(uint32_t us)
 {
@@ -747,12 +902,6 @@ static void batch_sleep(uint32_t us)
 		;
 }
 
-/* Relaxed: each counter has one writer (its worker); readers sum them. */
-static void count1(atomic_uint_fast64_t *c)
-{
-	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
-		memory_order_relaxed);
-}
 
 static void *worker_main(void *arg)
 {
@@ -763,6 +912,8 @@ static void *worker_main(void *arg)
 
 	cur_outq = q;
 	cur_w = w;
+	if (pthread_getcpuclockid(pthread_self(), &w->cpu_clock) == 0)
+		atomic_store_explicit(&w->cpu_clock_ready, true, memory_order_release);
 	while (!atomic_load(&w->ws->stop)) {
 		int n = epoll_wait(w->ep, evs, 64, 500);
 		uint64_t now = rp_now_ms();
@@ -803,6 +954,10 @@ static void *worker_main(void *arg)
 			uint32_t nap = rp_batch_after_round(&w->batch, wait_us,
 				wait_us ? rp_now_ns() : 0, w->round_msgs, w->backlog);
 
+			if (w->id == 0)
+				steer_tick(w, w->backlog);
+			else if (w->backlog)
+				atomic_store_explicit(&w->backlog_seen, true, memory_order_relaxed);
 			w->round_msgs = 0;
 			w->backlog = false;
 			if (nap) {
@@ -1204,6 +1359,11 @@ int rp_workers_send_to(rp_workers *ws, enum rp_tp tp, const rp_addr *peer,
 		data, len);
 }
 
+void rp_workers_set_udp_steering(rp_workers *ws, bool automatic)
+{
+	atomic_store(&ws->steer_auto, automatic);
+}
+
 void rp_workers_set_batch_wait(rp_workers *ws, uint32_t wait_us)
 {
 	atomic_store(&ws->batch_wait_us, wait_us > RP_BATCH_MAX_US ? RP_BATCH_MAX_US : wait_us);
@@ -1214,7 +1374,18 @@ void rp_workers_get_stats(rp_workers *ws, struct rp_workers_stats *st)
 	st->accepted = atomic_load(&ws->accepted);
 	st->refused = atomic_load(&ws->refused);
 	st->closed = atomic_load(&ws->closed);
-	st->udp_msgs = atomic_load(&ws->udp_msgs);
+	st->udp_msgs = 0;
+	for (unsigned i = 0; i < ws->n; i++) {
+		uint64_t v = atomic_load_explicit(&ws->w[i].udp_msgs, memory_order_relaxed);
+
+		st->udp_msgs += v;
+		if (i < RP_STATS_WORKERS)
+			st->worker_udp_msgs[i] = v;
+	}
+	for (unsigned i = ws->n; i < RP_STATS_WORKERS; i++)
+		st->worker_udp_msgs[i] = 0;
+	st->udp_one = atomic_load(&ws->steer_one);
+	st->udp_steer_changes = atomic_load(&ws->steer_changes);
 	st->stream_msgs = atomic_load(&ws->stream_msgs);
 	st->frame_errors = atomic_load(&ws->frame_errors);
 	st->dropped_slow = atomic_load(&ws->dropped_slow);

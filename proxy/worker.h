@@ -108,6 +108,13 @@ struct rp_workers_stats {
 	 * the ones followed by a coalescing sleep (rp_batch_after_round). */
 	uint64_t rounds, batch_sleeps;
 	unsigned conns;
+	/* UDP steering (rp_workers_set_udp_steering): whether datagrams go
+	 * to worker 0 only now, and how often the mode changed. */
+	bool udp_one;
+	uint64_t udp_steer_changes;
+	/* Datagrams handled by each of the first RP_STATS_WORKERS workers. */
+#define RP_STATS_WORKERS 16
+	uint64_t worker_udp_msgs[RP_STATS_WORKERS];
 };
 void rp_workers_get_stats(rp_workers *ws, struct rp_workers_stats *st);
 
@@ -141,5 +148,40 @@ struct rp_batch {
  * the microseconds to sleep before the next epoll_wait (0: none). */
 uint32_t rp_batch_after_round(struct rp_batch *b, uint32_t wait_us, uint64_t now_ns,
 	unsigned msgs, bool backlog);
+
+/* UDP steering (config udp_steering; docs/proxy.md "Worker loop"). With
+ * SO_REUSEPORT the kernel spreads datagrams over the workers' sockets by a
+ * hash of the addresses, so at a low rate every worker wakes up for its
+ * share: two half-idle threads pay the sleeps and wake-ups that one would
+ * pay, and each round holds fewer messages. In 'auto' mode, while the
+ * workers together use little CPU, a classic BPF program on each UDP
+ * reuseport group sends every datagram to worker 0's socket; when worker 0
+ * gets busy, or a round leaves datagrams behind, the program hands the
+ * choice back to the kernel's hash. Off ('hash'), or with one worker, the
+ * kernel's hash always decides. Any time, any thread. */
+void rp_workers_set_udp_steering(rp_workers *ws, bool automatic);
+
+/* The decision, apart from the loop so it can be tested on made-up loads.
+ * Once per RP_STEER_PERIOD_NS worker 0 measures the CPU time of every
+ * worker over the period: concentrated, it spreads when worker 0 used more
+ * than RP_STEER_UP_PERMILLE of a CPU, or at least RP_STEER_DOWN_PERMILLE
+ * and some round left a backlog (a loaded machine's scheduling delays
+ * alone leave backlogs behind a nearly idle worker); spread,
+ * it concentrates after RP_STEER_CALM_PERIODS periods in a row in which
+ * all workers together used less than RP_STEER_DOWN_PERMILLE (half the
+ * other threshold: no flapping at the edge). */
+#define RP_STEER_PERIOD_NS 250000000ull
+#define RP_STEER_UP_PERMILLE 500u
+#define RP_STEER_DOWN_PERMILLE 250u
+#define RP_STEER_CALM_PERIODS 4u
+struct rp_steer {
+	bool one;       /* datagrams to worker 0 only */
+	unsigned calm;  /* spread: quiet periods in a row */
+};
+/* One period: worker 0's and all workers' CPU use in permille of one CPU,
+ * backlog true when a round left data on a UDP socket. Updates s->one and
+ * returns true when it changed. */
+bool rp_steer_decide(struct rp_steer *s, unsigned w0_permille, unsigned all_permille,
+	bool backlog);
 
 #endif

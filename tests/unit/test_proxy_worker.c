@@ -667,6 +667,108 @@ START_TEST(batch_decision)
 }
 END_TEST
 
+/* The UDP steering decision on made-up loads (permille of one CPU). */
+START_TEST(steer_decision)
+{
+	struct rp_steer s = { .one = true };
+
+	/* Concentrated: stays while worker 0 uses at most the threshold... */
+	ck_assert(!rp_steer_decide(&s, 100, 100, false));
+	ck_assert(!rp_steer_decide(&s, RP_STEER_UP_PERMILLE, RP_STEER_UP_PERMILLE, false));
+	ck_assert(s.one);
+	/* ...spreads above it. */
+	ck_assert(rp_steer_decide(&s, RP_STEER_UP_PERMILLE + 1, 600, false));
+	ck_assert(!s.one);
+	/* Spread: a load between the thresholds keeps it spread. */
+	for (int i = 0; i < 20; i++)
+		ck_assert(!rp_steer_decide(&s, 150, RP_STEER_DOWN_PERMILLE, false));
+	/* Calm periods in a row concentrate again; a backlog restarts the count. */
+	for (unsigned i = 0; i + 1 < RP_STEER_CALM_PERIODS; i++)
+		ck_assert(!rp_steer_decide(&s, 50, 100, false));
+	ck_assert(!rp_steer_decide(&s, 50, 100, true));
+	for (unsigned i = 0; i + 1 < RP_STEER_CALM_PERIODS; i++)
+		ck_assert(!rp_steer_decide(&s, 50, 100, false));
+	ck_assert(!s.one);
+	ck_assert(rp_steer_decide(&s, 50, 100, false));
+	ck_assert(s.one);
+	/* A backlog behind a nearly idle worker 0 is the machine's
+	 * scheduling, not load: it stays; with some load it spreads. */
+	ck_assert(!rp_steer_decide(&s, RP_STEER_DOWN_PERMILLE - 1, 300, true));
+	ck_assert(s.one);
+	ck_assert(rp_steer_decide(&s, RP_STEER_DOWN_PERMILLE, 300, true));
+	ck_assert(!s.one);
+}
+END_TEST
+
+/* One request from each of n fresh sockets (n source ports, so n flows
+ * for the kernel's hash); every echo must come back. */
+static void udp_from_ports(rp_workers *ws, unsigned n)
+{
+	const rp_addr *ua = listen_addr(ws, RP_TP_UDP);
+	char buf[256];
+
+	for (unsigned i = 0; i < n; i++) {
+		int u = socket(AF_INET, SOCK_DGRAM, 0);
+		struct timeval tv = { .tv_sec = 5 };
+
+		ck_assert_int_ge(u, 0);
+		setsockopt(u, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		ck_assert_int_eq(sendto(u, "OPTIONS sip:steer SIP/2.0\r\nl: 0\r\n\r\n", 36, 0,
+			&ua->u.sa, ua->len), 36);
+		ck_assert_int_gt(recv(u, buf, sizeof(buf), 0), 0);
+		ck_assert(!memcmp(buf, "ECHO OPTIONS sip:steer", 22));
+		close(u);
+	}
+}
+
+/* Waits (at most 5 s, poking the workers so worker 0 has rounds) until the
+ * steering mode is 'one'; returns the stats then. */
+static struct rp_workers_stats steer_wait(rp_workers *ws, bool one)
+{
+	struct rp_workers_stats st;
+
+	for (int i = 0; i < 500; i++) {
+		rp_workers_get_stats(ws, &st);
+		if (st.udp_one == one)
+			return st;
+		udp_from_ports(ws, 1);
+		usleep(10000);
+	}
+	ck_abort_msg("UDP steering never became %s", one ? "worker-0" : "hash");
+	return st;
+}
+
+/* Real workers (3) and the kernel: concentrated, every flow lands on
+ * worker 0; handed back to the hash, 48 flows spread over several. */
+START_TEST(udp_steering_live)
+{
+	rp_workers *ws = start(0, 0, 0);
+	struct rp_workers_stats a, b;
+	unsigned busy = 0;
+
+	rp_workers_set_udp_steering(ws, true);
+	a = steer_wait(ws, true);
+	ck_assert_uint_ge(a.udp_steer_changes, 1);
+	udp_from_ports(ws, 48);
+	rp_workers_get_stats(ws, &b);
+	ck_assert(b.udp_one);
+	ck_assert_uint_eq(b.worker_udp_msgs[0] - a.worker_udp_msgs[0], 48);
+	ck_assert_uint_eq(b.worker_udp_msgs[1], a.worker_udp_msgs[1]);
+	ck_assert_uint_eq(b.worker_udp_msgs[2], a.worker_udp_msgs[2]);
+
+	rp_workers_set_udp_steering(ws, false);
+	a = steer_wait(ws, false);
+	udp_from_ports(ws, 48);
+	rp_workers_get_stats(ws, &b);
+	for (int i = 0; i < 3; i++)
+		busy += b.worker_udp_msgs[i] != a.worker_udp_msgs[i];
+	/* All 48 flows on one of 3 sockets by chance: 3 x 3^-48. */
+	ck_assert_uint_ge(busy, 2);
+	ck_assert_uint_eq(b.udp_msgs - a.udp_msgs, 48);
+	rp_workers_stop(ws);
+}
+END_TEST
+
 /* With coalescing on, a burst-paced stream of UDP requests all get their
  * answers, and a TCP request in the middle of it too (the sleep delays,
  * never drops); the worker stops while coalescing. */
@@ -743,6 +845,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, idle_connection_closed);
 	tcase_add_test(tc, slow_reader_disconnected);
 	tcase_add_test(tc, batch_decision);
+	tcase_add_test(tc, steer_decision);
+	tcase_add_test(tc, udp_steering_live);
 	tcase_add_test(tc, coalescing_loses_nothing);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("outbound");
