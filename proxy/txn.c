@@ -753,13 +753,21 @@ int rp_txn_cli_new(rp_txl *l, unsigned shard, rp_txn_srv *parent,
 	struct kbuf k = { kb, 0, sizeof(kb), false };
 	size_t ua = (user_size + 15) & ~(size_t)15;
 	struct shard *sh;
-	const char *mname = sip_method_name(method);
+	rp_str mname = rp_str_cstr(sip_method_name(method));
 	rp_txn_cli *c;
 	int rc;
 
-	if (shard >= l->cfg.shards || method == SIP_METHOD_ACK || !*mname)
+	/* A method we have no name for (RFC 4475 intmeth: relayed like any
+	 * other) keys by the token that starts buf's request line: the CSeq
+	 * method a response will carry (the parser refuses a mismatch). */
+	if (method == SIP_METHOD_UNKNOWN) {
+		const char *sp = memchr(buf, ' ', len);
+
+		mname = rp_str_make(buf, sp ? (size_t)(sp - buf) : 0);
+	}
+	if (shard >= l->cfg.shards || method == SIP_METHOD_ACK || !mname.n)
 		return -EINVAL;
-	if (cli_key(rp_str_cstr(mname), branch, &k) < 0)
+	if (cli_key(mname, branch, &k) < 0)
 		return -EINVAL;
 	sh = &l->sh[shard];
 	c = calloc(1, sizeof(*c) + ua + k.n + branch.n + len);
@@ -798,8 +806,8 @@ int rp_txn_cli_new(rp_txl *l, unsigned shard, rp_txn_srv *parent,
 		char a[64];
 
 		rp_addr_fmt(&c->dest.addr, a, sizeof(a));
-		rp_info_rl("txn: %s to %s/%s not sent: %s", mname, rp_tp_name(c->dest.tp), a,
-			strerror(-rc));
+		rp_info_rl("txn: %.*s to %s/%s not sent: %s", RP_STR_FMT(mname),
+			rp_tp_name(c->dest.tp), a, strerror(-rc));
 		c->send_failed = true;
 		rc = rp_timers_add(sh->tm, &c->t_end, now);
 	} else {

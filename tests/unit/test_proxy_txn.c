@@ -429,6 +429,27 @@ START_TEST(client_non_invite_timer_e_f)
 }
 END_TEST
 
+/* An extension method we have no name for is relayed like any other
+ * (RFC 4475 intmeth): its client transaction keys by the request line's
+ * method, so the response's CSeq finds it (it could not be created: 503). */
+START_TEST(client_unknown_method)
+{
+	const char *meth = "!interesting-Method0123456789_*+`.%indeed'~";
+	char resp[512];
+	rp_txn_cli *c = cli(meth, SIP_METHOD_UNKNOWN, "z9hG4bKc9", RP_TP_UDP);
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(nsent, 1);
+	snprintf(resp, sizeof(resp), "SIP/2.0 200 OK\r\n"
+		"Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKc9\r\n"
+		"From: <sip:a@x>;tag=f\r\nTo: <sip:bob@192.0.2.2>;tag=t\r\nCall-ID: cid\r\n"
+		"CSeq: 1 %s\r\nContent-Length: 0\r\n\r\n", meth);
+	cli_resp(resp);
+	ck_assert_int_eq(nevents, 1);
+	ck_assert_uint_eq(events[0], 200);
+}
+END_TEST
+
 START_TEST(client_non_invite_proceeding_t2_then_k)
 {
 	rp_txn_cli *c = cli("BYE", SIP_METHOD_BYE, "z9hG4bKc6", RP_TP_UDP);
@@ -623,6 +644,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, client_invite_non2xx_acks_and_absorbs);
 	tcase_add_test(tc, client_invite_2xx_terminates);
 	tcase_add_test(tc, client_non_invite_timer_e_f);
+	tcase_add_test(tc, client_unknown_method);
 	tcase_add_test(tc, client_non_invite_proceeding_t2_then_k);
 	tcase_add_test(tc, client_timer_c);
 	tcase_add_test(tc, client_send_failure_is_503);
