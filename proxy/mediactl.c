@@ -127,8 +127,11 @@ int rp_mediactl_create(rp_mediactl *c, const char *label, bool ip6_a, bool ip6_b
 	int rc;
 
 	rp_arena_init(&ar, store, sizeof(store), 0);
+	/* The label is for people reading session.list; mediad takes up to
+	 * 47 bytes and refuses more. A longer Call-ID (RFC 4475 longreq, some
+	 * carriers' own) must not cost the call its media: its head is kept. */
 	if (label && *label)
-		benc_put_kv_cstr(&args, "label", label);
+		benc_put_kv_str(&args, "label", rp_str_make(label, strnlen(label, 47)));
 	benc_put_kv_cstr(&args, "family-a", ip6_a ? "IP6" : "IP4");
 	benc_put_kv_cstr(&args, "family-b", ip6_b ? "IP6" : "IP4");
 	if ((rc = rp_buf_error(&args)) < 0)
