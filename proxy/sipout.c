@@ -164,6 +164,12 @@ void rp_sipout_response(rp_buf *b, const struct sip_msg *req, const rp_addr *src
 int rp_sipout_400_raw(rp_buf *b, const char *msg, size_t len, const char *reason,
 	rp_str to_tag, rp_str server)
 {
+	return rp_sipout_error_raw(b, 400, msg, len, reason, to_tag, server);
+}
+
+int rp_sipout_error_raw(rp_buf *b, unsigned code, const char *msg, size_t len,
+	const char *reason, rp_str to_tag, rp_str server)
+{
 	static const struct { const char *name, *cname, *out; } keep[] = {
 		{ "via", "v", "Via" }, { "from", "f", "From" }, { "to", "t", "To" },
 		{ "call-id", "i", "Call-ID" }, { "cseq", NULL, "CSeq" } };
@@ -173,7 +179,7 @@ int rp_sipout_400_raw(rp_buf *b, const char *msg, size_t len, const char *reason
 	while (i + 1 < len && !(msg[i] == '\r' && msg[i + 1] == '\n'))
 		i++;
 	i += 2;
-	rp_buf_append_cstr(b, "SIP/2.0 400 ");
+	rp_buf_printf(b, "SIP/2.0 %03u ", code % 1000);
 	rp_buf_append_cstr(b, reason);
 	rp_buf_append_cstr(b, "\r\n");
 	while (i < len) {

@@ -45,6 +45,10 @@ void rp_sipout_response(rp_buf *b, const struct sip_msg *req, const rp_addr *src
 int rp_sipout_400_raw(rp_buf *b, const char *msg, size_t len, const char *reason,
 	rp_str to_tag, rp_str server);
 
+/* The same with another 4xx-6xx status (code) in place of 400. */
+int rp_sipout_error_raw(rp_buf *b, unsigned code, const char *msg, size_t len,
+	const char *reason, rp_str to_tag, rp_str server);
+
 /* The ACK a client transaction sends for a non-2xx final response to the
  * INVITE 'req' it sent (RFC 3261 §17.1.1.3): same Request-URI, top Via,
  * Route set, From, Call-ID and CSeq number as req, To of 'resp'. */
