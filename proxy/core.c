@@ -3866,8 +3866,12 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 		goto unlock;
 	}
 	if (m->max_forwards == 0) {
-		/* §16.3 item 3; OPTIONS may be answered by the proxy itself. */
-		if (m->method != SIP_METHOD_OPTIONS || !uri_is_us(c, r.cfg, &m->ruri, true)) {
+		/* §16.3 item 3; OPTIONS may be answered by the proxy itself, but
+		 * only one to us with no user and no Route is (below): one to a
+		 * user of our domain was relayed with Max-Forwards 0 (zeromf). */
+		if (m->method != SIP_METHOD_OPTIONS || m->ruri.user.n ||
+		    sip_msg_find(m, SIP_HDR_ROUTE, 0) >= 0 ||
+		    !uri_is_us(c, r.cfg, &m->ruri, true)) {
 			reply_stateless(c, mi, m, r.cfg, 483, NULL, NULL, 0);
 			goto unlock;
 		}
