@@ -3955,6 +3955,18 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 			reply_msg(c, s, m, 200, RP_STR_NULL, allow, 2, now);
 		goto unlock;
 	}
+	/* §16.3 item 2: a Request-URI scheme we do not understand (RFC 4475
+	 * unkscm, novelsc) gets 416, also when the script would send it to a
+	 * trunk. urn: stays routable (RFC 5031 urn:service:sos to an ESRP). */
+	if (r.ruri_p.scheme == SIP_SCHEME_OTHER &&
+	    !rp_str_caseeq_cstr(r.ruri_p.scheme_str, "urn")) {
+		rp_info_rl("%.*s from %s: Request-URI scheme %.*s not supported: 416",
+			RP_STR_FMT(m->method_str), rp_tp_name(mi->tp),
+			(int)(r.ruri_p.scheme_str.n > 32 ? 32 : r.ruri_p.scheme_str.n),
+			r.ruri_p.scheme_str.p);
+		reply_msg(c, s, m, 416, RP_STR_NULL, NULL, 0, now);
+		goto unlock;
+	}
 	v = cfg_eval(r.cfg, CFG_ROUTE_REQUEST, &req_ops, &r);
 	if (v < 0) {
 		rp_warn_rl("routing script failed for %.*s %.*s: %s",
@@ -4008,7 +4020,11 @@ void rp_core_handle_at(rp_core *c, const struct rp_msg_info *mi, const char *msg
 			snprintf(tag, sizeof(tag), "rp400%016llx",
 				(unsigned long long)rp_siphash13(c->key, msg, len));
 			rp_buf_init(&b, 65536);
-			if (rp_sipout_400_raw(&b, msg, len, sip_err_reason(r), rp_str_cstr(tag),
+			/* SIP/7.0: 505, not 400 (RFC 4475 badvers). */
+			bool ver = r == SIP_E_BAD_VERSION;
+
+			if (rp_sipout_error_raw(&b, ver ? 505 : 400, msg, len, ver ?
+				"Version Not Supported" : sip_err_reason(r), rp_str_cstr(tag),
 				cfg ? server_name(cfg) : RP_STR_LIT("Rampart")) == 0 &&
 			    rp_buf_error(&b) == 0)
 				core_send(c, &d, b.p, b.len);

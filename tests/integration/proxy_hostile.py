@@ -265,7 +265,7 @@ def main():
              "SIP/2.0 400 Bad Header"),
             ("NUL byte in a header", mut("From: <sip:t@", "From: <sip:t\x00@"), "SIP/2.0 400 NUL Byte"),
             ("SIP/3.0", request().replace(b"SIP/2.0\r\n", b"SIP/3.0\r\n", 1),
-             "SIP/2.0 400 Bad SIP Version"),
+             "SIP/2.0 505 Version Not Supported"),
             ("no From", request(drop=("From",)), "SIP/2.0 400 Missing Header"),
             ("no To", request(drop=("To",)), "SIP/2.0 400 Missing Header"),
             ("no Call-ID", request(drop=("Call-ID",)), "SIP/2.0 400 Missing Header"),
