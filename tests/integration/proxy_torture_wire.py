@@ -50,6 +50,10 @@ failures = []
 CONF = """
 log_level = info;
 log_rate_burst = 0;
+# The kernel's hash spreads our source ports over the workers, so that
+# the liveness OPTIONS reach every worker (auto sends a light load to
+# worker 0 only).
+udp_steering = hash;
 realm = "example.com";
 domain = "example.com";
 mediad_socket = "%(msock)s";
