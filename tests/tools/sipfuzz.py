@@ -68,6 +68,9 @@ domain = "rampart.test";
 mediad_socket = "%(msock)s";
 control_socket = "%(csock)s";
 timer_t1 = 100;
+# The kernel's hash, not worker 0 alone at low load: the mutated datagrams
+# and the liveness OPTIONS from several source ports reach every worker.
+udp_steering = hash;
 user alice { ha1_md5 = "%(ha1)s"; }
 trunk carrier {
     address = "127.0.0.1:%(uas)d";
