@@ -125,7 +125,12 @@ struct pctx {
 	struct cfg *cfg;                /* reference while the transaction lives */
 	enum sip_method method;
 	rp_addr src;                    /* where the request came from */
-	struct target tg[MAX_TARGETS];
+	/* The addresses to try: tg1 alone for almost every request; a second
+	 * one moves them to MAX_TARGETS of them on the heap (tg_at), kept
+	 * until the transaction goes (a client transaction's dest borrows a
+	 * target's host, so neither is moved or freed before). */
+	struct target *tg;              /* &tg1 or malloc */
+	struct target tg1;
 	unsigned ntg, next;
 	char *fwd;                      /* the forwarded request; branch at br_off */
 	size_t fwd_len, br_off;
@@ -150,7 +155,7 @@ struct pctx {
 	 * shows up (late offer in a 18x/2xx), so SDP-less calls cost no
 	 * media call object (a large one). */
 	bool m_pending;
-	struct rp_media_leg_cfg m_la, m_lb;
+	struct rp_media_leg_cfg *m_legs;  /* [0] A, [1] B (malloc) while m_pending */
 	/* Answering the trunk's 401/407 (trunk.h): the caller's CSeq and the
 	 * one sent now; the trunk whose credentials answer. */
 	const struct cfg_trunk *auth_trunk;
@@ -1427,7 +1432,7 @@ static unsigned media_request(struct req *r, enum rp_tp out_tp)
 		if (meth == SIP_METHOD_INVITE && !m->to.tag.n) {
 			if (pc->m_pending) {
 				/* route failure relayed elsewhere: B is a new hop. */
-				media_leg_out(r, out_tp, &pc->m_lb);
+				media_leg_out(r, out_tp, &pc->m_legs[1]);
 				return 0;
 			}
 			media_leg_in(r, &la);
@@ -1435,8 +1440,11 @@ static unsigned media_request(struct req *r, enum rp_tp out_tp)
 			pc->mside = RP_MEDIA_A;
 			pc->m_initial = true;
 			if (!sdp) {
-				pc->m_la = la;
-				pc->m_lb = lb;
+				pc->m_legs = malloc(2 * sizeof(*pc->m_legs));
+				if (!pc->m_legs)
+					return 500;
+				pc->m_legs[0] = la;
+				pc->m_legs[1] = lb;
 				pc->m_pending = true;
 				return 0;
 			}
@@ -1504,9 +1512,12 @@ static bool media_response(rp_core *c, struct pctx *pc, const struct sip_msg *re
 		return true;
 	if (!pc->mc && pc->m_pending) {
 		/* Late offer: the call starts with the first SDP. */
-		if (media_create(c, pc, resp->call_id, resp->from.tag, &pc->m_la, &pc->m_lb) < 0)
+		if (media_create(c, pc, resp->call_id, resp->from.tag, &pc->m_legs[0],
+		    &pc->m_legs[1]) < 0)
 			return false;
 		pc->m_pending = false;
+		free(pc->m_legs);
+		pc->m_legs = NULL;
 	}
 	if (!pc->mc)
 		return true;
@@ -1977,6 +1988,23 @@ static struct rp_tls_store *trunk_tls(rp_core *c, const struct cfg_trunk *t, enu
 	return c->trunk_tls(c->trunk_tls_arg, t->name);
 }
 
+/* Target i (< MAX_TARGETS) to fill, NULL when memory is short. */
+static struct target *tg_at(struct pctx *pc, unsigned i)
+{
+	struct target *t;
+
+	if (i == 0 || pc->tg != &pc->tg1)
+		return &pc->tg[i];
+	t = calloc(MAX_TARGETS, sizeof(*t));
+	if (!t)
+		return NULL;
+	t[0] = pc->tg1;
+	if (t[0].d.tls_domain == pc->tg1.host)
+		t[0].d.tls_domain = t[0].host;
+	pc->tg = t;
+	return &t[i];
+}
+
 /* pc->tg from a located Request-URI/Route host: tg[0] holds the transport
  * and the TLS name; only addresses of family 'fam' (0: any) are kept.
  * Returns how many. */
@@ -1992,10 +2020,12 @@ static unsigned uri_targets(struct pctx *pc, const struct rp_dns_result *res, sa
 	memcpy(dt, res->t, res->n * sizeof(dt[0]));
 	rp_dns_order(dt, res->n, (uint64_t)(uintptr_t)pc ^ (++ctr * 0x9e3779b97f4a7c15ull));
 	for (unsigned i = 0; i < res->n && n < MAX_TARGETS; i++) {
-		struct target *g = &pc->tg[n];
+		struct target *g;
 
 		if (fam && dt[i].addr.u.sa.sa_family != fam)
 			continue;
+		if (!(g = tg_at(pc, n)))
+			break;
 		*g = g0;
 		g->d.addr = dt[i].addr;
 		g->d.tls_domain = g->host;
@@ -2060,10 +2090,12 @@ static int targets(struct req *r)
 		struct rp_tls_store *ts = trunk_tls(r->core, t, tp);
 
 		for (unsigned i = 0; i < t->naddrs && pc->ntg < MAX_TARGETS; i++) {
-			struct target *g = &pc->tg[pc->ntg];
+			struct target *g = tg_at(pc, pc->ntg);
 			uint16_t port = t->addrs[i].port ? t->addrs[i].port :
 				(tp == RP_TP_TLS ? 5061 : 5060);
 
+			if (!g)
+				break;
 			g->d.tp = tp;
 			g->d.tls_store = ts;
 			g->d.reuse = RP_REUSE_SAME_TLS;
@@ -2095,7 +2127,9 @@ static int targets(struct req *r)
 			}
 			rp_dns_order(dt, nd, req_seed(r));
 			for (unsigned k = 0; k < nd && pc->ntg < MAX_TARGETS; k++) {
-				g = &pc->tg[pc->ntg++];
+				if (!(g = tg_at(pc, pc->ntg)))
+					break;
+				pc->ntg++;
 				g->d.tp = tp;
 				g->d.tls_store = ts;
 				g->d.reuse = RP_REUSE_SAME_TLS;
@@ -3523,6 +3557,9 @@ static void srv_gone(void *arg, rp_txn_srv *s)
 	park_alt_free(pc);
 	free(pc->best);
 	free(pc->m_key);
+	free(pc->m_legs);
+	if (pc->tg != &pc->tg1)
+		free(pc->tg);
 	pc->fork = rp_fork_free(pc->fork);
 	pc->ta = rp_trunk_auth_free(pc->ta);
 	if (pc->call && rp_call_owner(pc->call) == s)
@@ -3917,6 +3954,7 @@ static void handle_request(rp_core *c, const struct rp_msg_info *mi, struct sip_
 	}
 	atomic_fetch_add(&c->ntxns, 1);
 	pc = rp_txn_srv_user(s);
+	pc->tg = &pc->tg1;
 	pc->cfg = cfg_get(r.cfg);
 	pc->method = m->method;
 	pc->src = mi->peer;
