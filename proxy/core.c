@@ -372,6 +372,20 @@ static int reply_msg(rp_core *c, rp_txn_srv *s, const struct sip_msg *m, unsigne
 	return rc;
 }
 
+/* The request bytes the transaction keeps, copied into 'a' (the
+ * transaction frees its own with the final response, which a reply made
+ * from the parsed copy sends), or NULL. */
+static const char *srv_request_copy(rp_txn_srv *s, rp_arena *a, size_t *len)
+{
+	const char *req = rp_txn_srv_request(s, len);
+	char *p;
+
+	if (!req || !(p = rp_arena_alloc(a, *len ? *len : 1)))
+		return NULL;
+	memcpy(p, req, *len);
+	return p;
+}
+
 /* The same later on, from the request bytes the transaction keeps. */
 static int reply_txn(rp_core *c, rp_txn_srv *s, unsigned code, rp_str reason,
 	const rp_str *extra, unsigned nextra, uint64_t now)
@@ -385,11 +399,14 @@ static int reply_txn(rp_core *c, rp_txn_srv *s, unsigned code, rp_str reason,
 	struct sip_parse_opts o = { .stream = false, .lazy_resp_addr_uri = true,
 		.lazy_req_addr_uri = true };
 	size_t len;
-	const char *req = rp_txn_srv_request(s, &len);
+	const char *req;
 	int rc = -EINVAL;
 
+	if (rp_txn_srv_final(s))
+		return -EALREADY;
 	rp_arena_init(&a, store, sizeof(store), 1u << 20);
-	if (sip_msg_parse(req, len, &a, &o, &m, NULL) == SIP_OK)
+	if ((req = srv_request_copy(s, &a, &len)) &&
+	    sip_msg_parse(req, len, &a, &o, &m, NULL) == SIP_OK)
 		rc = reply_msg(c, s, m, code, reason, extra, nextra, now);
 	rp_arena_fini(&a);
 	return rc;
@@ -3151,7 +3168,7 @@ static bool run_failure_route(rp_core *c, rp_txn_srv *s, struct pctx *pc, uint64
 	struct rp_msg_info mi = { .tp = pc->in_tp, .peer = pc->src, .local = pc->local,
 		.udp_fd = -1 };
 	size_t len;
-	const char *req = rp_txn_srv_request(s, &len);
+	const char *req;
 	bool took = false;
 	int v;
 
@@ -3159,7 +3176,8 @@ static bool run_failure_route(rp_core *c, rp_txn_srv *s, struct pctx *pc, uint64
 		return false;
 	pc->failure_runs++;
 	rp_arena_init(&a, store, sizeof(store), 1u << 20);
-	if (sip_msg_parse(req, len, &a, &o, &m, NULL) != SIP_OK)
+	if (!(req = srv_request_copy(s, &a, &len)) ||
+	    sip_msg_parse(req, len, &a, &o, &m, NULL) != SIP_OK)
 		goto out;
 	struct req r = { .core = c, .mi = &mi, .m = m, .a = &a, .cfg = pc->cfg, .stx = s,
 		.pc = pc, .now = now, .shard = rp_txn_srv_shard(s), .ruri = m->ruri_str,

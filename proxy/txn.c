@@ -46,7 +46,7 @@ struct rp_txn_srv {
 	char *resp;
 	size_t resp_len;
 	rp_str key;
-	char *req;
+	char *req;                 /* malloc, until the final response */
 	size_t req_len;
 	void *user;
 	alignas(max_align_t) char data[];
@@ -485,7 +485,7 @@ static void srv_free_maybe(rp_txn_srv *s)
 	if (s->l->ops->srv_gone)
 		s->l->ops->srv_gone(s->l->arg, s);
 	wipe_free(s->resp, s->resp_len);
-	explicit_bzero(s->req, s->req_len);
+	wipe_free(s->req, s->req_len);
 	free(s);
 }
 
@@ -584,9 +584,16 @@ int rp_txn_srv_new(rp_txl *l, unsigned shard, const struct sip_msg *req,
 		return -EINVAL;
 	if (srv_key(req, false, &k) < 0)
 		return -E2BIG;
-	s = calloc(1, sizeof(*s) + ua + k.n + req->len);
+	/* The request apart: it is only needed until the final response,
+	 * and the transaction lingers long after (Timers J, L). */
+	s = calloc(1, sizeof(*s) + ua + k.n);
 	if (!s)
 		return -ENOMEM;
+	s->req = malloc(req->len ? req->len : 1);
+	if (!s->req) {
+		free(s);
+		return -ENOMEM;
+	}
 	s->l = l;
 	s->shard = shard;
 	s->invite = req->method == SIP_METHOD_INVITE;
@@ -597,14 +604,13 @@ int rp_txn_srv_new(rp_txl *l, unsigned shard, const struct sip_msg *req,
 	s->user = s->data;
 	memcpy(s->data + ua, kb, k.n);
 	s->key = rp_str_make(s->data + ua, k.n);
-	s->req = s->data + ua + k.n;
 	memcpy(s->req, req->buf, req->len);
 	s->req_len = req->len;
 	rp_timer_init(&s->t_retr, srv_on_retr, s);
 	rp_timer_init(&s->t_end, srv_on_end, s);
 	rc = rp_hash_insert(l->sh[shard].srv, s->key, s);
 	if (rc < 0) {
-		explicit_bzero(s->req, s->req_len);
+		wipe_free(s->req, s->req_len);
 		free(s);
 		return rc;
 	}
@@ -617,24 +623,33 @@ int rp_txn_srv_respond(rp_txl *l, rp_txn_srv *s, unsigned code, const char *buf,
 	size_t len, uint64_t now)
 {
 	struct shard *sh = &l->sh[s->shard];
-	char *copy;
+	bool keep = !(s->invite && code >= 200 && code < 300);
+	char *copy = NULL;
 	int rc;
 
 	if (s->final_code || s->st == RP_TXN_TERMINATED)
 		return -EALREADY;
-	copy = malloc(len); /* not realloc: the old copy is wiped first */
-	if (!copy)
-		return -ENOMEM;
-	memcpy(copy, buf, len);
+	/* A 2xx to an INVITE is never resent by us (RFC 6026: the UAS
+	 * retransmits it): it is not kept. */
+	if (keep) {
+		copy = malloc(len ? len : 1); /* not realloc: the old copy is wiped first */
+		if (!copy)
+			return -ENOMEM;
+		memcpy(copy, buf, len);
+	}
 	wipe_free(s->resp, s->resp_len);
 	s->resp = copy;
-	s->resp_len = len;
+	s->resp_len = copy ? len : 0;
 	rc = l->ops->send(l->arg, &s->dest, buf, len);
 	if (code < 200) {
 		s->st = RP_TXN_PROCEEDING;
 		return rc;
 	}
 	s->final_code = code;
+	/* Nothing reads the request after the final response. */
+	wipe_free(s->req, s->req_len);
+	s->req = NULL;
+	s->req_len = 0;
 	if (s->invite && code < 300) {
 		s->st = RP_TXN_ACCEPTED;
 		arm(sh->tm, &s->t_end, now + 64ull * t1(l));

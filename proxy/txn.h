@@ -166,7 +166,8 @@ int rp_txn_srv_new(rp_txl *l, unsigned shard, const struct sip_msg *req,
 /* Sends a response through the transaction and moves it on: 1xx keeps it
  * proceeding; 2xx to INVITE: accepted (64*T1, absorbing retransmissions);
  * other finals: completed (Timer G/H for INVITE, J for non-INVITE). The
- * bytes are copied for retransmission. -EALREADY after a final response
+ * bytes are copied for retransmission, except a 2xx to an INVITE's (never
+ * resent: RFC 6026). -EALREADY after a final response
  * (nothing sent), -ENOMEM, or the send error. */
 int rp_txn_srv_respond(rp_txl *l, rp_txn_srv *s, unsigned code, const char *buf,
 	size_t len, uint64_t now);
@@ -176,6 +177,8 @@ void rp_txn_srv_terminate(rp_txl *l, rp_txn_srv *s);
 enum rp_txn_state rp_txn_srv_state(const rp_txn_srv *s);
 /* Final status sent, or 0. */
 unsigned rp_txn_srv_final(const rp_txn_srv *s);
+/* The request bytes; NULL (*len 0) once a final response was sent: they
+ * are freed then, the transaction only lingers to absorb retransmissions. */
 const char *rp_txn_srv_request(const rp_txn_srv *s, size_t *len);
 const struct rp_txn_dest *rp_txn_srv_dest(const rp_txn_srv *s);
 void *rp_txn_srv_user(rp_txn_srv *s);

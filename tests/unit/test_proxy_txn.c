@@ -268,6 +268,55 @@ START_TEST(server_non_invite_timer_j_and_reliable)
 }
 END_TEST
 
+/* What a server transaction keeps after its final response: not the
+ * request (nothing reads it any more), not a 2xx to an INVITE (the UAS
+ * retransmits it, RFC 6026), but every other final, for retransmissions. */
+START_TEST(server_final_keeps_only_what_retransmissions_need)
+{
+	const char req_bye[] = REQ("BYE", "z9hG4bKs9", "2 BYE");
+	rp_txn_srv *s = srv(req_bye, RP_TP_UDP);
+	const char ok[] = "SIP/2.0 200 OK\r\n\r\n";
+	const char busy[] = "SIP/2.0 486 Busy Here\r\n\r\n";
+	struct sip_msg *re = parse(1, REQ("BYE", "z9hG4bKs9", "2 BYE"));
+	const char *p;
+	size_t n = 1;
+
+	p = rp_txn_srv_request(s, &n);
+	ck_assert_uint_eq(n, sizeof(req_bye) - 1);
+	ck_assert(p && !memcmp(p, req_bye, n));
+	ck_assert_int_eq(rp_txn_srv_respond(l, s, 200, ok, sizeof(ok) - 1, now), 0);
+	ck_assert_ptr_null(rp_txn_srv_request(s, &n));
+	ck_assert_uint_eq(n, 0);
+	advance(10 * T1);
+	ck_assert_int_eq(rp_txn_srv_absorb(l, s, re, now), RP_TXN_ABSORBED);
+	ck_assert_int_eq(nsent, 2);                /* the 200 again */
+	ck_assert_str_eq(last_sent, ok);
+
+	/* An INVITE's non-2xx final: resent on a retransmission. */
+	rp_txn_srv *t = srv(REQ("INVITE", "z9hG4bKs10", "1 INVITE"), RP_TP_TCP);
+	struct sip_msg *ri = parse(2, REQ("INVITE", "z9hG4bKs10", "1 INVITE"));
+
+	ck_assert_int_eq(rp_txn_srv_respond(l, t, 486, busy, sizeof(busy) - 1, now), 0);
+	ck_assert_ptr_null(rp_txn_srv_request(t, &n));
+	ck_assert_int_eq(rp_txn_srv_absorb(l, t, ri, now), RP_TXN_ABSORBED);
+	ck_assert_int_eq(nsent, 4);
+	ck_assert_str_eq(last_sent, busy);
+
+	/* An INVITE's 2xx: sent once, then a retransmission is absorbed
+	 * quietly, and the provisional kept before it is gone too. */
+	rp_txn_srv *u = srv(REQ("INVITE", "z9hG4bKs11", "1 INVITE"), RP_TP_UDP);
+	struct sip_msg *ru = parse(3, REQ("INVITE", "z9hG4bKs11", "1 INVITE"));
+	const char ring[] = "SIP/2.0 180 Ringing\r\n\r\n";
+
+	ck_assert_int_eq(rp_txn_srv_respond(l, u, 180, ring, sizeof(ring) - 1, now), 0);
+	ck_assert_int_eq(rp_txn_srv_respond(l, u, 200, ok, sizeof(ok) - 1, now), 0);
+	ck_assert_int_eq(nsent, 6);
+	ck_assert_int_eq(rp_txn_srv_absorb(l, u, ru, now), RP_TXN_ABSORBED);
+	ck_assert_int_eq(nsent, 6);
+	ck_assert_int_eq(rp_txn_srv_state(u), RP_TXN_ACCEPTED);
+}
+END_TEST
+
 START_TEST(server_rfc2543_matching)
 {
 	rp_txn_srv *s = srv(REQ("INVITE", "old1", "7 INVITE"), RP_TP_UDP);
@@ -637,6 +686,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, server_retransmission_resends_last);
 	tcase_add_test(tc, server_2xx_accepted_absorbs_quietly);
 	tcase_add_test(tc, server_non_invite_timer_j_and_reliable);
+	tcase_add_test(tc, server_final_keeps_only_what_retransmissions_need);
 	tcase_add_test(tc, server_rfc2543_matching);
 	tcase_add_test(tc, client_invite_timer_a_b);
 	tcase_add_test(tc, client_invite_reliable_no_retransmit);
