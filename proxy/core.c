@@ -3451,10 +3451,53 @@ static void fork_event(rp_core *c, rp_txn_srv *s, struct pctx *pc, rp_txn_cli *c
 	fork_finish(c, s, pc, now);
 }
 
+/* The call's reference of the server transaction 's' goes. */
+static void pctx_call_put(rp_core *c, rp_txn_srv *s, struct pctx *pc)
+{
+	if (pc->call && rp_call_owner(pc->call) == s)
+		rp_call_set_owner(pc->call, NULL);
+	if (pc->call && !rp_call_answered_p(pc->call))
+		rp_calls_end(c->calls, pc->call, 0, "error"); /* no final response went out */
+	pc->call = rp_call_put(pc->call);
+}
+
+/* The final response went out and no branch is left (nor a fork, nor a
+ * DNS answer awaited): what only forwarding and the call's setup needed
+ * goes now, not when the transaction ends (Timer J or L: 32 s over UDP,
+ * during which it only absorbs retransmissions). */
+static void pctx_trim(rp_core *c, rp_txn_srv *s, struct pctx *pc)
+{
+	if (!rp_txn_srv_final(s) || pc->cur || pc->fork || pc->park_id)
+		return;
+	if (pc->fwd)
+		explicit_bzero(pc->fwd, pc->fwd_len);
+	free(pc->fwd);
+	pc->fwd = NULL;
+	pc->fwd_len = 0;
+	park_alt_free(pc);
+	free(pc->best);
+	pc->best = NULL;
+	pc->best_len = 0;
+	pctx_call_put(c, s, pc);
+}
+
+static void cli_event1(rp_core *c, rp_txn_cli *cl, const struct sip_msg *resp,
+	unsigned code, uint64_t now);
+
 static void cli_event(void *arg, rp_txn_cli *cl, const struct sip_msg *resp, unsigned code,
 	uint64_t now)
 {
 	rp_core *c = arg;
+	rp_txn_srv *s = rp_txn_cli_parent(cl);
+
+	cli_event1(c, cl, resp, code, now);
+	if (s)
+		pctx_trim(c, s, rp_txn_srv_user(s));
+}
+
+static void cli_event1(rp_core *c, rp_txn_cli *cl, const struct sip_msg *resp,
+	unsigned code, uint64_t now)
+{
 	rp_txn_srv *s = rp_txn_cli_parent(cl);
 	struct pctx *pc;
 
@@ -3580,11 +3623,7 @@ static void srv_gone(void *arg, rp_txn_srv *s)
 		free(pc->tg);
 	pc->fork = rp_fork_free(pc->fork);
 	pc->ta = rp_trunk_auth_free(pc->ta);
-	if (pc->call && rp_call_owner(pc->call) == s)
-		rp_call_set_owner(pc->call, NULL);
-	if (pc->call && !rp_call_answered_p(pc->call))
-		rp_calls_end(c->calls, pc->call, 0, "error"); /* no final response went out */
-	pc->call = rp_call_put(pc->call);
+	pctx_call_put(c, s, pc);
 	pc->mc = rp_media_call_free(pc->mc);
 	cfg_put(pc->cfg);
 }

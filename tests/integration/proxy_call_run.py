@@ -371,6 +371,36 @@ route request {
         check("each retransmission got the 100 again", len(trying) >= 2, trying)
         if got:
             callee.sendto(answer(got[0], 486, "Busy Here"), got[1])
+            check("the 486 relayed", recv_until(
+                caller, lambda t: t.startswith("SIP/2.0 486"), 3) is not None)
+            # The transaction frees its request and the forwarded copy with
+            # the final response; a retransmission still gets the 486 again
+            # (not a new INVITE to the callee).
+            caller.sendto(inv, ("127.0.0.1", udp))
+            r = recv_until(caller, lambda t: t.startswith("SIP/2.0 486"), 3)
+            check("INVITE retransmitted after the 486: the 486 again", r is not None)
+            more = [t for t, _ in recv_all(callee, 0.5) if t.startswith("INVITE ")]
+            check("INVITE retransmitted after the 486: not forwarded", not more, more)
+            caller.sendto(msg("ACK", ruri, "z9hG4bKrt1", "retrans-1", 1, cport,
+                              to_tag=";tag=tb"), ("127.0.0.1", udp))
+
+        # A BYE retransmitted after its 200 (Timer J's job) gets the 200
+        # again from the proxy, and the callee sees one BYE.
+        bye = msg("BYE", ruri, "z9hG4bKbyert1", "byert-1", 2, cport, to_tag=";tag=tb")
+        caller.sendto(bye, ("127.0.0.1", udp))
+        got = recv_until(callee, lambda t: t.startswith("BYE ") and "byert-1" in t, 3)
+        check("BYE reached the callee", got is not None)
+        if got:
+            callee.sendto(answer(got[0], 200, "OK"), got[1])
+            r = recv_until(caller, lambda t: t.startswith("SIP/2.0 200") and "byert-1" in t, 3)
+            check("BYE: 200 relayed", r is not None)
+            for _ in range(2):
+                caller.sendto(bye, ("127.0.0.1", udp))
+                r = recv_until(caller, lambda t: t.startswith("SIP/2.0 200") and
+                               "byert-1" in t, 3)
+                check("BYE retransmitted after the 200: the 200 again", r is not None)
+            more = [t for t, _ in recv_all(callee, 0.5) if t.startswith("BYE ")]
+            check("BYE retransmissions absorbed (callee saw one)", not more, more)
 
         # Transport bridging: the caller on TLS, the callee on UDP, and back.
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
