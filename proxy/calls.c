@@ -21,15 +21,66 @@
 #define SHARDS 64
 #define BUCKETS_PER_SHARD 64
 
+/* Longest TLS version, cipher and peer certificate subject kept. */
+enum { TLS_VERSION_MAX = 15, TLS_CIPHER_MAX = 63, TLS_SUBJECT_MAX = 159 };
+
 struct leg {
 	bool known;
 	enum rp_tp tp;
 	rp_addr peer;
-	char tls_version[16];
-	char tls_cipher[64];
-	char subject[160];
+	/* A TLS hop's version, cipher and peer certificate subject, each
+	 * NUL-terminated, one after the other in one allocation (owned; c->mu
+	 * once the call is shared); NULL when all are empty (not TLS: most
+	 * legs, which need not carry 240 bytes of them). */
+	char *tls;
 	char trunk[48];             /* the trunk of this hop, "" none */
 };
+
+enum leg_tls_field { TLS_VERSION, TLS_CIPHER, TLS_SUBJECT };
+
+static const char *leg_tls(const struct leg *l, enum leg_tls_field f)
+{
+	const char *p = l->tls;
+
+	if (!p)
+		return "";
+	for (int i = 0; i < (int)f; i++)
+		p += strlen(p) + 1;
+	return p;
+}
+
+/* The length of s up to its first NUL, at most max. */
+static size_t field_len(rp_str s, size_t max)
+{
+	return s.n ? strnlen(s.p, s.n < max ? s.n : max) : 0;
+}
+
+/* Replaces a leg's TLS strings; 0 or -ENOMEM (the old ones then stay). */
+static int leg_set_tls(struct leg *l, rp_str version, rp_str cipher, rp_str subject)
+{
+	size_t n[3] = { field_len(version, TLS_VERSION_MAX), field_len(cipher, TLS_CIPHER_MAX),
+		field_len(subject, TLS_SUBJECT_MAX) };
+	const char *src[3] = { version.p, cipher.p, subject.p };
+	char *p, *o;
+
+	if (!n[0] && !n[1] && !n[2]) {
+		free(l->tls);
+		l->tls = NULL;
+		return 0;
+	}
+	p = o = malloc(n[0] + n[1] + n[2] + 3);
+	if (!p)
+		return -ENOMEM;
+	for (int i = 0; i < 3; i++) {
+		if (n[i])
+			memcpy(o, src[i], n[i]);
+		o[n[i]] = 0;
+		o += n[i] + 1;
+	}
+	free(l->tls);
+	l->tls = p;
+	return 0;
+}
 
 struct rp_call {
 	atomic_uint refs;
@@ -141,6 +192,8 @@ int rp_calls_new(const struct rp_calls_cfg *cfg, rp_calls **out)
 static void call_free(rp_call *c)
 {
 	c->mc = rp_media_call_free(c->mc);
+	for (int i = 0; i < 2; i++)
+		free(c->leg[i].tls);
 	pthread_mutex_destroy(&c->mu);
 	free(c->a_mem);
 	free(c->b_mem);
@@ -253,14 +306,12 @@ static void copy_field(char *dst, size_t n, rp_str s)
 	dst[k] = 0;
 }
 
-static void set_sig(struct leg *l, const struct rp_call_sig *s)
+static int set_sig(struct leg *l, const struct rp_call_sig *s)
 {
 	l->known = true;
 	l->tp = s->tp;
 	l->peer = s->peer;
-	copy_field(l->tls_version, sizeof(l->tls_version), s->tls_version);
-	copy_field(l->tls_cipher, sizeof(l->tls_cipher), s->tls_cipher);
-	copy_field(l->subject, sizeof(l->subject), s->cert_subject);
+	return leg_set_tls(l, s->tls_version, s->tls_cipher, s->cert_subject);
 }
 
 int rp_calls_start(rp_calls *t, const struct rp_call_start *s, rp_call **out)
@@ -292,7 +343,11 @@ int rp_calls_start(rp_calls *t, const struct rp_call_start *s, rp_call **out)
 	c->start_ms = s->now_ms;
 	c->start_ns = rp_realtime_ns();
 	c->cseq_a = s->cseq;
-	set_sig(&c->leg[RP_CALL_A], &s->a);
+	if (set_sig(&c->leg[RP_CALL_A], &s->a) < 0) {
+		free(c->a_mem);
+		free(c);
+		return -ENOMEM;
+	}
 	c->dest[RP_CALL_A] = s->dest_a;
 	c->dest[RP_CALL_A].tls_domain = NULL;
 	c->local = s->local;
@@ -443,7 +498,9 @@ void rp_call_set_b(rp_call *c, const struct rp_call_sig *b, const struct rp_txn_
 	rp_str trunk)
 {
 	pthread_mutex_lock(&c->mu);
-	set_sig(&c->leg[RP_CALL_B], b);
+	if (set_sig(&c->leg[RP_CALL_B], b) < 0)
+		rp_warn_rl("call %" PRIu64 ": the callee's TLS details not kept (out of memory)",
+			c->id);
 	c->dest[RP_CALL_B] = *dest_b;
 	c->dest[RP_CALL_B].tls_domain = NULL;
 	c->have_dest_b = true;
@@ -459,11 +516,16 @@ void rp_call_set_tls(rp_call *c, enum rp_call_side side, rp_str version, rp_str 
 {
 	struct leg *l = &c->leg[side];
 
+	char old[TLS_SUBJECT_MAX + 1];
+
 	pthread_mutex_lock(&c->mu);
-	copy_field(l->tls_version, sizeof(l->tls_version), version);
-	copy_field(l->tls_cipher, sizeof(l->tls_cipher), cipher);
-	if (cert_subject.n)
-		copy_field(l->subject, sizeof(l->subject), cert_subject);
+	if (!cert_subject.n) {
+		/* No new subject: the one known stays. */
+		snprintf(old, sizeof(old), "%s", leg_tls(l, TLS_SUBJECT));
+		cert_subject = rp_str_cstr(old);
+	}
+	if (leg_set_tls(l, version, cipher, cert_subject) < 0)
+		rp_warn_rl("call %" PRIu64 ": TLS details not kept (out of memory)", c->id);
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -598,6 +660,9 @@ static void write_cdr(rp_calls *t, rp_call *c, const struct rp_media_info *inf,
 {
 	rp_cdr_call k = { 0 };
 	char peer[2][64];
+	/* The legs' TLS strings, copied under c->mu (rp_call_set_b may
+	 * replace them meanwhile). */
+	char tls[2][TLS_VERSION_MAX + TLS_CIPHER_MAX + TLS_SUBJECT_MAX + 3];
 	int rc;
 
 	k.call_id = c->call_id;
@@ -621,9 +686,18 @@ static void write_cdr(rp_calls *t, rp_call *c, const struct rp_media_info *inf,
 		o->role = rp_str_cstr(i == RP_CALL_A ? "caller" : "callee");
 		o->peer = rp_str_cstr(peer[i]);
 		o->transport = rp_str_cstr(rp_tp_name(l->tp));
-		o->tls_version = FIELD_STR(l->tls_version);
-		o->tls_cipher = FIELD_STR(l->tls_cipher);
-		o->peer_cert_subject = FIELD_STR(l->subject);
+		pthread_mutex_lock(&c->mu);
+		const char *v = leg_tls(l, TLS_VERSION), *ci = leg_tls(l, TLS_CIPHER);
+		const char *su = leg_tls(l, TLS_SUBJECT);
+		size_t nv = strlen(v), nc = strlen(ci), ns = strlen(su);
+
+		memcpy(tls[i], v, nv + 1);
+		memcpy(tls[i] + nv + 1, ci, nc + 1);
+		memcpy(tls[i] + nv + nc + 2, su, ns + 1);
+		pthread_mutex_unlock(&c->mu);
+		o->tls_version = rp_str_make(tls[i], nv);
+		o->tls_cipher = rp_str_make(tls[i] + nv + 1, nc);
+		o->peer_cert_subject = rp_str_make(tls[i] + nv + nc + 2, ns);
 		o->media = rp_str_cstr(mn ? mn : "plain");
 		o->packets_in = st[i].packets_in;
 		o->packets_out = st[i].packets_out;
@@ -736,12 +810,12 @@ int rp_call_put_info(rp_call *c, rp_buf *b)
 			rp_addr_fmt(&l->peer, peer, sizeof(peer));
 			benc_put_kv_cstr(b, "transport", rp_tp_name(l->tp));
 			benc_put_kv_cstr(b, "peer", peer);
-			if (l->tls_version[0])
-				benc_put_kv_cstr(b, "tls-version", l->tls_version);
-			if (l->tls_cipher[0])
-				benc_put_kv_cstr(b, "tls-cipher", l->tls_cipher);
-			if (l->subject[0])
-				benc_put_kv_cstr(b, "cert-subject", l->subject);
+			if (*leg_tls(l, TLS_VERSION))
+				benc_put_kv_cstr(b, "tls-version", leg_tls(l, TLS_VERSION));
+			if (*leg_tls(l, TLS_CIPHER))
+				benc_put_kv_cstr(b, "tls-cipher", leg_tls(l, TLS_CIPHER));
+			if (*leg_tls(l, TLS_SUBJECT))
+				benc_put_kv_cstr(b, "cert-subject", leg_tls(l, TLS_SUBJECT));
 			if (l->trunk[0])
 				benc_put_kv_cstr(b, "trunk", l->trunk);
 		}

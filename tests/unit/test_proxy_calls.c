@@ -217,6 +217,52 @@ START_TEST(cdr_line_has_legs_reason_and_unencrypted)
 }
 END_TEST
 
+/* A leg's TLS version, cipher and certificate subject: kept out of line
+ * (a plain leg carries none), each cut where it was before (15, 63 and
+ * 159 bytes), any of them may be empty on its own, rp_call_set_tls keeps
+ * the subject when given none, and the callee's leg has its own. */
+START_TEST(tls_details_kept_per_leg_and_cut)
+{
+	rp_cdr *cdr;
+	rp_cdr_cfg cc = { .path = cdr_path, .fsync_lines = 1 };
+	struct rp_calls_cfg kc = { 0 };
+	rp_calls *t;
+	rp_call *c;
+	struct rp_call_start s = start_of("t1@x", "a1");
+	struct rp_call_sig b = { .tp = RP_TP_TLS, .tls_version = RP_STR_LIT("TLSv1.2"),
+		.cert_subject = RP_STR_LIT("/CN=core.example.net") };
+	struct rp_txn_dest d = { .tp = RP_TP_TLS };
+	char subj[300];
+
+	memset(subj, 'S', sizeof(subj));
+	s.a.tls_version = RP_STR_LIT("TLSv1.3-and-much-more-than-fifteen");
+	s.a.tls_cipher = RP_STR_NULL;
+	s.a.cert_subject = rp_str_make(subj, sizeof(subj));
+	ck_assert_int_eq(rp_cdr_open(&cc, &cdr), 0);
+	kc.cdr = cdr;
+	ck_assert_int_eq(rp_calls_new(&kc, &t), 0);
+	ck_assert_int_eq(rp_calls_start(t, &s, &c), 0);
+	ck_assert_int_eq(rp_addr_parse("10.0.0.7", 5061, &b.peer), 0);
+	d.addr = b.peer;
+	rp_call_set_b(c, &b, &d, RP_STR_NULL);
+	/* New version and cipher for the callee, no subject: the old stays. */
+	rp_call_set_tls(c, RP_CALL_B, RP_STR_LIT("TLSv1.3"),
+		RP_STR_LIT("TLS_AES_256_GCM_SHA384"), RP_STR_NULL);
+	ck_assert(rp_calls_end(t, c, 0, "caller-bye"));
+	rp_call_put(c);
+	rp_calls_free(t);
+	rp_cdr_close(cdr);
+	ck_assert_int_eq(py_check(
+		"n == 1 and len(r[\"legs\"]) == 2"
+		" and r[\"legs\"][0][\"tls_version\"] == \"TLSv1.3-and-muc\""
+		" and r[\"legs\"][0][\"tls_cipher\"] is None"
+		" and r[\"legs\"][0][\"peer_cert_subject\"] == \"S\" * 159"
+		" and r[\"legs\"][1][\"tls_version\"] == \"TLSv1.3\""
+		" and r[\"legs\"][1][\"tls_cipher\"] == \"TLS_AES_256_GCM_SHA384\""
+		" and r[\"legs\"][1][\"peer_cert_subject\"] == \"/CN=core.example.net\""), 0);
+}
+END_TEST
+
 /* ---- the media layer's refusals, classified ---- */
 
 static uint64_t next_sess;
@@ -480,6 +526,7 @@ int main(void)
 	tcase_add_test(tc, start_find_end_once);
 	tcase_add_test(tc, bye_info_swaps_sides_and_goes_above_cseq);
 	tcase_add_test(tc, cdr_line_has_legs_reason_and_unencrypted);
+	tcase_add_test(tc, tls_details_kept_per_leg_and_cut);
 	tcase_add_test(tc, policy_refusals_classified);
 	tcase_add_test(tc, refusal_counted_and_ends_with_policy_reason);
 	tcase_add_test(tc, listing_is_bencode_with_every_call);
