@@ -220,6 +220,13 @@ def rtcp_mux(uac, uas, proxy, sock):
             return
         c.ack(ok)
         aport = int(re.search(r"m=audio (\d+)", asdp).group(1))
+        # A retransmitted 200 with SDP after the ACK: rewritten again.
+        c.answer(200, "OK", sdp_lines("127.0.0.2", bp, "RTP/AVP", ""))
+        again = c.caller_gets(minimum=200)
+        ma = re.search(r"m=audio (\d+)", body(again or ""))
+        check("M: the 200 retransmitted after the ACK is rewritten again (mediad's port)",
+              status(again) == 200 and ma is not None and int(ma.group(1)) == aport and
+              str(bp) not in body(again), again)
         mx = mux_of(sock, c.callid)
         check("M: mediad: leg a muxed, leg b not", mx == (1, 0), mx)
         a_rtp.sendto(rtp(1), ("127.0.0.1", aport))
@@ -293,6 +300,16 @@ def late_offer_mux(uac, uas, proxy, sock):
             break
         time.sleep(0.1)
     check("M late: mediad: both legs muxed", mx == (1, 1), mx)
+    # The callee retransmits its 200 (as if our ACK were lost): no
+    # transaction is left for it (the INVITE's dropped its state with the
+    # 2xx), yet the copy is rewritten like the first, never passed on raw.
+    c.answer(200, "OK", sdp_lines("127.0.0.2", 42200, "RTP/AVP", "a=rtcp-mux\r\n"))
+    again = c.caller_gets(minimum=200)
+    ma = re.search(r"m=audio (\d+)", body(again or ""))
+    check("M late: the 200 retransmitted after the ACK is rewritten again (mediad's port)",
+          status(again) == 200 and ma is not None and ma.group(1) == mo.group(1) and
+          "42200" not in body(again) and "c=IN IP4 127.0.0.2" not in body(again),
+          (mo.group(1), again))
     bye(c, ok, uas)
 
 
