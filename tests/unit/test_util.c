@@ -562,6 +562,58 @@ START_TEST(test_timers_heap_property_random)
 }
 END_TEST
 
+/* Firing order is exactly (deadline, arming order), also with many equal
+ * deadlines and re-arms in between: the heap compares the keys it keeps
+ * beside each entry, which must follow every re-arm. */
+struct fire_log {
+	uint64_t exp[3000], seq[3000];
+	size_t n;
+};
+
+static void log_fire(rp_timer *t, void *arg)
+{
+	struct fire_log *l = arg;
+
+	l->exp[l->n] = t->expires;
+	l->seq[l->n] = t->seq;
+	l->n++;
+}
+
+START_TEST(test_timers_exact_order_with_ties)
+{
+	enum { N = 3000 };
+	static rp_timer t[N];
+	static struct fire_log lg;
+	rp_timers *ts = NULL;
+	uint64_t x = 0x9E3779B97F4A7C15ULL;
+	size_t armed;
+
+	lg.n = 0;
+	ck_assert_int_eq(rp_timers_new(4, &ts), 0);
+	for (int i = 0; i < N; i++) {
+		rp_timer_init(&t[i], log_fire, &lg);
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		ck_assert_int_eq(rp_timers_add(ts, &t[i], 1000 + x % 50), 0);
+	}
+	for (int round = 0; round < 3; round++)
+		for (int i = round; i < N; i += 2) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			if (x % 5 == 0)
+				rp_timers_cancel(ts, &t[i]);
+			else
+				ck_assert_int_eq(rp_timers_add(ts, &t[i], 1000 + x % 50), 0);
+		}
+	armed = rp_timers_count(ts);
+	ck_assert_uint_eq(rp_timers_expire(ts, 1024, 0) + rp_timers_expire(ts, UINT64_MAX, 0),
+		armed);
+	ck_assert_uint_eq(lg.n, armed);
+	for (size_t i = 1; i < lg.n; i++)
+		ck_assert(lg.exp[i - 1] < lg.exp[i] ||
+			(lg.exp[i - 1] == lg.exp[i] && lg.seq[i - 1] < lg.seq[i]));
+	rp_timers_free(ts);
+}
+END_TEST
+
 /* ----------------------------------------------------------------- json */
 
 START_TEST(test_json_compact)
@@ -833,6 +885,7 @@ static Suite *util_suite(void)
 	tcase_add_test(tc, test_timers_order_cancel);
 	tcase_add_test(tc, test_timers_rearm_in_callback_and_bound);
 	tcase_add_test(tc, test_timers_heap_property_random);
+	tcase_add_test(tc, test_timers_exact_order_with_ties);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("json");
