@@ -477,7 +477,10 @@ class Fuzzer:
         self.md, self.msock, (self.lo, self.hi) = E.start_mediad(
             a.mediad, self.tmp, nports=256, log_level="notice")
         self.csock = os.path.join(self.tmp, "proxy.sock")
-        self.metrics_port = E.free_port(socket.SOCK_STREAM)
+        # Port 0, read back from the log: a port found free here could be
+        # handed to one of the proxy's port-0 SIP listeners before the proxy
+        # binds its metrics (seen: "Address already in use", no start).
+        self.metrics_port = None
         conf = os.path.join(self.tmp, "fuzz.conf")
         with open(conf, "w") as f:
             f.write(CONF % {"msock": self.msock, "csock": self.csock, "ha1": HA1,
@@ -486,7 +489,7 @@ class Fuzzer:
         self.pf = open(self.plog, "w")
         self.px = subprocess.Popen(
             [a.proxy, "--config", conf, "--state-dir", self.tmp, "--workers", "2",
-             "--log-level", "info", "--metrics-listen", "127.0.0.1:%d" % self.metrics_port,
+             "--log-level", "info", "--metrics-listen", "127.0.0.1:0",
              "--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0",
              "--listen", "tls:127.0.0.1:0"], stdout=self.pf, stderr=subprocess.STDOUT)
         self.ports = {}
@@ -495,10 +498,13 @@ class Fuzzer:
             text = open(self.plog, errors="replace").read()
             self.ports = {t: int(p) for t, p in
                           re.findall(r"listening on (\w+):127\.0\.0\.1:(\d+)", text)}
-            if len(self.ports) == 3 and "running" in text and os.path.exists(self.csock):
+            m = re.search(r"metrics on http://127\.0\.0\.1:(\d+)/metrics", text)
+            self.metrics_port = int(m.group(1)) if m else None
+            if (len(self.ports) == 3 and self.metrics_port and "running" in text and
+                    os.path.exists(self.csock)):
                 break
             time.sleep(0.05)
-        if len(self.ports) != 3:
+        if len(self.ports) != 3 or not self.metrics_port:
             raise RuntimeError("proxy did not start:\n" + open(self.plog).read()[-3000:])
         self.udp = [self.udp_sock() for _ in range(8)]
         # bob (the fake UAS) registers; alice registers with digest.
