@@ -1266,9 +1266,19 @@ static int proxy_call_by_id(ctlcmd_run *r, const struct ctlcmd *cmd, struct dcon
 		return CTLCMD_EXIT_OK;
 	}
 	if (cmd->access == CTL_ACCESS_ADMIN) {
-		rp_buf_printf(&r->ob, "call %" PRId64 " dropped (answered: BYE to both sides; "
-			      "ringing: CANCEL and 487), media released, CDR reason operator-drop\n",
-			      id);
+		rp_str ba, bb;
+
+		/* An answered call says per side whether its BYE went: one that
+		 * could not be sent still thinks the call is up. */
+		if (benc_get_str(resp, "bye-caller", &ba, NULL) == 0 &&
+		    benc_get_str(resp, "bye-callee", &bb, NULL) == 0)
+			rp_buf_printf(&r->ob, "call %" PRId64 " dropped: BYE to the caller %.*s, "
+				      "to the callee %.*s; media released, CDR reason "
+				      "operator-drop\n", id, RP_STR_FMT(ba), RP_STR_FMT(bb));
+		else
+			rp_buf_printf(&r->ob, "call %" PRId64 " dropped (answered: BYE to both "
+				      "sides; ringing: CANCEL and 487), media released, CDR "
+				      "reason operator-drop\n", id);
 		return CTLCMD_EXIT_OK;
 	}
 	{

@@ -643,6 +643,21 @@ size_t rp_call_ids_size(const rp_call *c)
 	return c->call_id.n + c->from_tag.n + 2;
 }
 
+size_t rp_call_bye_info_size(rp_call *c, enum rp_call_side to)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&c->mu);
+	/* b_mem is set once (the first 2xx) and never changes after. */
+	if (c->b_mem) {
+		n = rp_call_ids_size(c) + c->to_b.n + c->from_hdr.n + 2;
+		n += to == RP_CALL_A ? c->contact_a.n + c->route_a.n + 2
+			: c->contact_b.n + c->route_b.n + 2;
+	}
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
 static const char *media_name(const struct rp_media_info *inf, int side)
 {
 	if (!inf)

@@ -178,6 +178,11 @@ struct rp_call_bye {
 };
 int rp_call_bye_info(rp_call *c, enum rp_call_side to, char *buf, size_t bufsz,
 	struct rp_call_bye *out);
+/* The bufsz that rp_call_bye_info() needs toward 'to' (fixed once the call
+ * is answered: the dialog is the first 2xx's); 0 when not answered. The
+ * pieces are as long as the peers sent them (a 40 KB Contact is legal):
+ * size the buffer with this, never with a constant. */
+size_t rp_call_bye_info_size(rp_call *c, enum rp_call_side to);
 /* Only call_id and caller_tag of out (any time, answered or not).
  * -ENOSPC when buf is too small; rp_call_ids_size() bytes always do (a
  * Call-ID may be as long as the largest message allowed). */

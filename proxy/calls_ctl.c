@@ -73,13 +73,13 @@ static int cmd_call_drop(ctl_req *req, rp_buf *resp, void *arg)
 {
 	rp_core *core = core_of(arg);
 	uint64_t id;
-	int rc;
+	int rc, bye[2];
 
 	if (!core)
 		return ctl_req_error(req, "no proxy core (--no-core): no calls");
 	if ((rc = id_arg(req, &id)) < 0)
 		return rc;
-	rc = rp_core_call_drop(core, id, "operator-drop");
+	rc = rp_core_call_drop(core, id, "operator-drop", bye);
 	if (rc == -ENOENT)
 		return ctl_req_error(req, "no call %" PRIu64, id);
 	if (rc == -EAGAIN)
@@ -89,6 +89,15 @@ static int cmd_call_drop(ctl_req *req, rp_buf *resp, void *arg)
 		return ctl_req_error(req, "call %" PRIu64 ": %s", id, strerror(-rc));
 	benc_put_kv_int(resp, "id", (int64_t)id);
 	benc_put_kv_cstr(resp, "end-reason", "operator-drop");
+	/* The call has ended either way; a side that got no BYE still
+	 * thinks it is up, and the operator must know which and why. */
+	for (int i = 0; i < 2 && bye[i] <= 0; i++) {
+		char v[96];
+
+		snprintf(v, sizeof(v), "%s%s", bye[i] ? "not sent: " : "sent",
+			bye[i] ? strerror(-bye[i]) : "");
+		benc_put_kv_cstr(resp, i == RP_CALL_A ? "bye-caller" : "bye-callee", v);
+	}
 	return rp_buf_error(resp);
 }
 

@@ -35,6 +35,7 @@
 #define DNS_WAIT_MAX_MS 2000     /* a config install waits on DNS at most */
 #define MAX_PARKED 1024          /* requests waiting on DNS at most */
 #define STATELESS_PREFIX "z9hG4bKrs"
+#define BYE_MAX 65536            /* our own BYE, as any message we relay */
 
 struct stat_ctr {
 	atomic_uint_fast64_t requests, responses, malformed, retransmissions, forwarded,
@@ -1803,11 +1804,10 @@ static void call_failed(rp_core *c, struct pctx *pc, unsigned code)
 	rp_calls_end(c->calls, pc->call, code, why);
 }
 
-/* One BYE toward 'to', on a client transaction of its own (its answer is
- * absorbed by cli_event: no parent). */
-static int call_send_bye(rp_core *c, rp_call *call, enum rp_call_side to, const char *why)
+/* call_send_bye()'s work; info (isz bytes) takes the dialog's strings. */
+static int call_send_bye_in(rp_core *c, rp_call *call, enum rp_call_side to, const char *why,
+	char *info, size_t isz)
 {
-	char info[8192];
 	struct rp_call_bye bi;
 	struct sip_nameaddr contact;
 	struct rp_msg_info mi = { .udp_fd = -1 };
@@ -1816,7 +1816,7 @@ static int call_send_bye(rp_core *c, rp_call *call, enum rp_call_side to, const 
 	unsigned shard;
 	rp_txn_cli *cl;
 	rp_buf b;
-	int rc = rp_call_bye_info(call, to, info, sizeof(info), &bi);
+	int rc = rp_call_bye_info(call, to, info, isz, &bi);
 
 	if (rc < 0)
 		return rc;
@@ -1839,7 +1839,9 @@ static int call_send_bye(rp_core *c, rp_call *call, enum rp_call_side to, const 
 	if (local_for(c, bi.dest.tp, bi.dest.addr.u.sa.sa_family, &mi, &lout) < 0)
 		return -EHOSTUNREACH;
 	shard = rp_txn_shard_of(c->txl, rp_str_cstr(bi.call_id));
-	rp_buf_init(&b, 16384);
+	/* As large as any message we relay (its Contact and Route came in
+	 * one); a larger one is -EMSGSIZE. */
+	rp_buf_init(&b, BYE_MAX);
 	rp_txn_lock(c->txl, shard);
 	rc = rp_txn_branch(c->txl, shard, 0, br);
 	if (rc == 0) {
@@ -1852,13 +1854,14 @@ static int call_send_bye(rp_core *c, rp_call *call, enum rp_call_side to, const 
 			struct cfg *cfg = cfg_holder_get(&c->holder);
 			rp_buf rt;
 
-			rp_buf_init(&rt, 8192);
+			rp_buf_init(&rt, BYE_MAX);
 			if (to == RP_CALL_A)
 				rp_buf_append_cstr(&rt, bi.route);
 			else if (cfg)
 				route_below(c, cfg, rp_str_cstr(bi.route), &rt);
 			cfg_put(cfg);
-			if (rt.len) {   /* nothing below us: no Route header */
+			rc = rp_buf_error(&rt);   /* never a BYE with part of its route */
+			if (rc == 0 && rt.len) {   /* nothing below us: no Route header */
 				rp_buf_append_cstr(&b, "Route: ");
 				rp_buf_append_str(&b, rp_buf_str(&rt));
 				rp_buf_append_cstr(&b, "\r\n");
@@ -1868,7 +1871,8 @@ static int call_send_bye(rp_core *c, rp_call *call, enum rp_call_side to, const 
 		rp_buf_printf(&b, "From: %s\r\nTo: %s\r\nCall-ID: %s\r\nCSeq: %u BYE\r\n"
 			"Reason: SIP;cause=200;text=\"%s\"\r\nContent-Length: 0\r\n\r\n",
 			bi.from, bi.to, bi.call_id, (unsigned)bi.cseq, why);
-		rc = rp_buf_error(&b);
+		if (rc == 0)
+			rc = rp_buf_error(&b);
 	}
 	if (rc == 0)
 		rc = rp_txn_cli_new(c->txl, shard, NULL, SIP_METHOD_BYE,
@@ -1877,6 +1881,27 @@ static int call_send_bye(rp_core *c, rp_call *call, enum rp_call_side to, const 
 	rp_buf_free(&b);
 	if (rc == 0)
 		rp_call_saw_cseq(call, to == RP_CALL_A ? RP_CALL_B : RP_CALL_A, bi.cseq);
+	return rc;
+}
+
+/* One BYE toward 'to', on a client transaction of its own (its answer is
+ * absorbed by cli_event: no parent). 0 or why none went: -EMSGSIZE (over
+ * BYE_MAX), -EBADMSG (no usable Contact), -EHOSTUNREACH, -ENOMEM ... */
+static int call_send_bye(rp_core *c, rp_call *call, enum rp_call_side to, const char *why)
+{
+	size_t isz = rp_call_bye_info_size(call, to);
+	char *info;
+	int rc;
+
+	if (!isz)
+		return -ENOENT;
+	/* Sized to fit: a 40 KB Contact accepted on the INVITE did not fit
+	 * 8 KB, and the operator's drop sent no BYE to that side. */
+	info = malloc(isz);
+	if (!info)
+		return -ENOMEM;
+	rc = call_send_bye_in(c, call, to, why, info, isz);
+	free(info);
 	return rc;
 }
 
@@ -1933,12 +1958,13 @@ static int call_cancel(rp_core *c, rp_call *call, const char *why)
 }
 
 /* Ends an answered call from the proxy: BYE to both sides, the CDR, then
- * the media. */
-static int call_drop(rp_core *c, rp_call *call, const char *why)
+ * the media. A BYE that cannot go out does not keep the call: it ends here
+ * anyway (that side is told nothing; bye_rc says why, and the log). */
+static int call_drop(rp_core *c, rp_call *call, const char *why, int bye_rc[2])
 {
 	struct rp_call_bye bi;
 	char *key;
-	int ra, rb;
+	int rc[2];
 
 	if (!call)
 		return -ENOENT;
@@ -1948,11 +1974,13 @@ static int call_drop(rp_core *c, rp_call *call, const char *why)
 		return 0;
 	if (!rp_call_answered_p(call))
 		return -EAGAIN;
-	ra = call_send_bye(c, call, RP_CALL_A, why);
-	rb = call_send_bye(c, call, RP_CALL_B, why);
-	if (ra < 0 || rb < 0)
-		rp_warn("call %" PRIu64 ": BYE not sent to %s: %s", rp_call_id(call),
-			ra < 0 ? "the caller" : "the callee", strerror(-(ra < 0 ? ra : rb)));
+	rc[RP_CALL_A] = call_send_bye(c, call, RP_CALL_A, why);
+	rc[RP_CALL_B] = call_send_bye(c, call, RP_CALL_B, why);
+	for (int i = 0; i < 2; i++)
+		if (rc[i] < 0)
+			rp_warn("call %" PRIu64 ": no BYE sent to the %s (%s): the call ends "
+				"without it", rp_call_id(call), i == RP_CALL_A ? "caller" : "callee",
+				strerror(-rc[i]));
 	/* CDR first: it asks mediad for the counters of the session. */
 	if (!rp_calls_end(c->calls, call, 0, why))
 		return -ENOENT;
@@ -1969,16 +1997,25 @@ static int call_drop(rp_core *c, rp_call *call, const char *why)
 		rp_err("call %" PRIu64 ": media not released: out of memory", rp_call_id(call));
 	}
 	free(key);
-	rp_notice("call %" PRIu64 " ended by the proxy (%s): BYE sent to both sides",
-		rp_call_id(call), why);
+	rp_notice("call %" PRIu64 " ended by the proxy (%s): BYE %s", rp_call_id(call), why,
+		rc[0] == 0 && rc[1] == 0 ? "sent to both sides" :
+		rc[0] == 0 ? "sent to the caller only" :
+		rc[1] == 0 ? "sent to the callee only" : "sent to neither side");
+	if (bye_rc) {
+		bye_rc[RP_CALL_A] = rc[RP_CALL_A];
+		bye_rc[RP_CALL_B] = rc[RP_CALL_B];
+	}
 	return 0;
 }
 
-int rp_core_call_drop(rp_core *c, uint64_t id, const char *why)
+int rp_core_call_drop(rp_core *c, uint64_t id, const char *why, int bye_rc[2])
 {
 	rp_call *call = rp_calls_find_id(c->calls, id);
-	int rc = call_drop(c, call, why);
+	int rc;
 
+	if (bye_rc)
+		bye_rc[0] = bye_rc[1] = 1;   /* no BYE due (a cancel) */
+	rc = call_drop(c, call, why, bye_rc);
 	rp_call_put(call);
 	return rc;
 }
@@ -1986,7 +2023,7 @@ int rp_core_call_drop(rp_core *c, uint64_t id, const char *why)
 int rp_core_call_drop_session(rp_core *c, uint64_t session, const char *why)
 {
 	rp_call *call = rp_calls_find_session(c->calls, session);
-	int rc = call_drop(c, call, why);
+	int rc = call_drop(c, call, why, NULL);
 
 	rp_call_put(call);
 	return rc;

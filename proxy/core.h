@@ -160,8 +160,12 @@ rp_calls *rp_core_calls(rp_core *core);
  * CANCEL would (CANCEL toward the callee, 487 to the caller); CDR with end
  * reason 'why' ("operator-drop", "media-timeout"), mediad session deleted.
  * By registry id or by mediad session id. 0, -ENOENT (no such live call),
- * -EAGAIN (its final response or a CANCEL is already under way). */
-int rp_core_call_drop(rp_core *core, uint64_t id, const char *why);
+ * -EAGAIN (its final response or a CANCEL is already under way).
+ * A BYE that cannot be sent (say -EMSGSIZE) does not stop the drop: the
+ * call still ends (0); bye_rc (NULL: not wanted) gets 0 or that error per
+ * side, [RP_CALL_A] the caller's, [RP_CALL_B] the callee's (1: no BYE was
+ * due, the call was cancelled). */
+int rp_core_call_drop(rp_core *core, uint64_t id, const char *why, int bye_rc[2]);
 int rp_core_call_drop_session(rp_core *core, uint64_t session, const char *why);
 
 #endif

@@ -406,6 +406,9 @@ def sipp_drop(d, px, msock):
         check("2: call drop --json: exit 0, dropped",
               rc == 0 and (doc or {}).get("dropped") is True and
               (doc or {}).get("proxy", {}).get("end-reason") == "operator-drop", raw)
+        check("2: call drop --json: the BYE went to both sides",
+              (doc or {}).get("proxy", {}).get("bye-caller") == "sent" and
+              (doc or {}).get("proxy", {}).get("bye-callee") == "sent", raw)
         try:
             uac_out = uac.communicate(timeout=30)[0].decode(errors="replace")
             uas_out = uas.communicate(timeout=30)[0].decode(errors="replace")

@@ -7,7 +7,9 @@ registered user and as a trunk; sipfuzz.Fuzzer.start()).
 - call.drop of an answered call whose caller sent a 40 KB Contact: the
   mediad session must go with the call (the ids were read through a 1 KB
   buffer together with the whole dialog; it did not fit and the session
-  stayed, owned by no call).
+  stayed, owned by no call); and both sides get the BYE (the caller's,
+  with that Contact as its Request-URI, did not fit the 8 KB the BYE was
+  built in: none went, and call.drop said nothing of it).
 - A BYE that cannot be relayed (Route: <urn:service:sos>, 404 No Usable
   Destination) must leave the call and its session as they were (it took
   the call out of the registry, the session stayed with no call); the
@@ -47,7 +49,7 @@ def check(name, cond, detail=""):
         failures.append(name)
 
 
-def answered_call(fz, contact_extra, target="sip:bob@rampart.test", out=None):
+def answered_call(fz, contact_extra, target="sip:bob@rampart.test", out=None, in_uri=False):
     """An INVITE over UDP to target (plain RTP), answered 200 by the fake
     UAS; returns (proxy call dict, mediad session id) or (None, None); out
     (a dict) gets the 200 and the Call-ID."""
@@ -58,7 +60,8 @@ def answered_call(fz, contact_extra, target="sip:bob@rampart.test", out=None):
     inv = fz.req("INVITE", target, port=port, cid=cid, ftag="rg", cseq=1, to=target[4:],
                  body=F.sdp(fz.rng, 40000, srtp=False))
     inv = inv.replace(b"Contact: <sip:alice@127.0.0.1:%d>" % port,
-                      b"Contact: <sip:alice@127.0.0.1:%d>;%s" % (port, contact_extra.encode()))
+                      (b"Contact: <sip:alice@127.0.0.1:%d;%s>" if in_uri else
+                       b"Contact: <sip:alice@127.0.0.1:%d>;%s") % (port, contact_extra.encode()))
     fz.dsend(s, inv)
     final = None
     deadline = time.time() + 8
@@ -80,6 +83,56 @@ def answered_call(fz, contact_extra, target="sip:bob@rampart.test", out=None):
         if c.get("call-id") == cid:
             return c, c.get("session")
     return None, None
+
+
+def drop_long_contact(fz, in_uri):
+    """call.drop of an answered call whose caller's Contact carries a 40 KB
+    parameter (of the header, or of the URI: then it is in the BYE's
+    Request-URI): BYE to both sides, said so, the mediad session gone."""
+    where = "URI" if in_uri else "header"
+    fz.uas.rng.seed(12345)      # answers 200 (no 486, no silence) for this seed
+    uas_got = []
+    orig = fz.uas.handle
+    fz.uas.handle = lambda d, a: (uas_got.append(d), orig(d, a))
+    try:
+        long_param = "x=" + "y" * 40000
+        port = fz.udp[0].getsockname()[1]
+        d = {}
+        call, sess = answered_call(fz, long_param, out=d, in_uri=in_uri)
+        check("the call is listed with a mediad session", call is not None and sess, call)
+        if not call:
+            return
+        r = ctlproto.Client(fz.csock).call("call.drop", id=call["id"])
+        check("call.drop answered ok", r.get("result") == "ok", r)
+        check("call.drop (40 KB Contact %s parameter) says the BYE went to both sides" % where,
+              r.get("bye-caller") == "sent" and r.get("bye-callee") == "sent", r)
+        bye = None
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            bye = fz.recv_udp(fz.udp[0], deadline - time.time(), want=b"BYE ")
+            if bye is None or d["cid"].encode() in bye:
+                break
+        if bye:   # answered: no retransmission into the next case
+            fz.dsend(fz.udp[0], fz.uas.reply(bye, 200, "OK"))
+        ruri = b"BYE sip:alice@127.0.0.1:%d%s SIP/2.0" % (
+            port, (";" + long_param).encode() if in_uri else b"")
+        check("the caller gets a BYE to its Contact (40 KB %s parameter)" % where,
+              bye is not None and bye.split(b"\r\n", 1)[0] == ruri, bye and bye[:300])
+        deadline = time.time() + 5
+        while time.time() < deadline and not any(d.startswith(b"BYE ") for d in uas_got):
+            time.sleep(0.05)
+        check("the callee gets a BYE", any(d.startswith(b"BYE ") for d in uas_got),
+              [d[:80] for d in uas_got])
+        gone = False
+        deadline = time.time() + 5
+        while time.time() < deadline and not gone:
+            now = fz.mediad_sessions()
+            gone = now is not None and sess not in now
+            time.sleep(0.1)
+        check("call.drop of a call with a 40 KB caller Contact (%s parameter): the mediad "
+              "session is deleted" % where, gone, fz.mediad_sessions())
+    finally:
+        fz.uas.handle = orig
 
 
 def bye_not_relayed(fz):
@@ -324,20 +377,8 @@ def main():
     rcs = {}
     try:
         fz.start()
-        fz.uas.rng.seed(12345)      # answers 200 (no 486, no silence) for this seed
-        call, sess = answered_call(fz, "x=" + "y" * 40000)
-        check("the call is listed with a mediad session", call is not None and sess, call)
-        if call:
-            r = ctlproto.Client(fz.csock).call("call.drop", id=call["id"])
-            check("call.drop answered ok", r.get("result") == "ok", r)
-            gone = False
-            deadline = time.time() + 5
-            while time.time() < deadline and not gone:
-                now = fz.mediad_sessions()
-                gone = now is not None and sess not in now
-                time.sleep(0.1)
-            check("call.drop of a call with a 40 KB caller Contact: the mediad session is "
-                  "deleted", gone, fz.mediad_sessions())
+        for in_uri in (False, True):
+            drop_long_contact(fz, in_uri)
         bye_not_relayed(fz)
         bare_cr_via(fz)
         for tp in ("udp", "tls"):
