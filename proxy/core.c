@@ -3710,23 +3710,33 @@ static void forward_response_stateless(rp_core *c, const struct sip_msg *m)
  * given to the media layer (it would move the call's media there). */
 static bool other_dialog_2xx(rp_core *c, const struct sip_msg *m)
 {
-	char buf[4096];
 	struct rp_call_bye bi;
 	struct sip_nameaddr to;
 	rp_call *call;
+	size_t n;
+	char *buf = NULL;
 	bool other = false;
 
 	if (!m->to.tag.n || !(call = rp_calls_find(c->calls, m->call_id, m->from.tag)))
 		return false;
-	if (rp_call_answered_p(call) &&
-	    rp_call_bye_info(call, RP_CALL_B, buf, sizeof(buf), &bi) == 0 &&
-	    sip_nameaddr_parse(rp_str_cstr(bi.to), &to, NULL) == SIP_OK && to.has_tag &&
-	    !rp_str_eq(to.tag, m->to.tag))
-		other = true;
+	/* Sized to fit: with a 4 KB buffer a first 2xx of over 4 KB (long
+	 * Contact, many Record-Routes) made every other dialog's 2xx look
+	 * like a retransmission of it, relayed with its SDP. */
+	if (rp_call_answered_p(call) && (n = rp_call_bye_info_size(call, RP_CALL_B)) > 0) {
+		buf = malloc(n);
+		if (!buf)   /* cannot tell: not relayed, as a 2xx we cannot place */
+			other = true;
+		else if (rp_call_bye_info(call, RP_CALL_B, buf, n, &bi) == 0 &&
+		    sip_nameaddr_parse(rp_str_cstr(bi.to), &to, NULL) == SIP_OK && to.has_tag &&
+		    !rp_str_eq(to.tag, m->to.tag))
+			other = true;
+	}
 	rp_call_put(call);
 	if (other)
-		rp_info_rl("call %.*s: 2xx of another dialog (To tag %.*s) not relayed",
-			RP_STR_FMT(m->call_id), RP_STR_FMT(m->to.tag));
+		rp_info_rl("call %.*s: 2xx of another dialog (To tag %.*s)%s not relayed",
+			RP_STR_FMT(m->call_id), RP_STR_FMT(m->to.tag),
+			buf ? "" : " or a retransmission (out of memory to tell)");
+	free(buf);
 	return other;
 }
 

@@ -26,6 +26,11 @@ registered user and as a trunk; sipfuzz.Fuzzer.start()).
   session stayed with no call (the caller got no final answer). UDP and
   TLS, with and without a From tag. Also the ACK of a callee's 486.
 
+- A 200 with over 4 KB of Contact or Record-Route, then a 200 of another
+  dialog with no transaction left: never relayed (the call's dialog was
+  read through 4 KB: it did not fit, and the other dialog's 200 went to
+  the caller as a retransmission, its SDP given to the media layer).
+
 Every wait is bounded; ports are picked at run time."""
 import argparse
 import os
@@ -329,6 +334,63 @@ def refused_then_good_200(fz, tp, ftag, badhost, big):
         uas.handle = orig
 
 
+def other_dialog_after_big_2xx(fz, what):
+    """The callee answers 200 with over 4 KB of Contact or Record-Route,
+    then a 200 of another dialog (another To tag, as a forking hop behind
+    it would): the second has no transaction left and must not reach the
+    caller, nor move the media (the call's dialog was read through a 4 KB
+    buffer: it did not fit, and every other 2xx passed as a
+    retransmission of the first)."""
+    cid = "o2-%s-%d" % (what[:2], time.time_ns())
+    uas = fz.uas
+    orig = uas.handle
+
+    def scripted(data, addr):
+        if cid.encode() not in data:
+            return orig(data, addr)
+        if data.startswith(b"INVITE "):
+            _, hdrs, body = F.parse(data)
+            a1 = F.sdp(fz.rng, 30470, srtp=False, sess=7, ver=1)
+            a2 = F.sdp(fz.rng, 30480, srtp=False, sess=8, ver=1)
+            r1 = uas.reply(data, 200, "OK", a1)
+            if what == "contact":
+                r1 = r1.replace(b"Contact: <sip:bob@127.0.0.1:%d>" % uas.port,
+                                b"Contact: <sip:bob@127.0.0.1:%d;x=%s>" % (uas.port, b"c" * 6000))
+            else:
+                r1 = r1.replace(b"Record-Route: ", b"Record-Route: " + b", ".join(
+                    b"<sip:hop%d.example.net;lr;x=%s>" % (i, b"r" * 400) for i in range(15))
+                    + b", ", 1)
+            r2 = re.sub(rb"(\r\nTo: [^\r]*;tag=)[^;\r]+", rb"\1otherdialog", uas.reply(data, 200, "OK", a2), 1)
+            uas.s.sendto(r1, addr)
+            time.sleep(0.2)
+            uas.s.sendto(r2, addr)
+        elif not data.startswith(b"ACK") and not data.startswith(b"SIP/2.0"):
+            uas.s.sendto(uas.reply(data, 200, "OK"), addr)
+
+    uas.handle = scripted
+    try:
+        s = fz.udp[0]
+        fz.flush_udp()
+        inv = fz.req("INVITE", "sip:bob@rampart.test", cid=cid, ftag="o2", port=s.getsockname()[1],
+                     body=F.sdp(fz.rng, 40044, srtp=False))
+        fz.dsend(s, inv)
+        got = []
+        deadline = time.time() + 3
+        while time.time() < deadline:
+            d = fz.recv_udp(s, deadline - time.time(), want=b"SIP/2.0 2")
+            if d:
+                got.append(d)
+        tags = [re.search(rb"\r\nTo: [^\r]*;tag=([^;\r]+)", d).group(1) for d in got]
+        check("200 with %s over 4 KB, then a 200 of another dialog: the caller gets the "
+              "first only" % what, len(got) >= 1 and b"otherdialog" not in tags, tags)
+        calls = [c for c in ctlproto.Client(fz.csock).ok("calls").get("calls", [])
+                 if c.get("call-id") == cid]
+        if calls:
+            ctlproto.Client(fz.csock).call("call.drop", id=calls[0]["id"])
+    finally:
+        uas.handle = orig
+
+
 def busy_callee_bad_from_host(fz):
     """The callee's 486 to an INVITE whose From host is no IPv4 address:
     the proxy ACKs it (built from the INVITE it sent, RFC 3261 17.1.1.3)
@@ -386,6 +448,8 @@ def main():
                                        (True, True, False), (False, True, True)):
                 refused_then_good_200(fz, tp, ftag, badhost, big)
         busy_callee_bad_from_host(fz)
+        for what in ("contact", "record-route"):
+            other_dialog_after_big_2xx(fz, what)
         check("no finding in the setup", not fz.findings.items, fz.findings.items)
     finally:
         if hasattr(fz, "px"):
