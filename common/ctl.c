@@ -255,12 +255,16 @@ static void send_error(ctl_server *s, struct conn *c, const rp_str *cookie,
 static void send_error(ctl_server *s, struct conn *c, const rp_str *cookie,
 		       const char *fmt, ...)
 {
-	char reason[512];
+	char raw[512], reason[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
+	/* A reason may quote the client's bytes (an unknown command, a bad
+	 * field): it goes out as valid UTF-8 of one line, whatever they were,
+	 * so that a JSON-minded client or a terminal never chokes on it. */
+	rp_str_utf8_safe(rp_str_cstr(raw), reason, sizeof(reason));
 	rp_debug("ctl: client %llu: error: %s", (unsigned long long)c->id, reason);
 	rp_buf_reset(&s->tx);
 	benc_put_dict(&s->tx);

@@ -149,9 +149,12 @@ static int call_error(struct dconn *d, const char *command, int rc,
 {
 	if (rc == -EREMOTEIO) {
 		rp_str reason = ctl_resp_reason(resp);
+		char safe[320];
 
-		snprintf(why, whysz, "%s: %.*s", dname(d),
-			 (int)(reason.n > 300 ? 300 : reason.n), reason.p);
+		/* What the daemon says may quote our bytes: printed as valid
+		 * UTF-8 of one line, cut short only between characters. */
+		rp_str_utf8_safe(reason, safe, sizeof(safe));
+		snprintf(why, whysz, "%s: %s", dname(d), safe);
 		return CTLCMD_EXIT_DAEMON;
 	}
 	if (rc == -ETIMEDOUT)

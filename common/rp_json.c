@@ -69,39 +69,6 @@ static int post_value(rp_json *j)
 	return jcheck(j);
 }
 
-/* Length of the valid UTF-8 sequence at s[0..n), or 0 if it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0];
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	/* The second byte's range rules out overlongs, surrogates and code
-	 * points above U+10FFFF (RFC 3629 section 4). */
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 int rp_json_escape(rp_buf *b, rp_str s)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -121,7 +88,7 @@ int rp_json_escape(rp_buf *b, rp_str s)
 			continue;
 		}
 		if (c >= 0x80) {
-			len = utf8_seq(p + i, s.n - i);
+			len = rp_str_utf8_seq(p + i, s.n - i);
 			if (len) {
 				i += len;
 				continue;

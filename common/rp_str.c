@@ -1,6 +1,7 @@
 #include "rp_str.h"
 
 #include <errno.h>
+#include <string.h>
 
 bool rp_str_eq(rp_str a, rp_str b)
 {
@@ -108,4 +109,67 @@ int rp_str_copy(rp_str s, char *dst, size_t dstsz)
 		memcpy(dst, s.p, s.n);
 	dst[s.n] = '\0';
 	return 0;
+}
+
+size_t rp_str_utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	/* The second byte's range rules out overlongs, surrogates and code
+	 * points above U+10FFFF (RFC 3629 section 4). */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+size_t rp_str_utf8_safe(rp_str s, char *dst, size_t dstsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s.p;
+	size_t i = 0, o = 0;
+
+	while (i < s.n) {
+		size_t len = 1;
+
+		if (p[i] >= 0x80)
+			len = rp_str_utf8_seq(p + i, s.n - i);
+		if (len && (p[i] >= 0x80 || (p[i] >= 0x20 && p[i] != 0x7f))) {
+			if (o + len >= dstsz)
+				break;
+			memcpy(dst + o, p + i, len);
+			o += len;
+			i += len;
+			continue;
+		}
+		if (o + 4 >= dstsz)
+			break;
+		dst[o++] = '\\';
+		dst[o++] = 'x';
+		dst[o++] = hex[p[i] >> 4];
+		dst[o++] = hex[p[i] & 15];
+		i++;
+	}
+	dst[o] = 0;
+	return o;
 }

@@ -61,4 +61,17 @@ int rp_str_to_u32(rp_str s, uint32_t *out);
  * fit (dst then holds an empty string). */
 int rp_str_copy(rp_str s, char *dst, size_t dstsz);
 
+/* Length of the valid UTF-8 sequence (RFC 3629: no overlong form, no
+ * surrogate, nothing above U+10FFFF) at s[0..n) that starts with a byte
+ * >= 0x80, or 0 if there is none. */
+size_t rp_str_utf8_seq(const unsigned char *s, size_t n);
+
+/* Copies s into dst (size dstsz > 0, NUL-terminated) as valid UTF-8 text
+ * of one line: each byte that is not part of a valid UTF-8 sequence, and
+ * each control character (C0, DEL), becomes the four characters "\xNN"
+ * (lower-case hex). Cut short at a character boundary when it does not
+ * fit. For text that came from a peer and goes to a person or a program
+ * that expects UTF-8 (a control error-reason). Returns the length. */
+size_t rp_str_utf8_safe(rp_str s, char *dst, size_t dstsz);
+
 #endif

@@ -31,6 +31,9 @@ registered user and as a trunk; sipfuzz.Fuzzer.start()).
   read through 4 KB: it did not fit, and the other dialog's 200 went to
   the caller as a retransmission, its SDP given to the media layer).
 
+- A control error-reason that quotes the client's bytes (unknown command,
+  unknown suite) is valid UTF-8, from both daemons (they were echoed raw).
+
 Every wait is bounded; ports are picked at run time."""
 import argparse
 import os
@@ -391,6 +394,28 @@ def other_dialog_after_big_2xx(fz, what):
         uas.handle = orig
 
 
+def ctl_reasons_utf8(fz):
+    """An error-reason that quotes the client's bytes (an unknown command,
+    an unknown suite) is valid UTF-8 of one line, from both daemons: the
+    bytes that are not are escaped as \\xNN (they were echoed raw)."""
+    bad = b"no\xff\xfe\xc3\x1b\ncmd"
+    for who, path in (("proxy", fz.csock), ("mediad", fz.msock)):
+        r = ctlproto.Client(path).call(bad)
+        why = r.get("error-reason")
+        check("%s: an unknown command of non-UTF-8 bytes gets a UTF-8 reason with them "
+              "escaped" % who, isinstance(why, str) and
+              "no\\xff\\xfe\\xc3\\x1b\\x0acmd" in why, r)
+    c = ctlproto.Client(fz.msock)
+    sid = c.ok("session.create", label="utf8-check")["session"]
+    key = {"suite": b"AES\xe9\xff", "key": b"k" * 16, "salt": b"s" * 14}
+    r = c.call("leg.update", session=sid, leg="a", address="127.0.0.1", port=40000,
+               **{"srtp-in": key})
+    why = r.get("error-reason")
+    check("mediad: an unknown suite of non-UTF-8 bytes gets a UTF-8 reason with them escaped",
+          r.get("result") == "error" and isinstance(why, str) and "AES\\xe9\\xff" in why, r)
+    c.call("session.delete", session=sid)
+
+
 def busy_callee_bad_from_host(fz):
     """The callee's 486 to an INVITE whose From host is no IPv4 address:
     the proxy ACKs it (built from the INVITE it sent, RFC 3261 17.1.1.3)
@@ -450,6 +475,7 @@ def main():
         busy_callee_bad_from_host(fz)
         for what in ("contact", "record-route"):
             other_dialog_after_big_2xx(fz, what)
+        ctl_reasons_utf8(fz)
         check("no finding in the setup", not fz.findings.items, fz.findings.items)
     finally:
         if hasattr(fz, "px"):

@@ -135,6 +135,10 @@ class FakeProxy(threading.Thread):
                     pass
                 elif cmd == "garble":
                     c.send(b"this is not bencode")
+                elif cmd == "badutf8":
+                    # As an older daemon could: the reason with raw bytes.
+                    c.send(benc({"cookie": cookie, "result": "error",
+                                 "error-reason": b"caf\xc3\xa9 \xff\xfe\xc3 end\n\x1b[31m"}))
                 elif cmd == "ping":
                     c.send(benc({"cookie": cookie, "result": "ok"}))
                 else:
@@ -395,6 +399,30 @@ try:
           "raw: integer argument and key/value output")
     rc, out, err = run(*P, "raw", "mediad", "session.query", "notkv")
     check(rc == 2, "raw: an argument without '=' is a usage error")
+    # Error reasons are valid UTF-8 of one line, whatever bytes they
+    # quote: the real mediad's (it echoes an unknown command) and one a
+    # daemon sent raw (rampartctl escapes it itself).
+    def utf8(b):
+        try:
+            return b.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    p = subprocess.run([ctl, *P, "raw", "mediad", b"no\xff\xfe\x1b\ncmd"], capture_output=True,
+                       timeout=30)
+    e8 = utf8(p.stderr)
+    check(p.returncode == 1 and e8 is not None and
+          "unknown command 'no\\xff\\xfe\\x1b\\x0acmd'" in e8 and e8.count("\n") == 1,
+          f"an unknown command of non-UTF-8 bytes: the mediad's reason escapes them ({p})")
+    p = subprocess.run([ctl, *P, "--json", "raw", "mediad", b"no\xff"], capture_output=True,
+                       timeout=30)
+    check(p.returncode == 1 and "no\\xff" in (utf8(p.stderr) or ""),
+          f"the same with --json ({p})")
+    p = subprocess.run([ctl, *P, "raw", "proxy", "badutf8"], capture_output=True, timeout=30)
+    e8 = utf8(p.stderr)
+    check(p.returncode == 1 and e8 is not None and
+          "caf\u00e9 \\xff\\xfe\\xc3 end\\x0a\\x1b[31m" in e8,
+          f"a daemon's reason of raw bytes is printed as valid UTF-8 of one line ({p})")
     # 'calls' asks the proxy first: one without the command says so.
     rc, out, err = run("--socket", psock, "calls")
     check(rc == 1 and "unknown command" in err and "rampart-proxy" in err,

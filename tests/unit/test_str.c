@@ -138,6 +138,47 @@ START_TEST(test_cstr_and_macros)
 }
 END_TEST
 
+/* Valid UTF-8 is kept, everything else escaped (RFC 3629 section 4 for
+ * what is valid); a cut never splits a character or an escape. */
+START_TEST(test_utf8_safe)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+		const char *out;
+	} t[] = {
+		{ "plain", 5, "plain" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "\xff\xfe", 2, "\\xff\\xfe" },
+		{ "a\xc3", 2, "a\\xc3" },                     /* cut sequence */
+		{ "\xc0\xaf", 2, "\\xc0\\xaf" },               /* overlong '/' */
+		{ "\xe0\x80\xaf", 3, "\\xe0\\x80\\xaf" },         /* overlong */
+		{ "\xed\xa0\x80", 3, "\\xed\\xa0\\x80" },         /* surrogate */
+		{ "\xf4\x90\x80\x80", 4, "\\xf4\\x90\\x80\\x80" },   /* > U+10FFFF */
+		{ "l1\nl2\r\x1b[0m\x7f", 11, "l1\\x0al2\\x0d\\x1b[0m\\x7f" },
+		{ "a\0b", 3, "a\\x00b" },
+	};
+	char out[64];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		size_t n = rp_str_utf8_safe(rp_str_make(t[i].in, t[i].n), out, sizeof(out));
+
+		ck_assert_str_eq(out, t[i].out);
+		ck_assert_uint_eq(n, strlen(t[i].out));
+	}
+	/* Cut short between characters only: 5 bytes hold "ab" + NUL, not
+	 * half of the euro sign or of the escape. */
+	ck_assert_uint_eq(rp_str_utf8_safe(rp_str_make("ab\xe2\x82\xac", 5), out, 5), 2);
+	ck_assert_str_eq(out, "ab");
+	ck_assert_uint_eq(rp_str_utf8_safe(rp_str_make("ab\xff", 3), out, 6), 2);
+	ck_assert_str_eq(out, "ab");
+	ck_assert_uint_eq(rp_str_utf8_safe(rp_str_make("ab\xff", 3), out, 7), 6);
+	ck_assert_str_eq(out, "ab\\xff");
+	ck_assert_uint_eq(rp_str_utf8_safe(rp_str_make("xyz", 3), out, 1), 0);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
 static Suite *str_suite(void)
 {
 	Suite *s = suite_create("rp_str");
@@ -151,6 +192,7 @@ static Suite *str_suite(void)
 	tcase_add_test(tc, test_to_u64);
 	tcase_add_test(tc, test_copy);
 	tcase_add_test(tc, test_cstr_and_macros);
+	tcase_add_test(tc, test_utf8_safe);
 	suite_add_tcase(s, tc);
 	return s;
 }
