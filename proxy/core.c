@@ -364,6 +364,9 @@ static int reply_msg(rp_core *c, rp_txn_srv *s, const struct sip_msg *m, unsigne
 		rc = rp_txn_srv_respond(c->txl, s, code, b.p, b.len, now);
 	if (rc == 0)
 		count_resp(c, code);
+	else   /* logged here: most callers have nothing else to do about it */
+		rp_warn_rl("call %.*s: our %u response not sent: %s", RP_STR_FMT(m->call_id),
+			code, strerror(-rc));
 	rp_buf_free(&b);
 	atomic_fetch_add(&c->st.local_replies, 1);
 	if (code >= 300) {
@@ -387,8 +390,10 @@ static const char *srv_request_copy(rp_txn_srv *s, rp_arena *a, size_t *len)
 	return p;
 }
 
-/* The same later on, from the request bytes the transaction keeps. */
-static int reply_txn(rp_core *c, rp_txn_srv *s, unsigned code, rp_str reason,
+/* The same later on, from the request bytes the transaction keeps. A
+ * failure is logged (reply_msg); a final failure ends the call and its
+ * media even when the response could not be made. */
+static void reply_txn(rp_core *c, rp_txn_srv *s, unsigned code, rp_str reason,
 	const rp_str *extra, unsigned nextra, uint64_t now)
 {
 	char store[8192];
@@ -401,16 +406,24 @@ static int reply_txn(rp_core *c, rp_txn_srv *s, unsigned code, rp_str reason,
 		.lazy_req_addr_uri = true };
 	size_t len;
 	const char *req;
-	int rc = -EINVAL;
 
 	if (rp_txn_srv_final(s))
-		return -EALREADY;
+		return;   /* its final response went already: nothing left to do */
 	rp_arena_init(&a, store, sizeof(store), 1u << 20);
 	if ((req = srv_request_copy(s, &a, &len)) &&
-	    sip_msg_parse(req, len, &a, &o, &m, NULL) == SIP_OK)
-		rc = reply_msg(c, s, m, code, reason, extra, nextra, now);
+	    sip_msg_parse(req, len, &a, &o, &m, NULL) == SIP_OK) {
+		(void)reply_msg(c, s, m, code, reason, extra, nextra, now);   /* logs */
+	} else {
+		struct pctx *pc = rp_txn_srv_user(s);
+
+		rp_warn_rl("our %u response not sent: the request kept by its transaction "
+			"could not be copied or does not parse again", code);
+		if (code >= 300) {
+			call_failed(c, pc, code);
+			media_end(c, pc);
+		}
+	}
 	rp_arena_fini(&a);
-	return rc;
 }
 
 /* ---- who we are ---- */
@@ -1359,6 +1372,27 @@ static int media_keep_key(struct pctx *pc, rp_str cid, rp_str tag)
 	return 0;
 }
 
+/* The call's media out of the table and its mediad sessions deleted
+ * (mc: also when it is not in the table; NULL: the table's only). One that
+ * mediad did not delete (refused, no answer in time) is logged: it stays
+ * until mediad's own timeout, and the operator should know why. */
+static void media_end_call(rp_core *c, rp_media_call *mc, rp_str call_id, rp_str tag)
+{
+	int rc = rp_media_calls_remove(c->media, call_id, tag);
+
+	if (rc == -ENOENT)
+		rc = 0;
+	if (mc) {
+		int r2 = rp_media_end(mc);   /* idempotent: 0 if the table's did it */
+
+		if (rc == 0)
+			rc = r2;
+	}
+	if (rc < 0)
+		rp_warn_rl("call %.*s: mediad session not deleted (%s): it stays until mediad's "
+			"delete timeout", RP_STR_FMT(call_id), strerror(-rc));
+}
+
 /* rp_media_end through the table (mediad's sessions go now, the memory
  * with the last reference): the dialog-creating INVITE failed or was
  * cancelled. */
@@ -1366,9 +1400,8 @@ static void media_end(rp_core *c, struct pctx *pc)
 {
 	if (!c->media || !pc->mc || !pc->m_initial || !pc->m_key)
 		return;
-	rp_media_calls_remove(c->media, rp_str_make(pc->m_key, pc->m_cid_len),
+	media_end_call(c, pc->mc, rp_str_make(pc->m_key, pc->m_cid_len),
 		rp_str_make(pc->m_key + pc->m_cid_len + 1, pc->m_tag_len));
-	rp_media_end(pc->mc);
 }
 
 /* An offer (answer=false) or answer from 'from'; logs why it failed. */
@@ -1481,8 +1514,7 @@ static unsigned media_request(struct req *r, enum rp_tp out_tp)
 	if (meth == SIP_METHOD_BYE) {
 		rp_str tag = pc->mside == RP_MEDIA_A ? m->from.tag : m->to.tag;
 
-		rp_media_calls_remove(c->media, m->call_id, tag);
-		rp_media_end(pc->mc);
+		media_end_call(c, pc->mc, m->call_id, tag);
 		return 0;
 	}
 	if (!sdp || (meth != SIP_METHOD_INVITE && meth != SIP_METHOD_UPDATE &&
@@ -1990,7 +2022,7 @@ static int call_drop(rp_core *c, rp_call *call, const char *why, int bye_rc[2])
 	key = malloc(rp_call_ids_size(call));
 	if (key && rp_call_ids(call, key, rp_call_ids_size(call), &bi) == 0) {
 		if (c->media)
-			rp_media_calls_remove(c->media, rp_str_cstr(bi.call_id),
+			media_end_call(c, NULL, rp_str_cstr(bi.call_id),
 				rp_str_cstr(bi.caller_tag));
 		rp_trunk_dlg_del(c->tdlg, rp_str_cstr(bi.call_id), rp_str_cstr(bi.caller_tag));
 	} else {

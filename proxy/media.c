@@ -1306,9 +1306,10 @@ int rp_media_calls_remove(rp_media_calls *t, rp_str call_id, rp_str from_tag)
 		return -ENOENT;
 	/* mediad's session goes now, even if another worker still holds a
 	 * reference; the memory goes with the last reference. */
-	rp_media_end(c);
+	int rc = rp_media_end(c);
+
 	rp_media_call_free(c);
-	return 0;
+	return rc;
 }
 
 size_t rp_media_calls_count(rp_media_calls *t)

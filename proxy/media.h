@@ -200,7 +200,8 @@ int rp_media_calls_add(rp_media_calls *t, rp_str call_id, rp_str from_tag,
 	rp_media_call **out);
 /* Takes the call out of the table and deletes its mediad sessions now
  * (BYE, CANCEL, error final response, timeout); its memory goes with the
- * last reference. 0 or -ENOENT. */
+ * last reference. 0, -ENOENT (not in the table) or rp_media_end()'s
+ * backend error (the call is out of the table all the same). */
 int rp_media_calls_remove(rp_media_calls *t, rp_str call_id, rp_str from_tag);
 size_t rp_media_calls_count(rp_media_calls *t);
 

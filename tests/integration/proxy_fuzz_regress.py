@@ -34,6 +34,10 @@ registered user and as a trunk; sipfuzz.Fuzzer.start()).
 - A control error-reason that quotes the client's bytes (unknown command,
   unknown suite) is valid UTF-8, from both daemons (they were echoed raw).
 
+- The caller's BYE while mediad does not answer: relayed and answered, and
+  the mediad session that could not be deleted is logged with the reason
+  (rp_media_end()'s error was dropped).
+
 Every wait is bounded; ports are picked at run time."""
 import argparse
 import os
@@ -394,6 +398,47 @@ def other_dialog_after_big_2xx(fz, what):
         uas.handle = orig
 
 
+def bye_mediad_stopped(fz, tmp):
+    """The caller's BYE while mediad does not answer (stopped): the BYE is
+    relayed and answered all the same, and the proxy says that the mediad
+    session was not deleted and why (rp_media_end's error was dropped)."""
+    import signal
+    fz.uas.rng.seed(12345)
+    d = {}
+    call, sess = answered_call(fz, "x=1", "sip:bob@rampart.test", d)
+    if not call:
+        check("a call to bob", False)
+        return
+    s = fz.udp[0]
+    port = s.getsockname()[1]
+    _, fh, _ = F.parse(d["final"])
+    ttag = re.search(r";tag=([^;>]+)", F.hval(fh, "To")).group(1)
+    rr = F.hval(fh, "Record-Route")
+    contact = re.search(r"<([^>]+)>", F.hval(fh, "Contact")).group(1)
+    fz.dsend(s, fz.req("ACK", contact, port=port, cid=d["cid"], ftag="rg", cseq=1,
+                       ttag=ttag, extra=[("Route", rr)]))
+    os.kill(fz.md.pid, signal.SIGSTOP)
+    try:
+        fz.dsend(s, fz.req("BYE", contact, port=port, cid=d["cid"], ftag="rg", cseq=2,
+                           ttag=ttag, extra=[("Route", rr)]))
+        r = None
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            r = fz.recv_udp(s, deadline - time.time(), want=b"SIP/2.0 ")
+            if r and b"BYE" in r.split(b"CSeq:", 1)[-1][:20]:
+                break
+    finally:
+        os.kill(fz.md.pid, signal.SIGCONT)
+    st = r.split(b"\r\n", 1)[0] if r else r
+    check("the caller's BYE with mediad stopped: 200", st == b"SIP/2.0 200 OK", st)
+    want = "call %s: mediad session not deleted (" % d["cid"]
+    with open(os.path.join(tmp, "proxy.log"), errors="replace") as f:
+        lines = [ln for ln in f if want in ln]
+    check("the proxy logs the mediad session it could not delete, and why",
+          len(lines) == 1 and "timed out" in lines[0], lines)
+    ctlproto.Client(fz.msock).call("session.delete", session=sess)
+
+
 def ctl_reasons_utf8(fz):
     """An error-reason that quotes the client's bytes (an unknown command,
     an unknown suite) is valid UTF-8 of one line, from both daemons: the
@@ -476,6 +521,7 @@ def main():
         for what in ("contact", "record-route"):
             other_dialog_after_big_2xx(fz, what)
         ctl_reasons_utf8(fz)
+        bye_mediad_stopped(fz, tmp)
         check("no finding in the setup", not fz.findings.items, fz.findings.items)
     finally:
         if hasattr(fz, "px"):
