@@ -38,6 +38,9 @@ registered user and as a trunk; sipfuzz.Fuzzer.start()).
   the mediad session that could not be deleted is logged with the reason
   (rp_media_end()'s error was dropped).
 
+- A user part with ';' (sip:carol;x=y@host): saved and found as one AOR
+  "carol;x=y", apart from "carol" (RFC 3261 10.3, 19.1.4, 25.1).
+
 Every wait is bounded; ports are picked at run time."""
 import argparse
 import os
@@ -439,6 +442,50 @@ def bye_mediad_stopped(fz, tmp):
     ctlproto.Client(fz.msock).call("session.delete", session=sess)
 
 
+def user_with_semicolon(fz):
+    """RFC 3261 lets the user part hold ';' (user-unreserved, 25.1): in
+    sip:carol;x=y@host the user is "carol;x=y" (the URI parameters start
+    after the host), and an AOR is the whole user (10.3 step 5 drops only
+    URI parameters; 19.1.4 compares users as a whole after unescaping). So
+    the registrar saves and finds "carol;x=y" as one AOR, apart from
+    "carol": a Request-URI sip:dave;x=y@host is not dave's (404)."""
+    reg = fz.udp[1]
+    port = reg.getsockname()[1]
+    for user in ("carol;x=y", "dave"):
+        fz.flush_udp()
+        reg.sendto(fz.req("REGISTER", "sip:rampart.test", user=user, to=user + "@rampart.test",
+                          port=port, extra=[("Expires", "600")]), ("127.0.0.1", fz.ports["udp"]))
+        r = fz.recv_udp(reg, 3, want=b"SIP/2.0 ")
+        check("REGISTER of sip:%s@rampart.test: 200" % user,
+              r is not None and r.startswith(b"SIP/2.0 200"), r and r[:100])
+    aors = [x.get("aor") for x in
+            ctlproto.Client(fz.csock).ok("registrations").get("registrations", [])]
+    check("the AOR is the whole user part, ';' included",
+          "sip:carol;x=y@rampart.test" in aors and "sip:carol@rampart.test" not in aors, aors)
+    c = fz.udp[0]
+    for ruri, user in (("sip:carol;x=y@rampart.test", b"carol;x=y"),
+                       ("sip:carol%3Bx=y@rampart.test", b"carol;x=y"),  # 19.1.4: unescaped
+                       ("sip:dave@rampart.test", b"dave"),
+                       ("sip:carol@rampart.test", None),
+                       ("sip:dave;x=y@rampart.test", None),
+                       ("sip:Carol;x=y@rampart.test", None)):         # users: case matters
+        fz.flush_udp()
+        c.sendto(fz.req("MESSAGE", ruri, port=c.getsockname()[1], body="hi"),
+                 ("127.0.0.1", fz.ports["udp"]))
+        got = fz.recv_udp(reg, 2, want=b"MESSAGE ") if user else None
+        if got:   # answer it: no retransmissions into the next case
+            reg.sendto(fz.uas.reply(got, 200, "OK"), ("127.0.0.1", fz.ports["udp"]))
+        r = fz.recv_udp(c, 3, want=b"SIP/2.0 ")
+        st = r.split(b"\r\n", 1)[0] if r else r
+        if user:
+            check("MESSAGE to %s reaches the binding of %s" % (ruri, user.decode()),
+                  got is not None and got.startswith(b"MESSAGE sip:%s@127.0.0.1:%d " % (user, port))
+                  and st == b"SIP/2.0 200 OK", (got and got[:80], st))
+        else:
+            check("MESSAGE to %s: 404 (no such AOR)" % ruri,
+                  st == b"SIP/2.0 404 Not Found", st)
+
+
 def ctl_reasons_utf8(fz):
     """An error-reason that quotes the client's bytes (an unknown command,
     an unknown suite) is valid UTF-8 of one line, from both daemons: the
@@ -521,6 +568,7 @@ def main():
         for what in ("contact", "record-route"):
             other_dialog_after_big_2xx(fz, what)
         ctl_reasons_utf8(fz)
+        user_with_semicolon(fz)
         bye_mediad_stopped(fz, tmp)
         check("no finding in the setup", not fz.findings.items, fz.findings.items)
     finally:
