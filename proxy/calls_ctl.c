@@ -69,6 +69,19 @@ static int cmd_call_show(ctl_req *req, rp_buf *resp, void *arg)
 	return rc;
 }
 
+/* Why a BYE of call.drop did not go (rp_core_call_drop's codes), in the
+ * operator's words rather than strerror's. */
+static const char *bye_why(int rc)
+{
+	switch (rc) {
+	case -EMSGSIZE: return "the BYE would be over 64 KB (its Contact or Route)";
+	case -E2BIG: return "the route set toward it has over 64 entries";
+	case -EBADMSG: return "no usable Contact";
+	case -EHOSTUNREACH: return "no listener for its transport and address family";
+	default: return strerror(-rc);
+	}
+}
+
 static int cmd_call_drop(ctl_req *req, rp_buf *resp, void *arg)
 {
 	rp_core *core = core_of(arg);
@@ -95,7 +108,7 @@ static int cmd_call_drop(ctl_req *req, rp_buf *resp, void *arg)
 		char v[96];
 
 		snprintf(v, sizeof(v), "%s%s", bye[i] ? "not sent: " : "sent",
-			bye[i] ? strerror(-bye[i]) : "");
+			bye[i] ? bye_why(bye[i]) : "");
 		benc_put_kv_cstr(resp, i == RP_CALL_A ? "bye-caller" : "bye-callee", v);
 	}
 	return rp_buf_error(resp);

@@ -1659,18 +1659,23 @@ static rp_str rr_raw(const struct sip_msg *m, rp_arena *a)
 }
 
 /* Route toward the callee from its 2xx's Record-Route list: the values
- * above ours (downstream of us), nearest first (reversed), into b. */
-static void route_below(rp_core *c, const struct cfg *cfg, rp_str rr, rp_buf *b)
+ * above ours (downstream of us), nearest first (reversed), into b. More
+ * than ROUTE_BELOW_MAX of them is -E2BIG: a BYE with part of its route
+ * would go to the wrong hop (the list used to be cut at 16, silently). */
+#define ROUTE_BELOW_MAX 64
+static int route_below(rp_core *c, const struct cfg *cfg, rp_str rr, rp_buf *b)
 {
-	rp_str it = rr, e, v[16];
+	rp_str it = rr, e, v[ROUTE_BELOW_MAX];
 	unsigned n = 0;
 	struct sip_nameaddr na;
 
-	while (n < 16 && sip_hdr_list_next(&it, &e)) {
+	while (sip_hdr_list_next(&it, &e)) {
 		if (!e.n || sip_nameaddr_parse(e, &na, NULL) != SIP_OK)
 			continue;
 		if (uri_is_us(c, cfg, &na.uri, false))
 			break;
+		if (n == ROUTE_BELOW_MAX)
+			return -E2BIG;
 		v[n++] = e;
 	}
 	for (unsigned i = n; i-- > 0;) {
@@ -1678,6 +1683,7 @@ static void route_below(rp_core *c, const struct cfg *cfg, rp_str rr, rp_buf *b)
 		if (i)
 			rp_buf_append_cstr(b, ", ");
 	}
+	return 0;
 }
 
 /* The Contact value as received: parsed only if a BYE of ours needs it. */
@@ -1890,9 +1896,10 @@ static int call_send_bye_in(rp_core *c, rp_call *call, enum rp_call_side to, con
 			if (to == RP_CALL_A)
 				rp_buf_append_cstr(&rt, bi.route);
 			else if (cfg)
-				route_below(c, cfg, rp_str_cstr(bi.route), &rt);
+				rc = route_below(c, cfg, rp_str_cstr(bi.route), &rt);
 			cfg_put(cfg);
-			rc = rp_buf_error(&rt);   /* never a BYE with part of its route */
+			if (rc == 0)   /* never a BYE with part of its route */
+				rc = rp_buf_error(&rt);
 			if (rc == 0 && rt.len) {   /* nothing below us: no Route header */
 				rp_buf_append_cstr(&b, "Route: ");
 				rp_buf_append_str(&b, rp_buf_str(&rt));

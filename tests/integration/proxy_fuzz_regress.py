@@ -543,6 +543,71 @@ def busy_callee_bad_from_host(fz):
         uas.handle = orig
 
 
+def drop_long_route_set(fz, hops):
+    """call.drop of a call whose callee's 200 carries 'hops' Record-Route
+    entries below ours (all pointing back at the fake UAS, loose routing):
+    the BYE toward the callee carries them all, nearest first, or with over
+    64 of them is not sent and call.drop says why (they were cut at 16 and
+    the BYE went with a partial route)."""
+    cid = "rs%d-%d" % (hops, time.time_ns())
+    uas = fz.uas
+    orig = uas.handle
+    got = []
+
+    def scripted(data, addr):
+        if cid.encode() not in data:
+            return orig(data, addr)
+        got.append(data)
+        if data.startswith(b"INVITE "):
+            r = uas.reply(data, 200, "OK", F.sdp(fz.rng, 30490, srtp=False, sess=9, ver=1))
+            rr = b", ".join(b"<sip:127.0.0.1:%d;lr;h=%d>" % (uas.port, i) for i in range(hops))
+            uas.s.sendto(r.replace(b"Record-Route: ", b"Record-Route: " + rr + b", ", 1), addr)
+        elif not data.startswith(b"ACK") and not data.startswith(b"SIP/2.0"):
+            uas.s.sendto(uas.reply(data, 200, "OK"), addr)
+
+    uas.handle = scripted
+    try:
+        s = fz.udp[0]
+        fz.flush_udp()
+        fz.dsend(s, fz.req("INVITE", "sip:bob@rampart.test", cid=cid, ftag="rs",
+                           port=s.getsockname()[1], body=F.sdp(fz.rng, 40046, srtp=False)))
+        ok = fz.recv_udp(s, 5, want=b"SIP/2.0 200")
+        check("200 with %d Record-Route entries below ours reaches the caller" % hops,
+              ok is not None, ok)
+        calls = [c for c in ctlproto.Client(fz.csock).ok("calls").get("calls", [])
+                 if c.get("call-id") == cid]
+        check("the call is listed", calls, calls)
+        if not calls:
+            return
+        r = ctlproto.Client(fz.csock).call("call.drop", id=calls[0]["id"])
+        bye = fz.recv_udp(s, 5, want=b"BYE ")
+        if bye:
+            fz.dsend(s, fz.uas.reply(bye, 200, "OK"))
+        check("call.drop (%d entries below us): BYE to the caller sent" % hops,
+              r.get("result") == "ok" and r.get("bye-caller") == "sent", r)
+        if hops > 64:
+            check("call.drop (%d entries below us): no BYE to the callee, and why" % hops,
+                  r.get("bye-callee") == "not sent: the route set toward it has over 64 "
+                  "entries", r)
+            time.sleep(0.5)
+            check("the callee got no BYE with a partial route",
+                  not any(d.startswith(b"BYE ") for d in got), [d[:60] for d in got])
+            return
+        check("call.drop (%d entries below us): BYE to the callee sent" % hops,
+              r.get("bye-callee") == "sent", r)
+        deadline = time.time() + 5
+        while time.time() < deadline and not any(d.startswith(b"BYE ") for d in got):
+            time.sleep(0.05)
+        byes = [d for d in got if d.startswith(b"BYE ")]
+        route = re.search(rb"\r\nRoute: ([^\r]*)", byes[0]) if byes else None
+        want = b", ".join(b"<sip:127.0.0.1:%d;lr;h=%d>" % (uas.port, i)
+                          for i in reversed(range(hops)))
+        check("the callee's BYE carries all %d entries, nearest first" % hops,
+              route is not None and route.group(1) == want, route and route.group(1)[:300])
+    finally:
+        uas.handle = orig
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("proxy")
@@ -567,6 +632,8 @@ def main():
         busy_callee_bad_from_host(fz)
         for what in ("contact", "record-route"):
             other_dialog_after_big_2xx(fz, what)
+        for hops in (20, 70):
+            drop_long_route_set(fz, hops)
         ctl_reasons_utf8(fz)
         user_with_semicolon(fz)
         bye_mediad_stopped(fz, tmp)
