@@ -3066,9 +3066,11 @@ static void handle_cancel(struct req *r, rp_txn_srv *s)
 	if (rp_txn_srv_final(s) || pc->cancelled)
 		return;
 	pc->cancelled = true;
-	if (pc->call)
-		rp_calls_end(c->calls, pc->call, 487, "cancel");
-	media_end(c, pc);
+	/* The call and its media end with the final answer (487, or any
+	 * failure: call_failed() says "cancel"), not here: a callee that
+	 * answered 2xx before our CANCEL reached it has a call with the
+	 * caller, whose media (a late offer in that 2xx) then went to a mediad
+	 * session no call owned (sipfuzz seed 14). */
 	if (pc->fork) {
 		fork_cancel_all(c, s, pc, NULL, r->now);
 	} else if (pc->cur) {

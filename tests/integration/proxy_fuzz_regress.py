@@ -26,6 +26,13 @@ registered user and as a trunk; sipfuzz.Fuzzer.start()).
   session stayed with no call (the caller got no final answer). UDP and
   TLS, with and without a From tag. Also the ACK of a callee's 486.
 
+- The caller's CANCEL right behind its INVITE, the callee's 180 and 200
+  sent before the CANCEL reached it (its 200 to the CANCEL, no 487): the
+  proxy ended the call in the registry at the CANCEL, and the 200's late
+  offer (the INVITE's Content-Type misspelt, so no offer in it) got a
+  mediad session no call owned; the call and media now end with the final
+  answer, and a 2xx keeps them (sipfuzz seed 14, with and without SDP).
+
 - A 200 with over 4 KB of Contact or Record-Route, then a 200 of another
   dialog with no transaction left: never relayed (the call's dialog was
   read through 4 KB: it did not fit, and the other dialog's 200 went to
@@ -608,6 +615,95 @@ def drop_long_route_set(fz, hops):
         uas.handle = orig
 
 
+def cancel_crosses_200(fz, mutate_ct):
+    """The caller's CANCEL right behind its INVITE; the callee has already
+    answered 180 and 200 (with SDP) when the CANCEL reaches it (200 to the
+    CANCEL, no 487). The 200 goes to the caller, who ACKs: the call must be
+    listed with its mediad session until its BYE, then both gone (sipfuzz
+    seed 14: the session stayed, owned by no call). mutate_ct: the INVITE's
+    Content-Type misspelt (appication/sdp), as the fuzzer's was."""
+    cid = "regress-cancel200-%d-%d" % (mutate_ct, time.time_ns())
+    uas = fz.uas
+    orig = uas.handle
+    seen = []
+
+    def scripted(data, addr):
+        if cid.encode() not in data:
+            return orig(data, addr)
+        seen.append(data.split(b" ", 1)[0].decode("latin1"))
+        if data.startswith(b"INVITE "):
+            ans = F.sdp(fz.rng, 31072, srtp=False, sess=7, ver=2)
+            uas.s.sendto(uas.reply(data, 180, "Ringing"), addr)
+            uas.s.sendto(uas.reply(data, 200, "OK", ans), addr)
+        elif data.startswith(b"CANCEL ") or data.startswith(b"BYE "):
+            uas.s.sendto(uas.reply(data, 200, "OK"), addr)
+
+    label = "CANCEL crossing the callee's 200%s" % (" (Content-Type appication/sdp)"
+                                                   if mutate_ct else "")
+    uas.handle = scripted
+    try:
+        s = fz.udp[1]
+        port = s.getsockname()[1]
+        fz.flush_udp()
+        before = fz.mediad_sessions()
+        inv = fz.req("INVITE", "sip:bob@rampart.test", port=port, cid=cid, ftag="cx", cseq=1,
+                     body=F.sdp(fz.rng, 40948, srtp=False))
+        if mutate_ct:
+            inv = inv.replace(b"Content-Type: application/sdp", b"Content-Type: appication/sdp")
+        br = re.search(rb"branch=([^;\r]+)", inv).group(1).decode()
+        can = fz.req("CANCEL", "sip:bob@rampart.test", port=port, cid=cid, ftag="cx", cseq=1,
+                     branch=br)
+        fz.dsend(s, inv)
+        fz.dsend(s, can)
+        final = None
+        deadline = time.time() + 5
+        while time.time() < deadline:
+            d = fz.recv_udp(s, deadline - time.time(), want=b"SIP/2.0 ")
+            if d and re.match(rb"SIP/2.0 [2-6]\d\d ", d) and b"INVITE" in \
+                    d.split(b"CSeq:", 1)[-1][:20]:
+                final = d
+                break
+        check("%s: the caller gets a final answer" % label, final is not None, final)
+        if not final:
+            return
+        st = final.split(b"\r\n", 1)[0]
+        _, fh, _ = F.parse(final)
+        ttag = re.search(r";tag=([^;>]+)", F.hval(fh, "To") or "")
+        ttag = ttag.group(1) if ttag else "x"
+        if not st.startswith(b"SIP/2.0 200"):
+            # 487: the proxy ended the call itself; nothing may stay.
+            fz.dsend(s, fz.req("ACK", "sip:bob@rampart.test", port=port, cid=cid, ftag="cx",
+                               cseq=1, branch=br, ttag=ttag))
+        else:
+            rr = F.hval(fh, "Record-Route")
+            contact = re.search(r"<([^>]+)>", F.hval(fh, "Contact")).group(1)
+            ex = [("Route", rr)] if rr else []
+            fz.dsend(s, fz.req("ACK", contact, port=port, cid=cid, ftag="cx", cseq=1,
+                               ttag=ttag, extra=ex))
+            time.sleep(0.5)
+            calls = [c for c in ctlproto.Client(fz.csock).ok("calls").get("calls", [])
+                     if c.get("call-id") == cid]
+            sess = fz.mediad_sessions()
+            new = [x for x in (sess or []) if x not in (before or [])]
+            check("%s: answered 200, the call is listed with its mediad session" % label,
+                  len(calls) == 1 and calls[0].get("session") in new, (calls, new))
+            fz.dsend(s, fz.req("BYE", contact, port=port, cid=cid, ftag="cx", cseq=2,
+                               ttag=ttag, extra=ex))
+        deadline = time.time() + 8
+        after = None
+        while time.time() < deadline:
+            after = fz.mediad_sessions()
+            calls = [c for c in ctlproto.Client(fz.csock).ok("calls").get("calls", [])
+                     if c.get("call-id") == cid]
+            if after == before and not calls:
+                break
+            time.sleep(0.2)
+        check("%s (%s): then no call and no mediad session left" % (label, st.decode()),
+              after == before and not calls, (before, after, calls, seen))
+    finally:
+        uas.handle = orig
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("proxy")
@@ -636,6 +732,8 @@ def main():
             drop_long_route_set(fz, hops)
         ctl_reasons_utf8(fz)
         user_with_semicolon(fz)
+        for mutate_ct in (False, True):
+            cancel_crosses_200(fz, mutate_ct)
         bye_mediad_stopped(fz, tmp)
         check("no finding in the setup", not fz.findings.items, fz.findings.items)
     finally:
