@@ -18,9 +18,15 @@ messages and short dialogs, each message mutated with some probability:
   CSeq, Max-Forwards, Content-Length, Expires, RSeq/RAck and ports; the
   wrong method in CSeq; odd URIs (IPv6 literals, parameters without values,
   escapes, very long); truncated or garbage SDP and a=crypto; byte flips,
-  truncation, stray CRLFs.
+  truncation, stray CRLFs; what real hostile peers send besides: header
+  values folded onto continuation lines (LWS), compact header names mixed
+  with long ones, several Via values comma-separated on one line (up to
+  200), multipart bodies (the SDP inside, broken boundaries), 100-2,000
+  small headers.
 - transports: UDP; TCP (split at random points, several messages
-  pipelined in one write); TLS.
+  pipelined in one write); TLS; a TCP (now and then TLS) slow drip, one
+  byte a write (bounded: 2 s), which must still be answered; a real TLS
+  ClientHello followed by garbage.
 - the control sockets of both daemons (bencode over SOCK_SEQPACKET):
   mutated and malformed requests; each must get exactly one answer, `ok` or
   `error` with an `error-reason`, the connection stays open, and a refused
@@ -324,6 +330,108 @@ class Mutator:
         i = self.r.randrange(len(data) + 1)
         return data[:i] + self.r.choice([b"\r\n", b"\r\n\r\n", b"\n", b"\r", b" \r\n "]) + data[i:]
 
+    def fold(self, data):
+        """A header value folded onto continuation lines (RFC 3261 7.3.1),
+        at a space, before ';' or after ',', or right after the colon."""
+        r = self.r
+
+        def f(s, h, b):
+            if not h:
+                return s, h, b
+            i = r.randrange(len(h))
+            k, v = h[i]
+            for _ in range(r.choice((1, 1, 2, 5))):
+                cuts = [m.start() for m in re.finditer(r"[ ;,]", v)] + [0]
+                c = r.choice(cuts)
+                v = v[:c] + r.choice(["\r\n ", "\r\n\t", "\r\n    ", " \r\n "]) + v[c:]
+            h[i] = (k, v)
+            return s, h, b
+        return self._edit(data, f)
+
+    COMPACT = {"via": "v", "from": "f", "to": "t", "call-id": "i", "contact": "m",
+               "content-length": "l", "content-type": "c", "subject": "s", "supported": "k",
+               "event": "o", "refer-to": "r", "allow-events": "u", "content-encoding": "e"}
+
+    def compact(self, data):
+        """Compact header names (RFC 3261 7.3.3) mixed with long ones, in
+        either case; Content-Length too (as it was, the body is unchanged)."""
+        r = self.r
+
+        def f(s, h, b):
+            out = []
+            for k, v in h:
+                c = self.COMPACT.get(k.lower())
+                if c and r.random() < 0.5:
+                    k = r.choice([c, c.upper()])
+                elif r.random() < 0.2:
+                    k = r.choice([k.upper(), k.lower()])
+                out.append((k, v))
+            return s, out, b
+        return self._edit(data, f, fix_len=False)
+
+    def via_comma(self, data):
+        """Several Via values on one line: all merged into the first, one
+        more after the top value, or 20-200 more (loopback addresses only:
+        a response may be sent to them)."""
+        r = self.r
+
+        def f(s, h, b):
+            idx = [i for i, (k, _) in enumerate(h) if k.lower() in ("via", "v")]
+            if not idx:
+                return s, h, b
+            k, top = idx[0], h[idx[0]]
+            kind = r.randrange(3)
+            if kind == 0 and len(idx) > 1:
+                vals = [h[i][1] for i in idx]
+                h = [x for j, x in enumerate(h) if j not in idx[1:]]
+                h[k] = (top[0], r.choice([", ", ",", " ,\r\n ", " , "]).join(vals))
+            elif kind == 1:
+                h[k] = (top[0], top[1] + ", SIP/2.0/%s %s;branch=z9hG4bKvc%d" % (
+                    r.choice(["UDP", "TCP", "TLS", "SCTP"]),
+                    r.choice(["127.0.0.1:9", "127.0.0.2", "[::1]:9", "127.0.0.1:9;rport"]),
+                    r.randrange(10**6)))
+            else:
+                h[k] = (top[0], top[1] + "".join(
+                    ", SIP/2.0/UDP 127.1.%d.%d:9;branch=z9hG4bKvm%d" % (j // 250, j % 250 + 1, j)
+                    for j in range(r.choice((20, 200)))))
+            return s, h, b
+        return self._edit(data, f)
+
+    def multipart(self, data):
+        """The body (the SDP, if any) inside a multipart/mixed with another
+        part (ISUP-like binary, text, a nested multipart), the boundary
+        quoted or not, the closing delimiter right, missing or wrong."""
+        r = self.r
+
+        def f(s, h, b):
+            bd = r.choice(["unique-boundary-1", "x", "a" * 70, "b'()+_,-./:=?", "--"])
+            parts = [("application/sdp", b)] if b else []
+            parts.append((r.choice(["application/isup;version=itu-t92+;base=itu-t92+",
+                                    "text/plain", "application/octet-stream",
+                                    "multipart/mixed;boundary=inner"]),
+                          r.choice(["\x01\x00\x49\x00\xff\x0d\x0a", "hello", "--" + bd + "\r\n",
+                                    "", "--inner\r\n\r\n--inner--"])))
+            r.shuffle(parts)
+            body = "".join("--%s\r\nContent-Type: %s\r\n\r\n%s\r\n" % (bd, ct, pb)
+                           for ct, pb in parts)
+            body += r.choice(["--%s--\r\n" % bd, "--%s--\r\n" % bd, "", "--%s\r\n" % bd,
+                              "--wrong--\r\n"])
+            h = [(k, v) for k, v in h if k.lower() not in ("content-type", "c")]
+            h.append(("Content-Type", "multipart/mixed;boundary=%s" % (
+                '"%s"' % bd if r.random() < 0.3 else bd)))
+            return s, h, body
+        return self._edit(data, f)
+
+    def many_headers(self, data):
+        """100 to 2,000 small headers (X-a: b) somewhere among the others."""
+        r = self.r
+
+        def f(s, h, b):
+            at = r.randrange(len(h) + 1)
+            h[at:at] = [(r.choice(["X-a", "x-A", "X-a"]), "b")] * r.choice((100, 500, 2000))
+            return s, h, b
+        return self._edit(data, f)
+
     def method(self, data):
         def f(s, h, b):
             if not s.startswith("SIP/"):
@@ -339,7 +447,8 @@ class Mutator:
         return self._edit(data, f)
 
     OPS = [del_header, dup_header, reorder, number, number, cseq_method, odd_uri, odd_uri,
-           sdp_mutate, sdp_mutate, long_value, flip, flip, truncate, crlf, method]
+           sdp_mutate, sdp_mutate, long_value, flip, flip, truncate, crlf, method,
+           fold, compact, via_comma, via_comma, multipart, many_headers]
 
 
 # --- the peers -------------------------------------------------------------
@@ -801,8 +910,14 @@ class Fuzzer:
         return final, (fbody, bye)
 
     def single(self):
-        """One seed message, mutated, over a random transport."""
+        """One seed message, mutated, over a random transport; now and
+        then a slow drip or a TLS ClientHello followed by garbage."""
         r = self.rng
+        k = r.random()
+        if k < 0.01:
+            return self.drip()
+        if k < 0.03:
+            return self.tls_garbage()
         tp = r.choice(["udp"] * 6 + ["tcp"] * 2 + ["tls"] * 2)
         T = tp.upper()
         k = r.randrange(8)
@@ -838,6 +953,85 @@ class Fuzzer:
             msgs = [data] + [self.maybe(self.req("OPTIONS", "sip:rampart.test", tp=T))
                              for _ in range(r.choice((0, 0, 1, 3)))]
             self.send_stream(tp, msgs)
+
+    def drip(self):
+        """An OPTIONS over a fresh TCP (or TLS) connection one byte a write
+        (for TLS one record each), at most 2 s of it (the rest in one
+        write): it must be answered 200 within a bounded wait."""
+        r = self.rng
+        tp = "tcp" if r.random() < 0.7 else "tls"
+        m = self.req("OPTIONS", "sip:rampart.test", tp=tp.upper())
+        self.trace(tp + "-drip", m)
+        self.sent["drip"] = self.sent.get("drip", 0) + 1
+        got = b""
+        try:
+            s = self.stream(tp, fresh=True)
+            self.streams.pop(tp, None)
+            t_end = time.time() + 2
+            i = 0
+            while i < len(m) and time.time() < t_end:
+                s.sendall(m[i:i + 1])
+                i += 1
+                time.sleep(0.002)
+            s.sendall(m[i:])
+            deadline = time.time() + 5
+            while b"SIP/2.0 200" not in got and time.time() < deadline:
+                d, closed = self.drain(s, 0.5)
+                got += d
+                if closed:
+                    break
+            s.close()
+        except OSError as e:
+            got += str(e).encode()
+        self.tally(got)
+        if b"SIP/2.0 200" not in got:
+            self.findings.add("drip", "%s OPTIONS sent one byte a write unanswered: %r" % (
+                tp, got[:200]))
+
+    def tls_garbage(self):
+        """A real ClientHello (Python's ssl through memory BIOs), then
+        garbage: random bytes, a record header claiming 64 KB, an alert of
+        nonsense; at once or after the server's first flight. Nothing to
+        expect but no harm (the liveness checks after the batch)."""
+        r = self.rng
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        t = ctx.wrap_bio(inc, out, server_hostname=r.choice(["localhost", "x" * 63 + "." + "y" * 63,
+                                                             "a.b"]))
+        try:
+            t.do_handshake()
+        except ssl.SSLError:
+            pass
+        hello = out.read()
+        if r.random() < 0.2:
+            hello = hello[:r.randrange(len(hello) + 1)]
+        junk = r.choice([bytes(r.getrandbits(8) for _ in range(r.choice((1, 64, 4096)))),
+                         b"\x17\x03\x03\xff\xff" + b"A" * 1000, b"\x15\x03\x03\x00\x02\xff\xff",
+                         b"\x16\x03\x03\x00\x00", b"OPTIONS sip:x SIP/2.0\r\n\r\n",
+                         b"\x14\x03\x03\x00\x01\x01" * 50])
+        self.trace("tls-garbage", hello + junk)
+        self.sent["tls-garbage"] = self.sent.get("tls-garbage", 0) + 1
+        try:
+            s = socket.create_connection(("127.0.0.1", self.ports["tls"]), 3)
+            s.settimeout(0.3)
+            if r.random() < 0.5:
+                s.sendall(hello + junk)
+            else:
+                s.sendall(hello)
+                try:
+                    s.recv(65536)
+                except OSError:
+                    pass
+                s.sendall(junk)
+            try:
+                s.recv(65536)
+            except OSError:
+                pass
+            s.close()
+        except OSError:
+            pass
 
     # --- control sockets and metrics ---------------------------------------
 
