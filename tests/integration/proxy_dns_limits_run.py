@@ -71,7 +71,7 @@ def large_answers(tmp, procs, socks):
     cfg = """
 log_level = info;
 mediad_socket = "none";
-metrics_listen = "127.0.0.1:%d";
+metrics_listen = 0;  # 127.0.0.1, a port the kernel picks (read from the log)
 timer_t1 = 50;
 dns_servers = "127.0.0.1:%d";
 dns_timeout = 1000;
@@ -80,7 +80,7 @@ route request {
     if (method == "ACK") { relay; }
     relay;
 }
-""" % (pcr.free_port(), dns.port)
+""" % (dns.port)
     proxy = pcr.Proxy(tmp, cfg, name="proxy-big")
     procs.append(proxy)
     udp = proxy.ports["udp"]
@@ -147,7 +147,7 @@ def families(tmp, procs, socks):
     cfg = """
 log_level = info;
 mediad_socket = "none";
-metrics_listen = "127.0.0.1:%d";
+metrics_listen = 0;  # 127.0.0.1, a port the kernel picks (read from the log)
 timer_t1 = 50;
 dns_servers = "127.0.0.1:%d";
 listen udp 127.0.0.1:%d;
@@ -158,7 +158,7 @@ route request {
     record_route;
     relay;
 }
-""" % (pcr.free_port(), dns.port, p4, p6, pt)
+""" % (dns.port, p4, p6, pt)
     proxy = pcr.Proxy(tmp, cfg, name="proxy-fam", listen=False)
     procs.append(proxy)
     udp = proxy.ports["udp"]
@@ -267,7 +267,7 @@ def busy(tmp, procs, socks):
     cfg = """
 log_level = info;
 mediad_socket = "none";
-metrics_listen = "127.0.0.1:%d";
+metrics_listen = 0;  # 127.0.0.1, a port the kernel picks (read from the log)
 dns_servers = "127.0.0.1:%d";
 dns_timeout = 6000;
 dns_attempts = 1;
@@ -275,7 +275,7 @@ route request {
     if (method == "ACK") { drop; }
     relay;
 }
-""" % (pcr.free_port(), dns.port)
+""" % (dns.port)
     proxy = pcr.Proxy(tmp, cfg, name="proxy-busy")
     procs.append(proxy)
     udp = proxy.ports["udp"]
