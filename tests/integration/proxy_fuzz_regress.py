@@ -50,6 +50,7 @@ registered user and as a trunk; sipfuzz.Fuzzer.start()).
 
 Every wait is bounded; ports are picked at run time."""
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -105,6 +106,34 @@ def answered_call(fz, contact_extra, target="sip:bob@rampart.test", out=None, in
         if c.get("call-id") == cid:
             return c, c.get("session")
     return None, None
+
+
+@contextlib.contextmanager
+def scripted_uas(fz, cid, fn):
+    """Within the block the fake UAS hands what carries Call-ID cid to
+    fn(data, addr) instead of answering it itself; the rest as usual."""
+    orig = fz.uas.handle
+
+    def handle(data, addr):
+        if cid.encode() not in data:
+            return orig(data, addr)
+        return fn(data, addr)
+
+    fz.uas.handle = handle
+    try:
+        yield
+    finally:
+        fz.uas.handle = orig
+
+
+def dialog_of(fz, d):
+    """The caller's side of the call answered_call() put in d: its socket,
+    that socket's port, the callee's To tag, the Record-Route and the
+    Contact URI of the 200."""
+    s = fz.udp[0]
+    _, fh, _ = F.parse(d["final"])
+    return (s, s.getsockname()[1], re.search(r";tag=([^;>]+)", F.hval(fh, "To")).group(1),
+            F.hval(fh, "Record-Route"), re.search(r"<([^>]+)>", F.hval(fh, "Contact")).group(1))
 
 
 def drop_long_contact(fz, in_uri):
@@ -165,12 +194,7 @@ def bye_not_relayed(fz):
     if not call:
         check("a call through the trunk", False)
         return
-    s = fz.udp[0]
-    port = s.getsockname()[1]
-    _, fh, _ = F.parse(d["final"])
-    ttag = re.search(r";tag=([^;>]+)", F.hval(fh, "To")).group(1)
-    rr = F.hval(fh, "Record-Route")
-    contact = re.search(r"<([^>]+)>", F.hval(fh, "Contact")).group(1)
+    s, port, ttag, rr, contact = dialog_of(fz, d)
 
     def bye(route, cseq):
         fz.dsend(s, fz.req("BYE", contact, port=port, cid=d["cid"], ftag="rg", cseq=cseq,
@@ -255,12 +279,9 @@ def refused_then_good_200(fz, tp, ftag, badhost, big):
     cid = "regress-2x200-%s-%s-%d" % (tp, "t" if ftag else "n", time.time_ns())
     before = fz.mediad_sessions()
     uas = fz.uas
-    orig = uas.handle
     seen = []
 
     def scripted(data, addr):
-        if cid.encode() not in data:
-            return orig(data, addr)
         if data.startswith(b"INVITE "):
             _, hdrs, body = F.parse(data)
             good = F.sdp(fz.rng, 30466, srtp="RTP/SAVP" in body, sess=7, ver=2)
@@ -281,8 +302,7 @@ def refused_then_good_200(fz, tp, ftag, badhost, big):
         elif data.startswith(b"ACK "):
             seen.append("ACK")
 
-    uas.handle = scripted
-    try:
+    with scripted_uas(fz, cid, scripted):
         inv = fz.req("INVITE", "sip:+1555@trunk.test", tp=T, cid=cid, ftag="rg2",
                      port=fz.udp[0].getsockname()[1] if tp == "udp" else 9,
                      body=F.sdp(fz.rng, 40036, srtp=(tp == "tls")))
@@ -347,8 +367,6 @@ def refused_then_good_200(fz, tp, ftag, badhost, big):
         check("%s: no call and no mediad session left" % label,
               not calls and sessions is not None and sessions == before,
               (calls, before, sessions))
-    finally:
-        uas.handle = orig
 
 
 def other_dialog_after_big_2xx(fz, what):
@@ -360,11 +378,8 @@ def other_dialog_after_big_2xx(fz, what):
     retransmission of the first)."""
     cid = "o2-%s-%d" % (what[:2], time.time_ns())
     uas = fz.uas
-    orig = uas.handle
 
     def scripted(data, addr):
-        if cid.encode() not in data:
-            return orig(data, addr)
         if data.startswith(b"INVITE "):
             _, hdrs, body = F.parse(data)
             a1 = F.sdp(fz.rng, 30470, srtp=False, sess=7, ver=1)
@@ -384,8 +399,7 @@ def other_dialog_after_big_2xx(fz, what):
         elif not data.startswith(b"ACK") and not data.startswith(b"SIP/2.0"):
             uas.s.sendto(uas.reply(data, 200, "OK"), addr)
 
-    uas.handle = scripted
-    try:
+    with scripted_uas(fz, cid, scripted):
         s = fz.udp[0]
         fz.flush_udp()
         inv = fz.req("INVITE", "sip:bob@rampart.test", cid=cid, ftag="o2", port=s.getsockname()[1],
@@ -404,8 +418,6 @@ def other_dialog_after_big_2xx(fz, what):
                  if c.get("call-id") == cid]
         if calls:
             ctlproto.Client(fz.csock).call("call.drop", id=calls[0]["id"])
-    finally:
-        uas.handle = orig
 
 
 def bye_mediad_stopped(fz, tmp):
@@ -419,12 +431,7 @@ def bye_mediad_stopped(fz, tmp):
     if not call:
         check("a call to bob", False)
         return
-    s = fz.udp[0]
-    port = s.getsockname()[1]
-    _, fh, _ = F.parse(d["final"])
-    ttag = re.search(r";tag=([^;>]+)", F.hval(fh, "To")).group(1)
-    rr = F.hval(fh, "Record-Route")
-    contact = re.search(r"<([^>]+)>", F.hval(fh, "Contact")).group(1)
+    s, port, ttag, rr, contact = dialog_of(fz, d)
     fz.dsend(s, fz.req("ACK", contact, port=port, cid=d["cid"], ftag="rg", cseq=1,
                        ttag=ttag, extra=[("Route", rr)]))
     os.kill(fz.md.pid, signal.SIGSTOP)
@@ -522,18 +529,14 @@ def busy_callee_bad_from_host(fz):
     again with its From URI, which failed)."""
     cid = "regress-486-%d" % time.time_ns()
     uas = fz.uas
-    orig = uas.handle
     seen = []
 
     def scripted(data, addr):
-        if cid.encode() not in data:
-            return orig(data, addr)
         seen.append(data.split(b" ", 1)[0].decode("latin1"))
         if data.startswith(b"INVITE "):
             uas.s.sendto(uas.reply(data, 486, "Busy Here"), addr)
 
-    uas.handle = scripted
-    try:
+    with scripted_uas(fz, cid, scripted):
         s = fz.udp[0]
         fz.flush_udp()
         inv = fz.req("INVITE", "sip:+1555@trunk.test", cid=cid, port=s.getsockname()[1],
@@ -546,8 +549,6 @@ def busy_callee_bad_from_host(fz):
         while time.time() < deadline and "ACK" not in seen:
             time.sleep(0.05)
         check("the callee's 486 is ACKed (From host 256.256.256.256)", "ACK" in seen, seen)
-    finally:
-        uas.handle = orig
 
 
 def drop_long_route_set(fz, hops):
@@ -558,12 +559,9 @@ def drop_long_route_set(fz, hops):
     the BYE went with a partial route)."""
     cid = "rs%d-%d" % (hops, time.time_ns())
     uas = fz.uas
-    orig = uas.handle
     got = []
 
     def scripted(data, addr):
-        if cid.encode() not in data:
-            return orig(data, addr)
         got.append(data)
         if data.startswith(b"INVITE "):
             r = uas.reply(data, 200, "OK", F.sdp(fz.rng, 30490, srtp=False, sess=9, ver=1))
@@ -572,8 +570,7 @@ def drop_long_route_set(fz, hops):
         elif not data.startswith(b"ACK") and not data.startswith(b"SIP/2.0"):
             uas.s.sendto(uas.reply(data, 200, "OK"), addr)
 
-    uas.handle = scripted
-    try:
+    with scripted_uas(fz, cid, scripted):
         s = fz.udp[0]
         fz.flush_udp()
         fz.dsend(s, fz.req("INVITE", "sip:bob@rampart.test", cid=cid, ftag="rs",
@@ -611,8 +608,6 @@ def drop_long_route_set(fz, hops):
                           for i in reversed(range(hops)))
         check("the callee's BYE carries all %d entries, nearest first" % hops,
               route is not None and route.group(1) == want, route and route.group(1)[:300])
-    finally:
-        uas.handle = orig
 
 
 def cancel_crosses_200(fz, mutate_ct):
@@ -624,12 +619,9 @@ def cancel_crosses_200(fz, mutate_ct):
     Content-Type misspelt (appication/sdp), as the fuzzer's was."""
     cid = "regress-cancel200-%d-%d" % (mutate_ct, time.time_ns())
     uas = fz.uas
-    orig = uas.handle
     seen = []
 
     def scripted(data, addr):
-        if cid.encode() not in data:
-            return orig(data, addr)
         seen.append(data.split(b" ", 1)[0].decode("latin1"))
         if data.startswith(b"INVITE "):
             ans = F.sdp(fz.rng, 31072, srtp=False, sess=7, ver=2)
@@ -640,8 +632,7 @@ def cancel_crosses_200(fz, mutate_ct):
 
     label = "CANCEL crossing the callee's 200%s" % (" (Content-Type appication/sdp)"
                                                    if mutate_ct else "")
-    uas.handle = scripted
-    try:
+    with scripted_uas(fz, cid, scripted):
         s = fz.udp[1]
         port = s.getsockname()[1]
         fz.flush_udp()
@@ -700,8 +691,6 @@ def cancel_crosses_200(fz, mutate_ct):
             time.sleep(0.2)
         check("%s (%s): then no call and no mediad session left" % (label, st.decode()),
               after == before and not calls, (before, after, calls, seen))
-    finally:
-        uas.handle = orig
 
 
 def main():
