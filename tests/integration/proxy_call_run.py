@@ -68,14 +68,14 @@ def free_port(kind=socket.SOCK_DGRAM, pair=False):
 
 
 class Proxy:
-    def __init__(self, tmp, cfg, name="proxy", listen=True, control="none"):
+    def __init__(self, tmp, cfg, name="proxy", listen=True, control="none", tls=True):
         self.log = os.path.join(tmp, name + ".log")
         path = os.path.join(tmp, name + ".conf")
         with open(path, "w") as f:
             f.write(cfg)
         self.f = open(self.log, "w")
-        args = ["--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0",
-                "--listen", "tls:127.0.0.1:0"] if listen else []
+        args = ["--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0"] + (
+            ["--listen", "tls:127.0.0.1:0"] if tls else []) if listen else []
         self.p = subprocess.Popen([PROXY, "--config", path, "--state-dir", tmp,
                                    "--workers", "2", "--log-level", "info",
                                    "--control", control] + args,
@@ -92,7 +92,7 @@ class Proxy:
             raise RuntimeError("proxy did not start:\n" + self.text())
 
     def text(self):
-        with open(self.log) as f:
+        with open(self.log, errors="replace") as f:
             return f.read()
 
     def alive(self):

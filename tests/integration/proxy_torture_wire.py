@@ -43,6 +43,8 @@ import time
 PROXY, MEDIAD = sys.argv[1], sys.argv[2]
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import e2e_common as E  # noqa: E402
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import proxy_call_run as pcr  # noqa: E402  (same PROXY argument)
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "unit", "data", "rfc4475")
 failures = []
@@ -177,41 +179,6 @@ def check(name, cond, detail=""):
     sys.stdout.flush()
     if not cond:
         failures.append(name)
-
-
-class Proxy:
-    def __init__(self, tmp, uas_port, msock):
-        self.log = os.path.join(tmp, "proxy.log")
-        conf = os.path.join(tmp, "torture.conf")
-        with open(conf, "w") as f:
-            f.write(CONF % {"uas": uas_port, "msock": msock})
-        self.f = open(self.log, "w")
-        self.p = subprocess.Popen([PROXY, "--config", conf, "--state-dir", tmp, "--workers", "2",
-                                   "--control", "none", "--log-level", "info",
-                                   "--listen", "udp:127.0.0.1:0", "--listen", "tcp:127.0.0.1:0"],
-                                  stdout=self.f, stderr=subprocess.STDOUT)
-        self.ports = {}
-        deadline = time.time() + 15
-        while time.time() < deadline and self.p.poll() is None and "running" not in self.text():
-            time.sleep(0.05)
-        for tp, port in re.findall(r"listening on (\w+):127\.0\.0\.1:(\d+)", self.text()):
-            self.ports[tp] = int(port)
-        if len(self.ports) != 2:
-            raise RuntimeError("proxy did not start:\n" + self.text())
-
-    def text(self):
-        with open(self.log, errors="replace") as f:
-            return f.read()
-
-    def stop(self):
-        if self.p.poll() is None:
-            self.p.send_signal(signal.SIGTERM)
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
-        self.f.close()
 
 
 def headers(msg):
@@ -559,7 +526,7 @@ def main():
     uas = FakeUAS()
     uas.start()
     md, msock, _ = E.start_mediad(MEDIAD, tmp, nports=64, log_level="notice")
-    px = Proxy(tmp, uas.port, msock)
+    px = pcr.Proxy(tmp, CONF % {"uas": uas.port, "msock": msock}, name="torture", tls=False)
     socks = []
     try:
         for _ in range(8):
