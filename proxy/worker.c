@@ -828,10 +828,16 @@ static void steer_tick(struct rp_worker *w0, bool backlog_now)
 	rp_workers *ws = w0->ws;
 	bool automatic = ws->n > 1 && atomic_load_explicit(&ws->steer_auto, memory_order_relaxed) &&
 		!atomic_load_explicit(&ws->steer_broken, memory_order_relaxed);
-	uint64_t now = rp_now_ns(), dt, all = 0, p0 = 0;
+	uint64_t now, dt, all = 0, p0 = 0;
 	bool backlog = false, want;
 	int rc;
 
+	if (!automatic && !ws->steer_applied_one) {
+		ws->steer_last_ns = 0;
+		return;   /* off: no clock read on the round's path */
+	}
+	now = rp_now_ns();
+	ws->steer_backlogs = backlog_now ? ws->steer_backlogs + 1 : 0;
 	if (!automatic) {
 		ws->steer.one = false;
 		ws->steer_last_ns = 0;
@@ -842,9 +848,7 @@ static void steer_tick(struct rp_worker *w0, bool backlog_now)
 		for (unsigned i = 0; i < ws->n; i++)
 			if (atomic_load_explicit(&ws->w[i].cpu_clock_ready, memory_order_acquire))
 				ws->w[i].steer_cpu_ns = thread_cpu_ns(ws->w[i].cpu_clock);
-	} else if (ws->steer.one &&
-		   (ws->steer_backlogs = backlog_now ? ws->steer_backlogs + 1 : 0) >=
-		   RP_STEER_BACKLOG_ROUNDS) {
+	} else if (ws->steer.one && ws->steer_backlogs >= RP_STEER_BACKLOG_ROUNDS) {
 		ws->steer_backlogs = 0;
 		(void)rp_steer_decide(&ws->steer, RP_STEER_UP_PERMILLE + 1, 0, true);
 	} else if (now - ws->steer_last_ns >= RP_STEER_PERIOD_NS) {
@@ -954,10 +958,12 @@ static void *worker_main(void *arg)
 			uint32_t nap = rp_batch_after_round(&w->batch, wait_us,
 				wait_us ? rp_now_ns() : 0, w->round_msgs, w->backlog);
 
+			/* Worker 0's own backlogs count in the period too: while
+			 * concentrated, it is the only one reading UDP. */
+			if (w->backlog)
+				atomic_store_explicit(&w->backlog_seen, true, memory_order_relaxed);
 			if (w->id == 0)
 				steer_tick(w, w->backlog);
-			else if (w->backlog)
-				atomic_store_explicit(&w->backlog_seen, true, memory_order_relaxed);
 			w->round_msgs = 0;
 			w->backlog = false;
 			if (nap) {
