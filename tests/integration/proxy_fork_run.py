@@ -102,7 +102,14 @@ def register(d, i, udp, cmd):
                          cwd=d, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
     if reg.returncode == 0:
         return None
-    return "REGISTER %d failed: %s" % (i, reg.stdout.decode(errors="replace")[-1500:])
+    # sipp's error log too: it says "Unable to bind" when a port picked free
+    # was taken first, which case() retries on.
+    errs = ""
+    for fn in os.listdir(d):
+        if fn.endswith("_errors.log"):
+            with open(os.path.join(d, fn), errors="replace") as f:
+                errs += "\n" + fn + ":\n" + f.read()[-800:]
+    return "REGISTER %d failed: %s%s" % (i, reg.stdout.decode(errors="replace")[-1500:], errs)
 
 
 def outcome(uac_rc, uac_out, procs, dirs, du, proxy):
